@@ -1,0 +1,201 @@
+# cython: language_level=3
+"""Hash-key routing: batch MD5 of partition keys and the open-shard lookup.
+
+The lookup is a table on the top 16 bits of the hash key.  ``bucket[b]`` is
+the position of the shard holding the smallest key of bucket ``b``; when
+``bucket[b + 1] == bucket[b]`` one shard covers the whole bucket and the
+answer costs a single load (~2 ns).  Otherwise a shard boundary cuts the
+bucket and a short forward scan with full 128-bit compares settles it.  A
+binary search over 1,024 shards costs ~40 ns a key by comparison; the table
+is 256 KiB and fits in L2.
+"""
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
+
+from shardstream._columns cimport BinaryView, binary_view, bv_offset
+from shardstream.includes.native cimport ss_md5_batch, ss_md5_have_avx2, ss_md5_one, ss_parse_u128
+
+import numpy as np
+
+DEF BUCKET_BITS = 16
+DEF BUCKETS = 65536
+
+HASH_KEY_MAX = (1 << 128) - 1
+
+
+def simd_available():
+    """True when this CPU runs the 8-lane AVX2 MD5 kernel."""
+    return bool(ss_md5_have_avx2())
+
+
+cdef inline bint u128_le(uint64_t ahi, uint64_t alo, uint64_t bhi, uint64_t blo) noexcept nogil:
+    return ahi < bhi or (ahi == bhi and alo <= blo)
+
+
+cdef class RoutingTable:
+    """The open shards of a stream as sorted starting hash keys.
+
+    Parameters
+    ----------
+    starting_hash_keys : sequence of int
+        Starting hash key of each open shard, ascending; the first must be 0
+        (open shards tile the whole hash space).
+    shard_indexes : sequence of int
+        The stream-wide index of each of those shards.
+    """
+
+    def __cinit__(self, starting_hash_keys, shard_indexes):
+        cdef Py_ssize_t i, m = len(starting_hash_keys)
+        cdef uint32_t pos
+        cdef uint64_t b
+        if m < 1 or m != len(shard_indexes):
+            raise ValueError("need one shard index per starting hash key, and at least one shard")
+        keys = [int(k) for k in starting_hash_keys]
+        if keys[0] != 0 or any(not (keys[j] < keys[j + 1]) for j in range(m - 1)) or keys[m - 1] > HASH_KEY_MAX:
+            raise ValueError("starting hash keys must start at 0 and increase strictly within 0..2**128-1")
+        self.start_hi = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t))
+        self.start_lo = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t))
+        self.bucket = <uint32_t *>PyMem_Malloc((BUCKETS + 1) * sizeof(uint32_t))
+        if not self.start_hi or not self.start_lo or not self.bucket:
+            raise MemoryError()
+        for i in range(m):
+            self.start_hi[i] = keys[i] >> 64
+            self.start_lo[i] = keys[i] & 0xFFFFFFFFFFFFFFFF
+        self.size = m
+        self.shard_indexes = tuple(int(s) for s in shard_indexes)
+        self.shard_ids = tuple(f"shardId-{s:012d}" for s in self.shard_indexes)
+        # bucket[b] = the last shard starting at or below the bucket's first key.
+        pos = 0
+        for b in range(BUCKETS):
+            while pos + 1 < m and u128_le(self.start_hi[pos + 1], self.start_lo[pos + 1], b << 48, 0):
+                pos += 1
+            self.bucket[b] = pos
+        self.bucket[BUCKETS] = m - 1
+
+    def __dealloc__(self):
+        PyMem_Free(self.start_hi)
+        PyMem_Free(self.start_lo)
+        PyMem_Free(self.bucket)
+
+    cdef int32_t lookup(self, uint64_t hi, uint64_t lo) noexcept nogil:
+        cdef uint64_t b = hi >> (64 - BUCKET_BITS)
+        cdef uint32_t pos = self.bucket[b]
+        cdef uint32_t last = self.bucket[b + 1]
+        while pos < last and u128_le(self.start_hi[pos + 1], self.start_lo[pos + 1], hi, lo):
+            pos += 1
+        return pos
+
+    cdef void lookup_many(self, const uint64_t *hi, const uint64_t *lo, int32_t *out, Py_ssize_t n) noexcept nogil:
+        cdef Py_ssize_t i
+        if self.size == 1:
+            for i in range(n):
+                out[i] = 0
+            return
+        for i in range(n):
+            out[i] = self.lookup(hi[i], lo[i])
+
+    def route(self, hash_keys):
+        """Positions (into ``shard_ids``) of the open shard holding each hash key.
+
+        Parameters
+        ----------
+        hash_keys : iterable of int
+            Hash keys in 0..2**128-1.
+
+        Returns
+        -------
+        numpy.ndarray of int32
+        """
+        keys = [int(k) for k in hash_keys]
+        hi = np.array([k >> 64 for k in keys], dtype=np.uint64)
+        lo = np.array([k & 0xFFFFFFFFFFFFFFFF for k in keys], dtype=np.uint64)
+        return self.route_hashes(hi, lo)
+
+    def route_hashes(self, const uint64_t[::1] hi not None, const uint64_t[::1] lo not None):
+        """Vectorised ``route`` over hash keys split into high and low 64-bit halves."""
+        cdef Py_ssize_t n = hi.shape[0]
+        if lo.shape[0] != n:
+            raise ValueError("hi and lo must have the same length")
+        out = np.empty(n, dtype=np.int32)
+        cdef int32_t[::1] o = out
+        if n:
+            with nogil:
+                self.lookup_many(&hi[0], &lo[0], &o[0], n)
+        return out
+
+    def __reduce__(self):
+        starts = [(<object>self.start_hi[i] << 64) | <object>self.start_lo[i] for i in range(self.size)]
+        return RoutingTable, (starts, self.shard_indexes)
+
+
+def md5_hash_keys(keys, *, bint simd=True):
+    """MD5 hash keys of partition keys, as Kinesis computes them.
+
+    Parameters
+    ----------
+    keys : pyarrow.Array
+        A string or binary array (32- or 64-bit offsets) without nulls; string
+        keys are hashed as their UTF-8 bytes.
+    simd : bool
+        Use the AVX2 multi-lane kernel where the CPU has it (the results are
+        identical either way).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        High and low 64-bit halves of each 128-bit big-endian digest.
+    """
+    cdef BinaryView v
+    binary_view(keys, &v)
+    cdef int64_t n = v.length
+    hi = np.empty(n, dtype=np.uint64)
+    lo = np.empty(n, dtype=np.uint64)
+    cdef uint64_t[::1] h = hi
+    cdef uint64_t[::1] l = lo
+    if n:
+        with nogil:
+            ss_md5_batch(v.data, v.offsets, v.wide, n, &h[0], &l[0], simd)
+    return hi, lo
+
+
+def md5_hash_key(key):
+    """The hash key of one partition key (str or bytes) as an int."""
+    cdef bytes b = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    cdef uint8_t digest[16]
+    ss_md5_one(<const uint8_t *>b, len(b), digest)
+    return int.from_bytes(digest[:16], "big")
+
+
+def parse_hash_keys(keys):
+    """Parse decimal explicit hash keys into high and low halves.
+
+    Parameters
+    ----------
+    keys : pyarrow.Array
+        String array; null entries are allowed and marked in the mask.
+
+    Returns
+    -------
+    (hi, lo, present, status) : numpy arrays
+        ``status`` is 0 for a parsed or null key, -1 for text that is not a
+        decimal hash key and -2 for a value above 2**128-1.
+    """
+    cdef BinaryView v
+    cdef int64_t i, a
+    binary_view(keys, &v, True)
+    cdef int64_t n = v.length
+    present = np.asarray(keys.is_valid(), dtype=np.bool_) if keys.null_count else np.ones(n, dtype=np.bool_)
+    hi = np.zeros(n, dtype=np.uint64)
+    lo = np.zeros(n, dtype=np.uint64)
+    status = np.zeros(n, dtype=np.int8)
+    cdef uint64_t[::1] h = hi
+    cdef uint64_t[::1] l = lo
+    cdef const uint8_t[::1] p = present.view(np.uint8)
+    cdef int8_t[::1] st = status
+    with nogil:
+        for i in range(n):
+            if not p[i]:
+                continue
+            a = bv_offset(&v, i)
+            st[i] = ss_parse_u128(<const char *>v.data + a, bv_offset(&v, i + 1) - a, &h[i], &l[i])
+    return hi, lo, present, status

@@ -1,0 +1,575 @@
+# cython: language_level=3
+"""StreamCore: the write paths of a stream (put_record, put_records, put_batch).
+
+A batch flows: validate key and record sizes -> MD5 every key (AVX2, 16 keys
+in flight) -> look each hash up in the RoutingTable -> lock the shards it
+touches in ascending index order -> check room in all of them -> append every
+record in input order -> unlock -> format sequence numbers.  Every loop over
+records runs with the GIL released.  A batch is all or nothing: if any shard
+lacks room, nothing is appended anywhere.
+
+Threading contract: any number of threads may write at once.  Each shard is
+serialised by its ShardLog's lock; batches that touch disjoint shards append
+in parallel, and hashing (the expensive part) never holds a lock.  Shard locks
+are always acquired in ascending shard index with the GIL released, so two
+batches cannot deadlock.  The open-shard snapshot (``routing``, ``open_logs``)
+is replaced as a pair under the GIL on a reshard; a writer that finds a shard
+closed under it re-routes.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.stdint cimport INT64_MAX, UINT64_MAX, int8_t, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from shardstream._columns cimport BinaryView, binary_view, bv_offset
+from shardstream._routing cimport RoutingTable
+from shardstream._shardlog cimport ShardLog
+from shardstream.includes.native cimport (
+    SS_FULL, SS_OK, SS_SEQ_LEN, ss_md5_batch, ss_md5_one, ss_now_ms, ss_parse_u128, ss_ring, ss_ring_append,
+    ss_ring_can_fit, ss_ring_footprint, ss_ring_reserve, ss_seq_format, ss_seq_increment, ss_utf8_length,
+)
+
+import numpy as np
+import pyarrow as pa
+
+from shardstream import errors as _errors
+from shardstream import validation as _validation
+
+cdef extern from "Python.h":
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *) except NULL
+
+DEF MAX_KEY_CHARS = 256
+DEF MAX_KEY_BYTES = 1024        # 256 characters of at most 4 UTF-8 bytes
+DEF NOGIL_COPY_BYTES = 65536    # single records larger than this are copied without the GIL
+
+# Result codes of the validation pass over a batch.
+DEF BAD_NONE = 0
+DEF BAD_KEY_SHORT = 1
+DEF BAD_KEY_LONG = 2
+DEF BAD_DATA_SIZE = 3
+DEF BAD_RECORD_SIZE = 4
+
+
+cdef class StreamCore:
+    """Write paths shared by every Stream; see the module docstring for threading.
+
+    Parameters
+    ----------
+    name : str
+        Stream name (used in error messages).
+    account_id : str
+        The 12-digit account the stream belongs to (used in error messages).
+    max_record_bytes : int
+        Largest data + partition key size of one record.
+    clock : callable or None
+        Returns the current time in ms since the epoch; None uses the system
+        realtime clock.
+    """
+    cdef readonly str name
+    cdef readonly str account_id
+    cdef readonly int64_t max_record_bytes
+    cdef readonly object clock
+    cdef readonly list logs              # every ShardLog, by shard index
+    cdef readonly RoutingTable routing   # the open shards ...
+    cdef readonly tuple open_logs        # ... and their logs, in hash-key order
+    cdef readonly bint deleted
+
+    def __cinit__(self, *args, **kwargs):
+        self.logs = []
+        self.open_logs = ()
+
+    def _init_core(self, str name, str account_id, int64_t max_record_bytes, clock=None):
+        self.name = name
+        self.account_id = account_id
+        self.max_record_bytes = max_record_bytes
+        self.clock = clock
+
+    def _set_deleted(self):
+        """Mark the stream gone; writers that then find a closed shard raise ResourceNotFound."""
+        self.deleted = True
+
+    def _raise_not_found(self):
+        raise _errors.ResourceNotFoundException(f"Stream {self.name} under account {self.account_id} not found.")
+
+    def _set_max_record_bytes(self, int64_t value):
+        self.max_record_bytes = value
+
+    def _set_open_shards(self, RoutingTable routing not None, tuple open_logs not None):
+        """Install a new open-shard snapshot (both halves at once, under the GIL)."""
+        if routing.size != len(open_logs):
+            raise ValueError("one ShardLog per routing position is required")
+        self.routing = routing
+        self.open_logs = open_logs
+
+    cpdef int64_t now_ms(self) except? -1:
+        """The stream's current time in ms since the epoch."""
+        if self.clock is None:
+            return ss_now_ms()
+        return self.clock()
+
+    # -- put_record ----------------------------------------------------------
+
+    def put_record(self, data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None):
+        """Write one record.
+
+        Parameters
+        ----------
+        data : bytes-like or str
+            The record payload (a str is stored as its UTF-8 bytes).
+        partition_key : str
+            1 to 256 Unicode characters; its MD5 picks the shard.
+        explicit_hash_key : str or int, optional
+            A hash key in 0..2**128-1 that picks the shard instead.
+        sequence_number_for_ordering : str, optional
+            A sequence number from an earlier put on this stream; the new
+            record's number will be greater (always true within a shard).
+
+        Returns
+        -------
+        dict
+            ``{"ShardId": ..., "SequenceNumber": ...}`` as boto3's PutRecord.
+
+        Raises
+        ------
+        ValidationException, SerializationException
+            Malformed key, data or hash key.
+        InvalidArgumentException
+            Record too large, hash key out of range, bad ordering number.
+        ProvisionedThroughputExceededException
+            The shard's log is full of records still inside retention.
+        """
+        cdef Py_ssize_t klen_bytes
+        cdef const char *key
+        cdef const uint8_t *dptr
+        cdef Py_ssize_t dlen
+        cdef Py_buffer view
+        cdef bint have_view = False
+        cdef uint64_t hi, lo, counter
+        cdef uint8_t digest[16]
+        cdef char seq[SS_SEQ_LEN]
+        cdef int rc
+        cdef ShardLog log
+        cdef int64_t now
+
+        if type(partition_key) is not str:
+            _check_partition_key_type(partition_key)
+        if PyUnicode_GET_LENGTH(partition_key) < 1 or PyUnicode_GET_LENGTH(partition_key) > MAX_KEY_CHARS:
+            _raise_key_length("partitionKey", partition_key)
+        key = PyUnicode_AsUTF8AndSize(partition_key, &klen_bytes)
+        if type(data) is str:
+            data = (<str>data).encode("utf-8")
+        if type(data) is bytes:
+            dptr = <const uint8_t *>PyBytes_AS_STRING(data)
+            dlen = PyBytes_GET_SIZE(data)
+        else:
+            if data is None:
+                raise _errors.ValidationException(_validation.render(
+                    [_validation.Violation("null", "data", "Member must not be null")]))
+            try:
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            except TypeError:
+                raise _errors.SerializationException(
+                    f"Data must be bytes-like or str, not {type(data).__name__}") from None
+            have_view = True
+            dptr = <const uint8_t *>view.buf
+            dlen = view.len
+        try:
+            if dlen + klen_bytes > self.max_record_bytes:
+                self._raise_record_size(dlen, klen_bytes)
+            if explicit_hash_key is None:
+                ss_md5_one(<const uint8_t *>key, klen_bytes, digest)
+                hi = _load_be64(digest)
+                lo = _load_be64(digest + 8)
+            else:
+                hi, lo = _parse_explicit_hash_key(explicit_hash_key)
+            if sequence_number_for_ordering is not None:
+                self._check_ordering(sequence_number_for_ordering)
+            now = self.now_ms()
+            while True:
+                log = <ShardLog>self.open_logs[self.routing.lookup(hi, lo)]
+                log.acquire()
+                if log.closed:                  # resharded or deleted under us
+                    log.release()
+                    if self.deleted:
+                        self._raise_not_found()
+                    continue
+                rc = ss_ring_reserve(&log.ring, 1, klen_bytes, dlen, now)
+                if rc != SS_OK:
+                    log.release()
+                    self._raise_reserve(rc, log, 1, klen_bytes + dlen)
+                if dlen > NOGIL_COPY_BYTES:
+                    with nogil:
+                        counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
+                else:
+                    counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
+                ss_seq_format(seq, log.prefix, counter)
+                log.release()
+                return {"ShardId": log.shard_id, "SequenceNumber": PyUnicode_DecodeASCII(seq, SS_SEQ_LEN, NULL)}
+        finally:
+            if have_view:
+                PyBuffer_Release(&view)
+
+    # -- put_batch core ------------------------------------------------------
+
+    def _put_arrays(self, keys not None, data not None, ehk=None, bint simd=True, bint partial=False):
+        """Append Arrow arrays of keys and payloads; the engine of put_batch and put_records.
+
+        Parameters
+        ----------
+        keys : pyarrow.Array
+            string or large_string, no nulls.
+        data : pyarrow.Array
+            binary/string (32- or 64-bit offsets), no nulls, same length.
+        ehk : tuple of numpy arrays, optional
+            ``(hi, lo, present)`` explicit hash keys; where ``present`` the
+            hash key replaces the partition key's MD5.
+        simd : bool
+            Use the AVX2 MD5 kernel where available.
+        partial : bool
+            False: all or nothing (back-pressure raises and nothing is written).
+            True: per shard, the records that fit are written and the rest fail
+            (their counter is UINT64_MAX), as PutRecords reports them.
+
+        Returns
+        -------
+        (positions, counters, routing, open_logs)
+            Per input row, its position in the routing snapshot used and its
+            counter in that shard; the snapshot itself.
+        """
+        cdef BinaryView kv, dv
+        binary_view(keys, &kv)
+        binary_view(data, &dv)
+        cdef int64_t n = kv.length
+        if dv.length != n:
+            raise ValueError(f"got {n} partition keys but {dv.length} data values")
+        cdef int64_t i, bad_at = -1, klen, dlen, k0, d0
+        cdef int bad_kind = BAD_NONE
+        cdef int64_t max_record = self.max_record_bytes
+
+        # 1. Validate every record (lengths only: Arrow strings are valid UTF-8).
+        with nogil:
+            for i in range(n):
+                klen = bv_offset(&kv, i + 1) - bv_offset(&kv, i)
+                dlen = bv_offset(&dv, i + 1) - bv_offset(&dv, i)
+                if klen < 1:
+                    bad_kind = BAD_KEY_SHORT
+                elif klen > MAX_KEY_CHARS and (
+                        klen > MAX_KEY_BYTES
+                        or ss_utf8_length(kv.data + bv_offset(&kv, i), klen) > MAX_KEY_CHARS):
+                    bad_kind = BAD_KEY_LONG
+                elif dlen > max_record:
+                    bad_kind = BAD_DATA_SIZE
+                elif klen + dlen > max_record:
+                    bad_kind = BAD_RECORD_SIZE
+                if bad_kind != BAD_NONE:
+                    bad_at = i
+                    break
+        if bad_at >= 0:
+            self._raise_batch_violation(bad_kind, bad_at, keys, data)
+
+        # 2. Hash keys (explicit hash keys override where present).
+        hi = np.empty(n, dtype=np.uint64)
+        lo = np.empty(n, dtype=np.uint64)
+        cdef uint64_t[::1] h = hi
+        cdef uint64_t[::1] l = lo
+        if n:
+            with nogil:
+                ss_md5_batch(kv.data, kv.offsets, kv.wide, n, &h[0], &l[0], simd)
+        if ehk is not None:
+            ehi, elo, present = ehk
+            np.copyto(hi, ehi, where=present)
+            np.copyto(lo, elo, where=present)
+
+        positions = np.empty(n, dtype=np.int32)
+        counters = np.empty(n, dtype=np.uint64)
+        cdef int32_t[::1] pos = positions
+        cdef uint64_t[::1] ctr = counters
+        cdef RoutingTable routing
+        cdef tuple open_logs
+        while True:
+            routing = self.routing
+            open_logs = self.open_logs
+            if n:
+                with nogil:
+                    routing.lookup_many(&h[0], &l[0], &pos[0], n)
+            if self._append_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL,
+                                   &ctr[0] if n else NULL, n, partial):
+                return positions, counters, routing, open_logs
+            if self.deleted:
+                self._raise_not_found()
+
+    cdef bint _append_routed(self, RoutingTable routing, tuple open_logs, BinaryView *kv, BinaryView *dv,
+                             const int32_t *pos, uint64_t *ctr, int64_t n, bint partial) except -1:
+        """Lock, reserve and append; False if a shard closed under us (caller re-routes)."""
+        cdef Py_ssize_t m = routing.size, s, j
+        cdef int64_t i, kb, db, now
+        cdef ss_ring **rings = <ss_ring **>PyMem_Malloc(m * sizeof(ss_ring *))
+        cdef uint64_t *cnt = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t) * 4)
+        cdef Py_ssize_t *lock_order = <Py_ssize_t *>PyMem_Malloc(m * sizeof(Py_ssize_t))
+        cdef list logs_by_index
+        cdef ShardLog log
+        cdef bint closed = False
+        cdef int rc = SS_OK
+        cdef Py_ssize_t failed_shard = -1
+        if rings == NULL or cnt == NULL or lock_order == NULL:
+            PyMem_Free(rings); PyMem_Free(cnt); PyMem_Free(lock_order)
+            raise MemoryError()
+        # cnt[s] records, cnt[m + s] key bytes, cnt[2m + s] data bytes, cnt[3m + s] records accepted
+        cdef uint64_t *kbytes = cnt + m
+        cdef uint64_t *dbytes = cnt + 2 * m
+        cdef uint64_t *accept = cnt + 3 * m
+        cdef Py_ssize_t nlocked = 0
+        try:
+            for s in range(m):
+                log = <ShardLog>open_logs[s]
+                rings[s] = &log.ring
+            with nogil:
+                for s in range(4 * m):
+                    cnt[s] = 0
+                for i in range(n):
+                    s = pos[i]
+                    cnt[s] += 1
+                    kbytes[s] += bv_offset(kv, i + 1) - bv_offset(kv, i)
+                    dbytes[s] += bv_offset(dv, i + 1) - bv_offset(dv, i)
+            # Lock order: ascending shard index (open_logs is in hash-key order).
+            order = sorted((s for s in range(m) if cnt[s]), key=lambda s: (<ShardLog>open_logs[s]).shard_index)
+            for j, s in enumerate(order):
+                lock_order[j] = s
+            nlocked = len(order)
+            now = self.now_ms()
+            # acquire() waits with the GIL released, so this cannot deadlock.
+            for j in range(nlocked):
+                (<ShardLog>open_logs[lock_order[j]]).acquire()
+            for j in range(nlocked):
+                if (<ShardLog>open_logs[lock_order[j]]).closed:
+                    closed = True
+            if closed:
+                return False
+            # Check every shard before changing any.
+            with nogil:
+                for j in range(nlocked):
+                    s = lock_order[j]
+                    if partial:
+                        accept[s] = _fit_prefix(rings[s], kv, dv, pos, n, s, now)
+                        continue
+                    if not ss_ring_can_fit(rings[s], cnt[s], kbytes[s] + dbytes[s]):
+                        rc = SS_FULL
+                    else:
+                        rc = ss_ring_reserve(rings[s], cnt[s], kbytes[s], dbytes[s], now)
+                    if rc != SS_OK:
+                        failed_shard = s
+                        break
+                    accept[s] = cnt[s]
+                if failed_shard < 0:
+                    for i in range(n):
+                        s = pos[i]
+                        if accept[s]:
+                            accept[s] -= 1
+                            kb = bv_offset(kv, i)
+                            db = bv_offset(dv, i)
+                            ctr[i] = ss_ring_append(rings[s], kv.data + kb, bv_offset(kv, i + 1) - kb,
+                                                    dv.data + db, bv_offset(dv, i + 1) - db, now)
+                        else:
+                            ctr[i] = UINT64_MAX
+            if failed_shard >= 0:
+                self._raise_reserve(rc, <ShardLog>open_logs[failed_shard], cnt[failed_shard],
+                                    kbytes[failed_shard] + dbytes[failed_shard])
+            return True
+        finally:
+            for j in range(nlocked):
+                (<ShardLog>open_logs[lock_order[j]]).release()
+            PyMem_Free(rings)
+            PyMem_Free(cnt)
+            PyMem_Free(lock_order)
+
+    # -- errors ----------------------------------------------------------------
+
+    def _raise_record_size(self, Py_ssize_t dlen, Py_ssize_t klen):
+        if dlen > self.max_record_bytes:
+            raise _errors.ValidationException(_validation.render([_validation.Violation(
+                "'" + _validation.blob_repr(dlen) + "'", "data",
+                f"Member must have length less than or equal to {self.max_record_bytes}")]))
+        raise _errors.InvalidArgumentException(
+            f"Record size {dlen + klen} (data {dlen} + partition key {klen} bytes) exceeds the stream's "
+            f"max record size of {self.max_record_bytes} bytes")
+
+    def _raise_reserve(self, int rc, ShardLog log, uint64_t nrec, uint64_t nbytes):
+        if rc == SS_FULL:
+            raise _errors.ProvisionedThroughputExceededException(
+                f"Rate exceeded for shard {log.shard_id} in stream {self.name} under account {self.account_id}. "
+                f"The shard's log is full: {log.footprint_bytes} of {log.capacity_bytes} bytes hold records "
+                f"still inside retention, and {nrec} more records ({nbytes} bytes) do not fit. Retry after "
+                f"readers catch up and records expire, raise shard_capacity_bytes, or create the stream with "
+                f"evict_oldest=True.")
+        raise MemoryError(f"could not grow the log of {log.shard_id}")
+
+    def _raise_batch_violation(self, int kind, int64_t i, keys, data):
+        key = keys[i].as_py()
+        path = f"records.{i + 1}.member"
+        if kind == BAD_KEY_SHORT:
+            _raise_key_length(path + ".partitionKey", key)
+        if kind == BAD_KEY_LONG:
+            _raise_key_length(path + ".partitionKey", key)
+        dlen = len(data[i].as_py())
+        if kind == BAD_DATA_SIZE:
+            raise _errors.ValidationException(_validation.render([_validation.Violation(
+                "'" + _validation.blob_repr(dlen) + "'", path + ".data",
+                f"Member must have length less than or equal to {self.max_record_bytes}")]))
+        raise _errors.InvalidArgumentException(
+            f"Record {i} size {dlen + len(key.encode())} (data + partition key) exceeds the stream's "
+            f"max record size of {self.max_record_bytes} bytes")
+
+    def _check_ordering(self, sequence_number_for_ordering):
+        """Hook for Stream: validate SequenceNumberForOrdering (see stream.py)."""
+
+
+cdef uint64_t _fit_prefix(ss_ring *r, BinaryView *kv, BinaryView *dv, const int32_t *pos, int64_t n,
+                          Py_ssize_t s, int64_t now) noexcept nogil:
+    """How many of shard s's records (in input order) fit; reserves room for them."""
+    cdef uint64_t nrec = 0, kb = 0, db = 0, k, d
+    cdef int64_t i
+    cdef uint64_t room
+    # Space is counted once: trim and evict via reserve of zero, then take the prefix that fits.
+    ss_ring_reserve(r, 0, 0, 0, now)
+    room = r.capacity - ss_ring_footprint(r) if ss_ring_footprint(r) < r.capacity else 0
+    for i in range(n):
+        if pos[i] != s:
+            continue
+        k = bv_offset(kv, i + 1) - bv_offset(kv, i)
+        d = bv_offset(dv, i + 1) - bv_offset(dv, i)
+        if kb + db + k + d + 24 * (nrec + 1) > room and not r.evict_oldest:
+            break
+        nrec += 1
+        kb += k
+        db += d
+    while nrec and ss_ring_reserve(r, nrec, kb, db, now) != SS_OK:
+        nrec = 0
+    return nrec
+
+
+cdef inline uint64_t _load_be64(const uint8_t *p) noexcept nogil:
+    cdef uint64_t v = 0
+    cdef int i
+    for i in range(8):
+        v = (v << 8) | p[i]
+    return v
+
+
+cdef tuple _parse_explicit_hash_key(object value):
+    cdef uint64_t hi = 0, lo = 0
+    cdef bytes b
+    cdef int rc
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise _errors.SerializationException(
+            f"ExplicitHashKey must be a decimal string, not {type(value).__name__}")
+    b = (<str>value).encode("ascii", "replace")
+    rc = ss_parse_u128(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), &hi, &lo)
+    if rc == -1 or len(value) > 39:
+        raise _errors.ValidationException(_validation.render([_validation.Violation(
+            f"'{value}'", "explicitHashKey",
+            f"Member must satisfy regular expression pattern: {_validation.HASH_KEY_PATTERN}")]))
+    if rc == -2:
+        raise _errors.InvalidArgumentException(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+            f"Specified value was {value}")
+    return hi, lo
+
+
+def _check_partition_key_type(key):
+    if key is None:
+        raise _errors.ValidationException(_validation.render(
+            [_validation.Violation("null", "partitionKey", "Member must not be null")]))
+    raise _errors.SerializationException(f"PartitionKey must be a str, not {type(key).__name__}")
+
+
+def _raise_key_length(path, key):
+    n = len(key)
+    rule = ("Member must have length greater than or equal to 1" if n < 1
+            else f"Member must have length less than or equal to {MAX_KEY_CHARS}")
+    raise _errors.ValidationException(_validation.render([_validation.Violation(f"'{key}'", path, rule)]))
+
+
+def parse_explicit_hash_key(value):
+    """Validate an ExplicitHashKey (str or int) and return it as an int.
+
+    Raises ValidationException for text that is not a decimal hash key and
+    InvalidArgumentException for values above 2**128-1, with Kinesis's texts.
+    """
+    hi, lo = _parse_explicit_hash_key(value)
+    return (hi << 64) | lo
+
+
+def format_sequence_numbers(positions, counters, tuple open_logs not None):
+    """Sequence numbers of appended rows as an Arrow string array.
+
+    Rows of one shard carry consecutive counters in input order, so each
+    number is usually the shard's previous one with its counter incremented
+    in place (no division), copied into the output.
+
+    Parameters
+    ----------
+    positions : numpy.ndarray of int32
+        Each row's position in ``open_logs``.
+    counters : numpy.ndarray of uint64
+        Each row's counter in that shard; UINT64_MAX marks a failed row (null).
+    open_logs : tuple of ShardLog
+    """
+    cdef const int32_t[::1] pos = positions
+    cdef const uint64_t[::1] ctr = counters
+    cdef Py_ssize_t m = len(open_logs), s
+    cdef int64_t n = pos.shape[0], i, failed = 0
+    cdef char *templates = <char *>PyMem_Malloc(m * SS_SEQ_LEN + 1)
+    cdef uint64_t *last = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t) + 1)
+    cdef const char **prefixes = <const char **>PyMem_Malloc(m * sizeof(char *) + 1)
+    if templates == NULL or last == NULL or prefixes == NULL:
+        PyMem_Free(templates); PyMem_Free(last); PyMem_Free(prefixes)
+        raise MemoryError()
+    for s in range(m):
+        prefixes[s] = (<ShardLog>open_logs[s]).prefix
+        last[s] = UINT64_MAX
+    out = np.empty(n * SS_SEQ_LEN, dtype=np.uint8)
+    offsets = np.empty(n + 1, dtype=np.int64 if n * SS_SEQ_LEN > 2**31 - 1 else np.int32)
+    cdef uint8_t[::1] o = out
+    cdef char *dst = <char *>&o[0] if n else NULL
+    cdef char *t
+    validity = None
+    try:
+        with nogil:
+            for i in range(n):
+                if ctr[i] == UINT64_MAX:
+                    failed += 1
+                    continue
+                s = pos[i]
+                t = templates + s * SS_SEQ_LEN
+                if last[s] != UINT64_MAX and ctr[i] == last[s] + 1:
+                    ss_seq_increment(t)
+                else:
+                    ss_seq_format(t, prefixes[s], ctr[i])
+                last[s] = ctr[i]
+                memcpy(dst, t, SS_SEQ_LEN)
+                dst += SS_SEQ_LEN
+    finally:
+        PyMem_Free(templates)
+        PyMem_Free(last)
+        PyMem_Free(prefixes)
+    if failed:
+        ok = counters != UINT64_MAX
+        offsets[0] = 0
+        np.cumsum(ok.astype(offsets.dtype) * SS_SEQ_LEN, out=offsets[1:])
+        validity = pa.py_buffer(np.packbits(ok, bitorder="little"))
+    else:
+        offsets[:] = np.arange(0, (n + 1) * SS_SEQ_LEN, SS_SEQ_LEN, dtype=offsets.dtype)
+    kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
+    return pa.Array.from_buffers(kind, n, [validity, pa.py_buffer(offsets), pa.py_buffer(out)],
+                                 null_count=failed)
+
+
+def system_now_ms():
+    """The realtime clock in ms since the epoch (what streams use without an injected clock)."""
+    return ss_now_ms()

@@ -1,0 +1,66 @@
+# extern declarations of the project's C headers; nothing else lives here.
+from libc.stdint cimport uint8_t, uint64_t, int64_t
+
+
+cdef extern from "ss_util.h" nogil:
+    int64_t ss_now_ms()
+    int ss_parse_u128(const char *s, int64_t length, uint64_t *hi, uint64_t *lo)
+    int64_t ss_utf8_length(const uint8_t *s, int64_t length)
+    void ss_ring_read(uint8_t *dst, const uint8_t *ring, uint64_t cap, uint64_t pos, uint64_t length)
+
+
+cdef extern from "ss_seqnum.h" nogil:
+    enum:
+        SS_SEQ_LEN
+        SS_SEQ_PREFIX_LEN
+    void ss_seq_format(char *out, const char *prefix, uint64_t counter)
+    void ss_seq_increment(char *s)
+    void ss_seq_format_run(char *out, const char *prefix, uint64_t counter, int64_t n)
+
+
+cdef extern from "ss_md5.h" nogil:
+    int ss_md5_have_avx2()
+    void ss_md5_one(const uint8_t *msg, size_t length, uint8_t *out)
+    void ss_md5_batch(const uint8_t *data, const void *offsets, int offsets_are_64, int64_t n,
+                      uint64_t *hi, uint64_t *lo, int simd)
+
+
+cdef extern from "ss_ring.h" nogil:
+    enum:
+        SS_OK
+        SS_FULL
+        SS_NOMEM
+        SS_SLOT_BYTES
+
+    ctypedef struct ss_ring:
+        uint8_t *data
+        uint64_t data_cap, data_head, data_tail
+        uint8_t *keys
+        uint64_t key_cap, key_head, key_tail
+        uint64_t *doff
+        uint64_t *koff
+        int64_t *ts
+        uint64_t slot_cap
+        uint64_t head, tail
+        int64_t last_ts
+        uint64_t capacity
+        int64_t retention_ms
+        int evict_oldest
+        uint64_t evicted
+        uint64_t trimmed
+
+    uint64_t ss_ring_count(const ss_ring *r)
+    uint64_t ss_ring_footprint(const ss_ring *r)
+    uint64_t ss_ring_doff(const ss_ring *r, uint64_t c)
+    uint64_t ss_ring_koff(const ss_ring *r, uint64_t c)
+    int64_t ss_ring_ts(const ss_ring *r, uint64_t c)
+    void ss_ring_init(ss_ring *r, uint64_t first_counter, uint64_t capacity, int64_t retention_ms, int evict_oldest)
+    void ss_ring_free(ss_ring *r)
+    void ss_ring_drop(ss_ring *r, uint64_t n)
+    uint64_t ss_ring_lower_bound_ts(const ss_ring *r, int64_t t)
+    uint64_t ss_ring_trim_expired(ss_ring *r, int64_t now_ms)
+    int ss_ring_can_fit(const ss_ring *r, uint64_t nrec, uint64_t nbytes)
+    int ss_ring_reserve(ss_ring *r, uint64_t nrec, uint64_t key_bytes, uint64_t data_bytes, int64_t now_ms)
+    uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t klen, const uint8_t *data, uint64_t dlen,
+                            int64_t ts)
+    uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes)

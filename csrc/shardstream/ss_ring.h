@@ -1,0 +1,277 @@
+/* ss_ring: one shard's record log in native memory.
+ *
+ * Layout
+ * ------
+ * Records are numbered by a per-shard counter that never repeats: the oldest
+ * retained record has counter `head`, the next record written gets `tail`
+ * (head == tail means empty).  Counter c lives in slot (c & slot_mask) of
+ * three parallel arrays:
+ *
+ *     doff[slot]  logical offset of the record's data bytes in the data ring
+ *     koff[slot]  logical offset of its partition-key bytes in the key ring
+ *     ts[slot]    arrival time, ms since the epoch (non-decreasing)
+ *
+ * Logical offsets grow forever; a byte at logical offset p is stored at
+ * p & (cap - 1) of its ring.  Lengths are not stored: record c's data is
+ * [doff(c), doff(c+1)), with doff(tail) == data_tail (likewise keys).  Keys and
+ * data live in separate rings so that a run of records reads out as one or two
+ * memcpy calls per Arrow column.
+ *
+ * Capacity
+ * --------
+ * `footprint` counts live key and data bytes plus SS_SLOT_BYTES per record and
+ * may never exceed `capacity`.  Rings and slot arrays start empty and grow
+ * geometrically (powers of two) on demand, so an idle shard costs nothing.
+ *
+ * Threading
+ * ---------
+ * Nothing here locks.  The owner (ShardLog) serialises every call with its
+ * lock; none of these functions touches Python, so they run without the GIL.
+ */
+#ifndef SS_RING_H
+#define SS_RING_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ss_util.h"
+
+#define SS_SLOT_BYTES 24
+#define SS_MIN_RING 4096u
+#define SS_MIN_SLOTS 256u
+
+enum {
+    SS_OK = 0,
+    SS_FULL = -1,       /* back-pressure: no room for records still inside retention */
+    SS_NOMEM = -2,      /* malloc failed */
+};
+
+typedef struct {
+    uint8_t *data;
+    uint64_t data_cap, data_head, data_tail;
+    uint8_t *keys;
+    uint64_t key_cap, key_head, key_tail;
+    uint64_t *doff, *koff;
+    int64_t *ts;
+    uint64_t slot_cap;
+    uint64_t head, tail;
+    int64_t last_ts;
+    uint64_t capacity;
+    int64_t retention_ms;
+    int evict_oldest;
+    uint64_t evicted;   /* records dropped by eviction (never silently: counted) */
+    uint64_t trimmed;   /* records dropped because they aged past retention */
+} ss_ring;
+
+static inline uint64_t ss_ring_count(const ss_ring *r) { return r->tail - r->head; }
+
+static inline uint64_t ss_ring_footprint(const ss_ring *r)
+{
+    return (r->data_tail - r->data_head) + (r->key_tail - r->key_head) + SS_SLOT_BYTES * (r->tail - r->head);
+}
+
+static inline uint64_t ss_ring_doff(const ss_ring *r, uint64_t c)
+{
+    return c == r->tail ? r->data_tail : r->doff[c & (r->slot_cap - 1)];
+}
+
+static inline uint64_t ss_ring_koff(const ss_ring *r, uint64_t c)
+{
+    return c == r->tail ? r->key_tail : r->koff[c & (r->slot_cap - 1)];
+}
+
+static inline int64_t ss_ring_ts(const ss_ring *r, uint64_t c) { return r->ts[c & (r->slot_cap - 1)]; }
+
+static inline void ss_ring_init(ss_ring *r, uint64_t first_counter, uint64_t capacity, int64_t retention_ms,
+                                int evict_oldest)
+{
+    memset(r, 0, sizeof(*r));
+    r->head = r->tail = first_counter;
+    r->capacity = capacity;
+    r->retention_ms = retention_ms;
+    r->evict_oldest = evict_oldest;
+    r->last_ts = INT64_MIN;
+}
+
+static inline void ss_ring_free(ss_ring *r)
+{
+    free(r->data);
+    free(r->keys);
+    free(r->doff);
+    free(r->koff);
+    free(r->ts);
+    r->data = r->keys = NULL;
+    r->doff = r->koff = NULL;
+    r->ts = NULL;
+    r->data_cap = r->key_cap = r->slot_cap = 0;
+}
+
+/* Drop the `n` oldest records. */
+static inline void ss_ring_drop(ss_ring *r, uint64_t n)
+{
+    if (n == 0)
+        return;
+    uint64_t c = r->head + n;
+    r->data_head = ss_ring_doff(r, c);
+    r->key_head = ss_ring_koff(r, c);
+    r->head = c;
+}
+
+/* First counter in [head, tail] whose arrival time is >= t (tail if none). */
+static inline uint64_t ss_ring_lower_bound_ts(const ss_ring *r, int64_t t)
+{
+    uint64_t lo = r->head, hi = r->tail;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (ss_ring_ts(r, mid) < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Drop records that arrived before now - retention; returns how many. */
+static inline uint64_t ss_ring_trim_expired(ss_ring *r, int64_t now_ms)
+{
+    if (r->head == r->tail || ss_ring_ts(r, r->head) >= now_ms - r->retention_ms)
+        return 0;
+    uint64_t n = ss_ring_lower_bound_ts(r, now_ms - r->retention_ms) - r->head;
+    ss_ring_drop(r, n);
+    r->trimmed += n;
+    return n;
+}
+
+static inline uint64_t ss_next_pow2(uint64_t v, uint64_t floor)
+{
+    uint64_t p = floor;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+/* Grow a byte ring so that it can hold `need` live bytes. */
+static inline int ss_ring_grow_bytes(uint8_t **ring, uint64_t *cap, uint64_t head, uint64_t tail, uint64_t need)
+{
+    if (need <= *cap)
+        return SS_OK;
+    uint64_t ncap = ss_next_pow2(need, *cap ? *cap * 2 : SS_MIN_RING);
+    uint8_t *n = (uint8_t *)malloc(ncap);
+    if (!n)
+        return SS_NOMEM;
+    if (tail > head)
+        ss_ring_transfer(n, ncap, *ring, *cap, head, tail - head);
+    free(*ring);
+    *ring = n;
+    *cap = ncap;
+    return SS_OK;
+}
+
+static inline int ss_ring_grow_slots(ss_ring *r, uint64_t need)
+{
+    if (need <= r->slot_cap)
+        return SS_OK;
+    uint64_t ncap = ss_next_pow2(need, r->slot_cap ? r->slot_cap * 2 : SS_MIN_SLOTS);
+    uint64_t *nd = (uint64_t *)malloc(ncap * sizeof(uint64_t));
+    uint64_t *nk = (uint64_t *)malloc(ncap * sizeof(uint64_t));
+    int64_t *nt = (int64_t *)malloc(ncap * sizeof(int64_t));
+    if (!nd || !nk || !nt) {
+        free(nd);
+        free(nk);
+        free(nt);
+        return SS_NOMEM;
+    }
+    uint64_t om = r->slot_cap - 1, nm = ncap - 1;
+    for (uint64_t c = r->head; c < r->tail; c++) {
+        nd[c & nm] = r->doff[c & om];
+        nk[c & nm] = r->koff[c & om];
+        nt[c & nm] = r->ts[c & om];
+    }
+    free(r->doff);
+    free(r->koff);
+    free(r->ts);
+    r->doff = nd;
+    r->koff = nk;
+    r->ts = nt;
+    r->slot_cap = ncap;
+    return SS_OK;
+}
+
+/* Whether `nrec` records holding `nbytes` key+data bytes could ever fit. */
+static inline int ss_ring_can_fit(const ss_ring *r, uint64_t nrec, uint64_t nbytes)
+{
+    return nbytes + SS_SLOT_BYTES * nrec <= r->capacity;
+}
+
+/* Make room for nrec records with the given key and data byte totals: trim
+ * expired records, then (if the ring evicts) drop the oldest, then grow the
+ * storage.  On SS_FULL nothing but expired records has been dropped. */
+static inline int ss_ring_reserve(ss_ring *r, uint64_t nrec, uint64_t key_bytes, uint64_t data_bytes, int64_t now_ms)
+{
+    uint64_t need = key_bytes + data_bytes + SS_SLOT_BYTES * nrec;
+    ss_ring_trim_expired(r, now_ms);
+    if (ss_ring_footprint(r) + need > r->capacity) {
+        if (!r->evict_oldest || need > r->capacity)
+            return SS_FULL;
+        /* Evict just enough of the oldest records, found by walking forward. */
+        uint64_t c = r->head, freed = 0, over = ss_ring_footprint(r) + need - r->capacity;
+        while (freed < over && c < r->tail) {
+            freed += (ss_ring_doff(r, c + 1) - ss_ring_doff(r, c)) + (ss_ring_koff(r, c + 1) - ss_ring_koff(r, c)) +
+                     SS_SLOT_BYTES;
+            c++;
+        }
+        r->evicted += c - r->head;
+        ss_ring_drop(r, c - r->head);
+    }
+    int rc = ss_ring_grow_bytes(&r->data, &r->data_cap, r->data_head, r->data_tail,
+                                r->data_tail - r->data_head + data_bytes);
+    if (rc == SS_OK)
+        rc = ss_ring_grow_bytes(&r->keys, &r->key_cap, r->key_head, r->key_tail, r->key_tail - r->key_head + key_bytes);
+    if (rc == SS_OK)
+        rc = ss_ring_grow_slots(r, r->tail - r->head + nrec);
+    return rc;
+}
+
+/* Append one record into space made by ss_ring_reserve; returns its counter. */
+static inline uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t klen, const uint8_t *data, uint64_t dlen,
+                                      int64_t ts)
+{
+    uint64_t c = r->tail, slot = c & (r->slot_cap - 1);
+    if (ts < r->last_ts)
+        ts = r->last_ts; /* arrival times never go backwards within a shard */
+    r->last_ts = ts;
+    r->doff[slot] = r->data_tail;
+    r->koff[slot] = r->key_tail;
+    r->ts[slot] = ts;
+    if (dlen)
+        ss_ring_write(r->data, r->data_cap, r->data_tail, data, dlen);
+    ss_ring_write(r->keys, r->key_cap, r->key_tail, key, klen);
+    r->data_tail += dlen;
+    r->key_tail += klen;
+    r->tail = c + 1;
+    return c;
+}
+
+/* The largest n <= limit such that records [start, start+n) hold at most
+ * max_data_bytes of data (at least one record is always allowed). */
+static inline uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes)
+{
+    uint64_t end = r->tail - start < limit ? r->tail : start + limit;
+    if (end <= start)
+        return 0;
+    uint64_t base = ss_ring_doff(r, start);
+    if (ss_ring_doff(r, end) - base <= max_data_bytes)
+        return end - start;
+    uint64_t lo = start + 1, hi = end; /* answer in [lo, hi) */
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (ss_ring_doff(r, mid) - base <= max_data_bytes)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo - start;
+}
+
+#endif

@@ -1,0 +1,86 @@
+/* Small helpers that C says better than Cython: the wall clock, 128-bit
+ * decimal parsing, UTF-8 character counting and ring-buffer copies. */
+#ifndef SS_UTIL_H
+#define SS_UTIL_H
+
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+/* Milliseconds since the Unix epoch from the realtime clock. */
+static inline int64_t ss_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parse a decimal hash key "0" or "[1-9][0-9]{0,38}" into hi:lo.  Returns 0
+ * on success, -1 if the text is not of that form, -2 if it is >= 2^128. */
+static inline int ss_parse_u128(const char *s, int64_t len, uint64_t *hi, uint64_t *lo)
+{
+    if (len < 1 || len > 39)
+        return -1;
+    if (len > 1 && s[0] == '0')
+        return -1;
+    unsigned __int128 v = 0;
+    const unsigned __int128 max = ~(unsigned __int128)0;
+    for (int64_t i = 0; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return -1;
+        if (v > (max - d) / 10)
+            return -2;
+        v = v * 10 + d;
+    }
+    *hi = (uint64_t)(v >> 64);
+    *lo = (uint64_t)v;
+    return 0;
+}
+
+/* Number of code points in valid UTF-8 text: bytes that are not continuation bytes. */
+static inline int64_t ss_utf8_length(const uint8_t *s, int64_t len)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < len; i++)
+        n += (s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* Copy `len` bytes starting at logical position `pos` of a ring of `cap`
+ * bytes (a power of two) to linear memory. */
+static inline void ss_ring_read(uint8_t *dst, const uint8_t *ring, uint64_t cap, uint64_t pos, uint64_t len)
+{
+    uint64_t at = pos & (cap - 1);
+    uint64_t first = cap - at < len ? cap - at : len;
+    memcpy(dst, ring + at, first);
+    if (len > first)
+        memcpy(dst + first, ring, len - first);
+}
+
+/* Copy linear memory into a ring at logical position `pos`. */
+static inline void ss_ring_write(uint8_t *ring, uint64_t cap, uint64_t pos, const uint8_t *src, uint64_t len)
+{
+    uint64_t at = pos & (cap - 1);
+    uint64_t first = cap - at < len ? cap - at : len;
+    memcpy(ring + at, src, first);
+    if (len > first)
+        memcpy(ring, src + first, len - first);
+}
+
+/* Copy logical range [pos, pos+len) from one ring into another of a different size. */
+static inline void ss_ring_transfer(uint8_t *dst, uint64_t dcap, const uint8_t *src, uint64_t scap,
+                                    uint64_t pos, uint64_t len)
+{
+    while (len) {
+        uint64_t sa = pos & (scap - 1), da = pos & (dcap - 1);
+        uint64_t n = len;
+        if (scap - sa < n) n = scap - sa;
+        if (dcap - da < n) n = dcap - da;
+        memcpy(dst + da, src + sa, n);
+        pos += n;
+        len -= n;
+    }
+}
+
+#endif

@@ -1,0 +1,50 @@
+"""shardstream: a fast, embedded, Kinesis-compatible data-stream engine.
+
+>>> import shardstream
+>>> engine = shardstream.Engine()
+>>> stream = engine.create_stream("events", shard_count=2)
+>>> stream.put_record(b"hello", "user-1")["ShardId"]
+'shardId-000000000001'
+"""
+
+from . import errors
+from ._native import simd_available
+from .engine import Engine
+from .errors import (
+    ExpiredIteratorException,
+    InvalidArgumentException,
+    KinesisError,
+    LimitExceededException,
+    ProvisionedThroughputExceededException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+    SerializationException,
+    ValidationException,
+)
+from .reader import RecordBatchStream, to_pandas
+from .routing import hash_key, route_keys
+from .schema import RECORD_SCHEMA
+from .stream import Stream
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RECORD_SCHEMA",
+    "Engine",
+    "ExpiredIteratorException",
+    "InvalidArgumentException",
+    "KinesisError",
+    "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "RecordBatchStream",
+    "ResourceInUseException",
+    "ResourceNotFoundException",
+    "SerializationException",
+    "Stream",
+    "ValidationException",
+    "errors",
+    "hash_key",
+    "route_keys",
+    "simd_available",
+    "to_pandas",
+]

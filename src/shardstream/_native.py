@@ -1,0 +1,20 @@
+"""The only importer of the compiled core; everything else imports from here."""
+
+from ._arrow_encode import read_batch as read_arrow_batch
+from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, parse_hash_keys, simd_available
+from ._shardlog import ShardLog
+from ._stream_core import StreamCore, format_sequence_numbers, parse_explicit_hash_key, system_now_ms
+
+__all__ = [
+    "RoutingTable",
+    "ShardLog",
+    "StreamCore",
+    "format_sequence_numbers",
+    "md5_hash_key",
+    "md5_hash_keys",
+    "parse_explicit_hash_key",
+    "parse_hash_keys",
+    "read_arrow_batch",
+    "simd_available",
+    "system_now_ms",
+]

@@ -1,0 +1,373 @@
+"""Engine: the catalogue of streams, and the Kinesis control plane over it.
+
+Threading contract: control-plane calls (create, delete, describe, list)
+serialise on one engine lock; data-plane calls go straight to a Stream and
+never take it, so writers and readers on many threads run in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+
+from . import validation as v
+from ._native import system_now_ms
+from .errors import (
+    InvalidArgumentException,
+    LimitExceededException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+    SerializationException,
+)
+from .iterators import IteratorCodec, PageTokenCodec
+from .models import ms_to_datetime
+from .stream import Stream
+
+__all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
+
+DEFAULT_SHARD_CAPACITY_BYTES = 256 * 1024 * 1024
+MIN_RETENTION_HOURS = 24
+MAX_RETENTION_HOURS = 8760
+STREAM_MODES = ["PROVISIONED", "ON_DEMAND"]
+ON_DEMAND_SHARDS = 4
+
+
+class Engine:
+    """An in-process Kinesis: streams of shards held in native memory.
+
+    Parameters
+    ----------
+    region : str
+        Region named in stream ARNs.
+    account_id : str
+        The 12-digit account named in ARNs and error messages.
+    shard_limit : int or None
+        Most open shards across all streams, as Kinesis's account quota
+        (LimitExceededException beyond it); None for no limit.
+    shard_capacity_bytes : int
+        Default bound on each shard's in-memory log (records + 24 bytes each).
+    clock : callable, optional
+        Returns the time in ms since the epoch; inject one to test retention
+        and iterator expiry without waiting.
+
+    Examples
+    --------
+    >>> engine = Engine()
+    >>> stream = engine.create_stream("clicks", shard_count=4)
+    >>> stream.put_record(b"hello", partition_key="user-1")["ShardId"]
+    'shardId-000000000002'
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+        shard_limit: int | None = 500,
+        shard_capacity_bytes: int = DEFAULT_SHARD_CAPACITY_BYTES,
+        clock=None,
+    ):
+        self.region = region
+        self.account_id = account_id
+        self.shard_limit = shard_limit
+        self.shard_capacity_bytes = int(shard_capacity_bytes)
+        self.clock = clock
+        self._streams: dict[str, Stream] = {}
+        self._lock = threading.RLock()
+        secret = secrets.token_bytes(32)
+        self._iterators = IteratorCodec(secret)
+        self._pages = PageTokenCodec(secret)
+
+    def now_ms(self) -> int:
+        """The engine's current time, ms since the epoch."""
+        return system_now_ms() if self.clock is None else int(self.clock())
+
+    # -- lookup ------------------------------------------------------------------
+
+    def _not_found(self, name: str) -> ResourceNotFoundException:
+        return ResourceNotFoundException(f"Stream {name} under account {self.account_id} not found.")
+
+    def _name_from(self, stream_name, stream_arn) -> str:
+        if stream_arn is not None:
+            prefix = f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/"
+            if not isinstance(stream_arn, str) or not stream_arn.startswith(prefix):
+                raise InvalidArgumentException(f"Invalid StreamARN {stream_arn}")
+            name = stream_arn[len(prefix):]
+            if stream_name is not None and stream_name != name:
+                raise InvalidArgumentException(
+                    f"StreamARN {stream_arn} and StreamName {stream_name} do not name the same stream"
+                )
+            return name
+        if stream_name is None:
+            raise InvalidArgumentException("Neither streamArn or streamName was provided")
+        errs: list = []
+        v.check_name(errs, "streamName", stream_name)
+        v.raise_if_any(errs)
+        return stream_name
+
+    def stream(self, name: str | None = None, *, stream_arn: str | None = None) -> Stream:
+        """The Stream called ``name`` (or identified by ``stream_arn``).
+
+        Raises
+        ------
+        ResourceNotFoundException
+            No such stream.
+        """
+        name = self._name_from(name, stream_arn)
+        s = self._streams.get(name)
+        if s is None:
+            raise self._not_found(name)
+        return s
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._streams
+
+    # -- control plane ---------------------------------------------------------------
+
+    def create_stream(
+        self,
+        name: str,
+        shard_count: int | None = None,
+        retention_hours: int = 24,
+        *,
+        stream_mode: str = "PROVISIONED",
+        max_record_size_kib: int = 1024,
+        shard_capacity_bytes: int | None = None,
+        evict_oldest: bool = False,
+        tags: dict | None = None,
+    ) -> Stream:
+        """Create a stream whose shards split the hash-key space evenly.
+
+        Parameters
+        ----------
+        name : str
+            1-128 characters of ``[a-zA-Z0-9_.-]``, unique in the engine.
+        shard_count : int, optional
+            Number of shards (default 4, as an on-demand stream starts).
+        retention_hours : int
+            24 to 8760.
+        stream_mode : {"PROVISIONED", "ON_DEMAND"}
+        max_record_size_kib : int
+            Largest record (data + key), 1024 to 10240 KiB.
+        shard_capacity_bytes : int, optional
+            Bound on each shard's log (default: the engine's).
+        evict_oldest : bool
+            When a shard is full, drop its oldest records (counted) instead of
+            refusing writes with ProvisionedThroughputExceededException.
+        tags : dict, optional
+
+        Returns
+        -------
+        Stream
+            The new stream (ACTIVE at once).
+
+        Raises
+        ------
+        ValidationException, InvalidArgumentException
+            Bad name, count, retention or record size.
+        ResourceInUseException
+            A stream of that name exists.
+        LimitExceededException
+            The engine's shard limit would be exceeded.
+        """
+        errs: list = []
+        if shard_count is not None:
+            if not isinstance(shard_count, int) or isinstance(shard_count, bool):
+                raise SerializationException(f"ShardCount must be an int, not {type(shard_count).__name__}")
+            v.check_int_range(errs, "shardCount", shard_count, 1, None)
+        v.check_name(errs, "streamName", name)
+        if stream_mode not in STREAM_MODES:
+            v.check_enum(errs, "streamModeDetails.streamMode", stream_mode, STREAM_MODES)
+        if not isinstance(max_record_size_kib, int) or not 1024 <= max_record_size_kib <= 10240:
+            v.check_int_range(errs, "maxRecordSizeInKiB", max_record_size_kib, 1024, 10240)
+        v.raise_if_any(errs)
+        if stream_mode == "ON_DEMAND" and shard_count is not None:
+            raise InvalidArgumentException("ShardCount is not expected when StreamMode=ON_DEMAND")
+        check_retention(retention_hours)
+        count = ON_DEMAND_SHARDS if shard_count is None else shard_count
+        capacity = self.shard_capacity_bytes if shard_capacity_bytes is None else int(shard_capacity_bytes)
+        if capacity < 2 * max_record_size_kib * 1024:
+            raise InvalidArgumentException(
+                f"shard_capacity_bytes {capacity} must be at least twice the max record size "
+                f"({2 * max_record_size_kib * 1024} bytes)"
+            )
+        with self._lock:
+            if name in self._streams:
+                raise ResourceInUseException(f"Stream {name} under account {self.account_id} already exists.")
+            open_now = sum(s.open_shard_count for s in self._streams.values())
+            if self.shard_limit is not None and open_now + count > self.shard_limit:
+                raise LimitExceededException(
+                    f"This request would exceed the shard limit for the account {self.account_id} in "
+                    f"{self.region}. Current shard count for the account: {open_now}. Limit: {self.shard_limit}. "
+                    f"Number of additional shards that would have resulted from this request: {count}. "
+                    "Refer to the AWS Service Limits page "
+                    "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) "
+                    "for current limits and how to request higher limits."
+                )
+            stream = Stream(
+                self,
+                name,
+                count,
+                retention_hours=retention_hours,
+                stream_mode=stream_mode,
+                max_record_size_kib=max_record_size_kib,
+                shard_capacity_bytes=capacity,
+                evict_oldest=evict_oldest,
+                tags=tags,
+                created_ms=self.now_ms(),
+                incarnation=int.from_bytes(os.urandom(8), "big") >> 1,
+            )
+            self._streams[name] = stream
+            return stream
+
+    def delete_stream(self, name: str | None = None, *, stream_arn: str | None = None,
+                      enforce_consumer_deletion: bool = False) -> dict:
+        """Delete a stream and free its memory; its iterators stop working.
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3's DeleteStream.
+        """
+        name = self._name_from(name, stream_arn)
+        with self._lock:
+            stream = self._streams.pop(name, None)
+            if stream is None:
+                raise self._not_found(name)
+            stream._mark_deleted()
+        return {}
+
+    def describe_stream(self, name: str | None = None, limit: int | None = None,
+                        exclusive_start_shard_id: str | None = None, *, stream_arn: str | None = None) -> dict:
+        """boto3's DescribeStream: ``{"StreamDescription": {...}}`` (100 shards a page)."""
+        return self.stream(name, stream_arn=stream_arn).describe(limit, exclusive_start_shard_id)
+
+    def describe_stream_summary(self, name: str | None = None, *, stream_arn: str | None = None) -> dict:
+        """boto3's DescribeStreamSummary: ``{"StreamDescriptionSummary": {...}}``."""
+        return self.stream(name, stream_arn=stream_arn).describe_summary()
+
+    def list_streams(self, limit: int | None = None, exclusive_start_stream_name: str | None = None,
+                     next_token: str | None = None) -> dict:
+        """boto3's ListStreams: names in order, with StreamSummaries and a NextToken while more remain."""
+        errs: list = []
+        if limit is not None:
+            v.check_int_range(errs, "limit", limit, 1, 10_000)
+        if exclusive_start_stream_name is not None:
+            v.check_name(errs, "exclusiveStartStreamName", exclusive_start_stream_name)
+        v.raise_if_any(errs)
+        if next_token is not None:
+            exclusive_start_stream_name = self._pages.decode(next_token, self.now_ms())
+        with self._lock:
+            names = sorted(self._streams)
+            if exclusive_start_stream_name is not None:
+                names = [n for n in names if n > exclusive_start_stream_name]
+            page = limit or 100
+            shown, more = names[:page], len(names) > page
+            out = {
+                "StreamNames": shown,
+                "HasMoreStreams": more,
+                "StreamSummaries": [self._streams[n].summary() for n in shown],
+            }
+        if more:
+            out["NextToken"] = self._pages.encode(shown[-1], self.now_ms())
+        return out
+
+    def list_shards(self, stream_name: str | None = None, next_token: str | None = None,
+                    exclusive_start_shard_id: str | None = None, max_results: int | None = None,
+                    *, stream_arn: str | None = None) -> dict:
+        """boto3's ListShards: ``{"Shards": [...], "NextToken": ...}`` (1000 a page by default)."""
+        has_stream = stream_name is not None or stream_arn is not None
+        if next_token is None and not has_stream:
+            raise InvalidArgumentException("Either NextToken or StreamName should be provided.")
+        if next_token is not None and has_stream:
+            raise InvalidArgumentException("NextToken and StreamName cannot be provided together.")
+        errs: list = []
+        if max_results is not None:
+            v.check_int_range(errs, "maxResults", max_results, 1, 10_000)
+        v.raise_if_any(errs)
+        after = -1
+        if next_token is not None:
+            payload = self._pages.decode(next_token, self.now_ms())
+            name, incarnation, after_s = payload.rsplit("/", 2)
+            stream = self.stream(name)
+            if str(stream.incarnation) != incarnation:
+                raise self._not_found(name)
+            after = int(after_s)
+        else:
+            stream = self.stream(stream_name, stream_arn=stream_arn)
+            if exclusive_start_shard_id is not None:
+                from .stream import _shard_sort_key
+
+                after = _shard_sort_key(exclusive_start_shard_id)
+        shards = [s for s in stream.shards if s.index > after]
+        page = min(max_results or 1000, 10_000)
+        out = {"Shards": [stream._shard_description(s) for s in shards[:page]]}
+        if len(shards) > page:
+            out["NextToken"] = self._pages.encode(
+                f"{stream.name}/{stream.incarnation}/{shards[page - 1].index}", self.now_ms()
+            )
+        return out
+
+    def describe_limits(self) -> dict:
+        """boto3's DescribeLimits."""
+        with self._lock:
+            open_shards = sum(s.open_shard_count for s in self._streams.values())
+            on_demand = sum(1 for s in self._streams.values() if s.stream_mode == "ON_DEMAND")
+        return {
+            "ShardLimit": self.shard_limit if self.shard_limit is not None else 2**31 - 1,
+            "OpenShardCount": open_shards,
+            "OnDemandStreamCount": on_demand,
+            "OnDemandStreamCountLimit": 50,
+        }
+
+    # -- data plane by stream name (boto3-style) ---------------------------------------
+
+    def put_record(self, stream_name: str, data, partition_key: str, explicit_hash_key=None,
+                   sequence_number_for_ordering=None) -> dict:
+        """:meth:`Stream.put_record` on the named stream."""
+        return self.stream(stream_name).put_record(data, partition_key, explicit_hash_key,
+                                                   sequence_number_for_ordering)
+
+    def put_records(self, records, stream_name: str) -> dict:
+        """:meth:`Stream.put_records` on the named stream."""
+        return self.stream(stream_name).put_records(records)
+
+    def get_shard_iterator(self, stream_name: str, shard_id: str, shard_iterator_type: str,
+                           starting_sequence_number=None, timestamp=None) -> dict:
+        """:meth:`Stream.get_shard_iterator` on the named stream."""
+        return self.stream(stream_name).get_shard_iterator(shard_id, shard_iterator_type,
+                                                           starting_sequence_number, timestamp)
+
+    def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
+        """GetRecords by iterator alone (the iterator names its stream)."""
+        pos = self._iterators.decode(shard_iterator, self.now_ms())
+        stream = self._streams.get(pos.stream_name)
+        if stream is None or stream.incarnation != pos.incarnation:
+            raise ResourceNotFoundException(
+                f"Shard shardId-{pos.shard_index:012d} in stream {pos.stream_name} under account "
+                f"{self.account_id} does not exist"
+            )
+        return stream.get_records(shard_iterator, limit)
+
+    def __repr__(self) -> str:
+        return f"<Engine {self.region}/{self.account_id} streams={len(self._streams)}>"
+
+
+def check_retention(hours) -> None:
+    """Raise Kinesis's InvalidArgumentException for a retention outside 24..8760 hours."""
+    if not isinstance(hours, int) or isinstance(hours, bool):
+        raise SerializationException(f"RetentionPeriodHours must be an int, not {type(hours).__name__}")
+    if hours < MIN_RETENTION_HOURS:
+        raise InvalidArgumentException(
+            f"Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. "
+            f"Requested retention period ({hours} hours) is too short."
+        )
+    if hours > MAX_RETENTION_HOURS:
+        raise InvalidArgumentException(
+            f"Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. "
+            f"Requested retention period ({hours} hours) is too long."
+        )
+
+
+_ = ms_to_datetime  # re-exported for callers rendering timestamps

@@ -1,0 +1,134 @@
+"""Exceptions named and worded like Kinesis's errors.
+
+Every error carries ``error_type`` (the ``__type`` Kinesis puts in an error
+body) and ``http_status``, and also derives from the builtin exception that
+fits, so ``except LookupError`` or ``except ValueError`` catch what a Python
+user would expect.  ``ERRORS`` maps Kinesis type names to classes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ERRORS",
+    "AccessDeniedException",
+    "ExpiredIteratorException",
+    "ExpiredNextTokenException",
+    "InternalFailureException",
+    "InvalidArgumentException",
+    "KinesisError",
+    "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "ResourceInUseException",
+    "ResourceNotFoundException",
+    "SerializationException",
+    "ValidationException",
+    "error_for",
+]
+
+ERRORS: dict[str, type[KinesisError]] = {}
+
+
+class KinesisError(Exception):
+    """Base class of every error shardstream raises for a bad request.
+
+    Parameters
+    ----------
+    message : str
+        The Kinesis message text, e.g. ``"Stream s under account 000000000000 not found."``.
+
+    Attributes
+    ----------
+    error_type : str
+        The Kinesis error name (``__type`` in a JSON error body).
+    http_status : int
+        The HTTP status the Kinesis API answers with.
+    """
+
+    error_type = "KinesisError"
+    http_status = 400
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.error_type = cls.__name__
+        ERRORS[cls.__name__] = cls
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict:
+        """The JSON error body Kinesis sends: ``{"__type": ..., "message": ...}``."""
+        return {"__type": self.error_type, "message": self.message}
+
+
+class ResourceNotFoundException(KinesisError, LookupError):
+    """The stream, shard or consumer does not exist (or is not yet usable)."""
+
+
+class ResourceInUseException(KinesisError):
+    """The resource exists already, or is not in a state that allows the call."""
+
+
+class InvalidArgumentException(KinesisError, ValueError):
+    """A parameter is well formed but not acceptable (out of range, wrong shard, ...)."""
+
+
+class ValidationException(KinesisError, ValueError):
+    """A parameter breaks the API model's constraints (length, pattern, range)."""
+
+
+class SerializationException(KinesisError, TypeError):
+    """A parameter has the wrong type."""
+
+
+class LimitExceededException(KinesisError):
+    """A quota (shard limit, call rate, scaling bounds) would be exceeded."""
+
+
+class ProvisionedThroughputExceededException(KinesisError):
+    """The shard cannot take (or serve) this now: throughput limit or a full shard log."""
+
+
+class ExpiredIteratorException(KinesisError):
+    """The shard iterator is older than five minutes."""
+
+
+class ExpiredNextTokenException(KinesisError):
+    """The pagination token is older than five minutes."""
+
+
+class AccessDeniedException(KinesisError):
+    """The caller may not perform this action."""
+
+
+class InternalFailureException(KinesisError):
+    """An unexpected failure inside shardstream."""
+
+    http_status = 500
+
+
+def error_for(error_type: str, message: str) -> KinesisError:
+    """Build the exception registered under a Kinesis error name.
+
+    Parameters
+    ----------
+    error_type : str
+        A Kinesis error name such as ``"ResourceNotFoundException"``.
+    message : str
+        Its message text.
+
+    Returns
+    -------
+    KinesisError
+        An instance of the matching class (``KinesisError`` itself when the
+        name is unknown, with ``error_type`` set to that name).
+    """
+    cls = ERRORS.get(error_type)
+    if cls is not None:
+        return cls(message)
+    err = KinesisError(message)
+    err.error_type = error_type
+    return err

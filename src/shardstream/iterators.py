@@ -1,0 +1,138 @@
+"""Shard iterators: opaque, tamper-evident tokens that name a read position.
+
+A token is standard base64 of::
+
+    version (1) | name length (1) | stream name | incarnation (8) | shard index (4)
+    | position counter (8) | issued at, ms (8) | HMAC-SHA256 tag, first 16 bytes
+
+signed with a per-engine secret.  It encodes a position, not a cursor: the
+same token read twice yields the same records.  Tokens live five minutes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import hashlib
+import hmac
+import struct
+from typing import NamedTuple
+
+from .errors import ExpiredIteratorException, InvalidArgumentException
+
+__all__ = ["ITERATOR_LIFETIME_MS", "IteratorCodec", "IteratorPosition", "PageTokenCodec"]
+
+ITERATOR_LIFETIME_MS = 300_000
+_VERSION = 1
+_TAG_BYTES = 16
+_TAIL = struct.Struct(">QIQQ")  # incarnation, shard index, position, issued ms
+
+
+class IteratorPosition(NamedTuple):
+    """What a shard iterator names."""
+
+    stream_name: str
+    incarnation: int
+    shard_index: int
+    position: int
+    issued_ms: int
+
+
+def _java_date(ms: int) -> str:
+    """A UTC instant as Java's ``Date.toString()`` prints it (Kinesis's messages use it)."""
+    t = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
+    return t.strftime("%a %b %d %H:%M:%S UTC %Y")
+
+
+class IteratorCodec:
+    """Makes and checks shard iterators with one secret.
+
+    Parameters
+    ----------
+    secret : bytes
+        HMAC key; iterators made with another key are rejected.
+    """
+
+    def __init__(self, secret: bytes):
+        self._secret = bytes(secret)
+
+    def encode(self, stream_name: str, incarnation: int, shard_index: int, position: int, issued_ms: int) -> str:
+        name = stream_name.encode("utf-8")
+        body = bytes([_VERSION, len(name)]) + name + _TAIL.pack(incarnation, shard_index, position, issued_ms)
+        tag = hmac.new(self._secret, body, hashlib.sha256).digest()[:_TAG_BYTES]
+        return base64.b64encode(body + tag).decode("ascii")
+
+    def decode(self, token, now_ms: int) -> IteratorPosition:
+        """Check a token's integrity and age.
+
+        Raises
+        ------
+        InvalidArgumentException
+            ``Invalid ShardIterator.`` for anything not made by this codec.
+        ExpiredIteratorException
+            The token is more than five minutes old.
+        """
+        try:
+            raw = base64.b64decode(token, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise InvalidArgumentException("Invalid ShardIterator.") from None
+        if len(raw) < 2 + _TAIL.size + _TAG_BYTES or raw[0] != _VERSION:
+            raise InvalidArgumentException("Invalid ShardIterator.")
+        body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
+        expected = hmac.new(self._secret, body, hashlib.sha256).digest()[:_TAG_BYTES]
+        name_len = body[1]
+        if not hmac.compare_digest(tag, expected) or len(body) != 2 + name_len + _TAIL.size:
+            raise InvalidArgumentException("Invalid ShardIterator.")
+        name = body[2 : 2 + name_len].decode("utf-8")
+        incarnation, shard_index, position, issued = _TAIL.unpack_from(body, 2 + name_len)
+        if now_ms - issued > ITERATOR_LIFETIME_MS:
+            raise ExpiredIteratorException(
+                f"Iterator expired. The iterator was created at time {_java_date(issued)} while right now it is "
+                f"{_java_date(now_ms)} which is further in the future than the tolerated delay of "
+                f"{ITERATOR_LIFETIME_MS} milliseconds."
+            )
+        return IteratorPosition(name, incarnation, shard_index, position, issued)
+
+
+class PageTokenCodec:
+    """Signed NextToken strings for paginated listings (valid five minutes).
+
+    Parameters
+    ----------
+    secret : bytes
+        HMAC key.
+    """
+
+    def __init__(self, secret: bytes):
+        self._secret = bytes(secret)
+
+    def encode(self, payload: str, issued_ms: int) -> str:
+        body = struct.pack(">Q", issued_ms) + payload.encode("utf-8")
+        tag = hmac.new(self._secret, b"page" + body, hashlib.sha256).digest()[:_TAG_BYTES]
+        return base64.b64encode(body + tag).decode("ascii")
+
+    def decode(self, token, now_ms: int) -> str:
+        """The payload of a token made by ``encode``.
+
+        Raises
+        ------
+        InvalidArgumentException
+            The token was not made here or was altered.
+        ExpiredNextTokenException
+            The token is more than five minutes old.
+        """
+        from .errors import ExpiredNextTokenException
+
+        try:
+            raw = base64.b64decode(token, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise InvalidArgumentException("Invalid NextToken.") from None
+        body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
+        expected = hmac.new(self._secret, b"page" + body, hashlib.sha256).digest()[:_TAG_BYTES]
+        if len(body) < 8 or not hmac.compare_digest(tag, expected):
+            raise InvalidArgumentException("Invalid NextToken.")
+        (issued,) = struct.unpack_from(">Q", body)
+        if now_ms - issued > ITERATOR_LIFETIME_MS:
+            raise ExpiredNextTokenException("The timestamp data in the pagination token has expired.")
+        return body[8:].decode("utf-8")

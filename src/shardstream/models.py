@@ -1,0 +1,80 @@
+"""Plain descriptions of streams and shards (no behaviour beyond rendering)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+
+__all__ = ["HASH_KEY_MAX", "ShardInfo", "uniform_ranges"]
+
+HASH_KEY_MAX = 2**128 - 1
+
+
+def uniform_ranges(shard_count: int) -> list[tuple[int, int]]:
+    """The hash-key ranges Kinesis gives ``shard_count`` new shards.
+
+    ``step = 2**128 // N``; shard i covers ``[i * step, (i + 1) * step - 1]``
+    and the last shard ends at ``2**128 - 1``, absorbing the remainder.
+    """
+    if shard_count < 1:
+        raise ValueError("shard_count must be at least 1")
+    step = 2**128 // shard_count
+    ranges = [(i * step, (i + 1) * step - 1) for i in range(shard_count)]
+    ranges[-1] = (ranges[-1][0], HASH_KEY_MAX)
+    return ranges
+
+
+@dataclasses.dataclass
+class ShardInfo:
+    """One shard's place in its stream: index, hash-key range and lineage."""
+
+    index: int
+    starting_hash_key: int
+    ending_hash_key: int
+    created_ms: int
+    parent: str | None = None
+    adjacent_parent: str | None = None
+    closed_ms: int | None = None
+
+    @property
+    def shard_id(self) -> str:
+        return f"shardId-{self.index:012d}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_ms is None
+
+    def contains(self, hash_key: int) -> bool:
+        return self.starting_hash_key <= hash_key <= self.ending_hash_key
+
+    def describe(self, starting_sequence_number: str, ending_sequence_number: str | None) -> dict:
+        """The boto3 ``Shard`` shape."""
+        shard = {"ShardId": self.shard_id}
+        if self.parent is not None:
+            shard["ParentShardId"] = self.parent
+        if self.adjacent_parent is not None:
+            shard["AdjacentParentShardId"] = self.adjacent_parent
+        shard["HashKeyRange"] = {
+            "StartingHashKey": str(self.starting_hash_key),
+            "EndingHashKey": str(self.ending_hash_key),
+        }
+        rng = {"StartingSequenceNumber": starting_sequence_number}
+        if ending_sequence_number is not None:
+            rng["EndingSequenceNumber"] = ending_sequence_number
+        shard["SequenceNumberRange"] = rng
+        return shard
+
+
+def ms_to_datetime(ms: int) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
+
+
+def to_epoch_ms(value) -> int:
+    """A timestamp (datetime, or epoch seconds as int/float) in epoch milliseconds."""
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return int(round(value.timestamp() * 1000))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(round(value * 1000))
+    raise TypeError(f"expected a datetime or epoch seconds, got {type(value).__name__}")

@@ -1,0 +1,668 @@
+"""Stream: a handle on one Kinesis-style stream inside an Engine.
+
+The write paths (``put_record``, the core of ``put_batch``/``put_records``)
+live in the compiled ``StreamCore`` this class extends; this module adds
+validation, iterators, reads and descriptions.  Every method is safe to call
+from any number of threads.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from . import validation as v
+from ._native import ShardLog, StreamCore, RoutingTable, format_sequence_numbers, parse_hash_keys, read_arrow_batch
+from .columns import as_hash_key_array, as_key_array, as_payload_array
+from .errors import (
+    InvalidArgumentException,
+    ResourceNotFoundException,
+    SerializationException,
+    ValidationException,
+)
+from .models import ShardInfo, ms_to_datetime, to_epoch_ms
+from .reader import RecordBatchStream, to_pandas
+from .schema import RECORD_SCHEMA, SHARD_ID_TYPE
+from .sequence import END_COUNTER, format_sequence_number, parse_sequence_number, shard_prefix
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+__all__ = ["ITERATOR_TYPES", "Stream"]
+
+ITERATOR_TYPES = ["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"]
+MAX_GET_RECORDS = 10_000
+MAX_GET_RECORDS_BYTES = 10 * 1024 * 1024
+MAX_PUT_RECORDS = 500
+PUT_RECORDS_BYTES = 5 * 1024 * 1024
+DEFAULT_BATCH_ROWS = 65_536
+_EMPTY_BATCH = pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
+
+
+class Stream(StreamCore):
+    """One stream: its shards, their logs, and the Kinesis data plane.
+
+    Obtain one from :meth:`Engine.create_stream` or :meth:`Engine.stream`;
+    do not construct it directly.
+
+    Attributes
+    ----------
+    name : str
+    arn : str
+        ``arn:aws:kinesis:<region>:<account>:stream/<name>``.
+    shards : list of ShardInfo
+        Every shard ever created in the stream, by index.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        shard_count: int,
+        *,
+        retention_hours: int,
+        stream_mode: str,
+        max_record_size_kib: int,
+        shard_capacity_bytes: int,
+        evict_oldest: bool,
+        tags: dict | None,
+        created_ms: int,
+        incarnation: int,
+    ):
+        self._init_core(name, engine.account_id, max_record_size_kib * 1024, engine.clock)
+        self._engine = engine
+        self.arn = f"arn:aws:kinesis:{engine.region}:{engine.account_id}:stream/{name}"
+        self.incarnation = incarnation
+        self.salt = incarnation % 100_000
+        self.created_ms = created_ms
+        self.status = "ACTIVE"
+        self.retention_hours = retention_hours
+        self.stream_mode = stream_mode
+        self.max_record_size_kib = max_record_size_kib
+        self.shard_capacity_bytes = shard_capacity_bytes
+        self.evict_oldest = evict_oldest
+        self.tags = dict(tags or {})
+        self.shards: list[ShardInfo] = []
+        self._control = threading.RLock()
+        step = 2**128 // shard_count
+        for i in range(shard_count):
+            end = (i + 1) * step - 1 if i < shard_count - 1 else 2**128 - 1
+            self._add_shard(i * step, end, created_ms)
+        self._rebuild_routing()
+
+    # -- structure -------------------------------------------------------------
+
+    def _add_shard(self, start: int, end: int, created_ms: int, parent=None, adjacent_parent=None) -> ShardInfo:
+        index = len(self.shards)
+        info = ShardInfo(index, start, end, created_ms, parent, adjacent_parent)
+        prefix = shard_prefix(created_ms // 1000, index, self.salt).encode("ascii")
+        log = ShardLog(
+            index, prefix, self.shard_capacity_bytes, self.retention_hours * 3_600_000, self.evict_oldest
+        )
+        self.shards.append(info)
+        self.logs.append(log)
+        return info
+
+    def _rebuild_routing(self) -> None:
+        open_shards = sorted((s for s in self.shards if s.is_open), key=lambda s: s.starting_hash_key)
+        routing = RoutingTable([s.starting_hash_key for s in open_shards], [s.index for s in open_shards])
+        self._set_open_shards(routing, tuple(self.logs[s.index] for s in open_shards))
+
+    def _mark_deleted(self) -> None:
+        self.status = "DELETING"
+        self._set_deleted()
+        for log in self.logs:
+            log.close()
+
+    @property
+    def open_shard_count(self) -> int:
+        return sum(1 for s in self.shards if s.is_open)
+
+    def shard_log(self, shard_id: str) -> ShardLog:
+        """The native log of a shard (for inspection: counters, bytes, evictions)."""
+        return self.logs[self._resolve_shard(shard_id).index]
+
+    def _resolve_shard(self, shard_id, *, message: str = "get") -> ShardInfo:
+        """Find a shard the way Kinesis does: by the digits after the first '-'."""
+        text = str(shard_id)
+        digits = text.split("-", 1)[1] if "-" in text else text
+        index = int(digits) if digits.isascii() and digits.isdigit() and int(digits) <= 2147483647 else None
+        if index is None or index >= len(self.shards):
+            shown = f"shardId-{index:012d}" if index is not None else text
+            if message == "reshard":
+                raise ResourceNotFoundException(
+                    f"Could not find shard {shown} in stream {self.name} under account {self.account_id}."
+                )
+            raise ResourceNotFoundException(
+                f"Shard {shown} in stream {self.name} under account {self.account_id} does not exist"
+            )
+        return self.shards[index]
+
+    def _sequence_number(self, shard: ShardInfo, counter: int) -> str:
+        return format_sequence_number(shard_prefix(shard.created_ms // 1000, shard.index, self.salt), counter)
+
+    # -- writes ------------------------------------------------------------------
+
+    def _check_ordering(self, sequence_number_for_ordering) -> None:
+        value = sequence_number_for_ordering
+        if not isinstance(value, str):
+            raise SerializationException(
+                f"SequenceNumberForOrdering must be a str, not {type(value).__name__}"
+            )
+        errs: list = []
+        v.check_pattern(errs, "sequenceNumberForOrdering", value, v.SEQUENCE_NUMBER_PATTERN)
+        v.raise_if_any(errs)
+        parsed = parse_sequence_number(value)
+        invalid = InvalidArgumentException(
+            f"ExclusiveMinimumSequenceNumber {value} used in PutRecord on stream {self.name} "
+            f"under account {self.account_id} is invalid."
+        )
+        if parsed is None or parsed.salt != self.salt or parsed.shard_index >= len(self.shards):
+            raise invalid
+        if parsed.counter >= self.logs[parsed.shard_index].tail:
+            raise invalid  # a number from the future
+
+    def put_records(self, records) -> dict:
+        """Write up to 500 records; each succeeds or fails on its own.
+
+        Parameters
+        ----------
+        records : list of dict
+            boto3's PutRecords entries: ``Data`` (bytes), ``PartitionKey``
+            (str), optional ``ExplicitHashKey`` (str).
+
+        Returns
+        -------
+        dict
+            ``{"FailedRecordCount": n, "Records": [...]}`` with, per entry in
+            request order, ``{"SequenceNumber", "ShardId"}`` or
+            ``{"ErrorCode", "ErrorMessage"}``.
+
+        Raises
+        ------
+        ValidationException
+            An entry breaks a constraint, or there are not 1 to 500 entries
+            (the whole request is rejected).
+        InvalidArgumentException
+            An out-of-range ExplicitHashKey, or more than 5 MiB in total.
+        """
+        if records is None or not isinstance(records, (list, tuple)):
+            raise SerializationException("Records must be a list of dicts") if records is not None else (
+                ValidationException(v.render([v.Violation("null", "records", "Member must not be null")]))
+            )
+        errs: list = []
+        n = len(records)
+        if n < 1 or n > MAX_PUT_RECORDS:
+            rep = "'[" + ", ".join("com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310" for _ in records) + "]'"
+            v.check_length(errs, "records", records, 1, MAX_PUT_RECORDS, shown=rep)
+        keys, payloads, hash_keys, total = [], [], [], 0
+        for i, entry in enumerate(records, 1):
+            if not isinstance(entry, dict):
+                raise SerializationException(f"Records entry {i} must be a dict, not {type(entry).__name__}")
+            path = f"records.{i}.member"
+            key, data, ehk = entry.get("PartitionKey"), entry.get("Data"), entry.get("ExplicitHashKey")
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            if key is None:
+                errs.append(v.Violation("null", path + ".partitionKey", "Member must not be null"))
+            elif not isinstance(key, str):
+                raise SerializationException(f"PartitionKey of entry {i} must be a str")
+            else:
+                v.check_length(errs, path + ".partitionKey", key, 1, 256)
+            if ehk is not None:
+                if isinstance(ehk, int) and not isinstance(ehk, bool):
+                    ehk = str(ehk)
+                if not isinstance(ehk, str):
+                    raise SerializationException(f"ExplicitHashKey of entry {i} must be a str")
+                v.check_pattern(errs, path + ".explicitHashKey", ehk, v.HASH_KEY_PATTERN)
+            if data is None:
+                errs.append(v.Violation("null", path + ".data", "Member must not be null"))
+            else:
+                try:
+                    data = bytes(data)
+                except TypeError:
+                    raise SerializationException(f"Data of entry {i} must be bytes-like") from None
+                if len(data) > self.max_record_bytes:
+                    errs.append(v.Violation(
+                        "'" + v.blob_repr(len(data)) + "'", path + ".data",
+                        f"Member must have length less than or equal to {self.max_record_bytes}",
+                    ))
+            keys.append(key)
+            payloads.append(data)
+            hash_keys.append(ehk)
+            if isinstance(key, str) and data is not None:
+                total += len(data) + len(key.encode("utf-8"))
+        v.raise_if_any(errs)
+        if total > max(PUT_RECORDS_BYTES, self.max_record_bytes):
+            raise InvalidArgumentException("Records size exceeds 5 MB limit")
+        table = self._put(pa.array(keys, pa.string()), pa.array(payloads, pa.binary()),
+                          hash_keys if any(h is not None for h in hash_keys) else None, partial=True)
+        out, failed = [], 0
+        for shard_id, seq in zip(table.column(0).to_pylist(), table.column(1).to_pylist()):
+            if seq is None:
+                failed += 1
+                out.append({
+                    "ErrorCode": "ProvisionedThroughputExceededException",
+                    "ErrorMessage": f"Rate exceeded for shard {shard_id} in stream {self.name} "
+                                    f"under account {self.account_id}.",
+                })
+            else:
+                out.append({"SequenceNumber": seq, "ShardId": shard_id})
+        return {"FailedRecordCount": failed, "Records": out}
+
+    def put_batch(self, partition_keys, data, explicit_hash_keys=None, *, simd: bool = True) -> pa.Table:
+        """Write many records at once: the vectorised native path.
+
+        Parameters
+        ----------
+        partition_keys : pyarrow array, numpy array, pandas Series or sequence of str
+            One key per record (1 to 256 characters).
+        data : pyarrow array, numpy array, pandas Series or sequence of bytes/str
+            One payload per record; a 2-D ``uint8`` numpy array gives one
+            fixed-width payload per row without a copy.
+        explicit_hash_keys : array-like of str or int, optional
+            Per-record hash keys that override the partition key (None entries
+            fall back to it).
+        simd : bool
+            Use the AVX2 MD5 kernel where the CPU has it (results are identical).
+
+        Returns
+        -------
+        pyarrow.Table
+            ``shard_id`` and ``sequence_number`` of each input row, in input order.
+
+        Raises
+        ------
+        ValidationException, InvalidArgumentException
+            A key or record breaks a limit (nothing is written).
+        ProvisionedThroughputExceededException
+            A target shard's log has no room (nothing is written).
+        """
+        keys = as_key_array(partition_keys)
+        payloads = as_payload_array(data)
+        return self._put(keys, payloads, explicit_hash_keys, simd=simd)
+
+    def _put(self, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, *, simd=True, partial=False) -> pa.Table:
+        ehk = None
+        if explicit_hash_keys is not None:
+            arr = as_hash_key_array(explicit_hash_keys, len(keys))
+            hi, lo, present, status = parse_hash_keys(arr)
+            bad = np.flatnonzero(status)
+            if len(bad):
+                i = int(bad[0])
+                text = arr[i].as_py()
+                if status[i] == -1:
+                    raise ValidationException(v.render([v.Violation(
+                        f"'{text}'", f"records.{i + 1}.member.explicitHashKey",
+                        f"Member must satisfy regular expression pattern: {v.HASH_KEY_PATTERN}")]))
+                raise InvalidArgumentException(
+                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+                    f"Specified value was {text}"
+                )
+            ehk = (hi, lo, present)
+        positions, counters, routing, open_logs = self._put_arrays(keys, payloads, ehk, simd, partial)
+        shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
+        seqs = format_sequence_numbers(positions, counters, open_logs)
+        return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])
+
+    # -- iterators -----------------------------------------------------------------
+
+    def get_shard_iterator(
+        self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None
+    ) -> dict:
+        """Make a shard iterator (valid five minutes).
+
+        Parameters
+        ----------
+        shard_id : str
+        shard_iterator_type : str
+            ``TRIM_HORIZON``, ``LATEST``, ``AT_SEQUENCE_NUMBER``,
+            ``AFTER_SEQUENCE_NUMBER`` or ``AT_TIMESTAMP``.
+        starting_sequence_number : str, optional
+            Required by the two sequence-number types, refused by the others.
+        timestamp : datetime or float, optional
+            Required by ``AT_TIMESTAMP`` (a datetime or epoch seconds).
+
+        Returns
+        -------
+        dict
+            ``{"ShardIterator": token}``.
+        """
+        shard, position = self._start_position(shard_id, shard_iterator_type, starting_sequence_number, timestamp)
+        token = self._engine._iterators.encode(self.name, self.incarnation, shard.index, position, self.now_ms())
+        return {"ShardIterator": token}
+
+    def _start_position(self, shard_id, kind, starting_sequence_number, timestamp) -> tuple[ShardInfo, int]:
+        errs: list = []
+        if shard_id is None:
+            errs.append(v.Violation("null", "shardId", "Member must not be null"))
+        else:
+            v.check_name(errs, "shardId", str(shard_id))
+        if kind is None:
+            errs.append(v.Violation("null", "shardIteratorType", "Member must not be null"))
+        else:
+            v.check_enum(errs, "shardIteratorType", kind, ITERATOR_TYPES)
+        if starting_sequence_number is not None:
+            v.check_pattern(errs, "startingSequenceNumber", str(starting_sequence_number), v.SEQUENCE_NUMBER_PATTERN)
+        v.raise_if_any(errs)
+        shard = self._resolve_shard(shard_id)
+        log = self.logs[shard.index]
+        if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+            if starting_sequence_number is None:
+                raise InvalidArgumentException(self._iterator_args_message(kind, "no"))
+            counter = self._counter_for(shard, str(starting_sequence_number))
+            return shard, counter + (kind == "AFTER_SEQUENCE_NUMBER")
+        if starting_sequence_number is not None:
+            raise InvalidArgumentException(self._iterator_args_message(kind, "also a"))
+        if kind == "TRIM_HORIZON":
+            return shard, 0
+        if kind == "LATEST":
+            return shard, log.tail
+        if timestamp is None:
+            raise InvalidArgumentException(
+                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
+                "Current request has no timestamp parameter."
+            )
+        try:
+            ts = to_epoch_ms(timestamp)
+        except TypeError as exc:
+            raise SerializationException(str(exc)) from None
+        now = self.now_ms()
+        if ts > now:
+            raise InvalidArgumentException(
+                "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                f"timestampInMillis: {ts}, currentTimestampInMillis: {now}"
+            )
+        return shard, log.locate_timestamp(ts)
+
+    @staticmethod
+    def _iterator_args_message(kind: str, how: str) -> str:
+        return (
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "
+            "(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+            f"Request specified {kind} and {how} StartingSequenceNumber."
+        )
+
+    def _counter_for(self, shard: ShardInfo, text: str) -> int:
+        parsed = parse_sequence_number(text)
+        invalid = (
+            f"StartingSequenceNumber {text} used in GetShardIterator on shard {shard.shard_id} "
+            f"in stream {self.name} under account {self.account_id} is invalid"
+        )
+        if parsed is None:
+            raise InvalidArgumentException(invalid + ".")
+        if parsed.salt != self.salt or parsed.shard_index >= len(self.shards):
+            raise InvalidArgumentException(invalid + " because it did not come from this stream.")
+        if parsed.shard_index != shard.index:
+            raise InvalidArgumentException(
+                f"Invalid StartingSequenceNumber. It encodes {parsed.shard_id}, while it was used in a call "
+                f"to a shard with {shard.shard_id}"
+            )
+        if parsed.shard_created_s != self.shards[parsed.shard_index].created_ms // 1000:
+            raise InvalidArgumentException(invalid + " because it did not come from this stream.")
+        return parsed.counter
+
+    def _decode_iterator(self, shard_iterator, now: int):
+        pos = self._engine._iterators.decode(shard_iterator, now)
+        if pos.stream_name != self.name or pos.incarnation != self.incarnation or self.status == "DELETING":
+            raise ResourceNotFoundException(
+                f"Shard shardId-{pos.shard_index:012d} in stream {pos.stream_name} under account "
+                f"{self.account_id} does not exist"
+            )
+        return pos
+
+    # -- reads -----------------------------------------------------------------------
+
+    @staticmethod
+    def _check_limit(limit) -> int:
+        if limit is None:
+            return MAX_GET_RECORDS
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            raise SerializationException(f"Limit must be an int, not {type(limit).__name__}")
+        errs: list = []
+        v.check_int_range(errs, "limit", limit, 1, MAX_GET_RECORDS)
+        v.raise_if_any(errs)
+        return limit
+
+    def _read_response(self, pos, now: int, next_counter: int, tail: int, next_ts) -> dict:
+        log = self.logs[pos.shard_index]
+        resp: dict = {}
+        if log.closed and next_counter >= tail and self.status != "DELETING":
+            resp["ChildShards"] = self._child_shards(pos.shard_index)
+        else:
+            resp["NextShardIterator"] = self._engine._iterators.encode(
+                self.name, self.incarnation, pos.shard_index, next_counter, now
+            )
+        resp["MillisBehindLatest"] = 0 if next_ts is None else max(0, now - next_ts)
+        return resp
+
+    def _child_shards(self, index: int) -> list[dict]:
+        sid = f"shardId-{index:012d}"
+        children = []
+        for s in self.shards:
+            if s.parent == sid or s.adjacent_parent == sid:
+                parents = [p for p in (s.parent, s.adjacent_parent) if p is not None]
+                children.append({
+                    "ShardId": s.shard_id,
+                    "ParentShards": parents,
+                    "HashKeyRange": {"StartingHashKey": str(s.starting_hash_key),
+                                     "EndingHashKey": str(s.ending_hash_key)},
+                })
+        return children
+
+    def get_records(self, shard_iterator, limit=None) -> dict:
+        """Read records at a shard iterator, as boto3's GetRecords.
+
+        Parameters
+        ----------
+        shard_iterator : str
+        limit : int, optional
+            1 to 10,000 (default 10,000); a response also stops before 10 MiB.
+
+        Returns
+        -------
+        dict
+            ``Records`` (each with ``SequenceNumber``, ``ApproximateArrivalTimestamp``,
+            ``Data``, ``PartitionKey``), ``NextShardIterator`` and
+            ``MillisBehindLatest`` (``ChildShards`` instead of the iterator at
+            the end of a closed shard).
+        """
+        limit = self._check_limit(limit)
+        now = self.now_ms()
+        pos = self._decode_iterator(shard_iterator, now)
+        records, nxt, tail, next_ts = self.logs[pos.shard_index].read_records(
+            pos.position, limit, MAX_GET_RECORDS_BYTES, now
+        )
+        return {"Records": records, **self._read_response(pos, now, nxt, tail, next_ts)}
+
+    def get_record_batch(self, shard_iterator, limit=None) -> dict:
+        """``get_records`` with the records as one ``pyarrow.RecordBatch``.
+
+        Returns
+        -------
+        dict
+            ``Records`` (a RecordBatch in RECORD_SCHEMA, possibly empty) plus
+            the same ``NextShardIterator``/``ChildShards`` and
+            ``MillisBehindLatest`` as ``get_records``.
+        """
+        limit = self._check_limit(limit)
+        now = self.now_ms()
+        pos = self._decode_iterator(shard_iterator, now)
+        batch, nxt, tail, next_ts = read_arrow_batch(
+            self.logs[pos.shard_index], pos.position, limit, MAX_GET_RECORDS_BYTES, now
+        )
+        if batch is None:
+            batch = _EMPTY_BATCH
+        return {"Records": batch, **self._read_response(pos, now, nxt, tail, next_ts)}
+
+    def read_batch(
+        self, shard_id, iterator_type="TRIM_HORIZON", starting_sequence_number=None, timestamp=None, limit=10_000
+    ) -> pa.RecordBatch:
+        """Read one batch of a shard into Arrow, starting where an iterator of that type would.
+
+        Parameters
+        ----------
+        shard_id : str
+        iterator_type, starting_sequence_number, timestamp
+            As for :meth:`get_shard_iterator`.
+        limit : int
+            Most records in the batch.
+
+        Returns
+        -------
+        pyarrow.RecordBatch
+            Columns ``shard_id``, ``sequence_number``, ``partition_key``,
+            ``data``, ``approximate_arrival_timestamp`` (possibly no rows).
+        """
+        shard, position = self._start_position(shard_id, iterator_type, starting_sequence_number, timestamp)
+        batch, *_ = read_arrow_batch(self.logs[shard.index], position, int(limit), 2**31 - 1, self.now_ms())
+        return batch if batch is not None else _EMPTY_BATCH
+
+    def iter_batches(
+        self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = DEFAULT_BATCH_ROWS
+    ) -> RecordBatchStream:
+        """Stream every shard's records as Arrow batches, shard by shard.
+
+        Each shard is read from where an iterator of ``iterator_type`` starts
+        up to its newest record at the time of this call; shards go in index
+        order, so parents come before their children.
+
+        Parameters
+        ----------
+        shard_ids : list of str, optional
+            Only these shards (default: all).
+        iterator_type : {"TRIM_HORIZON", "AT_TIMESTAMP", "LATEST"}
+        timestamp : datetime or float, optional
+            For ``AT_TIMESTAMP``.
+        batch_size : int
+            Most rows per batch.
+
+        Returns
+        -------
+        RecordBatchStream
+            Iterable of ``pyarrow.RecordBatch``; implements ``__arrow_c_stream__``.
+        """
+        if iterator_type not in ("TRIM_HORIZON", "AT_TIMESTAMP", "LATEST"):
+            raise InvalidArgumentException(
+                f"iter_batches takes TRIM_HORIZON, AT_TIMESTAMP or LATEST, not {iterator_type!r}"
+            )
+        if batch_size < 1:
+            raise InvalidArgumentException("batch_size must be at least 1")
+        shards = [self._resolve_shard(s) for s in shard_ids] if shard_ids is not None else list(self.shards)
+        plan = []
+        for shard in shards:
+            _, start = self._start_position(shard.shard_id, iterator_type, None, timestamp)
+            plan.append((self.logs[shard.index], start, self.logs[shard.index].tail))
+
+        def batches():
+            for log, start, stop in plan:
+                while start < stop:
+                    batch, start, _, _ = read_arrow_batch(log, start, min(batch_size, stop - start), 2**31 - 1,
+                                                          self.now_ms())
+                    if batch is None:
+                        break
+                    yield batch
+
+        return RecordBatchStream(batches)
+
+    def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None,
+                   batch_size: int = DEFAULT_BATCH_ROWS) -> pa.Table:
+        """Everything :meth:`iter_batches` yields, as one ``pyarrow.Table``."""
+        return self.iter_batches(shard_ids, iterator_type, timestamp, batch_size).read_all()
+
+    def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None):
+        """:meth:`read_table` as a pandas DataFrame with Arrow-backed dtypes."""
+        return to_pandas(self.read_table(shard_ids, iterator_type, timestamp))
+
+    # -- descriptions ----------------------------------------------------------------
+
+    def _shard_description(self, shard: ShardInfo) -> dict:
+        end = self._sequence_number(shard, END_COUNTER) if not shard.is_open else None
+        return shard.describe(self._sequence_number(shard, 0), end)
+
+    def describe(self, limit=None, exclusive_start_shard_id=None) -> dict:
+        """boto3's DescribeStream response: ``{"StreamDescription": {...}}``."""
+        errs: list = []
+        if limit is not None:
+            v.check_int_range(errs, "limit", limit, 1, 10_000)
+        if exclusive_start_shard_id is not None:
+            v.check_name(errs, "exclusiveStartShardId", exclusive_start_shard_id)
+        v.raise_if_any(errs)
+        shards = self.shards
+        if exclusive_start_shard_id is not None:
+            after = _shard_sort_key(exclusive_start_shard_id)
+            shards = [s for s in shards if s.index > after]
+        page = min(limit or 100, 100)
+        desc = {
+            "StreamName": self.name,
+            "StreamARN": self.arn,
+            "StreamStatus": self.status,
+            "StreamModeDetails": {"StreamMode": self.stream_mode},
+            "Shards": [self._shard_description(s) for s in shards[:page]],
+            "HasMoreShards": len(shards) > page,
+            "RetentionPeriodHours": self.retention_hours,
+            "StreamCreationTimestamp": ms_to_datetime(self.created_ms),
+            "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+            "EncryptionType": "NONE",
+        }
+        return {"StreamDescription": desc}
+
+    def describe_summary(self) -> dict:
+        """boto3's DescribeStreamSummary response."""
+        return {
+            "StreamDescriptionSummary": {
+                "StreamName": self.name,
+                "StreamARN": self.arn,
+                "StreamStatus": self.status,
+                "StreamModeDetails": {"StreamMode": self.stream_mode},
+                "RetentionPeriodHours": self.retention_hours,
+                "StreamCreationTimestamp": ms_to_datetime(self.created_ms),
+                "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+                "EncryptionType": "NONE",
+                "OpenShardCount": self.open_shard_count,
+                "ConsumerCount": 0,
+                "MaxRecordSizeInKiB": self.max_record_size_kib,
+            }
+        }
+
+    def summary(self) -> dict:
+        """The ListStreams ``StreamSummaries`` entry."""
+        return {
+            "StreamName": self.name,
+            "StreamARN": self.arn,
+            "StreamStatus": self.status,
+            "StreamModeDetails": {"StreamMode": self.stream_mode},
+            "StreamCreationTimestamp": ms_to_datetime(self.created_ms),
+        }
+
+    def shard_stats(self) -> list[dict]:
+        """Per-shard counters: records, bytes, capacity, evictions, trims, sequence bounds."""
+        out = []
+        for shard, log in zip(self.shards, self.logs):
+            head, tail = log.bounds()
+            out.append({
+                "ShardId": shard.shard_id,
+                "Open": shard.is_open,
+                "Records": tail - head,
+                "DataBytes": log.data_bytes,
+                "FootprintBytes": log.footprint_bytes,
+                "CapacityBytes": log.capacity_bytes,
+                "EvictedRecords": log.evicted_records,
+                "TrimmedRecords": log.trimmed_records,
+                "OldestSequenceNumber": log.sequence_number(head) if tail > head else None,
+                "NewestSequenceNumber": log.sequence_number(tail - 1) if tail > head else None,
+            })
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Stream {self.name!r} {self.status} shards={self.open_shard_count}>"
+
+
+def _shard_sort_key(shard_id: str) -> int:
+    text = str(shard_id)
+    digits = text.split("-", 1)[1] if "-" in text else text
+    return int(digits) if digits.isascii() and digits.isdigit() else -1
