@@ -9,6 +9,8 @@ cdef class ShardLog:
     cdef ss_ring ring
     cdef PyThread_type_lock lock
     cdef char prefix[28]              # the 27 constant digits of its sequence numbers
+    cdef char seq_cache[56]           # the last sequence number formatted (under the lock)
+    cdef uint64_t seq_cached          # its counter, UINT64_MAX when empty
     cdef readonly str shard_id
     cdef readonly long shard_index
     cdef readonly bint closed

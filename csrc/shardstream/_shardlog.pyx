@@ -66,6 +66,7 @@ cdef class ShardLog:
         self.shard_id = f"shardId-{shard_index:012d}"
         self.closed = False
         self.end_counter = UINT64_MAX
+        self.seq_cached = UINT64_MAX
 
     def __dealloc__(self):
         ss_ring_free(&self.ring)

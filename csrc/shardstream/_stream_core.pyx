@@ -29,7 +29,7 @@ from shardstream._routing cimport RoutingTable
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
     SS_FULL, SS_OK, SS_SEQ_LEN, ss_md5_batch, ss_md5_one, ss_now_ms, ss_parse_u128, ss_ring, ss_ring_append,
-    ss_ring_can_fit, ss_ring_footprint, ss_ring_reserve, ss_seq_format, ss_seq_increment, ss_utf8_length,
+    ss_ring_can_fit, ss_ring_footprint, ss_ring_reserve, ss_seq_format, ss_seq_format_cached, ss_seq_increment, ss_utf8_length,
 )
 
 import numpy as np
@@ -105,11 +105,14 @@ cdef class StreamCore:
         self.routing = routing
         self.open_logs = open_logs
 
-    cpdef int64_t now_ms(self) except? -1:
-        """The stream's current time in ms since the epoch."""
+    cdef inline int64_t _now(self) except? -1:
         if self.clock is None:
             return ss_now_ms()
         return self.clock()
+
+    def now_ms(self):
+        """The stream's current time in ms since the epoch."""
+        return self._now()
 
     # -- put_record ----------------------------------------------------------
 
@@ -188,7 +191,7 @@ cdef class StreamCore:
                 hi, lo = _parse_explicit_hash_key(explicit_hash_key)
             if sequence_number_for_ordering is not None:
                 self._check_ordering(sequence_number_for_ordering)
-            now = self.now_ms()
+            now = self._now()
             while True:
                 log = <ShardLog>self.open_logs[self.routing.lookup(hi, lo)]
                 log.acquire()
@@ -206,7 +209,7 @@ cdef class StreamCore:
                         counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
                 else:
                     counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
-                ss_seq_format(seq, log.prefix, counter)
+                ss_seq_format_cached(seq, log.seq_cache, &log.seq_cached, log.prefix, counter)
                 log.release()
                 return {"ShardId": log.shard_id, "SequenceNumber": PyUnicode_DecodeASCII(seq, SS_SEQ_LEN, NULL)}
         finally:
@@ -340,7 +343,7 @@ cdef class StreamCore:
             for j, s in enumerate(order):
                 lock_order[j] = s
             nlocked = len(order)
-            now = self.now_ms()
+            now = self._now()
             # acquire() waits with the GIL released, so this cannot deadlock.
             for j in range(nlocked):
                 (<ShardLog>open_logs[lock_order[j]]).acquire()

@@ -63,6 +63,19 @@ static inline void ss_seq_increment(char *s)
     *p += 1;
 }
 
+/* Format `counter` into out using a cache of the last number formatted for
+ * the same shard: the next counter is an in-place increment instead of a
+ * 29-digit conversion.  `cached` starts as UINT64_MAX (empty). */
+static inline void ss_seq_format_cached(char *out, char *cache, uint64_t *cached, const char *prefix, uint64_t counter)
+{
+    if (*cached != UINT64_MAX && counter == *cached + 1)
+        ss_seq_increment(cache);
+    else if (counter != *cached)
+        ss_seq_format(cache, prefix, counter);
+    *cached = counter;
+    memcpy(out, cache, SS_SEQ_LEN);
+}
+
 /* Format `n` consecutive numbers counter, counter+1, ... into out (56 bytes each). */
 static inline void ss_seq_format_run(char *out, const char *prefix, uint64_t counter, int64_t n)
 {

@@ -15,6 +15,7 @@ cdef extern from "ss_seqnum.h" nogil:
         SS_SEQ_PREFIX_LEN
     void ss_seq_format(char *out, const char *prefix, uint64_t counter)
     void ss_seq_increment(char *s)
+    void ss_seq_format_cached(char *out, char *cache, uint64_t *cached, const char *prefix, uint64_t counter)
     void ss_seq_format_run(char *out, const char *prefix, uint64_t counter, int64_t n)
 
 

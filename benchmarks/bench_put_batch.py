@@ -1,0 +1,58 @@
+"""Stage 1, batch ingest: ``stream.put_batch(keys, data)`` of 1M records into 4 shards.
+
+The stream is created once with ``evict_oldest=True`` and 64 MiB per shard and
+warmed up with three full batches, so every timed put runs in steady state:
+its rings are full, reused, and evict their oldest records.
+
+Baselines over the same records: the naive pure-Python stream
+(``naive.NaiveStream.put_batch``, a fresh store per round, so its lists start
+empty) and a bare ``hashlib.md5(k.encode()).digest()`` loop over the keys.
+``test_put_batch_pylists`` is put_batch fed Python lists, to show what the
+list -> Arrow conversion costs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import data
+import naive
+
+pytestmark = pytest.mark.benchmark(group="put_batch")
+
+
+@pytest.fixture(scope="module")
+def stream(records):
+    return data.steady_stream("bench-put-batch", records)
+
+
+def test_put_batch_arrow(benchmark, stream, records):
+    benchmark.extra_info.update(records=len(records), unit="records")
+    table = benchmark.pedantic(stream.put_batch, args=(records.keys, records.data), rounds=10, iterations=1,
+                               warmup_rounds=1)
+    assert table.num_rows == len(records)
+
+
+def test_put_batch_pylists(benchmark, stream, py_records):
+    benchmark.extra_info.update(records=len(py_records), unit="records")
+    table = benchmark.pedantic(stream.put_batch, args=(py_records.keys, py_records.data), rounds=5, iterations=1,
+                               warmup_rounds=1)
+    assert table.num_rows == len(py_records)
+
+
+def test_put_batch_naive(benchmark, py_records):
+    benchmark.extra_info.update(records=len(py_records), unit="records")
+
+    def setup():
+        return (naive.NaiveStream(data.SHARD_COUNT), py_records.keys, py_records.data), {}
+
+    def put(store, keys, payloads):
+        return store.put_batch(keys, payloads)
+
+    shards, _ = benchmark.pedantic(put, setup=setup, rounds=3, iterations=1)
+    assert len(shards) == len(py_records)
+
+
+def test_put_batch_hashlib_loop(benchmark, py_records):
+    benchmark.extra_info.update(records=len(py_records), unit="keys")
+    benchmark.pedantic(naive.hashlib_loop, args=(py_records.keys,), rounds=3, iterations=1)

@@ -1,0 +1,36 @@
+"""Stage 0, routing alone: partition key -> MD5 hash key (-> shard), keys/s.
+
+``hash_keys(keys, simd=True)`` (AVX2 multi-buffer MD5 where the CPU has it)
+against ``simd=False`` (the scalar C kernel) over the same 1M Arrow keys, and
+``route_keys`` (hash + shard lookup for a fresh 4-shard stream).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import data
+from shardstream.routing import hash_keys, route_keys
+
+pytestmark = pytest.mark.benchmark(group="routing")
+
+
+def test_routing_hash_keys_simd(benchmark, records):
+    benchmark.extra_info.update(records=len(records), unit="keys")
+    hi, _ = benchmark.pedantic(hash_keys, args=(records.keys,), kwargs={"simd": True}, rounds=20, iterations=1,
+                               warmup_rounds=1)
+    assert len(hi) == len(records)
+
+
+def test_routing_hash_keys_scalar(benchmark, records):
+    benchmark.extra_info.update(records=len(records), unit="keys")
+    hi, _ = benchmark.pedantic(hash_keys, args=(records.keys,), kwargs={"simd": False}, rounds=10, iterations=1,
+                               warmup_rounds=1)
+    assert len(hi) == len(records)
+
+
+def test_routing_route_keys(benchmark, records):
+    benchmark.extra_info.update(records=len(records), unit="keys")
+    shards = benchmark.pedantic(route_keys, args=(records.keys, data.SHARD_COUNT), rounds=20, iterations=1,
+                                warmup_rounds=1)
+    assert len(shards) == len(records)
