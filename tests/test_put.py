@@ -244,8 +244,9 @@ def test_put_batch_matches_reads_order(stream):
 
 def test_put_batch_empty(stream):
     s = stream(2)
-    table = s.put_batch([], [])
+    table = s.put_batch(pa.array([], pa.string()), pa.array([], pa.binary()))
     assert table.num_rows == 0
+    assert table.column_names == ["shard_id", "sequence_number"]
     assert s.read_table().num_rows == 0
 
 

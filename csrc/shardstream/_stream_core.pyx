@@ -54,6 +54,19 @@ DEF BAD_DATA_SIZE = 3
 DEF BAD_RECORD_SIZE = 4
 
 
+cdef object _pool_array(int64_t n, object dtype):
+    """An uninitialised numpy array in pyarrow's memory pool.
+
+    The pool (mimalloc or jemalloc) keeps freed blocks, so a large scratch
+    array costs no fresh page faults on the next batch (~4x faster than
+    np.empty for tens of MB).
+    """
+    dtype = np.dtype(dtype)
+    if n == 0:
+        return np.empty(0, dtype=dtype)
+    return np.frombuffer(pa.allocate_buffer(n * dtype.itemsize), dtype=dtype, count=n)
+
+
 cdef class StreamCore:
     """Write paths shared by every Stream; see the module docstring for threading.
 
@@ -275,8 +288,8 @@ cdef class StreamCore:
             self._raise_batch_violation(bad_kind, bad_at, keys, data)
 
         # 2. Hash keys (explicit hash keys override where present).
-        hi = np.empty(n, dtype=np.uint64)
-        lo = np.empty(n, dtype=np.uint64)
+        hi = _pool_array(n, np.uint64)
+        lo = _pool_array(n, np.uint64)
         cdef uint64_t[::1] h = hi
         cdef uint64_t[::1] l = lo
         if n:
@@ -287,8 +300,8 @@ cdef class StreamCore:
             np.copyto(hi, ehi, where=present)
             np.copyto(lo, elo, where=present)
 
-        positions = np.empty(n, dtype=np.int32)
-        counters = np.empty(n, dtype=np.uint64)
+        positions = _pool_array(n, np.int32)
+        counters = _pool_array(n, np.uint64)
         cdef int32_t[::1] pos = positions
         cdef uint64_t[::1] ctr = counters
         cdef RoutingTable routing
@@ -536,8 +549,8 @@ def format_sequence_numbers(positions, counters, tuple open_logs not None):
     for s in range(m):
         prefixes[s] = (<ShardLog>open_logs[s]).prefix
         last[s] = UINT64_MAX
-    out = np.empty(n * SS_SEQ_LEN, dtype=np.uint8)
-    offsets = np.empty(n + 1, dtype=np.int64 if n * SS_SEQ_LEN > 2**31 - 1 else np.int32)
+    out = _pool_array(n * SS_SEQ_LEN, np.uint8)
+    offsets = _pool_array(n + 1, np.int64 if n * SS_SEQ_LEN > 2**31 - 1 else np.int32)
     cdef uint8_t[::1] o = out
     cdef char *dst = <char *>&o[0] if n else NULL
     cdef char *t
@@ -567,10 +580,36 @@ def format_sequence_numbers(positions, counters, tuple open_logs not None):
         np.cumsum(ok.astype(offsets.dtype) * SS_SEQ_LEN, out=offsets[1:])
         validity = pa.py_buffer(np.packbits(ok, bitorder="little"))
     else:
-        offsets[:] = np.arange(0, (n + 1) * SS_SEQ_LEN, SS_SEQ_LEN, dtype=offsets.dtype)
+        _fill_offsets(offsets, n + 1)
     kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
     return pa.Array.from_buffers(kind, n, [validity, pa.py_buffer(offsets), pa.py_buffer(out)],
                                  null_count=failed)
+
+
+cdef _fill_offsets(object offsets, int64_t n):
+    """offsets[i] = 56 * i: the offsets of n - 1 fixed-width sequence numbers."""
+    cdef int32_t[::1] o32
+    cdef int64_t[::1] o64
+    if offsets.dtype == np.int32:
+        o32 = offsets
+        with nogil:
+            _fill_stride_i32(&o32[0], n)
+    else:
+        o64 = offsets
+        with nogil:
+            _fill_stride_i64(&o64[0], n)
+
+
+cdef void _fill_stride_i32(int32_t *o, int64_t n) noexcept nogil:
+    cdef int64_t i
+    for i in range(n):
+        o[i] = <int32_t>(i * SS_SEQ_LEN)
+
+
+cdef void _fill_stride_i64(int64_t *o, int64_t n) noexcept nogil:
+    cdef int64_t i
+    for i in range(n):
+        o[i] = i * SS_SEQ_LEN
 
 
 def system_now_ms():

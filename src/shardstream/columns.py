@@ -86,7 +86,7 @@ def as_payload_array(values) -> pa.Array:
 def as_hash_key_array(values, length: int) -> pa.Array:
     """Explicit hash keys (decimal strings or ints; None for "use the partition key")."""
     if isinstance(values, (list, tuple)):
-        values = [None if v is None else str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
+        values = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
     arr = _decode_dictionary(_to_arrow(values, "explicit_hash_keys"))
     if pa.types.is_null(arr.type):
         arr = pa.array([None] * len(arr), pa.string())

@@ -93,7 +93,7 @@ class Engine:
             prefix = f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/"
             if not isinstance(stream_arn, str) or not stream_arn.startswith(prefix):
                 raise InvalidArgumentException(f"Invalid StreamARN {stream_arn}")
-            name = stream_arn[len(prefix):]
+            name = stream_arn[len(prefix) :]
             if stream_name is not None and stream_name != name:
                 raise InvalidArgumentException(
                     f"StreamARN {stream_arn} and StreamName {stream_name} do not name the same stream"
@@ -221,8 +221,9 @@ class Engine:
             self._streams[name] = stream
             return stream
 
-    def delete_stream(self, name: str | None = None, *, stream_arn: str | None = None,
-                      enforce_consumer_deletion: bool = False) -> dict:
+    def delete_stream(
+        self, name: str | None = None, *, stream_arn: str | None = None, enforce_consumer_deletion: bool = False
+    ) -> dict:
         """Delete a stream and free its memory; its iterators stop working.
 
         Returns
@@ -238,8 +239,14 @@ class Engine:
             stream._mark_deleted()
         return {}
 
-    def describe_stream(self, name: str | None = None, limit: int | None = None,
-                        exclusive_start_shard_id: str | None = None, *, stream_arn: str | None = None) -> dict:
+    def describe_stream(
+        self,
+        name: str | None = None,
+        limit: int | None = None,
+        exclusive_start_shard_id: str | None = None,
+        *,
+        stream_arn: str | None = None,
+    ) -> dict:
         """boto3's DescribeStream: ``{"StreamDescription": {...}}`` (100 shards a page)."""
         return self.stream(name, stream_arn=stream_arn).describe(limit, exclusive_start_shard_id)
 
@@ -247,8 +254,9 @@ class Engine:
         """boto3's DescribeStreamSummary: ``{"StreamDescriptionSummary": {...}}``."""
         return self.stream(name, stream_arn=stream_arn).describe_summary()
 
-    def list_streams(self, limit: int | None = None, exclusive_start_stream_name: str | None = None,
-                     next_token: str | None = None) -> dict:
+    def list_streams(
+        self, limit: int | None = None, exclusive_start_stream_name: str | None = None, next_token: str | None = None
+    ) -> dict:
         """boto3's ListStreams: names in order, with StreamSummaries and a NextToken while more remain."""
         errs: list = []
         if limit is not None:
@@ -273,9 +281,15 @@ class Engine:
             out["NextToken"] = self._pages.encode(shown[-1], self.now_ms())
         return out
 
-    def list_shards(self, stream_name: str | None = None, next_token: str | None = None,
-                    exclusive_start_shard_id: str | None = None, max_results: int | None = None,
-                    *, stream_arn: str | None = None) -> dict:
+    def list_shards(
+        self,
+        stream_name: str | None = None,
+        next_token: str | None = None,
+        exclusive_start_shard_id: str | None = None,
+        max_results: int | None = None,
+        *,
+        stream_arn: str | None = None,
+    ) -> dict:
         """boto3's ListShards: ``{"Shards": [...], "NextToken": ...}`` (1000 a page by default)."""
         has_stream = stream_name is not None or stream_arn is not None
         if next_token is None and not has_stream:
@@ -323,21 +337,23 @@ class Engine:
 
     # -- data plane by stream name (boto3-style) ---------------------------------------
 
-    def put_record(self, stream_name: str, data, partition_key: str, explicit_hash_key=None,
-                   sequence_number_for_ordering=None) -> dict:
+    def put_record(
+        self, stream_name: str, data, partition_key: str, explicit_hash_key=None, sequence_number_for_ordering=None
+    ) -> dict:
         """:meth:`Stream.put_record` on the named stream."""
-        return self.stream(stream_name).put_record(data, partition_key, explicit_hash_key,
-                                                   sequence_number_for_ordering)
+        return self.stream(stream_name).put_record(data, partition_key, explicit_hash_key, sequence_number_for_ordering)
 
     def put_records(self, records, stream_name: str) -> dict:
         """:meth:`Stream.put_records` on the named stream."""
         return self.stream(stream_name).put_records(records)
 
-    def get_shard_iterator(self, stream_name: str, shard_id: str, shard_iterator_type: str,
-                           starting_sequence_number=None, timestamp=None) -> dict:
+    def get_shard_iterator(
+        self, stream_name: str, shard_id: str, shard_iterator_type: str, starting_sequence_number=None, timestamp=None
+    ) -> dict:
         """:meth:`Stream.get_shard_iterator` on the named stream."""
-        return self.stream(stream_name).get_shard_iterator(shard_id, shard_iterator_type,
-                                                           starting_sequence_number, timestamp)
+        return self.stream(stream_name).get_shard_iterator(
+            shard_id, shard_iterator_type, starting_sequence_number, timestamp
+        )
 
     def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
         """GetRecords by iterator alone (the iterator names its stream)."""

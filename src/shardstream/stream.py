@@ -8,7 +8,6 @@ from any number of threads.
 
 from __future__ import annotations
 
-import datetime as _dt
 import threading
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import validation as v
-from ._native import ShardLog, StreamCore, RoutingTable, format_sequence_numbers, parse_hash_keys, read_arrow_batch
+from ._native import RoutingTable, ShardLog, StreamCore, format_sequence_numbers, parse_hash_keys, read_arrow_batch
 from .columns import as_hash_key_array, as_key_array, as_payload_array
 from .errors import (
     InvalidArgumentException,
@@ -26,7 +25,7 @@ from .errors import (
 )
 from .models import ShardInfo, ms_to_datetime, to_epoch_ms
 from .reader import RecordBatchStream, to_pandas
-from .schema import RECORD_SCHEMA, SHARD_ID_TYPE
+from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER, format_sequence_number, parse_sequence_number, shard_prefix
 
 if TYPE_CHECKING:
@@ -40,6 +39,7 @@ MAX_GET_RECORDS_BYTES = 10 * 1024 * 1024
 MAX_PUT_RECORDS = 500
 PUT_RECORDS_BYTES = 5 * 1024 * 1024
 DEFAULT_BATCH_ROWS = 65_536
+_ENTRY_REPR = "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310"  # as Kinesis shows an entry
 _EMPTY_BATCH = pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
 
 
@@ -100,9 +100,7 @@ class Stream(StreamCore):
         index = len(self.shards)
         info = ShardInfo(index, start, end, created_ms, parent, adjacent_parent)
         prefix = shard_prefix(created_ms // 1000, index, self.salt).encode("ascii")
-        log = ShardLog(
-            index, prefix, self.shard_capacity_bytes, self.retention_hours * 3_600_000, self.evict_oldest
-        )
+        log = ShardLog(index, prefix, self.shard_capacity_bytes, self.retention_hours * 3_600_000, self.evict_oldest)
         self.shards.append(info)
         self.logs.append(log)
         return info
@@ -150,9 +148,7 @@ class Stream(StreamCore):
     def _check_ordering(self, sequence_number_for_ordering) -> None:
         value = sequence_number_for_ordering
         if not isinstance(value, str):
-            raise SerializationException(
-                f"SequenceNumberForOrdering must be a str, not {type(value).__name__}"
-            )
+            raise SerializationException(f"SequenceNumberForOrdering must be a str, not {type(value).__name__}")
         errs: list = []
         v.check_pattern(errs, "sequenceNumberForOrdering", value, v.SEQUENCE_NUMBER_PATTERN)
         v.raise_if_any(errs)
@@ -191,13 +187,15 @@ class Stream(StreamCore):
             An out-of-range ExplicitHashKey, or more than 5 MiB in total.
         """
         if records is None or not isinstance(records, (list, tuple)):
-            raise SerializationException("Records must be a list of dicts") if records is not None else (
-                ValidationException(v.render([v.Violation("null", "records", "Member must not be null")]))
+            raise (
+                SerializationException("Records must be a list of dicts")
+                if records is not None
+                else (ValidationException(v.render([v.Violation("null", "records", "Member must not be null")])))
             )
         errs: list = []
         n = len(records)
         if n < 1 or n > MAX_PUT_RECORDS:
-            rep = "'[" + ", ".join("com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310" for _ in records) + "]'"
+            rep = "'[" + ", ".join(_ENTRY_REPR for _ in records) + "]'"
             v.check_length(errs, "records", records, 1, MAX_PUT_RECORDS, shown=rep)
         keys, payloads, hash_keys, total = [], [], [], 0
         for i, entry in enumerate(records, 1):
@@ -227,10 +225,13 @@ class Stream(StreamCore):
                 except TypeError:
                     raise SerializationException(f"Data of entry {i} must be bytes-like") from None
                 if len(data) > self.max_record_bytes:
-                    errs.append(v.Violation(
-                        "'" + v.blob_repr(len(data)) + "'", path + ".data",
-                        f"Member must have length less than or equal to {self.max_record_bytes}",
-                    ))
+                    errs.append(
+                        v.Violation(
+                            "'" + v.blob_repr(len(data)) + "'",
+                            path + ".data",
+                            f"Member must have length less than or equal to {self.max_record_bytes}",
+                        )
+                    )
             keys.append(key)
             payloads.append(data)
             hash_keys.append(ehk)
@@ -239,17 +240,23 @@ class Stream(StreamCore):
         v.raise_if_any(errs)
         if total > max(PUT_RECORDS_BYTES, self.max_record_bytes):
             raise InvalidArgumentException("Records size exceeds 5 MB limit")
-        table = self._put(pa.array(keys, pa.string()), pa.array(payloads, pa.binary()),
-                          hash_keys if any(h is not None for h in hash_keys) else None, partial=True)
+        table = self._put(
+            pa.array(keys, pa.string()),
+            pa.array(payloads, pa.binary()),
+            hash_keys if any(h is not None for h in hash_keys) else None,
+            partial=True,
+        )
         out, failed = [], 0
         for shard_id, seq in zip(table.column(0).to_pylist(), table.column(1).to_pylist()):
             if seq is None:
                 failed += 1
-                out.append({
-                    "ErrorCode": "ProvisionedThroughputExceededException",
-                    "ErrorMessage": f"Rate exceeded for shard {shard_id} in stream {self.name} "
-                                    f"under account {self.account_id}.",
-                })
+                out.append(
+                    {
+                        "ErrorCode": "ProvisionedThroughputExceededException",
+                        "ErrorMessage": f"Rate exceeded for shard {shard_id} in stream {self.name} "
+                        f"under account {self.account_id}.",
+                    }
+                )
             else:
                 out.append({"SequenceNumber": seq, "ShardId": shard_id})
         return {"FailedRecordCount": failed, "Records": out}
@@ -296,9 +303,17 @@ class Stream(StreamCore):
                 i = int(bad[0])
                 text = arr[i].as_py()
                 if status[i] == -1:
-                    raise ValidationException(v.render([v.Violation(
-                        f"'{text}'", f"records.{i + 1}.member.explicitHashKey",
-                        f"Member must satisfy regular expression pattern: {v.HASH_KEY_PATTERN}")]))
+                    raise ValidationException(
+                        v.render(
+                            [
+                                v.Violation(
+                                    f"'{text}'",
+                                    f"records.{i + 1}.member.explicitHashKey",
+                                    f"Member must satisfy regular expression pattern: {v.HASH_KEY_PATTERN}",
+                                )
+                            ]
+                        )
+                    )
                 raise InvalidArgumentException(
                     "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
                     f"Specified value was {text}"
@@ -311,9 +326,7 @@ class Stream(StreamCore):
 
     # -- iterators -----------------------------------------------------------------
 
-    def get_shard_iterator(
-        self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None
-    ) -> dict:
+    def get_shard_iterator(self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None) -> dict:
         """Make a shard iterator (valid five minutes).
 
         Parameters
@@ -446,12 +459,16 @@ class Stream(StreamCore):
         for s in self.shards:
             if s.parent == sid or s.adjacent_parent == sid:
                 parents = [p for p in (s.parent, s.adjacent_parent) if p is not None]
-                children.append({
-                    "ShardId": s.shard_id,
-                    "ParentShards": parents,
-                    "HashKeyRange": {"StartingHashKey": str(s.starting_hash_key),
-                                     "EndingHashKey": str(s.ending_hash_key)},
-                })
+                children.append(
+                    {
+                        "ShardId": s.shard_id,
+                        "ParentShards": parents,
+                        "HashKeyRange": {
+                            "StartingHashKey": str(s.starting_hash_key),
+                            "EndingHashKey": str(s.ending_hash_key),
+                        },
+                    }
+                )
         return children
 
     def get_records(self, shard_iterator, limit=None) -> dict:
@@ -561,16 +578,18 @@ class Stream(StreamCore):
         def batches():
             for log, start, stop in plan:
                 while start < stop:
-                    batch, start, _, _ = read_arrow_batch(log, start, min(batch_size, stop - start), 2**31 - 1,
-                                                          self.now_ms())
+                    batch, start, _, _ = read_arrow_batch(
+                        log, start, min(batch_size, stop - start), 2**31 - 1, self.now_ms()
+                    )
                     if batch is None:
                         break
                     yield batch
 
         return RecordBatchStream(batches)
 
-    def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None,
-                   batch_size: int = DEFAULT_BATCH_ROWS) -> pa.Table:
+    def read_table(
+        self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = DEFAULT_BATCH_ROWS
+    ) -> pa.Table:
         """Everything :meth:`iter_batches` yields, as one ``pyarrow.Table``."""
         return self.iter_batches(shard_ids, iterator_type, timestamp, batch_size).read_all()
 
@@ -644,18 +663,20 @@ class Stream(StreamCore):
         out = []
         for shard, log in zip(self.shards, self.logs):
             head, tail = log.bounds()
-            out.append({
-                "ShardId": shard.shard_id,
-                "Open": shard.is_open,
-                "Records": tail - head,
-                "DataBytes": log.data_bytes,
-                "FootprintBytes": log.footprint_bytes,
-                "CapacityBytes": log.capacity_bytes,
-                "EvictedRecords": log.evicted_records,
-                "TrimmedRecords": log.trimmed_records,
-                "OldestSequenceNumber": log.sequence_number(head) if tail > head else None,
-                "NewestSequenceNumber": log.sequence_number(tail - 1) if tail > head else None,
-            })
+            out.append(
+                {
+                    "ShardId": shard.shard_id,
+                    "Open": shard.is_open,
+                    "Records": tail - head,
+                    "DataBytes": log.data_bytes,
+                    "FootprintBytes": log.footprint_bytes,
+                    "CapacityBytes": log.capacity_bytes,
+                    "EvictedRecords": log.evicted_records,
+                    "TrimmedRecords": log.trimmed_records,
+                    "OldestSequenceNumber": log.sequence_number(head) if tail > head else None,
+                    "NewestSequenceNumber": log.sequence_number(tail - 1) if tail > head else None,
+                }
+            )
         return out
 
     def __repr__(self) -> str:

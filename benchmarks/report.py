@@ -1,0 +1,261 @@
+"""Run every workload and its baseline interleaved in one process; print a Markdown table.
+
+    python benchmarks/report.py [--records N] [--rounds R] [--put-record-records M] [--warmup W]
+
+Each round runs every workload once, in a fixed order, so a workload and its
+baseline see the same machine load; a round's time is one
+``time.perf_counter`` interval with the garbage collector disabled (setup,
+such as building a fresh naive store, and freeing the result are outside the
+interval).  The table shows medians over the rounds and ratios of those
+medians: on a shared 2-core host only the ratios are meaningful.
+
+It uses ``benchmarks/data.py`` and ``benchmarks/naive.py``, like the
+pytest-benchmark suite, so both measure the same code on the same records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+import data  # noqa: E402
+import naive  # noqa: E402
+import shardstream  # noqa: E402
+from shardstream.routing import hash_keys, route_keys  # noqa: E402
+
+
+@dataclass
+class Workload:
+    name: str
+    run: Callable[[Any], Any]
+    setup: Callable[[], Any] | None = None
+    times: list = field(default_factory=list)
+
+    def once(self) -> float:
+        arg = self.setup() if self.setup is not None else None
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            result = self.run(arg)
+            t1 = time.perf_counter()
+        finally:
+            gc.enable()
+        del result, arg
+        return t1 - t0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def put_each(put, keys, payloads):
+    for k, d in zip(keys, payloads):
+        put(d, k)
+
+
+# -- environment ------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def versions() -> str:
+    parts = [f"Python {platform.python_version()}", f"shardstream {shardstream.__version__}",
+             f"numpy {np.__version__}", f"pyarrow {pa.__version__}"]
+    try:
+        import pandas as pd
+
+        parts.append(f"pandas {pd.__version__}")
+    except ImportError:
+        parts.append("pandas (not installed)")
+    return ", ".join(parts)
+
+
+# -- formatting -------------------------------------------------------------------------
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def fmt_rate(count: float, seconds: float, unit: str) -> str:
+    if unit == "GB":
+        return f"{count / seconds / 1e9:.2f} GB/s"
+    rate = count / seconds
+    if rate >= 1e6:
+        return f"{rate / 1e6:.2f} M {unit}/s"
+    return f"{rate / 1e3:.0f} k {unit}/s"
+
+
+def spread(w: Workload) -> str:
+    return f"{min(w.times) / w.median:.2f}–{max(w.times) / w.median:.2f}"
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=data.N_RECORDS, help="records in the batch workloads")
+    ap.add_argument("--rounds", type=int, default=5, help="timed rounds per workload (median reported)")
+    ap.add_argument("--put-record-records", type=int, default=200_000, help="records in the per-record workloads")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    args = ap.parse_args(argv)
+    n, npr = args.records, args.put_record_records
+
+    t_setup = time.perf_counter()
+    rec = data.arrow_records(n)
+    py = data.list_records(n)
+    pr = data.list_records(npr)
+
+    put_stream = data.steady_stream("report-put-batch", rec)
+    record_stream = data.new_stream("report-put-record")
+    for _ in range(2):
+        put_each(record_stream.put_record, pr.keys, pr.data)
+    read_stream = data.filled_stream("report-read", rec, shard_capacity_bytes=max(
+        data.SHARD_CAPACITY_BYTES, 2 * n * 200 // data.SHARD_COUNT))
+    table = read_stream.read_table()
+    nbytes = table.nbytes
+    memcpy_src = np.ones(nbytes, dtype=np.uint8)
+    memcpy_dst = np.empty_like(memcpy_src)
+    naive_store = naive.NaiveStream(data.SHARD_COUNT)
+    naive_store.put_batch(py.keys, py.data)
+    t_setup = time.perf_counter() - t_setup
+
+    def fresh_naive():
+        return naive.NaiveStream(data.SHARD_COUNT)
+
+    W = {w.name: w for w in [
+        Workload("put_batch_arrow", lambda _: put_stream.put_batch(rec.keys, rec.data)),
+        Workload("put_batch_pylists", lambda _: put_stream.put_batch(py.keys, py.data)),
+        Workload("naive_put_batch", lambda s: s.put_batch(py.keys, py.data), fresh_naive),
+        Workload("hashlib_loop", lambda _: naive.hashlib_loop(py.keys)),
+        Workload("hash_keys_simd", lambda _: hash_keys(rec.keys, simd=True)),
+        Workload("hash_keys_scalar", lambda _: hash_keys(rec.keys, simd=False)),
+        Workload("route_keys", lambda _: route_keys(rec.keys, data.SHARD_COUNT)),
+        Workload("put_record", lambda _: put_each(record_stream.put_record, pr.keys, pr.data)),
+        Workload("naive_put", lambda s: put_each(s.put, pr.keys, pr.data), fresh_naive),
+        Workload("read_table_64k", lambda _: read_stream.read_table()),
+        Workload("read_table_10k", lambda _: read_stream.read_table(batch_size=10_000)),
+        Workload("memcpy_np_copy", lambda _: np.copy(memcpy_src)),
+        Workload("memcpy_reused_dst", lambda _: np.copyto(memcpy_dst, memcpy_src)),
+        Workload("naive_read_from_pylist", lambda _: naive_store.read_table()),
+        Workload("to_pandas_arrow", lambda _: shardstream.to_pandas(table)),
+        Workload("to_pandas_default", lambda _: table.to_pandas()),
+    ]}
+
+    t_run = time.perf_counter()
+    for r in range(args.warmup + args.rounds):
+        for w in W.values():
+            t = w.once()
+            if r >= args.warmup:
+                w.times.append(t)
+    t_run = time.perf_counter() - t_run
+
+    # (label, ours, count, unit, baseline label, baseline, ratio kind, target)
+    # ratio kind "time": baseline_time / our_time (how many times faster);
+    # "rate": our GB/s / baseline GB/s (same bytes, so the same number).
+    rows = [
+        (f"put_batch, Arrow arrays ({n:,} rec, 4 shards, steady state)", "put_batch_arrow", n, "rec",
+         "naive pure-Python put_batch", "naive_put_batch", 30),
+        (f"put_batch, Arrow arrays", "put_batch_arrow", n, "rec",
+         "`hashlib.md5(k.encode()).digest()` loop", "hashlib_loop", 7),
+        (f"put_batch, Python lists (incl. list→Arrow)", "put_batch_pylists", n, "rec",
+         "put_batch, Arrow arrays", "put_batch_arrow", None),
+        (f"put_batch, Python lists", "put_batch_pylists", n, "rec",
+         "naive pure-Python put_batch", "naive_put_batch", None),
+        (f"hash_keys simd=True ({'AVX2' if shardstream.simd_available() else 'no AVX2'})", "hash_keys_simd",
+         n, "keys", "hash_keys simd=False (scalar C)", "hash_keys_scalar", 5),
+        ("hash_keys simd=True", "hash_keys_simd", n, "keys",
+         "`hashlib.md5` loop", "hashlib_loop", None),
+        ("route_keys (hash + 4-shard lookup)", "route_keys", n, "keys",
+         "hash_keys simd=True", "hash_keys_simd", None),
+        (f"put_record ({npr:,} calls)", "put_record", npr, "calls",
+         "naive pure-Python put", "naive_put", 5),
+        (f"read_table, 65,536-row batches ({nbytes / 1e6:.0f} MB)", "read_table_64k", nbytes, "GB",
+         "np.copy of table.nbytes (fresh dst)", "memcpy_np_copy", 0.5),
+        ("read_table, 10,000-row batches", "read_table_10k", nbytes, "GB",
+         "np.copy of table.nbytes (fresh dst)", "memcpy_np_copy", 0.5),
+        ("read_table, 65,536-row batches", "read_table_64k", nbytes, "GB",
+         "np.copyto into a reused buffer", "memcpy_reused_dst", None),
+        ("read_table, 65,536-row batches", "read_table_64k", n, "rec",
+         "naive read: `pa.Table.from_pylist`", "naive_read_from_pylist", None),
+        ("shardstream.to_pandas (Arrow-backed dtypes)", "to_pandas_arrow", n, "rec",
+         "`table.to_pandas()` (default dtypes)", "to_pandas_default", None),
+    ]
+
+    flags = cpu_flags()
+    print("# shardstream benchmark report\n")
+    print(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs; "
+          f"avx2={'avx2' in flags}, avx512f={'avx512f' in flags}, sha_ni={'sha_ni' in flags})")
+    print(f"- AVX2 MD5 kernel active: {shardstream.simd_available()}")
+    print(f"- Versions: {versions()}")
+    print(f"- Load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"- Records: {n:,} (keys {data.KEY_MIN_CHARS}-{data.KEY_MAX_CHARS} chars, {data.PAYLOAD_BYTES}-byte "
+          f"payloads, seed {data.SEED:#x}); per-record workloads: {npr:,}")
+    print(f"- Rounds: {args.rounds} timed (+{args.warmup} warm-up), all workloads interleaved per round, "
+          f"gc disabled while timing; setup {t_setup:.1f} s, timing {t_run:.1f} s")
+    print()
+    print("| Workload | Median | Rate | Baseline | Baseline median | Baseline rate | Ratio | Target | Met |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|:---:|")
+    for label, ours, count, unit, blabel, base, target in rows:
+        wo, wb = W[ours], W[base]
+        bcount = count
+        ratio = wb.median / wo.median
+        met = "" if target is None else ("yes" if ratio >= target else "**NO**")
+        tgt = "" if target is None else f"≥ {target:g}×"
+        print(f"| {label} | {fmt_time(wo.median)} | {fmt_rate(count, wo.median, unit)} | {blabel} | "
+              f"{fmt_time(wb.median)} | {fmt_rate(bcount, wb.median, unit)} | {ratio:.2f}× | {tgt} | {met} |")
+    print()
+    print("Ratio = baseline median time / workload median time (for the GB/s rows that equals our GB/s "
+          "divided by the baseline's, the bytes being the same).")
+    print()
+    print("Spread of each workload's rounds (min/median – max/median):")
+    print()
+    print("| Workload | Rounds (s) | Spread |")
+    print("|---|---|---:|")
+    for w in W.values():
+        print(f"| {w.name} | {', '.join(f'{t:.4f}' for t in w.times)} | {spread(w)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
