@@ -5,6 +5,7 @@ Environment switches:
 ``SHARDSTREAM_DEBUG=1``     build without optimisation, with assertions and line tracing
 ``SHARDSTREAM_SANITIZE=1``  build with AddressSanitizer and UndefinedBehaviorSanitizer
 ``SHARDSTREAM_ANNOTATE=1``  write Cython's HTML annotation next to each ``.pyx``
+``SHARDSTREAM_CYTHON_ALWAYS=1``  re-run Cython on every module even if it looks up to date
 """
 
 import os
@@ -20,7 +21,7 @@ CSRC = os.path.join("csrc", "shardstream")
 
 compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
 link_args = []
-macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+macros = []
 if not DEBUG:
     macros.append(("NDEBUG", "1"))
 else:
@@ -55,6 +56,7 @@ setup(
         extensions,
         include_path=["csrc"],
         annotate=os.environ.get("SHARDSTREAM_ANNOTATE") == "1",
+        force=os.environ.get("SHARDSTREAM_CYTHON_ALWAYS") == "1",
         compiler_directives={
             "language_level": "3",
             "boundscheck": DEBUG,

@@ -1,0 +1,7 @@
+import pyarrow as pa
+
+from ._shardlog import ShardLog
+
+def read_batch(
+    log: ShardLog, start: int, limit: int, max_data_bytes: int, now_ms: int
+) -> tuple[pa.RecordBatch | None, int, int, int | None]: ...

@@ -1,0 +1,29 @@
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+
+from ._routing import RoutingTable
+from ._shardlog import ShardLog
+
+class StreamCore:
+    name: str
+    account_id: str
+    max_record_bytes: int
+    clock: Callable[[], int] | None
+    logs: list[ShardLog]
+    routing: RoutingTable
+    open_logs: tuple[ShardLog, ...]
+    deleted: bool
+    def now_ms(self) -> int: ...
+    def put_record(
+        self,
+        data: bytes | bytearray | memoryview | str,
+        partition_key: str,
+        explicit_hash_key: str | int | None = ...,
+        sequence_number_for_ordering: str | None = ...,
+    ) -> dict[str, str]: ...
+
+def format_sequence_numbers(positions: np.ndarray, counters: np.ndarray, open_logs: tuple[ShardLog, ...]) -> pa.Array: ...
+def parse_explicit_hash_key(value: str | int) -> int: ...
+def system_now_ms() -> int: ...
