@@ -141,8 +141,11 @@ cdef class StreamCore:
         explicit_hash_key : str or int, optional
             A hash key in 0..2**128-1 that picks the shard instead.
         sequence_number_for_ordering : str, optional
-            A sequence number from an earlier put on this stream; the new
-            record's number will be greater (always true within a shard).
+            A sequence number from an earlier put on this stream.  As in
+            Kinesis, it orders puts of one partition key: the new record's
+            number is greater than it whenever both land in the same shard,
+            or the new one lands in a child of that shard.  Numbers from
+            unrelated shards are validated but imply no order.
 
         Returns
         -------
@@ -365,21 +368,27 @@ cdef class StreamCore:
                     closed = True
             if closed:
                 return False
-            # Check every shard before changing any.
             with nogil:
-                for j in range(nlocked):
-                    s = lock_order[j]
-                    if partial:
+                if partial:
+                    for j in range(nlocked):
+                        s = lock_order[j]
                         accept[s] = _fit_prefix(rings[s], kv, dv, pos, n, s, now)
-                        continue
-                    if not ss_ring_can_fit(rings[s], cnt[s], kbytes[s] + dbytes[s]):
-                        rc = SS_FULL
-                    else:
+                else:
+                    # Check every shard before changing any (eviction included),
+                    # then reserve: after the check only malloc can fail.
+                    for j in range(nlocked):
+                        s = lock_order[j]
+                        if not ss_ring_can_fit(rings[s], cnt[s], kbytes[s] + dbytes[s]):
+                            rc = SS_FULL
+                            failed_shard = s
+                            break
+                    for j in range(nlocked if failed_shard < 0 else 0):
+                        s = lock_order[j]
                         rc = ss_ring_reserve(rings[s], cnt[s], kbytes[s], dbytes[s], now)
-                    if rc != SS_OK:
-                        failed_shard = s
-                        break
-                    accept[s] = cnt[s]
+                        if rc != SS_OK:
+                            failed_shard = s
+                            break
+                        accept[s] = cnt[s]
                 if failed_shard < 0:
                     for i in range(n):
                         s = pos[i]
@@ -436,7 +445,7 @@ cdef class StreamCore:
                 "'" + _validation.blob_repr(dlen) + "'", path + ".data",
                 f"Member must have length less than or equal to {self.max_record_bytes}")]))
         raise _errors.InvalidArgumentException(
-            f"Record {i} size {dlen + len(key.encode())} (data + partition key) exceeds the stream's "
+            f"Record {i + 1} size {dlen + len(key.encode())} (data + partition key) exceeds the stream's "
             f"max record size of {self.max_record_bytes} bytes")
 
     def _check_ordering(self, sequence_number_for_ordering):

@@ -257,9 +257,9 @@ static inline uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t k
  * max_data_bytes of data (at least one record is always allowed). */
 static inline uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes)
 {
+    if (start >= r->tail || start < r->head)
+        return 0; /* nothing written there yet, or already trimmed */
     uint64_t end = r->tail - start < limit ? r->tail : start + limit;
-    if (end <= start)
-        return 0;
     uint64_t base = ss_ring_doff(r, start);
     if (ss_ring_doff(r, end) - base <= max_data_bytes)
         return end - start;

@@ -22,7 +22,7 @@ def _to_arrow(values, what: str) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     if isinstance(values, pa.Array):
-        return values
+        return values if not (pa.types.is_null(values.type) and len(values) == 0) else pa.array([], pa.binary())
     if isinstance(values, np.ndarray):
         if values.ndim == 2 and values.dtype == np.uint8:
             return _fixed_width_to_binary(values)
@@ -32,7 +32,8 @@ def _to_arrow(values, what: str) -> pa.Array:
     if hasattr(values, "__arrow_c_array__") or hasattr(values, "__arrow_c_stream__"):
         return _to_arrow(pa.chunked_array(values) if hasattr(values, "__arrow_c_stream__") else pa.array(values), what)
     try:
-        return pa.array(values if not isinstance(values, (str, bytes)) else [values])
+        arr = pa.array(values if not isinstance(values, (str, bytes)) else [values])
+        return arr if not (pa.types.is_null(arr.type) and len(arr) == 0) else pa.array([], pa.binary())
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise SerializationException(f"{what} must hold only str or bytes values: {exc}") from None
 

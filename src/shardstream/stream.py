@@ -417,6 +417,8 @@ class Stream(StreamCore):
             )
         if parsed.shard_created_s != self.shards[parsed.shard_index].created_ms // 1000:
             raise InvalidArgumentException(invalid + " because it did not come from this stream.")
+        if parsed.counter > self.logs[shard.index].tail and parsed.counter != END_COUNTER:
+            raise InvalidArgumentException(invalid + ".")  # never assigned: from the future
         return parsed.counter
 
     def _decode_iterator(self, shard_iterator, now: int):
@@ -661,7 +663,9 @@ class Stream(StreamCore):
     def shard_stats(self) -> list[dict]:
         """Per-shard counters: records, bytes, capacity, evictions, trims, sequence bounds."""
         out = []
+        now = self.now_ms()
         for shard, log in zip(self.shards, self.logs):
+            log.trim_expired(now)
             head, tail = log.bounds()
             out.append(
                 {
