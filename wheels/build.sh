@@ -53,6 +53,8 @@ fi
 [[ -f "$work/src/README.md" ]] || printf '# shardstream\n' >"$work/src/README.md"
 
 # -- 2. the wheel ----------------------------------------------------------------------
+# Keep the random temp path out of the binaries' debug info.
+export CFLAGS="${CFLAGS:-} -ffile-prefix-map=$work/src=."
 log "building the wheel (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)"
 mkdir -p "$work/out" "$dist"
 (cd "$work/src" && "$python" -m pip wheel . --no-deps --no-cache-dir -w "$work/out")

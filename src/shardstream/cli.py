@@ -68,8 +68,7 @@ class LazyGroup(click.Group):
     lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.version_option(__version__, "-V", "--version", prog_name="shardstream",
-                      message="%(prog)s %(version)s")
+@click.version_option(__version__, "-V", "--version", prog_name="shardstream", message="%(prog)s %(version)s")
 def main() -> None:
     """shardstream: an embedded, Kinesis-compatible data-stream engine."""
 

@@ -51,7 +51,7 @@ def make_keys(rng: np.random.Generator, n: int) -> pa.Array:
     lengths = rng.integers(MIN_KEY_LEN, MAX_KEY_LEN + 1, size=n, dtype=np.int32)
     chars = np.empty((n, MAX_KEY_LEN), dtype=np.uint8)
     chars[:, : len(KEY_PREFIX)] = np.frombuffer(KEY_PREFIX, dtype=np.uint8)
-    chars[:, len(KEY_PREFIX):] = _HEX[rng.integers(0, 16, size=(n, MAX_KEY_LEN - len(KEY_PREFIX)), dtype=np.uint8)]
+    chars[:, len(KEY_PREFIX) :] = _HEX[rng.integers(0, 16, size=(n, MAX_KEY_LEN - len(KEY_PREFIX)), dtype=np.uint8)]
     data = chars[np.arange(MAX_KEY_LEN, dtype=np.int32) < lengths[:, None]]
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
@@ -135,8 +135,14 @@ def _import_pandas():
         raise click.ClickException(PANDAS_HINT) from None
 
 
-def run_demo(records: int = 1_000_000, shards: int = 4, record_size: int = 100, batch_size: int = 50_000,
-             seed: int = 42, progress=None) -> DemoResult:
+def run_demo(
+    records: int = 1_000_000,
+    shards: int = 4,
+    record_size: int = 100,
+    batch_size: int = 50_000,
+    seed: int = 42,
+    progress=None,
+) -> DemoResult:
     """Ingest synthetic records into a fresh stream, read them back and check them.
 
     Parameters
@@ -218,8 +224,10 @@ def run_demo(records: int = 1_000_000, shards: int = 4, record_size: int = 100, 
         got_count = 0 if got is None else int(got[0])
         if got_count != st["Records"]:
             result.problems.append(f"{sid}: DataFrame has {got_count:,} records, shard_stats says {st['Records']:,}")
-        elif got is not None and (str(got[1]), str(got[2])) != (row["first_sequence_number"],
-                                                                  row["last_sequence_number"]):
+        elif got is not None and (str(got[1]), str(got[2])) != (
+            row["first_sequence_number"],
+            row["last_sequence_number"],
+        ):
             result.problems.append(f"{sid}: DataFrame sequence range differs from shard_stats")
     stored = sum(r["records"] for r in result.shards_table)
     if stored != result.written:
@@ -262,15 +270,32 @@ def format_report(result: DemoResult) -> str:
     header = ("shard", "records", "MB", "first sequence number", "last sequence number")
     shown, hidden = result.shards_table[:MAX_SHARD_ROWS], result.shards_table[MAX_SHARD_ROWS:]
     rows = [
-        (r["shard_id"], f"{r['records']:,}", f"{r['data_bytes'] / _MB:,.2f}",
-         r["first_sequence_number"] or "-", r["last_sequence_number"] or "-")
+        (
+            r["shard_id"],
+            f"{r['records']:,}",
+            f"{r['data_bytes'] / _MB:,.2f}",
+            r["first_sequence_number"] or "-",
+            r["last_sequence_number"] or "-",
+        )
         for r in shown
     ]
     if hidden:
-        rows.append((f"({len(hidden):,} more)", f"{sum(r['records'] for r in hidden):,}",
-                     f"{sum(r['data_bytes'] for r in hidden) / _MB:,.2f}", "", ""))
-    total = ("total", f"{sum(r['records'] for r in result.shards_table):,}",
-             f"{sum(r['data_bytes'] for r in result.shards_table) / _MB:,.2f}", "", "")
+        rows.append(
+            (
+                f"({len(hidden):,} more)",
+                f"{sum(r['records'] for r in hidden):,}",
+                f"{sum(r['data_bytes'] for r in hidden) / _MB:,.2f}",
+                "",
+                "",
+            )
+        )
+    total = (
+        "total",
+        f"{sum(r['records'] for r in result.shards_table):,}",
+        f"{sum(r['data_bytes'] for r in result.shards_table) / _MB:,.2f}",
+        "",
+        "",
+    )
     widths = [max(len(row[i]) for row in (header, *rows, total)) for i in range(len(header))]
     align = ["<", ">", ">", "<", "<"]
 
@@ -289,13 +314,18 @@ def format_report(result: DemoResult) -> str:
 
 
 @click.command()
-@click.option("--records", type=click.IntRange(min=1), default=1_000_000, show_default=True,
-              help="Records to write.")
+@click.option("--records", type=click.IntRange(min=1), default=1_000_000, show_default=True, help="Records to write.")
 @click.option("--shards", type=click.IntRange(min=1), default=4, show_default=True, help="Shards in the stream.")
-@click.option("--record-size", type=click.IntRange(min=1, max=1_000_000), default=100, show_default=True,
-              help="Payload bytes per record.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=50_000, show_default=True,
-              help="Records per put_batch call.")
+@click.option(
+    "--record-size",
+    type=click.IntRange(min=1, max=1_000_000),
+    default=100,
+    show_default=True,
+    help="Payload bytes per record.",
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=50_000, show_default=True, help="Records per put_batch call."
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the generated data.")
 def demo(records: int, shards: int, record_size: int, batch_size: int, seed: int) -> None:
     """Ingest synthetic records, read them back into pandas, and report throughput.
@@ -304,8 +334,7 @@ def demo(records: int, shards: int, record_size: int, batch_size: int, seed: int
     """
     _import_pandas()
     try:
-        with click.progressbar(length=records, label="ingesting", file=sys.stderr,
-                               show_pos=True, width=30) as bar:
+        with click.progressbar(length=records, label="ingesting", file=sys.stderr, show_pos=True, width=30) as bar:
             result = run_demo(records, shards, record_size, batch_size, seed, progress=bar.update)
     except KinesisError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,115 @@
+"""The ``shardstream`` command line, run for real in subprocesses (``python -m shardstream``)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import shardstream
+from shardstream import demo as demo_module
+from shardstream.cli import main
+
+
+def run(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "shardstream", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_version():
+    proc = run("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"shardstream {shardstream.__version__}"
+
+
+def test_help_lists_commands():
+    proc = run("--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "demo" in proc.stdout and "info" in proc.stdout
+
+
+def test_info():
+    import numpy
+    import pyarrow
+
+    proc = run("info")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert re.search(rf"^shardstream\s+{re.escape(shardstream.__version__)}$", out, re.M), out
+    simd = "active" if shardstream.simd_available() else "not available"
+    assert re.search(rf"^avx2 md5\s+{simd}", out, re.M), out
+    assert re.search(rf"^numpy\s+{re.escape(numpy.__version__)}$", out, re.M), out
+    assert re.search(rf"^pyarrow\s+{re.escape(pyarrow.__version__)}$", out, re.M), out
+    assert re.search(r"^python\s+3\.\d+", out, re.M), out
+
+
+def test_demo_small():
+    pytest.importorskip("pandas")
+    proc = run("demo", "--records", "20000", "--shards", "3", "--batch-size", "7000")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for i in range(3):
+        assert f"shardId-{i:012d}" in out, out
+    assert "20,000" in out
+    assert "OK: read back 20,000 of 20,000 records" in out
+    assert "Traceback" not in proc.stderr
+    # The per-shard counts in the table add up to the total.
+    counts = [int(m.replace(",", "")) for m in re.findall(r"^\s+shardId-\d{12}\s+([\d,]+)", out, re.M)]
+    assert len(counts) == 3 and sum(counts) == 20_000
+
+
+def test_demo_is_deterministic():
+    pytest.importorskip("pandas")
+    a = demo_module.run_demo(records=5_000, shards=2, record_size=10, batch_size=1_000, seed=7)
+    b = demo_module.run_demo(records=5_000, shards=2, record_size=10, batch_size=1_000, seed=7)
+    assert a.ok and b.ok
+    assert [r["records"] for r in a.shards_table] == [r["records"] for r in b.shards_table]
+
+
+def test_make_keys_shape():
+    import numpy as np
+
+    keys = demo_module.make_keys(np.random.default_rng(0), 10_000).to_pylist()
+    assert all(k.startswith("user-") and 16 <= len(k) <= 36 for k in keys)
+    assert re.fullmatch(r"user-[0-9a-f]+", keys[0])
+    assert {len(k) for k in keys} == set(range(16, 37))
+
+
+def test_demo_without_pandas(tmp_path):
+    # A "pandas" package that fails to import, first on the path: the demo must say what to install.
+    fake = tmp_path / "pandas"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('No module named pandas')\n")
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    proc = run("demo", "--records", "10", env={"PYTHONPATH": path})
+    assert proc.returncode == 1
+    assert "pip install 'shardstream[pandas]'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_demo_rejects_bad_options():
+    proc = run("demo", "--records", "0")
+    assert proc.returncode == 2
+    assert "--records" in proc.stderr
+
+
+def test_demo_exits_nonzero_on_mismatch(monkeypatch):
+    pytest.importorskip("pandas")
+    import shardstream.reader
+
+    real = shardstream.reader.to_pandas
+    monkeypatch.setattr(shardstream.reader, "to_pandas", lambda table: real(table.slice(1)))
+    result = CliRunner().invoke(main, ["demo", "--records", "1000", "--shards", "2"])
+    assert result.exit_code == 1, result.output
+    assert "FAILED: read back 999 records but wrote 1,000" in result.output
