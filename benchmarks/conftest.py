@@ -47,6 +47,8 @@ def pytest_collect_file(file_path, parent):
     name = file_path.name
     if not (name.startswith("bench_") and name.endswith(".py")):
         return None
+    if parent.session.isinitpath(file_path):
+        return None  # named on the command line: pytest's python plugin collects it itself
     patterns = parent.config.getini("python_files")
     if any(fnmatch.fnmatch(name, p) for p in patterns):
         return None  # the python plugin collects it already (e.g. -o python_files='bench_*.py')
