@@ -1,6 +1,8 @@
+cimport cython
 from libc.stdint cimport int32_t, uint32_t, uint64_t
 
 
+@cython.final
 cdef class RoutingTable:
     """Immutable map from 128-bit hash keys to positions among the open shards."""
     cdef uint64_t *start_hi

@@ -1,9 +1,11 @@
+cimport cython
 from cpython.pythread cimport PyThread_type_lock
 from libc.stdint cimport uint64_t, int64_t
 
 from shardstream.includes.native cimport ss_ring
 
 
+@cython.final
 cdef class ShardLog:
     """One shard: an ss_ring, the lock that serialises it, and its identity."""
     cdef ss_ring ring

@@ -40,6 +40,8 @@ from shardstream import validation as _validation
 
 cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void *PyUnicode_DATA(object)
     const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *) except NULL
 
 DEF MAX_KEY_CHARS = 256
@@ -169,9 +171,9 @@ cdef class StreamCore:
         cdef bint have_view = False
         cdef uint64_t hi, lo, counter
         cdef uint8_t digest[16]
-        cdef char seq[SS_SEQ_LEN]
         cdef int rc
         cdef ShardLog log
+        cdef str seq = PyUnicode_New(SS_SEQ_LEN, 127)   # ASCII, filled in place below
         cdef int64_t now
 
         if type(partition_key) is not str:
@@ -225,9 +227,10 @@ cdef class StreamCore:
                         counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
                 else:
                     counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
-                ss_seq_format_cached(seq, log.seq_cache, &log.seq_cached, log.prefix, counter)
+                ss_seq_format_cached(<char *>PyUnicode_DATA(seq), log.seq_cache, &log.seq_cached, log.prefix,
+                                     counter)
                 log.release()
-                return {"ShardId": log.shard_id, "SequenceNumber": PyUnicode_DecodeASCII(seq, SS_SEQ_LEN, NULL)}
+                return {"ShardId": log.shard_id, "SequenceNumber": seq}
         finally:
             if have_view:
                 PyBuffer_Release(&view)

@@ -57,6 +57,8 @@ typedef struct {
     uint64_t slot_cap;
     uint64_t head, tail;
     int64_t last_ts;
+    int64_t head_ts;    /* arrival time of record `head` (INT64_MAX when empty): kept so the
+                           retention check on every append does not touch the cold, oldest slot */
     uint64_t capacity;
     int64_t retention_ms;
     int evict_oldest;
@@ -92,6 +94,7 @@ static inline void ss_ring_init(ss_ring *r, uint64_t first_counter, uint64_t cap
     r->retention_ms = retention_ms;
     r->evict_oldest = evict_oldest;
     r->last_ts = INT64_MIN;
+    r->head_ts = INT64_MAX;
 }
 
 static inline void ss_ring_free(ss_ring *r)
@@ -116,6 +119,7 @@ static inline void ss_ring_drop(ss_ring *r, uint64_t n)
     r->data_head = ss_ring_doff(r, c);
     r->key_head = ss_ring_koff(r, c);
     r->head = c;
+    r->head_ts = c < r->tail ? ss_ring_ts(r, c) : INT64_MAX;
 }
 
 /* First counter in [head, tail] whose arrival time is >= t (tail if none). */
@@ -135,7 +139,7 @@ static inline uint64_t ss_ring_lower_bound_ts(const ss_ring *r, int64_t t)
 /* Drop records that arrived before now - retention; returns how many. */
 static inline uint64_t ss_ring_trim_expired(ss_ring *r, int64_t now_ms)
 {
-    if (r->head == r->tail || ss_ring_ts(r, r->head) >= now_ms - r->retention_ms)
+    if (r->head_ts >= now_ms - r->retention_ms)
         return 0;
     uint64_t n = ss_ring_lower_bound_ts(r, now_ms - r->retention_ms) - r->head;
     ss_ring_drop(r, n);
@@ -214,8 +218,12 @@ static inline int ss_ring_reserve(ss_ring *r, uint64_t nrec, uint64_t key_bytes,
     if (ss_ring_footprint(r) + need > r->capacity) {
         if (!r->evict_oldest || need > r->capacity)
             return SS_FULL;
-        /* Evict just enough of the oldest records, found by walking forward. */
+        /* Evict the oldest records, walking forward.  Evict at least 1/64 of
+         * the capacity at a time: the oldest slots are cold (a cache miss
+         * each), and evicting in chunks keeps that off every append. */
         uint64_t c = r->head, freed = 0, over = ss_ring_footprint(r) + need - r->capacity;
+        if (over < r->capacity / 64)
+            over = r->capacity / 64;
         while (freed < over && c < r->tail) {
             freed += (ss_ring_doff(r, c + 1) - ss_ring_doff(r, c)) + (ss_ring_koff(r, c + 1) - ss_ring_koff(r, c)) +
                      SS_SLOT_BYTES;
@@ -241,6 +249,8 @@ static inline uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t k
     if (ts < r->last_ts)
         ts = r->last_ts; /* arrival times never go backwards within a shard */
     r->last_ts = ts;
+    if (r->head == c)
+        r->head_ts = ts; /* the ring was empty: this record is the oldest */
     r->doff[slot] = r->data_tail;
     r->koff[slot] = r->key_tail;
     r->ts[slot] = ts;
