@@ -45,6 +45,7 @@ def extension(name, *c_sources):
 
 
 extensions = [
+    extension("_buffers"),
     extension("_routing", "ss_md5.c"),
     extension("_shardlog"),
     extension("_arrow_encode"),

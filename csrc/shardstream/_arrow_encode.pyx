@@ -5,14 +5,16 @@ A batch's columns are built straight from the ring: the key and data columns
 are one or two memcpy calls each (keys and data live in separate rings), their
 offsets are the ring's logical offsets rebased to zero, arrival times are a
 copy of the slot array, and sequence numbers are written by incrementing the
-previous one in place.  Buffers come from pyarrow's memory pool, which keeps
-freed blocks for reuse, so steady reading does not fault in fresh pages.  The
+previous one in place.  Large buffers come from the shared BufferPool, which reuses
+blocks nothing references any more, so steady reading does not fault in fresh
+pages.  The
 copy runs under the shard's lock with the GIL released; the batch owns its
 memory, so nothing a writer does later can change it.
 """
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t, uintptr_t
 from libc.string cimport memcpy
 
+from shardstream._buffers import default_pool
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
     SS_SEQ_LEN, ss_ring_doff, ss_ring_koff, ss_ring_read, ss_ring_span, ss_ring_trim_expired, ss_ring_ts,
@@ -53,6 +55,11 @@ cdef object _dictionary(str shard_id):
     if d is None:
         d = _dictionaries[shard_id] = pa.array([shard_id], pa.string())
     return d
+
+
+cdef object _buffer(uint64_t nbytes):
+    """An Arrow buffer over pooled memory (see _buffers.pyx)."""
+    return pa.py_buffer(default_pool.take(nbytes))
 
 
 cdef inline uint8_t *_addr(object buf):
@@ -113,12 +120,12 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         k0 = ss_ring_koff(&log.ring, start)
         dbytes = ss_ring_doff(&log.ring, end) - d0
         kbytes = ss_ring_koff(&log.ring, end) - k0
-        data_buf = pa.allocate_buffer(dbytes)
-        doff_buf = pa.allocate_buffer((n + 1) * 4)
-        key_buf = pa.allocate_buffer(kbytes)
-        koff_buf = pa.allocate_buffer((n + 1) * 4)
-        seq_buf = pa.allocate_buffer(n * SS_SEQ_LEN)
-        ts_buf = pa.allocate_buffer(n * 8)
+        data_buf = _buffer(dbytes)
+        doff_buf = _buffer((n + 1) * 4)
+        key_buf = _buffer(kbytes)
+        koff_buf = _buffer((n + 1) * 4)
+        seq_buf = _buffer(n * SS_SEQ_LEN)
+        ts_buf = _buffer(n * 8)
         doffs = <int32_t *>_addr(doff_buf)
         koffs = <int32_t *>_addr(koff_buf)
         ts_out = <int64_t *>_addr(ts_buf)
