@@ -2,6 +2,10 @@ cimport cython
 from libc.stdint cimport int32_t, uint32_t, uint64_t
 
 
+cdef inline bint u128_le(uint64_t ahi, uint64_t alo, uint64_t bhi, uint64_t blo) noexcept nogil:
+    return ahi < bhi or (ahi == bhi and alo <= blo)
+
+
 @cython.final
 cdef class RoutingTable:
     """Immutable map from 128-bit hash keys to positions among the open shards."""
@@ -12,5 +16,18 @@ cdef class RoutingTable:
     cdef readonly tuple shard_indexes
     cdef readonly tuple shard_ids
 
-    cdef int32_t lookup(self, uint64_t hi, uint64_t lo) noexcept nogil
+    cdef inline int32_t lookup(self, uint64_t hi, uint64_t lo) noexcept nogil:
+        # Up to 8 shards: a scan over the starting keys, which stay in L1,
+        # beats touching a random entry of the 256 KiB bucket table.
+        cdef uint32_t pos, last
+        if self.size <= 8:
+            pos = 0
+            while pos + 1 < <uint32_t>self.size and u128_le(self.start_hi[pos + 1], self.start_lo[pos + 1], hi, lo):
+                pos += 1
+            return pos
+        pos = self.bucket[hi >> 48]
+        last = self.bucket[(hi >> 48) + 1]
+        while pos < last and u128_le(self.start_hi[pos + 1], self.start_lo[pos + 1], hi, lo):
+            pos += 1
+        return pos
     cdef void lookup_many(self, const uint64_t *hi, const uint64_t *lo, int32_t *out, Py_ssize_t n) noexcept nogil

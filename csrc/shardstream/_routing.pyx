@@ -28,10 +28,6 @@ def simd_available():
     return bool(ss_md5_have_avx2())
 
 
-cdef inline bint u128_le(uint64_t ahi, uint64_t alo, uint64_t bhi, uint64_t blo) noexcept nogil:
-    return ahi < bhi or (ahi == bhi and alo <= blo)
-
-
 cdef class RoutingTable:
     """The open shards of a stream as sorted starting hash keys.
 
@@ -76,14 +72,6 @@ cdef class RoutingTable:
         PyMem_Free(self.start_hi)
         PyMem_Free(self.start_lo)
         PyMem_Free(self.bucket)
-
-    cdef int32_t lookup(self, uint64_t hi, uint64_t lo) noexcept nogil:
-        cdef uint64_t b = hi >> (64 - BUCKET_BITS)
-        cdef uint32_t pos = self.bucket[b]
-        cdef uint32_t last = self.bucket[b + 1]
-        while pos < last and u128_le(self.start_hi[pos + 1], self.start_lo[pos + 1], hi, lo):
-            pos += 1
-        return pos
 
     cdef void lookup_many(self, const uint64_t *hi, const uint64_t *lo, int32_t *out, Py_ssize_t n) noexcept nogil:
         cdef Py_ssize_t i

@@ -1,15 +1,15 @@
 cimport cython
-from cpython.pythread cimport PyThread_type_lock
 from libc.stdint cimport uint64_t, int64_t
 
-from shardstream.includes.native cimport ss_ring
+from shardstream.includes.native cimport ss_mutex, ss_mutex_lock, ss_mutex_trylock, ss_mutex_unlock, ss_ring
 
 
 @cython.final
 cdef class ShardLog:
     """One shard: an ss_ring, the lock that serialises it, and its identity."""
     cdef ss_ring ring
-    cdef PyThread_type_lock lock
+    cdef ss_mutex lock
+    cdef bint lock_ready
     cdef char prefix[28]              # the 27 constant digits of its sequence numbers
     cdef char seq_cache[56]           # the last sequence number formatted (under the lock)
     cdef uint64_t seq_cached          # its counter, UINT64_MAX when empty
@@ -17,7 +17,14 @@ cdef class ShardLog:
     cdef readonly long shard_index
     cdef readonly bint closed
     cdef readonly uint64_t end_counter  # counter of the EndingSequenceNumber once closed
+    cdef dict put_result                # {"ShardId": shard_id, "SequenceNumber": None}, copied per put
 
-    cdef void acquire(self) noexcept
-    cdef void acquire_nogil(self) noexcept nogil
-    cdef void release(self) noexcept nogil
+    cdef inline void acquire(self) noexcept:
+        # Uncontended, a try-lock costs one compare-and-swap; only a wait
+        # gives up the GIL (so a lock holder that needs the GIL gets it).
+        if not ss_mutex_trylock(&self.lock):
+            with nogil:
+                ss_mutex_lock(&self.lock)
+
+    cdef inline void release(self) noexcept nogil:
+        ss_mutex_unlock(&self.lock)

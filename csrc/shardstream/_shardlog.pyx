@@ -9,15 +9,12 @@ out references ring memory, so later writes, trims and wraps never change a
 batch a reader holds.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from cpython.pythread cimport (
-    NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock, PyThread_allocate_lock, PyThread_free_lock,
-    PyThread_release_lock,
-)
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport INT64_MIN, UINT64_MAX, int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
 from shardstream.includes.native cimport (
+    ss_mutex_destroy, ss_mutex_init,
     SS_FULL, SS_NOMEM, SS_OK, SS_SEQ_LEN, SS_SEQ_PREFIX_LEN, ss_ring_count, ss_ring_doff, ss_ring_footprint,
     ss_ring_free, ss_ring_init, ss_ring_koff, ss_ring_lower_bound_ts, ss_ring_read, ss_ring_span, ss_ring_trim_expired,
     ss_ring_ts, ss_seq_format,
@@ -56,9 +53,9 @@ cdef class ShardLog:
             raise ValueError(f"sequence-number prefix must have {SS_SEQ_PREFIX_LEN} digits")
         if first_counter < 1:
             raise ValueError("first_counter must be at least 1")
-        self.lock = PyThread_allocate_lock()
-        if self.lock == NULL:
-            raise MemoryError()
+        if ss_mutex_init(&self.lock) != 0:
+            raise MemoryError("could not create the shard lock")
+        self.lock_ready = True
         ss_ring_init(&self.ring, first_counter, capacity_bytes, retention_ms, evict_oldest)
         memcpy(self.prefix, PyBytes_AS_STRING(prefix), SS_SEQ_PREFIX_LEN)
         self.prefix[SS_SEQ_PREFIX_LEN] = 0
@@ -67,24 +64,12 @@ cdef class ShardLog:
         self.closed = False
         self.end_counter = UINT64_MAX
         self.seq_cached = UINT64_MAX
+        self.put_result = {"ShardId": self.shard_id, "SequenceNumber": None}
 
     def __dealloc__(self):
         ss_ring_free(&self.ring)
-        if self.lock != NULL:
-            PyThread_free_lock(self.lock)
-
-    cdef void acquire(self) noexcept:
-        # Try without giving up the GIL first: uncontended, that is ~20 ns
-        # instead of a GIL release and re-acquire.
-        if not PyThread_acquire_lock(self.lock, NOWAIT_LOCK):
-            with nogil:
-                PyThread_acquire_lock(self.lock, WAIT_LOCK)
-
-    cdef void acquire_nogil(self) noexcept nogil:
-        PyThread_acquire_lock(self.lock, WAIT_LOCK)
-
-    cdef void release(self) noexcept nogil:
-        PyThread_release_lock(self.lock)
+        if self.lock_ready:
+            ss_mutex_destroy(&self.lock)
 
     def __repr__(self):
         return f"<ShardLog {self.shard_id} records={self.count} closed={self.closed}>"

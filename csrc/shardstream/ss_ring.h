@@ -208,10 +208,25 @@ static inline int ss_ring_can_fit(const ss_ring *r, uint64_t nrec, uint64_t nbyt
     return nbytes + SS_SLOT_BYTES * nrec <= r->capacity;
 }
 
+/* The slow half of ss_ring_reserve: trim, evict, grow. */
+static int ss_ring_reserve_slow(ss_ring *r, uint64_t nrec, uint64_t key_bytes, uint64_t data_bytes, int64_t now_ms);
+
 /* Make room for nrec records with the given key and data byte totals: trim
  * expired records, then (if the ring evicts) drop the oldest, then grow the
- * storage.  On SS_FULL nothing but expired records has been dropped. */
+ * storage.  On SS_FULL nothing but expired records has been dropped.  The
+ * common case (nothing expired, room in every array) is a few compares. */
 static inline int ss_ring_reserve(ss_ring *r, uint64_t nrec, uint64_t key_bytes, uint64_t data_bytes, int64_t now_ms)
+{
+    if (r->head_ts >= now_ms - r->retention_ms &&
+        ss_ring_footprint(r) + key_bytes + data_bytes + SS_SLOT_BYTES * nrec <= r->capacity &&
+        r->data_tail - r->data_head + data_bytes <= r->data_cap &&
+        r->key_tail - r->key_head + key_bytes <= r->key_cap &&
+        r->tail - r->head + nrec <= r->slot_cap)
+        return SS_OK;
+    return ss_ring_reserve_slow(r, nrec, key_bytes, data_bytes, now_ms);
+}
+
+static int ss_ring_reserve_slow(ss_ring *r, uint64_t nrec, uint64_t key_bytes, uint64_t data_bytes, int64_t now_ms)
 {
     uint64_t need = key_bytes + data_bytes + SS_SLOT_BYTES * nrec;
     ss_ring_trim_expired(r, now_ms);

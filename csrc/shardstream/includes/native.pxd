@@ -66,3 +66,13 @@ cdef extern from "ss_ring.h" nogil:
     uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t klen, const uint8_t *data, uint64_t dlen,
                             int64_t ts)
     uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes)
+
+
+cdef extern from "ss_lock.h" nogil:
+    ctypedef struct ss_mutex:
+        pass
+    int ss_mutex_init(ss_mutex *m)
+    void ss_mutex_destroy(ss_mutex *m)
+    int ss_mutex_trylock(ss_mutex *m)
+    void ss_mutex_lock(ss_mutex *m)
+    void ss_mutex_unlock(ss_mutex *m)
