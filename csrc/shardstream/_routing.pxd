@@ -17,17 +17,23 @@ cdef class RoutingTable:
     cdef readonly tuple shard_ids
 
     cdef inline int32_t lookup(self, uint64_t hi, uint64_t lo) noexcept nogil:
-        # Up to 8 shards: a scan over the starting keys, which stay in L1,
-        # beats touching a random entry of the 256 KiB bucket table.
-        cdef uint32_t pos, last
+        # One key at a time (put_record): with few shards, scan the starting
+        # keys, which stay in L1, instead of touching a random entry of the
+        # 256 KiB bucket table (a likely cache miss between calls).
+        cdef uint32_t pos = 0
         if self.size <= 8:
-            pos = 0
             while pos + 1 < <uint32_t>self.size and u128_le(self.start_hi[pos + 1], self.start_lo[pos + 1], hi, lo):
                 pos += 1
             return pos
-        pos = self.bucket[hi >> 48]
-        last = self.bucket[(hi >> 48) + 1]
+        return self.lookup_table(hi, lo)
+
+    cdef inline int32_t lookup_table(self, uint64_t hi, uint64_t lo) noexcept nogil:
+        # Batches: the table stays cached across the loop and its answer is
+        # a single load except where a shard boundary cuts the bucket.
+        cdef uint32_t pos = self.bucket[hi >> 48]
+        cdef uint32_t last = self.bucket[(hi >> 48) + 1]
         while pos < last and u128_le(self.start_hi[pos + 1], self.start_lo[pos + 1], hi, lo):
             pos += 1
         return pos
+
     cdef void lookup_many(self, const uint64_t *hi, const uint64_t *lo, int32_t *out, Py_ssize_t n) noexcept nogil

@@ -80,7 +80,7 @@ cdef class RoutingTable:
                 out[i] = 0
             return
         for i in range(n):
-            out[i] = self.lookup(hi[i], lo[i])
+            out[i] = self.lookup_table(hi[i], lo[i])
 
     def route(self, hash_keys):
         """Positions (into ``shard_ids``) of the open shard holding each hash key.
