@@ -56,7 +56,7 @@ class Engine:
     >>> engine = Engine()
     >>> stream = engine.create_stream("clicks", shard_count=4)
     >>> stream.put_record(b"hello", partition_key="user-1")["ShardId"]
-    'shardId-000000000002'
+    'shardId-000000000003'
     """
 
     def __init__(
