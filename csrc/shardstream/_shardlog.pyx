@@ -217,6 +217,8 @@ cdef class ShardLog:
                 data = PyBytes_FromStringAndSize(NULL, d1 - d0)
                 if d1 > d0:
                     ss_ring_read(<uint8_t *>PyBytes_AS_STRING(data), self.ring.data, self.ring.data_cap, d0, d1 - d0)
+                if k1 - k0 > sizeof(keybuf):  # never for validated keys (<= 256 characters)
+                    raise SystemError(f"partition key of {k1 - k0} bytes in {self.shard_id}")
                 ss_ring_read(keybuf, self.ring.keys, self.ring.key_cap, k0, k1 - k0)
                 ts = ss_ring_ts(&self.ring, c)
                 if ts != last_ts:

@@ -21,7 +21,6 @@ from .errors import (
     SerializationException,
 )
 from .iterators import IteratorCodec, PageTokenCodec
-from .models import ms_to_datetime
 from .stream import Stream
 
 __all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
@@ -385,5 +384,3 @@ def check_retention(hours) -> None:
             f"Requested retention period ({hours} hours) is too long."
         )
 
-
-_ = ms_to_datetime  # re-exported for callers rendering timestamps

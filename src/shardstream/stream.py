@@ -8,7 +8,6 @@ from any number of threads.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -87,7 +86,6 @@ class Stream(StreamCore):
         self.evict_oldest = evict_oldest
         self.tags = dict(tags or {})
         self.shards: list[ShardInfo] = []
-        self._control = threading.RLock()
         step = 2**128 // shard_count
         for i in range(shard_count):
             end = (i + 1) * step - 1 if i < shard_count - 1 else 2**128 - 1
