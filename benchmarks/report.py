@@ -6,8 +6,10 @@ Each round runs every workload once, in a fixed order, so a workload and its
 baseline see the same machine load; a round's time is one
 ``time.perf_counter`` interval with the garbage collector disabled (setup,
 such as building a fresh naive store, and freeing the result are outside the
-interval).  The table shows medians over the rounds and ratios of those
-medians: on a shared 2-core host only the ratios are meaningful.
+interval).  The table shows medians over the rounds, and for each pair the
+median of the per-round ratios (a workload and its baseline timed in the same
+round see the same machine state, so pairing cancels most of the host's
+drift): on a shared 2-core host only the ratios are meaningful.
 
 It uses ``benchmarks/data.py`` and ``benchmarks/naive.py``, like the
 pytest-benchmark suite, so both measure the same code on the same records.
@@ -135,7 +137,7 @@ def spread(w: Workload) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=data.N_RECORDS, help="records in the batch workloads")
-    ap.add_argument("--rounds", type=int, default=5, help="timed rounds per workload (median reported)")
+    ap.add_argument("--rounds", type=int, default=7, help="timed rounds per workload (median reported)")
     ap.add_argument("--put-record-records", type=int, default=200_000, help="records in the per-record workloads")
     ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     args = ap.parse_args(argv)
@@ -241,14 +243,14 @@ def main(argv=None) -> int:
     for label, ours, count, unit, blabel, base, target in rows:
         wo, wb = W[ours], W[base]
         bcount = count
-        ratio = wb.median / wo.median
+        ratio = statistics.median(b / o for b, o in zip(wb.times, wo.times))
         met = "" if target is None else ("yes" if ratio >= target else "**NO**")
         tgt = "" if target is None else f"≥ {target:g}×"
         print(f"| {label} | {fmt_time(wo.median)} | {fmt_rate(count, wo.median, unit)} | {blabel} | "
               f"{fmt_time(wb.median)} | {fmt_rate(bcount, wb.median, unit)} | {ratio:.2f}× | {tgt} | {met} |")
     print()
-    print("Ratio = baseline median time / workload median time (for the GB/s rows that equals our GB/s "
-          "divided by the baseline's, the bytes being the same).")
+    print("Ratio = median over rounds of (baseline time / workload time) within the same round (for the "
+          "GB/s rows that equals our GB/s divided by the baseline's, the bytes being the same).")
     print()
     print("`np.copy` allocates its destination: numpy asks for transparent huge pages on large arrays and, "
           "with THP defrag set to `madvise`, the kernel may compact memory synchronously first, so that "
