@@ -56,6 +56,7 @@ setup(
     ext_modules=cythonize(
         extensions,
         include_path=["csrc"],
+        build_dir=os.path.join("build", "cython"),  # generated C stays out of csrc/
         annotate=os.environ.get("SHARDSTREAM_ANNOTATE") == "1",
         force=os.environ.get("SHARDSTREAM_CYTHON_ALWAYS") == "1",
         compiler_directives={
