@@ -87,7 +87,7 @@ cdef class StreamCore:
     cdef readonly list logs              # every ShardLog, by shard index
     cdef readonly RoutingTable routing   # the open shards ...
     cdef readonly tuple open_logs        # ... and their logs, in hash-key order
-    cdef readonly bint deleted
+    cdef readonly bint accepting       # writes allowed (False while CREATING and once deleted)
 
     def __cinit__(self, *args, **kwargs):
         self.logs = []
@@ -99,12 +99,14 @@ cdef class StreamCore:
         self.max_record_bytes = max_record_bytes
         self.clock = clock
 
-    def _set_deleted(self):
-        """Mark the stream gone; writers that then find a closed shard raise ResourceNotFound."""
-        self.deleted = True
+    def _set_accepting(self, bint accepting):
+        """Open or shut the write paths; while shut, writers call ``_refresh_accepting``."""
+        self.accepting = accepting
 
-    def _raise_not_found(self):
-        raise _errors.ResourceNotFoundException(f"Stream {self.name} under account {self.account_id} not found.")
+    def _refresh_accepting(self):
+        """Hook for Stream: settle the stream's state, then return if writes are accepted or raise."""
+        if not self.accepting:
+            raise _errors.ResourceNotFoundException(f"Stream {self.name} under account {self.account_id} not found.")
 
     def _set_max_record_bytes(self, int64_t value):
         self.max_record_bytes = value
@@ -172,6 +174,8 @@ cdef class StreamCore:
         cdef str seq = PyUnicode_New(SS_SEQ_LEN, 127)   # ASCII, filled in place below
         cdef int64_t now
 
+        if not self.accepting:
+            self._refresh_accepting()
         if type(partition_key) is not str:
             _check_partition_key_type(partition_key)
         if PyUnicode_GET_LENGTH(partition_key) < 1 or PyUnicode_GET_LENGTH(partition_key) > MAX_KEY_CHARS:
@@ -211,8 +215,8 @@ cdef class StreamCore:
                 log.acquire()
                 if log.closed:                  # resharded or deleted under us
                     log.release()
-                    if self.deleted:
-                        self._raise_not_found()
+                    if not self.accepting:
+                        self._refresh_accepting()
                     continue
                 rc = ss_ring_reserve(&log.ring, 1, klen_bytes, dlen, now)
                 if rc != SS_OK:
@@ -263,6 +267,8 @@ cdef class StreamCore:
             counter in that shard; the snapshot itself.
         """
         cdef BinaryView kv, dv
+        if not self.accepting:
+            self._refresh_accepting()
         binary_view(keys, &kv)
         binary_view(data, &dv)
         cdef int64_t n = kv.length
@@ -321,8 +327,8 @@ cdef class StreamCore:
             if self._append_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL,
                                    &ctr[0] if n else NULL, n, partial):
                 return positions, counters, routing, open_logs
-            if self.deleted:
-                self._raise_not_found()
+            if not self.accepting:
+                self._refresh_accepting()
 
     cdef bint _append_routed(self, RoutingTable routing, tuple open_logs, BinaryView *kv, BinaryView *dv,
                              const int32_t *pos, uint64_t *ctr, int64_t n, bint partial) except -1:

@@ -14,7 +14,7 @@ class StreamCore:
     logs: list[ShardLog]
     routing: RoutingTable
     open_logs: tuple[ShardLog, ...]
-    deleted: bool
+    accepting: bool
     def now_ms(self) -> int: ...
     def put_record(
         self,

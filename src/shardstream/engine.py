@@ -7,6 +7,7 @@ never take it, so writers and readers on many threads run in parallel.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import threading
@@ -21,13 +22,13 @@ from .errors import (
     SerializationException,
 )
 from .iterators import IteratorCodec, PageTokenCodec
-from .stream import Stream
+from .models import to_epoch_ms
+from .stream import Stream, _shard_sort_key
+from .validation import check_retention, check_shard_filter
 
 __all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
 
 DEFAULT_SHARD_CAPACITY_BYTES = 256 * 1024 * 1024
-MIN_RETENTION_HOURS = 24
-MAX_RETENTION_HOURS = 8760
 STREAM_MODES = ["PROVISIONED", "ON_DEMAND"]
 ON_DEMAND_SHARDS = 4
 
@@ -49,6 +50,11 @@ class Engine:
     clock : callable, optional
         Returns the time in ms since the epoch; inject one to test retention
         and iterator expiry without waiting.
+    transition_ms : int
+        How long streams stay CREATING, UPDATING (after a reshard or mode
+        change) and DELETING.  0 (the default) makes transitions instant;
+        Kinesis takes seconds, and kinesalite-style emulators use 500 ms,
+        which suits testing applications that wait for ACTIVE.
 
     Examples
     --------
@@ -66,8 +72,10 @@ class Engine:
         shard_limit: int | None = 500,
         shard_capacity_bytes: int = DEFAULT_SHARD_CAPACITY_BYTES,
         clock=None,
+        transition_ms: int = 0,
     ):
         self.region = region
+        self.transition_ms = int(transition_ms)
         self.account_id = account_id
         self.shard_limit = shard_limit
         self.shard_capacity_bytes = int(shard_capacity_bytes)
@@ -114,13 +122,41 @@ class Engine:
             No such stream.
         """
         name = self._name_from(name, stream_arn)
-        s = self._streams.get(name)
+        s = self._lookup(name)
         if s is None:
             raise self._not_found(name)
         return s
 
+    def _lookup(self, name: str) -> Stream | None:
+        """The stream called ``name`` unless it is missing or its deletion has completed."""
+        s = self._streams.get(name)
+        if s is not None and s._gone:
+            with self._lock:
+                if self._streams.get(name) is s:
+                    del self._streams[name]
+            return None
+        return s
+
+    def _live_streams(self) -> list[Stream]:
+        return [s for s in list(self._streams.values()) if self._lookup(s.name) is s]
+
+    def _check_shard_limit(self, additional: int) -> None:
+        """LimitExceededException if ``additional`` more open shards would pass the account's shard limit."""
+        if self.shard_limit is None:
+            return
+        open_now = sum(s.open_shard_count for s in self._live_streams())
+        if open_now + additional > self.shard_limit:
+            raise LimitExceededException(
+                f"This request would exceed the shard limit for the account {self.account_id} in "
+                f"{self.region}. Current shard count for the account: {open_now}. Limit: {self.shard_limit}. "
+                f"Number of additional shards that would have resulted from this request: {additional}. "
+                "Refer to the AWS Service Limits page "
+                "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) "
+                "for current limits and how to request higher limits."
+            )
+
     def __contains__(self, name: str) -> bool:
-        return name in self._streams
+        return self._lookup(name) is not None
 
     # -- control plane ---------------------------------------------------------------
 
@@ -192,18 +228,9 @@ class Engine:
                 f"({2 * max_record_size_kib * 1024} bytes)"
             )
         with self._lock:
-            if name in self._streams:
+            if self._lookup(name) is not None:
                 raise ResourceInUseException(f"Stream {name} under account {self.account_id} already exists.")
-            open_now = sum(s.open_shard_count for s in self._streams.values())
-            if self.shard_limit is not None and open_now + count > self.shard_limit:
-                raise LimitExceededException(
-                    f"This request would exceed the shard limit for the account {self.account_id} in "
-                    f"{self.region}. Current shard count for the account: {open_now}. Limit: {self.shard_limit}. "
-                    f"Number of additional shards that would have resulted from this request: {count}. "
-                    "Refer to the AWS Service Limits page "
-                    "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) "
-                    "for current limits and how to request higher limits."
-                )
+            self._check_shard_limit(count)
             stream = Stream(
                 self,
                 name,
@@ -232,10 +259,13 @@ class Engine:
         """
         name = self._name_from(name, stream_arn)
         with self._lock:
-            stream = self._streams.pop(name, None)
+            stream = self._lookup(name)
             if stream is None:
                 raise self._not_found(name)
-            stream._mark_deleted()
+            if stream._status != "DELETING":
+                stream._mark_deleted()
+            if not self.transition_ms:
+                del self._streams[name]
         return {}
 
     def describe_stream(
@@ -266,7 +296,8 @@ class Engine:
         if next_token is not None:
             exclusive_start_stream_name = self._pages.decode(next_token, self.now_ms())
         with self._lock:
-            names = sorted(self._streams)
+            live = {st.name: st for st in self._live_streams()}
+            names = sorted(live)
             if exclusive_start_stream_name is not None:
                 names = [n for n in names if n > exclusive_start_stream_name]
             page = limit or 100
@@ -274,7 +305,7 @@ class Engine:
             out = {
                 "StreamNames": shown,
                 "HasMoreStreams": more,
-                "StreamSummaries": [self._streams[n].summary() for n in shown],
+                "StreamSummaries": [live[n].summary() for n in shown],
             }
         if more:
             out["NextToken"] = self._pages.encode(shown[-1], self.now_ms())
@@ -288,8 +319,20 @@ class Engine:
         max_results: int | None = None,
         *,
         stream_arn: str | None = None,
+        stream_creation_timestamp=None,
+        shard_filter: dict | None = None,
     ) -> dict:
-        """boto3's ListShards: ``{"Shards": [...], "NextToken": ...}`` (1000 a page by default)."""
+        """boto3's ListShards: ``{"Shards": [...], "NextToken": ...}`` (1000 a page by default).
+
+        Parameters
+        ----------
+        shard_filter : dict, optional
+            ``{"Type": ..., "ShardId": ..., "Timestamp": ...}`` with Type one of
+            AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON (the default),
+            AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP.
+        stream_creation_timestamp : datetime or float, optional
+            Must match the stream's creation time (tells re-created streams apart).
+        """
         has_stream = stream_name is not None or stream_arn is not None
         if next_token is None and not has_stream:
             raise InvalidArgumentException("Either NextToken or StreamName should be provided.")
@@ -298,41 +341,96 @@ class Engine:
         errs: list = []
         if max_results is not None:
             v.check_int_range(errs, "maxResults", max_results, 1, 10_000)
+        if exclusive_start_shard_id is not None:
+            v.check_name(errs, "exclusiveStartShardId", exclusive_start_shard_id)
         v.raise_if_any(errs)
+        check_shard_filter(shard_filter)
         after = -1
         if next_token is not None:
-            payload = self._pages.decode(next_token, self.now_ms())
-            name, incarnation, after_s = payload.rsplit("/", 2)
-            stream = self.stream(name)
-            if str(stream.incarnation) != incarnation:
-                raise self._not_found(name)
-            after = int(after_s)
+            page_state = json.loads(self._pages.decode(next_token, self.now_ms()))
+            stream = self.stream(page_state["stream"])
+            if stream.incarnation != page_state["incarnation"]:
+                raise self._not_found(page_state["stream"])
+            after, shard_filter = page_state["after"], page_state["filter"]
         else:
             stream = self.stream(stream_name, stream_arn=stream_arn)
+            if stream_creation_timestamp is not None and to_epoch_ms(stream_creation_timestamp) != stream.created_ms:
+                raise self._not_found(stream.name)
             if exclusive_start_shard_id is not None:
-                from .stream import _shard_sort_key
-
                 after = _shard_sort_key(exclusive_start_shard_id)
-        shards = [s for s in stream.shards if s.index > after]
+        if stream.status == "CREATING":
+            raise ResourceInUseException(
+                f"Stream {stream.name} under account {self.account_id} not ACTIVE, instead in state CREATING"
+            )
+        shards = [s for s in stream.filter_shards(shard_filter) if s.index > after]
         page = min(max_results or 1000, 10_000)
         out = {"Shards": [stream._shard_description(s) for s in shards[:page]]}
         if len(shards) > page:
-            out["NextToken"] = self._pages.encode(
-                f"{stream.name}/{stream.incarnation}/{shards[page - 1].index}", self.now_ms()
-            )
+            state = {
+                "stream": stream.name,
+                "incarnation": stream.incarnation,
+                "after": shards[page - 1].index,
+                "filter": _jsonable_filter(shard_filter),
+            }
+            out["NextToken"] = self._pages.encode(json.dumps(state), self.now_ms())
         return out
 
     def describe_limits(self) -> dict:
         """boto3's DescribeLimits."""
         with self._lock:
-            open_shards = sum(s.open_shard_count for s in self._streams.values())
-            on_demand = sum(1 for s in self._streams.values() if s.stream_mode == "ON_DEMAND")
+            live = self._live_streams()
+            open_shards = sum(s.open_shard_count for s in live)
+            on_demand = sum(1 for s in live if s.stream_mode == "ON_DEMAND")
         return {
             "ShardLimit": self.shard_limit if self.shard_limit is not None else 2**31 - 1,
             "OpenShardCount": open_shards,
             "OnDemandStreamCount": on_demand,
             "OnDemandStreamCountLimit": 50,
         }
+
+    # -- resharding and retention by stream name (boto3-style) ---------------------------
+
+    def split_shard(
+        self, stream_name: str | None, shard_to_split: str, new_starting_hash_key: str, *, stream_arn: str | None = None
+    ) -> dict:
+        """:meth:`Stream.split_shard` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).split_shard(shard_to_split, new_starting_hash_key)
+
+    def merge_shards(
+        self,
+        stream_name: str | None,
+        shard_to_merge: str,
+        adjacent_shard_to_merge: str,
+        *,
+        stream_arn: str | None = None,
+    ) -> dict:
+        """:meth:`Stream.merge_shards` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).merge_shards(shard_to_merge, adjacent_shard_to_merge)
+
+    def update_shard_count(
+        self,
+        stream_name: str | None,
+        target_shard_count: int,
+        scaling_type: str = "UNIFORM_SCALING",
+        *,
+        stream_arn: str | None = None,
+    ) -> dict:
+        """:meth:`Stream.update_shard_count` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).update_shard_count(target_shard_count, scaling_type)
+
+    def increase_stream_retention_period(
+        self, stream_name: str | None, retention_period_hours: int, *, stream_arn: str | None = None
+    ) -> dict:
+        """:meth:`Stream.increase_stream_retention_period` on the named stream."""
+        stream = self.stream(stream_name, stream_arn=stream_arn)
+        return stream.increase_stream_retention_period(retention_period_hours)
+
+    def decrease_stream_retention_period(
+        self, stream_name: str | None, retention_period_hours: int, *, stream_arn: str | None = None
+    ) -> dict:
+        """:meth:`Stream.decrease_stream_retention_period` on the named stream."""
+        stream = self.stream(stream_name, stream_arn=stream_arn)
+        return stream.decrease_stream_retention_period(retention_period_hours)
 
     # -- data plane by stream name (boto3-style) ---------------------------------------
 
@@ -357,7 +455,7 @@ class Engine:
     def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
         """GetRecords by iterator alone (the iterator names its stream)."""
         pos = self._iterators.decode(shard_iterator, self.now_ms())
-        stream = self._streams.get(pos.stream_name)
+        stream = self._lookup(pos.stream_name)
         if stream is None or stream.incarnation != pos.incarnation:
             raise ResourceNotFoundException(
                 f"Shard shardId-{pos.shard_index:012d} in stream {pos.stream_name} under account "
@@ -369,18 +467,11 @@ class Engine:
         return f"<Engine {self.region}/{self.account_id} streams={len(self._streams)}>"
 
 
-def check_retention(hours) -> None:
-    """Raise Kinesis's InvalidArgumentException for a retention outside 24..8760 hours."""
-    if not isinstance(hours, int) or isinstance(hours, bool):
-        raise SerializationException(f"RetentionPeriodHours must be an int, not {type(hours).__name__}")
-    if hours < MIN_RETENTION_HOURS:
-        raise InvalidArgumentException(
-            f"Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. "
-            f"Requested retention period ({hours} hours) is too short."
-        )
-    if hours > MAX_RETENTION_HOURS:
-        raise InvalidArgumentException(
-            f"Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. "
-            f"Requested retention period ({hours} hours) is too long."
-        )
-
+def _jsonable_filter(shard_filter: dict | None) -> dict | None:
+    """A ShardFilter with its timestamp as epoch ms, to carry in a NextToken."""
+    if shard_filter is None:
+        return None
+    out = dict(shard_filter)
+    if out.get("Timestamp") is not None:
+        out["Timestamp"] = to_epoch_ms(out["Timestamp"]) / 1000
+    return out

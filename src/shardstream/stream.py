@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from . import resharding
 from . import validation as v
 from ._native import RoutingTable, ShardLog, StreamCore, format_sequence_numbers, parse_hash_keys, read_arrow_batch
 from .columns import as_hash_key_array, as_key_array, as_payload_array
 from .errors import (
     InvalidArgumentException,
+    ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
     ValidationException,
@@ -26,6 +28,7 @@ from .models import ShardInfo, ms_to_datetime, to_epoch_ms
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER, format_sequence_number, parse_sequence_number, shard_prefix
+from .validation import check_retention
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -78,7 +81,9 @@ class Stream(StreamCore):
         self.incarnation = incarnation
         self.salt = incarnation % 100_000
         self.created_ms = created_ms
-        self.status = "ACTIVE"
+        delay = engine.transition_ms
+        self._status = "CREATING" if delay else "ACTIVE"
+        self._status_until_ms = created_ms + delay
         self.retention_hours = retention_hours
         self.stream_mode = stream_mode
         self.max_record_size_kib = max_record_size_kib
@@ -91,6 +96,7 @@ class Stream(StreamCore):
             end = (i + 1) * step - 1 if i < shard_count - 1 else 2**128 - 1
             self._add_shard(i * step, end, created_ms)
         self._rebuild_routing()
+        self._set_accepting(not delay)
 
     # -- structure -------------------------------------------------------------
 
@@ -108,11 +114,204 @@ class Stream(StreamCore):
         routing = RoutingTable([s.starting_hash_key for s in open_shards], [s.index for s in open_shards])
         self._set_open_shards(routing, tuple(self.logs[s.index] for s in open_shards))
 
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """CREATING, ACTIVE, UPDATING or DELETING (transitions settle on the engine's clock)."""
+        if self._status in ("CREATING", "UPDATING") and self.now_ms() >= self._status_until_ms:
+            self._status = "ACTIVE"
+            self._set_accepting(True)
+        return self._status
+
+    def _refresh_accepting(self) -> None:
+        if self.status in ("ACTIVE", "UPDATING"):
+            self._set_accepting(True)
+            return
+        raise ResourceNotFoundException(f"Stream {self.name} under account {self.account_id} not found.")
+
+    def _require_active(self) -> None:
+        status = self.status
+        if status != "ACTIVE":
+            raise ResourceInUseException(
+                f"Stream {self.name} under account {self.account_id} not ACTIVE, instead in state {status}"
+            )
+
+    def _begin_update(self) -> None:
+        """ACTIVE -> UPDATING for the engine's transition time (instant by default)."""
+        delay = self._engine.transition_ms
+        if delay:
+            self._status = "UPDATING"
+            self._status_until_ms = self.now_ms() + delay
+
     def _mark_deleted(self) -> None:
-        self.status = "DELETING"
-        self._set_deleted()
+        self._status = "DELETING"
+        self._status_until_ms = self.now_ms() + self._engine.transition_ms
+        self._set_accepting(False)
         for log in self.logs:
             log.close()
+
+    @property
+    def _gone(self) -> bool:
+        """Deleted and past the DELETING transition."""
+        return self._status == "DELETING" and self.now_ms() >= self._status_until_ms
+
+    # -- resharding --------------------------------------------------------------
+
+    def _apply_split(self, parent: ShardInfo, at: int, now: int) -> None:
+        created = max(now, parent.created_ms)
+        self._add_shard(parent.starting_hash_key, at - 1, created, parent=parent.shard_id)
+        self._add_shard(at, parent.ending_hash_key, created, parent=parent.shard_id)
+        self._close_parents([parent], now)
+
+    def _apply_merge(self, left: ShardInfo, right: ShardInfo, now: int) -> None:
+        created = max(now, left.created_ms, right.created_ms)
+        self._add_shard(
+            left.starting_hash_key,
+            right.ending_hash_key,
+            created,
+            parent=left.shard_id,
+            adjacent_parent=right.shard_id,
+        )
+        self._close_parents([left, right], now)
+
+    def _close_parents(self, parents: list[ShardInfo], now: int) -> None:
+        # Route to the children first, then close the parents: a writer that
+        # finds a parent closed re-reads the routing and already sees them.
+        for parent in parents:
+            parent.closed_ms = now
+        self._rebuild_routing()
+        for parent in parents:
+            self.logs[parent.index].close()
+
+    def split_shard(self, shard_to_split, new_starting_hash_key) -> dict:
+        """Split an open shard in two at a hash key (Kinesis's SplitShard).
+
+        The parent closes (keeping its records) and two children take
+        ``[start, new - 1]`` and ``[new, end]``.
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+        """
+        with self._engine._lock:
+            parent, at = resharding.check_split(self, shard_to_split, new_starting_hash_key)
+            self._apply_split(parent, at, self.now_ms())
+            self._begin_update()
+        return {}
+
+    def merge_shards(self, shard_to_merge, adjacent_shard_to_merge) -> dict:
+        """Merge two adjacent open shards (Kinesis's MergeShards; ``shard_to_merge`` is the lower range).
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+        """
+        with self._engine._lock:
+            left, right = resharding.check_merge(self, shard_to_merge, adjacent_shard_to_merge)
+            self._apply_merge(left, right, self.now_ms())
+            self._begin_update()
+        return {}
+
+    def update_shard_count(self, target_shard_count, scaling_type="UNIFORM_SCALING") -> dict:
+        """Reshape the stream to ``target_shard_count`` uniform shards through splits and merges.
+
+        Every child records at most two adjacent parents, so readers that
+        drain parents before children keep each partition key in order.
+        Targets must lie within half and double the open shard count.
+
+        Returns
+        -------
+        dict
+            ``{"StreamName", "StreamARN", "CurrentShardCount", "TargetShardCount"}``.
+        """
+        with self._engine._lock:
+            current = resharding.check_update_shard_count(self, target_shard_count, scaling_type)
+            open_shards = [s for s in self.shards if s.is_open]
+            now = self.now_ms()
+            for step in resharding.uniform_plan(open_shards, target_shard_count, len(self.shards)):
+                if step.kind == "split":
+                    self._apply_split(self.shards[step.first], step.second, now)
+                else:
+                    self._apply_merge(self.shards[step.first], self.shards[step.second], now)
+            self._begin_update()
+        return {
+            "StreamName": self.name,
+            "CurrentShardCount": current,
+            "TargetShardCount": target_shard_count,
+            "StreamARN": self.arn,
+        }
+
+    # -- retention -----------------------------------------------------------------
+
+    def _set_retention(self, hours, *, increase: bool) -> dict:
+        check_retention(hours)
+        with self._engine._lock:
+            self._require_active()
+            current = self.retention_hours
+            if increase and hours < current:
+                raise InvalidArgumentException(
+                    f"Requested retention period ({hours} hours) for stream {self.name} can not be shorter than "
+                    f"existing retention period ({current} hours). Use DecreaseRetentionPeriod API."
+                )
+            if not increase and hours > current:
+                raise InvalidArgumentException(
+                    f"Requested retention period ({hours} hours) for stream {self.name} can not be longer than "
+                    f"existing retention period ({current} hours). Use IncreaseRetentionPeriod API."
+                )
+            now = self.now_ms()
+            for log in self.logs:
+                log.trim_expired(now)  # what aged out under the old window stays gone
+                log.retention_ms = hours * 3_600_000
+            self.retention_hours = hours
+        return {}
+
+    def increase_stream_retention_period(self, retention_period_hours) -> dict:
+        """Keep records longer (up to 8760 hours); records already aged out stay gone."""
+        return self._set_retention(retention_period_hours, increase=True)
+
+    def decrease_stream_retention_period(self, retention_period_hours) -> dict:
+        """Keep records for less time (down to 24 hours); older records disappear at once."""
+        return self._set_retention(retention_period_hours, increase=False)
+
+    def _is_expired(self, shard: ShardInfo, now: int) -> bool:
+        """A closed shard all of whose records are past retention: Kinesis stops listing it."""
+        return shard.closed_ms is not None and shard.closed_ms < now - self.retention_hours * 3_600_000
+
+    def filter_shards(self, shard_filter: dict | None = None) -> list[ShardInfo]:
+        """The listed shards that pass a ListShards ShardFilter (see :meth:`Engine.list_shards`)."""
+        shards = self.visible_shards()
+        if not shard_filter:
+            return shards
+        kind = shard_filter["Type"]
+        now = self.now_ms()
+        horizon = max(now - self.retention_hours * 3_600_000, self.created_ms)
+
+        def open_at(t: int) -> list[ShardInfo]:
+            return [s for s in shards if s.created_ms <= t and (s.closed_ms is None or s.closed_ms > t)]
+
+        if kind == "AFTER_SHARD_ID":
+            after = _shard_sort_key(shard_filter["ShardId"])
+            return [s for s in shards if s.index > after]
+        if kind == "AT_TRIM_HORIZON":
+            return open_at(horizon)
+        if kind == "AT_LATEST":
+            return [s for s in shards if s.is_open]
+        if kind == "AT_TIMESTAMP":
+            return open_at(max(to_epoch_ms(shard_filter["Timestamp"]), self.created_ms))
+        if kind == "FROM_TIMESTAMP":
+            t = max(to_epoch_ms(shard_filter["Timestamp"]), horizon)
+            return [s for s in shards if s.closed_ms is None or s.closed_ms >= t]
+        return shards  # FROM_TRIM_HORIZON
+
+    def visible_shards(self) -> list[ShardInfo]:
+        """Shards Kinesis would list: open ones and closed ones not yet expired (none while CREATING)."""
+        if self.status == "CREATING":
+            return []
+        now = self.now_ms()
+        return [s for s in self.shards if not self._is_expired(s, now)]
 
     @property
     def open_shard_count(self) -> int:
@@ -127,7 +326,10 @@ class Stream(StreamCore):
         text = str(shard_id)
         digits = text.split("-", 1)[1] if "-" in text else text
         index = int(digits) if digits.isascii() and digits.isdigit() and int(digits) <= 2147483647 else None
-        if index is None or index >= len(self.shards):
+        missing = index is None or index >= len(self.shards) or self.status == "CREATING"
+        if not missing and self._is_expired(self.shards[index], self.now_ms()):
+            missing = True
+        if missing:
             shown = f"shardId-{index:012d}" if index is not None else text
             if message == "reshard":
                 raise ResourceNotFoundException(
@@ -421,7 +623,7 @@ class Stream(StreamCore):
 
     def _decode_iterator(self, shard_iterator, now: int):
         pos = self._engine._iterators.decode(shard_iterator, now)
-        if pos.stream_name != self.name or pos.incarnation != self.incarnation or self.status == "DELETING":
+        if pos.stream_name != self.name or pos.incarnation != self.incarnation or self._status == "DELETING":
             raise ResourceNotFoundException(
                 f"Shard shardId-{pos.shard_index:012d} in stream {pos.stream_name} under account "
                 f"{self.account_id} does not exist"
@@ -444,7 +646,7 @@ class Stream(StreamCore):
     def _read_response(self, pos, now: int, next_counter: int, tail: int, next_ts) -> dict:
         log = self.logs[pos.shard_index]
         resp: dict = {}
-        if log.closed and next_counter >= tail and self.status != "DELETING":
+        if log.closed and next_counter >= tail and self._status != "DELETING":
             resp["ChildShards"] = self._child_shards(pos.shard_index)
         else:
             resp["NextShardIterator"] = self._engine._iterators.encode(
@@ -611,7 +813,7 @@ class Stream(StreamCore):
         if exclusive_start_shard_id is not None:
             v.check_name(errs, "exclusiveStartShardId", exclusive_start_shard_id)
         v.raise_if_any(errs)
-        shards = self.shards
+        shards = self.visible_shards()
         if exclusive_start_shard_id is not None:
             after = _shard_sort_key(exclusive_start_shard_id)
             shards = [s for s in shards if s.index > after]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import ValidationException
+from .errors import InvalidArgumentException, SerializationException, ValidationException
 
 __all__ = [
     "Violation",
@@ -109,3 +109,54 @@ def check_name(out: list, path: str, value, *, required: bool = True) -> None:
         return
     check_pattern(out, path, value, NAME_PATTERN)
     check_length(out, path, value, 1, 128)
+
+
+MIN_RETENTION_HOURS = 24
+MAX_RETENTION_HOURS = 8760
+
+
+def check_retention(hours) -> None:
+    """Raise Kinesis's InvalidArgumentException for a retention outside 24..8760 hours."""
+    if not isinstance(hours, int) or isinstance(hours, bool):
+        raise SerializationException(f"RetentionPeriodHours must be an int, not {type(hours).__name__}")
+    if hours < MIN_RETENTION_HOURS:
+        raise InvalidArgumentException(
+            f"Minimum allowed retention period is {MIN_RETENTION_HOURS} hours. "
+            f"Requested retention period ({hours} hours) is too short."
+        )
+    if hours > MAX_RETENTION_HOURS:
+        raise InvalidArgumentException(
+            f"Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. "
+            f"Requested retention period ({hours} hours) is too long."
+        )
+
+
+SHARD_FILTER_TYPES = [
+    "AFTER_SHARD_ID",
+    "AT_TRIM_HORIZON",
+    "FROM_TRIM_HORIZON",
+    "AT_LATEST",
+    "AT_TIMESTAMP",
+    "FROM_TIMESTAMP",
+]
+
+
+def check_shard_filter(shard_filter) -> None:
+    """Validate a ListShards ShardFilter: its Type, and the ShardId or Timestamp that Type needs."""
+    if shard_filter is None:
+        return
+    if not isinstance(shard_filter, dict):
+        raise SerializationException("ShardFilter must be a structure")
+    errs: list = []
+    kind = shard_filter.get("Type")
+    if kind is None:
+        errs.append(Violation("null", "shardFilter.type", "Member must not be null"))
+    else:
+        check_enum(errs, "shardFilter.type", kind, SHARD_FILTER_TYPES)
+    if shard_filter.get("ShardId") is not None:
+        check_name(errs, "shardFilter.shardId", shard_filter["ShardId"])
+    raise_if_any(errs)
+    if kind == "AFTER_SHARD_ID" and shard_filter.get("ShardId") is None:
+        raise InvalidArgumentException("ShardId must be provided when the ShardFilter type is AFTER_SHARD_ID.")
+    if kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP") and shard_filter.get("Timestamp") is None:
+        raise InvalidArgumentException(f"Timestamp must be provided when the ShardFilter type is {kind}.")

@@ -1,0 +1,202 @@
+"""Resharding as metadata transforms: split, merge and uniform scaling.
+
+Records never move.  A split or merge *closes* its parent shards (they keep
+their records, readable until they age out, and get an EndingSequenceNumber)
+and *opens* children that take over the parents' hash-key ranges and record
+their parents (``ParentShardId``, ``AdjacentParentShardId``).  Readers drain
+parents before children to keep each partition key in order.
+
+``uniform_plan`` turns ``UpdateShardCount`` into such steps without ever
+giving a child more than two adjacent parents: split every open shard that
+straddles a target boundary, then merge the pieces inside each target range
+two at a time.  The functions here check requests and plan; ``Stream``
+applies the steps.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+from . import validation as v
+from .errors import InvalidArgumentException, LimitExceededException, SerializationException, ValidationException
+from .models import HASH_KEY_MAX, ShardInfo, uniform_ranges
+
+if TYPE_CHECKING:
+    from .stream import Stream
+
+__all__ = ["MAX_SHARDS_PER_STREAM", "Step", "check_merge", "check_split", "check_update_shard_count", "uniform_plan"]
+
+MAX_SHARDS_PER_STREAM = 10_000
+SCALING_TYPES = ["UNIFORM_SCALING"]
+
+
+class Step(NamedTuple):
+    """One resharding step: ``("split", shard_index, new_starting_hash_key)`` or ``("merge", left, right)``."""
+
+    kind: str
+    first: int
+    second: int
+
+
+def _on_demand_refusal(stream: Stream) -> ValidationException:
+    return ValidationException(
+        f"Request is invalid. Stream {stream.name} under account {stream.account_id} is in On-Demand mode."
+    )
+
+
+def _already_resharded(stream: Stream, shard: ShardInfo) -> InvalidArgumentException:
+    return InvalidArgumentException(
+        f"Shard {shard.shard_id} in stream {stream.name} under account {stream.account_id} has already been "
+        "merged or split, and thus is not eligible for merging or splitting."
+    )
+
+
+def check_split(stream: Stream, shard_to_split, new_starting_hash_key) -> tuple[ShardInfo, int]:
+    """Validate a SplitShard request in Kinesis's order; return the parent and the split point."""
+    errs: list = []
+    if new_starting_hash_key is None:
+        errs.append(v.Violation("null", "newStartingHashKey", "Member must not be null"))
+    else:
+        v.check_pattern(errs, "newStartingHashKey", str(new_starting_hash_key), v.HASH_KEY_PATTERN)
+    if shard_to_split is None:
+        errs.append(v.Violation("null", "shardToSplit", "Member must not be null"))
+    else:
+        v.check_name(errs, "shardToSplit", str(shard_to_split))
+    v.raise_if_any(errs)
+    stream._require_active()
+    shard = stream._resolve_shard(shard_to_split, message="reshard")
+    stream._engine._check_shard_limit(1)
+    at = int(new_starting_hash_key)
+    if not (shard.starting_hash_key + 1 < at < shard.ending_hash_key):
+        raise InvalidArgumentException(
+            f"NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {shard.shard_id} in stream "
+            f"{stream.name} under account {stream.account_id} is not both greater than one plus the shard's "
+            f"StartingHashKey {shard.starting_hash_key} and less than the shard's EndingHashKey "
+            f"{shard.ending_hash_key}."
+        )
+    if not shard.is_open:
+        raise _already_resharded(stream, shard)
+    if stream.stream_mode == "ON_DEMAND":
+        raise _on_demand_refusal(stream)
+    return shard, at
+
+
+def check_merge(stream: Stream, shard_to_merge, adjacent_shard_to_merge) -> tuple[ShardInfo, ShardInfo]:
+    """Validate a MergeShards request; return (left, right) with ``left.end + 1 == right.start``."""
+    errs: list = []
+    for path, value in (("shardToMerge", shard_to_merge), ("adjacentShardToMerge", adjacent_shard_to_merge)):
+        if value is None:
+            errs.append(v.Violation("null", path, "Member must not be null"))
+        else:
+            v.check_name(errs, path, str(value))
+    v.raise_if_any(errs)
+    stream._require_active()
+    left = stream._resolve_shard(shard_to_merge, message="reshard")
+    right = stream._resolve_shard(adjacent_shard_to_merge, message="reshard")
+    for shard in (left, right):
+        if not shard.is_open:
+            raise _already_resharded(stream, shard)
+    if stream.stream_mode == "ON_DEMAND":
+        raise _on_demand_refusal(stream)
+    if left.ending_hash_key + 1 != right.starting_hash_key:
+        raise InvalidArgumentException(
+            f"Shards {left.shard_id} and {right.shard_id} in stream {stream.name} under account "
+            f"{stream.account_id} are not an adjacent pair of shards eligible for merging"
+        )
+    return left, right
+
+
+def check_update_shard_count(stream: Stream, target, scaling_type) -> int:
+    """Validate an UpdateShardCount request; return the current open shard count."""
+    errs: list = []
+    if target is None:
+        errs.append(v.Violation("null", "targetShardCount", "Member must not be null"))
+    elif not isinstance(target, int) or isinstance(target, bool):
+        raise SerializationException(f"TargetShardCount must be an int, not {type(target).__name__}")
+    else:
+        v.check_int_range(errs, "targetShardCount", target, 1, None)
+    if scaling_type is None:
+        errs.append(v.Violation("null", "scalingType", "Member must not be null"))
+    else:
+        v.check_enum(errs, "scalingType", scaling_type, SCALING_TYPES)
+    v.raise_if_any(errs)
+    if stream.stream_mode == "ON_DEMAND":
+        raise _on_demand_refusal(stream)
+    stream._require_active()
+    current = stream.open_shard_count
+    if target > 2 * current:
+        raise LimitExceededException(
+            "UpdateShardCount cannot scale up over double your current open shard count. "
+            f"Current open shard count: {current}, Target shard count: {target}"
+        )
+    if 2 * target < current:
+        raise LimitExceededException(
+            "UpdateShardCount cannot scale down below half your current open shard count. "
+            f"Current open shard count: {current}, Target shard count: {target}"
+        )
+    if target > MAX_SHARDS_PER_STREAM:
+        raise LimitExceededException(
+            f"UpdateShardCount cannot scale up to more than {MAX_SHARDS_PER_STREAM} shards in stream "
+            f"{stream.name} under account {stream.account_id}. Target shard count: {target}"
+        )
+    stream._engine._check_shard_limit(max(0, target - current))
+    return current
+
+
+def uniform_plan(open_shards: list[ShardInfo], target: int, next_index: int) -> list[Step]:
+    """Splits and merges that turn ``open_shards`` into ``target`` uniform shards.
+
+    Parameters
+    ----------
+    open_shards : list of ShardInfo
+        The open shards; they tile 0..2**128-1.
+    target : int
+        The number of shards wanted; the result has the ranges of
+        ``uniform_ranges(target)``.
+    next_index : int
+        The index the next new shard will get (children are numbered in the
+        order the steps create them).
+
+    Returns
+    -------
+    list of Step
+        Apply in order.  Every split point lies strictly inside its shard and
+        every merge joins two adjacent open shards.
+    """
+    targets = uniform_ranges(target)
+    boundaries = [start for start, _ in targets[1:]]
+    # Simulate the open set as (start, end, index) sorted by start.
+    pieces = sorted((s.starting_hash_key, s.ending_hash_key, s.index) for s in open_shards)
+    steps: list[Step] = []
+    split_pieces = []
+    for start, end, index in pieces:
+        for b in boundaries:
+            if start < b <= end:
+                steps.append(Step("split", index, b))
+                split_pieces.append((start, b - 1, next_index))
+                start, index = b, next_index + 1
+                next_index += 2
+        split_pieces.append((start, end, index))
+    # Group the pieces by target range, then merge each group left to right.
+    bounds = [start for start, _ in targets] + [HASH_KEY_MAX + 1]
+    t = 0
+    group: list[tuple[int, int, int]] = []
+    groups = []
+    for piece in split_pieces:
+        while piece[0] >= bounds[t + 1]:
+            groups.append(group)
+            group, t = [], t + 1
+        group.append(piece)
+    groups.append(group)
+    for group in groups:
+        while len(group) > 1:
+            merged = []
+            for i in range(0, len(group) - 1, 2):
+                left, right = group[i], group[i + 1]
+                steps.append(Step("merge", left[2], right[2]))
+                merged.append((left[0], right[1], next_index))
+                next_index += 1
+            if len(group) % 2:
+                merged.append(group[-1])
+            group = merged
+    return steps
