@@ -107,6 +107,11 @@ cdef class ShardLog:
         return self.ring.data_tail - self.ring.data_head
 
     @property
+    def appended_bytes(self):
+        """Key and data bytes ever appended (grows monotonically; a write-rate gauge)."""
+        return self.ring.data_tail + self.ring.key_tail
+
+    @property
     def capacity_bytes(self):
         return self.ring.capacity
 

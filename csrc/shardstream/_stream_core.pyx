@@ -88,6 +88,8 @@ cdef class StreamCore:
     cdef readonly RoutingTable routing   # the open shards ...
     cdef readonly tuple open_logs        # ... and their logs, in hash-key order
     cdef readonly bint accepting       # writes allowed (False while CREATING and once deleted)
+    cdef public bint watch_writes      # call _on_writes() now and then (on-demand scaling)
+    cdef int write_countdown           # put_record calls until the next _on_writes()
 
     def __cinit__(self, *args, **kwargs):
         self.logs = []
@@ -234,6 +236,11 @@ cdef class StreamCore:
                 # about a third of building the dict key by key.
                 result = PyDict_Copy(log.put_result)
                 PyDict_SetItem(result, "SequenceNumber", seq)
+                if self.watch_writes:
+                    self.write_countdown -= 1
+                    if self.write_countdown <= 0:
+                        self.write_countdown = 1024
+                        self._on_writes()
                 return result
         finally:
             if have_view:
@@ -326,6 +333,8 @@ cdef class StreamCore:
                     routing.lookup_many(&h[0], &l[0], &pos[0], n)
             if self._append_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL,
                                    &ctr[0] if n else NULL, n, partial):
+                if self.watch_writes:
+                    self._on_writes()
                 return positions, counters, routing, open_logs
             if not self.accepting:
                 self._refresh_accepting()
@@ -456,6 +465,9 @@ cdef class StreamCore:
         raise _errors.InvalidArgumentException(
             f"Record {i + 1} size {dlen + len(key.encode())} (data + partition key) exceeds the stream's "
             f"max record size of {self.max_record_bytes} bytes")
+
+    def _on_writes(self):
+        """Hook for Stream, called after writes while ``watch_writes`` is set."""
 
     def _check_ordering(self, sequence_number_for_ordering):
         """Hook for Stream: validate SequenceNumberForOrdering (see stream.py)."""

@@ -15,6 +15,7 @@ class StreamCore:
     routing: RoutingTable
     open_logs: tuple[ShardLog, ...]
     accepting: bool
+    watch_writes: bool
     def now_ms(self) -> int: ...
     def put_record(
         self,

@@ -23,13 +23,12 @@ from .errors import (
 )
 from .iterators import IteratorCodec, PageTokenCodec
 from .models import to_epoch_ms
-from .stream import Stream, _shard_sort_key
+from .stream import STREAM_MODES, Stream, _shard_sort_key
 from .validation import check_retention, check_shard_filter
 
 __all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
 
 DEFAULT_SHARD_CAPACITY_BYTES = 256 * 1024 * 1024
-STREAM_MODES = ["PROVISIONED", "ON_DEMAND"]
 ON_DEMAND_SHARDS = 4
 
 
@@ -55,6 +54,10 @@ class Engine:
         change) and DELETING.  0 (the default) makes transitions instant;
         Kinesis takes seconds, and kinesalite-style emulators use 500 ms,
         which suits testing applications that wait for ACTIVE.
+    on_demand_scale_after_ms : int
+        How long an ON_DEMAND stream's writes must stay above 80 % of its
+        shards' capacity before it doubles its shards (see
+        :mod:`shardstream.ondemand`).
 
     Examples
     --------
@@ -73,9 +76,11 @@ class Engine:
         shard_capacity_bytes: int = DEFAULT_SHARD_CAPACITY_BYTES,
         clock=None,
         transition_ms: int = 0,
+        on_demand_scale_after_ms: int = 60_000,
     ):
         self.region = region
         self.transition_ms = int(transition_ms)
+        self.on_demand_scale_after_ms = int(on_demand_scale_after_ms)
         self.account_id = account_id
         self.shard_limit = shard_limit
         self.shard_capacity_bytes = int(shard_capacity_bytes)
@@ -431,6 +436,31 @@ class Engine:
         """:meth:`Stream.decrease_stream_retention_period` on the named stream."""
         stream = self.stream(stream_name, stream_arn=stream_arn)
         return stream.decrease_stream_retention_period(retention_period_hours)
+
+    def update_stream_mode(self, stream_arn: str, stream_mode_details: dict) -> dict:
+        """boto3's UpdateStreamMode: ``stream_mode_details={"StreamMode": "ON_DEMAND" | "PROVISIONED"}``."""
+        if not isinstance(stream_mode_details, dict):
+            raise SerializationException("StreamModeDetails must be a structure")
+        return self.stream(stream_arn=stream_arn).update_stream_mode(stream_mode_details.get("StreamMode"))
+
+    def add_tags_to_stream(self, stream_name: str | None, tags: dict, *, stream_arn: str | None = None) -> dict:
+        """:meth:`Stream.add_tags_to_stream` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).add_tags_to_stream(tags)
+
+    def remove_tags_from_stream(self, stream_name: str | None, tag_keys, *, stream_arn: str | None = None) -> dict:
+        """:meth:`Stream.remove_tags_from_stream` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).remove_tags_from_stream(tag_keys)
+
+    def list_tags_for_stream(
+        self,
+        stream_name: str | None = None,
+        exclusive_start_tag_key: str | None = None,
+        limit: int | None = None,
+        *,
+        stream_arn: str | None = None,
+    ) -> dict:
+        """:meth:`Stream.list_tags_for_stream` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).list_tags_for_stream(exclusive_start_tag_key, limit)
 
     # -- data plane by stream name (boto3-style) ---------------------------------------
 

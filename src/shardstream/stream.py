@@ -19,15 +19,18 @@ from ._native import RoutingTable, ShardLog, StreamCore, format_sequence_numbers
 from .columns import as_hash_key_array, as_key_array, as_payload_array
 from .errors import (
     InvalidArgumentException,
+    LimitExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
     ValidationException,
 )
 from .models import ShardInfo, ms_to_datetime, to_epoch_ms
+from .ondemand import OnDemandScaler
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER, format_sequence_number, parse_sequence_number, shard_prefix
+from .tags import TagSet
 from .validation import check_retention
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ITERATOR_TYPES", "Stream"]
 
+STREAM_MODES = ["PROVISIONED", "ON_DEMAND"]
 ITERATOR_TYPES = ["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"]
 MAX_GET_RECORDS = 10_000
 MAX_GET_RECORDS_BYTES = 10 * 1024 * 1024
@@ -89,7 +93,11 @@ class Stream(StreamCore):
         self.max_record_size_kib = max_record_size_kib
         self.shard_capacity_bytes = shard_capacity_bytes
         self.evict_oldest = evict_oldest
-        self.tags = dict(tags or {})
+        self._tags = TagSet(name, engine.account_id)
+        if tags:
+            self._tags.add(tags)
+        self._mode_switches: list[int] = []
+        self._scaler: OnDemandScaler | None = None
         self.shards: list[ShardInfo] = []
         step = 2**128 // shard_count
         for i in range(shard_count):
@@ -97,6 +105,7 @@ class Stream(StreamCore):
             self._add_shard(i * step, end, created_ms)
         self._rebuild_routing()
         self._set_accepting(not delay)
+        self._configure_write_watch()
 
     # -- structure -------------------------------------------------------------
 
@@ -229,13 +238,7 @@ class Stream(StreamCore):
         """
         with self._engine._lock:
             current = resharding.check_update_shard_count(self, target_shard_count, scaling_type)
-            open_shards = [s for s in self.shards if s.is_open]
-            now = self.now_ms()
-            for step in resharding.uniform_plan(open_shards, target_shard_count, len(self.shards)):
-                if step.kind == "split":
-                    self._apply_split(self.shards[step.first], step.second, now)
-                else:
-                    self._apply_merge(self.shards[step.first], self.shards[step.second], now)
+            self._reshape(target_shard_count)
             self._begin_update()
         return {
             "StreamName": self.name,
@@ -243,6 +246,102 @@ class Stream(StreamCore):
             "TargetShardCount": target_shard_count,
             "StreamARN": self.arn,
         }
+
+    def _reshape(self, target: int) -> None:
+        """Apply the uniform splits and merges that leave ``target`` open shards (checks done)."""
+        now = self.now_ms()
+        open_shards = [s for s in self.shards if s.is_open]
+        for step in resharding.uniform_plan(open_shards, target, len(self.shards)):
+            if step.kind == "split":
+                self._apply_split(self.shards[step.first], step.second, now)
+            else:
+                self._apply_merge(self.shards[step.first], self.shards[step.second], now)
+
+    # -- capacity modes ------------------------------------------------------------
+
+    def update_stream_mode(self, stream_mode: str) -> dict:
+        """Switch between PROVISIONED and ON_DEMAND (shards stay as they are).
+
+        On-demand streams scale out on sustained write pressure (see
+        :mod:`shardstream.ondemand`) and refuse manual resharding.  At most
+        two switches per rolling 24 hours, as in Kinesis.
+        """
+        errs: list = []
+        v.check_enum(errs, "streamModeDetails.streamMode", stream_mode, STREAM_MODES)
+        v.raise_if_any(errs)
+        with self._engine._lock:
+            self._require_active()
+            if stream_mode == self.stream_mode:
+                return {}
+            now = self.now_ms()
+            self._mode_switches = [t for t in self._mode_switches if t > now - 24 * 3_600_000]
+            if len(self._mode_switches) >= 2:
+                raise LimitExceededException(
+                    f"Stream {self.name} under account {self.account_id} has already switched capacity mode "
+                    "2 times in the last 24 hours."
+                )
+            self._mode_switches.append(now)
+            self.stream_mode = stream_mode
+            self._configure_write_watch()
+            self._begin_update()
+        return {}
+
+    def _configure_write_watch(self) -> None:
+        if self.stream_mode == "ON_DEMAND":
+            self._scaler = OnDemandScaler(self, self._engine.on_demand_scale_after_ms)
+        else:
+            self._scaler = None
+        self.watch_writes = self._scaler is not None
+
+    def _on_writes(self) -> None:
+        if self._scaler is not None:
+            self._scaler.observe()
+
+    def check_write_pressure(self) -> bool:
+        """Run the on-demand scaling check now; True if the stream scaled out."""
+        return self._scaler.observe() if self._scaler is not None else False
+
+    def _scale_out(self) -> bool:
+        """Double the open shards of an on-demand stream, within the limits; False if capped."""
+        with self._engine._lock:
+            if self.status != "ACTIVE":
+                return False
+            current = self.open_shard_count
+            target = min(2 * current, resharding.MAX_SHARDS_PER_STREAM)
+            limit = self._engine.shard_limit
+            if limit is not None:
+                open_now = sum(s.open_shard_count for s in self._engine._live_streams())
+                target = min(target, current + max(0, limit - open_now))
+            if target <= current:
+                return False
+            self._reshape(target)
+            self._begin_update()
+            return True
+
+    # -- tags -------------------------------------------------------------------------
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The stream's tags, by key."""
+        return self._tags.as_dict()
+
+    def add_tags_to_stream(self, tags: dict) -> dict:
+        """Add or overwrite tags (at most 50 per stream); ``{}`` as boto3."""
+        with self._engine._lock:
+            self._require_active()
+            self._tags.add(tags)
+        return {}
+
+    def remove_tags_from_stream(self, tag_keys) -> dict:
+        """Remove tags by key (unknown keys are ignored); ``{}`` as boto3."""
+        with self._engine._lock:
+            self._require_active()
+            self._tags.remove(tag_keys)
+        return {}
+
+    def list_tags_for_stream(self, exclusive_start_tag_key: str | None = None, limit: int | None = None) -> dict:
+        """boto3's ListTagsForStream: ``{"Tags": [...], "HasMoreTags": bool}`` in key order."""
+        return self._tags.list(exclusive_start_tag_key, limit)
 
     # -- retention -----------------------------------------------------------------
 
