@@ -165,6 +165,17 @@ def main(argv=None) -> int:
     def fresh_naive():
         return naive.NaiveStream(data.SHARD_COUNT)
 
+    def filled_for_reshard():
+        stream = shardstream.Engine(shard_limit=None).create_stream(
+            "report-reshard", data.SHARD_COUNT, shard_capacity_bytes=512 << 20)
+        stream.put_batch(rec.keys, rec.data)
+        return stream
+
+    def reshard_4_8_4(stream):
+        stream.update_shard_count(2 * data.SHARD_COUNT)
+        stream.update_shard_count(data.SHARD_COUNT)
+        return stream
+
     W = {w.name: w for w in [
         Workload("put_batch_arrow", lambda _: put_stream.put_batch(rec.keys, rec.data)),
         Workload("put_batch_pylists", lambda _: put_stream.put_batch(py.keys, py.data)),
@@ -182,6 +193,7 @@ def main(argv=None) -> int:
         Workload("naive_read_from_pylist", lambda _: naive_store.read_table()),
         Workload("to_pandas_arrow", lambda _: shardstream.to_pandas(table)),
         Workload("to_pandas_default", lambda _: table.to_pandas()),
+        Workload("reshard_4_8_4", reshard_4_8_4, filled_for_reshard),
     ]}
 
     t_run = time.perf_counter()
@@ -227,6 +239,8 @@ def main(argv=None) -> int:
          "naive read: `pa.Table.from_pylist`", "naive_read_from_pylist", None),
         ("shardstream.to_pandas (Arrow-backed dtypes)", "to_pandas_arrow", n, "rec",
          "`table.to_pandas()` (default dtypes)", "to_pandas_default", None),
+        (f"update_shard_count 4→8→4 on a stream holding {n:,} records", "reshard_4_8_4", n, "rec",
+         "put_batch of those records (records never move in a reshard)", "put_batch_arrow", None),
     ]
 
     flags = cpu_flags()
