@@ -281,30 +281,8 @@ cdef class StreamCore:
         cdef int64_t n = kv.length
         if dv.length != n:
             raise ValueError(f"got {n} partition keys but {dv.length} data values")
-        cdef int64_t i, bad_at = -1, klen, dlen, k0, d0
-        cdef int bad_kind = BAD_NONE
-        cdef int64_t max_record = self.max_record_bytes
-
         # 1. Validate every record (lengths only: Arrow strings are valid UTF-8).
-        with nogil:
-            for i in range(n):
-                klen = bv_offset(&kv, i + 1) - bv_offset(&kv, i)
-                dlen = bv_offset(&dv, i + 1) - bv_offset(&dv, i)
-                if klen < 1:
-                    bad_kind = BAD_KEY_SHORT
-                elif klen > MAX_KEY_CHARS and (
-                        klen > MAX_KEY_BYTES
-                        or ss_utf8_length(kv.data + bv_offset(&kv, i), klen) > MAX_KEY_CHARS):
-                    bad_kind = BAD_KEY_LONG
-                elif dlen > max_record:
-                    bad_kind = BAD_DATA_SIZE
-                elif klen + dlen > max_record:
-                    bad_kind = BAD_RECORD_SIZE
-                if bad_kind != BAD_NONE:
-                    bad_at = i
-                    break
-        if bad_at >= 0:
-            self._raise_batch_violation(bad_kind, bad_at, keys, data)
+        self._validate_views(&kv, &dv, keys, data)
 
         # 2. Hash keys (explicit hash keys override where present).
         hi = _pool_array(n, np.uint64)
@@ -428,6 +406,42 @@ cdef class StreamCore:
             PyMem_Free(rings)
             PyMem_Free(cnt)
             PyMem_Free(lock_order)
+
+    def _validate_arrays(self, keys not None, data not None):
+        """Check record limits of Arrow key and payload arrays as put_batch does, writing nothing."""
+        cdef BinaryView kv, dv
+        binary_view(keys, &kv)
+        binary_view(data, &dv)
+        if dv.length != kv.length:
+            raise ValueError(f"got {kv.length} partition keys but {dv.length} data values")
+        self._validate_views(&kv, &dv, keys, data)
+
+    cdef int _validate_views(self, BinaryView *kv, BinaryView *dv, object keys, object data) except -1:
+        """Key lengths (1-256 characters) and record sizes, in one nogil pass; raises at the first bad row."""
+        cdef int64_t i, bad_at = -1, klen, dlen
+        cdef int64_t n = kv.length
+        cdef int bad_kind = BAD_NONE
+        cdef int64_t max_record = self.max_record_bytes
+        with nogil:
+            for i in range(n):
+                klen = bv_offset(kv, i + 1) - bv_offset(kv, i)
+                dlen = bv_offset(dv, i + 1) - bv_offset(dv, i)
+                if klen < 1:
+                    bad_kind = BAD_KEY_SHORT
+                elif klen > MAX_KEY_CHARS and (
+                        klen > MAX_KEY_BYTES
+                        or ss_utf8_length(kv.data + bv_offset(kv, i), klen) > MAX_KEY_CHARS):
+                    bad_kind = BAD_KEY_LONG
+                elif dlen > max_record:
+                    bad_kind = BAD_DATA_SIZE
+                elif klen + dlen > max_record:
+                    bad_kind = BAD_RECORD_SIZE
+                if bad_kind != BAD_NONE:
+                    bad_at = i
+                    break
+        if bad_at >= 0:
+            self._raise_batch_violation(bad_kind, bad_at, keys, data)
+        return 0
 
     # -- errors ----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import os
 import secrets
 import threading
 
+from . import throttle
 from . import validation as v
 from ._native import system_now_ms
 from .errors import (
@@ -176,6 +177,7 @@ class Engine:
         shard_capacity_bytes: int | None = None,
         evict_oldest: bool = False,
         tags: dict | None = None,
+        throughput_limits=False,
     ) -> Stream:
         """Create a stream whose shards split the hash-key space evenly.
 
@@ -196,6 +198,9 @@ class Engine:
             When a shard is full, drop its oldest records (counted) instead of
             refusing writes with ProvisionedThroughputExceededException.
         tags : dict, optional
+        throughput_limits : bool or ThroughputLimits
+            Emulate Kinesis's per-shard write and read limits (True: the
+            provisioned defaults); off by default.  See :mod:`shardstream.throttle`.
 
         Returns
         -------
@@ -249,6 +254,8 @@ class Engine:
                 created_ms=self.now_ms(),
                 incarnation=int.from_bytes(os.urandom(8), "big") >> 1,
             )
+            if throughput_limits:
+                throttle.install(stream, None if throughput_limits is True else throughput_limits)
             self._streams[name] = stream
             return stream
 

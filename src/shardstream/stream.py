@@ -15,7 +15,15 @@ import pyarrow as pa
 
 from . import resharding
 from . import validation as v
-from ._native import RoutingTable, ShardLog, StreamCore, format_sequence_numbers, parse_hash_keys, read_arrow_batch
+from ._native import (
+    RoutingTable,
+    ShardLog,
+    StreamCore,
+    format_sequence_numbers,
+    md5_hash_keys,
+    parse_hash_keys,
+    read_arrow_batch,
+)
 from .columns import as_hash_key_array, as_key_array, as_payload_array
 from .errors import (
     InvalidArgumentException,
@@ -485,6 +493,25 @@ class Stream(StreamCore):
         InvalidArgumentException
             An out-of-range ExplicitHashKey, or more than 5 MiB in total.
         """
+        keys, payloads, hash_keys = self._parse_put_records(records)
+        table = self._put(keys, payloads, hash_keys, partial=True)
+        out, failed = [], 0
+        for shard_id, seq in zip(table.column(0).to_pylist(), table.column(1).to_pylist()):
+            if seq is None:
+                failed += 1
+                out.append(
+                    {
+                        "ErrorCode": "ProvisionedThroughputExceededException",
+                        "ErrorMessage": f"Rate exceeded for shard {shard_id} in stream {self.name} "
+                        f"under account {self.account_id}.",
+                    }
+                )
+            else:
+                out.append({"SequenceNumber": seq, "ShardId": shard_id})
+        return {"FailedRecordCount": failed, "Records": out}
+
+    def _parse_put_records(self, records) -> tuple[pa.Array, pa.Array, list | None]:
+        """Validate a PutRecords request as Kinesis does; return its keys, payloads and hash keys."""
         if records is None or not isinstance(records, (list, tuple)):
             raise (
                 SerializationException("Records must be a list of dicts")
@@ -539,26 +566,11 @@ class Stream(StreamCore):
         v.raise_if_any(errs)
         if total > max(PUT_RECORDS_BYTES, self.max_record_bytes):
             raise InvalidArgumentException("Records size exceeds 5 MB limit")
-        table = self._put(
+        return (
             pa.array(keys, pa.string()),
             pa.array(payloads, pa.binary()),
             hash_keys if any(h is not None for h in hash_keys) else None,
-            partial=True,
         )
-        out, failed = [], 0
-        for shard_id, seq in zip(table.column(0).to_pylist(), table.column(1).to_pylist()):
-            if seq is None:
-                failed += 1
-                out.append(
-                    {
-                        "ErrorCode": "ProvisionedThroughputExceededException",
-                        "ErrorMessage": f"Rate exceeded for shard {shard_id} in stream {self.name} "
-                        f"under account {self.account_id}.",
-                    }
-                )
-            else:
-                out.append({"SequenceNumber": seq, "ShardId": shard_id})
-        return {"FailedRecordCount": failed, "Records": out}
 
     def put_batch(self, partition_keys, data, explicit_hash_keys=None, *, simd: bool = True) -> pa.Table:
         """Write many records at once: the vectorised native path.
@@ -592,32 +604,45 @@ class Stream(StreamCore):
         payloads = as_payload_array(data)
         return self._put(keys, payloads, explicit_hash_keys, simd=simd)
 
-    def _put(self, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, *, simd=True, partial=False) -> pa.Table:
-        ehk = None
-        if explicit_hash_keys is not None:
-            arr = as_hash_key_array(explicit_hash_keys, len(keys))
-            hi, lo, present, status = parse_hash_keys(arr)
-            bad = np.flatnonzero(status)
-            if len(bad):
-                i = int(bad[0])
-                text = arr[i].as_py()
-                if status[i] == -1:
-                    raise ValidationException(
-                        v.render(
-                            [
-                                v.Violation(
-                                    f"'{text}'",
-                                    f"records.{i + 1}.member.explicitHashKey",
-                                    f"Member must satisfy regular expression pattern: {v.HASH_KEY_PATTERN}",
-                                )
-                            ]
-                        )
+    def _parse_hash_keys(self, explicit_hash_keys, n: int):
+        """``(hi, lo, present)`` of explicit hash keys (None entries fall back to the key), or None."""
+        if explicit_hash_keys is None:
+            return None
+        arr = as_hash_key_array(explicit_hash_keys, n)
+        hi, lo, present, status = parse_hash_keys(arr)
+        bad = np.flatnonzero(status)
+        if len(bad):
+            i = int(bad[0])
+            text = arr[i].as_py()
+            if status[i] == -1:
+                raise ValidationException(
+                    v.render(
+                        [
+                            v.Violation(
+                                f"'{text}'",
+                                f"records.{i + 1}.member.explicitHashKey",
+                                f"Member must satisfy regular expression pattern: {v.HASH_KEY_PATTERN}",
+                            )
+                        ]
                     )
-                raise InvalidArgumentException(
-                    "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
-                    f"Specified value was {text}"
                 )
-            ehk = (hi, lo, present)
+            raise InvalidArgumentException(
+                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+                f"Specified value was {text}"
+            )
+        return hi, lo, present
+
+    def _route_rows(self, keys: pa.Array, ehk=None, simd: bool = True) -> np.ndarray:
+        """Position in ``routing.shard_ids`` of each row, as the write path routes it (writes nothing)."""
+        hi, lo = md5_hash_keys(keys, simd=simd)
+        if ehk is not None:
+            ehi, elo, present = ehk
+            np.copyto(hi, ehi, where=present)
+            np.copyto(lo, elo, where=present)
+        return self.routing.route_hashes(hi, lo)
+
+    def _put(self, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, *, simd=True, partial=False) -> pa.Table:
+        ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
         positions, counters, routing, open_logs = self._put_arrays(keys, payloads, ehk, simd, partial)
         shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
         seqs = format_sequence_numbers(positions, counters, open_logs)

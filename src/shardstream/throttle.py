@@ -1,0 +1,706 @@
+"""Optional emulation of Kinesis's per-shard throughput limits.
+
+Off by default: an embedded engine writes and reads as fast as memory allows.
+:func:`install` turns emulation on for one :class:`~shardstream.Stream` by
+setting instance attributes that shadow its data-plane methods
+(``put_record``, ``put_records``, ``put_batch``, ``get_shard_iterator``,
+``get_records``, ``get_record_batch``) with throttled wrappers;
+:func:`uninstall` deletes them again.  A stream without emulation pays
+nothing: its methods are the class's own.
+
+The model
+---------
+Each shard has its own :class:`ShardThrottle` (created lazily the first time
+the shard is used) holding five **token buckets**, one per limit of
+:class:`ThroughputLimits`:
+
+========================  ==============================  ==================
+bucket                    Kinesis limit (default)          charged by
+========================  ==============================  ==================
+write bytes               1 MiB/s (data + partition key)   PutRecord(s), put_batch
+write records             1,000 records/s                  PutRecord(s), put_batch
+read calls                5 GetRecords calls/s             GetRecords
+read bytes                2 MiB/s returned (data + key)    GetRecords
+iterator calls            5 GetShardIterator calls/s       GetShardIterator
+========================  ==============================  ==================
+
+A bucket holds at most one second of its rate and refills continuously at
+that rate (kept in integer "unit-milliseconds", so results are exact for a
+millisecond clock).  Time is the stream's own clock, :meth:`Stream.now_ms`,
+so an ``Engine(clock=...)`` makes throttling deterministic.
+
+Burst behaviour: a shard that has been idle for a second can take a whole
+second's budget at once (1,000 records, or 1 MiB, in one instant); after that
+it is admitted at the steady rate (a record every millisecond, a read call
+every 200 ms...).  Over any window of length *T* seconds a shard therefore
+admits at most ``rate * (1 + T)`` -- up to twice the rate within one sliding
+second, never more than the rate in the long run.
+
+* **Writes** are admitted record by record: a record fits when both write
+  buckets hold enough for it.  A record larger than a whole bucket (possible
+  with ``max_record_size_kib`` above 1024) is admitted only against a full
+  bucket and leaves it in debt, so the shard is throttled until its rate has
+  paid the record off (only a single record may exceed a bucket: a
+  ``put_batch`` sending more than one second's budget to one shard -- over
+  1,000 records or 1 MiB -- can never pass and must be split).  PutRecord raises; PutRecords fails just the entries
+  that do not fit (in request order; later, smaller entries may still fit)
+  and writes the others; ``put_batch`` is all-or-nothing: it sums records and
+  bytes per shard and raises without writing anything if any shard lacks
+  budget.
+* **GetRecords** needs a read-call token, a read-byte bucket that is not
+  exhausted (level above zero) and no active penalty.  The call is charged
+  for the bytes it actually returned, which may drive the byte bucket into
+  debt (a GetRecords may return up to 10 MiB).  A call that returned more than
+  one second's read budget (``read_bytes_per_s``) also starts a penalty of
+  ``read_penalty_ms`` (5 s) during which every GetRecords on the shard is
+  throttled -- Kinesis's "after a call that returns 10 MiB, calls within the
+  next 5 seconds throw" rule.
+* **GetShardIterator** needs an iterator-call token.
+
+A throttled call writes and returns nothing and consumes no budget; so does a
+call that fails for another reason (validation, a full shard log: its budget
+is refunded).  Validation comes first: a malformed request gets the same
+exception it gets without emulation, never a throttling error.
+
+Throttling raises :class:`~shardstream.errors.ProvisionedThroughputExceededException`
+(PutRecords: a per-entry ``ErrorCode``) with Kinesis's message
+``Rate exceeded for shard <shardId> in stream <name> under account <acct>.``
+
+Deviations from AWS
+-------------------
+* AWS does not publish its algorithm; real shards tolerate short bursts
+  somewhat beyond the nominal rate and throttle somewhat unpredictably.  This
+  model is exact and deterministic: one second of burst, then the rate.
+* The "after insufficient throughput, calls in the next 1 s throw" read rule
+  is approximated by the byte bucket's debt (it blocks reads until repaid).
+* Read bytes count data + partition key, like write bytes.
+* Limits are per shard in both capacity modes (AWS scales ON_DEMAND streams
+  per stream), shared by every reader of the shard, and independent of the
+  caller (AWS also has per-account API rate limits; not emulated).
+* A reshard gives the child shards fresh buckets; the parents keep theirs.
+* The target shard of a write is routed just before the write; a reshard
+  racing the write may charge the parent instead of the child.
+* ``read_batch``, ``iter_batches``, ``read_table`` and ``read_pandas`` (bulk
+  Arrow reads, no Kinesis counterpart) are never throttled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .columns import as_key_array, as_payload_array
+from .errors import KinesisError, ProvisionedThroughputExceededException
+
+__all__ = ["MIB", "ShardThrottle", "StreamThrottle", "ThroughputLimits", "install", "uninstall"]
+
+MIB = 1024 * 1024
+_SHADOWED = ("put_record", "put_records", "put_batch", "get_shard_iterator", "get_records", "get_record_batch")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThroughputLimits:
+    """Per-shard throughput limits (the defaults are Kinesis's provisioned limits).
+
+    Parameters
+    ----------
+    write_bytes_per_s : int
+        Bytes (data + partition key) written per shard per second: 1 MiB.
+    write_records_per_s : int
+        Records written per shard per second: 1,000.
+    read_bytes_per_s : int
+        Bytes (data + partition key) returned by GetRecords per shard per
+        second: 2 MiB.
+    read_calls_per_s : int
+        GetRecords calls per shard per second: 5.
+    iterator_calls_per_s : int
+        GetShardIterator calls per shard per second: 5.
+    read_penalty_ms : int
+        How long GetRecords on a shard is refused after a call that returned
+        more than ``read_bytes_per_s``: 5,000 ms.
+
+    Raises
+    ------
+    ValueError
+        A rate is not a positive int, or the penalty is negative.
+    """
+
+    write_bytes_per_s: int = MIB
+    write_records_per_s: int = 1000
+    read_bytes_per_s: int = 2 * MIB
+    read_calls_per_s: int = 5
+    iterator_calls_per_s: int = 5
+    read_penalty_ms: int = 5000
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{field.name} must be an int, not {type(value).__name__}")
+            if value < (0 if field.name == "read_penalty_ms" else 1):
+                raise ValueError(f"{field.name} must be {'>= 0' if field.name == 'read_penalty_ms' else '>= 1'}")
+
+
+class _Bucket:
+    """A token bucket holding one second of ``rate``, in unit-milliseconds.
+
+    ``level`` is ``units * 1000``; it refills by ``rate`` per millisecond up
+    to ``capacity = rate * 1000`` and may go negative (debt).
+    """
+
+    __slots__ = ("capacity", "level", "rate", "stamp")
+
+    def __init__(self, rate: int, now: int):
+        self.rate = rate
+        self.capacity = rate * 1000
+        self.level = self.capacity
+        self.stamp = now
+
+    def refill(self, now: int) -> None:
+        if now > self.stamp:
+            self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def fits(self, units: int, *, oversize: bool = False) -> bool:
+        """Room for ``units`` now.
+
+        With ``oversize``, more than a whole bucket fits a full bucket (and
+        leaves a debt): how one record larger than a second's budget passes.
+        """
+        need = units * 1000
+        return self.level >= need or (oversize and self.level >= self.capacity)
+
+    def take(self, units: int) -> None:
+        self.level -= units * 1000
+
+    def give(self, units: int) -> None:
+        self.level = min(self.capacity, self.level + units * 1000)
+
+    def available(self) -> int:
+        return max(0, self.level) // 1000
+
+
+class ShardThrottle:
+    """The throughput budget of one shard: five token buckets and a read penalty.
+
+    Not thread-safe by itself; :class:`StreamThrottle` serialises access.
+    Every method takes the current time in ms and refills first.
+
+    Parameters
+    ----------
+    limits : ThroughputLimits
+    now_ms : int
+        Creation time; the buckets start full.
+    """
+
+    def __init__(self, limits: ThroughputLimits, now_ms: int):
+        self.limits = limits
+        self.write_bytes = _Bucket(limits.write_bytes_per_s, now_ms)
+        self.write_records = _Bucket(limits.write_records_per_s, now_ms)
+        self.read_bytes = _Bucket(limits.read_bytes_per_s, now_ms)
+        self.read_calls = _Bucket(limits.read_calls_per_s, now_ms)
+        self.iterator_calls = _Bucket(limits.iterator_calls_per_s, now_ms)
+        self.penalty_until_ms = now_ms
+
+    def _refill(self, now: int) -> None:
+        for b in (self.write_bytes, self.write_records, self.read_bytes, self.read_calls, self.iterator_calls):
+            b.refill(now)
+
+    def can_write(self, records: int, nbytes: int, now_ms: int) -> bool:
+        """Whether ``records`` records of ``nbytes`` total fit now (consumes nothing)."""
+        self._refill(now_ms)
+        return self.write_records.fits(records) and self.write_bytes.fits(nbytes, oversize=records == 1)
+
+    def try_write(self, records: int, nbytes: int, now_ms: int) -> bool:
+        """Consume write budget for ``records`` records of ``nbytes`` if both fit.
+
+        Returns
+        -------
+        bool
+            True if admitted (budget consumed), False if throttled (nothing consumed).
+        """
+        if not self.can_write(records, nbytes, now_ms):
+            return False
+        self.write_records.take(records)
+        self.write_bytes.take(nbytes)
+        return True
+
+    def refund_write(self, records: int, nbytes: int, now_ms: int) -> None:
+        """Give back write budget for records admitted but not written."""
+        self._refill(now_ms)
+        self.write_records.give(records)
+        self.write_bytes.give(nbytes)
+
+    def try_read(self, now_ms: int) -> bool:
+        """Consume one GetRecords call if the shard may be read now.
+
+        A read needs a call token, a byte bucket above zero and no penalty.
+        """
+        self._refill(now_ms)
+        if now_ms < self.penalty_until_ms or not self.read_calls.fits(1) or self.read_bytes.level <= 0:
+            return False
+        self.read_calls.take(1)
+        return True
+
+    def refund_read(self, now_ms: int) -> None:
+        """Give back a GetRecords call that failed for another reason."""
+        self._refill(now_ms)
+        self.read_calls.give(1)
+
+    def charge_read(self, nbytes: int, now_ms: int) -> None:
+        """Charge the bytes an admitted GetRecords returned (may leave a debt).
+
+        More than ``read_bytes_per_s`` in one call also starts the
+        ``read_penalty_ms`` penalty.
+        """
+        self._refill(now_ms)
+        self.read_bytes.take(nbytes)
+        if nbytes > self.limits.read_bytes_per_s:
+            self.penalty_until_ms = max(self.penalty_until_ms, now_ms + self.limits.read_penalty_ms)
+
+    def try_iterator(self, now_ms: int) -> bool:
+        """Consume one GetShardIterator call if a token is left."""
+        self._refill(now_ms)
+        if not self.iterator_calls.fits(1):
+            return False
+        self.iterator_calls.take(1)
+        return True
+
+    def snapshot(self, now_ms: int) -> dict:
+        """Remaining budget now: whole units left in each bucket, and the penalty end."""
+        self._refill(now_ms)
+        return {
+            "WriteBytes": self.write_bytes.available(),
+            "WriteRecords": self.write_records.available(),
+            "ReadBytes": self.read_bytes.available(),
+            "ReadCalls": self.read_calls.available(),
+            "IteratorCalls": self.iterator_calls.available(),
+            "ReadPenaltyUntilMs": self.penalty_until_ms if self.penalty_until_ms > now_ms else None,
+        }
+
+
+def _shard_key(shard_id) -> str:
+    """``shardId-000000000001`` for 1, "1", "shardId-1" or "shardId-000000000001"."""
+    if isinstance(shard_id, (int, np.integer)) and not isinstance(shard_id, bool):
+        return f"shardId-{int(shard_id):012d}"
+    text = str(shard_id)
+    digits = text.split("-", 1)[1] if "-" in text else text
+    return f"shardId-{int(digits):012d}" if digits.isascii() and digits.isdigit() else text
+
+
+class StreamThrottle:
+    """Throughput budgets of every shard of one stream.
+
+    Per-shard state is created lazily, keyed by shard id; every check is
+    atomic under one lock and reads time from ``stream.now_ms()``.
+
+    Parameters
+    ----------
+    stream : Stream
+    limits : ThroughputLimits, optional
+        Default: Kinesis's limits.
+
+    Attributes
+    ----------
+    limits : ThroughputLimits
+    throttled : dict
+        Count of throttled requests by kind (``"write"``, ``"read"``, ``"iterator"``);
+        a PutRecords counts each throttled entry.
+    """
+
+    def __init__(self, stream, limits: ThroughputLimits | None = None):
+        self.stream = stream
+        self.limits = ThroughputLimits() if limits is None else limits
+        self._shards: dict[str, ShardThrottle] = {}
+        self._lock = threading.Lock()
+        self.throttled = {"write": 0, "read": 0, "iterator": 0}
+
+    def _shard(self, key: str, now: int) -> ShardThrottle:
+        st = self._shards.get(key)
+        if st is None:
+            st = self._shards[key] = ShardThrottle(self.limits, now)
+        return st
+
+    def shard(self, shard_id) -> ShardThrottle:
+        """The :class:`ShardThrottle` of a shard (created if new)."""
+        with self._lock:
+            return self._shard(_shard_key(shard_id), self.stream.now_ms())
+
+    def message(self, shard_id) -> str:
+        """Kinesis's throttling message for a shard of this stream."""
+        return (
+            f"Rate exceeded for shard {_shard_key(shard_id)} in stream {self.stream.name} "
+            f"under account {self.stream.account_id}."
+        )
+
+    def error(self, shard_id) -> ProvisionedThroughputExceededException:
+        """The exception a throttled call on ``shard_id`` raises."""
+        return ProvisionedThroughputExceededException(self.message(shard_id))
+
+    def check_write(self, shard_id, records: int, nbytes: int) -> bool:
+        """Consume write budget for ``records`` records totalling ``nbytes`` if they fit.
+
+        Parameters
+        ----------
+        shard_id : str or int
+            ``shardId-...`` or a shard index.
+        records : int
+        nbytes : int
+            Data + partition key bytes.
+
+        Returns
+        -------
+        bool
+            True if admitted (budget consumed); False if throttled (nothing consumed).
+        """
+        with self._lock:
+            now = self.stream.now_ms()
+            ok = self._shard(_shard_key(shard_id), now).try_write(records, nbytes, now)
+            if not ok:
+                self.throttled["write"] += 1
+            return ok
+
+    def check_write_all(self, usage: Mapping) -> str | None:
+        """All-or-nothing admission of writes to several shards.
+
+        Parameters
+        ----------
+        usage : mapping of shard id -> (records, nbytes)
+
+        Returns
+        -------
+        str or None
+            None if every shard had room (all budgets consumed); else the id of
+            the first shard without room (nothing consumed).
+        """
+        with self._lock:
+            now = self.stream.now_ms()
+            shards = [(self._shard(_shard_key(sid), now), sid, r, b) for sid, (r, b) in usage.items()]
+            for st, sid, records, nbytes in shards:
+                if not st.can_write(records, nbytes, now):
+                    self.throttled["write"] += 1
+                    return _shard_key(sid)
+            for st, _, records, nbytes in shards:
+                st.try_write(records, nbytes, now)
+            return None
+
+    def refund_write(self, shard_id, records: int, nbytes: int) -> None:
+        """Give back write budget for admitted records that were not written."""
+        with self._lock:
+            now = self.stream.now_ms()
+            self._shard(_shard_key(shard_id), now).refund_write(records, nbytes, now)
+
+    def check_read(self, shard_id) -> bool:
+        """Consume one GetRecords call on the shard if it may be read now.
+
+        Returns
+        -------
+        bool
+            False while the shard's call or byte budget is exhausted or a
+            penalty is running (nothing consumed).
+        """
+        with self._lock:
+            now = self.stream.now_ms()
+            ok = self._shard(_shard_key(shard_id), now).try_read(now)
+            if not ok:
+                self.throttled["read"] += 1
+            return ok
+
+    def charge_read(self, shard_id, nbytes: int) -> None:
+        """Charge the bytes an admitted GetRecords call returned (see :meth:`ShardThrottle.charge_read`)."""
+        with self._lock:
+            now = self.stream.now_ms()
+            self._shard(_shard_key(shard_id), now).charge_read(int(nbytes), now)
+
+    def refund_read(self, shard_id) -> None:
+        """Give back the call of an admitted GetRecords that then failed."""
+        with self._lock:
+            now = self.stream.now_ms()
+            self._shard(_shard_key(shard_id), now).refund_read(now)
+
+    def check_iterator(self, shard_id) -> bool:
+        """Consume one GetShardIterator call on the shard if a token is left."""
+        with self._lock:
+            now = self.stream.now_ms()
+            ok = self._shard(_shard_key(shard_id), now).try_iterator(now)
+            if not ok:
+                self.throttled["iterator"] += 1
+            return ok
+
+    def snapshot(self) -> dict:
+        """Remaining budget of every shard used so far, by shard id."""
+        with self._lock:
+            now = self.stream.now_ms()
+            return {sid: st.snapshot(now) for sid, st in sorted(self._shards.items())}
+
+    def reset(self) -> None:
+        """Forget all state: every shard starts again with full buckets."""
+        with self._lock:
+            self._shards.clear()
+
+    def __repr__(self) -> str:
+        return f"<StreamThrottle {self.stream.name!r} {self.limits}>"
+
+
+# -- routing a write before it happens -------------------------------------------------
+
+
+def _usable(stream) -> bool:
+    return stream.status in ("ACTIVE", "UPDATING")
+
+
+def _sizes(keys: pa.Array, payloads: pa.Array) -> np.ndarray:
+    """Bytes each record counts against the write budget: data plus partition key."""
+    key_len = pc.binary_length(keys).to_numpy(zero_copy_only=False)
+    data_len = pc.binary_length(payloads).to_numpy(zero_copy_only=False)
+    return key_len.astype(np.int64) + data_len.astype(np.int64)
+
+
+def _plan_rows(stream, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, simd: bool = True):
+    """(shard ids, positions, sizes) of rows the stream would accept, or None if it would refuse them.
+
+    Uses the stream's own checks and routing, so the plan never disagrees
+    with the write it precedes; a refused request goes to the real method,
+    which raises its own error.
+    """
+    if not _usable(stream):
+        return None
+    try:
+        stream._validate_arrays(keys, payloads)
+        ehk = stream._parse_hash_keys(explicit_hash_keys, len(keys))
+    except KinesisError:
+        return None
+    positions = np.asarray(stream._route_rows(keys, ehk, simd))
+    return stream.routing.shard_ids, positions, _sizes(keys, payloads)
+
+
+def _plan_record(stream, data, partition_key, explicit_hash_key):
+    """(shard id, nbytes) of a PutRecord, or None if the engine would reject it."""
+    if not isinstance(partition_key, str) or data is None:
+        return None
+    try:
+        payloads = pa.array([data.encode("utf-8") if isinstance(data, str) else bytes(data)], pa.binary())
+    except TypeError:
+        return None
+    ehk = None if explicit_hash_key is None else [explicit_hash_key]
+    plan = _plan_rows(stream, pa.array([partition_key], pa.string()), payloads, ehk)
+    if plan is None:
+        return None
+    ids, positions, sizes = plan
+    return ids[int(positions[0])], int(sizes[0])
+
+
+def _plan_entries(stream, records):
+    """Per entry (shard id, nbytes) of a PutRecords request, or None if it would be rejected."""
+    try:
+        keys, payloads, hash_keys = stream._parse_put_records(records)
+    except KinesisError:
+        return None
+    plan = _plan_rows(stream, keys, payloads, hash_keys)
+    if plan is None:
+        return None
+    ids, positions, sizes = plan
+    return [(ids[int(p)], int(n)) for p, n in zip(positions, sizes)]
+
+
+def _plan_batch(stream, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, simd: bool):
+    """Records and bytes per shard id of a put_batch, or None if it would be rejected."""
+    if len(keys) == 0 or len(payloads) != len(keys):
+        return None
+    plan = _plan_rows(stream, keys, payloads, explicit_hash_keys, simd)
+    if plan is None:
+        return None
+    ids, positions, sizes = plan
+    counts = np.bincount(positions, minlength=len(ids))
+    nbytes = np.bincount(positions, weights=sizes, minlength=len(ids))
+    return {ids[i]: (int(counts[i]), int(nbytes[i])) for i in np.flatnonzero(counts)}
+
+
+# -- the wrappers ------------------------------------------------------------------------
+
+
+def _returned_bytes(records) -> int:
+    return sum(len(r["Data"]) + len(r["PartitionKey"].encode("utf-8")) for r in records)
+
+
+def _batch_bytes(batch: pa.RecordBatch) -> int:
+    if batch.num_rows == 0:
+        return 0
+    total = 0
+    for name in ("data", "partition_key"):
+        total += pc.sum(pc.binary_length(batch.column(name))).as_py() or 0
+    return int(total)
+
+
+def _make_wrappers(stream, throttle: StreamThrottle) -> dict:
+    cls = type(stream)
+    real_put_record = cls.put_record
+    real_put_records = cls.put_records
+    real_put_batch = cls.put_batch
+    real_get_shard_iterator = cls.get_shard_iterator
+    real_get_records = cls.get_records
+    real_get_record_batch = cls.get_record_batch
+
+    def put_record(data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None):
+        args = (data, partition_key, explicit_hash_key, sequence_number_for_ordering)
+        plan = _plan_record(stream, data, partition_key, explicit_hash_key)
+        if plan is None:
+            return real_put_record(stream, *args)  # the engine rejects it: same error as unthrottled
+        if sequence_number_for_ordering is not None:
+            stream._check_ordering(sequence_number_for_ordering)  # an invalid one is IA, not a throttle
+        shard_id, nbytes = plan
+        if not throttle.check_write(shard_id, 1, nbytes):
+            raise throttle.error(shard_id)
+        try:
+            return real_put_record(stream, *args)
+        except BaseException:
+            throttle.refund_write(shard_id, 1, nbytes)
+            raise
+
+    def put_records(records):
+        plan = _plan_entries(stream, records)
+        if plan is None:
+            return real_put_records(stream, records)
+        admitted = [throttle.check_write(sid, 1, size) for sid, size in plan]
+        subset = [r for r, ok in zip(records, admitted) if ok]
+        try:
+            result = real_put_records(stream, subset) if subset else {"FailedRecordCount": 0, "Records": []}
+        except BaseException:
+            for (sid, size), ok in zip(plan, admitted):
+                if ok:
+                    throttle.refund_write(sid, 1, size)
+            raise
+        written = iter(result["Records"])
+        out, failed = [], 0
+        for (sid, size), ok in zip(plan, admitted):
+            if ok:
+                entry = next(written)
+                if "ErrorCode" in entry:
+                    throttle.refund_write(sid, 1, size)
+            else:
+                entry = {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": throttle.message(sid)}
+            failed += "ErrorCode" in entry
+            out.append(entry)
+        return {**result, "FailedRecordCount": failed, "Records": out}
+
+    def put_batch(partition_keys, data, explicit_hash_keys=None, *, simd: bool = True):
+        keys = as_key_array(partition_keys)
+        payloads = as_payload_array(data)
+        usage = _plan_batch(stream, keys, payloads, explicit_hash_keys, simd)
+        if usage is None:
+            return real_put_batch(stream, keys, payloads, explicit_hash_keys, simd=simd)
+        refused = throttle.check_write_all(usage)
+        if refused is not None:
+            raise throttle.error(refused)
+        try:
+            return real_put_batch(stream, keys, payloads, explicit_hash_keys, simd=simd)
+        except BaseException:
+            for sid, (records, nbytes) in usage.items():
+                throttle.refund_write(sid, records, nbytes)
+            raise
+
+    def get_shard_iterator(shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None):
+        # Making an iterator has no side effect: validate by making it, then drop it if throttled.
+        result = real_get_shard_iterator(stream, shard_id, shard_iterator_type, starting_sequence_number, timestamp)
+        key = stream._resolve_shard(shard_id).shard_id
+        if not throttle.check_iterator(key):
+            raise throttle.error(key)
+        return result
+
+    def _read(real, count_bytes, shard_iterator, limit):
+        try:
+            if limit is not None:
+                cls._check_limit(limit)
+            index = stream._decode_iterator(shard_iterator, stream.now_ms()).shard_index
+        except Exception:
+            return real(stream, shard_iterator, limit)  # raises the engine's own error
+        if not throttle.check_read(index):
+            raise throttle.error(index)
+        try:
+            result = real(stream, shard_iterator, limit)
+        except BaseException:
+            throttle.refund_read(index)
+            raise
+        throttle.charge_read(index, count_bytes(result["Records"]))
+        return result
+
+    def get_records(shard_iterator, limit=None):
+        return _read(real_get_records, _returned_bytes, shard_iterator, limit)
+
+    def get_record_batch(shard_iterator, limit=None):
+        return _read(real_get_record_batch, _batch_bytes, shard_iterator, limit)
+
+    wrappers = {
+        "put_record": put_record,
+        "put_records": put_records,
+        "put_batch": put_batch,
+        "get_shard_iterator": get_shard_iterator,
+        "get_records": get_records,
+        "get_record_batch": get_record_batch,
+    }
+    for name, fn in wrappers.items():
+        fn.__name__ = fn.__qualname__ = name
+        fn.__doc__ = f"Throttled :meth:`Stream.{name}` (see :mod:`shardstream.throttle`)."
+    return wrappers
+
+
+def install(stream, limits: ThroughputLimits | None = None) -> StreamThrottle:
+    """Turn throughput-limit emulation on for one stream.
+
+    Sets instance attributes that shadow the stream's ``put_record``,
+    ``put_records``, ``put_batch``, ``get_shard_iterator``, ``get_records``
+    and ``get_record_batch`` with throttled wrappers, and ``stream.throttle``
+    to the new :class:`StreamThrottle`.  Installing again replaces the
+    previous emulation (and its state).
+
+    Parameters
+    ----------
+    stream : Stream
+    limits : ThroughputLimits, optional
+        Default: Kinesis's provisioned per-shard limits.
+
+    Returns
+    -------
+    StreamThrottle
+        The stream's throttle (also ``stream.throttle``).
+
+    Examples
+    --------
+    >>> import shardstream
+    >>> from shardstream import throttle
+    >>> t = [1_700_000_000_000]
+    >>> s = shardstream.Engine(clock=lambda: t[0]).create_stream("s", shard_count=1)
+    >>> _ = throttle.install(s)
+    >>> entries = [{"Data": b"x", "PartitionKey": "k"}] * 500
+    >>> s.put_records(entries)["FailedRecordCount"], s.put_records(entries)["FailedRecordCount"]
+    (0, 0)
+    >>> r = s.put_records(entries[:1])
+    >>> r["FailedRecordCount"], r["Records"][0]["ErrorMessage"]
+    (1, 'Rate exceeded for shard shardId-000000000000 in stream s under account 000000000000.')
+    >>> t[0] += 1000
+    >>> s.put_records(entries)["FailedRecordCount"]
+    0
+    """
+    if limits is not None and not isinstance(limits, ThroughputLimits):
+        raise TypeError(f"limits must be a ThroughputLimits, not {type(limits).__name__}")
+    uninstall(stream)
+    throttle = StreamThrottle(stream, limits)
+    for name, fn in _make_wrappers(stream, throttle).items():
+        setattr(stream, name, fn)
+    stream.throttle = throttle
+    return throttle
+
+
+def uninstall(stream) -> None:
+    """Turn emulation off: remove the shadowing methods and ``stream.throttle``.
+
+    Does nothing if emulation is not installed.
+    """
+    attrs = vars(stream)
+    for name in (*_SHADOWED, "throttle"):
+        attrs.pop(name, None)
