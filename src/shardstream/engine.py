@@ -370,10 +370,6 @@ class Engine:
                 raise self._not_found(stream.name)
             if exclusive_start_shard_id is not None:
                 after = _shard_sort_key(exclusive_start_shard_id)
-        if stream.status == "CREATING":
-            raise ResourceInUseException(
-                f"Stream {stream.name} under account {self.account_id} not ACTIVE, instead in state CREATING"
-            )
         shards = [s for s in stream.filter_shards(shard_filter) if s.index > after]
         page = min(max_results or 1000, 10_000)
         out = {"Shards": [stream._shard_description(s) for s in shards[:page]]}

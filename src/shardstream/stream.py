@@ -397,7 +397,7 @@ class Stream(StreamCore):
         horizon = max(now - self.retention_hours * 3_600_000, self.created_ms)
 
         def open_at(t: int) -> list[ShardInfo]:
-            return [s for s in shards if s.created_ms <= t and (s.closed_ms is None or s.closed_ms > t)]
+            return [s for s in shards if s.created_ms <= t and (s.closed_ms is None or s.closed_ms >= t)]
 
         if kind == "AFTER_SHARD_ID":
             after = _shard_sort_key(shard_filter["ShardId"])
@@ -767,10 +767,12 @@ class Stream(StreamCore):
         v.raise_if_any(errs)
         return limit
 
-    def _read_response(self, pos, now: int, next_counter: int, tail: int, next_ts) -> dict:
+    def _read_response(self, pos, now: int, returned: int, next_counter: int, tail: int, next_ts) -> dict:
+        # As Kinesis: a closed shard's last records come with a NextShardIterator;
+        # the next call, past the end, returns no records and the ChildShards.
         log = self.logs[pos.shard_index]
         resp: dict = {}
-        if log.closed and next_counter >= tail and self._status != "DELETING":
+        if log.closed and not returned and next_counter >= tail and self._status != "DELETING":
             resp["ChildShards"] = self._child_shards(pos.shard_index)
         else:
             resp["NextShardIterator"] = self._engine._iterators.encode(
@@ -820,7 +822,7 @@ class Stream(StreamCore):
         records, nxt, tail, next_ts = self.logs[pos.shard_index].read_records(
             pos.position, limit, MAX_GET_RECORDS_BYTES, now
         )
-        return {"Records": records, **self._read_response(pos, now, nxt, tail, next_ts)}
+        return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
 
     def get_record_batch(self, shard_iterator, limit=None) -> dict:
         """``get_records`` with the records as one ``pyarrow.RecordBatch``.
@@ -840,7 +842,7 @@ class Stream(StreamCore):
         )
         if batch is None:
             batch = _EMPTY_BATCH
-        return {"Records": batch, **self._read_response(pos, now, nxt, tail, next_ts)}
+        return {"Records": batch, **self._read_response(pos, now, batch.num_rows, nxt, tail, next_ts)}
 
     def read_batch(
         self, shard_id, iterator_type="TRIM_HORIZON", starting_sequence_number=None, timestamp=None, limit=10_000
@@ -895,7 +897,7 @@ class Stream(StreamCore):
             )
         if batch_size < 1:
             raise InvalidArgumentException("batch_size must be at least 1")
-        shards = [self._resolve_shard(s) for s in shard_ids] if shard_ids is not None else list(self.shards)
+        shards = [self._resolve_shard(s) for s in shard_ids] if shard_ids is not None else self.visible_shards()
         plan = []
         for shard in shards:
             _, start = self._start_position(shard.shard_id, iterator_type, None, timestamp)
