@@ -13,10 +13,9 @@ list -> Arrow conversion costs.
 
 from __future__ import annotations
 
-import pytest
-
 import data
 import naive
+import pytest
 
 pytestmark = pytest.mark.benchmark(group="put_batch")
 

@@ -8,10 +8,9 @@ the bound method in a local.
 
 from __future__ import annotations
 
-import pytest
-
 import data
 import naive
+import pytest
 
 pytestmark = pytest.mark.benchmark(group="put_record")
 

@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
+import data
+import naive
 import numpy as np
 import pytest
 
-import data
-import naive
 import shardstream
 
 pytestmark = pytest.mark.benchmark(group="read")

@@ -13,7 +13,6 @@ import collections
 
 import pytest
 
-import data
 import shardstream
 
 pytestmark = pytest.mark.benchmark(group="resharding")

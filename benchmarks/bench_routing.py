@@ -7,9 +7,9 @@ against ``simd=False`` (the scalar C kernel) over the same 1M Arrow keys, and
 
 from __future__ import annotations
 
+import data
 import pytest
 
-import data
 from shardstream.routing import hash_keys, route_keys
 
 pytestmark = pytest.mark.benchmark(group="routing")

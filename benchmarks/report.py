@@ -24,18 +24,19 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import data  # noqa: E402
+import naive  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-import data  # noqa: E402
-import naive  # noqa: E402
 import shardstream  # noqa: E402
 from shardstream.routing import hash_keys, route_keys  # noqa: E402
 
@@ -210,14 +211,14 @@ def main(argv=None) -> int:
     rows = [
         (f"put_batch, Arrow arrays ({n:,} rec, 4 shards, steady state)", "put_batch_arrow", n, "rec",
          f"naive pure-Python put, one call per record ({npr:,} rec; rates compared)", "naive_put", 30, npr),
-        (f"put_batch, Arrow arrays", "put_batch_arrow", n, "rec",
+        ("put_batch, Arrow arrays", "put_batch_arrow", n, "rec",
          "naive pure-Python put_batch (a tight loop: hoisted locals, one timestamp per batch)",
          "naive_put_batch", None),
-        (f"put_batch, Arrow arrays", "put_batch_arrow", n, "rec",
+        ("put_batch, Arrow arrays", "put_batch_arrow", n, "rec",
          "`hashlib.md5(k.encode()).digest()` loop", "hashlib_loop", 7),
-        (f"put_batch, Python lists (incl. list→Arrow)", "put_batch_pylists", n, "rec",
+        ("put_batch, Python lists (incl. list→Arrow)", "put_batch_pylists", n, "rec",
          "put_batch, Arrow arrays", "put_batch_arrow", None),
-        (f"put_batch, Python lists", "put_batch_pylists", n, "rec",
+        ("put_batch, Python lists", "put_batch_pylists", n, "rec",
          "naive pure-Python put_batch", "naive_put_batch", None),
         (f"hash_keys simd=True ({'AVX2' if shardstream.simd_available() else 'no AVX2'})", "hash_keys_simd",
          n, "keys", "hash_keys simd=False (scalar C)", "hash_keys_scalar", 5),

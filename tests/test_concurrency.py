@@ -5,9 +5,9 @@ from __future__ import annotations
 import collections
 import threading
 
-import shardstream
-
 from conftest import shard_id
+
+import shardstream
 
 THREADS = 4
 ROUNDS = 60

@@ -6,6 +6,7 @@ import datetime as dt
 
 import botocore.session
 import pytest
+from conftest import ACCOUNT, ref_uniform_ranges, shard_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,8 +18,6 @@ from shardstream import (
     ResourceNotFoundException,
     ValidationException,
 )
-
-from conftest import ACCOUNT, ref_uniform_ranges, shard_id
 
 _MODEL = botocore.session.get_session().get_service_model("kinesis")
 _PY_TYPES = {"string": str, "integer": int, "long": int, "boolean": bool, "timestamp": dt.datetime,

@@ -8,15 +8,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from conftest import ACCOUNT, md5_hash, ref_shard_for_key, shard_id, table_by_shard
 
 from shardstream import (
     InvalidArgumentException,
-    ProvisionedThroughputExceededException,
     ResourceNotFoundException,
     ValidationException,
 )
-
-from conftest import ACCOUNT, md5_hash, ref_shard_for_key, shard_id, table_by_shard
 
 MIB = 1024 * 1024
 HASH_KEY_RE = r"0|([1-9]\d{0,38})"

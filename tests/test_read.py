@@ -9,6 +9,13 @@ import random
 import pandas as pd
 import pyarrow as pa
 import pytest
+from conftest import (
+    ACCOUNT,
+    read_all_get_records,
+    ref_shard_for_key,
+    shard_id,
+    table_by_shard,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,15 +25,6 @@ from shardstream import (
     InvalidArgumentException,
     ResourceNotFoundException,
     ValidationException,
-)
-
-from conftest import (
-    ACCOUNT,
-    FakeClock,
-    read_all_get_records,
-    ref_shard_for_key,
-    shard_id,
-    table_by_shard,
 )
 
 MIB = 1024 * 1024
@@ -234,7 +232,7 @@ def test_arrow_schema_and_interop(stream):
     assert pl_df["sequence_number"].to_list() == table.column("sequence_number").to_pylist()
     assert sorted(pl_df["data"].to_list()) == sorted(data)
 
-    src = s.iter_batches(batch_size=77)
+    src = s.iter_batches(batch_size=77)  # noqa: F841 (DuckDB finds it by name)
     assert duckdb.sql("select count(*) from src").fetchall() == [(500,)]
     assert duckdb.sql("select count(distinct sequence_number) from src").fetchall() == [(500,)]
     reader = pa.RecordBatchReader.from_stream(s.iter_batches())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from conftest import HASH_MAX, md5_hash, ref_shard_for_hash, ref_uniform_ranges, shard_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +15,6 @@ import shardstream
 from shardstream import models
 from shardstream._native import RoutingTable
 from shardstream.routing import hash_keys, route_keys
-
-from conftest import HASH_MAX, md5_hash, ref_shard_for_hash, ref_uniform_ranges, shard_id
 
 keys_st = st.text(min_size=1, max_size=256)
 FAST = settings(max_examples=60, deadline=None)

@@ -6,13 +6,12 @@ import collections
 import random
 
 import pytest
+from conftest import ACCOUNT, FakeClock, read_all_get_records, shard_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shardstream
 from shardstream import ProvisionedThroughputExceededException
-
-from conftest import ACCOUNT, FakeClock, read_all_get_records, shard_id
 
 MIB = 1024 * 1024
 CAP = 2 * MIB          # the smallest capacity a 1 MiB-record stream allows
