@@ -18,6 +18,14 @@ def test_small_requests_are_not_pooled():
     assert pool.pooled_bytes == 0 and pool.misses == 0
 
 
+def test_size_classes_bound_the_slack():
+    pool = BufferPool()
+    for n in (65_536, 100_000, 1_000_001, 3 * MIB + 5, 10**8 + 7):
+        a = pool.take(n)
+        assert a.nbytes == n
+    assert pool.pooled_bytes <= 1.25 * (65_536 + 100_000 + 1_000_001 + 3 * MIB + 5 + 10**8 + 7)
+
+
 def test_block_is_reused_only_after_every_reference_is_gone():
     pool = BufferPool()
     a = pool.take(2 * MIB)
@@ -30,8 +38,8 @@ def test_block_is_reused_only_after_every_reference_is_gone():
     assert np.frombuffer(buf, np.uint8).min() == 7  # untouched by the second user
     del buf, b
     gc.collect()
-    c = pool.take(MIB + 1)  # a free block that is large enough
-    assert pool.hits == 1 and c.nbytes == MIB + 1
+    c = pool.take(2 * MIB - 100)  # a free block of the same size class
+    assert pool.hits == 1 and c.nbytes == 2 * MIB - 100
 
 
 def test_pool_stays_within_its_bounds():
