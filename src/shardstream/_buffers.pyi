@@ -3,6 +3,7 @@ import numpy as np
 class BufferPool:
     hits: int
     misses: int
+    blocks: int
     def __init__(self, max_bytes: int = ..., max_blocks: int = ...) -> None: ...
     @property
     def pooled_bytes(self) -> int: ...

@@ -17,6 +17,7 @@ class StreamCore:
     accepting: bool
     watch_writes: bool
     def now_ms(self) -> int: ...
+    def _validate_arrays(self, keys: pa.Array, data: pa.Array) -> None: ...
     def put_record(
         self,
         data: bytes | bytearray | memoryview | str,
