@@ -25,6 +25,7 @@ from .reader import RecordBatchStream, to_pandas
 from .routing import hash_key, route_keys
 from .schema import RECORD_SCHEMA
 from .stream import Stream
+from .throttle import ThroughputLimits
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ __all__ = [
     "ResourceNotFoundException",
     "SerializationException",
     "Stream",
+    "ThroughputLimits",
     "ValidationException",
     "errors",
     "hash_key",
