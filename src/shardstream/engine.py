@@ -366,7 +366,9 @@ class Engine:
             after, shard_filter = page_state["after"], page_state["filter"]
         else:
             stream = self.stream(stream_name, stream_arn=stream_arn)
-            if stream_creation_timestamp is not None and to_epoch_ms(stream_creation_timestamp) != stream.created_ms:
+            if stream_creation_timestamp is not None and not _same_instant(
+                to_epoch_ms(stream_creation_timestamp), stream.created_ms
+            ):
                 raise self._not_found(stream.name)
             if exclusive_start_shard_id is not None:
                 after = _shard_sort_key(exclusive_start_shard_id)
@@ -508,3 +510,9 @@ def _jsonable_filter(shard_filter: dict | None) -> dict | None:
     if out.get("Timestamp") is not None:
         out["Timestamp"] = to_epoch_ms(out["Timestamp"]) / 1000
     return out
+
+
+def _same_instant(given_ms: int, created_ms: int) -> bool:
+    """A StreamCreationTimestamp names the stream's creation: to the ms, or to the second when
+    the caller sent whole seconds (as botocore does)."""
+    return given_ms == created_ms or (given_ms % 1000 == 0 and given_ms // 1000 == created_ms // 1000)

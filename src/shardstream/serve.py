@@ -1,0 +1,56 @@
+"""``shardstream serve``: run the Kinesis-compatible HTTP API over a fresh Engine."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["serve"]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=4567, show_default=True, type=int, help="TCP port (0 picks a free one).")
+@click.option("--region", default="us-east-1", show_default=True, help="Region named in stream ARNs.")
+@click.option("--account-id", default="000000000000", show_default=True, help="Account named in ARNs and errors.")
+@click.option(
+    "--shard-limit", default=500, show_default=True, type=int, help="Most open shards across all streams (0: none)."
+)
+@click.option(
+    "--transition-ms",
+    default=0,
+    show_default=True,
+    type=int,
+    help="How long streams stay CREATING/UPDATING/DELETING (kinesalite uses 500).",
+)
+def serve(host: str, port: int, region: str, account_id: str, shard_limit: int, transition_ms: int) -> None:
+    """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an in-memory engine.
+
+    Point any Kinesis client at it, e.g.
+    ``aws --endpoint-url http://127.0.0.1:4567 kinesis list-streams``.
+    Ctrl-C stops the server.
+    """
+    try:
+        from aiohttp import web
+    except ImportError as exc:  # pragma: no cover
+        hint = "shardstream serve needs the server extra: pip install 'shardstream[server]'"
+        raise click.ClickException(hint) from exc
+
+    from .engine import Engine
+    from .server.app import make_app
+
+    engine = Engine(
+        region=region,
+        account_id=account_id,
+        shard_limit=shard_limit or None,
+        transition_ms=transition_ms,
+    )
+    app = make_app(engine)
+
+    async def announce(_app) -> None:
+        click.echo(f"shardstream serving Kinesis API on http://{host}:{port} (region {region}, account {account_id})")
+        click.echo("Press Ctrl-C to stop.")
+
+    if port != 0:
+        app.on_startup.append(announce)
+    web.run_app(app, host=host, port=port, print=None if port != 0 else click.echo, access_log=None)
+    click.echo("shardstream server stopped.")

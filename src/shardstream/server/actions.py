@@ -1,0 +1,211 @@
+"""Kinesis operations mapped onto the engine's public API.
+
+``ACTIONS`` maps an operation name to ``fn(engine, params) -> dict`` where
+``params`` is the decoded request (blobs as bytes, timestamps as datetimes).
+``OPERATIONS`` is every operation in the botocore model (Kinesis_20131202);
+those not in ``ACTIONS`` are answered by :func:`unsupported` with an
+InvalidArgumentException -- shardstream never fakes a success.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidArgumentException
+
+__all__ = ["ACTIONS", "OPERATIONS", "UNSUPPORTED", "dispatch", "unsupported"]
+
+#: Every operation of the Kinesis 2013-12-02 API (botocore model).
+OPERATIONS: frozenset[str] = frozenset(
+    {
+        "AddTagsToStream",
+        "CreateStream",
+        "DecreaseStreamRetentionPeriod",
+        "DeleteResourcePolicy",
+        "DeleteStream",
+        "DeregisterStreamConsumer",
+        "DescribeAccountSettings",
+        "DescribeLimits",
+        "DescribeStream",
+        "DescribeStreamConsumer",
+        "DescribeStreamSummary",
+        "DisableEnhancedMonitoring",
+        "EnableEnhancedMonitoring",
+        "GetRecords",
+        "GetResourcePolicy",
+        "GetShardIterator",
+        "IncreaseStreamRetentionPeriod",
+        "ListShards",
+        "ListStreamConsumers",
+        "ListStreams",
+        "ListTagsForResource",
+        "ListTagsForStream",
+        "MergeShards",
+        "PutRecord",
+        "PutRecords",
+        "PutResourcePolicy",
+        "RegisterStreamConsumer",
+        "RemoveTagsFromStream",
+        "SplitShard",
+        "StartStreamEncryption",
+        "StopStreamEncryption",
+        "SubscribeToShard",
+        "TagResource",
+        "UntagResource",
+        "UpdateAccountSettings",
+        "UpdateMaxRecordSize",
+        "UpdateShardCount",
+        "UpdateStreamMode",
+        "UpdateStreamWarmThroughput",
+    }
+)
+
+
+def _stream(engine, p: dict):
+    """The stream a request names by StreamName and/or StreamARN."""
+    return engine.stream(p.get("StreamName"), stream_arn=p.get("StreamARN"))
+
+
+def create_stream(engine, p: dict) -> dict:
+    kwargs = {}
+    mode = (p.get("StreamModeDetails") or {}).get("StreamMode")
+    if mode is not None:
+        kwargs["stream_mode"] = mode
+    if p.get("MaxRecordSizeInKiB") is not None:
+        kwargs["max_record_size_kib"] = p["MaxRecordSizeInKiB"]
+    if p.get("Tags"):
+        kwargs["tags"] = p["Tags"]
+    engine.create_stream(p.get("StreamName"), p.get("ShardCount"), **kwargs)
+    return {}
+
+
+def delete_stream(engine, p: dict) -> dict:
+    return engine.delete_stream(
+        p.get("StreamName"),
+        stream_arn=p.get("StreamARN"),
+        enforce_consumer_deletion=bool(p.get("EnforceConsumerDeletion", False)),
+    )
+
+
+def describe_stream(engine, p: dict) -> dict:
+    return _stream(engine, p).describe(p.get("Limit"), p.get("ExclusiveStartShardId"))
+
+
+def describe_stream_summary(engine, p: dict) -> dict:
+    return _stream(engine, p).describe_summary()
+
+
+def list_streams(engine, p: dict) -> dict:
+    return engine.list_streams(p.get("Limit"), p.get("ExclusiveStartStreamName"), p.get("NextToken"))
+
+
+def list_shards(engine, p: dict) -> dict:
+    return engine.list_shards(
+        p.get("StreamName"),
+        p.get("NextToken"),
+        p.get("ExclusiveStartShardId"),
+        p.get("MaxResults"),
+        stream_arn=p.get("StreamARN"),
+        stream_creation_timestamp=p.get("StreamCreationTimestamp"),
+        shard_filter=p.get("ShardFilter"),
+    )
+
+
+def put_record(engine, p: dict) -> dict:
+    return _stream(engine, p).put_record(
+        p.get("Data"), p.get("PartitionKey"), p.get("ExplicitHashKey"), p.get("SequenceNumberForOrdering")
+    )
+
+
+def put_records(engine, p: dict) -> dict:
+    return _stream(engine, p).put_records(p.get("Records"))
+
+
+def get_shard_iterator(engine, p: dict) -> dict:
+    return _stream(engine, p).get_shard_iterator(
+        p.get("ShardId"), p.get("ShardIteratorType"), p.get("StartingSequenceNumber"), p.get("Timestamp")
+    )
+
+
+def get_records(engine, p: dict) -> dict:
+    iterator = p.get("ShardIterator")
+    if not isinstance(iterator, str):
+        raise InvalidArgumentException("Invalid ShardIterator.")
+    return engine.get_records(iterator, p.get("Limit"))
+
+
+def split_shard(engine, p: dict) -> dict:
+    return _stream(engine, p).split_shard(p.get("ShardToSplit"), p.get("NewStartingHashKey"))
+
+
+def merge_shards(engine, p: dict) -> dict:
+    return _stream(engine, p).merge_shards(p.get("ShardToMerge"), p.get("AdjacentShardToMerge"))
+
+
+def update_shard_count(engine, p: dict) -> dict:
+    return _stream(engine, p).update_shard_count(p.get("TargetShardCount"), p.get("ScalingType", "UNIFORM_SCALING"))
+
+
+def increase_stream_retention_period(engine, p: dict) -> dict:
+    return _stream(engine, p).increase_stream_retention_period(p.get("RetentionPeriodHours"))
+
+
+def decrease_stream_retention_period(engine, p: dict) -> dict:
+    return _stream(engine, p).decrease_stream_retention_period(p.get("RetentionPeriodHours"))
+
+
+def add_tags_to_stream(engine, p: dict) -> dict:
+    return _stream(engine, p).add_tags_to_stream(p.get("Tags"))
+
+
+def remove_tags_from_stream(engine, p: dict) -> dict:
+    return _stream(engine, p).remove_tags_from_stream(p.get("TagKeys"))
+
+
+def list_tags_for_stream(engine, p: dict) -> dict:
+    return _stream(engine, p).list_tags_for_stream(p.get("ExclusiveStartTagKey"), p.get("Limit"))
+
+
+def update_stream_mode(engine, p: dict) -> dict:
+    return engine.update_stream_mode(p.get("StreamARN"), p.get("StreamModeDetails") or {})
+
+
+def describe_limits(engine, p: dict) -> dict:
+    return engine.describe_limits()
+
+
+ACTIONS = {
+    "CreateStream": create_stream,
+    "DeleteStream": delete_stream,
+    "DescribeStream": describe_stream,
+    "DescribeStreamSummary": describe_stream_summary,
+    "ListStreams": list_streams,
+    "ListShards": list_shards,
+    "PutRecord": put_record,
+    "PutRecords": put_records,
+    "GetShardIterator": get_shard_iterator,
+    "GetRecords": get_records,
+    "SplitShard": split_shard,
+    "MergeShards": merge_shards,
+    "UpdateShardCount": update_shard_count,
+    "IncreaseStreamRetentionPeriod": increase_stream_retention_period,
+    "DecreaseStreamRetentionPeriod": decrease_stream_retention_period,
+    "AddTagsToStream": add_tags_to_stream,
+    "RemoveTagsFromStream": remove_tags_from_stream,
+    "ListTagsForStream": list_tags_for_stream,
+    "UpdateStreamMode": update_stream_mode,
+    "DescribeLimits": describe_limits,
+}
+
+#: Operations of the API that shardstream does not implement yet (answered with InvalidArgumentException).
+UNSUPPORTED: frozenset[str] = OPERATIONS - ACTIONS.keys()
+
+
+def unsupported(operation: str) -> InvalidArgumentException:
+    return InvalidArgumentException(f"{operation} is not supported by shardstream yet")
+
+
+def dispatch(engine, operation: str, params: dict) -> dict:
+    """Run ``operation`` on ``engine``; InvalidArgumentException for the unsupported ones."""
+    action = ACTIONS.get(operation)
+    if action is None:
+        raise unsupported(operation)
+    return action(engine, params)

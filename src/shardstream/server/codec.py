@@ -1,0 +1,326 @@
+"""Wire encodings: Kinesis JSON 1.1 (and CBOR 1.1) bodies to and from Python values.
+
+Requests: blobs arrive as base64 strings (JSON) and timestamps as epoch seconds
+(JSON numbers) -- :func:`decode_params` turns them into ``bytes`` and aware
+``datetime`` objects, raising SerializationException with Kinesis's texts for
+bad base64 (spec 2.7).  Responses: :func:`encode_json` writes ``datetime`` as
+epoch seconds (float, ms precision) and ``bytes`` as base64.
+
+CBOR bodies (``application/x-amz-cbor-1.1``) carry raw byte strings and tag-1
+epoch *milliseconds*; :func:`cbor_to_json_form` normalises a decoded CBOR body
+to the JSON form so validation and decoding share one path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import re
+import struct
+
+import orjson
+
+from ..errors import SerializationException
+
+__all__ = [
+    "BLOB_PATHS",
+    "TIMESTAMP_PATHS",
+    "cbor_to_json_form",
+    "decode_blob",
+    "decode_cbor",
+    "decode_params",
+    "decode_timestamp",
+    "encode_cbor",
+    "encode_json",
+]
+
+_UTC = _dt.timezone.utc
+_NUMBER_CLASS = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
+_B64_CHARS = re.compile(r"[A-Za-z0-9+/]")
+_B64_INDEX = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+
+#: Where blobs sit in each operation's input ("[]" walks a list).
+BLOB_PATHS: dict[str, list[tuple[str, ...]]] = {
+    "PutRecord": [("Data",)],
+    "PutRecords": [("Records", "[]", "Data")],
+}
+#: Where timestamps sit in each operation's input.
+TIMESTAMP_PATHS: dict[str, list[tuple[str, ...]]] = {
+    "GetShardIterator": [("Timestamp",)],
+    "ListShards": [("StreamCreationTimestamp",), ("ShardFilter", "Timestamp")],
+    "ListStreamConsumers": [("StreamCreationTimestamp",)],
+    "SubscribeToShard": [("StartingPosition", "Timestamp")],
+}
+
+
+def _type_error(value, target: str) -> SerializationException:
+    if isinstance(value, list):
+        return SerializationException("Start of list found where not expected")
+    if isinstance(value, dict):
+        return SerializationException("Start of structure or map found where not expected.")
+    if isinstance(value, bool):
+        return SerializationException(f"class java.lang.Boolean can not be converted to {target}")
+    if isinstance(value, (int, float)):
+        return SerializationException(f"{_NUMBER_CLASS} can not be converted to {target}")
+    return SerializationException(f"class java.lang.{type(value).__name__} can not be converted to {target}")
+
+
+def decode_blob(value) -> bytes:
+    """Strict RFC 4648 base64 (with padding) -> bytes, with Kinesis's SerializationException texts."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if not isinstance(value, str):
+        raise _type_error(value, "a Blob")
+    n = len(value)
+    if n % 4:
+        raise SerializationException(
+            f"'{value}' can not be converted to a Blob: "
+            f"Base64 encoded length is expected a multiple of 4 bytes but found: {n}"
+        )
+    pads = 0
+    for i, c in enumerate(value):
+        if c == "=":
+            # padding may only fill the last one or two places, and must run to the end
+            if i >= n - 2 and all(ch == "=" for ch in value[i:]):
+                pads = n - i
+                break
+        elif _B64_CHARS.fullmatch(c):
+            continue
+        raise SerializationException(f"'{value}' can not be converted to a Blob: Invalid Base64 character: '{c}'")
+    if pads:
+        last = _B64_INDEX[value[n - pads - 1]]
+        if last & (0b1111 if pads == 2 else 0b11):
+            raise SerializationException(
+                f"'{value}' can not be converted to a Blob: Invalid last non-pad Base64 character dectected"
+            )
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - the checks above catch these
+        raise SerializationException(f"'{value}' can not be converted to a Blob: {exc}") from None
+
+
+def decode_timestamp(value) -> _dt.datetime:
+    """Epoch seconds (int or float; a datetime passes through) -> an aware UTC datetime."""
+    if isinstance(value, _dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
+    if isinstance(value, str):
+        raise SerializationException("class java.lang.String can not be converted to milliseconds since epoch")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool):
+            raise SerializationException("class java.lang.Boolean can not be converted to milliseconds since epoch")
+        raise _type_error(value, "milliseconds since epoch")
+    try:
+        ms = round(value * 1000)
+        return _dt.datetime(1970, 1, 1, tzinfo=_UTC) + _dt.timedelta(milliseconds=ms)
+    except (OverflowError, ValueError):
+        raise SerializationException(f"Timestamp {value} is out of range") from None
+
+
+def _strip_nulls(value):
+    """JSON ``null`` means absent (spec 2.2): drop None members of objects, recursively."""
+    if isinstance(value, dict):
+        return {k: _strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_nulls(v) for v in value]
+    return value
+
+
+def _convert(container, path: tuple[str, ...], fn) -> None:
+    if not path or not isinstance(container, dict):
+        return
+    head, rest = path[0], path[1:]
+    if head not in container:
+        return
+    if not rest:
+        container[head] = fn(container[head])
+        return
+    child = container[head]
+    if rest[0] == "[]":
+        if isinstance(child, list):
+            for item in child:
+                _convert(item, rest[1:], fn)
+    else:
+        _convert(child, rest, fn)
+
+
+def decode_params(operation: str, params: dict) -> dict:
+    """A JSON-form request body as engine arguments: nulls dropped, blobs -> bytes, timestamps -> datetime."""
+    params = _strip_nulls(params)
+    for path in BLOB_PATHS.get(operation, ()):
+        _convert(params, path, decode_blob)
+    for path in TIMESTAMP_PATHS.get(operation, ()):
+        _convert(params, path, decode_timestamp)
+    return params
+
+
+# -- responses -------------------------------------------------------------------
+
+
+def _default(value):
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_UTC)
+        return round(value.timestamp(), 3)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def encode_json(value) -> bytes:
+    """A response dict as Kinesis JSON 1.1 (datetimes as epoch seconds, bytes as base64)."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS)
+
+
+# -- CBOR ----------------------------------------------------------------------------
+
+
+class _EpochMillis:
+    """A tag-1 value read from CBOR: AWS puts epoch *milliseconds* there."""
+
+    __slots__ = ("ms",)
+
+    def __init__(self, ms):
+        self.ms = ms
+
+
+def decode_cbor(body: bytes):
+    """Decode a CBOR request body; tag 1 (AWS: epoch *milliseconds*) becomes an :class:`_EpochMillis`.
+
+    A small decoder of our own: cbor2 reads tag 1 as epoch *seconds* (and fails
+    on millisecond values), and AWS needs nothing beyond RFC 8949's basic items.
+    Raises SerializationException on malformed input.
+    """
+    try:
+        value, end = _cbor_item(memoryview(body), 0, 0)
+    except (IndexError, ValueError, UnicodeDecodeError, struct.error, RecursionError):
+        raise SerializationException("Malformed CBOR body") from None
+    if end != len(body):
+        raise SerializationException("Malformed CBOR body")
+    return value
+
+
+_BREAK = object()
+
+
+def _cbor_item(buf: memoryview, at: int, depth: int):
+    if depth > 64:
+        raise ValueError("too deep")
+    head = buf[at]
+    at += 1
+    major, info = head >> 5, head & 0x1F
+    if major == 7:
+        if info == 20:
+            return False, at
+        if info == 21:
+            return True, at
+        if info in (22, 23):
+            return None, at
+        if info == 25:
+            return struct.unpack(">e", buf[at : at + 2])[0], at + 2
+        if info == 26:
+            return struct.unpack(">f", buf[at : at + 4])[0], at + 4
+        if info == 27:
+            return struct.unpack(">d", buf[at : at + 8])[0], at + 8
+        if info == 31:
+            return _BREAK, at
+        if info < 24:
+            return None, at
+        raise ValueError("bad simple value")
+    if info < 24:
+        arg = info
+    elif info in (24, 25, 26, 27):
+        size = 1 << (info - 24)
+        if at + size > len(buf):
+            raise ValueError("truncated")
+        arg = int.from_bytes(buf[at : at + size], "big")
+        at += size
+    elif info == 31 and major in (2, 3, 4, 5):
+        arg = None
+    else:
+        raise ValueError("bad argument")
+    if major == 0:
+        return arg, at
+    if major == 1:
+        return -1 - arg, at
+    if major in (2, 3):
+        if arg is None:
+            parts = []
+            while True:
+                part, at = _cbor_item(buf, at, depth + 1)
+                if part is _BREAK:
+                    break
+                parts.append(part)
+            joined = b"".join(p if isinstance(p, bytes) else p.encode("utf-8") for p in parts)
+        else:
+            if at + arg > len(buf):
+                raise ValueError("truncated")
+            joined = bytes(buf[at : at + arg])
+            at += arg
+        return (joined if major == 2 else joined.decode("utf-8")), at
+    if major == 4:
+        items = []
+        while arg is None or len(items) < arg:
+            item, at = _cbor_item(buf, at, depth + 1)
+            if item is _BREAK:
+                if arg is None:
+                    break
+                raise ValueError("unexpected break")
+            items.append(item)
+        return items, at
+    if major == 5:
+        out = {}
+        count = 0
+        while arg is None or count < arg:
+            key, at = _cbor_item(buf, at, depth + 1)
+            if key is _BREAK:
+                if arg is None:
+                    break
+                raise ValueError("unexpected break")
+            value, at = _cbor_item(buf, at, depth + 1)
+            if value is _BREAK or isinstance(key, (list, dict)):
+                raise ValueError("bad map")
+            out[key] = value
+            count += 1
+        return out, at
+    # major 6: a tag
+    value, at = _cbor_item(buf, at, depth + 1)
+    if arg == 1 and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _EpochMillis(value), at
+    return value, at
+
+
+def cbor_to_json_form(value):
+    """A decoded CBOR body in JSON form: byte strings -> base64, epoch-ms tags -> epoch seconds."""
+    if isinstance(value, _EpochMillis):
+        return value.ms / 1000
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {k: cbor_to_json_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cbor_to_json_form(v) for v in value]
+    return value
+
+
+def _cbor_ready(value):
+    if isinstance(value, _dt.datetime):
+        import cbor2
+
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_UTC)
+        return cbor2.CBORTag(1, int(round(value.timestamp() * 1000)))
+    if isinstance(value, dict):
+        return {k: _cbor_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cbor_ready(v) for v in value]
+    return value
+
+
+def encode_cbor(value) -> bytes:
+    """A response dict as Kinesis CBOR 1.1 (datetimes as tag 1 + epoch ms, bytes as byte strings)."""
+    import cbor2
+
+    return cbor2.dumps(_cbor_ready(value))

@@ -1,0 +1,464 @@
+"""Request-shape validation for the Kinesis-compatible HTTP server.
+
+:func:`validate` checks a JSON-decoded request body against the input shape
+of a Kinesis operation as the botocore service model (``kinesis/2013-12-02``)
+describes it, the way Kinesis itself does (spec §2.5 step 10):
+
+1. **Types first.**  Each member's JSON value must fit its model type;
+   the first mismatch raises :class:`~shardstream.errors.SerializationException`
+   with Kinesis's (Java-flavoured) text, e.g.
+   ``class java.lang.String can not be converted to an Integer`` (spec §2.7).
+   Unknown members are ignored and ``null`` counts as absent.  Blobs are still
+   base64 text here: their form is checked (length multiple of 4, alphabet,
+   canonical last character) but they are not decoded.
+2. **Then constraints.**  ``required``, ``min``/``max`` (length or value),
+   ``pattern`` and ``enum`` of every member, nested structures, list members
+   and map keys/values; all violations are collected (in Kinesis's per-operation
+   member order, spec §2.6) and the first ten raised as one
+   :class:`~shardstream.errors.ValidationException`::
+
+       2 validation errors detected: Value '0' at 'limit' failed to satisfy
+       constraint: Member must have value greater than or equal to 1; ...
+
+The model's constraints are used as they are (e.g. ``Data`` up to 10,485,760
+bytes, ``ShardCount`` without an upper bound); service rules that the model
+does not state (stream record size, retention bounds, ...) are the engine's.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from functools import lru_cache
+
+from ..errors import SerializationException
+from ..validation import Violation, blob_repr, raise_if_any
+
+__all__ = ["MEMBER_ORDER", "input_shape", "operations", "validate"]
+
+# Kinesis's (kinesalite-observed) member order per operation, spec §2.6.
+# Members not listed follow in the model's order.
+MEMBER_ORDER: dict[str, list[str]] = {
+    "CreateStream": ["ShardCount", "StreamName"],
+    "PutRecord": ["SequenceNumberForOrdering", "PartitionKey", "ExplicitHashKey", "Data", "StreamName"],
+    "PutRecords": ["Records", "StreamName"],
+    "GetShardIterator": ["ShardId", "ShardIteratorType", "StartingSequenceNumber", "StreamName", "Timestamp"],
+    "GetRecords": ["Limit", "ShardIterator"],
+    "DescribeStream": ["Limit", "ExclusiveStartShardId", "StreamName"],
+    "ListShards": ["ExclusiveStartShardId", "MaxResults", "NextToken", "StreamCreationTimestamp", "StreamName"],
+    "ListStreams": ["Limit", "ExclusiveStartStreamName"],
+    "ListTagsForStream": ["Limit", "ExclusiveStartTagKey", "StreamName"],
+    "SplitShard": ["NewStartingHashKey", "StreamName", "ShardToSplit"],
+    "MergeShards": ["ShardToMerge", "AdjacentShardToMerge", "StreamName"],
+    "IncreaseStreamRetentionPeriod": ["RetentionPeriodHours", "StreamName"],
+    "DecreaseStreamRetentionPeriod": ["RetentionPeriodHours", "StreamName"],
+    "AddTagsToStream": ["Tags", "StreamName"],
+    "RemoveTagsFromStream": ["TagKeys", "StreamName"],
+}
+
+# Member order inside nested structures (by shape name), spec §2.6.
+_STRUCT_ORDER: dict[str, list[str]] = {
+    "PutRecordsRequestEntry": ["PartitionKey", "ExplicitHashKey", "Data"],
+}
+
+# The order in which Kinesis lists an enum's values when that differs from the
+# model's (observed, spec §2.6 example).
+_ENUM_ORDER: dict[str, list[str]] = {
+    "ShardIteratorType": ["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"],
+}
+
+_STRUCT_REPR = "com.amazonaws.kinesis.v20131202.{}@c965e310"
+_NUMBER = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
+_LIST_HERE = "Start of list found where not expected"
+_STRUCT_HERE = "Start of structure or map found where not expected."
+_INT_BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+_INT_NAMES = {"integer": "Integer", "long": "Long"}
+_B64_BAD = re.compile(r"[^a-zA-Z0-9+/=]|=[^=]")
+_B64_VALUES = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+
+
+# --------------------------------------------------------------------------- model
+
+
+class _Shape:
+    """A compiled model shape: type, constraints and (for containers) children."""
+
+    __slots__ = (
+        "name",
+        "type",
+        "min",
+        "max",
+        "pattern",
+        "regex",
+        "enum",
+        "members",
+        "required",
+        "member",
+        "key",
+        "value",
+    )
+
+    def __init__(self, name: str, spec: dict):
+        self.name = name
+        self.type = spec["type"]
+        self.min = spec.get("min")
+        self.max = spec.get("max")
+        self.pattern = spec.get("pattern")
+        self.regex = re.compile(self.pattern, re.ASCII) if self.pattern is not None else None
+        self.enum = _ENUM_ORDER.get(name, spec.get("enum"))
+        self.members: list[tuple[str, _Shape]] = []
+        self.required: frozenset = frozenset(spec.get("required", ()))
+        self.member = self.key = self.value = None
+
+    def __repr__(self) -> str:
+        return f"<{self.type} shape {self.name}>"
+
+
+@lru_cache(maxsize=1)
+def _model() -> dict:
+    from botocore.loaders import Loader
+
+    return Loader().load_service_model("kinesis", "service-2")
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> dict[str, _Shape]:
+    """Operation name -> compiled input shape (cached; built on first use)."""
+    model = _model()
+    raw = model["shapes"]
+    cache: dict[str, _Shape] = {}
+
+    def build(name: str) -> _Shape:
+        if name in cache:
+            return cache[name]
+        spec = raw[name]
+        shape = cache[name] = _Shape(name, spec)
+        if shape.type == "structure":
+            members = list(spec.get("members", {}))
+            first = _STRUCT_ORDER.get(name, [])
+            ordered = [m for m in first if m in members] + [m for m in members if m not in first]
+            shape.members = [(m, build(spec["members"][m]["shape"])) for m in ordered]
+        elif shape.type == "list":
+            shape.member = build(spec["member"]["shape"])
+        elif shape.type == "map":
+            shape.key = build(spec["key"]["shape"])
+            shape.value = build(spec["value"]["shape"])
+        return shape
+
+    out: dict[str, _Shape] = {}
+    for op, op_spec in model["operations"].items():
+        if "input" not in op_spec:
+            continue
+        base = build(op_spec["input"]["shape"])
+        order = MEMBER_ORDER.get(op)
+        if order:
+            # A per-operation copy: the same input shape could in principle be shared.
+            top = _Shape(base.name, {"type": "structure", "required": list(base.required)})
+            names = [m for m, _ in base.members]
+            lookup = dict(base.members)
+            ordered = [m for m in order if m in lookup] + [m for m in names if m not in order]
+            top.members = [(m, lookup[m]) for m in ordered]
+            base = top
+        out[op] = base
+    return out
+
+
+def operations() -> list[str]:
+    """The names of the operations :func:`validate` knows (those of the model)."""
+    return sorted(_compiled())
+
+
+def input_shape(operation: str) -> dict:
+    """The botocore model's input shape definition of ``operation`` (a dict), for tools and tests."""
+    return _model()["shapes"][_model()["operations"][operation]["input"]["shape"]]
+
+
+# --------------------------------------------------------------------------- types
+
+
+class _Blob:
+    """A type-checked base64 blob: keeps only its decoded length."""
+
+    __slots__ = ("length",)
+
+    def __init__(self, length: int):
+        self.length = length
+
+
+def _fail(message: str):
+    raise SerializationException(message)
+
+
+def _container_fail(value) -> None:
+    if isinstance(value, list):
+        _fail(_LIST_HERE)
+    _fail(_STRUCT_HERE)
+
+
+def _blob_length(text: str) -> int:
+    """Check base64 text the way Kinesis does; return the decoded length."""
+    n = len(text)
+    if n % 4:
+        _fail(
+            f"'{text}' can not be converted to a Blob: "
+            f"Base64 encoded length is expected a multiple of 4 bytes but found: {n}"
+        )
+    bad = _B64_BAD.search(text)
+    if bad is not None:
+        _fail(f"'{text}' can not be converted to a Blob: Invalid Base64 character: '{bad.group(0)[0]}'")
+    if not n:
+        return 0
+    pad = n - len(text.rstrip("="))
+    canonical = pad <= 2
+    if canonical and pad:
+        last = _B64_VALUES[text[n - pad - 1]]
+        canonical = not (last & (0b1111 if pad == 2 else 0b11))
+    if not canonical:
+        _fail(f"'{text}' can not be converted to a Blob: Invalid last non-pad Base64 character dectected")
+    return n // 4 * 3 - pad
+
+
+def _check_type(value, shape: _Shape):
+    """Return ``value`` normalised for the constraint pass, or raise SerializationException."""
+    kind = shape.type
+    if kind == "string":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            _fail("class java.lang.Boolean can not be converted to an String")
+        if isinstance(value, (int, float)):
+            _fail(f"{_NUMBER} can not be converted to an String")
+        _container_fail(value)
+    if kind in _INT_BOUNDS:
+        name = _INT_NAMES[kind]
+        if isinstance(value, bool):
+            _fail(f"class java.lang.Boolean can not be converted to an {name}")
+        if isinstance(value, int):
+            lo, hi = _INT_BOUNDS[kind]
+            return min(max(value, lo), hi)
+        if isinstance(value, float):
+            lo, hi = _INT_BOUNDS[kind]
+            if math.isnan(value):
+                return 0
+            if math.isinf(value):
+                return hi if value > 0 else lo
+            return min(max(math.floor(value), lo), hi)
+        if isinstance(value, str):
+            _fail(f"class java.lang.String can not be converted to an {name}")
+        _container_fail(value)
+    if kind == "blob":
+        if isinstance(value, str):
+            return _Blob(_blob_length(value))
+        if isinstance(value, (bytes, bytearray, memoryview)):  # already raw (a CBOR byte string)
+            return _Blob(len(value))
+        if isinstance(value, bool):
+            _fail("class java.lang.Boolean can not be converted to a Blob")
+        if isinstance(value, (int, float)):
+            _fail(f"{_NUMBER} can not be converted to a Blob")
+        _container_fail(value)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)):
+            _fail(f"{_NUMBER} can not be converted to an Boolean")
+        if isinstance(value, str):
+            _fail(f"'{value.upper()}' can not be converted to an Boolean")
+        _container_fail(value)
+    if kind == "timestamp":
+        if isinstance(value, bool):
+            _fail("class java.lang.Boolean can not be converted to milliseconds since epoch")
+        if isinstance(value, (int, float, _dt.datetime)):  # a datetime: already decoded (CBOR tag 1)
+            return value
+        if isinstance(value, str):
+            _fail("class java.lang.String can not be converted to milliseconds since epoch")
+        _container_fail(value)
+    if kind == "list":
+        if isinstance(value, list):
+            return [None if item is None else _check_type(item, shape.member) for item in value]
+        if isinstance(value, dict):
+            _fail(_STRUCT_HERE)
+        _fail("Expected list or null")
+    if kind == "map":
+        if isinstance(value, dict):
+            return {k: None if v is None else _check_type(v, shape.value) for k, v in value.items()}
+        if isinstance(value, list):
+            _fail(_LIST_HERE)
+        _fail("Expected map or null")
+    if kind == "structure":
+        if isinstance(value, dict):
+            return _check_struct(value, shape)
+        if isinstance(value, list):
+            _fail(_LIST_HERE)
+        _fail("Expected null")
+    raise TypeError(f"unsupported model type {kind!r} ({shape.name})")  # pragma: no cover
+
+
+def _check_struct(value: dict, shape: _Shape) -> dict:
+    out = {}
+    for name, member in shape.members:
+        item = value.get(name)
+        if item is not None:
+            out[name] = _check_type(item, member)
+    return out
+
+
+# --------------------------------------------------------------------------- constraints
+
+
+def _lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _plain(value, shape: _Shape | None) -> str:
+    """A value as Kinesis prints it (without the surrounding quotes)."""
+    if isinstance(value, _Blob):
+        return blob_repr(value.length)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        inner = shape.member if shape is not None else None
+        return "[" + ", ".join(_plain(v, inner) for v in value) + "]"
+    if isinstance(value, dict):
+        if shape is not None and shape.type == "structure":
+            return _STRUCT_REPR.format(shape.name)
+        inner = shape.value if shape is not None else None
+        return "{" + ", ".join(f"{k}={_plain(v, inner)}" for k, v in value.items()) + "}"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def _shown(value, shape: _Shape) -> str:
+    return "null" if value is None else "'" + _plain(value, shape) + "'"
+
+
+def _length(value) -> int:
+    return value.length if isinstance(value, _Blob) else len(value)
+
+
+def _length_rules(shape: _Shape) -> list[str]:
+    """A key/value shape's length constraints, as listed in a map-entry message."""
+    rules = []
+    if shape.max is not None:
+        rules.append(f"Member must have length less than or equal to {shape.max}")
+    if shape.min is not None:
+        rules.append(f"Member must have length greater than or equal to {shape.min}")
+    return rules
+
+
+def _scalar_ok(value, shape: _Shape) -> bool:
+    """Whether a map key or value satisfies its shape's constraints."""
+    if value is None:
+        return False
+    if shape.type in ("string", "blob", "list", "map"):
+        n = _length(value)
+        if (shape.min is not None and n < shape.min) or (shape.max is not None and n > shape.max):
+            return False
+    if shape.type in _INT_BOUNDS:
+        if (shape.min is not None and value < shape.min) or (shape.max is not None and value > shape.max):
+            return False
+    if shape.regex is not None and shape.regex.fullmatch(value) is None:
+        return False
+    if shape.enum is not None and value not in shape.enum:
+        return False
+    return True
+
+
+def _check_value(out: list, path: str, value, shape: _Shape, required: bool) -> None:
+    if value is None:
+        if required:
+            out.append(Violation("null", path, "Member must not be null"))
+        return
+    kind = shape.type
+    if kind == "string":
+        if shape.regex is not None and shape.regex.fullmatch(value) is None:
+            out.append(
+                Violation(
+                    _shown(value, shape), path, f"Member must satisfy regular expression pattern: {shape.pattern}"
+                )
+            )
+        if shape.enum is not None and value not in shape.enum:
+            out.append(
+                Violation(_shown(value, shape), path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+            )
+    if kind in ("string", "blob", "list", "map"):
+        n = _length(value)
+        if shape.min is not None and n < shape.min:
+            out.append(
+                Violation(_shown(value, shape), path, f"Member must have length greater than or equal to {shape.min}")
+            )
+        if shape.max is not None and n > shape.max:
+            out.append(
+                Violation(_shown(value, shape), path, f"Member must have length less than or equal to {shape.max}")
+            )
+    elif kind in _INT_BOUNDS:
+        if shape.min is not None and value < shape.min:
+            out.append(
+                Violation(_shown(value, shape), path, f"Member must have value greater than or equal to {shape.min}")
+            )
+        if shape.max is not None and value > shape.max:
+            out.append(
+                Violation(_shown(value, shape), path, f"Member must have value less than or equal to {shape.max}")
+            )
+    if kind == "structure":
+        _check_members(out, path + ".", value, shape)
+    elif kind == "list":
+        for i, item in enumerate(value, 1):
+            if len(out) >= 10:
+                return
+            _check_value(out, f"{path}.{i}.member", item, shape.member, True)
+    elif kind == "map":
+        rules = _length_rules(shape.key)
+        if rules and not all(_scalar_ok(k, shape.key) for k in value):
+            out.append(Violation(_shown(value, shape), path, f"Map keys must satisfy constraint: [{', '.join(rules)}]"))
+        rules = _length_rules(shape.value)
+        if rules and not all(_scalar_ok(v, shape.value) for v in value.values()):
+            out.append(
+                Violation(_shown(value, shape), path, f"Map value must satisfy constraint: [{', '.join(rules)}]")
+            )
+
+
+def _check_members(out: list, prefix: str, value: dict, shape: _Shape) -> None:
+    for name, member in shape.members:
+        if len(out) >= 10:
+            return
+        _check_value(out, prefix + _lower_first(name), value.get(name), member, name in shape.required)
+
+
+# --------------------------------------------------------------------------- API
+
+
+def validate(operation: str, params: dict) -> None:
+    """Check a JSON-decoded request body against ``operation``'s model input shape.
+
+    Parameters
+    ----------
+    operation : str
+        The Kinesis operation name (``"PutRecords"``); operations the model does
+        not know are not checked (the server answers UnknownOperationException
+        before this).
+    params : dict
+        The decoded JSON body: strings, numbers, bools, lists, dicts; blobs as
+        base64 text (raw ``bytes`` are accepted too, as are ``datetime``
+        timestamps, for bodies that came as CBOR).  It is not modified.
+
+    Raises
+    ------
+    SerializationException
+        A member has the wrong JSON type, or a blob is not valid base64 (first
+        problem found, in Kinesis's member order).
+    ValidationException
+        One or more model constraints are broken (at most ten listed).
+    """
+    shape = _compiled().get(operation)
+    if shape is None:
+        return
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        _check_type(params, shape)  # raises the structure-mismatch text
+    data = _check_struct(params, shape)
+    violations: list = []
+    _check_members(violations, "", data, shape)
+    raise_if_any(violations)

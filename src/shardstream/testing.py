@@ -1,0 +1,123 @@
+"""Helpers for testing against shardstream's Kinesis-compatible HTTP server.
+
+>>> from shardstream.testing import start_server, boto3_client
+>>> with start_server() as server:                      # doctest: +SKIP
+...     kinesis = boto3_client(server.url)
+...     kinesis.create_stream(StreamName="s", ShardCount=1)
+
+The server runs on 127.0.0.1 (a free port by default) in a background thread
+with its own event loop; ``server.engine`` is the Engine behind it, so a test
+can set state up or check it directly.  Needs the ``server`` extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+__all__ = ["ServerHandle", "boto3_client", "start_server"]
+
+
+class ServerHandle:
+    """A running server: ``url``, ``engine``, ``port``; ``stop()`` or use it as a context manager."""
+
+    def __init__(self, engine, loop: asyncio.AbstractEventLoop, runner, thread: threading.Thread, port: int):
+        self.engine = engine
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._loop = loop
+        self._runner = runner
+        self._thread = thread
+        self._stopped = False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and join the server thread (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        try:
+            fut.result(timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<ServerHandle {self.url}{' stopped' if self._stopped else ''}>"
+
+
+def start_server(engine=None, port: int = 0, **app_kwargs) -> ServerHandle:
+    """Serve ``engine`` (a new :class:`~shardstream.Engine` if None) on 127.0.0.1 in a background thread.
+
+    Parameters
+    ----------
+    engine : shardstream.Engine, optional
+    port : int
+        0 (the default) picks a free port.
+    **app_kwargs
+        Passed to :func:`shardstream.server.app.make_app` (e.g. ``max_body_bytes``).
+
+    Returns
+    -------
+    ServerHandle
+    """
+    from aiohttp import web
+
+    from .engine import Engine
+    from .server.app import make_app
+
+    if engine is None:
+        engine = Engine()
+    app = make_app(engine, **app_kwargs)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    ready = threading.Event()
+    state: dict = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, "127.0.0.1", port)
+            loop.run_until_complete(site.start())
+            state["port"] = site._server.sockets[0].getsockname()[1]
+        except BaseException as exc:  # report start-up failures to the caller
+            state["error"] = exc
+            ready.set()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=run, name="shardstream-server", daemon=True)
+    thread.start()
+    ready.wait()
+    if "error" in state:
+        thread.join()
+        loop.close()
+        raise state["error"]
+    return ServerHandle(engine, loop, runner, thread, state["port"])
+
+
+def boto3_client(url: str, region: str = "us-east-1"):
+    """A boto3 Kinesis client for ``url`` with dummy credentials and retries off."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "kinesis",
+        region_name=region,
+        endpoint_url=url,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+    )
