@@ -9,6 +9,7 @@
 
 from . import errors
 from ._native import simd_available
+from .client import connect
 from .engine import Engine
 from .errors import (
     ExpiredIteratorException,
@@ -44,6 +45,7 @@ __all__ = [
     "Stream",
     "ThroughputLimits",
     "ValidationException",
+    "connect",
     "errors",
     "hash_key",
     "route_keys",

@@ -1,0 +1,436 @@
+"""``shardstream.connect``: the same Engine and Stream API, embedded or over HTTP.
+
+``connect("memory://")`` gives a new embedded :class:`~shardstream.Engine`.
+``connect("http://127.0.0.1:4567")`` gives a :class:`RemoteEngine` that speaks
+the Kinesis JSON protocol to a ``shardstream serve`` server (or to anything
+that speaks Kinesis), so application code and tests run unchanged against
+either, and several processes can share one stream through a server.
+
+Remote calls return the same shapes and raise the same exceptions as the
+embedded engine (errors are rebuilt from the server's ``__type`` and
+``message``).  Requests are signed with SigV4 (botocore's signer) using the
+standard AWS credential chain, falling back to dummy credentials, as local
+emulators expect.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from .columns import as_key_array, as_payload_array
+from .engine import Engine
+from .errors import InternalFailureException, ProvisionedThroughputExceededException, error_for
+from .reader import RecordBatchStream, to_pandas
+from .schema import RECORD_SCHEMA
+
+__all__ = ["RemoteEngine", "RemoteStream", "connect"]
+
+_TARGET = "Kinesis_20131202."
+_CONTENT_TYPE = "application/x-amz-json-1.1"
+_PUT_RECORDS_MAX = 500
+_PUT_RECORDS_BYTES = 5 * 1024 * 1024
+
+
+def connect(url: str = "memory://", **engine_kwargs):
+    """An engine behind ``url``: ``memory://`` (embedded) or ``http(s)://host:port`` (a server).
+
+    Parameters
+    ----------
+    url : str
+    **engine_kwargs
+        For ``memory://``, passed to :class:`Engine`; for HTTP, ``region``,
+        ``timeout`` and ``retries`` of :class:`RemoteEngine`.
+
+    Examples
+    --------
+    >>> import shardstream
+    >>> engine = shardstream.connect("memory://")
+    >>> engine.create_stream("s", 1).put_record(b"x", "k")["ShardId"]
+    'shardId-000000000000'
+    """
+    if url.startswith("memory://"):
+        return Engine(**engine_kwargs)
+    if url.startswith(("http://", "https://")):
+        return RemoteEngine(url, **engine_kwargs)
+    raise ValueError(f"unsupported URL {url!r}: use memory:// or http(s)://host:port")
+
+
+def _jsonable(value):
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+_TIMESTAMP_KEYS = {"ApproximateArrivalTimestamp", "StreamCreationTimestamp", "ConsumerCreationTimestamp"}
+
+
+def _decoded(value, key=None):
+    """Turn a JSON response back into the engine's shapes (bytes, datetimes)."""
+    if isinstance(value, dict):
+        return {k: _decoded(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decoded(v, key) for v in value]
+    if key == "Data" and isinstance(value, str):
+        return base64.b64decode(value)
+    if key in _TIMESTAMP_KEYS and isinstance(value, (int, float)):
+        return _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
+    return value
+
+
+class RemoteEngine:
+    """The :class:`Engine` API over the Kinesis JSON protocol.
+
+    Parameters
+    ----------
+    url : str
+        ``http(s)://host:port`` of a server.
+    region : str
+        Region for request signing.
+    timeout : float
+        Seconds per request.
+    """
+
+    def __init__(self, url: str, *, region: str = "us-east-1", timeout: float = 30.0):
+        self.url = url.rstrip("/") + "/"
+        self.region = region
+        self.timeout = timeout
+        self._credentials = None
+
+    def _sign(self, headers: dict, body: bytes) -> dict:
+        try:
+            from botocore.auth import SigV4Auth
+            from botocore.awsrequest import AWSRequest
+            from botocore.credentials import Credentials
+            from botocore.session import get_session
+        except ImportError:  # unsigned: fine for servers that do not check
+            return headers
+        if self._credentials is None:
+            self._credentials = get_session().get_credentials() or Credentials("AKIDSHARDSTREAM", "shardstream")
+        request = AWSRequest(method="POST", url=self.url, data=body, headers=headers)
+        SigV4Auth(self._credentials, "kinesis", self.region).add_auth(request)
+        return dict(request.headers.items())
+
+    def call(self, operation: str, params: dict) -> dict:
+        """Send one Kinesis operation; return the decoded response or raise its error."""
+        body = json.dumps(_jsonable(params)).encode("utf-8")
+        headers = {"Content-Type": _CONTENT_TYPE, "X-Amz-Target": _TARGET + operation}
+        request = urllib.request.Request(self.url, data=body, headers=self._sign(headers, body), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                err = json.loads(raw)
+            except ValueError:
+                raise InternalFailureException(f"{operation}: HTTP {exc.code}: {raw[:200]!r}") from None
+            raise error_for(err.get("__type", "InternalFailure").rsplit("#", 1)[-1], err.get("message", "")) from None
+        return _decoded(json.loads(raw)) if raw else {}
+
+    # -- control plane -----------------------------------------------------------------
+
+    def create_stream(
+        self,
+        name: str,
+        shard_count: int | None = None,
+        retention_hours: int = 24,
+        *,
+        stream_mode: str = "PROVISIONED",
+        tags: dict | None = None,
+        wait: bool = True,
+    ) -> RemoteStream:
+        """CreateStream (then IncreaseStreamRetentionPeriod if asked); waits for ACTIVE by default."""
+        params: dict = {"StreamName": name, "StreamModeDetails": {"StreamMode": stream_mode}}
+        if shard_count is not None:
+            params["ShardCount"] = shard_count
+        if tags:
+            params["Tags"] = tags
+        self.call("CreateStream", params)
+        stream = RemoteStream(self, name)
+        if wait:
+            stream.wait_active()
+        if retention_hours != 24:
+            stream.increase_stream_retention_period(retention_hours)
+        return stream
+
+    def stream(self, name: str) -> RemoteStream:
+        """A handle on an existing stream (checked with DescribeStreamSummary)."""
+        self.call("DescribeStreamSummary", {"StreamName": name})
+        return RemoteStream(self, name)
+
+    def delete_stream(self, name: str, *, enforce_consumer_deletion: bool = False) -> dict:
+        return self.call("DeleteStream", {"StreamName": name, "EnforceConsumerDeletion": enforce_consumer_deletion})
+
+    def describe_stream(self, name: str, limit: int | None = None, exclusive_start_shard_id: str | None = None):
+        return self.call(
+            "DescribeStream", {"StreamName": name, "Limit": limit, "ExclusiveStartShardId": exclusive_start_shard_id}
+        )
+
+    def describe_stream_summary(self, name: str) -> dict:
+        return self.call("DescribeStreamSummary", {"StreamName": name})
+
+    def list_streams(
+        self, limit: int | None = None, exclusive_start_stream_name: str | None = None, next_token: str | None = None
+    ) -> dict:
+        return self.call(
+            "ListStreams",
+            {"Limit": limit, "ExclusiveStartStreamName": exclusive_start_stream_name, "NextToken": next_token},
+        )
+
+    def list_shards(
+        self,
+        stream_name: str | None = None,
+        next_token: str | None = None,
+        exclusive_start_shard_id: str | None = None,
+        max_results: int | None = None,
+        *,
+        shard_filter: dict | None = None,
+    ) -> dict:
+        return self.call(
+            "ListShards",
+            {
+                "StreamName": stream_name,
+                "NextToken": next_token,
+                "ExclusiveStartShardId": exclusive_start_shard_id,
+                "MaxResults": max_results,
+                "ShardFilter": shard_filter,
+            },
+        )
+
+    def describe_limits(self) -> dict:
+        return self.call("DescribeLimits", {})
+
+    def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
+        return self.call("GetRecords", {"ShardIterator": shard_iterator, "Limit": limit})
+
+    def __repr__(self) -> str:
+        return f"<RemoteEngine {self.url}>"
+
+
+class RemoteStream:
+    """The :class:`Stream` API of one stream behind a :class:`RemoteEngine`."""
+
+    def __init__(self, engine: RemoteEngine, name: str):
+        self._engine = engine
+        self.name = name
+
+    def _call(self, operation: str, params: dict) -> dict:
+        return self._engine.call(operation, {"StreamName": self.name, **params})
+
+    def wait_active(self, timeout: float = 60.0) -> None:
+        """Poll DescribeStreamSummary until the stream is ACTIVE."""
+        deadline = time.monotonic() + timeout
+        while self.describe_summary()["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stream {self.name} not ACTIVE after {timeout} s")
+            time.sleep(0.05)
+
+    def describe(self, limit=None, exclusive_start_shard_id=None) -> dict:
+        return self._engine.describe_stream(self.name, limit, exclusive_start_shard_id)
+
+    def describe_summary(self) -> dict:
+        return self._call("DescribeStreamSummary", {})
+
+    def _shard_ids(self) -> list[str]:
+        ids, token = [], None
+        while True:
+            page = self._engine.call("ListShards", {"NextToken": token} if token else {"StreamName": self.name})
+            ids += [s["ShardId"] for s in page["Shards"]]
+            token = page.get("NextToken")
+            if not token:
+                return ids
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def put_record(self, data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None) -> dict:
+        return self._call(
+            "PutRecord",
+            {
+                "Data": data,
+                "PartitionKey": partition_key,
+                "ExplicitHashKey": explicit_hash_key,
+                "SequenceNumberForOrdering": sequence_number_for_ordering,
+            },
+        )
+
+    def put_records(self, records) -> dict:
+        return self._call("PutRecords", {"Records": records})
+
+    def put_batch(self, partition_keys, data, explicit_hash_keys=None, *, retries: int = 5) -> pa.Table:
+        """put_batch over PutRecords requests of up to 500 records / 5 MiB.
+
+        Unlike the embedded path this is not atomic: requests land one by one,
+        and throttled entries are retried (with backoff) up to ``retries``
+        times before ProvisionedThroughputExceededException is raised.
+        """
+        keys = as_key_array(partition_keys).to_pylist()
+        payloads = as_payload_array(data).to_pylist()
+        hash_keys = list(explicit_hash_keys) if explicit_hash_keys is not None else [None] * len(keys)
+        shard_ids: list = [None] * len(keys)
+        seqs: list = [None] * len(keys)
+        pending = list(range(len(keys)))
+        for attempt in range(retries + 1):
+            failed = []
+            for chunk in self._chunks(pending, keys, payloads):
+                entries = [
+                    {
+                        "Data": payloads[i],
+                        "PartitionKey": keys[i],
+                        **({"ExplicitHashKey": str(hash_keys[i])} if hash_keys[i] is not None else {}),
+                    }
+                    for i in chunk
+                ]
+                result = self.put_records(entries)
+                for i, entry in zip(chunk, result["Records"]):
+                    if "SequenceNumber" in entry:
+                        shard_ids[i], seqs[i] = entry["ShardId"], entry["SequenceNumber"]
+                    else:
+                        failed.append(i)
+            if not failed:
+                break
+            if attempt == retries:
+                raise ProvisionedThroughputExceededException(
+                    f"{len(failed)} of {len(keys)} records were throttled after {retries} retries"
+                )
+            pending = failed
+            time.sleep(0.05 * 2**attempt)
+        return pa.table(
+            {
+                "shard_id": pa.array(shard_ids, pa.string()).dictionary_encode(),
+                "sequence_number": pa.array(seqs, pa.string()),
+            }
+        )
+
+    @staticmethod
+    def _chunks(indexes, keys, payloads) -> Iterator[list[int]]:
+        chunk, size = [], 0
+        for i in indexes:
+            n = len(payloads[i]) + len(keys[i].encode("utf-8"))
+            if chunk and (len(chunk) == _PUT_RECORDS_MAX or size + n > _PUT_RECORDS_BYTES):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(i)
+            size += n
+        if chunk:
+            yield chunk
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get_shard_iterator(self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None):
+        return self._call(
+            "GetShardIterator",
+            {
+                "ShardId": shard_id,
+                "ShardIteratorType": shard_iterator_type,
+                "StartingSequenceNumber": starting_sequence_number,
+                "Timestamp": timestamp,
+            },
+        )
+
+    def get_records(self, shard_iterator, limit=None) -> dict:
+        return self._engine.get_records(shard_iterator, limit)
+
+    def get_record_batch(self, shard_iterator, limit=None) -> dict:
+        page = self.get_records(shard_iterator, limit)
+        shard_id = _shard_of(page)
+        return {**page, "Records": _to_batch(page["Records"], shard_id)}
+
+    def iter_batches(
+        self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = 10_000
+    ) -> RecordBatchStream:
+        """Every shard's records (parents first) up to the tip at the time of reading, as Arrow batches."""
+        ids = list(shard_ids) if shard_ids is not None else self._shard_ids()
+
+        def batches():
+            for shard_id in ids:
+                it = self.get_shard_iterator(shard_id, iterator_type, timestamp=timestamp)["ShardIterator"]
+                while it:
+                    page = self.get_records(it, min(batch_size, 10_000))
+                    if page["Records"]:
+                        yield _to_batch(page["Records"], shard_id)
+                    elif page.get("MillisBehindLatest", 0) == 0:
+                        break  # caught up with this shard
+                    it = page.get("NextShardIterator")
+
+        return RecordBatchStream(batches)
+
+    def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None) -> pa.Table:
+        return self.iter_batches(shard_ids, iterator_type, timestamp).read_all()
+
+    def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None):
+        return to_pandas(self.read_table(shard_ids, iterator_type, timestamp))
+
+    # -- control plane on this stream -------------------------------------------------------
+
+    def split_shard(self, shard_to_split, new_starting_hash_key) -> dict:
+        return self._call(
+            "SplitShard", {"ShardToSplit": shard_to_split, "NewStartingHashKey": str(new_starting_hash_key)}
+        )
+
+    def merge_shards(self, shard_to_merge, adjacent_shard_to_merge) -> dict:
+        return self._call(
+            "MergeShards", {"ShardToMerge": shard_to_merge, "AdjacentShardToMerge": adjacent_shard_to_merge}
+        )
+
+    def update_shard_count(self, target_shard_count, scaling_type="UNIFORM_SCALING") -> dict:
+        return self._call("UpdateShardCount", {"TargetShardCount": target_shard_count, "ScalingType": scaling_type})
+
+    def increase_stream_retention_period(self, retention_period_hours) -> dict:
+        return self._call("IncreaseStreamRetentionPeriod", {"RetentionPeriodHours": retention_period_hours})
+
+    def decrease_stream_retention_period(self, retention_period_hours) -> dict:
+        return self._call("DecreaseStreamRetentionPeriod", {"RetentionPeriodHours": retention_period_hours})
+
+    def add_tags_to_stream(self, tags: dict) -> dict:
+        return self._call("AddTagsToStream", {"Tags": tags})
+
+    def remove_tags_from_stream(self, tag_keys) -> dict:
+        return self._call("RemoveTagsFromStream", {"TagKeys": list(tag_keys)})
+
+    def list_tags_for_stream(self, exclusive_start_tag_key=None, limit=None) -> dict:
+        return self._call("ListTagsForStream", {"ExclusiveStartTagKey": exclusive_start_tag_key, "Limit": limit})
+
+    def __repr__(self) -> str:
+        return f"<RemoteStream {self.name!r} at {self._engine.url}>"
+
+
+def _shard_of(page: dict) -> str | None:
+    records = page.get("Records") or []
+    if not records:
+        return None
+    from .sequence import parse_sequence_number
+
+    parsed = parse_sequence_number(records[0]["SequenceNumber"])
+    return parsed.shard_id if parsed else None
+
+
+def _to_batch(records: list[dict], shard_id: str | None) -> pa.RecordBatch:
+    """GetRecords' records as a RecordBatch in RECORD_SCHEMA."""
+    n = len(records)
+    if n == 0:
+        return pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
+    shard = pa.DictionaryArray.from_arrays(pa.array([0] * n, pa.int32()), pa.array([shard_id or ""], pa.string()))
+    columns = [
+        shard,
+        pa.array([r["SequenceNumber"] for r in records], pa.string()),
+        pa.array([r["PartitionKey"] for r in records], pa.string()),
+        pa.array([r["Data"] for r in records], pa.binary()),
+        pa.array([r["ApproximateArrivalTimestamp"] for r in records], pa.timestamp("ms", tz="UTC")),
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=RECORD_SCHEMA)
