@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import threading
 
@@ -23,7 +24,7 @@ from .errors import (
     SerializationException,
 )
 from .iterators import IteratorCodec, PageTokenCodec
-from .models import to_epoch_ms
+from .models import ms_to_datetime, to_epoch_ms
 from .stream import STREAM_MODES, Stream, _shard_sort_key
 from .validation import check_retention, check_shard_filter
 
@@ -31,6 +32,10 @@ __all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
 
 DEFAULT_SHARD_CAPACITY_BYTES = 256 * 1024 * 1024
 ON_DEMAND_SHARDS = 4
+RESOURCE_ARN_PATTERN = r"arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+"
+_CONSUMER_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/.*")
+BILLING_COMMITMENT_STATUSES = ["ENABLED", "DISABLED"]
+MIN_BILLING_COMMITMENT_MS = 24 * 3_600_000
 
 
 class Engine:
@@ -87,6 +92,7 @@ class Engine:
         self.shard_capacity_bytes = int(shard_capacity_bytes)
         self.clock = clock
         self._streams: dict[str, Stream] = {}
+        self._billing_commitment: dict = {"Status": "DISABLED"}
         self._lock = threading.RLock()
         secret = secrets.token_bytes(32)
         self._iterators = IteratorCodec(secret)
@@ -467,6 +473,158 @@ class Engine:
         """:meth:`Stream.list_tags_for_stream` on the named stream."""
         return self.stream(stream_name, stream_arn=stream_arn).list_tags_for_stream(exclusive_start_tag_key, limit)
 
+    # -- record size, encryption, monitoring (boto3-style) ---------------------------
+
+    def update_max_record_size(self, stream_arn: str, max_record_size_kib: int) -> dict:
+        """:meth:`Stream.update_max_record_size` on the stream named by ARN (as boto3's UpdateMaxRecordSize)."""
+        return self.stream(stream_arn=stream_arn).update_max_record_size(max_record_size_kib)
+
+    def start_stream_encryption(
+        self, stream_name: str | None, encryption_type: str, key_id: str, *, stream_arn: str | None = None
+    ) -> dict:
+        """:meth:`Stream.start_stream_encryption` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).start_stream_encryption(encryption_type, key_id)
+
+    def stop_stream_encryption(
+        self, stream_name: str | None, encryption_type: str, key_id: str, *, stream_arn: str | None = None
+    ) -> dict:
+        """:meth:`Stream.stop_stream_encryption` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).stop_stream_encryption(encryption_type, key_id)
+
+    def enable_enhanced_monitoring(
+        self, stream_name: str | None, shard_level_metrics, *, stream_arn: str | None = None
+    ) -> dict:
+        """:meth:`Stream.enable_enhanced_monitoring` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).enable_enhanced_monitoring(shard_level_metrics)
+
+    def disable_enhanced_monitoring(
+        self, stream_name: str | None, shard_level_metrics, *, stream_arn: str | None = None
+    ) -> dict:
+        """:meth:`Stream.disable_enhanced_monitoring` on the named stream."""
+        return self.stream(stream_name, stream_arn=stream_arn).disable_enhanced_monitoring(shard_level_metrics)
+
+    # -- resources by ARN: tags and policies ----------------------------------------------
+
+    def resource(self, resource_arn: str) -> Stream:
+        """The stream a ResourceARN names (TagResource, the resource policies, ...).
+
+        Raises
+        ------
+        SerializationException
+            Not a string.
+        ValidationException
+            Missing, or not a Kinesis stream or consumer ARN.
+        ResourceNotFoundException
+            No such stream, or a consumer ARN (consumers are not supported yet).
+        InvalidArgumentException
+            A stream ARN of another region or account.
+        """
+        if resource_arn is not None and not isinstance(resource_arn, str):
+            raise SerializationException(f"ResourceARN must be a str, not {type(resource_arn).__name__}")
+        errs: list = []
+        if v.check_required(errs, "resourceARN", resource_arn):
+            v.check_length(errs, "resourceARN", resource_arn, 1, 2048)
+            v.check_pattern(errs, "resourceARN", resource_arn, RESOURCE_ARN_PATTERN)
+        v.raise_if_any(errs)
+        if _CONSUMER_ARN.fullmatch(resource_arn):
+            raise ResourceNotFoundException(f"Consumer {resource_arn} under account {self.account_id} not found.")
+        return self.stream(stream_arn=resource_arn)
+
+    def tag_resource(self, resource_arn: str, tags: dict) -> dict:
+        """boto3's TagResource: :meth:`Stream.add_tags_to_stream` by ResourceARN; ``{}``."""
+        return self.resource(resource_arn).add_tags_to_stream(tags)
+
+    def untag_resource(self, resource_arn: str, tag_keys) -> dict:
+        """boto3's UntagResource: :meth:`Stream.remove_tags_from_stream` by ResourceARN; ``{}``."""
+        return self.resource(resource_arn).remove_tags_from_stream(tag_keys)
+
+    def list_tags_for_resource(self, resource_arn: str) -> dict:
+        """boto3's ListTagsForResource: ``{"Tags": [{"Key", "Value"}, ...]}``, every tag in key order."""
+        tags = self.resource(resource_arn).tags
+        return {"Tags": [{"Key": k, "Value": val} for k, val in tags.items()]}
+
+    def put_resource_policy(self, resource_arn: str, policy: str) -> dict:
+        """boto3's PutResourcePolicy: :meth:`Stream.put_resource_policy` by ResourceARN; ``{}``."""
+        return self.resource(resource_arn).put_resource_policy(policy)
+
+    def get_resource_policy(self, resource_arn: str) -> dict:
+        """boto3's GetResourcePolicy: ``{"Policy": ...}`` (``"{}"`` when none is attached)."""
+        return self.resource(resource_arn).get_resource_policy()
+
+    def delete_resource_policy(self, resource_arn: str) -> dict:
+        """boto3's DeleteResourcePolicy; ``{}``."""
+        return self.resource(resource_arn).delete_resource_policy()
+
+    # -- account settings ---------------------------------------------------------------
+
+    def describe_account_settings(self) -> dict:
+        """boto3's DescribeAccountSettings: ``{"MinimumThroughputBillingCommitment": {"Status", ...}}``.
+
+        The commitment is stored and echoed only; it changes no behaviour.
+        """
+        with self._lock:
+            commitment = dict(self._billing_commitment)
+            end = commitment.get("EarliestAllowedEndAt")
+            if commitment["Status"] == "ENABLED_UNTIL_EARLIEST_ALLOWED_END" and self.now_ms() >= end:
+                commitment = {"Status": "DISABLED", "StartedAt": commitment["StartedAt"], "EndedAt": end}
+                self._billing_commitment = dict(commitment)
+        return {"MinimumThroughputBillingCommitment": _commitment_view(commitment)}
+
+    def update_account_settings(self, minimum_throughput_billing_commitment: dict) -> dict:
+        """boto3's UpdateAccountSettings: enable or disable the minimum throughput billing commitment.
+
+        Parameters
+        ----------
+        minimum_throughput_billing_commitment : dict
+            ``{"Status": "ENABLED" | "DISABLED"}``.
+
+        Returns
+        -------
+        dict
+            ``{"MinimumThroughputBillingCommitment": {"Status", "StartedAt", "EndedAt",
+            "EarliestAllowedEndAt"}}`` (the times that apply).  A commitment lasts at
+            least 24 hours: disabling it earlier gives ``ENABLED_UNTIL_EARLIEST_ALLOWED_END``.
+
+        Raises
+        ------
+        SerializationException
+            Not a structure.
+        ValidationException
+            A missing or unknown Status.
+        """
+        given = minimum_throughput_billing_commitment
+        if given is not None and not isinstance(given, dict):
+            raise SerializationException("MinimumThroughputBillingCommitment must be a structure")
+        errs: list = []
+        if v.check_required(errs, "minimumThroughputBillingCommitment", given):
+            status = given.get("Status")
+            if v.check_required(errs, "minimumThroughputBillingCommitment.status", status):
+                v.check_enum(errs, "minimumThroughputBillingCommitment.status", status, BILLING_COMMITMENT_STATUSES)
+        v.raise_if_any(errs)
+        self.describe_account_settings()  # settle an expired early-disable first
+        now = self.now_ms()
+        with self._lock:
+            current = self._billing_commitment
+            enabled = current["Status"] != "DISABLED"
+            if status == "ENABLED":
+                if current["Status"] == "ENABLED_UNTIL_EARLIEST_ALLOWED_END":  # resume the running commitment
+                    current = {k: val for k, val in current.items() if k != "EndedAt"}
+                    current["Status"] = "ENABLED"
+                elif current["Status"] == "DISABLED":
+                    current = {
+                        "Status": "ENABLED",
+                        "StartedAt": now,
+                        "EarliestAllowedEndAt": now + MIN_BILLING_COMMITMENT_MS,
+                    }
+            elif enabled:
+                earliest = current["EarliestAllowedEndAt"]
+                if now < earliest:
+                    current = {**current, "Status": "ENABLED_UNTIL_EARLIEST_ALLOWED_END", "EndedAt": earliest}
+                else:
+                    current = {"Status": "DISABLED", "StartedAt": current["StartedAt"], "EndedAt": now}
+            self._billing_commitment = dict(current)
+        return {"MinimumThroughputBillingCommitment": _commitment_view(current)}
+
     # -- data plane by stream name (boto3-style) ---------------------------------------
 
     def put_record(
@@ -489,6 +647,18 @@ class Engine:
 
     def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
         """GetRecords by iterator alone (the iterator names its stream)."""
+        return self.iterator_stream(shard_iterator).get_records(shard_iterator, limit)
+
+    def iterator_stream(self, shard_iterator: str) -> Stream:
+        """The stream a shard iterator reads.
+
+        Raises
+        ------
+        InvalidArgumentException, ExpiredIteratorException
+            A malformed or expired iterator.
+        ResourceNotFoundException
+            Its stream is gone (or was re-created since).
+        """
         pos = self._iterators.decode(shard_iterator, self.now_ms())
         stream = self._lookup(pos.stream_name)
         if stream is None or stream.incarnation != pos.incarnation:
@@ -496,10 +666,15 @@ class Engine:
                 f"Shard shardId-{pos.shard_index:012d} in stream {pos.stream_name} under account "
                 f"{self.account_id} does not exist"
             )
-        return stream.get_records(shard_iterator, limit)
+        return stream
 
     def __repr__(self) -> str:
         return f"<Engine {self.region}/{self.account_id} streams={len(self._streams)}>"
+
+
+def _commitment_view(commitment: dict) -> dict:
+    """A stored billing commitment with its times as datetimes."""
+    return {k: (val if k == "Status" else ms_to_datetime(val)) for k, val in commitment.items()}
 
 
 def _jsonable_filter(shard_filter: dict | None) -> dict | None:

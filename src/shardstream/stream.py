@@ -47,6 +47,18 @@ if TYPE_CHECKING:
 __all__ = ["ITERATOR_TYPES", "Stream"]
 
 STREAM_MODES = ["PROVISIONED", "ON_DEMAND"]
+ENCRYPTION_TYPES = ["NONE", "KMS"]
+#: The shard-level metrics of enhanced monitoring, in Kinesis's order (``ALL`` expands to these).
+SHARD_LEVEL_METRICS = [
+    "IncomingBytes",
+    "IncomingRecords",
+    "OutgoingBytes",
+    "OutgoingRecords",
+    "WriteProvisionedThroughputExceeded",
+    "ReadProvisionedThroughputExceeded",
+    "IteratorAgeMilliseconds",
+]
+METRICS_NAMES = [*SHARD_LEVEL_METRICS, "ALL"]
 ITERATOR_TYPES = ["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"]
 MAX_GET_RECORDS = 10_000
 MAX_GET_RECORDS_BYTES = 10 * 1024 * 1024
@@ -105,6 +117,10 @@ class Stream(StreamCore):
         if tags:
             self._tags.add(tags)
         self._mode_switches: list[int] = []
+        self.encryption_type = "NONE"
+        self.key_id: str | None = None
+        self.shard_level_metrics: list[str] = []
+        self.resource_policy: str | None = None
         self._scaler: OnDemandScaler | None = None
         self.shards: list[ShardInfo] = []
         step = 2**128 // shard_count
@@ -350,6 +366,219 @@ class Stream(StreamCore):
     def list_tags_for_stream(self, exclusive_start_tag_key: str | None = None, limit: int | None = None) -> dict:
         """boto3's ListTagsForStream: ``{"Tags": [...], "HasMoreTags": bool}`` in key order."""
         return self._tags.list(exclusive_start_tag_key, limit)
+
+    # -- record size, encryption, monitoring, policy ----------------------------------------
+
+    def update_max_record_size(self, max_record_size_kib) -> dict:
+        """Change the largest record the stream accepts (Kinesis's UpdateMaxRecordSize).
+
+        The stream goes UPDATING for the engine's transition time; the new
+        limit applies to writes at once.
+
+        Parameters
+        ----------
+        max_record_size_kib : int
+            1024 to 10240 KiB (data + partition key).
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+
+        Raises
+        ------
+        SerializationException
+            Not an int.
+        ValidationException
+            Outside 1024..10240.
+        InvalidArgumentException
+            The stream's shard capacity is under twice the new record size.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        """
+        kib = max_record_size_kib
+        if not isinstance(kib, int) or isinstance(kib, bool):
+            raise SerializationException(f"MaxRecordSizeInKiB must be an int, not {type(kib).__name__}")
+        errs: list = []
+        v.check_int_range(errs, "maxRecordSizeInKiB", kib, 1024, 10240)
+        v.raise_if_any(errs)
+        with self._engine._lock:
+            self._require_active()
+            if self.shard_capacity_bytes < 2 * kib * 1024:
+                raise InvalidArgumentException(
+                    f"shard_capacity_bytes {self.shard_capacity_bytes} must be at least twice the max record size "
+                    f"({2 * kib * 1024} bytes)"
+                )
+            self._set_max_record_bytes(kib * 1024)
+            self.max_record_size_kib = kib
+            self._begin_update()
+        return {}
+
+    @staticmethod
+    def _check_encryption_args(encryption_type, key_id) -> None:
+        for field, value in (("EncryptionType", encryption_type), ("KeyId", key_id)):
+            if value is not None and not isinstance(value, str):
+                raise SerializationException(f"{field} must be a str, not {type(value).__name__}")
+        errs: list = []
+        if v.check_required(errs, "encryptionType", encryption_type):
+            v.check_enum(errs, "encryptionType", encryption_type, ENCRYPTION_TYPES)
+        if v.check_required(errs, "keyId", key_id):
+            v.check_length(errs, "keyId", key_id, 1, 2048)
+        v.raise_if_any(errs)
+        if encryption_type != "KMS":
+            raise InvalidArgumentException("KMS is the only valid EncryptionType for this request")
+
+    def start_stream_encryption(self, encryption_type, key_id) -> dict:
+        """Encrypt new records with a KMS key (Kinesis's StartStreamEncryption; no real KMS is involved).
+
+        The stream goes UPDATING; afterwards its descriptions show
+        ``EncryptionType: "KMS"`` and the ``KeyId``, and PutRecord(s) and
+        GetRecords over the server carry ``EncryptionType: "KMS"``.
+
+        Parameters
+        ----------
+        encryption_type : {"KMS"}
+        key_id : str
+            Key UUID, key or alias ARN, ``alias/<name>`` or ``alias/aws/kinesis`` (1-2048 characters).
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+
+        Raises
+        ------
+        ValidationException
+            A missing argument, an EncryptionType outside NONE/KMS, a KeyId too long.
+        InvalidArgumentException
+            EncryptionType is not KMS.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        """
+        self._check_encryption_args(encryption_type, key_id)
+        with self._engine._lock:
+            self._require_active()
+            self.encryption_type, self.key_id = "KMS", key_id
+            self._begin_update()
+        return {}
+
+    def stop_stream_encryption(self, encryption_type, key_id) -> dict:
+        """Stop encrypting new records (Kinesis's StopStreamEncryption).
+
+        Takes the same two arguments as :meth:`start_stream_encryption`;
+        the stream goes UPDATING and then shows ``EncryptionType: "NONE"``.
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+
+        Raises
+        ------
+        ValidationException, InvalidArgumentException, ResourceInUseException
+            As :meth:`start_stream_encryption`.
+        """
+        self._check_encryption_args(encryption_type, key_id)
+        with self._engine._lock:
+            self._require_active()
+            self.encryption_type, self.key_id = "NONE", None
+            self._begin_update()
+        return {}
+
+    @property
+    def encrypted(self) -> bool:
+        """True while the stream encrypts records with KMS."""
+        return self.encryption_type == "KMS"
+
+    @staticmethod
+    def _check_metrics(metrics) -> set[str]:
+        if not isinstance(metrics, (list, tuple)) or any(not isinstance(m, str) for m in metrics):
+            raise SerializationException("ShardLevelMetrics must be a list of strings")
+        errs: list = []
+        if not 1 <= len(metrics) <= 7:
+            v.check_length(errs, "shardLevelMetrics", metrics, 1, 7, shown="'[" + ", ".join(metrics) + "]'")
+        for i, name in enumerate(metrics, 1):
+            v.check_enum(errs, f"shardLevelMetrics.{i}.member", name, METRICS_NAMES)
+        v.raise_if_any(errs)
+        return set(SHARD_LEVEL_METRICS) if "ALL" in metrics else set(metrics)
+
+    def _set_monitoring(self, metrics, *, enable: bool) -> dict:
+        chosen = self._check_metrics(metrics)
+        with self._engine._lock:
+            self._require_active()
+            current = list(self.shard_level_metrics)
+            now_on = set(current) | chosen if enable else set(current) - chosen
+            self.shard_level_metrics = [m for m in SHARD_LEVEL_METRICS if m in now_on]
+            return {
+                "StreamName": self.name,
+                "CurrentShardLevelMetrics": current,
+                "DesiredShardLevelMetrics": list(self.shard_level_metrics),
+                "StreamARN": self.arn,
+            }
+
+    def enable_enhanced_monitoring(self, shard_level_metrics) -> dict:
+        """Turn on shard-level metrics (Kinesis's EnableEnhancedMonitoring; recorded, not emitted).
+
+        Parameters
+        ----------
+        shard_level_metrics : list of str
+            1-7 of IncomingBytes, IncomingRecords, OutgoingBytes,
+            OutgoingRecords, WriteProvisionedThroughputExceeded,
+            ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds, or ALL.
+
+        Returns
+        -------
+        dict
+            ``{"StreamName", "CurrentShardLevelMetrics", "DesiredShardLevelMetrics", "StreamARN"}``:
+            the metrics before and after the call.
+
+        Raises
+        ------
+        ValidationException
+            An empty or too long list, or an unknown metric.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        """
+        return self._set_monitoring(shard_level_metrics, enable=True)
+
+    def disable_enhanced_monitoring(self, shard_level_metrics) -> dict:
+        """Turn off shard-level metrics (Kinesis's DisableEnhancedMonitoring).
+
+        Takes and returns the same as :meth:`enable_enhanced_monitoring`.
+        """
+        return self._set_monitoring(shard_level_metrics, enable=False)
+
+    @staticmethod
+    def _check_policy(policy) -> None:
+        if policy is not None and not isinstance(policy, str):
+            raise SerializationException(f"Policy must be a str, not {type(policy).__name__}")
+        errs: list = []
+        v.check_required(errs, "policy", policy)
+        v.raise_if_any(errs)
+
+    def put_resource_policy(self, policy) -> dict:
+        """Attach a resource policy (a JSON document, stored verbatim and never enforced).
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+        """
+        self._check_policy(policy)
+        with self._engine._lock:
+            self.resource_policy = policy
+        return {}
+
+    def get_resource_policy(self) -> dict:
+        """``{"Policy": <document>}``; ``"{}"`` when none is attached."""
+        policy = self.resource_policy
+        return {"Policy": "{}" if policy is None else policy}
+
+    def delete_resource_policy(self) -> dict:
+        """Remove the resource policy (a no-op without one); ``{}`` as boto3."""
+        with self._engine._lock:
+            self.resource_policy = None
+        return {}
 
     # -- retention -----------------------------------------------------------------
 
@@ -931,6 +1160,16 @@ class Stream(StreamCore):
         end = self._sequence_number(shard, END_COUNTER) if not shard.is_open else None
         return shard.describe(self._sequence_number(shard, 0), end)
 
+    def _settings_fields(self) -> dict:
+        """The EnhancedMonitoring / EncryptionType / KeyId members of the descriptions."""
+        out = {
+            "EnhancedMonitoring": [{"ShardLevelMetrics": list(self.shard_level_metrics)}],
+            "EncryptionType": self.encryption_type,
+        }
+        if self.key_id is not None:
+            out["KeyId"] = self.key_id
+        return out
+
     def describe(self, limit=None, exclusive_start_shard_id=None) -> dict:
         """boto3's DescribeStream response: ``{"StreamDescription": {...}}``."""
         errs: list = []
@@ -953,8 +1192,7 @@ class Stream(StreamCore):
             "HasMoreShards": len(shards) > page,
             "RetentionPeriodHours": self.retention_hours,
             "StreamCreationTimestamp": ms_to_datetime(self.created_ms),
-            "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-            "EncryptionType": "NONE",
+            **self._settings_fields(),
         }
         return {"StreamDescription": desc}
 
@@ -968,8 +1206,7 @@ class Stream(StreamCore):
                 "StreamModeDetails": {"StreamMode": self.stream_mode},
                 "RetentionPeriodHours": self.retention_hours,
                 "StreamCreationTimestamp": ms_to_datetime(self.created_ms),
-                "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-                "EncryptionType": "NONE",
+                **self._settings_fields(),
                 "OpenShardCount": self.open_shard_count,
                 "ConsumerCount": 0,
                 "MaxRecordSizeInKiB": self.max_record_size_kib,

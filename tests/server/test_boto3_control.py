@@ -142,9 +142,7 @@ def test_resharding_control(kinesis):
     [
         ("list_stream_consumers", {"StreamARN": f"arn:aws:kinesis:us-east-1:{ACCT}:stream/x"}),
         ("register_stream_consumer", {"StreamARN": f"arn:aws:kinesis:us-east-1:{ACCT}:stream/x", "ConsumerName": "c"}),
-        ("start_stream_encryption", {"StreamName": "x", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}),
-        ("enable_enhanced_monitoring", {"StreamName": "x", "ShardLevelMetrics": ["ALL"]}),
-        ("describe_account_settings", {}),
+        ("update_stream_warm_throughput", {"StreamName": "x", "WarmThroughputMiBps": 10}),
     ],
 )
 def test_unsupported_operations_do_not_fake_success(kinesis, call, kwargs):

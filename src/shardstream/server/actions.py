@@ -109,14 +109,24 @@ def list_shards(engine, p: dict) -> dict:
     )
 
 
+def _with_encryption(stream, out: dict) -> dict:
+    """A put response with ``EncryptionType`` when the stream encrypts (spec 1.5)."""
+    if stream.encrypted:
+        out["EncryptionType"] = stream.encryption_type
+    return out
+
+
 def put_record(engine, p: dict) -> dict:
-    return _stream(engine, p).put_record(
+    stream = _stream(engine, p)
+    out = stream.put_record(
         p.get("Data"), p.get("PartitionKey"), p.get("ExplicitHashKey"), p.get("SequenceNumberForOrdering")
     )
+    return _with_encryption(stream, out)
 
 
 def put_records(engine, p: dict) -> dict:
-    return _stream(engine, p).put_records(p.get("Records"))
+    stream = _stream(engine, p)
+    return _with_encryption(stream, stream.put_records(p.get("Records")))
 
 
 def get_shard_iterator(engine, p: dict) -> dict:
@@ -129,7 +139,12 @@ def get_records(engine, p: dict) -> dict:
     iterator = p.get("ShardIterator")
     if not isinstance(iterator, str):
         raise InvalidArgumentException("Invalid ShardIterator.")
-    return engine.get_records(iterator, p.get("Limit"))
+    stream = engine.iterator_stream(iterator)
+    out = stream.get_records(iterator, p.get("Limit"))
+    if stream.encrypted:
+        for record in out["Records"]:
+            record["EncryptionType"] = stream.encryption_type
+    return out
 
 
 def split_shard(engine, p: dict) -> dict:
@@ -172,6 +187,58 @@ def describe_limits(engine, p: dict) -> dict:
     return engine.describe_limits()
 
 
+def update_max_record_size(engine, p: dict) -> dict:
+    return engine.update_max_record_size(p.get("StreamARN"), p.get("MaxRecordSizeInKiB"))
+
+
+def start_stream_encryption(engine, p: dict) -> dict:
+    return _stream(engine, p).start_stream_encryption(p.get("EncryptionType"), p.get("KeyId"))
+
+
+def stop_stream_encryption(engine, p: dict) -> dict:
+    return _stream(engine, p).stop_stream_encryption(p.get("EncryptionType"), p.get("KeyId"))
+
+
+def enable_enhanced_monitoring(engine, p: dict) -> dict:
+    return _stream(engine, p).enable_enhanced_monitoring(p.get("ShardLevelMetrics"))
+
+
+def disable_enhanced_monitoring(engine, p: dict) -> dict:
+    return _stream(engine, p).disable_enhanced_monitoring(p.get("ShardLevelMetrics"))
+
+
+def tag_resource(engine, p: dict) -> dict:
+    return engine.tag_resource(p.get("ResourceARN"), p.get("Tags"))
+
+
+def untag_resource(engine, p: dict) -> dict:
+    return engine.untag_resource(p.get("ResourceARN"), p.get("TagKeys"))
+
+
+def list_tags_for_resource(engine, p: dict) -> dict:
+    return engine.list_tags_for_resource(p.get("ResourceARN"))
+
+
+def put_resource_policy(engine, p: dict) -> dict:
+    return engine.put_resource_policy(p.get("ResourceARN"), p.get("Policy"))
+
+
+def get_resource_policy(engine, p: dict) -> dict:
+    return engine.get_resource_policy(p.get("ResourceARN"))
+
+
+def delete_resource_policy(engine, p: dict) -> dict:
+    return engine.delete_resource_policy(p.get("ResourceARN"))
+
+
+def describe_account_settings(engine, p: dict) -> dict:
+    return engine.describe_account_settings()
+
+
+def update_account_settings(engine, p: dict) -> dict:
+    return engine.update_account_settings(p.get("MinimumThroughputBillingCommitment"))
+
+
 ACTIONS = {
     "CreateStream": create_stream,
     "DeleteStream": delete_stream,
@@ -193,6 +260,19 @@ ACTIONS = {
     "ListTagsForStream": list_tags_for_stream,
     "UpdateStreamMode": update_stream_mode,
     "DescribeLimits": describe_limits,
+    "UpdateMaxRecordSize": update_max_record_size,
+    "StartStreamEncryption": start_stream_encryption,
+    "StopStreamEncryption": stop_stream_encryption,
+    "EnableEnhancedMonitoring": enable_enhanced_monitoring,
+    "DisableEnhancedMonitoring": disable_enhanced_monitoring,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+    "PutResourcePolicy": put_resource_policy,
+    "GetResourcePolicy": get_resource_policy,
+    "DeleteResourcePolicy": delete_resource_policy,
+    "DescribeAccountSettings": describe_account_settings,
+    "UpdateAccountSettings": update_account_settings,
 }
 
 #: Operations of the API that shardstream does not implement yet (answered with InvalidArgumentException).
