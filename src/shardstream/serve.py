@@ -22,12 +22,25 @@ __all__ = ["serve"]
     type=int,
     help="How long streams stay CREATING/UPDATING/DELETING (kinesalite uses 500).",
 )
-def serve(host: str, port: int, region: str, account_id: str, shard_limit: int, transition_ms: int) -> None:
+@click.option(
+    "--auth",
+    "auth_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON key table: verify SigV4 signatures and limit keys to actions/streams. "
+    "Without it any well-formed signature is accepted.",
+)
+def serve(
+    host: str, port: int, region: str, account_id: str, shard_limit: int, transition_ms: int, auth_file: str | None
+) -> None:
     """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an in-memory engine.
 
     Point any Kinesis client at it, e.g.
     ``aws --endpoint-url http://127.0.0.1:4567 kinesis list-streams``.
     Ctrl-C stops the server.
+
+    ``--auth FILE`` takes ``{"keys": {"AKID": {"secret": "...", "actions": [...] | "*",
+    "streams": [...] | "*"}}, "clock_skew_s": 300}``.
     """
     try:
         from aiohttp import web
@@ -44,10 +57,21 @@ def serve(host: str, port: int, region: str, account_id: str, shard_limit: int, 
         shard_limit=shard_limit or None,
         transition_ms=transition_ms,
     )
-    app = make_app(engine)
+    auth = None
+    if auth_file is not None:
+        from .server.auth import AuthConfig
+
+        try:
+            auth = AuthConfig.load(auth_file)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"--auth {auth_file}: {exc}") from exc
+    app = make_app(engine, auth=auth)
 
     async def announce(_app) -> None:
-        click.echo(f"shardstream serving Kinesis API on http://{host}:{port} (region {region}, account {account_id})")
+        mode = f"verifying signatures for {len(auth.keys)} key(s)" if auth is not None else "any signature accepted"
+        click.echo(
+            f"shardstream serving Kinesis API on http://{host}:{port} (region {region}, account {account_id}; {mode})"
+        )
         click.echo("Press Ctrl-C to stop.")
 
     if port != 0:

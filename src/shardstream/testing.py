@@ -52,7 +52,7 @@ class ServerHandle:
         return f"<ServerHandle {self.url}{' stopped' if self._stopped else ''}>"
 
 
-def start_server(engine=None, port: int = 0, **app_kwargs) -> ServerHandle:
+def start_server(engine=None, port: int = 0, auth=None, **app_kwargs) -> ServerHandle:
     """Serve ``engine`` (a new :class:`~shardstream.Engine` if None) on 127.0.0.1 in a background thread.
 
     Parameters
@@ -60,6 +60,11 @@ def start_server(engine=None, port: int = 0, **app_kwargs) -> ServerHandle:
     engine : shardstream.Engine, optional
     port : int
         0 (the default) picks a free port.
+    auth : optional
+        Request authentication, passed to ``make_app``: None (any well-formed
+        SigV4 signature, as :func:`boto3_client` sends), ``"off"``, or a key
+        table (:class:`shardstream.server.auth.AuthConfig`, its dict form or a
+        JSON file path) to verify signatures against.
     **app_kwargs
         Passed to :func:`shardstream.server.app.make_app` (e.g. ``max_body_bytes``).
 
@@ -74,9 +79,11 @@ def start_server(engine=None, port: int = 0, **app_kwargs) -> ServerHandle:
 
     if engine is None:
         engine = Engine()
-    app = make_app(engine, **app_kwargs)
+    app = make_app(engine, auth=auth, **app_kwargs)
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # a short shutdown_timeout: after a 413, aiohttp lingers up to 10 s draining the unread body,
+    # which would otherwise outlast stop()'s own timeout
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     ready = threading.Event()
     state: dict = {}
 

@@ -3,6 +3,7 @@
 One handler takes every request.  In order: request id headers (and CORS);
 non-POST -> 403 XML AccessDenied; content type; body size (413); empty body;
 parse (JSON 1.1 or CBOR 1.1); ``X-Amz-Target`` -> UnknownOperationException;
+SigV4 authentication (:mod:`.auth`);
 shape validation (:mod:`.shapes`); blob/timestamp decoding (:mod:`.codec`);
 then the action (:mod:`.actions`).  A KinesisError becomes its JSON (or CBOR)
 error body; anything else is logged and answered 500 InternalFailure, so a
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from ..errors import KinesisError
 from . import actions, codec
+from . import auth as _auth
 
 try:  # written in parallel; until it lands requests are not shape-validated
     from . import shapes
@@ -38,10 +40,11 @@ LEGACY_JSON = "application/json"
 _VALID_TYPES = (JSON_CONTENT_TYPE, CBOR_CONTENT_TYPE, LEGACY_JSON)
 _ENGINE_KEY = web.AppKey("engine", object)
 _MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
+_AUTH_KEY = web.AppKey("auth", object)
 _CORS_EXPOSE = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date"
 
 
-def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024) -> web.Application:
+def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None) -> web.Application:
     """An aiohttp application serving the Kinesis API over ``engine``.
 
     Parameters
@@ -49,11 +52,19 @@ def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024) -> web.Applicatio
     engine : shardstream.Engine
     max_body_bytes : int
         Larger request bodies get 413 (Kinesis's limit is 7 MiB).
+    auth : None, "presence", "off", AuthConfig, dict or path
+        Request authentication (:mod:`.auth`).  None/"presence": any well-formed
+        SigV4 signature is accepted (kinesalite); "off": no checks; a key table
+        (an AuthConfig, its dict form or a JSON file): signatures are verified and
+        keys limited to their actions and streams.
     """
     # aiohttp refuses bodies over client_max_size itself; we check first and answer 413.
     app = web.Application(client_max_size=max_body_bytes + 1)
     app[_ENGINE_KEY] = engine
     app[_MAX_BODY_KEY] = int(max_body_bytes)
+    app[_AUTH_KEY] = _auth.make_authenticator(
+        auth, region=getattr(engine, "region", "us-east-1"), account_id=getattr(engine, "account_id", "000000000000")
+    )
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app
 
@@ -169,6 +180,11 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         return _legacy("UnknownOperationException", 404, headers)
     if not known:
         return _error(400, "UnknownOperationException", None, headers, cbor)
+
+    try:  # step 9: authentication (after target/body parsing, as kinesalite does)
+        request.app[_AUTH_KEY].check(request.method, request.raw_path, request.headers, body, operation, params)
+    except KinesisError as err:
+        return _kinesis_error(err, headers, cbor)
 
     engine = request.app[_ENGINE_KEY]
     try:

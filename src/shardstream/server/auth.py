@@ -1,0 +1,492 @@
+"""Request authentication for the HTTP server: AWS Signature Version 4 (spec section 12).
+
+Three modes (spec 12.4, "[ours]"):
+
+``presence``
+    The default, what kinesalite does: a request must carry a well-formed SigV4
+    ``Authorization`` header (``Credential=``, ``Signature=``, ``SignedHeaders=``
+    plus an ``X-Amz-Date`` or ``Date`` header) or the five presigned query
+    parameters.  Any key and any signature are accepted.
+``verify``
+    Given a key table (:class:`AuthConfig`, usually loaded from the JSON file of
+    ``shardstream serve --auth FILE``): the signature is recomputed and compared
+    (canonical request -> string to sign -> HMAC chain, spec 12.2), the clock
+    skew is enforced, and each key may be limited to some actions and streams.
+``off``
+    No checks at all (moto-like).
+
+The check runs at step 9 of the request pipeline (spec 2.5): after the body has
+been parsed and the target resolved, before shape validation and the action.
+The stream named by a request (``StreamName``/``StreamARN``/``ConsumerARN``/
+``ResourceARN``) is looked at only once its signature has been verified.
+
+Only the standard library is used here; botocore is not needed at run time.
+Secrets and signatures are never logged.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import hashlib
+import hmac
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote
+
+from ..errors import AccessDeniedException, KinesisError
+
+__all__ = [
+    "AuthConfig",
+    "Authenticator",
+    "ExpiredTokenException",
+    "IncompleteSignatureException",
+    "InvalidSignatureException",
+    "KeyPolicy",
+    "MissingAuthenticationTokenException",
+    "UnrecognizedClientException",
+    "make_authenticator",
+]
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+SERVICE = "kinesis"
+_QUERY_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
+_AMZ_DATE_RE = re.compile(r"^\d{8}T\d{6}Z$")
+_UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+    "Access Key and signing method. Consult the service documentation for details."
+)
+
+
+# -- errors (spec 12.3; 400 for requests with a Kinesis content type, which is all that reach step 9) --
+
+
+class MissingAuthenticationTokenException(KinesisError, PermissionError):
+    """Neither an ``Authorization`` header nor ``X-Amz-Algorithm`` query parameter."""
+
+
+class IncompleteSignatureException(KinesisError, PermissionError):
+    """The ``Authorization`` header or presigned query parameters lack parts or are malformed."""
+
+
+class InvalidSignatureException(KinesisError, PermissionError):
+    """Signature mismatch, expired/not-yet-valid request time, or both auth forms at once."""
+
+
+class UnrecognizedClientException(KinesisError, PermissionError):
+    """Unknown access key id (or invalid session token)."""
+
+
+class ExpiredTokenException(KinesisError, PermissionError):
+    """The session token has expired (never raised: shardstream has no session tokens)."""
+
+
+# -- configuration -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    """One access key: its secret and what it may do (``None`` means everything)."""
+
+    secret: str
+    actions: frozenset | None = None
+    streams: frozenset | None = None
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"KeyPolicy(secret=***, actions={self.actions!r}, streams={self.streams!r})"
+
+
+def _allow_list(value, what: str, akid: str) -> frozenset | None:
+    if value is None or value == "*":
+        return None
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f'auth config: key {akid}: {what} must be "*" or a list of strings')
+    items = frozenset(value)
+    return None if "*" in items else items
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """The key table for ``verify`` mode.
+
+    JSON form: ``{"keys": {"AKID": {"secret": "...", "actions": [...] | "*",
+    "streams": [...] | "*"}}, "clock_skew_s": 300}``; ``actions`` and ``streams``
+    default to ``"*"``.
+    """
+
+    keys: Mapping[str, KeyPolicy] = field(default_factory=dict)
+    clock_skew_s: float = 300.0
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> AuthConfig:
+        if not isinstance(data, Mapping) or not isinstance(data.get("keys"), Mapping):
+            raise ValueError('auth config must be an object with a "keys" object')
+        keys = {}
+        for akid, entry in data["keys"].items():
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("secret"), str):
+                raise ValueError(f'auth config: key {akid} needs a string "secret"')
+            keys[str(akid)] = KeyPolicy(
+                secret=entry["secret"],
+                actions=_allow_list(entry.get("actions", "*"), "actions", akid),
+                streams=_allow_list(entry.get("streams", "*"), "streams", akid),
+            )
+        skew = data.get("clock_skew_s", 300)
+        if not isinstance(skew, (int, float)) or isinstance(skew, bool) or skew < 0:
+            raise ValueError("auth config: clock_skew_s must be a non-negative number")
+        return cls(keys=keys, clock_skew_s=float(skew))
+
+    @classmethod
+    def load(cls, path) -> AuthConfig:
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _fmt(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _parse_amz_date(value: str) -> float | None:
+    if not _AMZ_DATE_RE.match(value):
+        return None
+    try:
+        return _dt.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=_dt.timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def _parse_header_params(value: str) -> tuple[str, dict]:
+    """kinesalite's split: on commas and spaces; the first token is the scheme."""
+    tokens = [t for t in re.split(r"[,\s]+", value.strip()) if t]
+    scheme = tokens[0] if tokens else ""
+    params = {}
+    for tok in tokens[1:]:
+        key, sep, val = tok.partition("=")
+        if sep:
+            params.setdefault(key, val)
+    return scheme, params
+
+
+def _query_pairs(query_string: str) -> list[tuple[str, str]]:
+    pairs = []
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        key, _, val = part.partition("=")
+        pairs.append((unquote(key.replace("+", " ")), unquote(val.replace("+", " "))))
+    return pairs
+
+
+def _enc(s: str) -> str:
+    return quote(s, safe="-_.~")
+
+
+def _canonical_query(pairs, skip: str | None = None) -> str:
+    enc = sorted((_enc(k), _enc(v)) for k, v in pairs if k != skip)
+    return "&".join(f"{k}={v}" for k, v in enc)
+
+
+def _canonical_uri(raw_path: str) -> str:
+    path = raw_path.split("?", 1)[0] or "/"
+    return quote(path, safe="/~")
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def signature(secret: str, date: str, region: str, service: str, string_to_sign: str) -> str:
+    """hex(HMAC(kSigning, string_to_sign)) with the SigV4 key-derivation chain."""
+    k = _hmac(("AWS4" + secret).encode("utf-8"), date)
+    k = _hmac(k, region)
+    k = _hmac(k, service)
+    k = _hmac(k, "aws4_request")
+    return hmac.new(k, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+_ARN_STREAM_RE = re.compile(r"^arn:[^:]+:kinesis:[^:]*:[^:]*:stream/([^/]+)")
+
+
+def _stream_of(params) -> tuple[str | None, str | None]:
+    """(stream name, ARN to name in a denial) from a request's parameters."""
+    if not isinstance(params, Mapping):
+        return None, None
+    name = params.get("StreamName")
+    for key in ("StreamARN", "ConsumerARN", "ResourceARN"):
+        arn = params.get(key)
+        if isinstance(arn, str):
+            m = _ARN_STREAM_RE.match(arn)
+            if m:
+                return (name if isinstance(name, str) else m.group(1)), arn
+    if isinstance(name, str):
+        return name, None
+    return None, None
+
+
+# -- the check -----------------------------------------------------------------------
+
+
+@dataclass
+class _Signed:
+    access_key: str
+    scope: list
+    signed_headers: list
+    signature: str
+    amz_date: str  # the date string that goes into the string to sign
+    timestamp: float | None
+    presigned: bool
+    expires: int | None = None
+
+
+class Authenticator:
+    """Checks one request; :meth:`check` raises a :class:`KinesisError` or returns the access key id.
+
+    Parameters
+    ----------
+    mode : str
+        ``"off"``, ``"presence"`` or ``"verify"``.
+    config : AuthConfig, optional
+        Required for ``verify``.
+    region, account_id : str
+        Our region (the credential scope must name it in ``verify`` mode) and the
+        account named in AccessDenied messages.
+    clock : callable
+        Returns the current time in epoch seconds (tests may fake it).
+    """
+
+    def __init__(self, mode="presence", config=None, *, region="us-east-1", account_id="000000000000", clock=time.time):
+        if mode not in ("off", "presence", "verify"):
+            raise ValueError(f"unknown auth mode {mode!r}")
+        if mode == "verify" and config is None:
+            raise ValueError("verify mode needs an AuthConfig")
+        self.mode = mode
+        self.config = config
+        self.region = region
+        self.account_id = account_id
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        n = len(self.config.keys) if self.config else 0
+        return f"<Authenticator {self.mode} keys={n}>"
+
+    # the pipeline's entry point
+    def check(self, method: str, raw_path: str, headers: Mapping, body: bytes, operation: str, params) -> str | None:
+        """Authenticate (and in verify mode authorize) one request.
+
+        ``headers`` is a case-insensitive multi-mapping (aiohttp's ``CIMultiDictProxy``).
+        """
+        if self.mode == "off":
+            return None
+        if self.mode == "presence":
+            signed, _algorithm = self._presence(raw_path, headers)
+            return signed.access_key
+        return self._verify(method, raw_path, headers, body, operation, params)
+
+    # -- presence / format (kl's checks and texts, spec 12.3/12.4) --
+
+    def _presence(self, raw_path: str, headers: Mapping):
+        query = raw_path.split("?", 1)[1] if "?" in raw_path else ""
+        qparams = dict(_query_pairs(query))
+        auth = headers.get("Authorization")
+        if auth is not None and "X-Amz-Algorithm" in qparams:
+            raise InvalidSignatureException(
+                "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
+            )
+        if auth is None and "X-Amz-Algorithm" not in qparams:
+            raise MissingAuthenticationTokenException("Missing Authentication Token")
+        if auth is not None:
+            scheme, hp = _parse_header_params(auth)
+            msg = ""
+            for part in ("Credential", "Signature", "SignedHeaders"):
+                if part not in hp:
+                    msg += f"Authorization header requires '{part}' parameter. "
+            if "X-Amz-Date" not in headers and "Date" not in headers:
+                msg += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+            if msg:
+                raise IncompleteSignatureException(msg + f"Authorization={auth}")
+            return _Signed(
+                access_key=hp["Credential"].split("/", 1)[0],
+                scope=hp["Credential"].split("/"),
+                signed_headers=[h for h in hp["SignedHeaders"].lower().split(";") if h],
+                signature=hp["Signature"],
+                amz_date=headers.get("X-Amz-Date") or headers.get("Date") or "",
+                timestamp=None,
+                presigned=False,
+            ), scheme
+        msg = "".join(f"AWS query-string parameters must include '{p}'. " for p in _QUERY_PARAMS if p not in qparams)
+        if msg:
+            raise IncompleteSignatureException(msg + "Re-examine the query-string parameters.")
+        expires = qparams.get("X-Amz-Expires")
+        return _Signed(
+            access_key=qparams["X-Amz-Credential"].split("/", 1)[0],
+            scope=qparams["X-Amz-Credential"].split("/"),
+            signed_headers=[h for h in qparams["X-Amz-SignedHeaders"].lower().split(";") if h],
+            signature=qparams["X-Amz-Signature"],
+            amz_date=qparams["X-Amz-Date"],
+            timestamp=None,
+            presigned=True,
+            expires=int(expires) if expires and expires.isdigit() else None,
+        ), qparams["X-Amz-Algorithm"]
+
+    # -- full verification (spec 12.2) --
+
+    def _verify(self, method, raw_path, headers, body, operation, params) -> str:
+        signed, algorithm = self._presence(raw_path, headers)
+        if algorithm != ALGORITHM:
+            raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'.")
+        credential = "/".join(signed.scope)
+        if len(signed.scope) != 5:
+            raise IncompleteSignatureException(
+                "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+                f"got '{credential}'"
+            )
+        akid, scope_date, region, service, term = signed.scope
+        policy = self.config.keys.get(akid)
+        if policy is None:
+            raise UnrecognizedClientException("The security token included in the request is invalid.")
+
+        # the request time: X-Amz-Date (or the query's), else an RFC 1123 Date header
+        date_source = "x-amz-date"
+        if not signed.presigned and "X-Amz-Date" not in headers:
+            date_source = "date"
+            try:
+                ts = email.utils.parsedate_to_datetime(headers["Date"]).timestamp()
+            except (TypeError, ValueError, IndexError):
+                raise IncompleteSignatureException(
+                    f"Date must be in ISO-8601 'basic format'. Got '{headers['Date']}'. "
+                    "See http://en.wikipedia.org/wiki/ISO_8601"
+                ) from None
+            signed.amz_date = _fmt(ts)
+        else:
+            ts = _parse_amz_date(signed.amz_date)
+            if ts is None:
+                raise IncompleteSignatureException(
+                    f"Date must be in ISO-8601 'basic format'. Got '{signed.amz_date}'. "
+                    "See http://en.wikipedia.org/wiki/ISO_8601"
+                )
+        if term != "aws4_request":
+            raise InvalidSignatureException(
+                f"Credential should be scoped with a valid terminator: 'aws4_request', not '{term}'. "
+            )
+        if service != SERVICE:
+            raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+        if region != self.region:
+            raise InvalidSignatureException(f"Credential should be scoped to a valid region, not '{region}'. ")
+        if scope_date != signed.amz_date[:8]:
+            raise InvalidSignatureException(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                f"'{scope_date}' != '{signed.amz_date[:8]}', from '{date_source}'."
+            )
+
+        now = self.clock()
+        skew = self.config.clock_skew_s
+        span = f"{skew / 60:g} min." if skew % 60 == 0 else f"{skew:g} s."
+        if signed.presigned and signed.expires is not None:
+            if now > ts + signed.expires:
+                raise InvalidSignatureException(
+                    f"Signature expired: {_fmt(ts + signed.expires)} is now earlier than {_fmt(now)}."
+                )
+        elif ts < now - skew:
+            raise InvalidSignatureException(
+                f"Signature expired: {signed.amz_date} is now earlier than {_fmt(now - skew)} ({_fmt(now)} - {span})"
+            )
+        if ts > now + skew:
+            raise InvalidSignatureException(
+                f"Signature not yet current: {signed.amz_date} is still later than {_fmt(now + skew)} "
+                f"({_fmt(now)} + {span})"
+            )
+
+        names = signed.signed_headers
+        if "host" not in names:
+            raise InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+        if date_source == "x-amz-date" and not signed.presigned and "x-amz-date" not in names:
+            raise InvalidSignatureException("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
+        canon_headers = []
+        for name in sorted(set(names)):
+            values = headers.getall(name, None) if hasattr(headers, "getall") else None
+            if values is None:
+                value = headers.get(name)
+                values = None if value is None else [value]
+            if values is None:
+                raise InvalidSignatureException(_MISMATCH)
+            joined = ",".join(" ".join(v.split()) for v in values)
+            canon_headers.append(f"{name}:{joined}\n")
+
+        query = raw_path.split("?", 1)[1] if "?" in raw_path else ""
+        canon_query = _canonical_query(_query_pairs(query), skip="X-Amz-Signature" if signed.presigned else None)
+        body_hash = hashlib.sha256(body).hexdigest()
+        declared = headers.get("X-Amz-Content-Sha256")
+        if declared is not None and declared not in (_UNSIGNED_PAYLOAD, body_hash):
+            raise InvalidSignatureException(_MISMATCH)
+        candidates = [declared or body_hash]
+        if signed.presigned and declared is None:
+            candidates.append(_UNSIGNED_PAYLOAD)
+        scope = f"{scope_date}/{region}/{service}/{term}"
+        ok = False
+        for payload_hash in candidates:
+            canonical = "\n".join(
+                [
+                    method.upper(),
+                    _canonical_uri(raw_path),
+                    canon_query,
+                    "".join(canon_headers),
+                    ";".join(names),
+                    payload_hash,
+                ]
+            )
+            sts = "\n".join([ALGORITHM, signed.amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+            expected = signature(policy.secret, scope_date, region, service, sts)
+            ok = hmac.compare_digest(expected, signed.signature.lower()) or ok
+        if not ok:
+            raise InvalidSignatureException(_MISMATCH)
+
+        self._authorize(akid, policy, operation, params)
+        return akid
+
+    def _authorize(self, akid: str, policy: KeyPolicy, operation: str, params) -> None:
+        user = f"arn:aws:iam::{self.account_id}:user/{akid}"
+        stream, arn = _stream_of(params)
+        if arn is None:
+            arn = (
+                f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/{stream}"
+                if stream is not None
+                else f"arn:aws:kinesis:{self.region}:{self.account_id}:*"
+            )
+        denied = policy.actions is not None and operation not in policy.actions
+        # requests that name no stream (ListStreams, GetRecords by iterator, ...) are checked by action only
+        denied = denied or (policy.streams is not None and stream is not None and stream not in policy.streams)
+        if denied:
+            raise AccessDeniedException(
+                f"User: {user} is not authorized to perform: kinesis:{operation} on resource: {arn}"
+            )
+
+
+def make_authenticator(auth, *, region: str, account_id: str) -> Authenticator:
+    """Build the :class:`Authenticator` for ``make_app(..., auth=...)``.
+
+    ``auth`` may be None or ``"presence"`` (the default: kinesalite's checks),
+    ``"off"``, an :class:`AuthConfig`, a dict in the JSON form, a path to a JSON
+    file (verify mode), or an :class:`Authenticator`.
+    """
+    if isinstance(auth, Authenticator):
+        return auth
+    if auth is None or auth == "presence":
+        return Authenticator("presence", region=region, account_id=account_id)
+    if auth == "off":
+        return Authenticator("off", region=region, account_id=account_id)
+    if isinstance(auth, AuthConfig):
+        config = auth
+    elif isinstance(auth, Mapping):
+        config = AuthConfig.from_dict(auth)
+    elif isinstance(auth, (str, os.PathLike)):
+        config = AuthConfig.load(auth)
+    else:
+        raise TypeError(f"auth must be None, 'off', 'presence', an AuthConfig, a dict or a path, not {auth!r}")
+    return Authenticator("verify", config, region=region, account_id=account_id)
