@@ -8,20 +8,23 @@ either, and several processes can share one stream through a server.
 
 Remote calls return the same shapes and raise the same exceptions as the
 embedded engine (errors are rebuilt from the server's ``__type`` and
-``message``).  Requests are signed with SigV4 (botocore's signer) using the
-standard AWS credential chain, falling back to dummy credentials, as local
-emulators expect.
+``message``).  Requests are signed with SigV4 using the given keys, else
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, else dummy keys (which a
+default ``shardstream serve`` accepts, as local emulators do).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
+import hashlib
 import json
+import os
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
@@ -106,25 +109,47 @@ class RemoteEngine:
         Seconds per request.
     """
 
-    def __init__(self, url: str, *, region: str = "us-east-1", timeout: float = 30.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        region: str = "us-east-1",
+        timeout: float = 30.0,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ):
         self.url = url.rstrip("/") + "/"
         self.region = region
         self.timeout = timeout
-        self._credentials = None
+        self._access_key = access_key_id or os.environ.get("AWS_ACCESS_KEY_ID") or "AKIDSHARDSTREAM"
+        self._secret = secret_access_key or os.environ.get("AWS_SECRET_ACCESS_KEY") or "shardstream"
 
     def _sign(self, headers: dict, body: bytes) -> dict:
-        try:
-            from botocore.auth import SigV4Auth
-            from botocore.awsrequest import AWSRequest
-            from botocore.credentials import Credentials
-            from botocore.session import get_session
-        except ImportError:  # unsigned: fine for servers that do not check
-            return headers
-        if self._credentials is None:
-            self._credentials = get_session().get_credentials() or Credentials("AKIDSHARDSTREAM", "shardstream")
-        request = AWSRequest(method="POST", url=self.url, data=body, headers=headers)
-        SigV4Auth(self._credentials, "kinesis", self.region).add_auth(request)
-        return dict(request.headers.items())
+        """Add SigV4 ``X-Amz-Date`` and ``Authorization`` headers (service ``kinesis``)."""
+        from .server.auth import signature  # standard library only
+
+        parts = urlsplit(self.url)
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        headers = {**headers, "Host": parts.netloc, "X-Amz-Date": amz_date}
+        lowered = {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
+        signed = sorted(lowered)
+        canonical = "\n".join(
+            [
+                "POST",
+                parts.path or "/",
+                "",
+                "".join(f"{k}:{lowered[k]}\n" for k in signed),
+                ";".join(signed),
+                hashlib.sha256(body).hexdigest(),
+            ]
+        )
+        scope = f"{amz_date[:8]}/{self.region}/kinesis/aws4_request"
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        sig = signature(self._secret, amz_date[:8], self.region, "kinesis", to_sign)
+        headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self._access_key}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
+        )
+        return headers
 
     def call(self, operation: str, params: dict) -> dict:
         """Send one Kinesis operation; return the decoded response or raise its error."""

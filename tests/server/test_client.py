@@ -11,6 +11,7 @@ import pytest
 import shardstream
 from shardstream import ResourceInUseException, ResourceNotFoundException, ValidationException
 from shardstream.client import RemoteEngine
+from shardstream.testing import start_server
 
 
 def test_memory_url_gives_an_embedded_engine():
@@ -85,3 +86,15 @@ def test_two_processes_share_one_stream(server):
     s.put_record(b"from-parent", "parent")
     data = s.read_table().column("data").to_pylist()
     assert data.count(b"from-child") == 500 and data.count(b"from-parent") == 1
+
+
+def test_connect_signs_requests_the_server_can_verify():
+    auth = {"keys": {"AKIDCLIENT": {"secret": "s3cret", "actions": "*", "streams": "*"}}}
+    with start_server(auth=auth) as server:
+        good = shardstream.connect(server.url, access_key_id="AKIDCLIENT", secret_access_key="s3cret")
+        good.create_stream("signed", 1).put_record(b"x", "k")
+        assert good.stream("signed").read_table().num_rows == 1
+        bad = shardstream.connect(server.url, access_key_id="AKIDCLIENT", secret_access_key="wrong")
+        with pytest.raises(shardstream.KinesisError) as ei:
+            bad.list_streams()
+        assert ei.value.error_type == "InvalidSignatureException"
