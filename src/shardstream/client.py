@@ -107,6 +107,10 @@ class RemoteEngine:
         Region for request signing.
     timeout : float
         Seconds per request.
+    verify : bool or str
+        For https: True checks the server certificate against the system CAs,
+        a path checks it against that CA bundle (e.g. a self-signed cert),
+        False skips the check.
     """
 
     def __init__(
@@ -117,8 +121,19 @@ class RemoteEngine:
         timeout: float = 30.0,
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
+        verify: bool | str = True,
     ):
         self.url = url.rstrip("/") + "/"
+        # https only: True (system CAs), False (no certificate check) or a CA bundle path
+        self._ssl_context = None
+        if verify is False:
+            import ssl
+
+            self._ssl_context = ssl._create_unverified_context()
+        elif isinstance(verify, (str, os.PathLike)):
+            import ssl
+
+            self._ssl_context = ssl.create_default_context(cafile=os.fspath(verify))
         self.region = region
         self.timeout = timeout
         self._access_key = access_key_id or os.environ.get("AWS_ACCESS_KEY_ID") or "AKIDSHARDSTREAM"
@@ -157,7 +172,7 @@ class RemoteEngine:
         headers = {"Content-Type": _CONTENT_TYPE, "X-Amz-Target": _TARGET + operation}
         request = urllib.request.Request(self.url, data=body, headers=self._sign(headers, body), method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._ssl_context) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             raw = exc.read()

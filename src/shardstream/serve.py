@@ -30,8 +30,28 @@ __all__ = ["serve"]
     help="JSON key table: verify SigV4 signatures and limit keys to actions/streams. "
     "Without it any well-formed signature is accepted.",
 )
+@click.option(
+    "--tls-cert",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM certificate (chain) to serve HTTPS with; needs --tls-key.",
+)
+@click.option(
+    "--tls-key",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM private key for --tls-cert.",
+)
 def serve(
-    host: str, port: int, region: str, account_id: str, shard_limit: int, transition_ms: int, auth_file: str | None
+    host: str,
+    port: int,
+    region: str,
+    account_id: str,
+    shard_limit: int,
+    transition_ms: int,
+    auth_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an in-memory engine.
 
@@ -39,9 +59,25 @@ def serve(
     ``aws --endpoint-url http://127.0.0.1:4567 kinesis list-streams``.
     Ctrl-C stops the server.
 
+    ``--tls-cert CERT --tls-key KEY`` (PEM files, both or neither) serve HTTPS.
+
     ``--auth FILE`` takes ``{"keys": {"AKID": {"secret": "...", "actions": [...] | "*",
     "streams": [...] | "*"}}, "clock_skew_s": 300}``.
     """
+    if (tls_cert is None) != (tls_key is None):
+        missing = "--tls-key" if tls_key is None else "--tls-cert"
+        raise click.UsageError(f"--tls-cert and --tls-key go together: {missing} is missing")
+    ssl_context = None
+    if tls_cert is not None:
+        import ssl
+
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            ssl_context.load_cert_chain(tls_cert, tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise click.ClickException(f"--tls-cert {tls_cert} / --tls-key {tls_key}: {exc}") from exc
+    scheme = "https" if ssl_context is not None else "http"
+
     try:
         from aiohttp import web
     except ImportError as exc:  # pragma: no cover
@@ -70,11 +106,19 @@ def serve(
     async def announce(_app) -> None:
         mode = f"verifying signatures for {len(auth.keys)} key(s)" if auth is not None else "any signature accepted"
         click.echo(
-            f"shardstream serving Kinesis API on http://{host}:{port} (region {region}, account {account_id}; {mode})"
+            f"shardstream serving Kinesis API on {scheme}://{host}:{port} "
+            f"(region {region}, account {account_id}; {mode})"
         )
         click.echo("Press Ctrl-C to stop.")
 
     if port != 0:
         app.on_startup.append(announce)
-    web.run_app(app, host=host, port=port, print=None if port != 0 else click.echo, access_log=None)
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        ssl_context=ssl_context,
+        print=None if port != 0 else click.echo,
+        access_log=None,
+    )
     click.echo("shardstream server stopped.")

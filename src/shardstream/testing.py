@@ -8,6 +8,9 @@
 The server runs on 127.0.0.1 (a free port by default) in a background thread
 with its own event loop; ``server.engine`` is the Engine behind it, so a test
 can set state up or check it directly.  Needs the ``server`` extra.
+
+``start_server(tls=(certfile, keyfile))`` serves https instead; pass the
+certificate (or its CA) to ``boto3_client(server.url, verify=certfile)``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,18 @@ __all__ = ["ServerHandle", "boto3_client", "start_server"]
 class ServerHandle:
     """A running server: ``url``, ``engine``, ``port``; ``stop()`` or use it as a context manager."""
 
-    def __init__(self, engine, loop: asyncio.AbstractEventLoop, runner, thread: threading.Thread, port: int):
+    def __init__(
+        self,
+        engine,
+        loop: asyncio.AbstractEventLoop,
+        runner,
+        thread: threading.Thread,
+        port: int,
+        scheme: str = "http",
+    ):
         self.engine = engine
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         self._loop = loop
         self._runner = runner
         self._thread = thread
@@ -52,7 +63,7 @@ class ServerHandle:
         return f"<ServerHandle {self.url}{' stopped' if self._stopped else ''}>"
 
 
-def start_server(engine=None, port: int = 0, auth=None, **app_kwargs) -> ServerHandle:
+def start_server(engine=None, port: int = 0, auth=None, tls=None, **app_kwargs) -> ServerHandle:
     """Serve ``engine`` (a new :class:`~shardstream.Engine` if None) on 127.0.0.1 in a background thread.
 
     Parameters
@@ -65,6 +76,9 @@ def start_server(engine=None, port: int = 0, auth=None, **app_kwargs) -> ServerH
         SigV4 signature, as :func:`boto3_client` sends), ``"off"``, or a key
         table (:class:`shardstream.server.auth.AuthConfig`, its dict form or a
         JSON file path) to verify signatures against.
+    tls : (str, str) or ssl.SSLContext, optional
+        ``(certfile, keyfile)`` PEM paths (or a ready server-side
+        :class:`ssl.SSLContext`): serve https, and ``url`` starts with ``https://``.
     **app_kwargs
         Passed to :func:`shardstream.server.app.make_app` (e.g. ``max_body_bytes``).
 
@@ -77,6 +91,7 @@ def start_server(engine=None, port: int = 0, auth=None, **app_kwargs) -> ServerH
     from .engine import Engine
     from .server.app import make_app
 
+    ssl_context = _server_ssl_context(tls) if tls is not None else None
     if engine is None:
         engine = Engine()
     app = make_app(engine, auth=auth, **app_kwargs)
@@ -91,7 +106,7 @@ def start_server(engine=None, port: int = 0, auth=None, **app_kwargs) -> ServerH
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", port)
+            site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context)
             loop.run_until_complete(site.start())
             state["port"] = site._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # report start-up failures to the caller
@@ -112,11 +127,31 @@ def start_server(engine=None, port: int = 0, auth=None, **app_kwargs) -> ServerH
         thread.join()
         loop.close()
         raise state["error"]
-    return ServerHandle(engine, loop, runner, thread, state["port"])
+    scheme = "https" if ssl_context is not None else "http"
+    return ServerHandle(engine, loop, runner, thread, state["port"], scheme=scheme)
 
 
-def boto3_client(url: str, region: str = "us-east-1"):
-    """A boto3 Kinesis client for ``url`` with dummy credentials and retries off."""
+def _server_ssl_context(tls):
+    """A server-side SSLContext from ``(certfile, keyfile)`` (or ``tls`` itself if already one)."""
+    import ssl
+
+    if isinstance(tls, ssl.SSLContext):
+        return tls
+    try:
+        certfile, keyfile = tls
+    except (TypeError, ValueError):
+        raise TypeError(f"tls must be (certfile, keyfile) or an ssl.SSLContext, not {tls!r}") from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+def boto3_client(url: str, region: str = "us-east-1", verify=None):
+    """A boto3 Kinesis client for ``url`` with dummy credentials and retries off.
+
+    ``verify`` (https only) is passed to boto3: None (its default CA bundle),
+    False (no certificate check) or a CA bundle path.
+    """
     import boto3
     from botocore.config import Config
 
@@ -126,5 +161,6 @@ def boto3_client(url: str, region: str = "us-east-1"):
         endpoint_url=url,
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="x",
+        verify=verify,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
     )
