@@ -72,6 +72,14 @@ def decode_blob(value) -> bytes:
         return bytes(value)
     if not isinstance(value, str):
         raise _type_error(value, "a Blob")
+    # Fast path, in C: strict decoding, then canonical form (re-encoding gives the text back).
+    try:
+        decoded = base64.b64decode(value, validate=True)
+        if base64.b64encode(decoded).decode("ascii") == value:
+            return decoded
+    except (binascii.Error, ValueError):
+        pass
+    # Slow path: find the first fault and word it as Kinesis does.
     n = len(value)
     if n % 4:
         raise SerializationException(
