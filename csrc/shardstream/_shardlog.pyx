@@ -21,6 +21,7 @@ from shardstream.includes.native cimport (
 )
 
 import datetime as _dt
+from binascii import b2a_base64 as _b2a_base64
 
 _UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
@@ -192,8 +193,12 @@ cdef class ShardLog:
 
     # -- reads into Python objects (the GetRecords path) ---------------------
 
-    def read_records(self, uint64_t start, uint64_t limit, uint64_t max_data_bytes, int64_t now_ms):
+    def read_records(self, uint64_t start, uint64_t limit, uint64_t max_data_bytes, int64_t now_ms,
+                     bint wire=False):
         """Copy up to ``limit`` records from counter ``start`` into boto3-shaped dicts.
+
+        With ``wire``, records come ready for Kinesis's JSON protocol: ``Data``
+        as base64 text and ``ApproximateArrivalTimestamp`` as epoch seconds.
 
         Expired records are trimmed first; a ``start`` behind the trim horizon
         starts at the horizon.  Returns ``(records, next_counter, tail,
@@ -227,13 +232,13 @@ cdef class ShardLog:
                 ss_ring_read(keybuf, self.ring.keys, self.ring.key_cap, k0, k1 - k0)
                 ts = ss_ring_ts(&self.ring, c)
                 if ts != last_ts:
-                    when = _EPOCH + _dt.timedelta(milliseconds=ts)
+                    when = ts / 1000.0 if wire else _EPOCH + _dt.timedelta(milliseconds=ts)
                     last_ts = ts
                 ss_seq_format(seq, self.prefix, c)
                 out.append({
                     "SequenceNumber": seq[:SS_SEQ_LEN].decode("ascii"),
                     "ApproximateArrivalTimestamp": when,
-                    "Data": data,
+                    "Data": _b2a_base64(data, newline=False).decode("ascii") if wire else data,
                     "PartitionKey": PyUnicode_DecodeUTF8(<char *>keybuf, k1 - k0, NULL),
                 })
             next_ts = ss_ring_ts(&self.ring, end) if end < self.ring.tail else None

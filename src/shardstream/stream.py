@@ -1028,7 +1028,7 @@ class Stream(StreamCore):
                 )
         return children
 
-    def get_records(self, shard_iterator, limit=None) -> dict:
+    def get_records(self, shard_iterator, limit=None, *, wire: bool = False) -> dict:
         """Read records at a shard iterator, as boto3's GetRecords.
 
         Parameters
@@ -1043,13 +1043,15 @@ class Stream(StreamCore):
             ``Records`` (each with ``SequenceNumber``, ``ApproximateArrivalTimestamp``,
             ``Data``, ``PartitionKey``), ``NextShardIterator`` and
             ``MillisBehindLatest`` (``ChildShards`` instead of the iterator at
-            the end of a closed shard).
+            the end of a closed shard).  With ``wire=True`` each record's
+            ``Data`` is base64 text and its ``ApproximateArrivalTimestamp``
+            epoch seconds, as Kinesis's JSON protocol carries them.
         """
         limit = self._check_limit(limit)
         now = self.now_ms()
         pos = self._decode_iterator(shard_iterator, now)
         records, nxt, tail, next_ts = self.logs[pos.shard_index].read_records(
-            pos.position, limit, MAX_GET_RECORDS_BYTES, now
+            pos.position, limit, MAX_GET_RECORDS_BYTES, now, wire
         )
         return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
 

@@ -135,12 +135,12 @@ def get_shard_iterator(engine, p: dict) -> dict:
     )
 
 
-def get_records(engine, p: dict) -> dict:
+def get_records(engine, p: dict, *, json_wire: bool = False) -> dict:
     iterator = p.get("ShardIterator")
     if not isinstance(iterator, str):
         raise InvalidArgumentException("Invalid ShardIterator.")
     stream = engine.iterator_stream(iterator)
-    out = stream.get_records(iterator, p.get("Limit"))
+    out = stream.get_records(iterator, p.get("Limit"), wire=json_wire)
     if stream.encrypted:
         for record in out["Records"]:
             record["EncryptionType"] = stream.encryption_type
@@ -283,9 +283,15 @@ def unsupported(operation: str) -> InvalidArgumentException:
     return InvalidArgumentException(f"{operation} is not supported by shardstream yet")
 
 
-def dispatch(engine, operation: str, params: dict) -> dict:
-    """Run ``operation`` on ``engine``; InvalidArgumentException for the unsupported ones."""
+def dispatch(engine, operation: str, params: dict, *, json_wire: bool = False) -> dict:
+    """Run ``operation`` on ``engine``; InvalidArgumentException for the unsupported ones.
+
+    ``json_wire``: the response goes out as JSON, so GetRecords may hand back
+    records already in wire form (base64 text, epoch seconds).
+    """
     action = ACTIONS.get(operation)
     if action is None:
         raise unsupported(operation)
+    if operation == "GetRecords":
+        return get_records(engine, params, json_wire=json_wire)
     return action(engine, params)

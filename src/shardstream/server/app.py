@@ -191,7 +191,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         if shapes is not None:
             shapes.validate(operation, params)
         decoded = codec.decode_params(operation, params)
-        result = actions.dispatch(engine, operation, decoded)
+        result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
     # any other exception propagates to _handle: logged, 500 InternalFailure
