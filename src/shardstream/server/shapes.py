@@ -28,6 +28,7 @@ does not state (stream record size, retention bounds, ...) are the engine's.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
 from functools import lru_cache
@@ -451,6 +452,13 @@ def validate(operation: str, params: dict) -> None:
     ValidationException
         One or more model constraints are broken (at most ten listed).
     """
+    if operation == "PutRecords" and _put_records_certainly_valid(params):
+        return  # the hot path: a well-formed batch needs no walk of the model
+    _validate_model(operation, params)
+
+
+def _validate_model(operation: str, params) -> None:
+    """:func:`validate` by a full walk of the model's input shape."""
     shape = _compiled().get(operation)
     if shape is None:
         return
@@ -462,3 +470,42 @@ def validate(operation: str, params: dict) -> None:
     violations: list = []
     _check_members(violations, "", data, shape)
     raise_if_any(violations)
+
+
+_STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
+_HASH_KEY = re.compile(r"0|[1-9][0-9]{0,38}")
+
+
+@functools.lru_cache(maxsize=1)
+def _max_data_b64() -> int:
+    """Longest base64 text whose decoded length is certainly within the model's Data maximum."""
+    return 4 * (_model()["shapes"]["Data"]["max"] // 3)
+
+
+def _put_records_certainly_valid(params) -> bool:
+    """True when a PutRecords body passes every check :func:`validate` makes, tested in one tight loop.
+
+    Anything unusual (an ARN, a wrong type, a limit touched) returns False and
+    gets the full walk, which words the error; base64 characters are left to
+    the codec, which raises the same SerializationException texts.
+    """
+    if type(params) is not dict or params.get("StreamARN") is not None or params.get("StreamId") is not None:
+        return False
+    name = params.get("StreamName")
+    if name is not None and (type(name) is not str or _STREAM_NAME.fullmatch(name) is None):
+        return False
+    records = params.get("Records")
+    if type(records) is not list or not 1 <= len(records) <= 500:
+        return False
+    max_data = _max_data_b64()
+    for entry in records:
+        if type(entry) is not dict:
+            return False
+        key, data, hash_key = entry.get("PartitionKey"), entry.get("Data"), entry.get("ExplicitHashKey")
+        if type(key) is not str or not 1 <= len(key) <= 256:
+            return False
+        if type(data) is not str or len(data) % 4 or len(data) > max_data:
+            return False
+        if hash_key is not None and (type(hash_key) is not str or _HASH_KEY.fullmatch(hash_key) is None):
+            return False
+    return True
