@@ -98,6 +98,18 @@ class Engine:
         self._iterators = IteratorCodec(secret)
         self._pages = PageTokenCodec(secret)
 
+    def for_region(self, region: str) -> Engine:
+        """A new, empty engine for another region, with this one's account and settings."""
+        return Engine(
+            region=region,
+            account_id=self.account_id,
+            shard_limit=self.shard_limit,
+            shard_capacity_bytes=self.shard_capacity_bytes,
+            clock=self.clock,
+            transition_ms=self.transition_ms,
+            on_demand_scale_after_ms=self.on_demand_scale_after_ms,
+        )
+
     def now_ms(self) -> int:
         """The engine's current time, ms since the epoch."""
         return system_now_ms() if self.clock is None else int(self.clock())

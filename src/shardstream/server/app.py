@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import threading
 import uuid
 
 import orjson
@@ -44,6 +45,27 @@ _AUTH_KEY = web.AppKey("auth", object)
 _CORS_EXPOSE = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date"
 
 
+class _Regions:
+    """One engine per region, as Kinesis scopes streams: the given engine serves its own
+    region (and unsigned or unscoped requests); others are made on first use with its settings."""
+
+    def __init__(self, engine):
+        self.default = engine
+        self._engines = {getattr(engine, "region", "us-east-1"): engine}
+        self._lock = threading.Lock()
+
+    def get(self, region: str | None):
+        if region is None:
+            return self.default
+        engine = self._engines.get(region)
+        if engine is None:
+            with self._lock:
+                engine = self._engines.get(region)
+                if engine is None:
+                    engine = self._engines[region] = self.default.for_region(region)
+        return engine
+
+
 def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None) -> web.Application:
     """An aiohttp application serving the Kinesis API over ``engine``.
 
@@ -60,7 +82,7 @@ def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None) -> web
     """
     # aiohttp refuses bodies over client_max_size itself; we check first and answer 413.
     app = web.Application(client_max_size=max_body_bytes + 1)
-    app[_ENGINE_KEY] = engine
+    app[_ENGINE_KEY] = _Regions(engine)
     app[_MAX_BODY_KEY] = int(max_body_bytes)
     app[_AUTH_KEY] = _auth.make_authenticator(
         auth, region=getattr(engine, "region", "us-east-1"), account_id=getattr(engine, "account_id", "000000000000")
@@ -186,7 +208,8 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
 
-    engine = request.app[_ENGINE_KEY]
+    region = _auth.request_region(request.headers, request.query_string)
+    engine = request.app[_ENGINE_KEY].get(region)
     try:
         if shapes is not None:
             shapes.validate(operation, params)

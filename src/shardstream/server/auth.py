@@ -211,6 +211,21 @@ def signature(secret: str, date: str, region: str, service: str, string_to_sign:
     return hmac.new(k, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def request_region(headers, query_string: str = "") -> str | None:
+    """The region a SigV4 request is scoped to (from ``Authorization`` or ``X-Amz-Credential``), if any."""
+    credential = None
+    header = headers.get("Authorization")
+    if header:
+        credential = _parse_header_params(header)[1].get("Credential")
+    if credential is None and "X-Amz-Credential" in query_string:
+        credential = dict(_query_pairs(query_string)).get("X-Amz-Credential")
+    parts = credential.split("/") if credential else []
+    return parts[2] if len(parts) == 5 and _REGION_RE.fullmatch(parts[2]) else None
+
+
 _ARN_STREAM_RE = re.compile(r"^arn:[^:]+:kinesis:[^:]*:[^:]*:stream/([^/]+)")
 
 
@@ -377,7 +392,7 @@ class Authenticator:
             )
         if service != SERVICE:
             raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
-        if region != self.region:
+        if _REGION_RE.fullmatch(region) is None:  # any region: each has its own engine
             raise InvalidSignatureException(f"Credential should be scoped to a valid region, not '{region}'. ")
         if scope_date != signed.amz_date[:8]:
             raise InvalidSignatureException(
@@ -447,17 +462,17 @@ class Authenticator:
         if not ok:
             raise InvalidSignatureException(_MISMATCH)
 
-        self._authorize(akid, policy, operation, params)
+        self._authorize(akid, policy, operation, params, region)
         return akid
 
-    def _authorize(self, akid: str, policy: KeyPolicy, operation: str, params) -> None:
+    def _authorize(self, akid: str, policy: KeyPolicy, operation: str, params, region: str) -> None:
         user = f"arn:aws:iam::{self.account_id}:user/{akid}"
         stream, arn = _stream_of(params)
         if arn is None:
             arn = (
-                f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/{stream}"
+                f"arn:aws:kinesis:{region}:{self.account_id}:stream/{stream}"
                 if stream is not None
-                else f"arn:aws:kinesis:{self.region}:{self.account_id}:*"
+                else f"arn:aws:kinesis:{region}:{self.account_id}:*"
             )
         denied = policy.actions is not None and operation not in policy.actions
         # requests that name no stream (ListStreams, GetRecords by iterator, ...) are checked by action only
