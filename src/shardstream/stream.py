@@ -117,6 +117,7 @@ class Stream(StreamCore):
         if tags:
             self._tags.add(tags)
         self._mode_switches: list[int] = []
+        self._warm_throughput: dict | None = None
         self.encryption_type = "NONE"
         self.key_id: str | None = None
         self.shard_level_metrics: list[str] = []
@@ -282,6 +283,44 @@ class Stream(StreamCore):
                 self._apply_merge(self.shards[step.first], self.shards[step.second], now)
 
     # -- capacity modes ------------------------------------------------------------
+
+    def update_stream_warm_throughput(self, warm_throughput_mibps) -> dict:
+        """Set an on-demand stream's warm throughput (MiB/s it can take at once without scaling).
+
+        Needs an ON_DEMAND stream and the account's minimum throughput
+        billing commitment (``Engine.update_account_settings``), as in Kinesis.
+        shardstream records the target and reports it as reached.
+
+        Returns
+        -------
+        dict
+            ``{"StreamARN", "StreamName", "WarmThroughput": {"TargetMiBps", "CurrentMiBps"}}``.
+        """
+        errs: list = []
+        if warm_throughput_mibps is None:
+            errs.append(v.Violation("null", "warmThroughputMiBps", "Member must not be null"))
+        elif not isinstance(warm_throughput_mibps, int) or isinstance(warm_throughput_mibps, bool):
+            raise SerializationException(
+                f"WarmThroughputMiBps must be an int, not {type(warm_throughput_mibps).__name__}"
+            )
+        else:
+            v.check_int_range(errs, "warmThroughputMiBps", warm_throughput_mibps, 0, None)
+        v.raise_if_any(errs)
+        with self._engine._lock:
+            self._require_active()
+            if self.stream_mode != "ON_DEMAND":
+                raise ValidationException(
+                    f"Request is invalid. Stream {self.name} under account {self.account_id} is not in "
+                    "On-Demand mode."
+                )
+            status = self._engine.describe_account_settings()["MinimumThroughputBillingCommitment"]["Status"]
+            if status == "DISABLED":
+                raise InvalidArgumentException(
+                    "Warm throughput requires the account's minimum throughput billing commitment to be enabled."
+                )
+            self._warm_throughput = {"TargetMiBps": warm_throughput_mibps, "CurrentMiBps": warm_throughput_mibps}
+            self._begin_update()
+        return {"StreamARN": self.arn, "StreamName": self.name, "WarmThroughput": dict(self._warm_throughput)}
 
     def update_stream_mode(self, stream_mode: str) -> dict:
         """Switch between PROVISIONED and ON_DEMAND (shards stay as they are).
@@ -1212,6 +1251,7 @@ class Stream(StreamCore):
                 "OpenShardCount": self.open_shard_count,
                 "ConsumerCount": 0,
                 "MaxRecordSizeInKiB": self.max_record_size_kib,
+                **({"WarmThroughput": dict(self._warm_throughput)} if self._warm_throughput else {}),
             }
         }
 

@@ -142,7 +142,7 @@ def test_resharding_control(kinesis):
     [
         ("list_stream_consumers", {"StreamARN": f"arn:aws:kinesis:us-east-1:{ACCT}:stream/x"}),
         ("register_stream_consumer", {"StreamARN": f"arn:aws:kinesis:us-east-1:{ACCT}:stream/x", "ConsumerName": "c"}),
-        ("update_stream_warm_throughput", {"StreamName": "x", "WarmThroughputMiBps": 10}),
+        ("describe_stream_consumer", {"StreamARN": f"arn:aws:kinesis:us-east-1:{ACCT}:stream/x", "ConsumerName": "c"}),
     ],
 )
 def test_unsupported_operations_do_not_fake_success(kinesis, call, kwargs):
@@ -150,3 +150,22 @@ def test_unsupported_operations_do_not_fake_success(kinesis, call, kwargs):
         getattr(kinesis, call)(**kwargs)
     op = kinesis.meta.method_to_api_mapping[call]
     assert error_of(e) == ("InvalidArgumentException", f"{op} is not supported by shardstream yet")
+
+
+def test_update_stream_warm_throughput(kinesis):
+    kinesis.create_stream(StreamName="od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    kinesis.create_stream(StreamName="prov", ShardCount=1)
+    with pytest.raises(ClientError) as e:
+        kinesis.update_stream_warm_throughput(StreamName="od", WarmThroughputMiBps=100)
+    assert error_of(e)[0] == "InvalidArgumentException"  # needs the billing commitment
+    kinesis.update_account_settings(MinimumThroughputBillingCommitment={"Status": "ENABLED"})
+    with pytest.raises(ClientError) as e:
+        kinesis.update_stream_warm_throughput(StreamName="prov", WarmThroughputMiBps=100)
+    assert error_of(e) == (
+        "ValidationException",
+        f"Request is invalid. Stream prov under account {ACCT} is not in On-Demand mode.",
+    )
+    out = kinesis.update_stream_warm_throughput(StreamName="od", WarmThroughputMiBps=100)
+    assert out["WarmThroughput"] == {"TargetMiBps": 100, "CurrentMiBps": 100}
+    summary = kinesis.describe_stream_summary(StreamName="od")["StreamDescriptionSummary"]
+    assert summary["WarmThroughput"] == {"TargetMiBps": 100, "CurrentMiBps": 100}

@@ -187,6 +187,10 @@ def describe_limits(engine, p: dict) -> dict:
     return engine.describe_limits()
 
 
+def update_stream_warm_throughput(engine, p: dict) -> dict:
+    return _stream(engine, p).update_stream_warm_throughput(p.get("WarmThroughputMiBps"))
+
+
 def update_max_record_size(engine, p: dict) -> dict:
     return engine.update_max_record_size(p.get("StreamARN"), p.get("MaxRecordSizeInKiB"))
 
@@ -240,6 +244,7 @@ def update_account_settings(engine, p: dict) -> dict:
 
 
 ACTIONS = {
+    "UpdateStreamWarmThroughput": update_stream_warm_throughput,
     "CreateStream": create_stream,
     "DeleteStream": delete_stream,
     "DescribeStream": describe_stream,
