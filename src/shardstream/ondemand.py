@@ -13,6 +13,7 @@ nothing; ``Stream.check_write_pressure()`` runs one by hand.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,13 +45,25 @@ class OnDemandScaler:
         self._last_ms = stream.now_ms()
         self._last_bytes, self._last_records = self._totals()
         self._hot_since: int | None = None
+        self._lock = threading.Lock()
 
     def _totals(self) -> tuple[int, int]:
         logs = self.stream.logs
         return sum(log.appended_bytes for log in logs), sum(log.tail - 1 for log in logs)
 
     def observe(self) -> bool:
-        """Measure the write rate (at most once a second); scale out if due.  True if it scaled."""
+        """Measure the write rate (at most once a second); scale out if due.  True if it scaled.
+
+        Writers on many threads call this; one measures while the others skip.
+        """
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            return self._observe()
+        finally:
+            self._lock.release()
+
+    def _observe(self) -> bool:
         stream = self.stream
         now = stream.now_ms()
         elapsed = now - self._last_ms
