@@ -5,9 +5,25 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 
-__all__ = ["HASH_KEY_MAX", "ShardInfo", "uniform_ranges"]
+__all__ = ["HASH_KEY_MAX", "ShardInfo", "parse_shard_index", "uniform_ranges"]
 
 HASH_KEY_MAX = 2**128 - 1
+
+
+def parse_shard_index(shard_id, *, bounded: bool = True) -> int | None:
+    """The index a shard id names, read as Kinesis reads it, or None.
+
+    Kinesis takes the digits after the first ``-`` (the whole text when there
+    is none): ``shardId-5``, ``shard-5``, ``5`` and ``shardId-000000000005``
+    all name shard 5.  Non-numeric values name none, and so (when ``bounded``)
+    do values above 2**31 - 1.
+    """
+    text = str(shard_id)
+    digits = text.split("-", 1)[1] if "-" in text else text
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    index = int(digits)
+    return index if index <= 2147483647 or not bounded else None
 
 
 def uniform_ranges(shard_count: int) -> list[tuple[int, int]]:

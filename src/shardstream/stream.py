@@ -33,7 +33,7 @@ from .errors import (
     SerializationException,
     ValidationException,
 )
-from .models import ShardInfo, ms_to_datetime, to_epoch_ms
+from .models import ShardInfo, ms_to_datetime, parse_shard_index, to_epoch_ms
 from .ondemand import OnDemandScaler
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
@@ -699,8 +699,7 @@ class Stream(StreamCore):
     def _resolve_shard(self, shard_id, *, message: str = "get") -> ShardInfo:
         """Find a shard the way Kinesis does: by the digits after the first '-'."""
         text = str(shard_id)
-        digits = text.split("-", 1)[1] if "-" in text else text
-        index = int(digits) if digits.isascii() and digits.isdigit() and int(digits) <= 2147483647 else None
+        index = parse_shard_index(text)
         missing = index is None or index >= len(self.shards) or self.status == "CREATING"
         if not missing and self._is_expired(self.shards[index], self.now_ms()):
             missing = True
@@ -1293,6 +1292,6 @@ class Stream(StreamCore):
 
 
 def _shard_sort_key(shard_id: str) -> int:
-    text = str(shard_id)
-    digits = text.split("-", 1)[1] if "-" in text else text
-    return int(digits) if digits.isascii() and digits.isdigit() else -1
+    """The index of an ExclusiveStartShardId-style argument; -1 (before every shard) if it names none."""
+    index = parse_shard_index(shard_id, bounded=False)
+    return -1 if index is None else index

@@ -96,6 +96,7 @@ import pyarrow.compute as pc
 
 from .columns import as_key_array, as_payload_array
 from .errors import KinesisError, ProvisionedThroughputExceededException
+from .models import parse_shard_index
 
 __all__ = ["MIB", "ShardThrottle", "StreamThrottle", "ThroughputLimits", "install", "uninstall"]
 
@@ -288,9 +289,8 @@ def _shard_key(shard_id) -> str:
     """``shardId-000000000001`` for 1, "1", "shardId-1" or "shardId-000000000001"."""
     if isinstance(shard_id, (int, np.integer)) and not isinstance(shard_id, bool):
         return f"shardId-{int(shard_id):012d}"
-    text = str(shard_id)
-    digits = text.split("-", 1)[1] if "-" in text else text
-    return f"shardId-{int(digits):012d}" if digits.isascii() and digits.isdigit() else text
+    index = parse_shard_index(shard_id)
+    return f"shardId-{index:012d}" if index is not None else str(shard_id)
 
 
 class StreamThrottle:
