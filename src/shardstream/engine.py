@@ -164,11 +164,15 @@ class Engine:
     def _live_streams(self) -> list[Stream]:
         return [s for s in list(self._streams.values()) if self._lookup(s.name) is s]
 
+    def open_shard_total(self) -> int:
+        """Open shards across all live streams (what the account shard limit counts)."""
+        return sum(s.open_shard_count for s in self._live_streams())
+
     def _check_shard_limit(self, additional: int) -> None:
         """LimitExceededException if ``additional`` more open shards would pass the account's shard limit."""
         if self.shard_limit is None:
             return
-        open_now = sum(s.open_shard_count for s in self._live_streams())
+        open_now = self.open_shard_total()
         if open_now + additional > self.shard_limit:
             raise LimitExceededException(
                 f"This request would exceed the shard limit for the account {self.account_id} in "

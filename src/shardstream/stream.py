@@ -373,7 +373,7 @@ class Stream(StreamCore):
             target = min(2 * current, resharding.MAX_SHARDS_PER_STREAM)
             limit = self._engine.shard_limit
             if limit is not None:
-                open_now = sum(s.open_shard_count for s in self._engine._live_streams())
+                open_now = self._engine.open_shard_total()
                 target = min(target, current + max(0, limit - open_now))
             if target <= current:
                 return False
