@@ -55,6 +55,7 @@ nothing until the caller touches the data.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import re
@@ -174,6 +175,23 @@ def _counters(batch: pa.RecordBatch) -> np.ndarray:
     return batch.column(batch.num_columns - 1).to_numpy(zero_copy_only=False)
 
 
+_ARRIVAL_INDEX = RECORD_SCHEMA.get_field_index("approximate_arrival_timestamp")
+_DATA_INDEX = RECORD_SCHEMA.get_field_index("data")
+
+
+def _data_offsets(batch: pa.RecordBatch) -> np.ndarray:
+    """Start offsets of each row's data (length ``num_rows + 1``), relative to the first row."""
+    data = batch.column(_DATA_INDEX)
+    width = np.int64 if pa.types.is_large_binary(data.type) else np.int32
+    offsets = np.frombuffer(data.buffers()[1], dtype=width)[data.offset : data.offset + len(data) + 1]
+    return offsets.astype(np.int64) - int(offsets[0])
+
+
+def _arrivals(batch: pa.RecordBatch) -> np.ndarray:
+    """Arrival times (ms since the epoch, int64) of a stored-schema batch, zero-copy."""
+    return batch.column(_ARRIVAL_INDEX).view(pa.int64()).to_numpy(zero_copy_only=False)
+
+
 @dataclasses.dataclass(frozen=True)
 class SegmentInfo:
     """A snapshot of one segment.
@@ -189,6 +207,8 @@ class SegmentInfo:
         Bytes of complete messages (plus the end-of-stream marker if sealed).
     sealed : bool
         False only for the segment currently open for appends.
+    last_arrival_ms : int or None
+        Arrival time of its last record (what retention compares).
     """
 
     path: Path
@@ -196,6 +216,7 @@ class SegmentInfo:
     last_counter: int
     size_bytes: int
     sealed: bool
+    last_arrival_ms: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,6 +242,30 @@ class RecoveryReport:
     truncated_bytes: int = 0
     removed_paths: tuple = ()
     reason: str | None = None
+
+
+@dataclasses.dataclass
+class _SegmentIndex:
+    """A segment's batches, zero-copy over its memory map (kept alive by the batches)."""
+
+    size: int
+    batches: list
+    first: np.ndarray  # first counter of each batch
+
+
+_INDEX_CACHE_SEGMENTS = 16
+
+
+@dataclasses.dataclass
+class _Scan:
+    """What verifying one segment found."""
+
+    last: int | None = None  # last counter of the last good batch
+    last_arrival_ms: int | None = None
+    good_end: int = 0  # byte offset just past the last good batch
+    eos: bool = False  # ends with a well-placed end-of-stream marker
+    problem: str | None = None
+    bad_offset: int = 0
 
 
 class SegmentWriter:
@@ -250,6 +295,7 @@ class SegmentWriter:
         self.schema = stored_schema(schema)
         self.path = self.directory / segment_file_name(self.base_counter)
         self.last_counter: int | None = None
+        self.last_arrival_ms: int | None = None
         self.num_batches = 0
         self._file = open(self.path, "xb")  # noqa: SIM115 - closed in close()
         try:
@@ -279,6 +325,7 @@ class SegmentWriter:
         crc = batch_crc32(batch)
         self._writer.write_batch(batch, custom_metadata={CRC_METADATA_KEY: str(crc)})
         self.last_counter = int(_counters(batch)[-1])
+        self.last_arrival_ms = int(_arrivals(batch)[-1])
         self.num_batches += 1
 
     def flush(self) -> None:
@@ -311,7 +358,9 @@ class SegmentWriter:
 
     def info(self) -> SegmentInfo:
         """A :class:`SegmentInfo` snapshot of this segment."""
-        return SegmentInfo(self.path, self.base_counter, self.last_counter, self.size, self._closed)
+        return SegmentInfo(
+            self.path, self.base_counter, self.last_counter, self.size, self._closed, self.last_arrival_ms
+        )
 
 
 class SegmentLog:
@@ -344,6 +393,11 @@ class SegmentLog:
         Record schema (default ``RECORD_SCHEMA``).
     verify_reads : bool, optional
         Check each batch's CRC-32 when reading it (default True).
+    readonly : bool, optional
+        Open for reading only: nothing is created, truncated or removed, so a
+        directory a live engine is writing can be read (replay).  A torn or
+        still-growing newest segment is read up to its last complete batch as
+        of opening; appends raise.
     """
 
     def __init__(
@@ -354,11 +408,17 @@ class SegmentLog:
         first_counter: int = 1,
         schema: pa.Schema = RECORD_SCHEMA,
         verify_reads: bool = True,
+        readonly: bool = False,
     ):
         if max_segment_bytes <= 0:
             raise ValueError("max_segment_bytes must be positive")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
+        if readonly:
+            if not self.directory.is_dir():
+                raise FileNotFoundError(f"no segment directory {self.directory}")
+        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
         self.max_segment_bytes = int(max_segment_bytes)
         self.first_counter = int(first_counter)
         self.schema = stored_schema(schema)
@@ -371,6 +431,8 @@ class SegmentLog:
         self._writer: SegmentWriter | None = None
         self._last_counter: int | None = None
         self._closed = False
+        self._tail_limit: tuple[Path, int] | None = None  # read-only: (newest path, end of its last good batch)
+        self._index_cache: collections.OrderedDict[Path, _SegmentIndex] = collections.OrderedDict()
         self.recovery = self._recover()
 
     @classmethod
@@ -403,50 +465,51 @@ class SegmentLog:
         found.sort()
         return found
 
-    def _scan(self, path: Path, base: int, tail: bool):
-        """Verify one segment. Returns (last_counter or None, good_end, eos, problem, bad_offset)."""
+    def _scan(self, path: Path, base: int, tail: bool) -> _Scan:
+        """Verify one segment (every batch: framing, CRC-32, counter order)."""
         size = path.stat().st_size
-        last = None
-        problem = None
-        bad_offset = 0
-        good_end = 0
-        eos = False
+        out = _Scan()
         mm = pa.memory_map(str(path))
         try:
             try:
                 reader = pa.ipc.open_stream(mm)
             except (pa.ArrowException, OSError, ValueError) as e:
-                return None, 0, False, f"unreadable schema message: {e}", 0
-            if not reader.schema.equals(self.schema):
-                raise CorruptSegmentError(path, 0, f"unexpected schema {reader.schema}")
-            good_end = mm.tell()
-            while True:
-                start = good_end
-                try:
-                    batch, metadata = reader.read_next_batch_with_custom_metadata()
-                except StopIteration:
-                    eos = mm.tell() == size and size - good_end == len(EOS_MARKER)
-                    if mm.tell() != size or size - good_end not in (0, len(EOS_MARKER)):
-                        problem, bad_offset = "unexpected bytes after end of stream", good_end
-                    break
-                except (pa.ArrowException, OSError, ValueError) as e:
-                    problem, bad_offset = f"unreadable message: {e}", start
-                    break
-                problem = self._check_batch(batch, metadata, base if last is None else last + 1)
-                if problem is not None:
-                    bad_offset = start
-                    break
-                last = int(_counters(batch)[-1])
-                good_end = mm.tell()
+                out.problem = f"unreadable schema message: {e}"
+            else:
+                if not reader.schema.equals(self.schema):
+                    raise CorruptSegmentError(path, 0, f"unexpected schema {reader.schema}")
+                self._scan_batches(reader, mm, size, base, out)
         finally:
             mm.close()
-        if problem is None and not tail and not eos:
-            problem, bad_offset = "missing end-of-stream marker in a sealed segment", good_end
-        if problem is not None and not tail:
-            raise CorruptSegmentError(path, bad_offset, problem)
-        if last is None and problem is None and not tail:
-            raise CorruptSegmentError(path, good_end, "sealed segment holds no batches")
-        return last, good_end, eos, problem, bad_offset
+        if out.problem is None and not tail and not out.eos:
+            out.problem, out.bad_offset = "missing end-of-stream marker in a sealed segment", out.good_end
+        if out.problem is not None and not tail:
+            raise CorruptSegmentError(path, out.bad_offset, out.problem)
+        if out.last is None and out.problem is None and not tail:
+            raise CorruptSegmentError(path, out.good_end, "sealed segment holds no batches")
+        return out
+
+    def _scan_batches(self, reader, mm, size: int, base: int, out: _Scan) -> None:
+        out.good_end = mm.tell()
+        while True:
+            start = out.good_end
+            try:
+                batch, metadata = reader.read_next_batch_with_custom_metadata()
+            except StopIteration:
+                out.eos = mm.tell() == size and size - out.good_end == len(EOS_MARKER)
+                if mm.tell() != size or size - out.good_end not in (0, len(EOS_MARKER)):
+                    out.problem, out.bad_offset = "unexpected bytes after end of stream", out.good_end
+                return
+            except (pa.ArrowException, OSError, ValueError) as e:
+                out.problem, out.bad_offset = f"unreadable message: {e}", start
+                return
+            out.problem = self._check_batch(batch, metadata, base if out.last is None else out.last + 1)
+            if out.problem is not None:
+                out.bad_offset = start
+                return
+            out.last = int(_counters(batch)[-1])
+            out.last_arrival_ms = int(_arrivals(batch)[-1])
+            out.good_end = mm.tell()
 
     def _check_batch(self, batch, metadata, min_counter: int) -> str | None:
         if batch.num_rows == 0:
@@ -473,28 +536,36 @@ class SegmentLog:
         removed: list[Path] = []
         truncated_path, truncated_bytes, reason = None, 0, None
         # Newest segments without a single complete batch are removed (a crash
-        # between creating the file and the first append, or a torn first batch).
+        # between creating the file and the first append, or a torn first batch);
+        # read-only, they are skipped.
+        tail_scan = None
         while paths:
             base, path = paths[-1]
-            last, good_end, eos, problem, _ = self._scan(path, base, tail=True)
-            if last is not None:
+            tail_scan = self._scan(path, base, tail=True)
+            if tail_scan.last is not None:
                 size = path.stat().st_size
-                if problem is not None or not eos:
+                if self.readonly:
+                    # Leave the file alone (a live writer may be appending) and
+                    # read only up to its last complete batch.
+                    self._tail_limit = (path, tail_scan.good_end)
+                elif tail_scan.problem is not None or not tail_scan.eos:
                     # Cut the torn tail and seal the segment with an end-of-stream marker.
                     with open(path, "r+b") as f:
-                        f.truncate(good_end)
-                        f.seek(good_end)
+                        f.truncate(tail_scan.good_end)
+                        f.seek(tail_scan.good_end)
                         f.write(EOS_MARKER)
                         f.flush()
                         os.fsync(f.fileno())
-                    if size != good_end:
-                        truncated_path, truncated_bytes, reason = path, size - good_end, problem
+                    if size != tail_scan.good_end:
+                        truncated_path, truncated_bytes = path, size - tail_scan.good_end
+                        reason = tail_scan.problem
                     fsync_directory(self.directory)
                 break
-            path.unlink()
-            fsync_directory(self.directory)
-            removed.append(path)
-            reason = problem
+            if not self.readonly:
+                path.unlink()
+                fsync_directory(self.directory)
+                removed.append(path)
+            reason = tail_scan.problem
             paths.pop()
         prev_last = None
         for i, (base, path) in enumerate(paths):
@@ -502,12 +573,10 @@ class SegmentLog:
                 raise CorruptSegmentError(
                     path, 0, f"segment base {base} overlaps the previous segment (last {prev_last})"
                 )
-            if i == len(paths) - 1:
-                last = self._scan(path, base, tail=True)[0]  # already repaired above
-            else:
-                last = self._scan(path, base, tail=False)[0]
-            self._sealed.append(SegmentInfo(path, base, last, path.stat().st_size, True))
-            prev_last = last
+            scan = tail_scan if i == len(paths) - 1 else self._scan(path, base, tail=False)
+            size = scan.good_end if self.readonly and i == len(paths) - 1 else path.stat().st_size
+            self._sealed.append(SegmentInfo(path, base, scan.last, size, True, scan.last_arrival_ms))
+            prev_last = scan.last
         self._last_counter = prev_last
         return RecoveryReport(len(paths), truncated_path, truncated_bytes, tuple(removed), reason)
 
@@ -555,7 +624,7 @@ class SegmentLog:
             increasing, or not above the log's last counter.
         """
         with self._lock:
-            self._check_open()
+            self._check_writable()
             batch = self._prepare(batch, counters)
             if batch.num_rows == 0:
                 return self._last_counter
@@ -584,7 +653,7 @@ class SegmentLog:
     def roll(self) -> None:
         """Seal the active segment now (if any); the next append starts a new one."""
         with self._lock:
-            self._check_open()
+            self._check_writable()
             if self._writer is not None:
                 self._roll()
 
@@ -599,8 +668,9 @@ class SegmentLog:
         with self._lock:
             if self._closed:
                 return
-            if self._writer is not None:
+            if self._writer is not None and not self.readonly:
                 self._roll()
+            self._index_cache.clear()
             self._closed = True
 
     def abandon(self) -> None:
@@ -625,6 +695,11 @@ class SegmentLog:
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("segment log is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.readonly:
+            raise ValueError("segment log is open read-only")
 
     # -- reading and retention ----------------------------------------------
 
@@ -695,8 +770,11 @@ class SegmentLog:
         verify = self.verify_reads
         for path, mm in maps:
             reader = pa.ipc.open_stream(mm)
+            limit = self._tail_limit[1] if self._tail_limit and self._tail_limit[0] == path else None
             while True:
                 offset = mm.tell()
+                if limit is not None and offset >= limit:
+                    break
                 try:
                     batch, metadata = reader.read_next_batch_with_custom_metadata()
                 except StopIteration:
@@ -736,7 +814,7 @@ class SegmentLog:
             The deleted segment files, oldest first.
         """
         with self._lock:
-            self._check_open()
+            self._check_writable()
             keep_last = self._writer is None
             deletable = self._sealed[:-1] if keep_last else self._sealed
             deleted: list[Path] = []
@@ -747,8 +825,156 @@ class SegmentLog:
                 deleted.append(info.path)
             if deleted:
                 del self._sealed[: len(deleted)]
+                for path in deleted:
+                    self._index_cache.pop(path, None)
                 fsync_directory(self.directory)
             return deleted
+
+    def delete_expired(self, cutoff_ms: int) -> list[Path]:
+        """Retention: delete whole segments whose newest record arrived before ``cutoff_ms``.
+
+        As :meth:`delete_before`, the newest segment is kept even if expired.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The deleted segment files, oldest first.
+        """
+        with self._lock:
+            self._check_writable()
+            stop = 0
+            deletable = self._sealed[:-1] if self._writer is None else self._sealed
+            for info in deletable:
+                if info.last_arrival_ms is None or info.last_arrival_ms >= cutoff_ms:
+                    break
+                stop += 1
+            if not stop:
+                return []
+            return self.delete_before(self._sealed[stop - 1].last_counter + 1)
+
+    def first_counter_at(self, arrival_ms: int) -> int | None:
+        """The first counter whose record arrived at or after ``arrival_ms`` (None if none did)."""
+        with self._lock:
+            infos = [i for i in self.segments() if i.last_counter is not None]
+        for info in infos:
+            if info.last_arrival_ms is not None and info.last_arrival_ms >= arrival_ms:
+                batches = self.read_range(info.base_counter, 2**62, min_arrival_ms=arrival_ms, max_rows=1)
+                return int(_counters(batches[0])[0]) if batches else None
+        return None
+
+    def first_counter(self) -> int | None:
+        """Counter of the oldest stored record, or None if the log is empty."""
+        with self._lock:
+            for info in self.segments():
+                if info.last_counter is not None:
+                    return info.base_counter
+        return None
+
+    def read_range(
+        self,
+        start: int,
+        max_rows: int,
+        max_data_bytes: int | None = None,
+        *,
+        min_arrival_ms: int | None = None,
+    ) -> list[pa.RecordBatch]:
+        """Up to ``max_rows`` records from counter ``start`` on, for paged reads.
+
+        Unlike :meth:`read`, which streams a whole range, this serves one page
+        (a GetRecords call) quickly: each sealed segment's batches are indexed
+        once (and CRC-checked then) and kept in a small cache, so a page costs
+        a binary search and a few zero-copy slices.
+
+        Parameters
+        ----------
+        start : int
+            First counter wanted.
+        max_rows : int
+            Most records returned.
+        max_data_bytes : int, optional
+            Stop before the data bytes would pass this (at least one record is
+            always returned).
+        min_arrival_ms : int, optional
+            Skip records that arrived before this (retention).
+
+        Returns
+        -------
+        list of pyarrow.RecordBatch
+            Stored-schema slices in counter order (empty when nothing is stored
+            at or after ``start``).
+        """
+        out: list[pa.RecordBatch] = []
+        rows, data_bytes = 0, 0
+        with self._lock:
+            self._check_open()
+            infos = [i for i in self.segments() if i.last_counter is not None and i.last_counter >= start]
+        for info in infos:
+            index = self._index(info)
+            k = max(int(np.searchsorted(index.first, start, "right")) - 1, 0)
+            for batch in index.batches[k:]:
+                counters = _counters(batch)
+                lo = int(np.searchsorted(counters, start, "left"))
+                if min_arrival_ms is not None:
+                    arrivals = _arrivals(batch)
+                    lo = max(lo, int(np.searchsorted(arrivals, min_arrival_ms, "left")))
+                if lo >= batch.num_rows:
+                    continue
+                hi = min(batch.num_rows, lo + max_rows - rows)
+                if max_data_bytes is not None:
+                    sizes = _data_offsets(batch)
+                    budget = max_data_bytes - data_bytes + sizes[lo]
+                    fit = int(np.searchsorted(sizes[lo + 1 : hi + 1], budget, "right"))
+                    if fit < hi - lo:
+                        hi = lo + max(fit, 0 if out else 1)
+                        if hi > lo:
+                            out.append(batch.slice(lo, hi - lo))
+                        return out
+                    data_bytes += int(sizes[hi] - sizes[lo])
+                out.append(batch if lo == 0 and hi == batch.num_rows else batch.slice(lo, hi - lo))
+                rows += hi - lo
+                if rows >= max_rows:
+                    return out
+        return out
+
+    def _index(self, info: SegmentInfo) -> _SegmentIndex:
+        """The batches of one segment (cached while sealed)."""
+        with self._lock:
+            cached = self._index_cache.get(info.path)
+            if cached is not None and cached.size == info.size_bytes:
+                self._index_cache.move_to_end(info.path)
+                return cached
+            if self._writer is not None and self._writer.path == info.path:
+                self._writer.flush()
+        mm = pa.memory_map(str(info.path))
+        batches = []
+        try:
+            reader = pa.ipc.open_stream(mm)
+            limit = info.size_bytes
+            while mm.tell() < limit:
+                offset = mm.tell()
+                try:
+                    batch, metadata = reader.read_next_batch_with_custom_metadata()
+                except StopIteration:
+                    break
+                except pa.ArrowException as e:
+                    raise CorruptSegmentError(info.path, offset, f"unreadable message: {e}") from e
+                if self.verify_reads:
+                    expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
+                    if expected != str(batch_crc32(batch)).encode():
+                        raise CorruptSegmentError(info.path, offset, "CRC-32 mismatch")
+                batches.append(batch)
+        except BaseException:
+            mm.close()
+            raise
+        index = _SegmentIndex(
+            info.size_bytes, batches, np.array([int(_counters(b)[0]) for b in batches], dtype=np.uint64)
+        )
+        if info.sealed:
+            with self._lock:
+                self._index_cache[info.path] = index
+                while len(self._index_cache) > _INDEX_CACHE_SEGMENTS:
+                    self._index_cache.popitem(last=False)
+        return index
 
     def __repr__(self) -> str:
         return f"SegmentLog({str(self.directory)!r}, last_counter={self._last_counter})"
