@@ -127,6 +127,26 @@ cdef class ShardLog:
         return self.ring.trimmed
 
     @property
+    def evict_limit(self):
+        """Eviction may drop only records with counters below this (default: no bound).
+
+        A durable stream sets it to the first counter not yet written to disk,
+        so that the ring, a cache of the segments, never drops the only copy.
+        """
+        return self.ring.evict_limit
+
+    @evict_limit.setter
+    def evict_limit(self, uint64_t value):
+        self.acquire()
+        self.ring.evict_limit = value
+        self.release()
+
+    @property
+    def evict_oldest(self):
+        """Whether a full ring drops its oldest records instead of refusing writes."""
+        return bool(self.ring.evict_oldest)
+
+    @property
     def retention_ms(self):
         return self.ring.retention_ms
 

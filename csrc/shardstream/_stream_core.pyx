@@ -224,6 +224,7 @@ cdef class StreamCore:
                 if rc != SS_OK:
                     log.release()
                     self._raise_reserve(rc, log, 1, klen_bytes + dlen)
+                    continue                    # the hook made room: try again
                 if dlen > NOGIL_COPY_BYTES:
                     with nogil:
                         counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
@@ -330,6 +331,7 @@ cdef class StreamCore:
         cdef bint closed = False
         cdef int rc = SS_OK
         cdef Py_ssize_t failed_shard = -1
+        cdef uint64_t failed_records = 0, failed_bytes = 0
         if rings == NULL or cnt == NULL or lock_order == NULL:
             PyMem_Free(rings); PyMem_Free(cnt); PyMem_Free(lock_order)
             raise MemoryError()
@@ -397,15 +399,19 @@ cdef class StreamCore:
                         else:
                             ctr[i] = UINT64_MAX
             if failed_shard >= 0:
-                self._raise_reserve(rc, <ShardLog>open_logs[failed_shard], cnt[failed_shard],
-                                    kbytes[failed_shard] + dbytes[failed_shard])
-            return True
+                failed_records = cnt[failed_shard]
+                failed_bytes = kbytes[failed_shard] + dbytes[failed_shard]
         finally:
             for j in range(nlocked):
                 (<ShardLog>open_logs[lock_order[j]]).release()
             PyMem_Free(rings)
             PyMem_Free(cnt)
             PyMem_Free(lock_order)
+        if failed_shard < 0:
+            return True
+        # Outside the shard locks, so that a durable stream's hook can flush.
+        self._raise_reserve(rc, <ShardLog>open_logs[failed_shard], failed_records, failed_bytes)
+        return False                            # the hook made room: the caller retries
 
     def _validate_arrays(self, keys not None, data not None):
         """Check record limits of Arrow key and payload arrays as put_batch does, writing nothing."""
@@ -455,6 +461,7 @@ cdef class StreamCore:
             f"max record size of {self.max_record_bytes} bytes")
 
     def _raise_reserve(self, int rc, ShardLog log, uint64_t nrec, uint64_t nbytes):
+        """Raise for a failed reservation, or return after making room (then the write is retried)."""
         if rc == SS_FULL:
             raise _errors.ProvisionedThroughputExceededException(
                 f"Rate exceeded for shard {log.shard_id} in stream {self.name} under account {self.account_id}. "

@@ -62,6 +62,8 @@ typedef struct {
     uint64_t capacity;
     int64_t retention_ms;
     int evict_oldest;
+    uint64_t evict_limit; /* eviction may drop only records below this counter (those already
+                             persisted elsewhere); UINT64_MAX when nothing else holds them */
     uint64_t evicted;   /* records dropped by eviction (never silently: counted) */
     uint64_t trimmed;   /* records dropped because they aged past retention */
 } ss_ring;
@@ -93,6 +95,7 @@ static inline void ss_ring_init(ss_ring *r, uint64_t first_counter, uint64_t cap
     r->capacity = capacity;
     r->retention_ms = retention_ms;
     r->evict_oldest = evict_oldest;
+    r->evict_limit = UINT64_MAX;
     r->last_ts = INT64_MIN;
     r->head_ts = INT64_MAX;
 }
@@ -236,16 +239,19 @@ static int ss_ring_reserve_slow(ss_ring *r, uint64_t nrec, uint64_t key_bytes, u
         /* Evict the oldest records, walking forward.  Evict at least 1/64 of
          * the capacity at a time: the oldest slots are cold (a cache miss
          * each), and evicting in chunks keeps that off every append. */
-        uint64_t c = r->head, freed = 0, over = ss_ring_footprint(r) + need - r->capacity;
+        uint64_t c = r->head, freed = 0, must = ss_ring_footprint(r) + need - r->capacity, over = must;
+        uint64_t stop = r->tail < r->evict_limit ? r->tail : r->evict_limit;
         if (over < r->capacity / 64)
             over = r->capacity / 64;
-        while (freed < over && c < r->tail) {
+        while (freed < over && c < stop) {
             freed += (ss_ring_doff(r, c + 1) - ss_ring_doff(r, c)) + (ss_ring_koff(r, c + 1) - ss_ring_koff(r, c)) +
                      SS_SLOT_BYTES;
             c++;
         }
         r->evicted += c - r->head;
         ss_ring_drop(r, c - r->head);
+        if (freed < must)
+            return SS_FULL; /* the rest is not yet persisted: the owner must flush first */
     }
     int rc = ss_ring_grow_bytes(&r->data, &r->data_cap, r->data_head, r->data_tail,
                                 r->data_tail - r->data_head + data_bytes);

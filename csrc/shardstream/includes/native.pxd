@@ -48,6 +48,7 @@ cdef extern from "ss_ring.h" nogil:
         uint64_t capacity
         int64_t retention_ms
         int evict_oldest
+        uint64_t evict_limit
         uint64_t evicted
         uint64_t trimmed
 
