@@ -15,13 +15,16 @@ from libc.string cimport memcpy
 
 from shardstream.includes.native cimport (
     ss_mutex_destroy, ss_mutex_init,
-    SS_FULL, SS_NOMEM, SS_OK, SS_SEQ_LEN, SS_SEQ_PREFIX_LEN, ss_ring_count, ss_ring_doff, ss_ring_footprint,
+    SS_FULL, SS_NOMEM, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, SS_SEQ_PREFIX_LEN, ss_ring_count, ss_ring_doff, ss_ring_footprint,
     ss_ring_free, ss_ring_init, ss_ring_koff, ss_ring_lower_bound_ts, ss_ring_read, ss_ring_span, ss_ring_trim_expired,
     ss_ring_ts, ss_seq_format,
 )
 
 import datetime as _dt
 from binascii import b2a_base64 as _b2a_base64
+
+#: Bytes of index each record costs in a ring, on top of its key and data.
+SLOT_BYTES = SS_SLOT_BYTES
 
 _UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)

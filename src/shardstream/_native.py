@@ -2,10 +2,11 @@
 
 from ._arrow_encode import read_batch as read_arrow_batch
 from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, parse_hash_keys, simd_available
-from ._shardlog import ShardLog
+from ._shardlog import SLOT_BYTES, ShardLog
 from ._stream_core import StreamCore, format_sequence_numbers, parse_explicit_hash_key, system_now_ms
 
 __all__ = [
+    "SLOT_BYTES",
     "RoutingTable",
     "ShardLog",
     "StreamCore",

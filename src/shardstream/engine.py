@@ -7,15 +7,19 @@ never take it, so writers and readers on many threads run in parallel.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
 import secrets
 import threading
+import weakref
+from pathlib import Path
 
 from . import throttle
 from . import validation as v
 from ._native import system_now_ms
+from .durable import DurableStream, Maintenance, check_durability, counter_gap
 from .errors import (
     InvalidArgumentException,
     LimitExceededException,
@@ -24,13 +28,19 @@ from .errors import (
     SerializationException,
 )
 from .iterators import IteratorCodec, PageTokenCodec
-from .models import ms_to_datetime, to_epoch_ms
+from .models import ShardInfo, ms_to_datetime, to_epoch_ms
+from .storage import layout
+from .storage.datadir import DataDirectory
+from .storage.segments import DEFAULT_MAX_SEGMENT_BYTES
+from .storage.store import StreamStore
 from .stream import STREAM_MODES, Stream, _shard_sort_key
 from .validation import check_retention, check_shard_filter
 
 __all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
 
 DEFAULT_SHARD_CAPACITY_BYTES = 256 * 1024 * 1024
+# Durable engines still open, closed (flushed, synced, sealed) at interpreter exit.
+_open_engines: weakref.WeakSet = weakref.WeakSet()
 ON_DEMAND_SHARDS = 4
 RESOURCE_ARN_PATTERN = r"arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+"
 _CONSUMER_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/.*")
@@ -64,6 +74,20 @@ class Engine:
         How long an ON_DEMAND stream's writes must stay above 80 % of its
         shards' capacity before it doubles its shards (see
         :mod:`shardstream.ondemand`).
+    data_dir : path-like, optional
+        Keep every stream's records and metadata in this directory (created
+        if missing) so that they survive restarts and crashes; reopening it
+        restores all streams.  Without it the engine is purely in memory.
+        See :mod:`shardstream.durable`.
+    durability : {"sync", "interval", "none"}
+        The default durability policy of streams in ``data_dir``: a put
+        returns once on disk (``sync``), or a background thread writes and
+        syncs every ``flush_interval_ms`` (``interval``) or writes without
+        syncing (``none``).
+    flush_interval_ms : int
+        Period of the background writer (and of ``interval`` syncs).
+    max_segment_bytes : int
+        Size at which a shard's segment file is closed and a new one begun.
 
     Examples
     --------
@@ -83,7 +107,14 @@ class Engine:
         clock=None,
         transition_ms: int = 0,
         on_demand_scale_after_ms: int = 60_000,
+        data_dir=None,
+        durability: str = "sync",
+        flush_interval_ms: int = 200,
+        max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
     ):
+        check_durability(durability)
+        if flush_interval_ms < 1:
+            raise InvalidArgumentException("flush_interval_ms must be at least 1")
         self.region = region
         self.transition_ms = int(transition_ms)
         self.on_demand_scale_after_ms = int(on_demand_scale_after_ms)
@@ -94,13 +125,135 @@ class Engine:
         self._streams: dict[str, Stream] = {}
         self._billing_commitment: dict = {"Status": "DISABLED"}
         self._lock = threading.RLock()
-        secret = secrets.token_bytes(32)
+        self.durability = durability
+        self.flush_interval_ms = int(flush_interval_ms)
+        self.max_segment_bytes = int(max_segment_bytes)
+        self.closed = False
+        self._data: DataDirectory | None = None
+        self._maintenance: Maintenance | None = None
+        if data_dir is None:
+            secret = secrets.token_bytes(32)
+        else:
+            self._data = DataDirectory.open(data_dir, region=region, account_id=account_id)
+            secret = self._data.iterator_secret
+            self._billing_commitment = dict(self._data.doc["billing_commitment"])
         self._iterators = IteratorCodec(secret)
         self._pages = PageTokenCodec(secret)
+        if self._data is not None:
+            try:
+                self._restore_streams()
+            except BaseException:
+                self._data.release()
+                raise
+            self._maintenance = Maintenance(self)
+            _open_engines.add(self)
+
+    @property
+    def data_dir(self) -> Path | None:
+        """The directory holding the engine's streams, or None for an in-memory engine."""
+        return None if self._data is None else self._data.path
+
+    def _store_for(self, name: str, incarnation: int) -> StreamStore:
+        return StreamStore(
+            layout.streams_dir(self._data.path) / layout.stream_dir_name(name, incarnation),
+            max_segment_bytes=self.max_segment_bytes,
+        )
+
+    def _restore_streams(self) -> None:
+        unclean = not self._data.was_clean
+        for stored in layout.list_streams(self._data.path):
+            doc = stored.doc
+            store = StreamStore(stored.path, max_segment_bytes=self.max_segment_bytes)
+            capacity = doc["shard_capacity_bytes"]
+            stream = DurableStream(
+                self,
+                doc["name"],
+                0,
+                store=store,
+                durability=doc["durability"],
+                counter_gap=counter_gap(capacity) if unclean else 0,
+                restored=doc,
+                retention_hours=doc["retention_hours"],
+                stream_mode=doc["stream_mode"],
+                max_record_size_kib=doc["max_record_size_kib"],
+                shard_capacity_bytes=capacity,
+                evict_oldest=doc["evict_oldest"],
+                tags=doc["tags"],
+                created_ms=doc["created_ms"],
+                incarnation=doc["incarnation"],
+                layout=[ShardInfo.from_doc(shard) for shard in doc["shards"]],
+            )
+            self._streams[stream.name] = stream
+
+    def _durable_streams(self) -> list[DurableStream]:
+        return [s for s in list(self._streams.values()) if isinstance(s, DurableStream)]
+
+    def flush(self, *, sync: bool = True) -> int:
+        """Write every durable stream's records still only in memory to disk now.
+
+        Parameters
+        ----------
+        sync : bool
+            Also ``fsync`` them.
+
+        Returns
+        -------
+        int
+            Records written.
+        """
+        return sum(stream.flush(sync=sync) for stream in self._durable_streams())
+
+    def close(self) -> None:
+        """Write and sync everything, seal the segment files and release the data directory.
+
+        An in-memory engine just stops accepting writes.  Idempotent; the
+        engine and its streams cannot be used afterwards.  ``with Engine(...)``
+        closes on exit.
+        """
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            if self._maintenance is not None:
+                self._maintenance.stop()
+            for stream in list(self._streams.values()):
+                stream._set_accepting(False)
+            if self._data is not None:
+                for stream in self._durable_streams():
+                    stream.store.close(stream.logs, stream.now_ms())
+                self._data.close()
+                _open_engines.discard(self)
+
+    def _crash(self) -> None:
+        """Drop the data directory as a killed process would: nothing flushed, nothing sealed (tests)."""
+        with self._lock:
+            self.closed = True
+            if self._maintenance is not None:
+                self._maintenance.stop()
+            for stream in self._durable_streams():
+                stream._set_accepting(False)
+                stream.store.abandon()
+            if self._data is not None:
+                self._data.release()
+                _open_engines.discard(self)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def for_region(self, region: str) -> Engine:
-        """A new, empty engine for another region, with this one's account and settings."""
+        """An engine for another region, with this one's account and settings.
+
+        A durable engine's region lives in a sibling directory named after
+        the region (``shardstream serve --data-dir D`` keeps ``D/<region>``).
+        """
         return Engine(
+            data_dir=None if self._data is None else self._data.path.with_name(region),
+            durability=self.durability,
+            flush_interval_ms=self.flush_interval_ms,
+            max_segment_bytes=self.max_segment_bytes,
             region=region,
             account_id=self.account_id,
             shard_limit=self.shard_limit,
@@ -200,6 +353,7 @@ class Engine:
         evict_oldest: bool = False,
         tags: dict | None = None,
         throughput_limits=False,
+        durability: str | None = None,
     ) -> Stream:
         """Create a stream whose shards split the hash-key space evenly.
 
@@ -223,6 +377,10 @@ class Engine:
         throughput_limits : bool or ThroughputLimits
             Emulate Kinesis's per-shard write and read limits (True: the
             provisioned defaults); off by default.  See :mod:`shardstream.throttle`.
+            (Not kept in ``data_dir``: install it again after reopening.)
+        durability : {"sync", "interval", "none"}, optional
+            This stream's durability policy (default: the engine's); needs a
+            ``data_dir``.
 
         Returns
         -------
@@ -259,23 +417,32 @@ class Engine:
                 f"shard_capacity_bytes {capacity} must be at least twice the max record size "
                 f"({2 * max_record_size_kib * 1024} bytes)"
             )
+        if durability is not None:
+            if self._data is None:
+                raise InvalidArgumentException("durability needs an engine with a data_dir")
+            check_durability(durability)
         with self._lock:
+            self._check_open()
             if self._lookup(name) is not None:
                 raise ResourceInUseException(f"Stream {name} under account {self.account_id} already exists.")
             self._check_shard_limit(count)
-            stream = Stream(
-                self,
-                name,
-                count,
-                retention_hours=retention_hours,
-                stream_mode=stream_mode,
-                max_record_size_kib=max_record_size_kib,
-                shard_capacity_bytes=capacity,
-                evict_oldest=evict_oldest,
-                tags=tags,
-                created_ms=self.now_ms(),
-                incarnation=int.from_bytes(os.urandom(8), "big") >> 1,
-            )
+            settings = {
+                "retention_hours": retention_hours,
+                "stream_mode": stream_mode,
+                "max_record_size_kib": max_record_size_kib,
+                "shard_capacity_bytes": capacity,
+                "evict_oldest": evict_oldest,
+                "tags": tags,
+                "created_ms": self.now_ms(),
+                "incarnation": int.from_bytes(os.urandom(8), "big") >> 1,
+            }
+            if self._data is None:
+                stream = Stream(self, name, count, **settings)
+            else:
+                store = self._store_for(name, settings["incarnation"])
+                stream = DurableStream(
+                    self, name, count, store=store, durability=durability or self.durability, **settings
+                )
             if throughput_limits:
                 throttle.install(stream, None if throughput_limits is True else throughput_limits)
             self._streams[name] = stream
@@ -298,6 +465,8 @@ class Engine:
                 raise self._not_found(name)
             if stream._status != "DELETING":
                 stream._mark_deleted()
+                if isinstance(stream, DurableStream):
+                    stream.store.destroy(self._data.path)
             if not self.transition_ms:
                 del self._streams[name]
         return {}
@@ -639,6 +808,8 @@ class Engine:
                 else:
                     current = {"Status": "DISABLED", "StartedAt": current["StartedAt"], "EndedAt": now}
             self._billing_commitment = dict(current)
+            if self._data is not None:
+                self._data.save(billing_commitment=self._billing_commitment)
         return {"MinimumThroughputBillingCommitment": _commitment_view(current)}
 
     # -- data plane by stream name (boto3-style) ---------------------------------------
@@ -684,8 +855,13 @@ class Engine:
             )
         return stream
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("the engine is closed")
+
     def __repr__(self) -> str:
-        return f"<Engine {self.region}/{self.account_id} streams={len(self._streams)}>"
+        where = "" if self._data is None else f" data_dir={str(self._data.path)!r}"
+        return f"<Engine {self.region}/{self.account_id} streams={len(self._streams)}{where}>"
 
 
 def _commitment_view(commitment: dict) -> dict:
@@ -707,3 +883,9 @@ def _same_instant(given_ms: int, created_ms: int) -> bool:
     """A StreamCreationTimestamp names the stream's creation: to the ms, or to the second when
     the caller sent whole seconds (as botocore does)."""
     return given_ms == created_ms or (given_ms % 1000 == 0 and given_ms // 1000 == created_ms // 1000)
+
+
+@atexit.register
+def _close_open_engines() -> None:
+    for engine in list(_open_engines):
+        engine.close()

@@ -63,6 +63,21 @@ class ShardInfo:
     def contains(self, hash_key: int) -> bool:
         return self.starting_hash_key <= hash_key <= self.ending_hash_key
 
+    def to_doc(self) -> dict:
+        """A JSON-ready dict (hash keys as decimal strings), as stored in ``stream.json``."""
+        doc = dataclasses.asdict(self)
+        doc["starting_hash_key"] = str(self.starting_hash_key)
+        doc["ending_hash_key"] = str(self.ending_hash_key)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> ShardInfo:
+        """The inverse of :meth:`to_doc`."""
+        fields = {f.name: doc.get(f.name) for f in dataclasses.fields(cls)}
+        fields["starting_hash_key"] = int(fields["starting_hash_key"])
+        fields["ending_hash_key"] = int(fields["ending_hash_key"])
+        return cls(**fields)
+
     def describe(self, starting_sequence_number: str, ending_sequence_number: str | None) -> dict:
         """The boto3 ``Shard`` shape."""
         shard = {"ShardId": self.shard_id}

@@ -8,6 +8,7 @@ from any number of threads.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,6 +70,18 @@ _ENTRY_REPR = "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310" 
 _EMPTY_BATCH = pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
 
 
+def _saves_metadata(method):
+    """Mark a control-plane method that changes what ``stream.json`` holds: save it after a change."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self._save_metadata()
+        return result
+
+    return wrapper
+
+
 class Stream(StreamCore):
     """One stream: its shards, their logs, and the Kinesis data plane.
 
@@ -98,6 +111,7 @@ class Stream(StreamCore):
         tags: dict | None,
         created_ms: int,
         incarnation: int,
+        layout: list[ShardInfo] | None = None,
     ):
         self._init_core(name, engine.account_id, max_record_size_kib * 1024, engine.clock)
         self._engine = engine
@@ -124,10 +138,18 @@ class Stream(StreamCore):
         self.resource_policy: str | None = None
         self._scaler: OnDemandScaler | None = None
         self.shards: list[ShardInfo] = []
-        step = 2**128 // shard_count
-        for i in range(shard_count):
-            end = (i + 1) * step - 1 if i < shard_count - 1 else 2**128 - 1
-            self._add_shard(i * step, end, created_ms)
+        if layout is None:
+            step = 2**128 // shard_count
+            for i in range(shard_count):
+                end = (i + 1) * step - 1 if i < shard_count - 1 else 2**128 - 1
+                self._add_shard(i * step, end, created_ms)
+        else:  # reopened from a data directory
+            for shard in layout:
+                start, end = shard.starting_hash_key, shard.ending_hash_key
+                self._add_shard(start, end, shard.created_ms, shard.parent, shard.adjacent_parent)
+                self.shards[-1].closed_ms = shard.closed_ms
+                if shard.closed_ms is not None:
+                    self.logs[-1].close()
         self._rebuild_routing()
         self._set_accepting(not delay)
         self._configure_write_watch()
@@ -137,11 +159,53 @@ class Stream(StreamCore):
     def _add_shard(self, start: int, end: int, created_ms: int, parent=None, adjacent_parent=None) -> ShardInfo:
         index = len(self.shards)
         info = ShardInfo(index, start, end, created_ms, parent, adjacent_parent)
-        prefix = shard_prefix(created_ms // 1000, index, self.salt).encode("ascii")
-        log = ShardLog(index, prefix, self.shard_capacity_bytes, self.retention_hours * 3_600_000, self.evict_oldest)
+        self.logs.append(self._new_log(index, shard_prefix(created_ms // 1000, index, self.salt).encode("ascii")))
         self.shards.append(info)
-        self.logs.append(log)
         return info
+
+    def _new_log(self, index: int, prefix: bytes) -> ShardLog:
+        return ShardLog(index, prefix, self.shard_capacity_bytes, self.retention_hours * 3_600_000, self.evict_oldest)
+
+    # -- metadata ------------------------------------------------------------------
+
+    def _save_metadata(self) -> None:
+        """Hook: a durable stream writes its ``stream.json`` (see :mod:`shardstream.durable`)."""
+
+    def metadata(self) -> dict:
+        """Everything about the stream but its records, as JSON-ready data (``stream.json``)."""
+        return {
+            "format": 1,
+            "name": self.name,
+            "incarnation": self.incarnation,
+            "created_ms": self.created_ms,
+            "status": self._status,
+            "status_until_ms": self._status_until_ms,
+            "retention_hours": self.retention_hours,
+            "stream_mode": self.stream_mode,
+            "mode_switches": list(self._mode_switches),
+            "warm_throughput": self._warm_throughput,
+            "max_record_size_kib": self.max_record_size_kib,
+            "shard_capacity_bytes": self.shard_capacity_bytes,
+            "evict_oldest": self.evict_oldest,
+            "tags": self._tags.as_dict(),
+            "encryption_type": self.encryption_type,
+            "key_id": self.key_id,
+            "shard_level_metrics": list(self.shard_level_metrics),
+            "resource_policy": self.resource_policy,
+            "shards": [shard.to_doc() for shard in self.shards],
+        }
+
+    def _restore_settings(self, doc: dict) -> None:
+        """Take the settings of a ``metadata()`` document (the shards are restored by ``__init__``)."""
+        self._status = doc["status"]
+        self._status_until_ms = doc["status_until_ms"]
+        self._mode_switches = list(doc["mode_switches"])
+        self._warm_throughput = doc["warm_throughput"]
+        self.encryption_type = doc["encryption_type"]
+        self.key_id = doc["key_id"]
+        self.shard_level_metrics = list(doc["shard_level_metrics"])
+        self.resource_policy = doc["resource_policy"]
+        self._set_accepting(self._status in ("ACTIVE", "UPDATING"))
 
     def _rebuild_routing(self) -> None:
         open_shards = sorted((s for s in self.shards if s.is_open), key=lambda s: s.starting_hash_key)
@@ -218,6 +282,7 @@ class Stream(StreamCore):
         for parent in parents:
             self.logs[parent.index].close()
 
+    @_saves_metadata
     def split_shard(self, shard_to_split, new_starting_hash_key) -> dict:
         """Split an open shard in two at a hash key (Kinesis's SplitShard).
 
@@ -235,6 +300,7 @@ class Stream(StreamCore):
             self._begin_update()
         return {}
 
+    @_saves_metadata
     def merge_shards(self, shard_to_merge, adjacent_shard_to_merge) -> dict:
         """Merge two adjacent open shards (Kinesis's MergeShards; ``shard_to_merge`` is the lower range).
 
@@ -249,6 +315,7 @@ class Stream(StreamCore):
             self._begin_update()
         return {}
 
+    @_saves_metadata
     def update_shard_count(self, target_shard_count, scaling_type="UNIFORM_SCALING") -> dict:
         """Reshape the stream to ``target_shard_count`` uniform shards through splits and merges.
 
@@ -284,6 +351,7 @@ class Stream(StreamCore):
 
     # -- capacity modes ------------------------------------------------------------
 
+    @_saves_metadata
     def update_stream_warm_throughput(self, warm_throughput_mibps) -> dict:
         """Set an on-demand stream's warm throughput (MiB/s it can take at once without scaling).
 
@@ -322,6 +390,7 @@ class Stream(StreamCore):
             self._begin_update()
         return {"StreamARN": self.arn, "StreamName": self.name, "WarmThroughput": dict(self._warm_throughput)}
 
+    @_saves_metadata
     def update_stream_mode(self, stream_mode: str) -> dict:
         """Switch between PROVISIONED and ON_DEMAND (shards stay as they are).
 
@@ -364,6 +433,7 @@ class Stream(StreamCore):
         """Run the on-demand scaling check now; True if the stream scaled out."""
         return self._scaler.observe() if self._scaler is not None else False
 
+    @_saves_metadata
     def _scale_out(self) -> bool:
         """Double the open shards of an on-demand stream, within the limits; False if capped."""
         with self._engine._lock:
@@ -388,6 +458,7 @@ class Stream(StreamCore):
         """The stream's tags, by key."""
         return self._tags.as_dict()
 
+    @_saves_metadata
     def add_tags_to_stream(self, tags: dict) -> dict:
         """Add or overwrite tags (at most 50 per stream); ``{}`` as boto3."""
         with self._engine._lock:
@@ -395,6 +466,7 @@ class Stream(StreamCore):
             self._tags.add(tags)
         return {}
 
+    @_saves_metadata
     def remove_tags_from_stream(self, tag_keys) -> dict:
         """Remove tags by key (unknown keys are ignored); ``{}`` as boto3."""
         with self._engine._lock:
@@ -408,6 +480,7 @@ class Stream(StreamCore):
 
     # -- record size, encryption, monitoring, policy ----------------------------------------
 
+    @_saves_metadata
     def update_max_record_size(self, max_record_size_kib) -> dict:
         """Change the largest record the stream accepts (Kinesis's UpdateMaxRecordSize).
 
@@ -467,6 +540,7 @@ class Stream(StreamCore):
         if encryption_type != "KMS":
             raise InvalidArgumentException("KMS is the only valid EncryptionType for this request")
 
+    @_saves_metadata
     def start_stream_encryption(self, encryption_type, key_id) -> dict:
         """Encrypt new records with a KMS key (Kinesis's StartStreamEncryption; no real KMS is involved).
 
@@ -501,6 +575,7 @@ class Stream(StreamCore):
             self._begin_update()
         return {}
 
+    @_saves_metadata
     def stop_stream_encryption(self, encryption_type, key_id) -> dict:
         """Stop encrypting new records (Kinesis's StopStreamEncryption).
 
@@ -555,6 +630,7 @@ class Stream(StreamCore):
                 "StreamARN": self.arn,
             }
 
+    @_saves_metadata
     def enable_enhanced_monitoring(self, shard_level_metrics) -> dict:
         """Turn on shard-level metrics (Kinesis's EnableEnhancedMonitoring; recorded, not emitted).
 
@@ -580,6 +656,7 @@ class Stream(StreamCore):
         """
         return self._set_monitoring(shard_level_metrics, enable=True)
 
+    @_saves_metadata
     def disable_enhanced_monitoring(self, shard_level_metrics) -> dict:
         """Turn off shard-level metrics (Kinesis's DisableEnhancedMonitoring).
 
@@ -595,6 +672,7 @@ class Stream(StreamCore):
         v.check_required(errs, "policy", policy)
         v.raise_if_any(errs)
 
+    @_saves_metadata
     def put_resource_policy(self, policy) -> dict:
         """Attach a resource policy (a JSON document, stored verbatim and never enforced).
 
@@ -613,6 +691,7 @@ class Stream(StreamCore):
         policy = self.resource_policy
         return {"Policy": "{}" if policy is None else policy}
 
+    @_saves_metadata
     def delete_resource_policy(self) -> dict:
         """Remove the resource policy (a no-op without one); ``{}`` as boto3."""
         with self._engine._lock:
@@ -621,6 +700,7 @@ class Stream(StreamCore):
 
     # -- retention -----------------------------------------------------------------
 
+    @_saves_metadata
     def _set_retention(self, hours, *, increase: bool) -> dict:
         check_retention(hours)
         with self._engine._lock:
@@ -981,7 +1061,18 @@ class Stream(StreamCore):
                 "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
                 f"timestampInMillis: {ts}, currentTimestampInMillis: {now}"
             )
-        return shard, log.locate_timestamp(ts)
+        return shard, self._locate_timestamp(shard.index, ts)
+
+    def _locate_timestamp(self, index: int, timestamp_ms: int) -> int:
+        """Counter of shard ``index``'s first record that arrived at or after ``timestamp_ms``."""
+        return self.logs[index].locate_timestamp(timestamp_ms)
+
+    def _read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
+        """One page of shard ``index`` as Arrow: ``(batch or None, next_counter, tail, next_arrival_ms)``.
+
+        A ``start`` behind the oldest retained record moves up to it.
+        """
+        return read_arrow_batch(self.logs[index], start, limit, max_data_bytes, now)
 
     @staticmethod
     def _iterator_args_message(kind: str, how: str) -> str:
@@ -1106,9 +1197,7 @@ class Stream(StreamCore):
         limit = self._check_limit(limit)
         now = self.now_ms()
         pos = self._decode_iterator(shard_iterator, now)
-        batch, nxt, tail, next_ts = read_arrow_batch(
-            self.logs[pos.shard_index], pos.position, limit, MAX_GET_RECORDS_BYTES, now
-        )
+        batch, nxt, tail, next_ts = self._read_page(pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now)
         if batch is None:
             batch = _EMPTY_BATCH
         return {"Records": batch, **self._read_response(pos, now, batch.num_rows, nxt, tail, next_ts)}
@@ -1133,7 +1222,7 @@ class Stream(StreamCore):
             ``data``, ``approximate_arrival_timestamp`` (possibly no rows).
         """
         shard, position = self._start_position(shard_id, iterator_type, starting_sequence_number, timestamp)
-        batch, *_ = read_arrow_batch(self.logs[shard.index], position, int(limit), 2**31 - 1, self.now_ms())
+        batch, *_ = self._read_page(shard.index, position, int(limit), 2**31 - 1, self.now_ms())
         return batch if batch is not None else _EMPTY_BATCH
 
     def iter_batches(
@@ -1170,13 +1259,13 @@ class Stream(StreamCore):
         plan = []
         for shard in shards:
             _, start = self._start_position(shard.shard_id, iterator_type, None, timestamp)
-            plan.append((self.logs[shard.index], start, self.logs[shard.index].tail))
+            plan.append((shard.index, start, self.logs[shard.index].tail))
 
         def batches():
-            for log, start, stop in plan:
+            for index, start, stop in plan:
                 while start < stop:
-                    batch, start, _, _ = read_arrow_batch(
-                        log, start, min(batch_size, stop - start), 2**31 - 1, self.now_ms()
+                    batch, start, _, _ = self._read_page(
+                        index, start, min(batch_size, stop - start), 2**31 - 1, self.now_ms()
                     )
                     if batch is None:
                         break

@@ -111,9 +111,7 @@ def check_format(doc: dict, path: Path) -> dict:
     """``doc`` if its format is one this version reads; ValueError otherwise."""
     version = doc.get("format") if isinstance(doc, dict) else None
     if version != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format {version!r}; this version of shardstream reads format {FORMAT_VERSION}"
-        )
+        raise ValueError(f"{path} has format {version!r}; this version of shardstream reads format {FORMAT_VERSION}")
     return doc
 
 

@@ -295,6 +295,7 @@ class SegmentWriter:
         self.schema = stored_schema(schema)
         self.path = self.directory / segment_file_name(self.base_counter)
         self.last_counter: int | None = None
+        self.first_arrival_ms: int | None = None
         self.last_arrival_ms: int | None = None
         self.num_batches = 0
         self._file = open(self.path, "xb")  # noqa: SIM115 - closed in close()
@@ -324,8 +325,11 @@ class SegmentWriter:
         batch = _canonicalize(batch)
         crc = batch_crc32(batch)
         self._writer.write_batch(batch, custom_metadata={CRC_METADATA_KEY: str(crc)})
+        arrivals = _arrivals(batch)
+        if self.first_arrival_ms is None:
+            self.first_arrival_ms = int(arrivals[0])
         self.last_counter = int(_counters(batch)[-1])
-        self.last_arrival_ms = int(_arrivals(batch)[-1])
+        self.last_arrival_ms = int(arrivals[-1])
         self.num_batches += 1
 
     def flush(self) -> None:
@@ -656,6 +660,16 @@ class SegmentLog:
             self._check_writable()
             if self._writer is not None:
                 self._roll()
+
+    def roll_if_older(self, cutoff_ms: int) -> bool:
+        """Seal the active segment if its first record arrived before ``cutoff_ms``; True if it did."""
+        with self._lock:
+            self._check_writable()
+            writer = self._writer
+            if writer is None or writer.first_arrival_ms is None or writer.first_arrival_ms >= cutoff_ms:
+                return False
+            self._roll()
+            return True
 
     def sync(self) -> None:
         """Make every append so far durable (flush and ``fsync`` the active segment)."""

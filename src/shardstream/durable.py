@@ -1,0 +1,295 @@
+"""Durable streams: records and metadata that survive restarts and crashes.
+
+An :class:`~shardstream.Engine` opened with ``data_dir`` makes
+:class:`DurableStream` objects.  Each keeps its shards' rings exactly as an
+in-memory stream does (so writes and recent reads run at the same speed), and
+behind them a :class:`~shardstream.storage.store.StreamStore`: a segment log
+per shard and the stream's ``stream.json``.
+
+Durability policies (per stream; the engine's is the default):
+
+``"sync"``
+    A put returns only after its records are written and ``fsync``-ed
+    (concurrent writers share one ``fsync``: group commit).  Nothing
+    acknowledged is lost, even to a power failure.
+``"interval"``
+    Records are written and ``fsync``-ed by a background thread every
+    ``flush_interval_ms``; a crash loses at most the last interval.
+``"none"``
+    Records are written by the background thread but never ``fsync``-ed;
+    they survive the process being killed once written (the OS holds them),
+    not a power failure.  Closing the engine writes and syncs everything.
+
+Whatever the policy, the ring only evicts a record once it is on disk, so
+reads of older records (``TRIM_HORIZON``, ``AT_SEQUENCE_NUMBER``,
+``AT_TIMESTAMP``) are served from the segments: a durable stream never
+refuses writes because its memory is full.
+
+Sequence numbers are never reused: a clean close records where each shard
+stopped, and after a crash each shard's counter skips past every number its
+ring could have handed out before the crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+import threading
+import time
+import weakref
+
+import pyarrow as pa
+
+from ._native import SLOT_BYTES, ShardLog, StreamCore
+from .errors import InvalidArgumentException
+from .schema import RECORD_SCHEMA
+from .storage.store import StreamStore
+from .stream import Stream
+
+__all__ = ["DURABILITY_POLICIES", "DurableStream", "Maintenance", "check_durability", "counter_gap"]
+
+_log = logging.getLogger("shardstream.durable")
+
+DURABILITY_POLICIES = ("sync", "interval", "none")
+_DATA = RECORD_SCHEMA.get_field_index("data")
+_ARRIVAL = RECORD_SCHEMA.get_field_index("approximate_arrival_timestamp")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+class DurableStream(Stream):
+    """A stream whose records and metadata live in an engine's data directory.
+
+    Created by :meth:`Engine.create_stream` on an engine with a ``data_dir``
+    (and restored by the engine when it reopens the directory); the API is
+    :class:`~shardstream.Stream`'s.
+
+    Attributes
+    ----------
+    durability : str
+        ``"sync"``, ``"interval"`` or ``"none"`` (see the module docstring).
+    store : StreamStore
+        The stream's files.
+    """
+
+    def __init__(
+        self,
+        engine,
+        name,
+        shard_count,
+        *,
+        store: StreamStore,
+        durability: str,
+        counter_gap: int = 0,
+        restored: dict | None = None,
+        **kw,
+    ):
+        self.store = store
+        self.durability = durability
+        self._sync = durability == "sync"
+        self._counter_gap = counter_gap
+        self._ready = False
+        super().__init__(engine, name, shard_count, **kw)
+        if restored is not None:
+            self._restore_settings(restored)
+        self._counter_gap = 0  # shards created from now on start at 1
+        self._ready = True
+        self._save_metadata()
+
+    def _refresh_accepting(self) -> None:
+        if self._engine.closed:
+            raise ValueError("the engine is closed")
+        super()._refresh_accepting()
+
+    # -- structure and metadata ----------------------------------------------------
+
+    def _new_log(self, index: int, prefix: bytes) -> ShardLog:
+        first = self.store.open_shard(index)
+        if self._counter_gap and first > 1:
+            first += self._counter_gap
+            self.store.skip_to(index, first)
+        # The ring is a cache of the segments: it evicts (only what is on
+        # disk) instead of refusing writes.
+        log = ShardLog(index, prefix, self.shard_capacity_bytes, self.retention_hours * 3_600_000, True, first)
+        log.evict_limit = first
+        return log
+
+    def _rebuild_routing(self) -> None:
+        # Save new shards before any record can be routed to them, so a crash
+        # never leaves records in shards that stream.json does not list.
+        if self._ready:
+            self._save_metadata()
+        super()._rebuild_routing()
+
+    def metadata(self) -> dict:
+        doc = super().metadata()
+        doc["durability"] = self.durability
+        return doc
+
+    def _save_metadata(self) -> None:
+        if self._ready:
+            self.store.save(self.metadata)
+
+    # -- writes --------------------------------------------------------------------
+
+    def put_record(self, data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None):
+        result = StreamCore.put_record(self, data, partition_key, explicit_hash_key, sequence_number_for_ordering)
+        if self._sync:
+            self.store.commit(self.logs, self.now_ms)
+        return result
+
+    put_record.__doc__ = StreamCore.put_record.__doc__
+
+    def _put(self, keys, payloads, explicit_hash_keys, *, simd=True, partial=False) -> pa.Table:
+        table = super()._put(keys, payloads, explicit_hash_keys, simd=simd, partial=partial)
+        if self._sync:
+            self.store.commit(self.logs, self.now_ms)
+        return table
+
+    def _raise_reserve(self, rc, log, nrec, nbytes):
+        # The ring is full of records not yet on disk: write them, then the
+        # caller retries (the ring may now evict them).
+        if log.tail > log.evict_limit:
+            self.store.flush(self.logs, self.now_ms(), sync=False, only=log.shard_index)
+            return
+        super()._raise_reserve(rc, log, nrec, nbytes)
+
+    def flush(self, *, sync: bool = True) -> int:
+        """Write everything still only in memory to disk now (and ``fsync`` it with ``sync``).
+
+        Returns
+        -------
+        int
+            Records written.
+        """
+        return self.store.flush(self.logs, self.now_ms(), sync=sync)
+
+    # -- reads ---------------------------------------------------------------------
+
+    def _locate_timestamp(self, index: int, timestamp_ms: int) -> int:
+        log = self.logs[index]
+        counter = log.locate_timestamp(timestamp_ms)
+        if counter == log.head:  # the answer may be older than the ring holds
+            stored = self.store.first_counter_at(index, timestamp_ms)
+            if stored is not None and stored < counter:
+                return stored
+        return counter
+
+    def _read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
+        log = self.logs[index]
+        cutoff = now - self.retention_hours * 3_600_000
+        for _ in range(3):
+            if start < log.head:
+                stored = self.store.read(index, start, limit, max_data_bytes, cutoff)
+                if stored is not None:
+                    counters = stored.column(stored.num_columns - 1)
+                    batch = pa.RecordBatch.from_arrays(stored.columns[:-1], schema=RECORD_SCHEMA)
+                    last_arrival = batch.column(_ARRIVAL)[-1].value
+                    return batch, counters[-1].as_py() + 1, log.tail, last_arrival
+            page = super()._read_page(index, start, limit, max_data_bytes, now)
+            batch, nxt = page[0], page[1]
+            if batch is None or nxt - batch.num_rows <= start:
+                return page
+            # The ring moved past `start` while we looked: those records are on disk now.
+        return page
+
+    def get_records(self, shard_iterator, limit=None, *, wire: bool = False) -> dict:
+        limit = self._check_limit(limit)
+        now = self.now_ms()
+        pos = self._decode_iterator(shard_iterator, now)
+        if pos.position >= self.logs[pos.shard_index].head:
+            response = super().get_records(shard_iterator, limit, wire=wire)
+            records = response["Records"]
+            if not records or int(records[0]["SequenceNumber"][-29:]) <= pos.position:
+                return response
+        from .stream import MAX_GET_RECORDS_BYTES
+
+        batch, nxt, tail, next_ts = self._read_page(pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now)
+        records = [] if batch is None else _records(batch, wire)
+        return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
+
+    get_records.__doc__ = Stream.get_records.__doc__
+
+    def __repr__(self) -> str:
+        return f"<DurableStream {self.name!r} {self.status} shards={self.open_shard_count} {self.durability}>"
+
+
+def _records(batch: pa.RecordBatch, wire: bool) -> list[dict]:
+    """GetRecords entries from a RECORD_SCHEMA batch (the path for records read from disk)."""
+    seqs = batch.column("sequence_number").to_pylist()
+    keys = batch.column("partition_key").to_pylist()
+    data = batch.column(_DATA).to_pylist()
+    arrivals = batch.column(_ARRIVAL)
+    millis = arrivals.view(pa.int64()).to_pylist()
+    if wire:
+        times = [ms / 1000.0 for ms in millis]
+        data = [base64.b64encode(d).decode("ascii") for d in data]
+    else:
+        times = [_EPOCH + datetime.timedelta(milliseconds=ms) for ms in millis]
+    return [
+        {"SequenceNumber": s, "ApproximateArrivalTimestamp": t, "Data": d, "PartitionKey": k}
+        for s, t, d, k in zip(seqs, times, data, keys)
+    ]
+
+
+def check_durability(value) -> str:
+    """``value`` if it is a durability policy; InvalidArgumentException otherwise."""
+    if value not in DURABILITY_POLICIES:
+        raise InvalidArgumentException(f"durability must be one of {', '.join(DURABILITY_POLICIES)}, not {value!r}")
+    return value
+
+
+def counter_gap(shard_capacity_bytes: int) -> int:
+    """How far a shard's counter skips after a crash: more records than its ring can hold.
+
+    Records not yet on disk all sit in the ring, and each costs at least
+    ``SLOT_BYTES`` of its capacity, so no more than this many numbers can have
+    been handed out beyond the last one on disk.
+    """
+    return shard_capacity_bytes // SLOT_BYTES + 1
+
+
+class Maintenance:
+    """The background thread of a durable engine.
+
+    Every ``flush_interval_ms`` it writes the records of ``interval`` and
+    ``none`` streams to disk (syncing the ``interval`` ones); every
+    ``MAINTAIN_EVERY_MS`` it rolls old segments and deletes segments past
+    retention.  Errors are logged and kept in ``last_error``; the thread goes on.
+    """
+
+    MAINTAIN_EVERY_MS = 10_000
+
+    def __init__(self, engine):
+        self._engine = weakref.ref(engine)
+        self._interval_s = engine.flush_interval_ms / 1000
+        self._stop = threading.Event()
+        self.last_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="shardstream-maintenance", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        last_maintain = time.monotonic()
+        while not self._stop.wait(self._interval_s):
+            engine = self._engine()
+            if engine is None:
+                return
+            due = time.monotonic() - last_maintain >= self.MAINTAIN_EVERY_MS / 1000
+            for stream in engine._durable_streams():
+                try:
+                    if stream.durability != "sync":
+                        stream.flush(sync=stream.durability == "interval")
+                    if due:
+                        stream.store.maintain(stream.now_ms(), stream.retention_hours * 3_600_000)
+                except Exception as exc:  # keep serving; report
+                    self.last_error = exc
+                    _log.exception("background flush of stream %s failed", stream.name)
+            if due:
+                last_maintain = time.monotonic()
+            del engine
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it (it finishes its current pass)."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()

@@ -1,0 +1,141 @@
+"""Opening a data directory: the lock, ``engine.json``, and leftovers of crashes.
+
+See :mod:`.layout` for what lives where.  :class:`DataDirectory` is what an
+engine holds while it has a directory open:
+
+* an exclusive ``flock`` on ``LOCK`` (two engines writing one directory would
+  corrupt it; the second gets :class:`DataDirectoryLocked`);
+* ``engine.json``: region and account (checked on reopen), the secret that
+  signs shard iterators (so iterators survive a restart), account settings,
+  and ``clean``, set false while open and true by a clean close, which tells
+  the next open whether sequence counters must skip ahead (see
+  :mod:`shardstream.durable`);
+* clean-up of what a crash can leave: the ``trash/`` of half-deleted streams
+  and stream directories whose creation never wrote ``stream.json``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from .catalog import fsync_directory, read_json, write_json_atomic
+from .layout import FORMAT_VERSION, LOCK_FILE, STREAM_FILE, check_format, engine_file, streams_dir, trash_dir
+
+__all__ = ["DataDirectory", "DataDirectoryLocked"]
+
+
+class DataDirectoryLocked(RuntimeError):
+    """Another engine (in this or another process) has the data directory open."""
+
+
+class DataDirectory:
+    """An open data directory (use :meth:`open`).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    doc : dict
+        The contents of ``engine.json``.
+    was_clean : bool
+        Whether the previous engine closed the directory cleanly (True for a
+        new directory).
+    """
+
+    def __init__(self, path: Path, lock_fd: int, doc: dict, was_clean: bool):
+        self.path = path
+        self._lock_fd = lock_fd
+        self.doc = doc
+        self.was_clean = was_clean
+
+    @classmethod
+    def open(cls, path, *, region: str, account_id: str) -> DataDirectory:
+        """Lock ``path`` (creating it if needed), check and mark ``engine.json``, clear crash leftovers.
+
+        Raises
+        ------
+        DataDirectoryLocked
+            Another engine has it open.
+        ValueError
+            It belongs to another region or account, or has a newer format.
+        """
+        path = Path(path).absolute()
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise DataDirectoryLocked(
+                    f"data directory {path} is in use by another engine (process {holder})"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            doc_path = engine_file(path)
+            if doc_path.exists():
+                doc = check_format(read_json(doc_path), doc_path)
+                if (doc["region"], doc["account_id"]) != (region, account_id):
+                    raise ValueError(
+                        f"data directory {path} belongs to region {doc['region']} and account "
+                        f"{doc['account_id']}, not {region} and {account_id}"
+                    )
+                was_clean = bool(doc.get("clean"))
+            else:
+                doc = {
+                    "format": FORMAT_VERSION,
+                    "region": region,
+                    "account_id": account_id,
+                    "iterator_secret": secrets.token_hex(32),
+                    "billing_commitment": {"Status": "DISABLED"},
+                }
+                was_clean = True
+            self = cls(path, fd, doc, was_clean)
+            self._clear_leftovers()
+            self.save(clean=False)
+            return self
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @property
+    def iterator_secret(self) -> bytes:
+        return bytes.fromhex(self.doc["iterator_secret"])
+
+    def save(self, *, clean: bool | None = None, **fields) -> None:
+        """Update ``engine.json`` with ``fields`` (and the ``clean`` flag) atomically."""
+        self.doc.update(fields)
+        if clean is not None:
+            self.doc["clean"] = clean
+        write_json_atomic(engine_file(self.path), self.doc)
+
+    def _clear_leftovers(self) -> None:
+        shutil.rmtree(trash_dir(self.path), ignore_errors=True)
+        root = streams_dir(self.path)
+        root.mkdir(exist_ok=True)
+        removed = False
+        for entry in root.iterdir():
+            if entry.is_dir() and not (entry / STREAM_FILE).exists():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed = True
+        if removed:
+            fsync_directory(root)
+
+    def close(self) -> None:
+        """Mark the directory cleanly closed and release the lock.  Idempotent."""
+        if self._lock_fd < 0:
+            return
+        try:
+            self.save(clean=True)
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def release(self) -> None:
+        """Release the lock without marking a clean close (as a crash would; tests)."""
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1

@@ -1,0 +1,284 @@
+"""One durable stream's files: its metadata document and a segment log per shard.
+
+A :class:`StreamStore` moves records from the shards' in-memory rings (the
+write buffer and hot read cache) into segment files, and serves reads of
+records the rings no longer hold.  It knows nothing of Kinesis semantics; the
+stream (:mod:`shardstream.durable`) decides when to flush and what to read.
+
+Flushing
+--------
+For each shard the store remembers ``persisted[i]``, the first counter not yet
+written to its segment log.  :meth:`StreamStore.flush` copies each ring's
+records ``[persisted[i], tail)`` into the log (one IPC batch per shard per
+flush, so concurrent small puts coalesce) and then raises the ring's
+``evict_limit`` to the new ``persisted[i]``: the ring may evict a record only
+once a copy is on disk.  One lock serialises flushes.
+
+:meth:`StreamStore.commit` is the ``sync`` policy's *group commit*: a writer
+whose records are in the ring calls it and returns once a flush that started
+after its append has been written and fsync-ed.  While one flush runs, every
+writer that arrives waits for the next one, which a single leader then runs
+for all of them, so N concurrent writers share one ``fsync``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .catalog import fsync_directory, write_json_atomic
+from .layout import STREAM_FILE, shard_dir, trash_dir
+from .segments import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
+
+__all__ = ["DEFAULT_MAX_SEGMENT_AGE_MS", "StreamStore"]
+
+#: Segments are also rolled once their first record is this old, so that
+#: retention (which deletes whole segments) frees space on slow streams too.
+DEFAULT_MAX_SEGMENT_AGE_MS = 3_600_000
+#: Most records copied out of a ring into one segment batch.
+FLUSH_BATCH_ROWS = 1 << 16
+
+
+class StreamStore:
+    """The files of one durable stream.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The stream's directory (``<data_dir>/streams/<name>.<incarnation>``).
+    max_segment_bytes : int
+        Roll a shard's segment at this size.
+    max_segment_age_ms : int
+        Roll a shard's segment once its first record is this old.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+        max_segment_age_ms: int = DEFAULT_MAX_SEGMENT_AGE_MS,
+    ):
+        self.path = Path(path)
+        self.max_segment_bytes = int(max_segment_bytes)
+        self.max_segment_age_ms = int(max_segment_age_ms)
+        self._segments: list[SegmentLog] = []
+        self._persisted: list[int] = []
+        self._flush_lock = threading.Lock()
+        self._meta_lock = threading.Lock()
+        self._commit = threading.Condition()
+        self._started = 0  # flush generations begun by commit() ...
+        self._done = 0  # ... and completed
+        self._flushing = False
+        self._closed = False
+
+    # -- creation, metadata, removal -----------------------------------------
+
+    def create(self, doc: dict) -> None:
+        """Make the stream's directory and write its first ``stream.json``."""
+        (self.path / "shards").mkdir(parents=True)
+        fsync_directory(self.path.parent)
+        self.save(doc)
+
+    def save(self, doc_or_factory) -> None:
+        """Write ``stream.json`` atomically.
+
+        Parameters
+        ----------
+        doc_or_factory : dict or callable
+            The document, or a function returning it; a function is called
+            under the store's metadata lock, so that concurrent saves always
+            leave the newest state on disk.
+        """
+        with self._meta_lock:
+            doc = doc_or_factory() if callable(doc_or_factory) else doc_or_factory
+            write_json_atomic(self.path / STREAM_FILE, doc)
+
+    def destroy(self, data_dir: Path) -> None:
+        """Delete the stream's files: one atomic rename into ``trash/``, then removal."""
+        self.close(flush=None)
+        trash = trash_dir(data_dir)
+        trash.mkdir(exist_ok=True)
+        target = trash / self.path.name
+        self.path.rename(target)
+        fsync_directory(self.path.parent)
+        shutil.rmtree(target, ignore_errors=True)
+
+    # -- shards -----------------------------------------------------------------
+
+    def open_shard(self, index: int) -> int:
+        """Open (recovering) shard ``index``'s segment log; returns its next counter.
+
+        Shards must be opened in index order, once each.
+        """
+        if index != len(self._segments):
+            raise ValueError(f"shard {index} opened out of order (expected {len(self._segments)})")
+        log = SegmentLog(shard_dir(self.path, index), self.max_segment_bytes)
+        last = log.last_counter()
+        self._segments.append(log)
+        self._persisted.append(1 if last is None else last + 1)
+        return self._persisted[-1]
+
+    def segment_log(self, index: int) -> SegmentLog:
+        return self._segments[index]
+
+    def persisted(self, index: int) -> int:
+        """First counter of shard ``index`` not yet written to disk."""
+        return self._persisted[index]
+
+    def skip_to(self, index: int, counter: int) -> None:
+        """Start shard ``index``'s numbering at ``counter`` (after an unclean shutdown)."""
+        self._persisted[index] = max(self._persisted[index], counter)
+
+    # -- flushing -----------------------------------------------------------------
+
+    def flush(self, logs, now_ms: int, *, sync: bool, only: int | None = None) -> int:
+        """Write every ring's unwritten records to its segments.
+
+        Parameters
+        ----------
+        logs : list of ShardLog
+            The stream's rings, by shard index.
+        now_ms : int
+            Current time (the ring trims expired records as it is read).
+        sync : bool
+            ``fsync`` what was written before returning.
+        only : int, optional
+            Flush only this shard.
+
+        Returns
+        -------
+        int
+            Records written.
+        """
+        from .._native import read_arrow_batch
+
+        written = 0
+        with self._flush_lock:
+            if self._closed:
+                return 0
+            indexes = range(len(logs)) if only is None else (only,)
+            for i in indexes:
+                log = logs[i]
+                start = max(self._persisted[i], log.head)
+                if start >= log.tail:
+                    continue
+                segments = self._segments[i]
+                while True:
+                    batch, nxt, tail, _ = read_arrow_batch(log, start, FLUSH_BATCH_ROWS, 2**31 - 1, now_ms)
+                    if batch is None:
+                        break
+                    first = nxt - batch.num_rows
+                    segments.append(batch, np.arange(first, nxt, dtype=np.uint64))
+                    written += batch.num_rows
+                    start = nxt
+                    if nxt >= tail:
+                        break
+                self._persisted[i] = start
+                if sync:
+                    segments.sync()
+                log.evict_limit = start
+        return written
+
+    def commit(self, logs, clock) -> None:
+        """Return once every record appended before the call is on disk (group commit).
+
+        Parameters
+        ----------
+        logs : list of ShardLog
+        clock : callable
+            Returns the current time in ms.
+        """
+        with self._commit:
+            # A flush that starts after this point covers our records; one
+            # already running may not.
+            target = self._started + 1
+            while self._done < target:
+                if self._flushing:
+                    self._commit.wait()
+                    continue
+                self._flushing = True
+                self._started += 1
+                generation = self._started
+                self._commit.release()
+                ok = False
+                try:
+                    self.flush(logs, clock(), sync=True)
+                    ok = True
+                finally:
+                    self._commit.acquire()
+                    self._flushing = False
+                    if ok:
+                        self._done = generation
+                    self._commit.notify_all()
+
+    def maintain(self, now_ms: int, retention_ms: int) -> int:
+        """Roll segments past their age and delete whole segments past retention.
+
+        Returns
+        -------
+        int
+            Segment files deleted.
+        """
+        deleted = 0
+        with self._flush_lock:
+            if self._closed:
+                return 0
+            for log in self._segments:
+                log.roll_if_older(now_ms - self.max_segment_age_ms)
+                deleted += len(log.delete_expired(now_ms - retention_ms))
+        return deleted
+
+    # -- reading ------------------------------------------------------------------
+
+    def read(
+        self, index: int, start: int, limit: int, max_data_bytes: int | None, min_arrival_ms: int
+    ) -> pa.RecordBatch | None:
+        """Up to ``limit`` stored records of shard ``index`` from counter ``start``.
+
+        Returns
+        -------
+        pyarrow.RecordBatch or None
+            In the stored schema (the record columns, then ``counter``); None
+            if nothing at or after ``start`` is stored.
+        """
+        batches = self._segments[index].read_range(start, limit, max_data_bytes, min_arrival_ms=min_arrival_ms)
+        if not batches:
+            return None
+        return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
+
+    def first_counter_at(self, index: int, arrival_ms: int) -> int | None:
+        """First stored counter of shard ``index`` that arrived at or after ``arrival_ms``."""
+        return self._segments[index].first_counter_at(arrival_ms)
+
+    # -- shutdown -----------------------------------------------------------------
+
+    def close(self, logs=None, now_ms: int = 0, *, flush: bool | None = True) -> None:
+        """Flush (and sync) what the rings still hold, seal the active segments, close.
+
+        Parameters
+        ----------
+        logs : list of ShardLog, optional
+            Needed to flush.
+        flush : bool or None
+            False or None: close without writing what is still only in memory.
+        """
+        if flush and logs is not None:
+            self.flush(logs, now_ms, sync=True)
+        with self._flush_lock:
+            if self._closed:
+                return
+            self._closed = True
+            for log in self._segments:
+                log.close()
+
+    def abandon(self) -> None:
+        """Drop file handles without flushing or sealing anything, as a crash would (tests)."""
+        with self._flush_lock:
+            self._closed = True
+            for log in self._segments:
+                log.abandon()
