@@ -39,6 +39,7 @@ import threading
 import time
 import weakref
 
+import numpy as np
 import pyarrow as pa
 
 from ._native import SLOT_BYTES, ShardLog, StreamCore
@@ -141,10 +142,21 @@ class DurableStream(Stream):
     put_record.__doc__ = StreamCore.put_record.__doc__
 
     def _put(self, keys, payloads, explicit_hash_keys, *, simd=True, partial=False) -> pa.Table:
-        table = super()._put(keys, payloads, explicit_hash_keys, simd=simd, partial=partial)
+        # A full ring is flushed rather than refused (see _raise_reserve), so
+        # every put is all-or-nothing; one bigger than a ring goes in pieces,
+        # after the whole of it has been validated.
+        ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
+        bounds = _chunk_bounds(keys, payloads, self.shard_capacity_bytes // 4)
+        if len(bounds) > 2:
+            self._validate_arrays(keys, payloads)
+        tables = []
+        for a, b in zip(bounds, bounds[1:]):
+            part = None if ehk is None else tuple(column[a:b] for column in ehk)
+            result = self._put_arrays(keys.slice(a, b - a), payloads.slice(a, b - a), part, simd, False)
+            tables.append(self._put_result(*result))
         if self._sync:
             self.store.commit(self.logs, self.now_ms)
-        return table
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def _raise_reserve(self, rc, log, nrec, nbytes):
         # The ring is full of records not yet on disk: write them, then the
@@ -230,6 +242,30 @@ def _records(batch: pa.RecordBatch, wire: bool) -> list[dict]:
         {"SequenceNumber": s, "ApproximateArrivalTimestamp": t, "Data": d, "PartitionKey": k}
         for s, t, d, k in zip(seqs, times, data, keys)
     ]
+
+
+def _chunk_bounds(keys: pa.Array, payloads: pa.Array, max_bytes: int) -> list[int]:
+    """Row offsets cutting a put into pieces of at most ``max_bytes`` of ring space each."""
+    n = len(keys)
+    key_bytes = _binary_bytes(keys)
+    data_bytes = _binary_bytes(payloads)
+    if int(key_bytes[-1] + data_bytes[-1]) + SLOT_BYTES * n <= max_bytes:
+        return [0, n]
+    cost = key_bytes + data_bytes + SLOT_BYTES * np.arange(n + 1, dtype=np.int64)
+    bounds = [0]
+    while bounds[-1] < n:
+        a = bounds[-1]
+        b = int(np.searchsorted(cost, cost[a] + max_bytes, "right")) - 1
+        bounds.append(min(max(b, a + 1), n))
+    return bounds
+
+
+def _binary_bytes(array: pa.Array) -> np.ndarray:
+    """Cumulative byte lengths (``len(array) + 1`` entries, from 0) of a string or binary array."""
+    wide = pa.types.is_large_binary(array.type) or pa.types.is_large_string(array.type)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64 if wide else np.int32)
+    offsets = offsets[array.offset : array.offset + len(array) + 1].astype(np.int64)
+    return offsets - offsets[0]
 
 
 def check_durability(value) -> str:

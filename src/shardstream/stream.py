@@ -990,7 +990,11 @@ class Stream(StreamCore):
 
     def _put(self, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, *, simd=True, partial=False) -> pa.Table:
         ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
-        positions, counters, routing, open_logs = self._put_arrays(keys, payloads, ehk, simd, partial)
+        return self._put_result(*self._put_arrays(keys, payloads, ehk, simd, partial))
+
+    @staticmethod
+    def _put_result(positions, counters, routing, open_logs) -> pa.Table:
+        """The ``shard_id``/``sequence_number`` table of a put, from ``_put_arrays``'s result."""
         shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
         seqs = format_sequence_numbers(positions, counters, open_logs)
         return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])

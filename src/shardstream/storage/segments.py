@@ -872,7 +872,7 @@ class SegmentLog:
             infos = [i for i in self.segments() if i.last_counter is not None]
         for info in infos:
             if info.last_arrival_ms is not None and info.last_arrival_ms >= arrival_ms:
-                batches = self.read_range(info.base_counter, 2**62, min_arrival_ms=arrival_ms, max_rows=1)
+                batches = self.read_range(info.base_counter, 1, min_arrival_ms=arrival_ms)
                 return int(_counters(batches[0])[0]) if batches else None
         return None
 
