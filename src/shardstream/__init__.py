@@ -22,6 +22,7 @@ from .errors import (
     SerializationException,
     ValidationException,
 )
+from .history import replay, replay_dataset
 from .reader import RecordBatchStream, to_pandas
 from .routing import hash_key, route_keys
 from .schema import RECORD_SCHEMA
@@ -48,6 +49,8 @@ __all__ = [
     "connect",
     "errors",
     "hash_key",
+    "replay",
+    "replay_dataset",
     "route_keys",
     "simd_available",
     "to_pandas",

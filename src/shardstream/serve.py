@@ -1,4 +1,4 @@
-"""``shardstream serve``: run the Kinesis-compatible HTTP API over a fresh Engine."""
+"""``shardstream serve``: run the Kinesis-compatible HTTP API over an Engine (in memory or on disk)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,24 @@ __all__ = ["serve"]
     show_default=True,
     type=int,
     help="How long streams stay CREATING/UPDATING/DELETING (kinesalite uses 500).",
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Keep streams on disk here (each region in <data-dir>/<region>) so they survive restarts; "
+    "without it everything is in memory.",
+)
+@click.option(
+    "--durability",
+    default="sync",
+    show_default=True,
+    type=click.Choice(["sync", "interval", "none"]),
+    help="With --data-dir: a put returns once on disk (sync), or writes are synced every "
+    "--flush-interval-ms (interval) or never (none).",
+)
+@click.option(
+    "--flush-interval-ms", default=200, show_default=True, type=click.IntRange(min=1), help="Background flush period."
 )
 @click.option(
     "--auth",
@@ -49,11 +67,14 @@ def serve(
     account_id: str,
     shard_limit: int,
     transition_ms: int,
+    data_dir: str | None,
+    durability: str,
+    flush_interval_ms: int,
     auth_file: str | None,
     tls_cert: str | None,
     tls_key: str | None,
 ) -> None:
-    """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an in-memory engine.
+    """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an engine, in memory or on disk.
 
     Point any Kinesis client at it, e.g.
     ``aws --endpoint-url http://127.0.0.1:4567 kinesis list-streams``.
@@ -84,15 +105,24 @@ def serve(
         hint = "shardstream serve needs the server extra: pip install 'shardstream[server]'"
         raise click.ClickException(hint) from exc
 
+    from pathlib import Path
+
     from .engine import Engine
     from .server.app import make_app
+    from .storage.datadir import DataDirectoryLocked
 
-    engine = Engine(
-        region=region,
-        account_id=account_id,
-        shard_limit=shard_limit or None,
-        transition_ms=transition_ms,
-    )
+    try:
+        engine = Engine(
+            region=region,
+            account_id=account_id,
+            shard_limit=shard_limit or None,
+            transition_ms=transition_ms,
+            data_dir=None if data_dir is None else Path(data_dir) / region,
+            durability=durability,
+            flush_interval_ms=flush_interval_ms,
+        )
+    except (DataDirectoryLocked, OSError, ValueError) as exc:
+        raise click.ClickException(f"--data-dir {data_dir}: {exc}") from exc
     auth = None
     if auth_file is not None:
         from .server.auth import AuthConfig
@@ -105,9 +135,10 @@ def serve(
 
     async def announce(_app) -> None:
         mode = f"verifying signatures for {len(auth.keys)} key(s)" if auth is not None else "any signature accepted"
+        storage = "in memory" if data_dir is None else f"data in {data_dir} ({durability})"
         click.echo(
             f"shardstream serving Kinesis API on {scheme}://{host}:{port} "
-            f"(region {region}, account {account_id}; {mode})"
+            f"(region {region}, account {account_id}; {mode}; {storage})"
         )
         click.echo("Press Ctrl-C to stop.")
 
@@ -121,4 +152,5 @@ def serve(
         print=None if port != 0 else click.echo,
         access_log=None,
     )
+    engine.close()  # other regions' durable engines close at exit
     click.echo("shardstream server stopped.")

@@ -671,6 +671,12 @@ class SegmentLog:
             self._roll()
             return True
 
+    def flush(self) -> None:
+        """Hand every append so far to the OS: visible to other readers, safe if the process dies."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.flush()
+
     def sync(self) -> None:
         """Make every append so far durable (flush and ``fsync`` the active segment)."""
         with self._lock:

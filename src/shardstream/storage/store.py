@@ -146,7 +146,9 @@ class StreamStore:
         now_ms : int
             Current time (the ring trims expired records as it is read).
         sync : bool
-            ``fsync`` what was written before returning.
+            ``fsync`` what was written before returning; without it the
+            bytes are only handed to the OS (they survive the process, not
+            a power loss).
         only : int, optional
             Flush only this shard.
 
@@ -181,6 +183,8 @@ class StreamStore:
                 self._persisted[i] = start
                 if sync:
                     segments.sync()
+                else:
+                    segments.flush()
                 log.evict_limit = start
         return written
 
