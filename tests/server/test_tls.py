@@ -6,17 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import ipaddress
-import os
-import signal
-import socket
 import ssl
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+from serve_process import ServeProcess
 
 import shardstream
 from shardstream.testing import boto3_client, start_server
@@ -118,62 +114,17 @@ def test_connect_https_with_verify(tls_server, cert_pair):
     assert isinstance(info.value.reason, ssl.SSLCertVerificationError)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early ({proc.returncode}): {proc.stderr.read()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"server did not listen on {port} within {timeout} s")
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 def test_cli_serve_tls(cert_pair):
     certfile, keyfile = cert_pair
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shardstream",
-            "serve",
-            "--tls-cert",
-            certfile,
-            "--tls-key",
-            keyfile,
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        _wait_listening(port, proc)
-        url = f"https://127.0.0.1:{port}"
-        kinesis = boto3_client(url, verify=certfile)
+    with ServeProcess("--tls-cert", certfile, "--tls-key", keyfile) as server:
+        kinesis = boto3_client(server.url("https"), verify=certfile)
         assert kinesis.list_streams()["StreamNames"] == []
         kinesis.create_stream(StreamName="cli-tls", ShardCount=1)
         assert kinesis.list_streams()["StreamNames"] == ["cli-tls"]
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=8)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert f"on https://127.0.0.1:{port}" in out
+        out, err = server.interrupt()
+    assert server.proc.returncode == 0, err
+    assert f"on https://127.0.0.1:{server.port}" in out
     assert "shardstream server stopped." in out
 
 
