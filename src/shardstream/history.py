@@ -48,7 +48,7 @@ from .errors import InvalidArgumentException, ResourceNotFoundException
 from .models import ms_to_datetime, parse_shard_index, to_epoch_ms
 from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER, SequenceNumber, parse_sequence_number
-from .storage.catalog import read_json
+from .storage.jsonfile import read_json
 from .storage.layout import engine_file, find_stream
 from .storage.segments import SegmentLog
 

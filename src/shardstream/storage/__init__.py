@@ -1,13 +1,22 @@
-"""Durable on-disk storage for shardstream (not yet wired into the engine).
+"""Durable on-disk storage: what ``Engine(data_dir=...)`` keeps where, and how.
 
+:mod:`.layout`
+    The data directory's tree: ``engine.json``, one directory per stream with
+    its ``stream.json`` and one segment directory per shard.
 :mod:`.segments`
     Per-shard append-only logs of Arrow IPC stream segment files, with torn-tail
-    recovery and per-batch CRC32 checks.
-:mod:`.catalog`
+    recovery and per-batch CRC-32 checks.
+:mod:`.store`
+    One stream's files: flushing rings into segments (group commit), reads of
+    what the rings no longer hold, retention.
+:mod:`.datadir`
+    Opening a data directory: the lock, ``engine.json``, crash leftovers.
+:mod:`.jsonfile`
     Atomic (temp file, fsync, rename, fsync directory) JSON metadata documents.
 """
 
-from .catalog import Catalog, read_json, write_json_atomic
+from .datadir import DataDirectory, DataDirectoryLocked
+from .jsonfile import read_json, write_json_atomic
 from .segments import (
     COUNTER_FIELD,
     STORED_SCHEMA,
@@ -18,16 +27,19 @@ from .segments import (
     SegmentWriter,
     segment_file_name,
 )
+from .store import StreamStore
 
 __all__ = [
     "COUNTER_FIELD",
-    "Catalog",
-    "CorruptSegmentError",
-    "RecoveryReport",
     "STORED_SCHEMA",
+    "CorruptSegmentError",
+    "DataDirectory",
+    "DataDirectoryLocked",
+    "RecoveryReport",
     "SegmentInfo",
     "SegmentLog",
     "SegmentWriter",
+    "StreamStore",
     "read_json",
     "segment_file_name",
     "write_json_atomic",

@@ -10,8 +10,9 @@ engine holds while it has a directory open:
   and ``clean``, set false while open and true by a clean close, which tells
   the next open whether sequence counters must skip ahead (see
   :mod:`shardstream.durable`);
-* clean-up of what a crash can leave: the ``trash/`` of half-deleted streams
-  and stream directories whose creation never wrote ``stream.json``.
+* clean-up of what a crash can leave: the ``trash/`` of half-deleted streams,
+  stream directories whose creation never wrote ``stream.json``, and
+  uncommitted temporary JSON files.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from .catalog import fsync_directory, read_json, write_json_atomic
+from .jsonfile import fsync_directory, read_json, remove_stale_temp_files, write_json_atomic
 from .layout import FORMAT_VERSION, LOCK_FILE, STREAM_FILE, check_format, engine_file, streams_dir, trash_dir
 
 __all__ = ["DataDirectory", "DataDirectoryLocked"]
@@ -116,11 +117,14 @@ class DataDirectory:
         shutil.rmtree(trash_dir(self.path), ignore_errors=True)
         root = streams_dir(self.path)
         root.mkdir(exist_ok=True)
+        remove_stale_temp_files(self.path)
         removed = False
         for entry in root.iterdir():
             if entry.is_dir() and not (entry / STREAM_FILE).exists():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed = True
+            elif entry.is_dir():
+                remove_stale_temp_files(entry)
         if removed:
             fsync_directory(root)
 

@@ -14,7 +14,7 @@
                         ...
         trash/                       streams being deleted (emptied when the engine opens)
 
-Every JSON document is replaced atomically (:func:`.catalog.write_json_atomic`).
+Every JSON document is replaced atomically (:func:`.jsonfile.write_json_atomic`).
 A stream exists exactly when its directory holds a ``stream.json``: creation
 writes the document before the stream accepts a record, and deletion renames
 the whole directory into ``trash/`` (one atomic step) before removing it.  The
@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .catalog import read_json
+from .jsonfile import read_json
 
 __all__ = [
     "ENGINE_FILE",

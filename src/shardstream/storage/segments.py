@@ -71,7 +71,7 @@ import pyarrow.compute as pc
 
 from ..schema import RECORD_SCHEMA
 from ..sequence import END_COUNTER, PREFIX_LENGTH
-from .catalog import fsync_directory
+from .jsonfile import fsync_directory
 
 __all__ = [
     "COUNTER_FIELD",

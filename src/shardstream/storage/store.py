@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .catalog import fsync_directory, write_json_atomic
+from .jsonfile import fsync_directory, write_json_atomic
 from .layout import STREAM_FILE, shard_dir, trash_dir
 from .segments import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
 
