@@ -396,3 +396,60 @@ def test_sigkill_keeps_every_acknowledged_record(tmp_path):
         del log
     assert len(segment_files(tmp_path)) > 1
     assert np.all(np.diff(acked) > 0)
+
+
+# -- the CRC computed before writing equals the one recomputed on read -------------------------
+
+
+def _oversized(arr: pa.Array, extra: int) -> pa.Array:
+    """``arr`` rebuilt on buffers with ``extra`` spare bytes at the end (as pooled buffers have)."""
+    bufs = [None if b is None else pa.py_buffer(b.to_pybytes() + b"\xee" * extra) for b in arr.buffers()]
+    return pa.Array.from_buffers(arr.type, len(arr), bufs, null_count=0, offset=arr.offset)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.binary(max_size=40), min_size=1, max_size=60),
+    cut=st.tuples(st.integers(0, 59), st.integers(1, 60)),
+    extra=st.integers(0, 64),
+    large=st.booleans(),
+)
+def test_write_crc_matches_crc_after_a_round_trip(values, cut, extra, large):
+    from shardstream.storage.segments import _canonicalize, batch_crc32, prepare_for_write
+
+    n = len(values)
+    start, length = min(cut[0], n - 1), cut[1]
+    binary = pa.array(values, pa.large_binary() if large else pa.binary())
+    ints = pa.array(np.arange(n, dtype=np.uint64) * 7)
+    strings = pa.array([f"k{i}" for i in range(n)])
+    dictionary = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array(["shardId-000000000000"]))
+    batch = pa.RecordBatch.from_arrays(
+        [_oversized(binary, extra), _oversized(ints, extra), _oversized(strings, extra), dictionary],
+        names=["b", "u", "s", "d"],
+    ).slice(start, length)
+    exact, crc = prepare_for_write(batch)
+    assert exact.equals(batch)
+    assert crc == batch_crc32(_canonicalize(exact))
+    # nothing beyond the rows is written (the writer would write spare capacity of unsliced buffers)
+    compact = pa.RecordBatch.from_pylist(batch.to_pylist(), schema=batch.schema)
+    assert pa.ipc.get_record_batch_size(exact) <= pa.ipc.get_record_batch_size(compact)
+
+
+def test_durable_flush_never_needs_the_round_trip(tmp_path, monkeypatch):
+    """Batches copied out of a ring are written without a copy, and without the ring's spare capacity."""
+    import shardstream
+    from shardstream.storage import segments as segments_module
+
+    def refuse(batch):
+        raise AssertionError("prepare_for_write fell back to an IPC round trip")
+
+    monkeypatch.setattr(segments_module, "_canonicalize", refuse)
+    with shardstream.Engine(data_dir=tmp_path) as engine:
+        s = engine.create_stream("s", shard_count=2)
+        s.put_batch([f"k{i}" for i in range(1000)], [b"x" * (i % 50) for i in range(1000)])
+        s.put_record(b"", "empty data")
+    with shardstream.Engine(data_dir=tmp_path) as engine:
+        s = engine.stream("s")
+        assert s.read_table().num_rows == 1001
+        stored = sum(info.size_bytes for i in range(2) for info in s.store.segment_log(i).segments())
+        assert stored < 200_000  # records of ~100 bytes, not 64 KiB pool blocks per column

@@ -157,6 +157,53 @@ def batch_crc32(batch: pa.RecordBatch) -> int:
     return crc
 
 
+class _NotSimple(Exception):
+    """An array :func:`_exact` does not handle."""
+
+
+def _exact(arr: pa.Array) -> pa.Array:
+    """``arr`` unsliced, on buffers cut to exactly what it uses (zero-copy but for rebased offsets).
+
+    The IPC writer writes an unsliced array's buffers whole, spare capacity
+    included (pooled output buffers have plenty), so they must be cut before
+    writing, both to keep segments small and so that the CRC-32 taken now
+    covers exactly the bytes a reader will get back.  Covers what segments
+    hold: fixed-width and binary/string columns without nulls, and
+    dictionaries of those; anything else raises :class:`_NotSimple`.
+    """
+    if isinstance(arr, pa.DictionaryArray):
+        return pa.DictionaryArray.from_arrays(_exact(arr.indices), _exact(arr.dictionary))
+    if arr.null_count or len(arr) == 0:
+        raise _NotSimple
+    t, n, offset, buffers = arr.type, len(arr), arr.offset, arr.buffers()
+    if pa.types.is_binary(t) or pa.types.is_string(t) or pa.types.is_large_binary(t) or pa.types.is_large_string(t):
+        dtype = np.int64 if (pa.types.is_large_binary(t) or pa.types.is_large_string(t)) else np.int32
+        offsets = np.frombuffer(buffers[1], dtype=dtype, count=offset + n + 1)[offset:]
+        first, last = int(offsets[0]), int(offsets[n])
+        offset_buffer = buffers[1].slice(offset * offsets.itemsize, (n + 1) * offsets.itemsize)
+        if first:
+            offset_buffer = pa.py_buffer(offsets - offsets.dtype.type(first))
+        exact = [None, offset_buffer, buffers[2].slice(first, last - first)]
+    elif len(buffers) == 2 and t.bit_width % 8 == 0 and not pa.types.is_boolean(t):
+        width = t.bit_width // 8
+        exact = [None, buffers[1].slice(offset * width, n * width)]
+    else:
+        raise _NotSimple
+    return pa.Array.from_buffers(t, n, exact, null_count=0)
+
+
+def prepare_for_write(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+    """``batch`` with exactly the buffers that will be written, and their CRC-32.
+
+    The CRC equals what :func:`batch_crc32` computes on the batch read back.
+    """
+    try:
+        exact = pa.RecordBatch.from_arrays([_exact(c) for c in batch.columns], schema=batch.schema)
+    except _NotSimple:
+        exact = _canonicalize(batch)  # nulls or other types: let a round trip normalise it (one copy)
+    return exact, batch_crc32(exact)
+
+
 def _canonicalize(batch: pa.RecordBatch) -> pa.RecordBatch:
     """``batch`` as an IPC reader will see it (unsliced, no all-valid bitmaps).
 
@@ -322,8 +369,7 @@ class SegmentWriter:
         """
         if self._closed:
             raise ValueError("segment writer is closed")
-        batch = _canonicalize(batch)
-        crc = batch_crc32(batch)
+        batch, crc = prepare_for_write(batch)
         self._writer.write_batch(batch, custom_metadata={CRC_METADATA_KEY: str(crc)})
         arrivals = _arrivals(batch)
         if self.first_arrival_ms is None:
