@@ -113,3 +113,20 @@ def test_demo_exits_nonzero_on_mismatch(monkeypatch):
     result = CliRunner().invoke(main, ["demo", "--records", "1000", "--shards", "2"])
     assert result.exit_code == 1, result.output
     assert "FAILED: read back 999 records but wrote 1,000" in result.output
+
+
+def test_demo_on_a_data_directory(tmp_path):
+    args = ["demo", "--records", "3000", "--shards", "3", "--batch-size", "700", "--data-dir", str(tmp_path)]
+    for _ in range(2):  # the second run replaces the first run's stream
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "OK: read back 3,000 of 3,000 records" in result.output
+        assert "reopen" in result.output and "re-read" in result.output and str(tmp_path) in result.output
+    table = shardstream.replay(tmp_path, "shardstream-demo").read_all()
+    assert table.num_rows == 3000
+
+
+def test_run_demo_durable_checks_what_comes_back(tmp_path):
+    result = demo_module.run_demo(records=2_000, shards=2, record_size=10, batch_size=500, data_dir=tmp_path)
+    assert result.ok, result.problems
+    assert result.reopen_s > 0 and result.reread_s > 0 and result.durability == "sync"

@@ -27,6 +27,7 @@ __all__ = ["DemoResult", "demo", "make_batch", "make_keys", "run_demo"]
 KEY_PREFIX = b"user-"
 MIN_KEY_LEN = 16
 MAX_KEY_LEN = 36
+DEMO_STREAM = "shardstream-demo"
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _MB = 1_000_000
 MAX_SHARD_ROWS = 32  # the report lists at most this many shards, then one line for the rest
@@ -99,6 +100,13 @@ class DemoResult:
     shards_table : list of dict
         Per shard: ``shard_id``, ``records``, ``data_bytes``,
         ``first_sequence_number``, ``last_sequence_number``.
+    data_dir : str or None
+        The data directory of a durable run.
+    durability : str
+        Its durability policy.
+    close_s, reopen_s, reread_s : float
+        Durable runs: seconds to close the engine (flush, sync, seal),
+        reopen the directory (recovery) and read every record back from disk.
     problems : list of str
         Every check that failed (empty when all is well).
     """
@@ -115,6 +123,11 @@ class DemoResult:
     read_s: float = 0.0
     pandas_s: float = 0.0
     shards_table: list = field(default_factory=list)
+    data_dir: str | None = None
+    durability: str = "sync"
+    close_s: float = 0.0
+    reopen_s: float = 0.0
+    reread_s: float = 0.0
     problems: list = field(default_factory=list)
 
     @property
@@ -142,6 +155,8 @@ def run_demo(
     batch_size: int = 50_000,
     seed: int = 42,
     progress=None,
+    data_dir=None,
+    durability: str = "sync",
 ) -> DemoResult:
     """Ingest synthetic records into a fresh stream, read them back and check them.
 
@@ -159,6 +174,12 @@ def run_demo(
         Seed of the NumPy generator; the same arguments give the same records.
     progress : callable, optional
         Called with the number of records of each batch once it is written.
+    data_dir : path-like, optional
+        Run on a durable engine in this directory (its ``shardstream-demo``
+        stream is replaced), then close it, reopen it and read everything
+        back from disk.
+    durability : str
+        The durable run's policy (``sync``, ``interval`` or ``none``).
 
     Returns
     -------
@@ -175,12 +196,14 @@ def run_demo(
     _import_pandas()
     from .reader import to_pandas
 
-    result = DemoResult(records, shards, record_size, batch_size, seed)
+    result = DemoResult(records, shards, record_size, batch_size, seed, data_dir=data_dir, durability=durability)
     # Room for every record in its shard even when routing is uneven (key + data + 24-byte slot).
     per_shard = records * (record_size + MAX_KEY_LEN + 24) // shards
     capacity = max(DEFAULT_SHARD_CAPACITY_BYTES, per_shard * 3 // 2 + (4 << 20))
-    engine = Engine(shard_limit=None, shard_capacity_bytes=capacity)
-    stream = engine.create_stream("shardstream-demo", shard_count=shards)
+    engine = Engine(shard_limit=None, shard_capacity_bytes=capacity, data_dir=data_dir, durability=durability)
+    if data_dir is not None and DEMO_STREAM in engine:
+        engine.delete_stream(DEMO_STREAM)
+    stream = engine.create_stream(DEMO_STREAM, shard_count=shards)
     rng = np.random.default_rng(seed)
 
     remaining = records
@@ -232,7 +255,23 @@ def run_demo(
     stored = sum(r["records"] for r in result.shards_table)
     if stored != result.written:
         result.problems.append(f"shards hold {stored:,} records but {result.written:,} were written")
+    if data_dir is not None:
+        _check_reopen(engine, table, result, capacity)
     return result
+
+
+def _check_reopen(engine: Engine, table: pa.Table, result: DemoResult, capacity: int) -> None:
+    """Close the durable engine, reopen its directory and compare what comes back from disk."""
+    t0 = time.perf_counter()
+    engine.close()
+    t1 = time.perf_counter()
+    with Engine(shard_limit=None, shard_capacity_bytes=capacity, data_dir=result.data_dir) as reopened:
+        t2 = time.perf_counter()
+        again = reopened.stream(DEMO_STREAM).read_table()
+        t3 = time.perf_counter()
+    result.close_s, result.reopen_s, result.reread_s = t1 - t0, t2 - t1, t3 - t2
+    if not again.equals(table):
+        result.problems.append(f"after reopening {result.data_dir}, the records read back differ")
 
 
 def _rate(count: float, seconds: float) -> float:
@@ -265,8 +304,18 @@ def format_report(result: DemoResult) -> str:
         f"  {_rate(result.read * result.record_size / _MB, result.read_s):>9,.1f} MB/s   (read_table)",
         f"  {'to_pandas':<10}{result.pandas_s:>8.3f} s  {'':>14}{'':>11}  {'':>9}        "
         "(pandas DataFrame, Arrow-backed dtypes)",
-        "",
     ]
+    if result.data_dir is not None:
+        lines += [
+            f"  {'close':<10}{result.close_s:>8.3f} s  {'':>14}{'':>11}  {'':>9}        "
+            f"(durability {result.durability}: flush, fsync, seal the segments in {result.data_dir})",
+            f"  {'reopen':<10}{result.reopen_s:>8.3f} s  {'':>14}{'':>11}  {'':>9}        "
+            "(recovery: every segment checked)",
+            f"  {'re-read':<10}{result.reread_s:>8.3f} s  {_rate(result.read, result.reread_s):>14,.0f} records/s"
+            f"  {_rate(result.read * result.record_size / _MB, result.reread_s):>9,.1f} MB/s   "
+            "(read_table from the segment files)",
+        ]
+    lines.append("")
     header = ("shard", "records", "MB", "first sequence number", "last sequence number")
     shown, hidden = result.shards_table[:MAX_SHARD_ROWS], result.shards_table[MAX_SHARD_ROWS:]
     rows = [
@@ -327,7 +376,22 @@ def format_report(result: DemoResult) -> str:
     "--batch-size", type=click.IntRange(min=1), default=50_000, show_default=True, help="Records per put_batch call."
 )
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the generated data.")
-def demo(records: int, shards: int, record_size: int, batch_size: int, seed: int) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run on a durable engine in this directory, then reopen it and read everything back from disk.",
+)
+@click.option(
+    "--durability",
+    type=click.Choice(["sync", "interval", "none"]),
+    default="sync",
+    show_default=True,
+    help="With --data-dir: the durability policy.",
+)
+def demo(
+    records: int, shards: int, record_size: int, batch_size: int, seed: int, data_dir: str | None, durability: str
+) -> None:
     """Ingest synthetic records, read them back into pandas, and report throughput.
 
     Exits with status 1 if the records read back do not match those written.
@@ -335,7 +399,16 @@ def demo(records: int, shards: int, record_size: int, batch_size: int, seed: int
     _import_pandas()
     try:
         with click.progressbar(length=records, label="ingesting", file=sys.stderr, show_pos=True, width=30) as bar:
-            result = run_demo(records, shards, record_size, batch_size, seed, progress=bar.update)
+            result = run_demo(
+                records,
+                shards,
+                record_size,
+                batch_size,
+                seed,
+                progress=bar.update,
+                data_dir=data_dir,
+                durability=durability,
+            )
     except KinesisError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     click.echo(format_report(result))

@@ -191,7 +191,7 @@ class DurableStream(Stream):
         log = self.logs[index]
         cutoff = now - self.retention_hours * 3_600_000
         for _ in range(3):
-            if start < log.head:
+            if start < log.head and max(start, self.store.oldest_counter(index) or start) < log.head:
                 stored = self.store.read(index, start, limit, max_data_bytes, cutoff)
                 if stored is not None:
                     counters = stored.column(stored.num_columns - 1)

@@ -928,7 +928,7 @@ class SegmentLog:
                 return int(_counters(batches[0])[0]) if batches else None
         return None
 
-    def first_counter(self) -> int | None:
+    def oldest_counter(self) -> int | None:
         """Counter of the oldest stored record, or None if the log is empty."""
         with self._lock:
             for info in self.segments():

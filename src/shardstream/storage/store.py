@@ -275,6 +275,10 @@ class StreamStore:
             return None
         return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
 
+    def oldest_counter(self, index: int) -> int | None:
+        """Counter of shard ``index``'s oldest stored record (None if it has none)."""
+        return self._segments[index].oldest_counter()
+
     def first_counter_at(self, index: int, arrival_ms: int) -> int | None:
         """First stored counter of shard ``index`` that arrived at or after ``arrival_ms``."""
         return self._segments[index].first_counter_at(arrival_ms)
