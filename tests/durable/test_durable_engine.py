@@ -391,3 +391,43 @@ def test_account_settings_and_regions_persist(tmp_path):
         assert engine.list_streams()["StreamNames"] == []
     with shardstream.Engine(data_dir=tmp_path / "eu-west-1", region="eu-west-1", clock=clock) as engine:
         assert engine.stream("eu").read_table().num_rows == 1
+
+
+def test_a_flush_pass_stops_at_the_tail_it_started_with(tmp_path, monkeypatch):
+    """Writers that keep appending cannot hold a flush (and its fsync) back indefinitely."""
+    import shardstream._native as native
+
+    with shardstream.Engine(data_dir=tmp_path, durability="none", flush_interval_ms=60_000) as engine:
+        s = engine.create_stream("s", shard_count=1)
+        for i in range(10):
+            s.put_record(b"%d" % i, "k")
+        real = native.read_arrow_batch
+        calls = []
+
+        def read_then_append(log, start, limit, max_bytes, now):
+            calls.append(limit)
+            s.put_record(b"late", "k")  # a writer racing the flush
+            return real(log, start, 1, max_bytes, now)  # one record per read: many reads per pass
+
+        monkeypatch.setattr(native, "read_arrow_batch", read_then_append)
+        assert s.flush(sync=False) == 10
+        assert len(calls) == 10
+        monkeypatch.setattr(native, "read_arrow_batch", real)
+        assert s.flush() == 10  # the late ones, next pass
+
+
+def test_engine_left_open_is_closed_cleanly_at_exit(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, shardstream\n"
+        "e = shardstream.Engine(data_dir=sys.argv[1], durability='interval', flush_interval_ms=60000)\n"
+        "s = e.create_stream('s', shard_count=4)\n"
+        "s.put_batch([f'k{i}' for i in range(1000)], [b'x'] * 1000)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert shardstream.storage.read_json(tmp_path / "engine.json")["clean"] is True
+    with shardstream.Engine(data_dir=tmp_path) as engine:
+        assert engine.stream("s").read_table().num_rows == 1000

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -56,9 +57,15 @@ def _sync_all(logs: list[SegmentLog]) -> None:
             log.sync()
         return
     with _fsync_pool_lock:
-        if _fsync_pool is None:
+        if _fsync_pool is None and not sys.is_finalizing():
             _fsync_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="shardstream-fsync")
-    for future in [_fsync_pool.submit(log.sync) for log in logs]:
+    try:
+        futures = [_fsync_pool.submit(log.sync) for log in logs]
+    except (AttributeError, RuntimeError):  # no pool, or interpreter shutdown (atexit closes engines)
+        for log in logs:
+            log.sync()
+        return
+    for future in futures:
         future.result()
 
 
@@ -190,16 +197,19 @@ class StreamStore:
                 if start >= log.tail:
                     continue
                 segments = self._segments[i]
-                while True:
-                    batch, nxt, tail, _ = read_arrow_batch(log, start, FLUSH_BATCH_ROWS, 2**31 - 1, now_ms)
+                # Up to the tail as of now: a pass never chases writers that keep
+                # appending (that would postpone its fsync indefinitely).
+                stop = log.tail
+                while start < stop:
+                    batch, nxt, _, _ = read_arrow_batch(
+                        log, start, min(FLUSH_BATCH_ROWS, stop - start), 2**31 - 1, now_ms
+                    )
                     if batch is None:
                         break
                     first = nxt - batch.num_rows
                     segments.append(batch, np.arange(first, nxt, dtype=np.uint64))
                     written += batch.num_rows
                     start = nxt
-                    if nxt >= tail:
-                        break
                 self._persisted[i] = start
                 segments.flush()
                 touched.append(segments)
