@@ -453,3 +453,23 @@ def test_durable_flush_never_needs_the_round_trip(tmp_path, monkeypatch):
         assert s.read_table().num_rows == 1001
         stored = sum(info.size_bytes for i in range(2) for info in s.store.segment_log(i).segments())
         assert stored < 200_000  # records of ~100 bytes, not 64 KiB pool blocks per column
+
+
+def test_lazy_verification_catches_a_flipped_body_byte_on_first_read(tmp_path):
+    """verify_sealed=False (what the engine uses): opening skips CRCs of sealed segments, reading checks them."""
+    segs, last = _sealed_log(tmp_path)
+    path = segs[0].path
+    ends = _batch_ends(path)
+    data = bytearray(path.read_bytes())
+    data[ends[0] - 10] ^= 0xFF  # inside the first batch's body: framing intact
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptSegmentError):
+        SegmentLog.open(tmp_path)
+    log = SegmentLog.open(tmp_path, verify_sealed=False)
+    assert log.last_counter() == last
+    with pytest.raises(CorruptSegmentError, match="CRC") as info:
+        log.read_range(1, 10)
+    assert info.value.path == str(path)
+    with pytest.raises(CorruptSegmentError, match="CRC"):
+        log.read(1).read_all()
+    assert read_counters(log, segs[1].base_counter) == list(range(segs[1].base_counter, last + 1))

@@ -443,6 +443,13 @@ class SegmentLog:
         Record schema (default ``RECORD_SCHEMA``).
     verify_reads : bool, optional
         Check each batch's CRC-32 when reading it (default True).
+    verify_sealed : bool, optional
+        Check the CRC-32 of every batch of every sealed segment when opening
+        (default True).  False makes opening cost a walk over message headers
+        only, however much is stored; the CRCs are then checked when a
+        segment is first read (with ``verify_reads``), so damage still raises
+        :class:`CorruptSegmentError` and is never returned as data.  The
+        newest segment is always checked in full: its tail may be torn.
     readonly : bool, optional
         Open for reading only: nothing is created, truncated or removed, so a
         directory a live engine is writing can be read (replay).  A torn or
@@ -459,6 +466,7 @@ class SegmentLog:
         schema: pa.Schema = RECORD_SCHEMA,
         verify_reads: bool = True,
         readonly: bool = False,
+        verify_sealed: bool = True,
     ):
         if max_segment_bytes <= 0:
             raise ValueError("max_segment_bytes must be positive")
@@ -476,6 +484,7 @@ class SegmentLog:
             [f for f in self.schema if f.name != COUNTER_FIELD.name], metadata=self.schema.metadata
         )
         self.verify_reads = verify_reads
+        self.verify_sealed = verify_sealed
         self._lock = threading.RLock()
         self._sealed: list[SegmentInfo] = []
         self._writer: SegmentWriter | None = None
@@ -489,8 +498,9 @@ class SegmentLog:
     def open(cls, directory, **kwargs) -> SegmentLog:
         """Open (or create) the log in ``directory``, recovering it after a crash.
 
-        Sealed segments are verified completely (framing, CRC-32 of every batch,
-        counter order, end-of-stream marker); any damage raises
+        Sealed segments are verified (framing, counter order, end-of-stream
+        marker, and the CRC-32 of every batch unless ``verify_sealed`` is
+        False); any damage raises
         :class:`CorruptSegmentError`.  The newest segment is read until the
         first failure and truncated to its last complete batch (a torn tail);
         if nothing complete remains it is removed.  ``self.recovery`` reports
@@ -528,7 +538,7 @@ class SegmentLog:
             else:
                 if not reader.schema.equals(self.schema):
                     raise CorruptSegmentError(path, 0, f"unexpected schema {reader.schema}")
-                self._scan_batches(reader, mm, size, base, out)
+                self._scan_batches(reader, mm, size, base, out, check_crc=tail or self.verify_sealed)
         finally:
             mm.close()
         if out.problem is None and not tail and not out.eos:
@@ -539,7 +549,7 @@ class SegmentLog:
             raise CorruptSegmentError(path, out.good_end, "sealed segment holds no batches")
         return out
 
-    def _scan_batches(self, reader, mm, size: int, base: int, out: _Scan) -> None:
+    def _scan_batches(self, reader, mm, size: int, base: int, out: _Scan, check_crc: bool = True) -> None:
         out.good_end = mm.tell()
         while True:
             start = out.good_end
@@ -553,7 +563,7 @@ class SegmentLog:
             except (pa.ArrowException, OSError, ValueError) as e:
                 out.problem, out.bad_offset = f"unreadable message: {e}", start
                 return
-            out.problem = self._check_batch(batch, metadata, base if out.last is None else out.last + 1)
+            out.problem = self._check_batch(batch, metadata, base if out.last is None else out.last + 1, check_crc)
             if out.problem is not None:
                 out.bad_offset = start
                 return
@@ -561,7 +571,7 @@ class SegmentLog:
             out.last_arrival_ms = int(_arrivals(batch)[-1])
             out.good_end = mm.tell()
 
-    def _check_batch(self, batch, metadata, min_counter: int) -> str | None:
+    def _check_batch(self, batch, metadata, min_counter: int, check_crc: bool = True) -> str | None:
         if batch.num_rows == 0:
             return "empty record batch"
         try:
@@ -571,9 +581,10 @@ class SegmentLog:
         expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
         if expected is None:
             return "record batch without CRC-32"
-        actual = batch_crc32(batch)
-        if expected != str(actual).encode():
-            return f"CRC-32 mismatch (stored {expected.decode(errors='replace')}, computed {actual})"
+        if check_crc:
+            actual = batch_crc32(batch)
+            if expected != str(actual).encode():
+                return f"CRC-32 mismatch (stored {expected.decode(errors='replace')}, computed {actual})"
         counters = _counters(batch)
         if int(counters[0]) < min_counter:
             return f"counter {int(counters[0])} not above the previous one (expected >= {min_counter})"

@@ -143,7 +143,9 @@ class StreamStore:
         """
         if index != len(self._segments):
             raise ValueError(f"shard {index} opened out of order (expected {len(self._segments)})")
-        log = SegmentLog(shard_dir(self.path, index), self.max_segment_bytes)
+        # Sealed segments' CRCs are checked when first read, not here: opening
+        # costs a walk over message headers however much is stored.
+        log = SegmentLog(shard_dir(self.path, index), self.max_segment_bytes, verify_sealed=False)
         last = log.last_counter()
         self._segments.append(log)
         self._persisted.append(1 if last is None else last + 1)
