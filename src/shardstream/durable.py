@@ -106,7 +106,7 @@ class DurableStream(Stream):
 
     def _new_log(self, index: int, prefix: bytes) -> ShardLog:
         first = self.store.open_shard(index)
-        if self._counter_gap and first > 1:
+        if self._counter_gap:  # every shard, even one whose records were all still in memory
             first += self._counter_gap
             self.store.skip_to(index, first)
         # The ring is a cache of the segments: it evicts (only what is on
@@ -149,11 +149,14 @@ class DurableStream(Stream):
         bounds = _chunk_bounds(keys, payloads, self.shard_capacity_bytes // 4)
         if len(bounds) > 2:
             self._validate_arrays(keys, payloads)
-        tables = []
-        for a, b in zip(bounds, bounds[1:]):
-            part = None if ehk is None else tuple(column[a:b] for column in ehk)
-            result = self._put_arrays(keys.slice(a, b - a), payloads.slice(a, b - a), part, simd, False)
-            tables.append(self._put_result(*result))
+        if len(bounds) == 2:
+            tables = [self._put_result(*self._put_arrays(keys, payloads, ehk, simd, False))]
+        else:
+            tables = []
+            for a, b in zip(bounds, bounds[1:]):
+                part = None if ehk is None else tuple(column[a:b] for column in ehk)
+                result = self._put_arrays(keys.slice(a, b - a), payloads.slice(a, b - a), part, simd, False)
+                tables.append(self._put_result(*result))
         if self._sync:
             self.store.commit(self.logs, self.now_ms)
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
@@ -247,6 +250,8 @@ def _records(batch: pa.RecordBatch, wire: bool) -> list[dict]:
 def _chunk_bounds(keys: pa.Array, payloads: pa.Array, max_bytes: int) -> list[int]:
     """Row offsets cutting a put into pieces of at most ``max_bytes`` of ring space each."""
     n = len(keys)
+    if keys.nbytes + payloads.nbytes + SLOT_BYTES * n <= max_bytes:  # an upper bound, and cheap
+        return [0, n]
     key_bytes = _binary_bytes(keys)
     data_bytes = _binary_bytes(payloads)
     if int(key_bytes[-1] + data_bytes[-1]) + SLOT_BYTES * n <= max_bytes:

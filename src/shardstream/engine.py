@@ -163,7 +163,7 @@ class Engine:
         unclean = not self._data.was_clean
         for stored in layout.list_streams(self._data.path):
             doc = stored.doc
-            store = StreamStore(stored.path, max_segment_bytes=self.max_segment_bytes)
+            store = StreamStore(stored.path, max_segment_bytes=self.max_segment_bytes, clean=not unclean)
             capacity = doc["shard_capacity_bytes"]
             stream = DurableStream(
                 self,

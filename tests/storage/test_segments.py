@@ -481,3 +481,14 @@ def test_lazy_verification_catches_a_flipped_body_byte_on_first_read(tmp_path):
     with pytest.raises(CorruptSegmentError, match="CRC"):
         log.read(1).read_all()
     assert read_counters(log, segs[1].base_counter) == list(range(segs[1].base_counter, last + 1))
+
+
+def test_crc_function_is_zlibs_crc32():
+    """Whichever implementation is installed (ISA-L or zlib), the stored CRC is zlib's CRC-32."""
+    import zlib
+
+    from shardstream.storage import segments as segments_module
+
+    data = bytes(range(256)) * 999
+    assert segments_module.crc32(data) == zlib.crc32(data)
+    assert segments_module.crc32(data[:77], 12345) == zlib.crc32(data[:77], 12345)

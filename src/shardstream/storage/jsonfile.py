@@ -102,9 +102,15 @@ def read_json(path: str | os.PathLike) -> Any:
     ------
     FileNotFoundError
         If no document was ever committed at ``path``.
+    ValueError
+        If the file is not UTF-8 JSON (naming the file).
     """
     with open(path, "rb") as f:
-        return json.loads(f.read().decode("utf-8"))
+        raw = f.read()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{os.fspath(path)} is not a valid JSON document: {exc}") from None
 
 
 def remove_stale_temp_files(directory: str | os.PathLike) -> int:

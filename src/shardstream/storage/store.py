@@ -80,6 +80,9 @@ class StreamStore:
         Roll a shard's segment at this size.
     max_segment_age_ms : int
         Roll a shard's segment once its first record is this old.
+    clean : bool
+        The stream's files were closed cleanly: every segment is sealed, so
+        damage anywhere is refused rather than cut off as a torn tail.
     """
 
     def __init__(
@@ -88,12 +91,15 @@ class StreamStore:
         *,
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         max_segment_age_ms: int = DEFAULT_MAX_SEGMENT_AGE_MS,
+        clean: bool = False,
     ):
         self.path = Path(path)
+        self.clean = clean
         self.max_segment_bytes = int(max_segment_bytes)
         self.max_segment_age_ms = int(max_segment_age_ms)
         self._segments: list[SegmentLog] = []
         self._persisted: list[int] = []
+        self._synced: list[int] = []  # first counter per shard not yet known to be fsync-ed
         self._flush_lock = threading.Lock()
         self._meta_lock = threading.Lock()
         self._commit = threading.Condition()
@@ -145,10 +151,13 @@ class StreamStore:
             raise ValueError(f"shard {index} opened out of order (expected {len(self._segments)})")
         # Sealed segments' CRCs are checked when first read, not here: opening
         # costs a walk over message headers however much is stored.
-        log = SegmentLog(shard_dir(self.path, index), self.max_segment_bytes, verify_sealed=False)
+        log = SegmentLog(
+            shard_dir(self.path, index), self.max_segment_bytes, verify_sealed=False, expect_sealed=self.clean
+        )
         last = log.last_counter()
         self._segments.append(log)
         self._persisted.append(1 if last is None else last + 1)
+        self._synced.append(self._persisted[-1])
         return self._persisted[-1]
 
     def segment_log(self, index: int) -> SegmentLog:
@@ -161,6 +170,7 @@ class StreamStore:
     def skip_to(self, index: int, counter: int) -> None:
         """Start shard ``index``'s numbering at ``counter`` (after an unclean shutdown)."""
         self._persisted[index] = max(self._persisted[index], counter)
+        self._synced[index] = max(self._synced[index], counter)
 
     # -- flushing -----------------------------------------------------------------
 
@@ -195,6 +205,9 @@ class StreamStore:
             indexes = range(len(logs)) if only is None else (only,)
             for i in indexes:
                 log = logs[i]
+                if sync and self._synced[i] < self._persisted[i]:
+                    # written by an earlier flush that did not sync: sync it now
+                    touched.append(self._segments[i])
                 start = max(self._persisted[i], log.head)
                 if start >= log.tail:
                     continue
@@ -214,10 +227,13 @@ class StreamStore:
                     start = nxt
                 self._persisted[i] = start
                 segments.flush()
-                touched.append(segments)
+                if not touched or touched[-1] is not segments:
+                    touched.append(segments)
                 log.evict_limit = start
             if sync:
                 _sync_all(touched)
+                for i in indexes:
+                    self._synced[i] = self._persisted[i]
         return written
 
     def commit(self, logs, clock) -> None:
