@@ -190,23 +190,41 @@ class DurableStream(Stream):
                 return stored
         return counter
 
+    def _read_stored(self, index: int, start: int, limit: int, max_data_bytes: int | None, now: int):
+        """Records of shard ``index`` from ``start`` that only the segments hold, as record-schema
+        slices, and the next counter; None when the ring holds ``start`` (or nothing does)."""
+        log = self.logs[index]
+        if start >= log.head or max(start, self.store.oldest_counter(index) or start) >= log.head:
+            return None
+        cutoff = now - self.retention_hours * 3_600_000
+        stored = self.store.read(index, start, limit, max_data_bytes, cutoff)
+        if not stored:
+            return None
+        last = stored[-1]
+        pieces = [pa.RecordBatch.from_arrays(b.columns[:-1], schema=RECORD_SCHEMA) for b in stored]
+        return pieces, last.column(last.num_columns - 1)[-1].as_py() + 1
+
     def _read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
         log = self.logs[index]
-        cutoff = now - self.retention_hours * 3_600_000
         for _ in range(3):
-            if start < log.head and max(start, self.store.oldest_counter(index) or start) < log.head:
-                stored = self.store.read(index, start, limit, max_data_bytes, cutoff)
-                if stored is not None:
-                    counters = stored.column(stored.num_columns - 1)
-                    batch = pa.RecordBatch.from_arrays(stored.columns[:-1], schema=RECORD_SCHEMA)
-                    last_arrival = batch.column(_ARRIVAL)[-1].value
-                    return batch, counters[-1].as_py() + 1, log.tail, last_arrival
+            stored = self._read_stored(index, start, limit, max_data_bytes, now)
+            if stored is not None:
+                pieces, nxt = stored
+                batch = pieces[0] if len(pieces) == 1 else pa.concat_batches(pieces)
+                return batch, nxt, log.tail, batch.column(_ARRIVAL)[-1].value
             page = super()._read_page(index, start, limit, max_data_bytes, now)
             batch, nxt = page[0], page[1]
             if batch is None or nxt - batch.num_rows <= start:
                 return page
             # The ring moved past `start` while we looked: those records are on disk now.
         return page
+
+    def _read_pieces(self, index: int, start: int, limit: int, now: int) -> tuple[list, int]:
+        stored = self._read_stored(index, start, limit, None, now)
+        if stored is not None:
+            return stored
+        batch, nxt, _, _ = self._read_page(index, start, limit, 2**31 - 1, now)
+        return ([] if batch is None else [batch]), nxt
 
     def get_records(self, shard_iterator, limit=None, *, wire: bool = False) -> dict:
         limit = self._check_limit(limit)

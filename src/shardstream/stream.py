@@ -1071,6 +1071,15 @@ class Stream(StreamCore):
         """Counter of shard ``index``'s first record that arrived at or after ``timestamp_ms``."""
         return self.logs[index].locate_timestamp(timestamp_ms)
 
+    def _read_pieces(self, index: int, start: int, limit: int, now: int) -> tuple[list, int]:
+        """Up to ``limit`` records of shard ``index`` as a list of batches, and the next counter.
+
+        Like :meth:`_read_page` without the byte limit, for bulk reads that
+        need not be one batch (stored records come as zero-copy slices).
+        """
+        batch, nxt, _, _ = self._read_page(index, start, limit, 2**31 - 1, now)
+        return ([] if batch is None else [batch]), nxt
+
     def _read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
         """One page of shard ``index`` as Arrow: ``(batch or None, next_counter, tail, next_arrival_ms)``.
 
@@ -1268,12 +1277,10 @@ class Stream(StreamCore):
         def batches():
             for index, start, stop in plan:
                 while start < stop:
-                    batch, start, _, _ = self._read_page(
-                        index, start, min(batch_size, stop - start), 2**31 - 1, self.now_ms()
-                    )
-                    if batch is None:
+                    pieces, start = self._read_pieces(index, start, min(batch_size, stop - start), self.now_ms())
+                    if not pieces:
                         break
-                    yield batch
+                    yield from pieces
 
         return RecordBatchStream(batches)
 

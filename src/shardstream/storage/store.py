@@ -289,19 +289,17 @@ class StreamStore:
 
     def read(
         self, index: int, start: int, limit: int, max_data_bytes: int | None, min_arrival_ms: int
-    ) -> pa.RecordBatch | None:
+    ) -> list[pa.RecordBatch]:
         """Up to ``limit`` stored records of shard ``index`` from counter ``start``.
 
         Returns
         -------
-        pyarrow.RecordBatch or None
-            In the stored schema (the record columns, then ``counter``); None
-            if nothing at or after ``start`` is stored.
+        list of pyarrow.RecordBatch
+            Zero-copy slices of the memory-mapped segments, in the stored
+            schema (the record columns, then ``counter``); empty if nothing
+            at or after ``start`` is stored.
         """
-        batches = self._segments[index].read_range(start, limit, max_data_bytes, min_arrival_ms=min_arrival_ms)
-        if not batches:
-            return None
-        return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
+        return self._segments[index].read_range(start, limit, max_data_bytes, min_arrival_ms=min_arrival_ms)
 
     def oldest_counter(self, index: int) -> int | None:
         """Counter of shard ``index``'s oldest stored record (None if it has none)."""
