@@ -164,9 +164,12 @@ class DurableStream(Stream):
     def _raise_reserve(self, rc, log, nrec, nbytes):
         # The ring is full of records not yet on disk: write them, then the
         # caller retries (the ring may now evict them).
-        if log.tail > log.evict_limit:
+        limit = log.evict_limit
+        if log.tail > limit:
             self.store.flush(self.logs, self.now_ms(), sync=False, only=log.shard_index)
-            return
+            if log.evict_limit > limit:
+                return
+            self._refresh_accepting()  # nothing written: the engine was closed under us
         super()._raise_reserve(rc, log, nrec, nbytes)
 
     def flush(self, *, sync: bool = True) -> int:

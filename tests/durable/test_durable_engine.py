@@ -431,3 +431,12 @@ def test_engine_left_open_is_closed_cleanly_at_exit(tmp_path):
     assert shardstream.storage.read_json(tmp_path / "engine.json")["clean"] is True
     with shardstream.Engine(data_dir=tmp_path) as engine:
         assert engine.stream("s").read_table().num_rows == 1000
+
+
+def test_full_ring_with_nothing_writable_pushes_back_instead_of_spinning(tmp_path):
+    with shardstream.Engine(data_dir=tmp_path, shard_capacity_bytes=SMALL_RING, durability="none") as engine:
+        s = engine.create_stream("s", shard_count=1)
+        s.store.close(flush=False)  # the files are gone from under the stream (as during a close)
+        with pytest.raises(shardstream.ProvisionedThroughputExceededException):
+            for i in range(100):
+                s.put_batch(*records(1000, start=i * 1000))
