@@ -53,7 +53,6 @@ faster than the baseline).  Absolute rates are secondary: the hosts are shared.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import shutil
 import statistics
@@ -62,10 +61,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -73,7 +69,7 @@ if HERE not in sys.path:
 
 import data  # noqa: E402
 import pyarrow as pa  # noqa: E402
-from report import cpu_model, fmt_time, versions  # noqa: E402
+from report import Workload, cpu_model, fmt_time, versions  # noqa: E402
 
 import shardstream  # noqa: E402
 
@@ -344,39 +340,6 @@ def git_state() -> str:
 
 
 # -- the report -------------------------------------------------------------------------
-
-
-@dataclass
-class Workload:
-    name: str
-    run: Callable[[Any], Any]
-    setup: Callable[[], Any] | None = None
-    teardown: Callable[[Any, Any], None] | None = None
-    times: list = field(default_factory=list)
-    extra: dict = field(default_factory=dict)  # sub-interval name -> per-round seconds
-
-    def once(self, keep: bool) -> None:
-        arg = self.setup() if self.setup is not None else None
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            result = self.run(arg)
-            t1 = time.perf_counter()
-        finally:
-            gc.enable()
-        if self.teardown is not None:
-            self.teardown(arg, result)
-        if keep:
-            self.times.append(t1 - t0)
-            if isinstance(result, dict):
-                for k, v in result.items():
-                    self.extra.setdefault(k, []).append(v)
-        del result, arg
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
 
 
 def fmt_rate(x: float) -> str:

@@ -43,12 +43,21 @@ from shardstream.routing import hash_keys, route_keys  # noqa: E402
 
 @dataclass
 class Workload:
+    """One timed workload: ``setup()`` -> arg, ``run(arg)`` timed, ``teardown(arg, result)``.
+
+    A ``run`` that returns a dict of name -> seconds reports sub-intervals,
+    collected in ``extra`` for kept rounds.
+    """
+
     name: str
     run: Callable[[Any], Any]
     setup: Callable[[], Any] | None = None
+    teardown: Callable[[Any, Any], None] | None = None
     times: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # sub-interval name -> per-round seconds
 
-    def once(self) -> float:
+    def once(self, keep: bool = False) -> float:
+        """Run once (GC off while timing); with ``keep`` record the time (and sub-intervals)."""
         arg = self.setup() if self.setup is not None else None
         gc.collect()
         gc.disable()
@@ -58,6 +67,13 @@ class Workload:
             t1 = time.perf_counter()
         finally:
             gc.enable()
+        if self.teardown is not None:
+            self.teardown(arg, result)
+        if keep:
+            self.times.append(t1 - t0)
+            if isinstance(result, dict):
+                for k, v in result.items():
+                    self.extra.setdefault(k, []).append(v)
         del result, arg
         return t1 - t0
 

@@ -914,6 +914,10 @@ class SegmentLog:
                 if hi < batch.num_rows:
                     return
 
+    def _deletable(self) -> list[SegmentInfo]:
+        """Sealed segments retention may delete: all but the newest segment (active or sealed)."""
+        return self._sealed if self._writer is not None else self._sealed[:-1]
+
     def delete_before(self, counter: int) -> list[Path]:
         """Retention: delete whole segments whose records all have counters below ``counter``.
 
@@ -932,10 +936,8 @@ class SegmentLog:
         """
         with self._lock:
             self._check_writable()
-            keep_last = self._writer is None
-            deletable = self._sealed[:-1] if keep_last else self._sealed
             deleted: list[Path] = []
-            for info in deletable:
+            for info in self._deletable():
                 if info.last_counter >= counter:
                     break
                 info.path.unlink(missing_ok=True)
@@ -960,8 +962,7 @@ class SegmentLog:
         with self._lock:
             self._check_writable()
             stop = 0
-            deletable = self._sealed[:-1] if self._writer is None else self._sealed
-            for info in deletable:
+            for info in self._deletable():
                 if info.last_arrival_ms is None or info.last_arrival_ms >= cutoff_ms:
                     break
                 stop += 1
