@@ -298,6 +298,15 @@ class RemoteStream:
 
     # -- writes ---------------------------------------------------------------------------
 
+    def list_shards(self, shard_filter: dict | None = None) -> list[dict]:
+        """Every listed shard passing ``shard_filter`` (ListShards, following NextToken)."""
+        page = self._engine.list_shards(self.name, shard_filter=shard_filter)
+        shards = list(page["Shards"])
+        while page.get("NextToken"):
+            page = self._engine.list_shards(next_token=page["NextToken"])
+            shards.extend(page["Shards"])
+        return shards
+
     def put_record(self, data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None) -> dict:
         return self._call(
             "PutRecord",

@@ -40,7 +40,7 @@ from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER, format_sequence_number, parse_sequence_number, shard_prefix
 from .tags import TagSet
-from .validation import check_retention
+from .validation import check_retention, check_shard_filter
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -760,6 +760,17 @@ class Stream(StreamCore):
             t = max(to_epoch_ms(shard_filter["Timestamp"]), horizon)
             return [s for s in shards if s.closed_ms is None or s.closed_ms >= t]
         return shards  # FROM_TRIM_HORIZON
+
+    def list_shards(self, shard_filter: dict | None = None) -> list[dict]:
+        """Every listed shard passing ``shard_filter``, as boto3 ``Shard`` dicts (ListShards, all pages).
+
+        Parameters
+        ----------
+        shard_filter : dict, optional
+            As for :meth:`Engine.list_shards`.
+        """
+        check_shard_filter(shard_filter)
+        return [self._shard_description(s) for s in self.filter_shards(shard_filter)]
 
     def visible_shards(self) -> list[ShardInfo]:
         """Shards Kinesis would list: open ones and closed ones not yet expired (none while CREATING)."""
