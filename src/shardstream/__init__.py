@@ -10,6 +10,7 @@
 from . import errors
 from ._native import simd_available
 from .client import connect
+from .consumer import Consumer, RecordProcessor
 from .engine import Engine
 from .errors import (
     ExpiredIteratorException,
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RECORD_SCHEMA",
+    "Consumer",
     "Engine",
     "ExpiredIteratorException",
     "InvalidArgumentException",
@@ -40,6 +42,7 @@ __all__ = [
     "LimitExceededException",
     "ProvisionedThroughputExceededException",
     "RecordBatchStream",
+    "RecordProcessor",
     "ResourceInUseException",
     "ResourceNotFoundException",
     "SerializationException",

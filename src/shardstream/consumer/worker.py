@@ -1,0 +1,548 @@
+"""Consumer: a worker of a consumer group, with the Kinesis Client Library's semantics.
+
+Each :class:`Consumer` is one *worker* of a *group*.  The workers of a group
+share a lease table (:mod:`.leases`) and, between them, read every shard of
+the stream once: a worker holds a lease per shard it reads, renews its
+leases, takes unowned or expired ones and balances towards an even share
+(the KCL's lease-count taker), and checkpoints how far it got.
+
+Threads: the worker's coordinator (in :meth:`Consumer.run`) syncs shards
+into the lease table, renews, takes and steals leases every
+``failover_ms / 3``; each held lease gets a shard thread that waits for the
+shard's parents to finish, then reads the shard through the stream's public
+API (``get_shard_iterator`` / ``get_records`` or ``get_record_batch``) and
+drives the processor (:mod:`.processor`).  ``stream`` may be an embedded
+:class:`~shardstream.Stream` or a :func:`shardstream.connect` stream, so
+workers in several processes share a stream through a server and an SQLite
+lease file.
+
+Delivery is at-least-once: a shard resumes after its last checkpoint,
+wherever it is taken over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+import os
+import queue
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import ExpiredIteratorException
+from .leases import Lease, LeaseStore, open_lease_store
+from .processor import SENTINELS, Checkpointer, RecordProcessor
+
+__all__ = ["INITIAL_POSITIONS", "Consumer", "ConsumerBatch", "ShardLag"]
+
+INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+_log = logging.getLogger("shardstream.consumer")
+
+
+@dataclass
+class ShardLag:
+    """How far a group is behind on one shard, as of its last read.
+
+    Attributes
+    ----------
+    millis_behind_latest : int or None
+        From the last GetRecords response.
+    records_behind : int or None
+        Records after the last one delivered (embedded streams only).
+    """
+
+    millis_behind_latest: int | None = None
+    records_behind: int | None = None
+
+
+@dataclass
+class ConsumerBatch:
+    """A batch handed out by ``for batch in consumer`` / ``async for`` (a consumer without a processor).
+
+    Attributes
+    ----------
+    shard_id : str
+    records : pyarrow.RecordBatch or list of dict
+    millis_behind_latest : int
+    checkpointer : Checkpointer
+    """
+
+    shard_id: str
+    records: object
+    millis_behind_latest: int
+    checkpointer: Checkpointer
+
+    def checkpoint(self) -> None:
+        """Checkpoint at this batch's last record."""
+        self.checkpointer.checkpoint(_last_sequence_number(self.records))
+
+
+class _QueueProcessor(RecordProcessor):
+    """Hands batches to the consumer's iterator (consumers made without a processor)."""
+
+    def __init__(self, consumer: Consumer):
+        self._consumer = consumer
+        self.shard_id = ""
+
+    def initialize(self, shard_id, starting_position):
+        self.shard_id = shard_id
+
+    def process(self, records, checkpointer, millis_behind_latest):
+        batch = ConsumerBatch(self.shard_id, records, millis_behind_latest, checkpointer)
+        while not self._consumer._stopping.is_set():
+            try:
+                self._consumer._batches.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+
+class Consumer:
+    """One worker of a consumer group.
+
+    Parameters
+    ----------
+    stream : Stream or RemoteStream
+        The stream to read (embedded, or ``shardstream.connect(url).stream(name)``).
+    group : str
+        The consumer group (the KCL's application name): workers of one group
+        share the shards; groups read independently.
+    processor : callable, optional
+        Makes a :class:`RecordProcessor` per shard (a subclass works).  Without
+        one, iterate the consumer (``for batch in consumer`` or ``async for``)
+        to get :class:`ConsumerBatch` objects.
+    worker_id : str, optional
+        Unique per worker (default: host, pid and a random suffix).
+    leases : None, path-like or LeaseStore
+        The lease table: None for one in this process's memory (workers on
+        threads of one process must then share one store object), a path for
+        an SQLite file that processes share.
+    initial_position : {"TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"}
+        Where shards never checkpointed start (children of read shards always
+        start at their beginning).
+    timestamp : datetime or float, optional
+        For ``AT_TIMESTAMP``.
+    record_format : {"arrow", "dicts"}
+        Records as one ``pyarrow.RecordBatch`` per call, or GetRecords dicts.
+    failover_ms : int
+        Lease duration: a lease whose counter has not changed for this long
+        may be taken by another worker (KCL default 10 s).
+    idle_ms : int
+        Pause after a read that returned nothing.
+    max_records : int
+        Most records per read (and per ``process`` call).
+
+    Examples
+    --------
+    >>> import shardstream
+    >>> engine = shardstream.Engine()
+    >>> stream = engine.create_stream("orders", shard_count=2)
+    >>> _ = stream.put_batch(["a", "b", "c"], [b"1", b"2", b"3"])
+    >>> seen = []
+    >>> class Collect(shardstream.RecordProcessor):
+    ...     def process(self, records, checkpointer, millis_behind_latest):
+    ...         seen.extend(records.column("data").to_pylist())
+    ...         checkpointer.checkpoint()
+    >>> consumer = shardstream.Consumer(stream, "billing", Collect).start()
+    >>> consumer.wait_until(lambda: len(seen) == 3, timeout=10)
+    True
+    >>> consumer.stop()
+    >>> sorted(seen)
+    [b'1', b'2', b'3']
+    """
+
+    def __init__(
+        self,
+        stream,
+        group: str,
+        processor: Callable[[], RecordProcessor] | None = None,
+        *,
+        worker_id: str | None = None,
+        leases=None,
+        initial_position: str = "TRIM_HORIZON",
+        timestamp=None,
+        record_format: str = "arrow",
+        failover_ms: int = 10_000,
+        idle_ms: int = 200,
+        max_records: int = 10_000,
+    ):
+        if initial_position not in INITIAL_POSITIONS:
+            raise ValueError(
+                f"initial_position must be one of {', '.join(INITIAL_POSITIONS)}, not {initial_position!r}"
+            )
+        if initial_position == "AT_TIMESTAMP" and timestamp is None:
+            raise ValueError("initial_position AT_TIMESTAMP needs a timestamp")
+        if record_format not in ("arrow", "dicts"):
+            raise ValueError(f"record_format must be 'arrow' or 'dicts', not {record_format!r}")
+        if failover_ms < 100:
+            raise ValueError("failover_ms must be at least 100")
+        self.stream = stream
+        self.group = group
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.store: LeaseStore = open_lease_store(leases, group)
+        self.initial_position = initial_position
+        self.timestamp = timestamp
+        self.record_format = record_format
+        self.failover_ms = int(failover_ms)
+        self.idle_ms = int(idle_ms)
+        self.max_records = int(max_records)
+        self._processor_factory = processor if processor is not None else (lambda: _QueueProcessor(self))
+        self._batches: queue.Queue = queue.Queue(maxsize=16)
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._started = False
+        self._thread: threading.Thread | None = None
+        self._shards: dict[str, _ShardWorker] = {}
+        self._seen: dict[str, tuple[int, float]] = {}  # lease key -> (counter, monotonic time it last changed)
+        self._lag: dict[str, ShardLag] = {}
+        self.error: BaseException | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Work until :meth:`stop` (or SIGINT/SIGTERM when called from the main thread)."""
+        if self._started:
+            raise RuntimeError("a Consumer runs once")
+        self._started = True
+        restore = self._install_signals()
+        try:
+            self._coordinate()
+        except BaseException as exc:
+            self.error = exc
+            raise
+        finally:
+            self._shutdown()
+            for sig, handler in restore:
+                signal.signal(sig, handler)
+            self._stopped.set()
+
+    def start(self) -> Consumer:
+        """Run in a background thread; returns the consumer."""
+        self._thread = threading.Thread(target=self._run_quietly, name=f"consumer-{self.worker_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run_quietly(self) -> None:
+        try:
+            self.run()
+        except Exception:
+            _log.exception("consumer %s failed", self.worker_id)
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop gracefully: processors get ``shutdown_requested``, leases are released; waits."""
+        self._stopping.set()
+        if self._started:
+            self._stopped.wait(timeout)
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> bool:
+        """Poll ``condition`` until true or ``timeout`` seconds passed; whether it became true."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            if self._stopped.is_set() and self.error is not None:
+                raise RuntimeError("the consumer stopped with an error") from self.error
+            time.sleep(interval)
+        return condition()
+
+    def _install_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            return []
+        restore = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            restore.append((sig, signal.getsignal(sig)))
+            signal.signal(sig, lambda *_: self._stopping.set())
+        return restore
+
+    def __enter__(self) -> Consumer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Consumer:
+        return self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.to_thread(self.stop)
+
+    def __iter__(self):
+        """Batches of every held shard as :class:`ConsumerBatch` (a consumer made without a processor)."""
+        if not self._started:
+            self.start()
+        while not (self._stopped.is_set() and self._batches.empty()):
+            try:
+                yield self._batches.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    async def __aiter__(self):
+        if not self._started:
+            self.start()
+        while not (self._stopped.is_set() and self._batches.empty()):
+            try:
+                yield await asyncio.to_thread(self._batches.get, True, 0.1)
+            except queue.Empty:
+                continue
+
+    # -- reporting ----------------------------------------------------------------------
+
+    @property
+    def held_shards(self) -> list[str]:
+        """Shards this worker holds a lease on now."""
+        return sorted(k for k, w in list(self._shards.items()) if not w.done.is_set())
+
+    def lag(self) -> dict[str, ShardLag]:
+        """Per shard this worker has read: how far behind the newest record it is."""
+        return dict(self._lag)
+
+    # -- the coordinator ------------------------------------------------------------------
+
+    def _coordinate(self) -> None:
+        tick = max(self.failover_ms / 3 - 25, 10) / 1000
+        take_every = 2 * (self.failover_ms + 25) / 1000
+        next_sync = next_take = 0.0
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            if now >= next_sync:
+                self._sync_shards()
+                next_sync = now + min(60.0, 2 * tick)
+            self._renew()
+            if now >= next_take or not self._shards:
+                self._take()
+                next_take = now + take_every
+            self._reap()
+            self._stopping.wait(tick)
+
+    def _sync_shards(self) -> None:
+        """Create leases for shards that have none (the KCL's shard sync)."""
+        shards = self.stream.list_shards()
+        listed = {s["ShardId"] for s in shards}
+        existing = {lease.lease_key for lease in self.store.list()}
+        for shard in shards:
+            if shard["ShardId"] in existing:
+                continue
+            parents = tuple(p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p)
+            is_child = any(p in listed or p in existing for p in parents)
+            closed = "EndingSequenceNumber" in shard["SequenceNumberRange"]
+            if not is_child and self.initial_position == "LATEST" and closed:
+                continue  # LATEST starts at the open shards
+            self.store.create_if_absent(
+                Lease(
+                    shard["ShardId"],
+                    checkpoint="TRIM_HORIZON" if is_child else self.initial_position,
+                    parent_shard_ids=parents,
+                    starting_hash_key=shard["HashKeyRange"]["StartingHashKey"],
+                    ending_hash_key=shard["HashKeyRange"]["EndingHashKey"],
+                )
+            )
+
+    def _renew(self) -> None:
+        for key, worker in list(self._shards.items()):
+            if worker.done.is_set():
+                continue
+            if self.store.renew(key, self.worker_id) is None:
+                worker.lost.set()
+
+    def _observe(self, leases: list[Lease]) -> set[str]:
+        """Remember when each lease's counter last changed; the keys of expired leases."""
+        now = time.monotonic()
+        expired = set()
+        for lease in leases:
+            seen = self._seen.get(lease.lease_key)
+            if seen is None:
+                # New to us: an unowned lease counts as never renewed, an owned one as renewed now.
+                seen = (lease.counter, -math.inf if lease.owner is None else now)
+            elif seen[0] != lease.counter:
+                seen = (lease.counter, now)
+            self._seen[lease.lease_key] = seen
+            if lease.owner is not None and lease.owner != self.worker_id and now - seen[1] > self.failover_ms / 1000:
+                expired.add(lease.lease_key)
+        return expired
+
+    def _take(self) -> None:
+        """Take available leases towards an even share, or steal one (the KCL's lease taker)."""
+        leases = [lease for lease in self.store.list() if not lease.finished]
+        expired = self._observe(leases)
+        available = [lease for lease in leases if lease.owner is None or lease.lease_key in expired]
+        counts = collections.Counter(
+            lease.owner for lease in leases if lease.owner is not None and lease.lease_key not in expired
+        )
+        counts.setdefault(self.worker_id, 0)
+        target = 1 if len(counts) >= len(leases) else math.ceil(len(leases) / len(counts))
+        mine = sum(1 for w in self._shards.values() if not w.done.is_set())
+        needed = target - mine
+        if needed <= 0:
+            return
+        random.shuffle(available)
+        taking = available[:needed]
+        if not taking:
+            taking = self._to_steal(leases, counts, target, needed)
+        for lease in taking:
+            taken = self.store.take(lease.lease_key, lease.counter, self.worker_id)
+            if taken is not None:
+                self._start_shard(taken)
+
+    def _to_steal(self, leases, counts, target: int, needed: int) -> list[Lease]:
+        busiest, count = max(
+            ((o, c) for o, c in counts.items() if o != self.worker_id), key=lambda x: x[1], default=(None, 0)
+        )
+        if busiest is None or not (count > target or (count == target and needed > 1)):
+            return []
+        theirs = [lease for lease in leases if lease.owner == busiest]
+        return [random.choice(theirs)] if theirs else []
+
+    def _start_shard(self, lease: Lease) -> None:
+        old = self._shards.get(lease.lease_key)
+        if old is not None and not old.done.is_set():
+            return
+        worker = _ShardWorker(self, lease)
+        self._shards[lease.lease_key] = worker
+        worker.thread.start()
+
+    def _reap(self) -> None:
+        for key, worker in list(self._shards.items()):
+            if worker.done.is_set():
+                del self._shards[key]
+
+    def _shutdown(self) -> None:
+        self._stopping.set()
+        for worker in list(self._shards.values()):
+            worker.thread.join()
+        self._shards.clear()
+
+    def __repr__(self) -> str:
+        return f"<Consumer group={self.group!r} worker={self.worker_id!r} shards={self.held_shards}>"
+
+
+class _ShardWorker:
+    """Reads one leased shard and drives its processor (the KCL's ShardConsumer)."""
+
+    def __init__(self, consumer: Consumer, lease: Lease):
+        self.consumer = consumer
+        self.lease = lease
+        self.shard_id = lease.lease_key
+        self.lost = threading.Event()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"shard-{self.shard_id}", daemon=True)
+
+    def _save(self, checkpoint: str, sub: int) -> bool:
+        c = self.consumer
+        return not self.lost.is_set() and c.store.checkpoint(self.shard_id, c.worker_id, checkpoint, sub)
+
+    def _run(self) -> None:
+        c = self.consumer
+        try:
+            if not self.lease.finished and self._wait_for_parents():
+                self._consume()
+        except Exception:
+            _log.exception("shard %s of group %s failed", self.shard_id, c.group)
+        finally:
+            if not self.lost.is_set():
+                c.store.release(self.shard_id, c.worker_id)
+            self.done.set()
+
+    def _wait_for_parents(self) -> bool:
+        c = self.consumer
+        while not (c._stopping.is_set() or self.lost.is_set()):
+            parents = [c.store.get(p) for p in self.lease.parent_shard_ids]
+            if all(p is None or p.finished for p in parents):
+                return True
+            time.sleep(min(c.failover_ms / 1000, 1.0))
+        return False
+
+    def _iterator(self, checkpoint: str) -> str:
+        c = self.consumer
+        if checkpoint in SENTINELS:
+            kind = checkpoint
+            if kind == "AT_TIMESTAMP":
+                return c.stream.get_shard_iterator(self.shard_id, kind, timestamp=c.timestamp)["ShardIterator"]
+            return c.stream.get_shard_iterator(self.shard_id, kind)["ShardIterator"]
+        return c.stream.get_shard_iterator(self.shard_id, "AFTER_SEQUENCE_NUMBER", checkpoint)["ShardIterator"]
+
+    def _read(self, iterator: str) -> dict:
+        c = self.consumer
+        if c.record_format == "arrow":
+            return c.stream.get_record_batch(iterator, c.max_records)
+        return c.stream.get_records(iterator, c.max_records)
+
+    def _consume(self) -> None:
+        c = self.consumer
+        checkpoint = self.lease.checkpoint
+        checkpointer = Checkpointer(self.shard_id, self._save, checkpoint)
+        processor = c._processor_factory()
+        processor.initialize(self.shard_id, checkpoint)
+        iterator = self._iterator(checkpoint)
+        while True:
+            if self.lost.is_set():
+                processor.lease_lost()
+                return
+            if c._stopping.is_set():
+                processor.shutdown_requested(checkpointer)
+                return
+            try:
+                response = self._read(iterator)
+            except ExpiredIteratorException:
+                iterator = self._iterator(checkpointer.largest_delivered or checkpoint)
+                continue
+            records = response["Records"]
+            count = records.num_rows if c.record_format == "arrow" else len(records)
+            behind = response.get("MillisBehindLatest")
+            if count:
+                checkpointer._delivered(_last_sequence_number(records))
+                try:
+                    processor.process(records, checkpointer, behind)
+                except Exception:
+                    _log.exception("processor of shard %s failed on a batch; going on", self.shard_id)
+            c._lag[self.shard_id] = ShardLag(behind, self._records_behind(checkpointer.largest_delivered))
+            if "ChildShards" in response and response.get("NextShardIterator") is None:
+                self._end(processor, checkpointer, response["ChildShards"])
+                return
+            iterator = response["NextShardIterator"]
+            if not count:
+                c._stopping.wait(c.idle_ms / 1000)
+
+    def _end(self, processor: RecordProcessor, checkpointer: Checkpointer, children: list[dict]) -> None:
+        """Shard end: lease the children, let the processor checkpoint SHARD_END (the KCL requires it)."""
+        c = self.consumer
+        c.store.set_children(self.shard_id, [child["ShardId"] for child in children])
+        for child in children:
+            c.store.create_if_absent(
+                Lease(
+                    child["ShardId"],
+                    checkpoint="TRIM_HORIZON",
+                    parent_shard_ids=tuple(child["ParentShards"]),
+                    starting_hash_key=child["HashKeyRange"]["StartingHashKey"],
+                    ending_hash_key=child["HashKeyRange"]["EndingHashKey"],
+                )
+            )
+        checkpointer.at_shard_end = True
+        processor.shard_ended(checkpointer)
+        lease = c.store.get(self.shard_id)
+        if lease is not None and not lease.finished and not self.lost.is_set():
+            _log.error(
+                "the processor of %s did not checkpoint at shard end; the shard will be read again", self.shard_id
+            )
+
+    def _records_behind(self, last: str | None) -> int | None:
+        logs = getattr(self.consumer.stream, "logs", None)
+        if logs is None:
+            return None
+        index = int(self.shard_id.rsplit("-", 1)[1])
+        tail = logs[index].tail
+        start = int(last[-29:]) + 1 if last else logs[index].head
+        return max(0, tail - start)
+
+
+def _last_sequence_number(records) -> str | None:
+    if isinstance(records, list):
+        return records[-1]["SequenceNumber"] if records else None
+    return records.column("sequence_number")[-1].as_py() if records.num_rows else None

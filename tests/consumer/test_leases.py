@@ -1,0 +1,78 @@
+"""Lease tables: conditional writes, shared by two handles on one SQLite file, and the in-memory one."""
+
+from __future__ import annotations
+
+import pytest
+
+from shardstream.consumer import Lease, MemoryLeaseStore, SQLiteLeaseStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def stores(request, tmp_path):
+    """Two handles on one table (two workers' views)."""
+    if request.param == "memory":
+        store = MemoryLeaseStore()
+        yield store, store
+    else:
+        a, b = SQLiteLeaseStore(tmp_path / "leases.db", "g"), SQLiteLeaseStore(tmp_path / "leases.db", "g")
+        yield a, b
+        a.close()
+        b.close()
+
+
+def test_create_is_idempotent_and_lists_by_key(stores):
+    a, b = stores
+    assert a.create_if_absent(Lease("shardId-000000000001", parent_shard_ids=("shardId-000000000000",)))
+    assert a.create_if_absent(Lease("shardId-000000000000", checkpoint="LATEST"))
+    assert not b.create_if_absent(Lease("shardId-000000000000", checkpoint="TRIM_HORIZON"))
+    leases = b.list()
+    assert [lease.lease_key for lease in leases] == ["shardId-000000000000", "shardId-000000000001"]
+    assert leases[0].checkpoint == "LATEST" and leases[0].owner is None and leases[0].counter == 0
+    assert leases[1].parent_shard_ids == ("shardId-000000000000",)
+
+
+def test_take_is_conditional_on_the_counter_seen(stores):
+    a, b = stores
+    a.create_if_absent(Lease("s"))
+    seen = b.get("s")
+    taken = a.take("s", seen.counter, "w1")
+    assert taken.owner == "w1" and taken.counter == 1 and taken.owner_switches_since_checkpoint == 1
+    assert b.take("s", seen.counter, "w2") is None  # w1 won the race
+    assert b.get("s").owner == "w1"
+    stolen = b.take("s", 1, "w2")
+    assert stolen.owner == "w2" and stolen.owner_switches_since_checkpoint == 2
+
+
+def test_renew_checkpoint_and_release_need_ownership(stores):
+    a, b = stores
+    a.create_if_absent(Lease("s"))
+    a.take("s", 0, "w1")
+    assert a.checkpoint("s", "w1", "49000000000000000000000000000000000000000000000000000001")
+    assert a.renew("s", "w1").counter == 3  # take, checkpoint, renew
+    assert b.take("s", 3, "w2") is not None
+    assert a.renew("s", "w1") is None  # lost
+    assert not a.checkpoint("s", "w1", "49000000000000000000000000000000000000000000000000000002")
+    assert not a.release("s", "w1")
+    lease = b.get("s")
+    assert lease.checkpoint.endswith("1") and lease.owner == "w2" and lease.owner_switches_since_checkpoint == 1
+    assert b.release("s", "w2") and b.get("s").owner is None
+
+
+def test_children_finish_and_delete(stores):
+    a, b = stores
+    a.create_if_absent(Lease("p"))
+    a.take("p", 0, "w")
+    a.set_children("p", ["c1", "c2"])
+    assert a.checkpoint("p", "w", "SHARD_END")
+    lease = b.get("p")
+    assert lease.finished and lease.child_shard_ids == ("c1", "c2") and lease.owner_switches_since_checkpoint == 0
+    b.delete("p")
+    assert a.get("p") is None
+
+
+def test_groups_in_one_file_are_separate(tmp_path):
+    one, two = SQLiteLeaseStore(tmp_path / "l.db", "billing"), SQLiteLeaseStore(tmp_path / "l.db", "audit")
+    one.create_if_absent(Lease("s", checkpoint="LATEST"))
+    assert two.get("s") is None
+    two.create_if_absent(Lease("s"))
+    assert one.get("s").checkpoint == "LATEST" and two.get("s").checkpoint == "TRIM_HORIZON"
