@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from ..errors import ExpiredIteratorException
 from .leases import Lease, LeaseStore, open_lease_store
-from .processor import SENTINELS, Checkpointer, RecordProcessor
+from .processor import SENTINELS, Checkpointer, LeaseLostError, RecordProcessor
 
 __all__ = ["INITIAL_POSITIONS", "Consumer", "ConsumerBatch", "ShardLag"]
 
@@ -500,6 +500,8 @@ class _ShardWorker:
                 checkpointer._delivered(_last_sequence_number(records))
                 try:
                     processor.process(records, checkpointer, behind)
+                except LeaseLostError:
+                    self.lost.set()  # taken by another worker while processing: lease_lost() next
                 except Exception:
                     _log.exception("processor of shard %s failed on a batch; going on", self.shard_id)
             c._lag[self.shard_id] = ShardLag(behind, self._records_behind(checkpointer.largest_delivered))
