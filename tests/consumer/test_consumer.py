@@ -302,3 +302,45 @@ def test_bad_arguments():
         Consumer(stream, "g", initial_position="AT_TIMESTAMP")
     with pytest.raises(ValueError, match="record_format"):
         Consumer(stream, "g", record_format="pandas")
+
+
+def test_graceful_stop_hands_shards_over_at_once(tmp_path):
+    """shutdown_requested checkpoints and the lease is released: the other worker needs no failover wait."""
+    engine = shardstream.Engine()
+    stream = engine.create_stream("s", shard_count=4)
+    store = MemoryLeaseStore()
+    log = Log()
+    written = put(stream, 400)
+    slow = {"failover_ms": 60_000, "idle_ms": 20}  # failover would take a minute
+    first = Consumer(stream, "g", log.processor("first"), worker_id="first", leases=store, **slow).start()
+    assert first.wait_until(lambda: len(first.held_shards) == 4 and sorted(set(log.data())) == written)
+    second = Consumer(stream, "g", log.processor("second"), worker_id="second", leases=store, **slow)
+    first.stop()
+    assert [e for w, _, e in log.events if w == "first"].count("shutdown_requested") == 4
+    assert all(lease.owner is None for lease in store.list())
+    second.start()
+    try:
+        assert second.wait_until(lambda: len(second.held_shards) == 4, timeout=5)
+        more = put(stream, 100, start=400)
+        assert second.wait_until(lambda: set(more) <= {r[3] for r in log.records if r[0] == "second"})
+        assert not {r[3] for r in log.records if r[0] == "second"} & set(written)  # resumed after checkpoints
+    finally:
+        second.stop()
+
+
+def test_checkpoints_survive_a_durable_engine_restart(tmp_path):
+    leases = tmp_path / "leases.db"
+    with shardstream.Engine(data_dir=tmp_path / "data") as engine:
+        stream = engine.create_stream("s", shard_count=2)
+        written = put(stream, 300)
+        log = Log()
+        with Consumer(stream, "g", log.processor("a"), leases=leases, **FAST) as c:
+            assert c.wait_until(lambda: sorted(log.data()) == written)
+    with shardstream.Engine(data_dir=tmp_path / "data") as engine:
+        stream = engine.stream("s")
+        more = put(stream, 50, start=300)
+        log = Log()
+        with Consumer(stream, "g", log.processor("b"), leases=leases, **FAST) as c:
+            assert c.wait_until(lambda: sorted(log.data()) == more)
+            time.sleep(0.2)
+        assert sorted(log.data()) == more
