@@ -28,6 +28,7 @@ __all__ = ["COMMANDS", "main"]
 #: Lazily imported subcommands: name -> "module:attribute" (module relative to this package).
 COMMANDS: dict[str, str] = {
     "demo": ".demo:demo",
+    "kcl": ".kcl_cli:kcl",
     "replay": ".replay_cli:replay",
     "serve": ".serve:serve",
 }
