@@ -258,7 +258,7 @@ def test_resource_arn_errors(engine, stream):
     consumer = f"{ARN}/consumer/c:1700000000"
     with pytest.raises(ResourceNotFoundException) as ei:
         engine.tag_resource(consumer, {"a": "b"})
-    assert str(ei.value) == f"Consumer {consumer} under account {ACCOUNT} not found."
+    assert str(ei.value) == f"Consumer {consumer}, account {ACCOUNT} not found."
     with pytest.raises(ValidationException) as ei:
         engine.get_resource_policy("not-an-arn")
     assert "at 'resourceARN' failed to satisfy constraint: Member must satisfy regular expression pattern" in str(

@@ -259,6 +259,44 @@ class RemoteEngine:
     def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
         return self.call("GetRecords", {"ShardIterator": shard_iterator, "Limit": limit})
 
+    # -- enhanced fan-out consumers (as Engine's; SubscribeToShard is not offered here) -------
+
+    def register_stream_consumer(self, stream_arn: str, consumer_name: str, tags: dict | None = None) -> dict:
+        """RegisterStreamConsumer: ``{"Consumer": {...}}`` (see :meth:`Engine.register_stream_consumer`)."""
+        params = {"StreamARN": stream_arn, "ConsumerName": consumer_name, "Tags": tags or None}
+        return self.call("RegisterStreamConsumer", params)
+
+    def describe_stream_consumer(
+        self, stream_arn: str | None = None, consumer_name: str | None = None, consumer_arn: str | None = None
+    ) -> dict:
+        """DescribeStreamConsumer: ``{"ConsumerDescription": {...}}``."""
+        params = {"StreamARN": stream_arn, "ConsumerName": consumer_name, "ConsumerARN": consumer_arn}
+        return self.call("DescribeStreamConsumer", params)
+
+    def list_stream_consumers(
+        self,
+        stream_arn: str,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        *,
+        stream_creation_timestamp=None,
+    ) -> dict:
+        """ListStreamConsumers: ``{"Consumers": [...], "NextToken": ...}``."""
+        params = {
+            "StreamARN": stream_arn,
+            "NextToken": next_token,
+            "MaxResults": max_results,
+            "StreamCreationTimestamp": stream_creation_timestamp,
+        }
+        return self.call("ListStreamConsumers", params)
+
+    def deregister_stream_consumer(
+        self, stream_arn: str | None = None, consumer_name: str | None = None, consumer_arn: str | None = None
+    ) -> dict:
+        """DeregisterStreamConsumer; ``{}``."""
+        params = {"StreamARN": stream_arn, "ConsumerName": consumer_name, "ConsumerARN": consumer_arn}
+        return self.call("DeregisterStreamConsumer", params)
+
     def __repr__(self) -> str:
         return f"<RemoteEngine {self.url}>"
 

@@ -27,6 +27,7 @@ from .errors import (
     ResourceNotFoundException,
     SerializationException,
 )
+from .fanout import ConsumerRegistry, StreamConsumer, Subscription
 from .iterators import IteratorCodec, PageTokenCodec
 from .models import ShardInfo, ms_to_datetime, to_epoch_ms
 from .storage import layout
@@ -139,9 +140,12 @@ class Engine:
             self._billing_commitment = dict(self._data.doc["billing_commitment"])
         self._iterators = IteratorCodec(secret)
         self._pages = PageTokenCodec(secret)
+        #: The enhanced fan-out consumers and their subscriptions (:mod:`shardstream.fanout`).
+        self.fanout = ConsumerRegistry(self)
         if self._data is not None:
             try:
                 self._restore_streams()
+                self.fanout.restore(self._data.doc.get("consumers"))
             except BaseException:
                 self._data.release()
                 raise
@@ -214,6 +218,7 @@ class Engine:
             if self.closed:
                 return
             self.closed = True
+            self.fanout.end_all()
             if self._maintenance is not None:
                 self._maintenance.stop()
             for stream in list(self._streams.values()):
@@ -453,10 +458,24 @@ class Engine:
     ) -> dict:
         """Delete a stream and free its memory; its iterators stop working.
 
+        Parameters
+        ----------
+        enforce_consumer_deletion : bool
+            Also deregister the stream's enhanced fan-out consumers (ending
+            their subscriptions); without it a stream that has consumers is
+            not deleted.
+
         Returns
         -------
         dict
             ``{}`` as boto3's DeleteStream.
+
+        Raises
+        ------
+        ResourceNotFoundException
+            No such stream.
+        ResourceInUseException
+            The stream has registered consumers and ``enforce_consumer_deletion`` is false.
         """
         name = self._name_from(name, stream_arn)
         with self._lock:
@@ -464,6 +483,12 @@ class Engine:
             if stream is None:
                 raise self._not_found(name)
             if stream._status != "DELETING":
+                if self.fanout.count(stream):
+                    if not enforce_consumer_deletion:
+                        raise ResourceInUseException(
+                            f"Stream {name} under account {self.account_id} has registered consumers."
+                        )
+                    self.fanout.drop_stream(stream)
                 stream._mark_deleted()
                 if isinstance(stream, DurableStream):
                     stream.store.destroy(self._data.path)
@@ -690,8 +715,8 @@ class Engine:
 
     # -- resources by ARN: tags and policies ----------------------------------------------
 
-    def resource(self, resource_arn: str) -> Stream:
-        """The stream a ResourceARN names (TagResource, the resource policies, ...).
+    def resource(self, resource_arn: str) -> Stream | StreamConsumer:
+        """The stream or consumer a ResourceARN names (TagResource, the resource policies, ...).
 
         Raises
         ------
@@ -700,7 +725,7 @@ class Engine:
         ValidationException
             Missing, or not a Kinesis stream or consumer ARN.
         ResourceNotFoundException
-            No such stream, or a consumer ARN (consumers are not supported yet).
+            No such stream or consumer.
         InvalidArgumentException
             A stream ARN of another region or account.
         """
@@ -712,7 +737,7 @@ class Engine:
             v.check_pattern(errs, "resourceARN", resource_arn, RESOURCE_ARN_PATTERN)
         v.raise_if_any(errs)
         if _CONSUMER_ARN.fullmatch(resource_arn):
-            raise ResourceNotFoundException(f"Consumer {resource_arn} under account {self.account_id} not found.")
+            return self.fanout.by_arn(resource_arn)
         return self.stream(stream_arn=resource_arn)
 
     def tag_resource(self, resource_arn: str, tags: dict) -> dict:
@@ -739,6 +764,151 @@ class Engine:
     def delete_resource_policy(self, resource_arn: str) -> dict:
         """boto3's DeleteResourcePolicy; ``{}``."""
         return self.resource(resource_arn).delete_resource_policy()
+
+    # -- enhanced fan-out (boto3-style) -------------------------------------------------
+
+    def register_stream_consumer(self, stream_arn: str, consumer_name: str, tags: dict | None = None) -> dict:
+        """boto3's RegisterStreamConsumer: register an enhanced fan-out consumer of a stream.
+
+        Parameters
+        ----------
+        stream_arn : str
+        consumer_name : str
+            1-128 characters of ``[a-zA-Z0-9_.-]``, unique among the stream's consumers.
+        tags : dict, optional
+            The consumer's tags (as for streams; see :meth:`tag_resource`).
+
+        Returns
+        -------
+        dict
+            ``{"Consumer": {"ConsumerName", "ConsumerARN", "ConsumerStatus",
+            "ConsumerCreationTimestamp"}}``; the ARN is
+            ``<StreamARN>/consumer/<ConsumerName>:<creation epoch seconds>``.
+            The consumer is CREATING for the engine's ``transition_ms``, then
+            ACTIVE (at once when it is 0).
+
+        Raises
+        ------
+        ValidationException, SerializationException, InvalidArgumentException
+            A malformed name, ARN or tags.
+        ResourceNotFoundException
+            No such stream.
+        ResourceInUseException
+            The name is taken, or the stream is not ACTIVE (or UPDATING).
+        LimitExceededException
+            The stream has 20 consumers, or 5 CREATING.
+        """
+        return self.fanout.register(stream_arn, consumer_name, tags)
+
+    def describe_stream_consumer(
+        self, stream_arn: str | None = None, consumer_name: str | None = None, consumer_arn: str | None = None
+    ) -> dict:
+        """boto3's DescribeStreamConsumer: ``{"ConsumerDescription": {..., "StreamARN"}}``.
+
+        Name the consumer by ``consumer_arn``, or by ``stream_arn`` and
+        ``consumer_name``; when more are given they must agree
+        (InvalidArgumentException otherwise).  ResourceNotFoundException if
+        there is no such consumer.
+        """
+        return self.fanout.describe(stream_arn, consumer_name, consumer_arn)
+
+    def list_stream_consumers(
+        self,
+        stream_arn: str,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        *,
+        stream_creation_timestamp=None,
+    ) -> dict:
+        """boto3's ListStreamConsumers: ``{"Consumers": [...], "NextToken": ...}`` in name order.
+
+        Parameters
+        ----------
+        stream_arn : str
+        next_token : str, optional
+            From the previous page (valid five minutes); the same ``stream_arn``
+            must be given with it.
+        max_results : int, optional
+            1 to 10,000 per page (default 100).
+        stream_creation_timestamp : datetime or float, optional
+            Must match the stream's creation time (ResourceNotFoundException otherwise).
+        """
+        return self.fanout.list_consumers(stream_arn, next_token, max_results, stream_creation_timestamp)
+
+    def deregister_stream_consumer(
+        self, stream_arn: str | None = None, consumer_name: str | None = None, consumer_arn: str | None = None
+    ) -> dict:
+        """boto3's DeregisterStreamConsumer; ``{}``.
+
+        The consumer (named as for :meth:`describe_stream_consumer`) is
+        DELETING for the engine's ``transition_ms``, then gone; its
+        subscriptions end at once with ResourceInUseException.
+        """
+        return self.fanout.deregister(stream_arn, consumer_name, consumer_arn)
+
+    def subscribe_to_shard(
+        self,
+        consumer_arn: str,
+        shard_id: str,
+        starting_position: dict,
+        *,
+        wire: bool = False,
+        lifetime_s: float | None = None,
+        poll_interval_s: float | None = None,
+        heartbeat_s: float | None = None,
+    ) -> Subscription:
+        """boto3's SubscribeToShard, embedded: a live feed of a shard's records.
+
+        Parameters
+        ----------
+        consumer_arn : str
+            An ACTIVE consumer of the stream.
+        shard_id : str
+        starting_position : dict
+            ``{"Type": ..., "SequenceNumber": ..., "Timestamp": ...}`` with the
+            iterator types of :meth:`Stream.get_shard_iterator`.
+        wire : bool
+            Records in the JSON wire shape (``Data`` base64 text,
+            ``ApproximateArrivalTimestamp`` epoch seconds), as the server sends them.
+        lifetime_s : float, optional
+            When the subscription ends (default ``engine.fanout.lifetime_s``, 300 s).
+        poll_interval_s : float, optional
+            Pause between reads while the shard has nothing new (default 0.1 s).
+        heartbeat_s : float, optional
+            Longest time between events (default 1 s).
+
+        Returns
+        -------
+        Subscription
+            An iterator and async iterator of events ``{"Records": [...],
+            "ContinuationSequenceNumber": ..., "MillisBehindLatest": ...}``
+            (plus ``ChildShards``, with a None continuation, as the last event of
+            a closed shard).  Close it (or use it in ``with``) to end it early.
+            See :mod:`shardstream.fanout`.
+
+        Raises
+        ------
+        ResourceNotFoundException
+            No such consumer or shard.
+        ResourceInUseException
+            The consumer is not ACTIVE, or the same consumer subscribed to the
+            same shard less than 5 seconds ago and that subscription is live.
+        InvalidArgumentException, ValidationException
+            A bad starting position (as for GetShardIterator).
+        """
+        return self.fanout.subscribe(
+            consumer_arn,
+            shard_id,
+            starting_position,
+            wire=wire,
+            lifetime_s=lifetime_s,
+            poll_interval_s=poll_interval_s,
+            heartbeat_s=heartbeat_s,
+        )
+
+    def consumer_count(self, stream_name: str) -> int:
+        """How many enhanced fan-out consumers the named stream has (any status)."""
+        return self.fanout.count(self.stream(stream_name))
 
     # -- account settings ---------------------------------------------------------------
 

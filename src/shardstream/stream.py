@@ -1359,7 +1359,7 @@ class Stream(StreamCore):
                 "StreamCreationTimestamp": ms_to_datetime(self.created_ms),
                 **self._settings_fields(),
                 "OpenShardCount": self.open_shard_count,
-                "ConsumerCount": 0,
+                "ConsumerCount": self._engine.fanout.count(self),
                 "MaxRecordSizeInKiB": self.max_record_size_kib,
                 **({"WarmThroughput": dict(self._warm_throughput)} if self._warm_throughput else {}),
             }

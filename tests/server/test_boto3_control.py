@@ -145,11 +145,10 @@ def test_resharding_control(kinesis):
         ("describe_stream_consumer", {"StreamARN": f"arn:aws:kinesis:us-east-1:{ACCT}:stream/x", "ConsumerName": "c"}),
     ],
 )
-def test_unsupported_operations_do_not_fake_success(kinesis, call, kwargs):
+def test_consumer_operations_on_a_missing_stream(kinesis, call, kwargs):
     with pytest.raises(ClientError) as e:
         getattr(kinesis, call)(**kwargs)
-    op = kinesis.meta.method_to_api_mapping[call]
-    assert error_of(e) == ("InvalidArgumentException", f"{op} is not supported by shardstream yet")
+    assert error_of(e) == ("ResourceNotFoundException", f"Stream x under account {ACCT} not found.")
 
 
 def test_update_stream_warm_throughput(kinesis):

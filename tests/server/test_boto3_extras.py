@@ -152,7 +152,7 @@ def test_resource_tags(kinesis, stream):
     consumer = f"{ARN}/consumer/c:1700000000"
     with pytest.raises(ClientError) as e:
         kinesis.list_tags_for_resource(ResourceARN=consumer)
-    assert error_of(e) == ("ResourceNotFoundException", f"Consumer {consumer} under account {ACCT} not found.")
+    assert error_of(e) == ("ResourceNotFoundException", f"Consumer {consumer}, account {ACCT} not found.")
     with pytest.raises(ClientError) as e:
         kinesis.untag_resource(ResourceARN=f"arn:aws:kinesis:us-east-1:{ACCT}:stream/nope", TagKeys=["a"])
     assert error_of(e) == ("ResourceNotFoundException", f"Stream nope under account {ACCT} not found.")

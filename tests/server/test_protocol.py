@@ -159,14 +159,15 @@ def test_huge_body_is_413_and_server_keeps_serving(server):
     assert_alive(server.url)
 
 
-def test_unsupported_operation(server):
+def test_subscribe_to_unknown_consumer_is_a_plain_json_error(server):
     arn = "arn:aws:kinesis:us-east-1:000000000000:stream/x/consumer/c:1"
     params = {"ConsumerARN": arn, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}}
-    status, _, body = op(server.url, "SubscribeToShard", params)
+    status, headers, body = op(server.url, "SubscribeToShard", params)
     assert (status, body) == (
         400,
-        {"__type": "InvalidArgumentException", "message": "SubscribeToShard is not supported by shardstream yet"},
+        {"__type": "ResourceNotFoundException", "message": f"Consumer {arn}, account 000000000000 not found."},
     )
+    assert headers["Content-Type"] == JSON
 
 
 def test_internal_failure_is_500_and_not_fatal(server, monkeypatch, caplog):

@@ -5,6 +5,10 @@
 ``OPERATIONS`` is every operation in the botocore model (Kinesis_20131202);
 those not in ``ACTIONS`` are answered by :func:`unsupported` with an
 InvalidArgumentException -- shardstream never fakes a success.
+
+SubscribeToShard is the one action that returns no dict: it returns a
+:class:`~shardstream.fanout.Subscription`, which the application streams as
+an event stream (:mod:`.eventstream`).
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ def describe_stream(engine, p: dict) -> dict:
 
 
 def describe_stream_summary(engine, p: dict) -> dict:
-    return _stream(engine, p).describe_summary()
+    return engine.describe_stream_summary(p.get("StreamName"), stream_arn=p.get("StreamARN"))
 
 
 def list_streams(engine, p: dict) -> dict:
@@ -235,6 +239,32 @@ def delete_resource_policy(engine, p: dict) -> dict:
     return engine.delete_resource_policy(p.get("ResourceARN"))
 
 
+def register_stream_consumer(engine, p: dict) -> dict:
+    return engine.register_stream_consumer(p.get("StreamARN"), p.get("ConsumerName"), p.get("Tags"))
+
+
+def describe_stream_consumer(engine, p: dict) -> dict:
+    return engine.describe_stream_consumer(p.get("StreamARN"), p.get("ConsumerName"), p.get("ConsumerARN"))
+
+
+def list_stream_consumers(engine, p: dict) -> dict:
+    return engine.list_stream_consumers(
+        p.get("StreamARN"),
+        p.get("NextToken"),
+        p.get("MaxResults"),
+        stream_creation_timestamp=p.get("StreamCreationTimestamp"),
+    )
+
+
+def deregister_stream_consumer(engine, p: dict) -> dict:
+    return engine.deregister_stream_consumer(p.get("StreamARN"), p.get("ConsumerName"), p.get("ConsumerARN"))
+
+
+def subscribe_to_shard(engine, p: dict, *, json_wire: bool = False):
+    """A :class:`~shardstream.fanout.Subscription` (records in JSON wire form when ``json_wire``)."""
+    return engine.subscribe_to_shard(p.get("ConsumerARN"), p.get("ShardId"), p.get("StartingPosition"), wire=json_wire)
+
+
 def describe_account_settings(engine, p: dict) -> dict:
     return engine.describe_account_settings()
 
@@ -278,6 +308,11 @@ ACTIONS = {
     "DeleteResourcePolicy": delete_resource_policy,
     "DescribeAccountSettings": describe_account_settings,
     "UpdateAccountSettings": update_account_settings,
+    "RegisterStreamConsumer": register_stream_consumer,
+    "DescribeStreamConsumer": describe_stream_consumer,
+    "ListStreamConsumers": list_stream_consumers,
+    "DeregisterStreamConsumer": deregister_stream_consumer,
+    "SubscribeToShard": subscribe_to_shard,
 }
 
 #: Operations of the API that shardstream does not implement yet (answered with InvalidArgumentException).
@@ -288,15 +323,19 @@ def unsupported(operation: str) -> InvalidArgumentException:
     return InvalidArgumentException(f"{operation} is not supported by shardstream yet")
 
 
-def dispatch(engine, operation: str, params: dict, *, json_wire: bool = False) -> dict:
+def dispatch(engine, operation: str, params: dict, *, json_wire: bool = False):
     """Run ``operation`` on ``engine``; InvalidArgumentException for the unsupported ones.
 
-    ``json_wire``: the response goes out as JSON, so GetRecords may hand back
-    records already in wire form (base64 text, epoch seconds).
+    ``json_wire``: the response goes out as JSON, so GetRecords (and
+    SubscribeToShard's events) may hand back records already in wire form
+    (base64 text, epoch seconds).  Returns the response dict, or for
+    SubscribeToShard a :class:`~shardstream.fanout.Subscription`.
     """
     action = ACTIONS.get(operation)
     if action is None:
         raise unsupported(operation)
     if operation == "GetRecords":
         return get_records(engine, params, json_wire=json_wire)
+    if operation == "SubscribeToShard":
+        return subscribe_to_shard(engine, params, json_wire=json_wire)
     return action(engine, params)

@@ -22,7 +22,7 @@ import orjson
 from aiohttp import web
 
 from ..errors import KinesisError
-from . import actions, codec
+from . import actions, codec, eventstream
 from . import auth as _auth
 
 try:  # written in parallel; until it lands requests are not shape-validated
@@ -88,6 +88,7 @@ def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None) -> web
         auth, region=getattr(engine, "region", "us-east-1"), account_id=getattr(engine, "account_id", "000000000000")
     )
     app.router.add_route("*", "/{tail:.*}", _handle)
+    eventstream.install(app)
     return app
 
 
@@ -218,6 +219,8 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
     # any other exception propagates to _handle: logged, 500 InternalFailure
+    if operation == "SubscribeToShard":  # an event stream rather than a body (spec 8.2-8.3)
+        return await eventstream.serve_subscription(request, result, headers, cbor=cbor)
 
     headers["Content-Type"] = CBOR_CONTENT_TYPE if cbor else JSON_CONTENT_TYPE
     if not result:  # empty outputs: 200 with an empty body (spec 1.1 notes)

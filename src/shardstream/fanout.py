@@ -1,0 +1,834 @@
+"""Enhanced fan-out: registered stream consumers and SubscribeToShard, per engine.
+
+Every :class:`~shardstream.Engine` holds one :class:`ConsumerRegistry`
+(``engine.fanout``); the engine's ``register_stream_consumer``,
+``describe_stream_consumer``, ``list_stream_consumers``,
+``deregister_stream_consumer`` and ``subscribe_to_shard`` are thin wrappers
+around it.  Rules (spec section 8):
+
+* A consumer belongs to one stream (one incarnation of it).  Its ARN is
+  ``<StreamARN>/consumer/<ConsumerName>:<creation epoch seconds>``.  It is
+  ``CREATING`` for the engine's ``transition_ms`` (instant when 0), then
+  ``ACTIVE``; deregistration makes it ``DELETING`` for ``transition_ms``, then
+  it is gone.  Names are unique per stream; a stream holds at most 20
+  consumers, at most 5 of them ``CREATING``.
+* :class:`Subscription` (what ``subscribe_to_shard`` returns) pushes a
+  shard's records as events.  It reads through the stream's own
+  ``get_shard_iterator``/``get_records`` (the class methods, so a stream's
+  optional GetRecords throttling does not apply: enhanced fan-out has its own
+  throughput), polling every ``poll_interval_s`` without busy-waiting, and
+  emits an event whenever records arrive (at most 10,000 per event) and at
+  least every ``heartbeat_s`` (1 s) without them.  At the end of a closed
+  shard it emits a last event with ``ChildShards`` and a null
+  ``ContinuationSequenceNumber`` and stops; it also stops after
+  ``lifetime_s`` (5 minutes, as Kinesis).
+* The consumer must be ``ACTIVE``.  Subscribing again to the same (consumer,
+  shard) while a subscription is live and less than 5 s (engine clock) after
+  it began raises ResourceInUseException; later, the new subscription takes
+  over and the old one ends with ResourceInUseException.
+
+``ContinuationSequenceNumber`` is where to resume with
+``AFTER_SEQUENCE_NUMBER``: the last delivered record's sequence number, or,
+when nothing has been delivered, the sequence number just before the
+subscription's current read position -- on a shard with no records before that
+position that is the shard's ``StartingSequenceNumber`` (which no record
+carries), so resuming after it neither skips nor repeats a record.
+
+Timing: the 5 s re-subscribe window and consumer status transitions follow
+the engine's clock (``Engine(clock=...)``); polling, heartbeats and the
+subscription lifetime are real (monotonic) time.
+
+Examples
+--------
+>>> from shardstream import Engine
+>>> engine = Engine()
+>>> stream = engine.create_stream("orders", 1)
+>>> consumer = engine.register_stream_consumer(stream.arn, "app")["Consumer"]
+>>> consumer["ConsumerStatus"]
+'ACTIVE'
+>>> _ = stream.put_record(b"hello", "k")
+>>> with engine.subscribe_to_shard(
+...     consumer["ConsumerARN"], "shardId-000000000000", {"Type": "TRIM_HORIZON"}
+... ) as subscription:
+...     event = next(subscription)
+>>> [r["Data"] for r in event["Records"]]
+[b'hello']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from . import validation as v
+from .errors import (
+    ExpiredIteratorException,
+    InvalidArgumentException,
+    KinesisError,
+    LimitExceededException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+    SerializationException,
+)
+from .models import ms_to_datetime, to_epoch_ms
+from .sequence import format_sequence_number, shard_prefix
+from .tags import TagSet
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .models import ShardInfo
+    from .stream import Stream
+
+__all__ = [
+    "CONSUMER_ARN_PATTERN",
+    "MAX_CONSUMERS_PER_STREAM",
+    "MAX_CREATING_CONSUMERS",
+    "StreamConsumer",
+    "ConsumerRegistry",
+    "Subscription",
+]
+
+MAX_CONSUMERS_PER_STREAM = 20
+MAX_CREATING_CONSUMERS = 5
+DEFAULT_MAX_RESULTS = 100
+RESUBSCRIBE_WINDOW_MS = 5_000
+SUBSCRIPTION_LIFETIME_S = 300.0
+POLL_INTERVAL_S = 0.1
+HEARTBEAT_S = 1.0
+MAX_EVENT_RECORDS = 10_000
+ITERATOR_TYPES = ["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"]
+#: The botocore model's ConsumerARN pattern.
+CONSUMER_ARN_PATTERN = r"^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+"
+_OWN_ARN = re.compile(r"arn:aws:kinesis:([^:]+):(\d{12}):stream/([a-zA-Z0-9_.-]+)/consumer/([a-zA-Z0-9_.-]+):(\d+)")
+_TOKEN_KIND = "ListStreamConsumers"
+
+
+class StreamConsumer:
+    """One registered consumer of a stream (see :class:`ConsumerRegistry`).
+
+    Attributes
+    ----------
+    name : str
+    arn : str
+        ``<StreamARN>/consumer/<name>:<creation epoch seconds>``.
+    stream_name, stream_arn : str
+        The stream it reads.
+    incarnation : int
+        The stream incarnation it was registered with (a re-created stream
+        of the same name has none of the old one's consumers).
+    created_ms : int
+        Registration time, ms since the epoch.
+    """
+
+    def __init__(
+        self,
+        registry: ConsumerRegistry,
+        *,
+        name: str,
+        stream_name: str,
+        stream_arn: str,
+        incarnation: int,
+        created_ms: int,
+        status: str,
+        status_until_ms: int,
+        tags: dict | None = None,
+        resource_policy: str | None = None,
+    ):
+        self._registry = registry
+        self.name = name
+        self.stream_name = stream_name
+        self.stream_arn = stream_arn
+        self.incarnation = incarnation
+        self.created_ms = created_ms
+        self.arn = f"{stream_arn}/consumer/{name}:{created_ms // 1000}"
+        self._status = status
+        self._status_until_ms = status_until_ms
+        self._tags = TagSet(stream_name, registry.account_id)
+        if tags:
+            self._tags.add(tags)
+        self.resource_policy = resource_policy
+
+    # -- state ---------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """CREATING, ACTIVE or DELETING (transitions settle on the engine's clock)."""
+        if self._status == "CREATING" and self._registry.now_ms() >= self._status_until_ms:
+            self._status = "ACTIVE"
+        return self._status
+
+    @property
+    def gone(self) -> bool:
+        """Deregistered and past the DELETING transition."""
+        return self._status == "DELETING" and self._registry.now_ms() >= self._status_until_ms
+
+    def describe(self) -> dict:
+        """The boto3 ``Consumer`` shape."""
+        return {
+            "ConsumerName": self.name,
+            "ConsumerARN": self.arn,
+            "ConsumerStatus": self.status,
+            "ConsumerCreationTimestamp": ms_to_datetime(self.created_ms),
+        }
+
+    def description(self) -> dict:
+        """The boto3 ``ConsumerDescription`` shape (``Consumer`` plus ``StreamARN``)."""
+        return {**self.describe(), "StreamARN": self.stream_arn}
+
+    def to_doc(self) -> dict:
+        """JSON-ready state, as kept in a data directory's ``engine.json``."""
+        return {
+            "name": self.name,
+            "stream_name": self.stream_name,
+            "stream_arn": self.stream_arn,
+            "incarnation": self.incarnation,
+            "created_ms": self.created_ms,
+            "status": self._status,
+            "status_until_ms": self._status_until_ms,
+            "tags": self._tags.as_dict(),
+            "resource_policy": self.resource_policy,
+        }
+
+    # -- tags and resource policy (TagResource & co. by ConsumerARN) --------------------
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The consumer's tags, by key."""
+        return self._tags.as_dict()
+
+    def add_tags_to_stream(self, tags: dict) -> dict:
+        """Add or overwrite tags (TagResource on the consumer's ARN); ``{}``."""
+        with self._registry.lock:
+            self._tags.add(tags)
+            self._registry.save()
+        return {}
+
+    def remove_tags_from_stream(self, tag_keys) -> dict:
+        """Remove tags by key (UntagResource on the consumer's ARN); ``{}``."""
+        with self._registry.lock:
+            self._tags.remove(tag_keys)
+            self._registry.save()
+        return {}
+
+    def put_resource_policy(self, policy) -> dict:
+        """Attach a resource policy (stored verbatim, never enforced); ``{}``."""
+        if policy is not None and not isinstance(policy, str):
+            raise SerializationException(f"Policy must be a str, not {type(policy).__name__}")
+        errs: list = []
+        v.check_required(errs, "policy", policy)
+        v.raise_if_any(errs)
+        with self._registry.lock:
+            self.resource_policy = policy
+            self._registry.save()
+        return {}
+
+    def get_resource_policy(self) -> dict:
+        """``{"Policy": <document>}``; ``"{}"`` when none is attached."""
+        return {"Policy": "{}" if self.resource_policy is None else self.resource_policy}
+
+    def delete_resource_policy(self) -> dict:
+        """Remove the resource policy (a no-op without one); ``{}``."""
+        with self._registry.lock:
+            self.resource_policy = None
+            self._registry.save()
+        return {}
+
+    def __repr__(self) -> str:
+        return f"<StreamConsumer {self.name!r} of {self.stream_name!r} {self.status}>"
+
+
+class ConsumerRegistry:
+    """The enhanced fan-out consumers of one engine, and their live subscriptions.
+
+    Parameters
+    ----------
+    engine : Engine
+
+    Attributes
+    ----------
+    lifetime_s : float
+        Default lifetime of a subscription (Kinesis: 5 minutes).
+    poll_interval_s : float
+        Default pause between reads of a subscribed shard when it has nothing new.
+    heartbeat_s : float
+        Default longest time between two events of a subscription.
+    """
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self.lock = engine._lock
+        self.account_id = engine.account_id
+        self._by_stream: dict[str, dict[str, StreamConsumer]] = {}
+        self._subscriptions: dict[tuple[str, str], Subscription] = {}
+        self.lifetime_s = SUBSCRIPTION_LIFETIME_S
+        self.poll_interval_s = POLL_INTERVAL_S
+        self.heartbeat_s = HEARTBEAT_S
+
+    def now_ms(self) -> int:
+        return self._engine.now_ms()
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self) -> None:
+        """Keep the registry in the engine's data directory (no-op for an in-memory engine)."""
+        data = self._engine._data
+        if data is None or self._engine.closed:
+            return
+        with self.lock:
+            docs = [c.to_doc() for consumers in self._by_stream.values() for c in consumers.values() if not c.gone]
+            data.save(consumers=docs)
+
+    def restore(self, docs) -> None:
+        """Re-register consumers saved by :meth:`save` whose stream (incarnation) still exists."""
+        for doc in docs or ():
+            stream = self._engine._lookup(doc["stream_name"])
+            if stream is None or stream.incarnation != doc["incarnation"]:
+                continue
+            consumer = StreamConsumer(
+                self,
+                name=doc["name"],
+                stream_name=doc["stream_name"],
+                stream_arn=doc["stream_arn"],
+                incarnation=doc["incarnation"],
+                created_ms=doc["created_ms"],
+                status=doc["status"],
+                status_until_ms=doc["status_until_ms"],
+                tags=doc.get("tags"),
+                resource_policy=doc.get("resource_policy"),
+            )
+            if not consumer.gone:
+                self._by_stream.setdefault(consumer.stream_name, {})[consumer.name] = consumer
+
+    # -- lookup --------------------------------------------------------------------------
+
+    def _consumers_of(self, stream: Stream) -> dict[str, StreamConsumer]:
+        """The live consumers of ``stream`` by name (pruning deleted ones and other incarnations')."""
+        with self.lock:
+            consumers = self._by_stream.get(stream.name)
+            if consumers is None:
+                return {}
+            for name, c in list(consumers.items()):
+                if c.gone or c.incarnation != stream.incarnation:
+                    del consumers[name]
+            if not consumers:
+                del self._by_stream[stream.name]
+            return consumers
+
+    def consumers(self, stream: Stream) -> list[StreamConsumer]:
+        """The registered consumers of ``stream`` (any status), by name."""
+        with self.lock:
+            return [c for _, c in sorted(self._consumers_of(stream).items())]
+
+    def count(self, stream: Stream) -> int:
+        """How many consumers ``stream`` has (DescribeStreamSummary's ``ConsumerCount``)."""
+        with self.lock:
+            return len(self._consumers_of(stream))
+
+    def _not_found(self, what: str) -> ResourceNotFoundException:
+        return ResourceNotFoundException(f"Consumer {what}, account {self.account_id} not found.")
+
+    @staticmethod
+    def _check_consumer_arn(errs: list, consumer_arn) -> None:
+        if consumer_arn is not None and not isinstance(consumer_arn, str):
+            raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
+        v.check_length(errs, "consumerARN", consumer_arn, 1, 2048)
+        v.check_pattern(errs, "consumerARN", consumer_arn, CONSUMER_ARN_PATTERN)
+
+    @staticmethod
+    def _check_consumer_name(errs: list, consumer_name, *, required: bool) -> None:
+        if consumer_name is not None and not isinstance(consumer_name, str):
+            raise SerializationException(f"ConsumerName must be a str, not {type(consumer_name).__name__}")
+        v.check_name(errs, "consumerName", consumer_name, required=required)
+
+    def by_arn(self, consumer_arn: str) -> StreamConsumer:
+        """The consumer a ConsumerARN names.
+
+        Raises
+        ------
+        ResourceNotFoundException
+            No such consumer (in this engine's region and account).
+        """
+        m = _OWN_ARN.fullmatch(consumer_arn)
+        if m is None or (m.group(1), m.group(2)) != (self._engine.region, self.account_id):
+            raise self._not_found(consumer_arn)
+        stream = self._engine._lookup(m.group(3))
+        with self.lock:
+            consumer = None if stream is None else self._consumers_of(stream).get(m.group(4))
+        if consumer is None or consumer.arn != consumer_arn:
+            raise self._not_found(consumer_arn)
+        return consumer
+
+    def resolve(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> StreamConsumer:
+        """The consumer named by ConsumerARN, or by StreamARN + ConsumerName (all three must agree if given).
+
+        Raises
+        ------
+        ValidationException, SerializationException
+            Malformed arguments.
+        InvalidArgumentException
+            Neither way of naming a consumer, or arguments that disagree.
+        ResourceNotFoundException
+            No such stream or consumer.
+        """
+        errs: list = []
+        if consumer_arn is not None:
+            self._check_consumer_arn(errs, consumer_arn)
+        self._check_consumer_name(errs, consumer_name, required=False)
+        v.raise_if_any(errs)
+        if consumer_arn is not None:
+            consumer = self.by_arn(consumer_arn)
+            if stream_arn is not None and stream_arn != consumer.stream_arn:
+                raise InvalidArgumentException(f"ConsumerARN {consumer_arn} is not a consumer of stream {stream_arn}")
+            if consumer_name is not None and consumer_name != consumer.name:
+                raise InvalidArgumentException(
+                    f"ConsumerARN {consumer_arn} and ConsumerName {consumer_name} do not name the same consumer"
+                )
+            return consumer
+        if stream_arn is None or consumer_name is None:
+            raise InvalidArgumentException(
+                "ConsumerARN or both ConsumerName and StreamARN are required for this request."
+            )
+        stream = self._engine.stream(stream_arn=stream_arn)
+        with self.lock:
+            consumer = self._consumers_of(stream).get(consumer_name)
+        if consumer is None:
+            raise self._not_found(consumer_name)
+        return consumer
+
+    # -- the registry operations ------------------------------------------------------------
+
+    def register(self, stream_arn, consumer_name, tags: dict | None = None) -> dict:
+        """RegisterStreamConsumer; see :meth:`Engine.register_stream_consumer`."""
+        errs: list = []
+        if stream_arn is not None and not isinstance(stream_arn, str):
+            raise SerializationException(f"StreamARN must be a str, not {type(stream_arn).__name__}")
+        v.check_required(errs, "streamARN", stream_arn)
+        self._check_consumer_name(errs, consumer_name, required=True)
+        v.raise_if_any(errs)
+        stream = self._engine.stream(stream_arn=stream_arn)
+        with self.lock:
+            self._engine._check_open()
+            status = stream.status
+            if status not in ("ACTIVE", "UPDATING"):
+                raise ResourceInUseException(
+                    f"Stream {stream.name} under account {self.account_id} not ACTIVE, instead in state {status}"
+                )
+            consumers = self._consumers_of(stream)
+            if consumer_name in consumers:
+                raise ResourceInUseException(f"Consumer {consumer_name} under stream {stream.name} already exists.")
+            if len(consumers) >= MAX_CONSUMERS_PER_STREAM:
+                raise LimitExceededException(
+                    f"Only {MAX_CONSUMERS_PER_STREAM} consumers can be registered to a stream at once"
+                )
+            if sum(c.status == "CREATING" for c in consumers.values()) >= MAX_CREATING_CONSUMERS:
+                raise LimitExceededException(f"Only {MAX_CREATING_CONSUMERS} consumers can be created at the same time")
+            now = self.now_ms()
+            delay = self._engine.transition_ms
+            consumer = StreamConsumer(  # checks the tags before anything changes
+                self,
+                name=consumer_name,
+                stream_name=stream.name,
+                stream_arn=stream.arn,
+                incarnation=stream.incarnation,
+                created_ms=now,
+                status="CREATING" if delay else "ACTIVE",
+                status_until_ms=now + delay,
+                tags=tags,
+            )
+            self._by_stream.setdefault(stream.name, {})[consumer_name] = consumer
+            self.save()
+            return {"Consumer": consumer.describe()}
+
+    def describe(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> dict:
+        """DescribeStreamConsumer; see :meth:`Engine.describe_stream_consumer`."""
+        return {"ConsumerDescription": self.resolve(stream_arn, consumer_name, consumer_arn).description()}
+
+    def list_consumers(self, stream_arn, next_token=None, max_results=None, stream_creation_timestamp=None) -> dict:
+        """ListStreamConsumers; see :meth:`Engine.list_stream_consumers`."""
+        errs: list = []
+        if stream_arn is not None and not isinstance(stream_arn, str):
+            raise SerializationException(f"StreamARN must be a str, not {type(stream_arn).__name__}")
+        if max_results is not None and (not isinstance(max_results, int) or isinstance(max_results, bool)):
+            raise SerializationException(f"MaxResults must be an int, not {type(max_results).__name__}")
+        if max_results is not None:
+            v.check_int_range(errs, "maxResults", max_results, 1, 10_000)
+        if next_token is not None:
+            if not isinstance(next_token, str):
+                raise SerializationException(f"NextToken must be a str, not {type(next_token).__name__}")
+            v.check_length(errs, "nextToken", next_token, 1, 1_048_576)
+        v.check_required(errs, "streamARN", stream_arn)
+        v.raise_if_any(errs)
+        stream = self._engine.stream(stream_arn=stream_arn)
+        if stream_creation_timestamp is not None:
+            try:
+                given = to_epoch_ms(stream_creation_timestamp)
+            except TypeError as exc:
+                raise SerializationException(str(exc)) from None
+            if not (given == stream.created_ms or (given % 1000 == 0 and given // 1000 == stream.created_ms // 1000)):
+                raise self._engine._not_found(stream.name)
+        after = None
+        if next_token is not None:
+            text = self._engine._pages.decode(next_token, self.now_ms())
+            try:
+                state = json.loads(text)
+                valid = (
+                    isinstance(state, dict)
+                    and state.get("kind") == _TOKEN_KIND
+                    and state.get("stream") == stream.name
+                    and state.get("incarnation") == stream.incarnation
+                    and isinstance(state.get("after"), str)
+                )
+            except ValueError:
+                valid = False
+            if not valid:
+                raise InvalidArgumentException("Invalid NextToken.")
+            after = state["after"]
+        consumers = [c for c in self.consumers(stream) if after is None or c.name > after]
+        page = max_results or DEFAULT_MAX_RESULTS
+        out: dict = {"Consumers": [c.describe() for c in consumers[:page]]}
+        if len(consumers) > page:
+            state = {
+                "kind": _TOKEN_KIND,
+                "stream": stream.name,
+                "incarnation": stream.incarnation,
+                "after": consumers[page - 1].name,
+            }
+            out["NextToken"] = self._engine._pages.encode(json.dumps(state), self.now_ms())
+        return out
+
+    def deregister(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> dict:
+        """DeregisterStreamConsumer; see :meth:`Engine.deregister_stream_consumer`."""
+        consumer = self.resolve(stream_arn, consumer_name, consumer_arn)
+        with self.lock:
+            self._remove(consumer)
+            self.save()
+        return {}
+
+    def _remove(self, consumer: StreamConsumer) -> None:
+        """DELETING for the engine's transition time (gone at once if 0); its subscriptions end."""
+        if consumer._status != "DELETING":
+            consumer._status = "DELETING"
+            consumer._status_until_ms = self.now_ms() + self._engine.transition_ms
+        if consumer.gone:
+            consumers = self._by_stream.get(consumer.stream_name, {})
+            if consumers.get(consumer.name) is consumer:
+                del consumers[consumer.name]
+        error = ResourceInUseException(
+            f"Consumer {consumer.arn} under account {self.account_id} not ACTIVE, instead in state DELETING"
+        )
+        for key, sub in list(self._subscriptions.items()):
+            if key[0] == consumer.arn:
+                sub._terminate(error)
+
+    def drop_stream(self, stream: Stream) -> None:
+        """Deregister every consumer of ``stream`` (DeleteStream with EnforceConsumerDeletion)."""
+        with self.lock:
+            for consumer in list(self._consumers_of(stream).values()):
+                self._remove(consumer)
+            self._by_stream.pop(stream.name, None)
+            self.save()
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        consumer_arn,
+        shard_id,
+        starting_position,
+        *,
+        wire: bool = False,
+        lifetime_s: float | None = None,
+        poll_interval_s: float | None = None,
+        heartbeat_s: float | None = None,
+    ) -> Subscription:
+        """SubscribeToShard; see :meth:`Engine.subscribe_to_shard`."""
+        errs: list = []
+        if consumer_arn is not None and not isinstance(consumer_arn, str):
+            raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
+        if v.check_required(errs, "consumerARN", consumer_arn):
+            self._check_consumer_arn(errs, consumer_arn)
+        if shard_id is not None and not isinstance(shard_id, str):
+            raise SerializationException(f"ShardId must be a str, not {type(shard_id).__name__}")
+        v.check_name(errs, "shardId", shard_id)
+        if starting_position is not None and not isinstance(starting_position, dict):
+            raise SerializationException("StartingPosition must be a structure")
+        kind = sequence_number = timestamp = None
+        if v.check_required(errs, "startingPosition", starting_position):
+            kind = starting_position.get("Type")
+            sequence_number = starting_position.get("SequenceNumber")
+            timestamp = starting_position.get("Timestamp")
+            if v.check_required(errs, "startingPosition.type", kind):
+                v.check_enum(errs, "startingPosition.type", kind, ITERATOR_TYPES)
+            if sequence_number is not None:
+                if not isinstance(sequence_number, str):
+                    raise SerializationException("SequenceNumber must be a str")
+                v.check_pattern(errs, "startingPosition.sequenceNumber", sequence_number, v.SEQUENCE_NUMBER_PATTERN)
+        v.raise_if_any(errs)
+        timings = {"lifetime_s": lifetime_s, "poll_interval_s": poll_interval_s, "heartbeat_s": heartbeat_s}
+        for name, value in timings.items():
+            if value is not None and not value > 0:
+                raise InvalidArgumentException(f"{name} must be positive")
+        consumer = self.by_arn(consumer_arn)
+        status = consumer.status
+        if status != "ACTIVE":
+            raise ResourceInUseException(
+                f"Consumer {consumer.arn} under account {self.account_id} not ACTIVE, instead in state {status}"
+            )
+        stream = self._engine._lookup(consumer.stream_name)
+        if stream is None or stream.incarnation != consumer.incarnation:
+            raise self._not_found(consumer_arn)
+        # the class's own methods: enhanced fan-out is not subject to GetRecords throttling
+        token = type(stream).get_shard_iterator(stream, shard_id, kind, sequence_number, timestamp)["ShardIterator"]
+        start = self._engine._iterators.decode(token, self.now_ms())
+        shard = stream.shards[start.shard_index]
+        with self.lock:
+            if consumer.status != "ACTIVE":  # deregistered meanwhile
+                raise ResourceInUseException(
+                    f"Consumer {consumer.arn} under account {self.account_id} not ACTIVE, "
+                    f"instead in state {consumer.status}"
+                )
+            key = (consumer.arn, shard.shard_id)
+            now = self.now_ms()
+            old = self._subscriptions.get(key)
+            error = ResourceInUseException(
+                f"Another active subscription exists for consumer {consumer.arn} on shard {shard.shard_id}"
+            )
+            if old is not None and old.live:
+                if now - old.started_ms < RESUBSCRIBE_WINDOW_MS:
+                    raise error
+                old._terminate(error)
+            subscription = Subscription(
+                self,
+                consumer,
+                stream,
+                shard,
+                token,
+                start.position,
+                wire=wire,
+                started_ms=now,
+                lifetime_s=self.lifetime_s if lifetime_s is None else float(lifetime_s),
+                poll_interval_s=self.poll_interval_s if poll_interval_s is None else float(poll_interval_s),
+                heartbeat_s=self.heartbeat_s if heartbeat_s is None else float(heartbeat_s),
+            )
+            self._subscriptions[key] = subscription
+        return subscription
+
+    def _release(self, subscription: Subscription) -> None:
+        with self.lock:
+            key = (subscription.consumer_arn, subscription.shard_id)
+            if self._subscriptions.get(key) is subscription:
+                del self._subscriptions[key]
+
+    def subscriptions(self) -> list[Subscription]:
+        """The live subscriptions."""
+        with self.lock:
+            return [s for s in self._subscriptions.values() if s.live]
+
+    def end_all(self) -> None:
+        """End every subscription (the engine is closing)."""
+        with self.lock:
+            subscriptions = list(self._subscriptions.values())
+        for subscription in subscriptions:
+            subscription.close()
+
+
+class Subscription:
+    """A SubscribeToShard event stream: both an iterator and an async iterator of events.
+
+    Each event is a dict ``{"Records": [...], "ContinuationSequenceNumber": str,
+    "MillisBehindLatest": int}`` (records in boto3's GetRecords shape, or the
+    JSON wire shape when subscribed with ``wire=True``); the last event of a
+    closed shard has ``ContinuationSequenceNumber`` None and ``ChildShards``.
+    Iteration ends at the shard's end, after the subscription's lifetime, or
+    on :meth:`close`; it raises ResourceInUseException when another
+    subscription takes over or the consumer is deregistered, and
+    ResourceNotFoundException when the stream is deleted.  Use it as a
+    context manager (or call :meth:`close`) to end it early.
+
+    Obtain one from :meth:`Engine.subscribe_to_shard`.
+    """
+
+    def __init__(
+        self,
+        registry: ConsumerRegistry,
+        consumer: StreamConsumer,
+        stream: Stream,
+        shard: ShardInfo,
+        iterator: str,
+        position: int,
+        *,
+        wire: bool,
+        started_ms: int,
+        lifetime_s: float,
+        poll_interval_s: float,
+        heartbeat_s: float,
+    ):
+        self._registry = registry
+        self._stream = stream
+        self.consumer_arn = consumer.arn
+        self.shard_id = shard.shard_id
+        self.started_ms = started_ms
+        self._shard = shard
+        self._iterator = iterator
+        self._wire = wire
+        self._poll_interval = poll_interval_s
+        self._heartbeat = heartbeat_s
+        self._deadline = time.monotonic() + lifetime_s
+        self._continuation: str | None = self._sequence_number(max(position - 1, 0))
+        self._last_event: float | None = None
+        self._more = True
+        self._error: KinesisError | None = None
+        self._done = False
+        self._wake = threading.Event()
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        """Neither ended nor taken over, and within its lifetime."""
+        return not self._done and self._error is None and time.monotonic() < self._deadline
+
+    @property
+    def continuation_sequence_number(self) -> str | None:
+        """Where to resume (with AFTER_SEQUENCE_NUMBER); None once the shard's end was delivered."""
+        return self._continuation
+
+    def close(self) -> None:
+        """End the subscription; iteration stops, without raising a pending error (idempotent)."""
+        self._error = None
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._registry._release(self)
+        self._wake.set()
+
+    def _terminate(self, error: KinesisError) -> None:
+        """End with ``error``: the iteration raises it next (called from another thread)."""
+        if not self._done:
+            self._error = error
+            self._registry._release(self)
+        self._wake.set()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _sequence_number(self, counter: int) -> str:
+        shard = self._shard
+        return format_sequence_number(shard_prefix(shard.created_ms // 1000, shard.index, self._stream.salt), counter)
+
+    def _read(self) -> dict:
+        cls = type(self._stream)
+        try:
+            return cls.get_records(self._stream, self._iterator, MAX_EVENT_RECORDS, wire=self._wire)
+        except ExpiredIteratorException:  # only when the engine's clock jumps: start again where we were
+            self._iterator = cls.get_shard_iterator(
+                self._stream, self.shard_id, "AFTER_SEQUENCE_NUMBER", self._continuation
+            )["ShardIterator"]
+            return cls.get_records(self._stream, self._iterator, MAX_EVENT_RECORDS, wire=self._wire)
+
+    def _event(self, records: list, millis_behind: int) -> dict:
+        if self._stream.encrypted:
+            for record in records:
+                record["EncryptionType"] = self._stream.encryption_type
+        self._last_event = time.monotonic()
+        return {
+            "Records": records,
+            "ContinuationSequenceNumber": self._continuation,
+            "MillisBehindLatest": millis_behind,
+        }
+
+    def poll(self) -> dict | None:
+        """Read the shard once: an event if one is due, else None (never waits).
+
+        Raises
+        ------
+        StopIteration
+            The subscription has ended.
+        ResourceInUseException, ResourceNotFoundException
+            It was taken over, its consumer deregistered, or its stream deleted.
+        """
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._finish()
+            raise error
+        if self._done:
+            raise StopIteration
+        now = time.monotonic()
+        if now >= self._deadline:
+            self._finish()
+            raise StopIteration
+        try:
+            resp = self._read()
+        except KinesisError:
+            self._finish()
+            raise
+        records = resp["Records"]
+        if records:
+            self._continuation = records[-1]["SequenceNumber"]
+            self._iterator = resp["NextShardIterator"]
+            self._more = True
+            return self._event(records, resp["MillisBehindLatest"])
+        self._more = False
+        if resp.get("NextShardIterator") is None:  # past the end of a closed shard
+            self._finish()
+            self._continuation = None
+            self._last_event = now
+            return {
+                "Records": [],
+                "ContinuationSequenceNumber": None,
+                "MillisBehindLatest": 0,
+                "ChildShards": resp.get("ChildShards", []),
+            }
+        self._iterator = resp["NextShardIterator"]
+        position = self._registry._engine._iterators.decode(self._iterator, self._registry.now_ms()).position
+        self._continuation = max(self._continuation, self._sequence_number(max(position - 1, 0)))
+        if self._last_event is None or now - self._last_event >= self._heartbeat:
+            return self._event([], resp["MillisBehindLatest"])
+        return None
+
+    def _delay(self) -> float:
+        """Seconds to wait before the next read."""
+        if self._more or self._done or self._error is not None:
+            return 0.0
+        now = time.monotonic()
+        until_heartbeat = (self._last_event or now) + self._heartbeat - now
+        return max(0.0, min(self._poll_interval, until_heartbeat, self._deadline - now))
+
+    def __iter__(self) -> Subscription:
+        return self
+
+    def __next__(self) -> dict:
+        while True:
+            event = self.poll()
+            if event is not None:
+                return event
+            self._wake.wait(self._delay())
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict:
+        while True:
+            try:
+                event = self.poll()
+            except StopIteration:
+                raise StopAsyncIteration from None
+            if event is not None:
+                await asyncio.sleep(0)  # let others run between back-to-back events
+                return event
+            await asyncio.sleep(self._delay())
+
+    def __repr__(self) -> str:
+        state = "live" if self.live else "ended"
+        return f"<Subscription {self.consumer_arn} {self.shard_id} {state}>"
