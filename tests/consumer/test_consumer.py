@@ -344,3 +344,17 @@ def test_checkpoints_survive_a_durable_engine_restart(tmp_path):
             assert c.wait_until(lambda: sorted(log.data()) == more)
             time.sleep(0.2)
         assert sorted(log.data()) == more
+
+
+def test_initial_position_at_timestamp(tmp_path):
+    clock = [1_700_000_000_000]
+    engine = shardstream.Engine(clock=lambda: clock[0])
+    stream = engine.create_stream("s", shard_count=1)
+    put(stream, 10)
+    clock[0] += 60_000
+    later = put(stream, 10, start=10)
+    log = Log()
+    start = (clock[0] - 1000) / 1000  # epoch seconds, between the two batches
+    with Consumer(stream, "g", log.processor("w"), initial_position="AT_TIMESTAMP", timestamp=start, **FAST) as c:
+        assert c.wait_until(lambda: sorted(log.data()) == later)
+    assert ("w", "shardId-000000000000", "initialize:AT_TIMESTAMP") in log.events
