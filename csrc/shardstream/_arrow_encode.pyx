@@ -39,7 +39,8 @@ cdef object _shared_seq_offsets(int64_t n):
     if _seq_offsets is None or len(_seq_offsets) < (n + 1) * 4:
         size = max(n + 1, 2 * (len(_seq_offsets) // 4) if _seq_offsets is not None else 65537)
         _seq_offsets = pa.py_buffer(np.arange(0, size * SS_SEQ_LEN, SS_SEQ_LEN, dtype=np.int32))
-    return _seq_offsets
+    # Exactly the batch's part: an IPC writer writes an unsliced buffer whole.
+    return _seq_offsets.slice(0, (n + 1) * 4)
 
 
 cdef object _shared_zeros(int64_t n):
@@ -47,7 +48,7 @@ cdef object _shared_zeros(int64_t n):
     if _zero_indices is None or len(_zero_indices) < n * 4:
         size = max(n, 2 * (len(_zero_indices) // 4) if _zero_indices is not None else 65536)
         _zero_indices = pa.py_buffer(np.zeros(size, dtype=np.int32))
-    return _zero_indices
+    return _zero_indices.slice(0, n * 4)
 
 
 cdef object _dictionary(str shard_id):

@@ -176,7 +176,11 @@ def _exact(arr: pa.Array) -> pa.Array:
     dictionaries of those; anything else raises :class:`_NotSimple`.
     """
     if isinstance(arr, pa.DictionaryArray):
-        return pa.DictionaryArray.from_arrays(_exact(arr.indices), _exact(arr.dictionary))
+        indices, dictionary = arr.indices, arr.dictionary
+        exact_indices, exact_dictionary = _exact(indices), _exact(dictionary)
+        if exact_indices is indices and exact_dictionary is dictionary:
+            return arr
+        return pa.DictionaryArray.from_arrays(exact_indices, exact_dictionary)
     if arr.null_count or len(arr) == 0:
         raise _NotSimple
     t, n, offset, buffers = arr.type, len(arr), arr.offset, arr.buffers()
@@ -184,12 +188,17 @@ def _exact(arr: pa.Array) -> pa.Array:
         dtype = np.int64 if (pa.types.is_large_binary(t) or pa.types.is_large_string(t)) else np.int32
         offsets = np.frombuffer(buffers[1], dtype=dtype, count=offset + n + 1)[offset:]
         first, last = int(offsets[0]), int(offsets[n])
-        offset_buffer = buffers[1].slice(offset * offsets.itemsize, (n + 1) * offsets.itemsize)
+        size = (n + 1) * offsets.itemsize
+        if not offset and not first and buffers[0] is None and buffers[1].size == size and buffers[2].size == last:
+            return arr  # already exact (batches read out of a ring are)
+        offset_buffer = buffers[1].slice(offset * offsets.itemsize, size)
         if first:
             offset_buffer = pa.py_buffer(offsets - offsets.dtype.type(first))
         exact = [None, offset_buffer, buffers[2].slice(first, last - first)]
     elif len(buffers) == 2 and t.bit_width % 8 == 0 and not pa.types.is_boolean(t):
         width = t.bit_width // 8
+        if not offset and buffers[0] is None and buffers[1].size == n * width:
+            return arr
         exact = [None, buffers[1].slice(offset * width, n * width)]
     else:
         raise _NotSimple
@@ -202,7 +211,12 @@ def prepare_for_write(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
     The CRC equals what :func:`batch_crc32` computes on the batch read back.
     """
     try:
-        exact = pa.RecordBatch.from_arrays([_exact(c) for c in batch.columns], schema=batch.schema)
+        original = batch.columns
+        columns = [_exact(c) for c in original]
+        if all(a is b for a, b in zip(columns, original)):
+            exact = batch
+        else:
+            exact = pa.RecordBatch.from_arrays(columns, schema=batch.schema)
     except _NotSimple:
         exact = _canonicalize(batch)  # nulls or other types: let a round trip normalise it (one copy)
     return exact, batch_crc32(exact)
