@@ -463,3 +463,16 @@ def test_future_starting_sequence_number_is_rejected_or_empty():
 
     proc = subprocess.run([sys.executable, "-c", _FUTURE_SEQ_SCRIPT], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "OK", proc.stderr[-2000:]
+
+
+def test_small_batches_serialise_small():
+    """A read batch's buffers are exactly its rows' (no spare capacity an IPC writer would write out)."""
+    import pyarrow as pa
+
+    stream = shardstream.Engine().create_stream("tiny", shard_count=1)
+    stream.put_batch(["a", "b", "c"], [b"1", b"22", b"333"])
+    batch = stream.read_batch("shardId-000000000000", limit=3)
+    assert batch.num_rows == 3
+    assert pa.ipc.get_record_batch_size(batch) < 1024
+    compact = pa.RecordBatch.from_pylist(batch.to_pylist(), schema=batch.schema)
+    assert pa.ipc.get_record_batch_size(batch) <= pa.ipc.get_record_batch_size(compact)
