@@ -165,22 +165,24 @@ class _NotSimple(Exception):
     """An array :func:`_exact` does not handle."""
 
 
-def _exact(arr: pa.Array) -> pa.Array:
-    """``arr`` unsliced, on buffers cut to exactly what it uses (zero-copy but for rebased offsets).
+def _exact(arr: pa.Array, crc: int) -> tuple[pa.Array, int]:
+    """``arr`` unsliced, on buffers cut to exactly what it uses, and ``crc`` extended over them.
 
     The IPC writer writes an unsliced array's buffers whole, spare capacity
-    included (pooled output buffers have plenty), so they must be cut before
-    writing, both to keep segments small and so that the CRC-32 taken now
-    covers exactly the bytes a reader will get back.  Covers what segments
+    included, so they must be cut before writing, both to keep segments small
+    and so that the CRC-32 taken now covers exactly the bytes a reader will
+    get back (the CRC is the one :func:`batch_crc32` computes, folded in the
+    same walk).  Zero-copy but for rebased offsets; covers what segments
     hold: fixed-width and binary/string columns without nulls, and
     dictionaries of those; anything else raises :class:`_NotSimple`.
     """
     if isinstance(arr, pa.DictionaryArray):
         indices, dictionary = arr.indices, arr.dictionary
-        exact_indices, exact_dictionary = _exact(indices), _exact(dictionary)
+        exact_indices, crc = _exact(indices, crc)
+        exact_dictionary, crc = _exact(dictionary, crc)
         if exact_indices is indices and exact_dictionary is dictionary:
-            return arr
-        return pa.DictionaryArray.from_arrays(exact_indices, exact_dictionary)
+            return arr, crc
+        return pa.DictionaryArray.from_arrays(exact_indices, exact_dictionary), crc
     if arr.null_count or len(arr) == 0:
         raise _NotSimple
     t, n, offset, buffers = arr.type, len(arr), arr.offset, arr.buffers()
@@ -190,19 +192,27 @@ def _exact(arr: pa.Array) -> pa.Array:
         first, last = int(offsets[0]), int(offsets[n])
         size = (n + 1) * offsets.itemsize
         if not offset and not first and buffers[0] is None and buffers[1].size == size and buffers[2].size == last:
-            return arr  # already exact (batches read out of a ring are)
-        offset_buffer = buffers[1].slice(offset * offsets.itemsize, size)
-        if first:
-            offset_buffer = pa.py_buffer(offsets - offsets.dtype.type(first))
-        exact = [None, offset_buffer, buffers[2].slice(first, last - first)]
+            exact, written = arr, buffers  # already exact (batches read out of a ring are)
+        else:
+            offset_buffer = buffers[1].slice(offset * offsets.itemsize, size)
+            if first:
+                offset_buffer = pa.py_buffer(offsets - offsets.dtype.type(first))
+            written = [None, offset_buffer, buffers[2].slice(first, last - first)]
+            exact = None
     elif len(buffers) == 2 and t.bit_width % 8 == 0 and not pa.types.is_boolean(t):
         width = t.bit_width // 8
         if not offset and buffers[0] is None and buffers[1].size == n * width:
-            return arr
-        exact = [None, buffers[1].slice(offset * width, n * width)]
+            exact, written = arr, buffers
+        else:
+            written = [None, buffers[1].slice(offset * width, n * width)]
+            exact = None
     else:
         raise _NotSimple
-    return pa.Array.from_buffers(t, n, exact, null_count=0)
+    for buf in written:
+        crc = crc32(b"\x00" if buf is None else memoryview(buf), crc)
+    if exact is None:
+        exact = pa.Array.from_buffers(t, n, written, null_count=0)
+    return exact, crc
 
 
 def prepare_for_write(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
@@ -212,14 +222,16 @@ def prepare_for_write(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
     """
     try:
         original = batch.columns
-        columns = [_exact(c) for c in original]
+        columns, crc = [], 0
+        for column in original:
+            exact, crc = _exact(column, crc)
+            columns.append(exact)
         if all(a is b for a, b in zip(columns, original)):
-            exact = batch
-        else:
-            exact = pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+            return batch, crc
+        return pa.RecordBatch.from_arrays(columns, schema=batch.schema), crc
     except _NotSimple:
         exact = _canonicalize(batch)  # nulls or other types: let a round trip normalise it (one copy)
-    return exact, batch_crc32(exact)
+        return exact, batch_crc32(exact)
 
 
 def _canonicalize(batch: pa.RecordBatch) -> pa.RecordBatch:
