@@ -1,10 +1,10 @@
-"""Control plane: create/describe/list/delete shapes (checked against botocore's model) and exact errors."""
+"""Control plane: create/describe/list/delete shapes (checked against the vendored service model) and exact errors."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import botocore.session
+import botocore.model
 import pytest
 from conftest import ACCOUNT, ref_uniform_ranges, shard_id
 from hypothesis import given, settings
@@ -18,8 +18,9 @@ from shardstream import (
     ResourceNotFoundException,
     ValidationException,
 )
+from shardstream.server import model
 
-_MODEL = botocore.session.get_session().get_service_model("kinesis")
+_MODEL = botocore.model.ServiceModel(model.load(), "kinesis")
 _PY_TYPES = {"string": str, "integer": int, "long": int, "boolean": bool, "timestamp": dt.datetime,
              "blob": bytes, "list": list, "structure": dict}
 

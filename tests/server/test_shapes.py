@@ -1,4 +1,4 @@
-"""Request-shape validation (spec §1.2, §2.6, §2.7) against the installed botocore model."""
+"""Request-shape validation (spec §1.2, §2.6, §2.7) against the vendored service model."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import re
 import pytest
 
 from shardstream.errors import SerializationException, ValidationException
-from shardstream.server import shapes
+from shardstream.server import model, shapes
 from shardstream.server.shapes import validate
+
+from .model_samples import sample as _sample
 
 ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
 CONSUMER_ARN = ARN + "/consumer/c:1700000000"
 ENTRY = "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310"
+# the model's own pattern text, which the message quotes as it is
+HASH_KEY_RULE = "Member must satisfy regular expression pattern: " + model.load()["shapes"]["HashKey"]["pattern"]
 
 
 def verr(operation, params) -> str:
@@ -108,7 +112,7 @@ def test_put_record_partition_key_too_long():
 
 def test_put_record_empty_explicit_hash_key():
     assert verr("PutRecord", {"StreamName": "s", "PartitionKey": "k", "Data": "", "ExplicitHashKey": ""}) == one(
-        "''", "explicitHashKey", r"Member must satisfy regular expression pattern: 0|([1-9]\d{0,38})"
+        "''", "explicitHashKey", HASH_KEY_RULE
     )
 
 
@@ -331,7 +335,7 @@ def test_nested_put_records_entries():
         + line(
             "'-1'",
             "records.3.member.explicitHashKey",
-            r"Member must satisfy regular expression pattern: 0|([1-9]\d{0,38})",
+            HASH_KEY_RULE,
         )
         + "; "
         + line("null", "records.4.member.data", "Member must not be null")
@@ -495,58 +499,19 @@ def test_first_type_error_in_member_order():
 
 # --------------------------------------------------------------- every operation accepts a valid request
 
-_SAMPLES = {
-    "[a-zA-Z0-9_.-]+": "a",
-    r"arn:aws.*:kinesis:.*:\d{12}:stream/\S+": ARN,
-    r"arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+": ARN,
-    r"^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+": CONSUMER_ARN,
-    "[a-z0-9]{20}-[a-z0-9]{3}": "a" * 20 + "-abc",
-    r"0|([1-9]\d{0,38})": "0",
-    r"0|([1-9]\d{0,128})": "0",
-}
-
-
-def _sample(name: str, full: bool):
-    spec = shapes._model()["shapes"][name]
-    kind = spec["type"]
-    if kind == "structure":
-        return {
-            m: _sample(ms["shape"], full) for m, ms in spec["members"].items() if full or m in spec.get("required", ())
-        }
-    if kind == "list":
-        return [_sample(spec["member"]["shape"], full) for _ in range(max(spec.get("min", 0), 1))]
-    if kind == "map":
-        return {_sample(spec["key"]["shape"], full): _sample(spec["value"]["shape"], full)}
-    if kind == "string":
-        if "enum" in spec:
-            return spec["enum"][-1]
-        if "pattern" in spec:
-            value = _SAMPLES[spec["pattern"]]  # KeyError: a new pattern in the model needs a sample
-        else:
-            value = "x"
-        return value * max(1, spec.get("min", 1) // len(value) + (1 if spec.get("min", 1) % len(value) else 0))
-    if kind in ("integer", "long"):
-        return spec.get("min", 1)
-    if kind == "blob":
-        return b64(spec.get("min", 0) or 3)
-    if kind == "boolean":
-        return True
-    if kind == "timestamp":
-        return 1704067200.25
-    raise AssertionError(f"unhandled model type {kind}")
-
-
 OPERATIONS = sorted(shapes._model()["operations"])
 
 
 def test_every_model_operation_is_known():
     assert shapes.operations() == OPERATIONS
-    assert len(OPERATIONS) == 39
+    assert len(OPERATIONS) == model.source()["operations"] == 57
 
 
+# The model itself: PartitionKey optional (as for AUTO record distribution).
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_minimal_valid_request_passes(operation):
-    validate(operation, _sample(shapes._model()["operations"][operation]["input"]["shape"], full=False))
+    sample = _sample(shapes._model()["operations"][operation]["input"]["shape"], full=False)
+    validate(operation, sample, partition_key_required=False)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -558,12 +523,25 @@ def test_full_valid_request_passes(operation):
 def test_missing_required_members_reported(operation):
     required = shapes.input_shape(operation).get("required", [])
     if not required:
-        validate(operation, {})
+        validate(operation, {}, partition_key_required=False)
         return
-    msg = verr(operation, {})
+    with pytest.raises(ValidationException) as info:
+        validate(operation, {}, partition_key_required=False)
+    msg = info.value.message
     paths = re.findall(r" at '([^']+)' failed", msg)
     assert sorted(paths) == sorted(r[0].lower() + r[1:] for r in required)
     assert all(f"Value null at '{p}' failed to satisfy constraint: Member must not be null" in msg for p in paths)
+
+
+def test_partition_key_required_unless_the_stream_distributes_records():
+    # USER_PARTITION_KEY streams (the default): the same error as before the model made it optional
+    assert verr("PutRecord", {"StreamName": "s", "Data": ""}) == one("null", "partitionKey", "Member must not be null")
+    entries = {"StreamName": "s", "Records": [{"Data": "AAAA"}, {"PartitionKey": "k", "Data": "AAAA"}]}
+    assert verr("PutRecords", entries) == one("null", "records.1.member.partitionKey", "Member must not be null")
+    # AUTO streams: the model as it is
+    validate("PutRecord", {"StreamName": "s", "Data": ""}, partition_key_required=False)
+    validate("PutRecords", entries, partition_key_required=False)
+    assert all("PartitionKey" not in _shape(name).get("required", ()) for name in shapes.KEYED_SHAPES)
 
 
 def test_cbor_forms_accepted():

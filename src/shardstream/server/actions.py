@@ -2,7 +2,7 @@
 
 ``ACTIONS`` maps an operation name to ``fn(engine, params) -> dict`` where
 ``params`` is the decoded request (blobs as bytes, timestamps as datetimes).
-``OPERATIONS`` is every operation in the botocore model (Kinesis_20131202);
+``OPERATIONS`` is every operation in the vendored service model (:mod:`.model`);
 those not in ``ACTIONS`` are answered by :func:`unsupported` with an
 InvalidArgumentException -- shardstream never fakes a success.
 
@@ -14,53 +14,12 @@ an event stream (:mod:`.eventstream`).
 from __future__ import annotations
 
 from ..errors import InvalidArgumentException
+from . import model as _service_model
 
 __all__ = ["ACTIONS", "OPERATIONS", "UNSUPPORTED", "dispatch", "unsupported"]
 
-#: Every operation of the Kinesis 2013-12-02 API (botocore model).
-OPERATIONS: frozenset[str] = frozenset(
-    {
-        "AddTagsToStream",
-        "CreateStream",
-        "DecreaseStreamRetentionPeriod",
-        "DeleteResourcePolicy",
-        "DeleteStream",
-        "DeregisterStreamConsumer",
-        "DescribeAccountSettings",
-        "DescribeLimits",
-        "DescribeStream",
-        "DescribeStreamConsumer",
-        "DescribeStreamSummary",
-        "DisableEnhancedMonitoring",
-        "EnableEnhancedMonitoring",
-        "GetRecords",
-        "GetResourcePolicy",
-        "GetShardIterator",
-        "IncreaseStreamRetentionPeriod",
-        "ListShards",
-        "ListStreamConsumers",
-        "ListStreams",
-        "ListTagsForResource",
-        "ListTagsForStream",
-        "MergeShards",
-        "PutRecord",
-        "PutRecords",
-        "PutResourcePolicy",
-        "RegisterStreamConsumer",
-        "RemoveTagsFromStream",
-        "SplitShard",
-        "StartStreamEncryption",
-        "StopStreamEncryption",
-        "SubscribeToShard",
-        "TagResource",
-        "UntagResource",
-        "UpdateAccountSettings",
-        "UpdateMaxRecordSize",
-        "UpdateShardCount",
-        "UpdateStreamMode",
-        "UpdateStreamWarmThroughput",
-    }
-)
+#: Every operation of the Kinesis 2013-12-02 API (the vendored service model, :mod:`.model`).
+OPERATIONS: frozenset[str] = _service_model.operations()
 
 
 def _stream(engine, p: dict):

@@ -1,8 +1,8 @@
 """Request-shape validation for the Kinesis-compatible HTTP server.
 
 :func:`validate` checks a JSON-decoded request body against the input shape
-of a Kinesis operation as the botocore service model (``kinesis/2013-12-02``)
-describes it, the way Kinesis itself does (spec §2.5 step 10):
+of a Kinesis operation as the vendored service model (:mod:`.model`,
+botocore's ``kinesis/2013-12-02``) describes it, the way Kinesis itself does (spec §2.5 step 10):
 
 1. **Types first.**  Each member's JSON value must fit its model type;
    the first mismatch raises :class:`~shardstream.errors.SerializationException`
@@ -35,8 +35,9 @@ from functools import lru_cache
 
 from ..errors import SerializationException
 from ..validation import Violation, blob_repr, raise_if_any
+from . import model as _service_model
 
-__all__ = ["MEMBER_ORDER", "input_shape", "operations", "validate"]
+__all__ = ["KEYED_SHAPES", "MEMBER_ORDER", "input_shape", "operations", "validate"]
 
 # Kinesis's (kinesalite-observed) member order per operation, spec §2.6.
 # Members not listed follow in the model's order.
@@ -57,6 +58,17 @@ MEMBER_ORDER: dict[str, list[str]] = {
     "AddTagsToStream": ["Tags", "StreamName"],
     "RemoveTagsFromStream": ["TagKeys", "StreamName"],
 }
+
+# The shapes whose PartitionKey the model leaves optional (only AUTO-distribution
+# streams may omit it) but a USER_PARTITION_KEY stream requires.
+KEYED_SHAPES = frozenset({"PutRecordInput", "PutRecordsRequestEntry"})
+
+
+def _with_partition_key(spec: dict) -> list[str]:
+    """``spec``'s required members with PartitionKey, in the model's member order."""
+    required = set(spec.get("required", ())) | {"PartitionKey"}
+    return [m for m in spec.get("members", {}) if m in required]
+
 
 # Member order inside nested structures (by shape name), spec §2.6.
 _STRUCT_ORDER: dict[str, list[str]] = {
@@ -116,16 +128,17 @@ class _Shape:
         return f"<{self.type} shape {self.name}>"
 
 
-@lru_cache(maxsize=1)
 def _model() -> dict:
-    from botocore.loaders import Loader
-
-    return Loader().load_service_model("kinesis", "service-2")
+    return _service_model.load()
 
 
-@lru_cache(maxsize=1)
-def _compiled() -> dict[str, _Shape]:
-    """Operation name -> compiled input shape (cached; built on first use)."""
+@lru_cache(maxsize=2)
+def _compiled(keyed: bool = True) -> dict[str, _Shape]:
+    """Operation name -> compiled input shape (cached; built on first use).
+
+    ``keyed``: PartitionKey is required in the shapes of :data:`KEYED_SHAPES`,
+    as it is for every stream whose record distribution is USER_PARTITION_KEY.
+    """
     model = _model()
     raw = model["shapes"]
     cache: dict[str, _Shape] = {}
@@ -134,6 +147,8 @@ def _compiled() -> dict[str, _Shape]:
         if name in cache:
             return cache[name]
         spec = raw[name]
+        if keyed and name in KEYED_SHAPES:
+            spec = {**spec, "required": _with_partition_key(spec)}
         shape = cache[name] = _Shape(name, spec)
         if shape.type == "structure":
             members = list(spec.get("members", {}))
@@ -171,7 +186,7 @@ def operations() -> list[str]:
 
 
 def input_shape(operation: str) -> dict:
-    """The botocore model's input shape definition of ``operation`` (a dict), for tools and tests."""
+    """The service model's input shape definition of ``operation`` (a dict), for tools and tests."""
     return _model()["shapes"][_model()["operations"][operation]["input"]["shape"]]
 
 
@@ -430,7 +445,7 @@ def _check_members(out: list, prefix: str, value: dict, shape: _Shape) -> None:
 # --------------------------------------------------------------------------- API
 
 
-def validate(operation: str, params: dict) -> None:
+def validate(operation: str, params: dict, *, partition_key_required: bool = True) -> None:
     """Check a JSON-decoded request body against ``operation``'s model input shape.
 
     Parameters
@@ -443,6 +458,10 @@ def validate(operation: str, params: dict) -> None:
         The decoded JSON body: strings, numbers, bools, lists, dicts; blobs as
         base64 text (raw ``bytes`` are accepted too, as are ``datetime``
         timestamps, for bodies that came as CBOR).  It is not modified.
+    partition_key_required : bool
+        PutRecord and PutRecords entries must carry a PartitionKey (True, the
+        USER_PARTITION_KEY streams); False for streams with AUTO record
+        distribution, where the model's optional key is taken as it is.
 
     Raises
     ------
@@ -454,12 +473,12 @@ def validate(operation: str, params: dict) -> None:
     """
     if operation == "PutRecords" and _put_records_certainly_valid(params):
         return  # the hot path: a well-formed batch needs no walk of the model
-    _validate_model(operation, params)
+    _validate_model(operation, params, partition_key_required)
 
 
-def _validate_model(operation: str, params) -> None:
+def _validate_model(operation: str, params, partition_key_required: bool = True) -> None:
     """:func:`validate` by a full walk of the model's input shape."""
-    shape = _compiled().get(operation)
+    shape = _compiled(partition_key_required).get(operation)
     if shape is None:
         return
     if params is None:
