@@ -7,6 +7,7 @@ import contextlib
 import datetime as _dt
 import functools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -120,9 +121,7 @@ def _progress(plan: ReplayPlan, enabled: bool) -> Iterator[Callable[[int], None]
     if not enabled:
         yield lambda records: None
         return
-    with click.progressbar(
-        length=plan.estimate_records(), label="replaying", show_pos=True, file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=plan.estimate_records(), label="replaying", show_pos=True, file=sys.stderr) as bar:
         yield bar.update
 
 
