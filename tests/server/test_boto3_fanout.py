@@ -98,7 +98,8 @@ def test_register_describe_list_deregister(kinesis, engine):
     kinesis.create_stream(StreamName="s", ShardCount=1)
     consumer = kinesis.register_stream_consumer(StreamARN=ARN, ConsumerName="app", Tags={"team": "data"})["Consumer"]
     arn = consumer["ConsumerARN"]
-    assert arn == f"{ARN}/consumer/app:{engine.stream('s').created_ms // 1000}"
+    created = consumer["ConsumerCreationTimestamp"]
+    assert arn == f"{ARN}/consumer/app:{int(created.timestamp())}"  # the consumer's own creation second
     assert consumer["ConsumerStatus"] == "ACTIVE" and isinstance(consumer["ConsumerCreationTimestamp"], dt.datetime)
 
     by_arn = kinesis.describe_stream_consumer(ConsumerARN=arn)["ConsumerDescription"]
