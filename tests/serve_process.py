@@ -24,11 +24,13 @@ class ServeProcess:
     connections; leaving kills the server if it is still running.
     """
 
-    def __init__(self, *args: str, port: int | None = None, timeout: float = 8.0):
+    def __init__(
+        self, *args: str, port: int | None = None, timeout: float = 8.0, python_args: tuple = ("-m", "shardstream")
+    ):
         self.port = free_port() if port is None else port
         self.timeout = timeout
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shardstream", "serve", "--port", str(self.port), *args],
+            [sys.executable, *python_args, "serve", "--port", str(self.port), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -51,5 +51,7 @@ def test_build_script_builds_a_working_wheel():
     assert "shardstream/cli.py" in names and "shardstream/__main__.py" in names
     assert any(n.startswith("shardstream/_routing.") and n.endswith((".so", ".pyd")) for n in names)
     assert not any(n.endswith((".pyx", ".c", ".pxd")) for n in names), names
+    assert "shardstream/server/data/kinesis-2013-12-02.json.gz" in names  # the vendored service model
+    assert "shardstream/server/data/kinesis-2013-12-02.source.json" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "shardstream = shardstream.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

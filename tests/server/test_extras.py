@@ -1,0 +1,150 @@
+"""Every extra installs what its code imports: checked on the source, and by running the server
+with nothing importable but the core and the ``server`` extra."""
+
+from __future__ import annotations
+
+import ast
+import http.client
+import json
+import re
+import sys
+import textwrap
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from serve_process import ServeProcess
+
+from shardstream.server import model
+
+from .model_samples import sample
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "shardstream"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _closure(extras: set[str]) -> set[str]:
+    """The distributions ``pip install 'shardstream[extras]'`` brings in (as installed here)."""
+    seen: set[str] = set()
+    todo = [("shardstream", frozenset(extras))]
+    while todo:
+        dist, wanted = todo.pop()
+        for text in metadata.requires(dist) or ():
+            req = Requirement(text)
+            if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in wanted | {""}):
+                continue
+            name = _canonical(req.name)
+            if name == "shardstream":  # an extra naming other extras
+                todo.append(("shardstream", frozenset(req.extras)))
+            elif name not in seen:
+                seen.add(name)
+                todo.append((name, frozenset(req.extras)))
+    return seen
+
+
+def _declared_extras() -> set[str]:
+    return set(metadata.metadata("shardstream").get_all("Provides-Extra") or ())
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"shardstream", "__future__"}
+
+
+def _providers(module: str) -> set[str]:
+    return {_canonical(d) for d in metadata.packages_distributions().get(module, ())}
+
+
+def test_every_third_party_import_is_declared():
+    allowed = {e: _closure({e}) for e in _declared_extras() - {"test", "dev"}}
+    core = _closure(set())
+    undeclared = {}
+    for path in SRC.rglob("*.py"):
+        for module in _top_level_imports(path):
+            providers = _providers(module)
+            if not providers & (core | set().union(*allowed.values())):
+                undeclared.setdefault(module, []).append(str(path.relative_to(SRC)))
+    assert not undeclared, f"imported but in no extra: {undeclared}"
+
+
+def test_the_server_package_needs_only_the_server_extra():
+    allowed = _closure({"server"})
+    for path in (SRC / "server").rglob("*.py"):
+        for module in _top_level_imports(path):
+            assert _providers(module) & allowed, f"{path.name} imports {module}, which [server] does not install"
+
+
+# A child process in which only the core's and the [server] extra's distributions can be imported.
+_BLOCKER = textwrap.dedent(
+    """
+    import json, sys
+    BLOCKED = set(json.loads({blocked!r}))
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError("not installed by shardstream[server]: " + name)
+    sys.meta_path.insert(0, Block())
+    from shardstream.cli import main
+    sys.argv[0] = "shardstream"
+    main()
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def server_extra_only():
+    allowed = _closure({"server"}) | {"shardstream"}
+    installed = metadata.packages_distributions()
+    blocked = sorted(m for m, dists in installed.items() if not {_canonical(d) for d in dists} & allowed)
+    assert "botocore" in blocked and "boto3" in blocked and "aiohttp" not in blocked
+    prelude = _BLOCKER.format(blocked=json.dumps(blocked))
+    with ServeProcess(python_args=("-c", prelude), timeout=20.0) as proc:
+        yield proc
+
+
+# well formed, as the server's default ("presence") authentication wants; not verified
+_AUTHORIZATION = (
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/kinesis/aws4_request, "
+    "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + "0" * 64
+)
+
+
+def _post(port: int, operation: str, body: dict) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"Kinesis_20131202.{operation}",
+            "X-Amz-Date": "20260101T000000Z",
+            "Authorization": _AUTHORIZATION,
+        }
+        conn.request("POST", "/", body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_server_extra_alone_answers_every_operation_without_5xx(server_extra_only):
+    port = server_extra_only.port
+    created = _post(port, "CreateStream", {"StreamName": "a", "ShardCount": 1})
+    assert created[0] == 200, created
+    put = _post(port, "PutRecord", {"StreamName": "a", "PartitionKey": "k", "Data": "AAAA"})
+    assert put[0] == 200, put  # requests reach the engine, not only validation
+    answers = {}
+    for operation in sorted(model.operations()):
+        shape = model.load()["operations"][operation]["input"]["shape"]
+        for full in (False, True):
+            status, body = _post(port, operation, sample(shape, full))
+            answers[operation, full] = status
+            assert status < 500, f"{operation} (full={full}): {status} {body[:300]!r}"
+    assert len(answers) == 2 * len(model.operations())
