@@ -16,7 +16,7 @@ import threading
 import weakref
 from pathlib import Path
 
-from . import throttle
+from . import resharding, throttle
 from . import validation as v
 from ._native import system_now_ms
 from .durable import DurableStream, Maintenance, check_durability, counter_gap
@@ -34,7 +34,14 @@ from .storage import layout
 from .storage.datadir import DataDirectory
 from .storage.segments import DEFAULT_MAX_SEGMENT_BYTES
 from .storage.store import StreamStore
-from .stream import STREAM_MODES, Stream, _shard_sort_key
+from .stream import (
+    STREAM_MODES,
+    Stream,
+    _shard_sort_key,
+    check_iterator_request,
+    shard_does_not_exist,
+    shard_index_of,
+)
 from .validation import check_retention, check_shard_filter
 
 __all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
@@ -619,8 +626,16 @@ class Engine:
     def split_shard(
         self, stream_name: str | None, shard_to_split: str, new_starting_hash_key: str, *, stream_arn: str | None = None
     ) -> dict:
-        """:meth:`Stream.split_shard` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).split_shard(shard_to_split, new_starting_hash_key)
+        """:meth:`Stream.split_shard` on the named stream.
+
+        As Kinesis, the shard id is parsed before the stream is looked up: one
+        that names no shard index is ResourceNotFoundException ``Could not
+        find shard <id> ...`` even when the stream does not exist.
+        """
+        resharding.check_split_request(shard_to_split, new_starting_hash_key, stream_name)
+        name = self._name_from(stream_name, stream_arn)
+        shard_index_of(shard_to_split, name, self.account_id)
+        return self.stream(name).split_shard(shard_to_split, new_starting_hash_key)
 
     def merge_shards(
         self,
@@ -630,8 +645,12 @@ class Engine:
         *,
         stream_arn: str | None = None,
     ) -> dict:
-        """:meth:`Stream.merge_shards` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).merge_shards(shard_to_merge, adjacent_shard_to_merge)
+        """:meth:`Stream.merge_shards` on the named stream (shard ids parsed first, as for :meth:`split_shard`)."""
+        resharding.check_merge_request(shard_to_merge, adjacent_shard_to_merge, stream_name)
+        name = self._name_from(stream_name, stream_arn)
+        for shard_id in (shard_to_merge, adjacent_shard_to_merge):
+            shard_index_of(shard_id, name, self.account_id)
+        return self.stream(name).merge_shards(shard_to_merge, adjacent_shard_to_merge)
 
     def update_shard_count(
         self,
@@ -995,12 +1014,30 @@ class Engine:
         return self.stream(stream_name).put_records(records)
 
     def get_shard_iterator(
-        self, stream_name: str, shard_id: str, shard_iterator_type: str, starting_sequence_number=None, timestamp=None
+        self,
+        stream_name: str | None,
+        shard_id: str,
+        shard_iterator_type: str,
+        starting_sequence_number=None,
+        timestamp=None,
+        *,
+        stream_arn: str | None = None,
     ) -> dict:
-        """:meth:`Stream.get_shard_iterator` on the named stream."""
-        return self.stream(stream_name).get_shard_iterator(
-            shard_id, shard_iterator_type, starting_sequence_number, timestamp
-        )
+        """:meth:`Stream.get_shard_iterator` on the named stream.
+
+        As Kinesis, the shard id is parsed before the stream is looked up: one
+        that names no shard index is ResourceNotFoundException ``Could not find
+        shard <id> in stream <name> under account <acct>.``; a valid one on a
+        missing stream is ``Shard shardId-<index> in stream <name> under
+        account <acct> does not exist``.
+        """
+        check_iterator_request(shard_id, shard_iterator_type, starting_sequence_number, stream_name)
+        name = self._name_from(stream_name, stream_arn)
+        index = shard_index_of(shard_id, name, self.account_id)
+        stream = self._lookup(name)
+        if stream is None:
+            raise shard_does_not_exist(index, name, self.account_id)
+        return stream.get_shard_iterator(shard_id, shard_iterator_type, starting_sequence_number, timestamp)
 
     def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
         """GetRecords by iterator alone (the iterator names its stream)."""

@@ -294,6 +294,8 @@ class Stream(StreamCore):
         dict
             ``{}`` as boto3.
         """
+        resharding.check_split_request(shard_to_split, new_starting_hash_key)
+        shard_index_of(shard_to_split, self.name, self.account_id)
         with self._engine._lock:
             parent, at = resharding.check_split(self, shard_to_split, new_starting_hash_key)
             self._apply_split(parent, at, self.now_ms())
@@ -309,6 +311,9 @@ class Stream(StreamCore):
         dict
             ``{}`` as boto3.
         """
+        resharding.check_merge_request(shard_to_merge, adjacent_shard_to_merge)
+        for shard_id in (shard_to_merge, adjacent_shard_to_merge):
+            shard_index_of(shard_id, self.name, self.account_id)
         with self._engine._lock:
             left, right = resharding.check_merge(self, shard_to_merge, adjacent_shard_to_merge)
             self._apply_merge(left, right, self.now_ms())
@@ -789,20 +794,16 @@ class Stream(StreamCore):
 
     def _resolve_shard(self, shard_id, *, message: str = "get") -> ShardInfo:
         """Find a shard the way Kinesis does: by the digits after the first '-'."""
-        text = str(shard_id)
-        index = parse_shard_index(text)
-        missing = index is None or index >= len(self.shards) or self.status == "CREATING"
+        index = shard_index_of(shard_id, self.name, self.account_id)
+        missing = index >= len(self.shards) or self.status == "CREATING"
         if not missing and self._is_expired(self.shards[index], self.now_ms()):
             missing = True
         if missing:
-            shown = f"shardId-{index:012d}" if index is not None else text
             if message == "reshard":
                 raise ResourceNotFoundException(
-                    f"Could not find shard {shown} in stream {self.name} under account {self.account_id}."
+                    f"Could not find shard shardId-{index:012d} in stream {self.name} under account {self.account_id}."
                 )
-            raise ResourceNotFoundException(
-                f"Shard {shown} in stream {self.name} under account {self.account_id} does not exist"
-            )
+            raise shard_does_not_exist(index, self.name, self.account_id)
         return self.shards[index]
 
     def _sequence_number(self, shard: ShardInfo, counter: int) -> str:
@@ -1036,18 +1037,7 @@ class Stream(StreamCore):
         return {"ShardIterator": token}
 
     def _start_position(self, shard_id, kind, starting_sequence_number, timestamp) -> tuple[ShardInfo, int]:
-        errs: list = []
-        if shard_id is None:
-            errs.append(v.Violation("null", "shardId", "Member must not be null"))
-        else:
-            v.check_name(errs, "shardId", str(shard_id))
-        if kind is None:
-            errs.append(v.Violation("null", "shardIteratorType", "Member must not be null"))
-        else:
-            v.check_enum(errs, "shardIteratorType", kind, ITERATOR_TYPES)
-        if starting_sequence_number is not None:
-            v.check_pattern(errs, "startingSequenceNumber", str(starting_sequence_number), v.SEQUENCE_NUMBER_PATTERN)
-        v.raise_if_any(errs)
+        check_iterator_request(shard_id, kind, starting_sequence_number)
         shard = self._resolve_shard(shard_id)
         log = self.logs[shard.index]
         if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
@@ -1400,6 +1390,60 @@ class Stream(StreamCore):
 
     def __repr__(self) -> str:
         return f"<Stream {self.name!r} {self.status} shards={self.open_shard_count}>"
+
+
+def check_iterator_request(shard_id, kind, starting_sequence_number, stream_name=None) -> None:
+    """Check a GetShardIterator request's model constraints (ValidationException), in Kinesis's order.
+
+    ``stream_name`` is checked too when given (the engine checks it here, before
+    the shard id is parsed and the stream looked up).
+    """
+    errs: list = []
+    if shard_id is None:
+        errs.append(v.Violation("null", "shardId", "Member must not be null"))
+    else:
+        v.check_name(errs, "shardId", str(shard_id))
+    if kind is None:
+        errs.append(v.Violation("null", "shardIteratorType", "Member must not be null"))
+    else:
+        v.check_enum(errs, "shardIteratorType", kind, ITERATOR_TYPES)
+    if starting_sequence_number is not None:
+        v.check_pattern(errs, "startingSequenceNumber", str(starting_sequence_number), v.SEQUENCE_NUMBER_PATTERN)
+    if stream_name is not None:
+        v.check_name(errs, "streamName", stream_name)
+    v.raise_if_any(errs)
+
+
+def shard_index_of(shard_id, stream_name: str, account_id: str) -> int:
+    """The shard index a ShardId argument names, parsed as Kinesis parses it before looking anything up.
+
+    Parameters
+    ----------
+    shard_id : str
+        The id as given: the decimal number after its first ``-`` (the whole
+        text when there is none), at most 2147483647.
+    stream_name, account_id : str
+        For the error message.
+
+    Raises
+    ------
+    ResourceNotFoundException
+        The id names no index: ``Could not find shard <id as given> in stream
+        <name> under account <acct>.`` (whether or not the stream exists).
+    """
+    index = parse_shard_index(shard_id)
+    if index is None:
+        raise ResourceNotFoundException(
+            f"Could not find shard {shard_id} in stream {stream_name} under account {account_id}."
+        )
+    return index
+
+
+def shard_does_not_exist(index: int, stream_name: str, account_id: str) -> ResourceNotFoundException:
+    """GetShardIterator's error for a shard (or its stream) that does not exist."""
+    return ResourceNotFoundException(
+        f"Shard shardId-{index:012d} in stream {stream_name} under account {account_id} does not exist"
+    )
 
 
 def _shard_sort_key(shard_id: str) -> int:

@@ -1,0 +1,208 @@
+"""Conformance details where shardstream used to answer differently from real Kinesis (issue 10, part 4).
+
+Embedded API; the same rules over boto3 and the HTTP server are in
+tests/server/test_boto3_conformance.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ACCOUNT, FakeClock, shard_id
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import shardstream
+from shardstream.errors import (
+    InvalidArgumentException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+
+MAX_INDEX = 2**31 - 1
+
+
+def ref_shard_index(text: str) -> int | None:
+    """The rule, written independently: decimal text after the first '-' (or all of it), at most 2**31 - 1."""
+    digits = text.partition("-")[2] if "-" in text else text
+    if not digits or any(c not in "0123456789" for c in digits):
+        return None
+    index = int(digits)
+    return index if index <= MAX_INDEX else None
+
+
+def could_not_find(given: str, name: str) -> str:
+    return f"Could not find shard {given} in stream {name} under account {ACCOUNT}."
+
+
+def does_not_exist(index: int, name: str) -> str:
+    return f"Shard shardId-{index:012d} in stream {name} under account {ACCOUNT} does not exist"
+
+
+def not_found(name: str) -> str:
+    return f"Stream {name} under account {ACCOUNT} not found."
+
+
+def raised(call) -> tuple[type, str]:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the test compares the type and text
+        return type(exc), str(exc)
+    return type(None), ""
+
+
+# -- shard ids are parsed before the stream is looked up -----------------------------------------------
+
+UNPARSABLE = ["2147483648", "shardId-002147483648", "ABKLFD8", "2.14E4", "shardId-", "abc-", "shardId-1-2", "x"]
+PARSABLE = {"2147483647": MAX_INDEX, "a-00002147483647": MAX_INDEX, "-00002147483647": MAX_INDEX, "shard-7": 7,
+            "7": 7, "shardId-000000000007": 7}
+
+
+@pytest.mark.parametrize("given", UNPARSABLE)
+def test_unparsable_shard_id_on_a_missing_stream(given):
+    engine = shardstream.Engine()
+    for call in (
+        lambda: engine.get_shard_iterator("ghost", given, "LATEST"),
+        lambda: engine.split_shard("ghost", given, "12345"),
+        lambda: engine.merge_shards("ghost", given, shard_id(1)),
+        lambda: engine.merge_shards("ghost", shard_id(0), given),
+    ):
+        assert raised(call) == (ResourceNotFoundException, could_not_find(given, "ghost"))
+
+
+@pytest.mark.parametrize("given, index", PARSABLE.items())
+def test_valid_shard_id_on_a_missing_stream(given, index):
+    engine = shardstream.Engine()
+    assert raised(lambda: engine.get_shard_iterator("ghost", given, "LATEST")) == (
+        ResourceNotFoundException,
+        does_not_exist(index, "ghost"),
+    )
+    # SplitShard and MergeShards say the stream is missing (as observed on Kinesis)
+    for call in (
+        lambda: engine.split_shard("ghost", given, "12345"),
+        lambda: engine.merge_shards("ghost", given, shard_id(1)),
+    ):
+        assert raised(call) == (ResourceNotFoundException, not_found("ghost"))
+
+
+@pytest.mark.parametrize("given", UNPARSABLE)
+def test_unparsable_shard_id_on_an_existing_stream(given):
+    engine = shardstream.Engine()
+    s = engine.create_stream("s", 2)
+    for call in (
+        lambda: engine.get_shard_iterator("s", given, "TRIM_HORIZON"),
+        lambda: s.get_shard_iterator(given, "TRIM_HORIZON"),
+        lambda: engine.split_shard("s", given, "12345"),
+        lambda: s.split_shard(given, "12345"),
+        lambda: s.merge_shards(given, shard_id(1)),
+        lambda: s.merge_shards(shard_id(0), given),
+    ):
+        assert raised(call) == (ResourceNotFoundException, could_not_find(given, "s"))
+
+
+def test_unparsable_shard_id_comes_before_the_stream_state():
+    """Kinesis parses the id before it looks at the stream: a CREATING stream still says 'Could not find'."""
+    engine = shardstream.Engine(transition_ms=500, clock=FakeClock())
+    s = engine.create_stream("c", 2)
+    assert s.status == "CREATING"
+    assert raised(lambda: s.split_shard("bad", "12345")) == (ResourceNotFoundException, could_not_find("bad", "c"))
+    assert raised(lambda: s.merge_shards(shard_id(0), "bad")) == (
+        ResourceNotFoundException,
+        could_not_find("bad", "c"),
+    )
+    # a valid id on a CREATING stream: the state comes first for resharding ...
+    assert raised(lambda: s.split_shard(shard_id(0), "12345"))[0] is ResourceInUseException
+    # ... and there are no shards yet to iterate
+    assert raised(lambda: engine.get_shard_iterator("c", shard_id(0), "LATEST")) == (
+        ResourceNotFoundException,
+        does_not_exist(0, "c"),
+    )
+
+
+def test_shard_id_validation_still_comes_first():
+    engine = shardstream.Engine()
+    with pytest.raises(ValidationException) as ei:
+        engine.get_shard_iterator("ghost", "", "LATEST")
+    assert str(ei.value).startswith("2 validation errors detected: Value '' at 'shardId'")
+    with pytest.raises(ValidationException) as ei:
+        engine.get_shard_iterator("", "bad", "LATEST")
+    assert "at 'streamName'" in str(ei.value)
+    with pytest.raises(ValidationException) as ei:
+        engine.split_shard("", "bad", "x")
+    assert str(ei.value) == (
+        "3 validation errors detected: Value 'x' at 'newStartingHashKey' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); "
+        "Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: "
+        "[a-zA-Z0-9_.-]+; "
+        "Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    )
+    with pytest.raises(ValidationException):
+        engine.merge_shards("ghost", None, shard_id(0))
+
+
+def test_shard_ids_by_stream_arn():
+    engine = shardstream.Engine()
+    arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/gone"
+    assert raised(lambda: engine.get_shard_iterator(None, "shardId-x", "LATEST", stream_arn=arn)) == (
+        ResourceNotFoundException,
+        could_not_find("shardId-x", "gone"),
+    )
+    assert raised(lambda: engine.get_shard_iterator(None, "shardId-3", "LATEST", stream_arn=arn)) == (
+        ResourceNotFoundException,
+        does_not_exist(3, "gone"),
+    )
+    engine.create_stream("gone", 1)
+    assert engine.get_shard_iterator(None, "shard-0", "LATEST", stream_arn=arn)["ShardIterator"]
+
+
+_SHARD_ID_TEXT = st.one_of(
+    st.from_regex(r"[a-zA-Z0-9_.-]{1,40}", fullmatch=True),
+    st.builds(lambda p, n: f"{p}-{n}", st.from_regex(r"[a-zA-Z0-9_.]{0,10}", fullmatch=True),
+              st.integers(0, 2**33).map(str)),
+    st.integers(0, 2**33).map(lambda n: f"shardId-{n:012d}"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_SHARD_ID_TEXT)
+def test_shard_id_parsing_property(text):
+    """For any shard id the model accepts, the answer follows the parsing rule."""
+    engine = shardstream.Engine()
+    s = engine.create_stream("s", 3)
+    index = ref_shard_index(text)
+    missing = raised(lambda: engine.get_shard_iterator("ghost", text, "LATEST"))
+    split_missing = raised(lambda: engine.split_shard("ghost", text, "12345"))
+    present = raised(lambda: engine.get_shard_iterator("s", text, "LATEST"))
+    if index is None:
+        assert missing == split_missing == (ResourceNotFoundException, could_not_find(text, "ghost"))
+        assert present == (ResourceNotFoundException, could_not_find(text, "s"))
+        assert raised(lambda: s.read_batch(text)) == (ResourceNotFoundException, could_not_find(text, "s"))
+    else:
+        assert missing == (ResourceNotFoundException, does_not_exist(index, "ghost"))
+        assert split_missing == (ResourceNotFoundException, not_found("ghost"))
+        if index < 3:
+            assert present == (type(None), "")
+        else:
+            assert present == (ResourceNotFoundException, does_not_exist(index, "s"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=140))
+def test_any_string_as_shard_id(text):
+    """Any string at all: a ValidationException when the model refuses it, else the parsing rule."""
+    engine = shardstream.Engine()
+    kind, message = raised(lambda: engine.get_shard_iterator("ghost", text, "LATEST"))
+    model_ok = 1 <= len(text) <= 128 and all(c.isascii() and (c.isalnum() or c in "_.-") for c in text)
+    if not model_ok:
+        assert kind is ValidationException and "at 'shardId'" in message
+        return
+    index = ref_shard_index(text)
+    expected = could_not_find(text, "ghost") if index is None else does_not_exist(index, "ghost")
+    assert (kind, message) == (ResourceNotFoundException, expected)
+
+
+def test_invalid_argument_unchanged_for_a_found_shard():
+    engine = shardstream.Engine()
+    engine.create_stream("s", 1)
+    with pytest.raises(InvalidArgumentException):
+        engine.get_shard_iterator("s", "x-0", "AT_SEQUENCE_NUMBER")
