@@ -206,3 +206,133 @@ def test_invalid_argument_unchanged_for_a_found_shard():
     engine.create_stream("s", 1)
     with pytest.raises(InvalidArgumentException):
         engine.get_shard_iterator("s", "x-0", "AT_SEQUENCE_NUMBER")
+
+
+# -- tags ----------------------------------------------------------------------------------------------
+
+INVALID_CHARACTERS = (
+    "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @."
+)
+TOO_MANY = "Failed to add tags to stream {} under account " + ACCOUNT + (
+    " because a given stream cannot have more than 10 tags associated with it."
+)
+KEY_LENGTHS = (
+    "Member must satisfy constraint: [Member must have length less than or equal to 128, "
+    "Member must have length greater than or equal to 1]"
+)
+
+
+@pytest.fixture
+def tagged():
+    engine = shardstream.Engine()
+    s = engine.create_stream("t", 1, tags={"keep": "me"})
+    return engine, s
+
+
+@pytest.mark.parametrize("bad", ["tab\there", "new\nline", "cr\rhere", "vt\x0bhere", "nbsp\u00a0here"])
+def test_white_space_in_tags_is_the_space_character_only(tagged, bad):
+    engine, s = tagged
+    arn = s.arn
+    for call in (
+        lambda: s.add_tags_to_stream({bad: "v"}),
+        lambda: s.add_tags_to_stream({"k": bad}),
+        lambda: engine.add_tags_to_stream("t", {bad: "v"}),
+        lambda: engine.tag_resource(arn, {"k": bad}),
+        lambda: s.remove_tags_from_stream(["ok", bad]),
+        lambda: engine.remove_tags_from_stream("t", [bad]),
+        lambda: engine.untag_resource(arn, [bad]),
+        lambda: engine.create_stream("other", 1, tags={bad: "v"}),
+    ):
+        assert raised(call) == (InvalidArgumentException, INVALID_CHARACTERS)
+    assert s.tags == {"keep": "me"} and "other" not in engine
+
+
+def test_spaces_and_the_listed_symbols_are_fine(tagged):
+    engine, s = tagged
+    tags = {"ü0 _.": "a b", "/=+-@:%": "x y z", "日本 語": "値"}
+    s.add_tags_to_stream(tags)
+    assert s.tags == {"keep": "me", **tags}
+    s.remove_tags_from_stream(list(tags))
+    assert s.tags == {"keep": "me"}
+
+
+@pytest.mark.parametrize("bad", ["abc;def", "abc,def", "a#b", "a\tb", "a\nb", "a*b"])
+def test_remove_tags_checks_characters(tagged, bad):
+    engine, s = tagged
+    assert raised(lambda: engine.remove_tags_from_stream("t", ["keep", bad])) == (
+        InvalidArgumentException,
+        INVALID_CHARACTERS,
+    )
+    assert s.tags == {"keep": "me"}  # nothing removed
+
+
+def test_remove_tags_on_a_missing_stream_says_the_stream_is_missing():
+    engine = shardstream.Engine()
+    assert raised(lambda: engine.remove_tags_from_stream("ghost", [";"])) == (
+        ResourceNotFoundException,
+        not_found("ghost"),
+    )
+    arn = f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/ghost"
+    assert raised(lambda: engine.untag_resource(arn, ["a\tb"])) == (ResourceNotFoundException, not_found("ghost"))
+
+
+def test_more_than_50_tags_uses_aws_wording(tagged):
+    engine, s = tagged
+    s.add_tags_to_stream({f"k{i:02d}": "v" for i in range(49)})
+    for call in (
+        lambda: s.add_tags_to_stream({"one-more": "v"}),
+        lambda: engine.add_tags_to_stream("t", {"one-more": "v"}),
+        lambda: engine.tag_resource(s.arn, {"one-more": "v", "k00": "w"}),
+    ):
+        assert raised(call) == (InvalidArgumentException, TOO_MANY.format("t"))
+    assert len(s.tags) == 50 and s.tags["k00"] == "v"  # nothing changed
+    s.add_tags_to_stream({"k00": "w"})  # overwriting stays within the limit
+    assert raised(lambda: engine.create_stream("big", 1, tags={f"k{i}": "v" for i in range(51)})) == (
+        InvalidArgumentException,
+        TOO_MANY.format("big"),
+    )
+    assert "big" not in engine
+
+
+def test_consumer_tags_follow_the_same_rules(tagged):
+    engine, s = tagged
+    arn = engine.register_stream_consumer(s.arn, "c")["Consumer"]["ConsumerARN"]
+    engine.tag_resource(arn, {f"k{i:02d}": "v" for i in range(50)})
+    assert raised(lambda: engine.tag_resource(arn, {"x": "y"})) == (InvalidArgumentException, TOO_MANY.format("t"))
+    assert raised(lambda: engine.untag_resource(arn, ["a\nb"])) == (InvalidArgumentException, INVALID_CHARACTERS)
+    assert raised(lambda: engine.untag_resource(arn, ["", "k00"]))[0] is ValidationException
+    assert len(engine.list_tags_for_resource(arn)["Tags"]) == 50
+
+
+def test_tag_key_lengths_are_reported_once_for_the_whole_list(tagged):
+    engine, s = tagged
+    long_key = "k" * 129
+    expected = f"1 validation error detected: Value '[a, {long_key}, b, ]' at 'tagKeys' failed to satisfy constraint: "
+    for call in (
+        lambda: engine.remove_tags_from_stream("t", ["a", long_key, "b", ""]),
+        lambda: engine.untag_resource(s.arn, ["a", long_key, "b", ""]),
+    ):
+        assert raised(call) == (ValidationException, expected + KEY_LENGTHS)
+    keys = [f"k{i}" for i in range(51)] + [""]
+    kind, message = raised(lambda: s.remove_tags_from_stream(keys))
+    assert kind is ValidationException
+    assert message == (
+        f"2 validation errors detected: Value '[{', '.join(keys)}]' at 'tagKeys' failed to satisfy constraint: "
+        f"Member must have length less than or equal to 50; Value '[{', '.join(keys)}]' at 'tagKeys' failed to "
+        f"satisfy constraint: {KEY_LENGTHS}"
+    )
+
+
+def test_tag_map_lengths_are_reported_once_for_the_whole_map(tagged):
+    engine, s = tagged
+    tags = {"a": "1", "": "2", "k" * 129: "v" * 257}
+    shown = "'{" + ", ".join(f"{k}={val}" for k, val in tags.items()) + "}'"
+    expected = (
+        f"2 validation errors detected: Value {shown} at 'tags' failed to satisfy constraint: Map keys must satisfy "
+        "constraint: [Member must have length less than or equal to 128, Member must have length greater than or "
+        f"equal to 1]; Value {shown} at 'tags' failed to satisfy constraint: Map value must satisfy constraint: "
+        "[Member must have length less than or equal to 256, Member must have length greater than or equal to 0]"
+    )
+    for call in (lambda: s.add_tags_to_stream(tags), lambda: engine.tag_resource(s.arn, tags)):
+        assert raised(call) == (ValidationException, expected)
+    assert s.tags == {"keep": "me"}

@@ -247,7 +247,8 @@ def test_resource_tags_share_the_stream_tags(engine, stream):
     with pytest.raises(InvalidArgumentException) as ei:
         engine.tag_resource(ARN, {"one-too-many": "v"})
     assert str(ei.value) == (
-        f"Failed to add tags to stream s under account {ACCOUNT} because a given stream cannot have more than 50 tags."
+        f"Failed to add tags to stream s under account {ACCOUNT} because a given stream cannot have more than 10 tags "
+        "associated with it."
     )
 
 

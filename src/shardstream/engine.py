@@ -42,6 +42,7 @@ from .stream import (
     shard_does_not_exist,
     shard_index_of,
 )
+from .tags import TagSet
 from .validation import check_retention, check_shard_filter
 
 __all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
@@ -433,6 +434,8 @@ class Engine:
             if self._data is None:
                 raise InvalidArgumentException("durability needs an engine with a data_dir")
             check_durability(durability)
+        if tags:
+            TagSet(name, self.account_id).add(tags)  # every tag rule, before anything is created
         with self._lock:
             self._check_open()
             if self._lookup(name) is not None:

@@ -76,7 +76,7 @@ from .errors import (
 )
 from .models import ms_to_datetime, to_epoch_ms
 from .sequence import format_sequence_number, shard_prefix
-from .tags import TagSet
+from .tags import TagSet, check_tag_keys, check_tags
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -202,13 +202,18 @@ class StreamConsumer:
 
     def add_tags_to_stream(self, tags: dict) -> dict:
         """Add or overwrite tags (TagResource on the consumer's ARN); ``{}``."""
+        check_tags(tags)
         with self._registry.lock:
-            self._tags.add(tags)
-            self._registry.save()
+            added = self._tags.try_add(tags)
+            if added:
+                self._registry.save()
+        if not added:
+            raise self._tags.too_many()
         return {}
 
     def remove_tags_from_stream(self, tag_keys) -> dict:
         """Remove tags by key (UntagResource on the consumer's ARN); ``{}``."""
+        check_tag_keys(tag_keys)
         with self._registry.lock:
             self._tags.remove(tag_keys)
             self._registry.save()

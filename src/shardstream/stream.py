@@ -39,7 +39,7 @@ from .ondemand import OnDemandScaler
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER, format_sequence_number, parse_sequence_number, shard_prefix
-from .tags import TagSet
+from .tags import TagSet, check_tag_keys, check_tags
 from .validation import check_retention, check_shard_filter
 
 if TYPE_CHECKING:
@@ -465,15 +465,32 @@ class Stream(StreamCore):
 
     @_saves_metadata
     def add_tags_to_stream(self, tags: dict) -> dict:
-        """Add or overwrite tags (at most 50 per stream); ``{}`` as boto3."""
+        """Add or overwrite tags (at most 50 per stream); ``{}`` as boto3.
+
+        Raises
+        ------
+        SerializationException, ValidationException, InvalidArgumentException
+            Bad tags (see :func:`shardstream.tags.check_tags`), or more than 50
+            in all; nothing changes.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        """
+        check_tags(tags)
         with self._engine._lock:
             self._require_active()
-            self._tags.add(tags)
+            added = self._tags.try_add(tags)
+        if not added:
+            raise self._tags.too_many()
         return {}
 
     @_saves_metadata
     def remove_tags_from_stream(self, tag_keys) -> dict:
-        """Remove tags by key (unknown keys are ignored); ``{}`` as boto3."""
+        """Remove tags by key (unknown keys are ignored); ``{}`` as boto3.
+
+        The keys are checked as tags are (:func:`shardstream.tags.check_tag_keys`):
+        1 to 50 keys of 1-128 characters, and no characters a tag may not have.
+        """
+        check_tag_keys(tag_keys)
         with self._engine._lock:
             self._require_active()
             self._tags.remove(tag_keys)

@@ -65,3 +65,95 @@ def test_shard_ids_by_stream_arn(kinesis):
     kinesis.merge_shards(StreamARN=arn, ShardToMerge="shard-1", AdjacentShardToMerge="any-2")
     shards = kinesis.list_shards(StreamARN=arn)["Shards"]
     assert [s["ShardId"] for s in shards] == [f"shardId-{i:012d}" for i in range(4)]
+
+
+# -- tags ------------------------------------------------------------------------------------------
+
+INVALID_CHARACTERS = (
+    "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @."
+)
+KEY_LENGTHS = (
+    "Member must satisfy constraint: [Member must have length less than or equal to 128, "
+    "Member must have length greater than or equal to 1]"
+)
+
+
+def _ia(message: str) -> tuple[str, str, int]:
+    return "InvalidArgumentException", message, 400
+
+
+@pytest.fixture
+def tagged(kinesis):
+    kinesis.create_stream(StreamName="t", ShardCount=1)
+    kinesis.add_tags_to_stream(StreamName="t", Tags={"keep": "me"})
+    return kinesis.describe_stream_summary(StreamName="t")["StreamDescriptionSummary"]["StreamARN"]
+
+
+def _tags(kinesis) -> dict:
+    return {t["Key"]: t["Value"] for t in kinesis.list_tags_for_stream(StreamName="t")["Tags"]}
+
+
+@pytest.mark.parametrize("bad", ["tab\there", "new\nline", "semi;colon", "com,ma"])
+def test_tag_characters(kinesis, tagged, bad):
+    arn = tagged
+    for call in (
+        lambda: kinesis.add_tags_to_stream(StreamName="t", Tags={bad: "v"}),
+        lambda: kinesis.add_tags_to_stream(StreamName="t", Tags={"k": bad}),
+        lambda: kinesis.tag_resource(ResourceARN=arn, Tags={bad: "v"}),
+        lambda: kinesis.remove_tags_from_stream(StreamName="t", TagKeys=["keep", bad]),
+        lambda: kinesis.untag_resource(ResourceARN=arn, TagKeys=[bad]),
+        lambda: kinesis.create_stream(StreamName="other", ShardCount=1, Tags={bad: "v"}),
+    ):
+        assert error_of(call) == _ia(INVALID_CHARACTERS)
+    assert _tags(kinesis) == {"keep": "me"}
+    assert kinesis.list_streams()["StreamNames"] == ["t"]
+    # the stream check comes first
+    assert error_of(lambda: kinesis.remove_tags_from_stream(StreamName="ghost", TagKeys=[bad])) == rnf(
+        f"Stream ghost under account {ACCT} not found."
+    )
+
+
+def test_spaces_in_tags(kinesis, tagged):
+    kinesis.add_tags_to_stream(StreamName="t", Tags={"a b": "c d", "ü0 _.": "/=+-@:%"})
+    kinesis.remove_tags_from_stream(StreamName="t", TagKeys=["a b"])
+    assert _tags(kinesis) == {"keep": "me", "ü0 _.": "/=+-@:%"}
+
+
+def test_more_than_50_tags(kinesis, tagged):
+    kinesis.add_tags_to_stream(StreamName="t", Tags={f"k{i:02d}": "v" for i in range(49)})
+    expected = _ia(
+        f"Failed to add tags to stream t under account {ACCT} because a given stream cannot have more than 10 tags "
+        "associated with it."
+    )
+    assert error_of(lambda: kinesis.add_tags_to_stream(StreamName="t", Tags={"x": "y"})) == expected
+    assert error_of(lambda: kinesis.tag_resource(ResourceARN=tagged, Tags={"x": "y"})) == expected
+    assert len(_tags(kinesis)) == 50
+
+
+def test_tag_key_length_reported_once_for_the_list(kinesis, tagged):
+    long_key = "k" * 129
+    expected = (
+        "ValidationException",
+        f"1 validation error detected: Value '[a, {long_key}, b, {long_key}]' at 'tagKeys' failed to satisfy "
+        f"constraint: {KEY_LENGTHS}",
+        400,
+    )
+    keys = ["a", long_key, "b", long_key]
+    assert error_of(lambda: kinesis.remove_tags_from_stream(StreamName="t", TagKeys=keys)) == expected
+    assert error_of(lambda: kinesis.untag_resource(ResourceARN=tagged, TagKeys=keys)) == expected
+
+
+def test_tag_map_lengths_reported_once_for_the_map(kinesis, tagged):
+    tags = {"a": "1", "k" * 129: "v", "b": "w" * 257}
+    shown = "'{" + ", ".join(f"{k}={val}" for k, val in tags.items()) + "}'"
+    expected = (
+        "ValidationException",
+        f"2 validation errors detected: Value {shown} at 'tags' failed to satisfy constraint: Map keys must satisfy "
+        "constraint: [Member must have length less than or equal to 128, Member must have length greater than or "
+        f"equal to 1]; Value {shown} at 'tags' failed to satisfy constraint: Map value must satisfy constraint: "
+        "[Member must have length less than or equal to 256, Member must have length greater than or equal to 0]",
+        400,
+    )
+    assert error_of(lambda: kinesis.add_tags_to_stream(StreamName="t", Tags=tags)) == expected
+    assert error_of(lambda: kinesis.tag_resource(ResourceARN=tagged, Tags=tags)) == expected
+    assert _tags(kinesis) == {"keep": "me"}
