@@ -336,3 +336,25 @@ def test_tag_map_lengths_are_reported_once_for_the_whole_map(tagged):
     for call in (lambda: s.add_tags_to_stream(tags), lambda: engine.tag_resource(s.arn, tags)):
         assert raised(call) == (ValidationException, expected)
     assert s.tags == {"keep": "me"}
+
+
+# -- resource policies ---------------------------------------------------------------------------------
+
+
+def test_delete_resource_policy_without_one():
+    engine = shardstream.Engine()
+    s = engine.create_stream("p", 1)
+    expected = (ResourceNotFoundException, f"No resource policy found for resource ARN {s.arn}.")
+    assert raised(lambda: engine.delete_resource_policy(s.arn)) == expected
+    assert raised(s.delete_resource_policy) == expected
+    engine.put_resource_policy(s.arn, "{}")
+    assert engine.delete_resource_policy(s.arn) == {}
+    assert raised(lambda: engine.delete_resource_policy(s.arn)) == expected
+    consumer = engine.register_stream_consumer(s.arn, "c")["Consumer"]["ConsumerARN"]
+    assert raised(lambda: engine.delete_resource_policy(consumer)) == (
+        ResourceNotFoundException,
+        f"No resource policy found for resource ARN {consumer}.",
+    )
+    engine.put_resource_policy(consumer, '{"a": 1}')
+    assert engine.delete_resource_policy(consumer) == {}
+    assert engine.get_resource_policy(consumer) == {"Policy": "{}"}

@@ -784,7 +784,7 @@ class Engine:
         return self.resource(resource_arn).get_resource_policy()
 
     def delete_resource_policy(self, resource_arn: str) -> dict:
-        """boto3's DeleteResourcePolicy; ``{}``."""
+        """boto3's DeleteResourcePolicy; ``{}`` (ResourceNotFoundException if the resource has no policy)."""
         return self.resource(resource_arn).delete_resource_policy()
 
     # -- enhanced fan-out (boto3-style) -------------------------------------------------

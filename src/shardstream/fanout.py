@@ -236,10 +236,14 @@ class StreamConsumer:
         return {"Policy": "{}" if self.resource_policy is None else self.resource_policy}
 
     def delete_resource_policy(self) -> dict:
-        """Remove the resource policy (a no-op without one); ``{}``."""
+        """Remove the resource policy; ``{}``.  ResourceNotFoundException when there is none (as for streams)."""
         with self._registry.lock:
-            self.resource_policy = None
-            self._registry.save()
+            had_policy = self.resource_policy is not None
+            if had_policy:
+                self.resource_policy = None
+                self._registry.save()
+        if not had_policy:
+            raise ResourceNotFoundException(f"No resource policy found for resource ARN {self.arn}.")
         return {}
 
     def __repr__(self) -> str:

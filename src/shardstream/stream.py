@@ -715,9 +715,18 @@ class Stream(StreamCore):
 
     @_saves_metadata
     def delete_resource_policy(self) -> dict:
-        """Remove the resource policy (a no-op without one); ``{}`` as boto3."""
+        """Remove the resource policy; ``{}`` as boto3.
+
+        Raises
+        ------
+        ResourceNotFoundException
+            The stream has no policy: ``No resource policy found for resource ARN <arn>.``
+        """
         with self._engine._lock:
+            had_policy = self.resource_policy is not None
             self.resource_policy = None
+        if not had_policy:
+            raise ResourceNotFoundException(f"No resource policy found for resource ARN {self.arn}.")
         return {}
 
     # -- retention -----------------------------------------------------------------

@@ -157,3 +157,20 @@ def test_tag_map_lengths_reported_once_for_the_map(kinesis, tagged):
     assert error_of(lambda: kinesis.add_tags_to_stream(StreamName="t", Tags=tags)) == expected
     assert error_of(lambda: kinesis.tag_resource(ResourceARN=tagged, Tags=tags)) == expected
     assert _tags(kinesis) == {"keep": "me"}
+
+
+# -- resource policies -----------------------------------------------------------------------------
+
+
+def test_delete_resource_policy_without_one(kinesis):
+    kinesis.create_stream(StreamName="p", ShardCount=1)
+    arn = f"arn:aws:kinesis:us-east-1:{ACCT}:stream/p"
+    expected = rnf(f"No resource policy found for resource ARN {arn}.")
+    assert error_of(lambda: kinesis.delete_resource_policy(ResourceARN=arn)) == expected
+    kinesis.put_resource_policy(ResourceARN=arn, Policy='{"Version":"2012-10-17"}')
+    kinesis.delete_resource_policy(ResourceARN=arn)
+    assert error_of(lambda: kinesis.delete_resource_policy(ResourceARN=arn)) == expected
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+    assert error_of(lambda: kinesis.delete_resource_policy(ResourceARN=consumer)) == rnf(
+        f"No resource policy found for resource ARN {consumer}."
+    )
