@@ -358,3 +358,158 @@ def test_delete_resource_policy_without_one():
     engine.put_resource_policy(consumer, '{"a": 1}')
     assert engine.delete_resource_policy(consumer) == {}
     assert engine.get_resource_policy(consumer) == {"Policy": "{}"}
+
+
+# -- lifecycle with transitions on ---------------------------------------------------------------------
+
+T = 500
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def slow(clock):
+    return shardstream.Engine(transition_ms=T, clock=clock)
+
+
+def listed(engine, name) -> list[dict]:
+    """The shards DescribeStream shows, checked against ListShards (all pages of one shard each)."""
+    shards = engine.describe_stream(name)["StreamDescription"]["Shards"]
+    page = engine.list_shards(name, max_results=1)
+    paged = page["Shards"]
+    while "NextToken" in page:
+        page = engine.list_shards(next_token=page["NextToken"], max_results=1)
+        paged += page["Shards"]
+    assert paged == shards
+    return shards
+
+
+def ids(shards) -> list[str]:
+    return [s["ShardId"] for s in shards]
+
+
+def is_open(shard) -> bool:
+    return "EndingSequenceNumber" not in shard["SequenceNumberRange"]
+
+
+def test_creating_stream_lists_no_shards(slow, clock):
+    slow.create_stream("c", 3)
+    desc = slow.describe_stream("c")["StreamDescription"]
+    assert (desc["StreamStatus"], desc["Shards"], desc["HasMoreShards"]) == ("CREATING", [], False)
+    assert listed(slow, "c") == []
+    clock.advance(T)
+    assert ids(listed(slow, "c")) == [shard_id(i) for i in range(3)]
+
+
+def test_deleted_while_creating_shows_deleting_with_no_shards(slow, clock):
+    s = slow.create_stream("dc", 2)
+    slow.delete_stream("dc")
+    desc = slow.describe_stream("dc")["StreamDescription"]
+    assert (desc["StreamStatus"], desc["Shards"], desc["HasMoreShards"]) == ("DELETING", [], False)
+    assert listed(slow, "dc") == []
+    assert raised(lambda: slow.get_shard_iterator("dc", shard_id(0), "LATEST")) == (
+        ResourceNotFoundException,
+        does_not_exist(0, "dc"),
+    )
+    assert s.read_table().num_rows == 0
+    clock.advance(T)
+    assert "dc" not in slow
+
+
+def test_deleted_once_active_still_lists_its_shards_while_deleting(slow, clock):
+    slow.create_stream("d", 2)
+    clock.advance(T)
+    slow.delete_stream("d")
+    desc = slow.describe_stream("d")["StreamDescription"]
+    assert desc["StreamStatus"] == "DELETING" and ids(desc["Shards"]) == [shard_id(0), shard_id(1)]
+
+
+def test_updating_after_a_split_lists_the_old_shards(slow, clock):
+    s = slow.create_stream("u", 2)
+    clock.advance(T)
+    before = listed(slow, "u")
+    s.split_shard(shard_id(0), str(2**126))
+    assert s.status == "UPDATING"
+    assert listed(slow, "u") == before  # parent still open, no children yet
+    assert all(is_open(x) for x in before)
+    assert slow.describe_stream_summary("u")["StreamDescriptionSummary"]["StreamStatus"] == "UPDATING"
+    # writes already go to the children, and they can be read
+    out = s.put_record(b"x", "k", explicit_hash_key="0")
+    assert out["ShardId"] == shard_id(2)
+    it = s.get_shard_iterator(shard_id(2), "TRIM_HORIZON")["ShardIterator"]
+    assert [r["Data"] for r in s.get_records(it)["Records"]] == [b"x"]
+    clock.advance(T - 1)
+    assert listed(slow, "u") == before
+    clock.advance(1)
+    after = listed(slow, "u")
+    assert ids(after) == [shard_id(i) for i in range(4)]
+    assert not is_open(after[0]) and all(is_open(x) for x in after[1:])
+    assert after[2]["ParentShardId"] == shard_id(0)
+
+
+def test_updating_after_a_merge_and_a_shard_count_change(slow, clock):
+    s = slow.create_stream("m", 2)
+    clock.advance(T)
+    before = listed(slow, "m")
+    s.merge_shards(shard_id(0), shard_id(1))
+    assert listed(slow, "m") == before and all(is_open(x) for x in before)
+    clock.advance(T)
+    merged = listed(slow, "m")
+    assert ids(merged) == [shard_id(0), shard_id(1), shard_id(2)]
+    assert merged[2]["AdjacentParentShardId"] == shard_id(1)
+    s.update_shard_count(2)
+    assert listed(slow, "m") == merged
+    assert slow.list_shards("m", shard_filter={"Type": "AT_LATEST"})["Shards"] == [merged[2]]
+    clock.advance(T)
+    assert len(listed(slow, "m")) == 5
+    assert ids(slow.list_shards("m", shard_filter={"Type": "AT_LATEST"})["Shards"]) == [shard_id(3), shard_id(4)]
+
+
+def test_updating_without_a_shard_change_lists_the_current_shards(slow, clock):
+    s = slow.create_stream("e", 1)
+    clock.advance(T)
+    s.split_shard(shard_id(0), str(2**127))
+    clock.advance(T)
+    current = listed(slow, "e")
+    s.start_stream_encryption("KMS", "alias/aws/kinesis")
+    assert s.status == "UPDATING"
+    assert listed(slow, "e") == current
+
+
+def test_instant_transitions_list_the_new_shards_at_once():
+    engine = shardstream.Engine()
+    s = engine.create_stream("i", 1)
+    s.split_shard(shard_id(0), str(2**127))
+    assert ids(listed(engine, "i")) == [shard_id(0), shard_id(1), shard_id(2)]
+
+
+# -- the account shard limit ---------------------------------------------------------------------------
+
+
+def test_default_shard_limit_is_the_us_east_1_quota():
+    engine = shardstream.Engine()
+    assert engine.shard_limit == 20_000
+    assert engine.describe_limits()["ShardLimit"] == 20_000
+    engine.create_stream("big", 600)  # more than the old default of 500
+    assert engine.describe_limits()["OpenShardCount"] == 600
+    assert engine.for_region("eu-west-1").describe_limits()["ShardLimit"] == 20_000
+
+
+def test_explicit_shard_limit():
+    engine = shardstream.Engine(shard_limit=500)
+    assert engine.describe_limits()["ShardLimit"] == 500
+    engine.create_stream("a", 500)
+    kind, message = raised(lambda: engine.create_stream("b", 1))
+    assert kind is shardstream.LimitExceededException
+    assert "Current shard count for the account: 500. Limit: 500." in message
+    assert shardstream.Engine(shard_limit=None).describe_limits()["ShardLimit"] == 2**31 - 1
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "10", True])
+def test_bad_shard_limit(bad):
+    with pytest.raises(InvalidArgumentException) as ei:
+        shardstream.Engine(shard_limit=bad)
+    assert str(ei.value) == f"shard_limit must be None or an int >= 0, not {bad!r}"

@@ -45,9 +45,11 @@ from .stream import (
 from .tags import TagSet
 from .validation import check_retention, check_shard_filter
 
-__all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
+__all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "DEFAULT_SHARD_LIMIT", "Engine"]
 
 DEFAULT_SHARD_CAPACITY_BYTES = 256 * 1024 * 1024
+#: Kinesis's documented default shard quota per account in us-east-1 (also us-west-2 and eu-west-1).
+DEFAULT_SHARD_LIMIT = 20_000
 # Durable engines still open, closed (flushed, synced, sealed) at interpreter exit.
 _open_engines: weakref.WeakSet = weakref.WeakSet()
 ON_DEMAND_SHARDS = 4
@@ -68,7 +70,9 @@ class Engine:
         The 12-digit account named in ARNs and error messages.
     shard_limit : int or None
         Most open shards across all streams, as Kinesis's account quota
-        (LimitExceededException beyond it); None for no limit.
+        (LimitExceededException beyond it; DescribeLimits reports it).  The
+        default, 20,000, is today's documented quota in us-east-1; None for
+        no limit.
     shard_capacity_bytes : int
         Default bound on each shard's in-memory log (records + 24 bytes each).
     clock : callable, optional
@@ -111,7 +115,7 @@ class Engine:
         *,
         region: str = "us-east-1",
         account_id: str = "000000000000",
-        shard_limit: int | None = 500,
+        shard_limit: int | None = DEFAULT_SHARD_LIMIT,
         shard_capacity_bytes: int = DEFAULT_SHARD_CAPACITY_BYTES,
         clock=None,
         transition_ms: int = 0,
@@ -122,6 +126,10 @@ class Engine:
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
     ):
         check_durability(durability)
+        if shard_limit is not None and (
+            not isinstance(shard_limit, int) or isinstance(shard_limit, bool) or shard_limit < 0
+        ):
+            raise InvalidArgumentException(f"shard_limit must be None or an int >= 0, not {shard_limit!r}")
         if flush_interval_ms < 1:
             raise InvalidArgumentException("flush_interval_ms must be at least 1")
         self.region = region

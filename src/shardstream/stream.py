@@ -8,6 +8,7 @@ from any number of threads.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
@@ -122,6 +123,8 @@ class Stream(StreamCore):
         delay = engine.transition_ms
         self._status = "CREATING" if delay else "ACTIVE"
         self._status_until_ms = created_ms + delay
+        self._layout_before_update: tuple[int, frozenset[int]] | None = None
+        self._deleted_while_creating = False
         self.retention_hours = retention_hours
         self.stream_mode = stream_mode
         self.max_record_size_kib = max_record_size_kib
@@ -235,14 +238,26 @@ class Stream(StreamCore):
                 f"Stream {self.name} under account {self.account_id} not ACTIVE, instead in state {status}"
             )
 
-    def _begin_update(self) -> None:
-        """ACTIVE -> UPDATING for the engine's transition time (instant by default)."""
+    def _begin_update(self, before: tuple[int, frozenset[int]] | None = None) -> None:
+        """ACTIVE -> UPDATING for the engine's transition time (instant by default).
+
+        ``before``: for a change of shards, :meth:`_layout_snapshot` taken just
+        before it; until the change completes the stream lists that layout
+        (as Kinesis, whose new shards appear once the stream is ACTIVE again),
+        although writes already go to the new shards.
+        """
         delay = self._engine.transition_ms
         if delay:
             self._status = "UPDATING"
             self._status_until_ms = self.now_ms() + delay
+            self._layout_before_update = before
+
+    def _layout_snapshot(self) -> tuple[int, frozenset[int]]:
+        """How many shards the stream has and which are open: what a pending update still lists."""
+        return len(self.shards), frozenset(s.index for s in self.shards if s.is_open)
 
     def _mark_deleted(self) -> None:
+        self._deleted_while_creating = self.status == "CREATING"
         self._status = "DELETING"
         self._status_until_ms = self.now_ms() + self._engine.transition_ms
         self._set_accepting(False)
@@ -298,8 +313,9 @@ class Stream(StreamCore):
         shard_index_of(shard_to_split, self.name, self.account_id)
         with self._engine._lock:
             parent, at = resharding.check_split(self, shard_to_split, new_starting_hash_key)
+            before = self._layout_snapshot()
             self._apply_split(parent, at, self.now_ms())
-            self._begin_update()
+            self._begin_update(before)
         return {}
 
     @_saves_metadata
@@ -316,8 +332,9 @@ class Stream(StreamCore):
             shard_index_of(shard_id, self.name, self.account_id)
         with self._engine._lock:
             left, right = resharding.check_merge(self, shard_to_merge, adjacent_shard_to_merge)
+            before = self._layout_snapshot()
             self._apply_merge(left, right, self.now_ms())
-            self._begin_update()
+            self._begin_update(before)
         return {}
 
     @_saves_metadata
@@ -335,8 +352,9 @@ class Stream(StreamCore):
         """
         with self._engine._lock:
             current = resharding.check_update_shard_count(self, target_shard_count, scaling_type)
+            before = self._layout_snapshot()
             self._reshape(target_shard_count)
-            self._begin_update()
+            self._begin_update(before)
         return {
             "StreamName": self.name,
             "CurrentShardCount": current,
@@ -452,8 +470,9 @@ class Stream(StreamCore):
                 target = min(target, current + max(0, limit - open_now))
             if target <= current:
                 return False
+            before = self._layout_snapshot()
             self._reshape(target)
-            self._begin_update()
+            self._begin_update(before)
             return True
 
     # -- tags -------------------------------------------------------------------------
@@ -768,7 +787,7 @@ class Stream(StreamCore):
 
     def filter_shards(self, shard_filter: dict | None = None) -> list[ShardInfo]:
         """The listed shards that pass a ListShards ShardFilter (see :meth:`Engine.list_shards`)."""
-        shards = self.visible_shards()
+        shards = self.listed_shards()
         if not shard_filter:
             return shards
         kind = shard_filter["Type"]
@@ -804,11 +823,33 @@ class Stream(StreamCore):
         return [self._shard_description(s) for s in self.filter_shards(shard_filter)]
 
     def visible_shards(self) -> list[ShardInfo]:
-        """Shards Kinesis would list: open ones and closed ones not yet expired (none while CREATING)."""
-        if self.status == "CREATING":
+        """Shards Kinesis would list: open ones and closed ones not yet expired.
+
+        None while CREATING, nor once a stream deleted while CREATING is DELETING.
+        """
+        if self.status == "CREATING" or self._deleted_while_creating:
             return []
         now = self.now_ms()
         return [s for s in self.shards if not self._is_expired(s, now)]
+
+    def listed_shards(self) -> list[ShardInfo]:
+        """The shards DescribeStream and ListShards show.
+
+        :meth:`visible_shards`, except while UPDATING after a split, merge or
+        shard-count change: then the layout from before the change (its new
+        shards left out, the shards it closed shown open) until it completes,
+        as Kinesis lists them.  Reads and writes use the new shards at once.
+        """
+        shards = self.visible_shards()
+        before = self._layout_before_update
+        if before is None or self.status != "UPDATING":
+            return shards
+        count, was_open = before
+        return [
+            dataclasses.replace(s, closed_ms=None) if s.index in was_open and not s.is_open else s
+            for s in shards
+            if s.index < count
+        ]
 
     @property
     def open_shard_count(self) -> int:
@@ -821,7 +862,7 @@ class Stream(StreamCore):
     def _resolve_shard(self, shard_id, *, message: str = "get") -> ShardInfo:
         """Find a shard the way Kinesis does: by the digits after the first '-'."""
         index = shard_index_of(shard_id, self.name, self.account_id)
-        missing = index >= len(self.shards) or self.status == "CREATING"
+        missing = index >= len(self.shards) or self.status == "CREATING" or self._deleted_while_creating
         if not missing and self._is_expired(self.shards[index], self.now_ms()):
             missing = True
         if missing:
@@ -1345,7 +1386,7 @@ class Stream(StreamCore):
         if exclusive_start_shard_id is not None:
             v.check_name(errs, "exclusiveStartShardId", exclusive_start_shard_id)
         v.raise_if_any(errs)
-        shards = self.visible_shards()
+        shards = self.listed_shards()
         if exclusive_start_shard_id is not None:
             after = _shard_sort_key(exclusive_start_shard_id)
             shards = [s for s in shards if s.index > after]

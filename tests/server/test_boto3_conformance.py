@@ -174,3 +174,95 @@ def test_delete_resource_policy_without_one(kinesis):
     assert error_of(lambda: kinesis.delete_resource_policy(ResourceARN=consumer)) == rnf(
         f"No resource policy found for resource ARN {consumer}."
     )
+
+
+# -- lifecycle with transitions on -------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_kinesis():
+    """A client of a server whose engine's transitions take 500 ms on a clock the test moves."""
+    import shardstream
+    from shardstream.testing import boto3_client, start_server
+
+    now = [1_700_000_000_000]
+    engine = shardstream.Engine(transition_ms=500, clock=lambda: now[0])
+
+    def advance(ms: int) -> None:
+        now[0] += ms
+
+    with start_server(engine) as srv:
+        yield boto3_client(srv.url), advance
+
+
+def _described(kinesis, name: str) -> tuple[str, list[str]]:
+    desc = kinesis.describe_stream(StreamName=name)["StreamDescription"]
+    listed = [s["ShardId"] for s in kinesis.list_shards(StreamName=name)["Shards"]]
+    assert listed == [s["ShardId"] for s in desc["Shards"]]
+    return desc["StreamStatus"], listed
+
+
+def test_creating_and_deleted_while_creating(slow_kinesis):
+    kinesis, advance = slow_kinesis
+    kinesis.create_stream(StreamName="c", ShardCount=2)
+    assert _described(kinesis, "c") == ("CREATING", [])
+    assert kinesis.list_shards(StreamName="c")["Shards"] == []
+    kinesis.delete_stream(StreamName="c")
+    assert _described(kinesis, "c") == ("DELETING", [])
+    assert kinesis.list_shards(StreamName="c")["Shards"] == []
+    advance(500)
+    assert error_of(lambda: kinesis.describe_stream(StreamName="c")) == rnf(f"Stream c under account {ACCT} not found.")
+
+
+def test_updating_lists_the_old_shards(slow_kinesis):
+    kinesis, advance = slow_kinesis
+    kinesis.create_stream(StreamName="u", ShardCount=2)
+    advance(500)
+    kinesis.split_shard(StreamName="u", ShardToSplit="shardId-000000000000", NewStartingHashKey=str(2**126))
+    status, shards = _described(kinesis, "u")
+    assert (status, shards) == ("UPDATING", ["shardId-000000000000", "shardId-000000000001"])
+    first = kinesis.describe_stream(StreamName="u")["StreamDescription"]["Shards"][0]
+    assert "EndingSequenceNumber" not in first["SequenceNumberRange"]
+    advance(500)
+    assert _described(kinesis, "u") == ("ACTIVE", [f"shardId-{i:012d}" for i in range(4)])
+    kinesis.merge_shards(
+        StreamName="u", ShardToMerge="shardId-000000000002", AdjacentShardToMerge="shardId-000000000003"
+    )
+    assert _described(kinesis, "u") == ("UPDATING", [f"shardId-{i:012d}" for i in range(4)])
+    advance(500)
+    assert _described(kinesis, "u") == ("ACTIVE", [f"shardId-{i:012d}" for i in range(5)])
+
+
+# -- the account shard limit ---------------------------------------------------------------------------
+
+
+def test_describe_limits_default(kinesis):
+    assert kinesis.describe_limits()["ShardLimit"] == 20_000
+
+
+@pytest.mark.parametrize(
+    "args, limit", [((), 20_000), (("--shard-limit", "7"), 7), (("--shard-limit", "0"), 2**31 - 1)]
+)
+def test_serve_shard_limit_option(args, limit):
+    from serve_process import ServeProcess
+
+    from shardstream.testing import boto3_client
+
+    with ServeProcess(*args) as srv:
+        kinesis = boto3_client(srv.url())
+        assert kinesis.describe_limits()["ShardLimit"] == limit
+        if limit == 7:
+            kinesis.create_stream(StreamName="s", ShardCount=7)
+            code, message, status = error_of(lambda: kinesis.create_stream(StreamName="t", ShardCount=1))
+            assert (code, status) == ("LimitExceededException", 400)
+            assert "Current shard count for the account: 7. Limit: 7." in message
+
+
+def test_serve_rejects_a_negative_shard_limit():
+    from click.testing import CliRunner
+
+    from shardstream.serve import serve
+
+    result = CliRunner().invoke(serve, ["--shard-limit", "-1"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--shard-limit'" in result.output
