@@ -141,7 +141,8 @@ def test_tag_limits_and_messages():
     with pytest.raises(InvalidArgumentException) as ei:
         s.add_tags_to_stream({"one-more": "v"})
     assert str(ei.value) == (
-        f"Failed to add tags to stream t under account {ACCOUNT} because a given stream cannot have more than 50 tags."
+        f"Failed to add tags to stream t under account {ACCOUNT} because a given stream cannot have more than 10 tags "
+        "associated with it."
     )
     s.add_tags_to_stream({"k0": "replaced"})  # overwriting stays within the limit
     with pytest.raises(InvalidArgumentException) as ei:

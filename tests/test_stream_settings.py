@@ -247,7 +247,8 @@ def test_resource_tags_share_the_stream_tags(engine, stream):
     with pytest.raises(InvalidArgumentException) as ei:
         engine.tag_resource(ARN, {"one-too-many": "v"})
     assert str(ei.value) == (
-        f"Failed to add tags to stream s under account {ACCOUNT} because a given stream cannot have more than 50 tags."
+        f"Failed to add tags to stream s under account {ACCOUNT} because a given stream cannot have more than 10 tags "
+        "associated with it."
     )
 
 
@@ -275,7 +276,9 @@ def test_resource_policy_round_trip(engine, stream):
     assert engine.get_resource_policy(ARN) == {"Policy": policy}  # verbatim, spacing included
     assert engine.delete_resource_policy(ARN) == {}
     assert engine.get_resource_policy(ARN) == {"Policy": "{}"}
-    assert engine.delete_resource_policy(ARN) == {}
+    with pytest.raises(ResourceNotFoundException) as ei:  # nothing left to delete
+        engine.delete_resource_policy(ARN)
+    assert str(ei.value) == f"No resource policy found for resource ARN {ARN}."
     with pytest.raises(ValidationException) as ei:
         engine.put_resource_policy(ARN, None)
     assert str(ei.value) == (

@@ -16,7 +16,7 @@ import threading
 import weakref
 from pathlib import Path
 
-from . import throttle
+from . import resharding, throttle
 from . import validation as v
 from ._native import system_now_ms
 from .durable import DurableStream, Maintenance, check_durability, counter_gap
@@ -34,12 +34,22 @@ from .storage import layout
 from .storage.datadir import DataDirectory
 from .storage.segments import DEFAULT_MAX_SEGMENT_BYTES
 from .storage.store import StreamStore
-from .stream import STREAM_MODES, Stream, _shard_sort_key
+from .stream import (
+    STREAM_MODES,
+    Stream,
+    _shard_sort_key,
+    check_iterator_request,
+    shard_does_not_exist,
+    shard_index_of,
+)
+from .tags import TagSet
 from .validation import check_retention, check_shard_filter
 
-__all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "Engine"]
+__all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "DEFAULT_SHARD_LIMIT", "Engine"]
 
 DEFAULT_SHARD_CAPACITY_BYTES = 256 * 1024 * 1024
+#: Kinesis's documented default shard quota per account in us-east-1 (also us-west-2 and eu-west-1).
+DEFAULT_SHARD_LIMIT = 20_000
 # Durable engines still open, closed (flushed, synced, sealed) at interpreter exit.
 _open_engines: weakref.WeakSet = weakref.WeakSet()
 ON_DEMAND_SHARDS = 4
@@ -60,7 +70,9 @@ class Engine:
         The 12-digit account named in ARNs and error messages.
     shard_limit : int or None
         Most open shards across all streams, as Kinesis's account quota
-        (LimitExceededException beyond it); None for no limit.
+        (LimitExceededException beyond it; DescribeLimits reports it).  The
+        default, 20,000, is today's documented quota in us-east-1; None for
+        no limit.
     shard_capacity_bytes : int
         Default bound on each shard's in-memory log (records + 24 bytes each).
     clock : callable, optional
@@ -103,7 +115,7 @@ class Engine:
         *,
         region: str = "us-east-1",
         account_id: str = "000000000000",
-        shard_limit: int | None = 500,
+        shard_limit: int | None = DEFAULT_SHARD_LIMIT,
         shard_capacity_bytes: int = DEFAULT_SHARD_CAPACITY_BYTES,
         clock=None,
         transition_ms: int = 0,
@@ -114,6 +126,10 @@ class Engine:
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
     ):
         check_durability(durability)
+        if shard_limit is not None and (
+            not isinstance(shard_limit, int) or isinstance(shard_limit, bool) or shard_limit < 0
+        ):
+            raise InvalidArgumentException(f"shard_limit must be None or an int >= 0, not {shard_limit!r}")
         if flush_interval_ms < 1:
             raise InvalidArgumentException("flush_interval_ms must be at least 1")
         self.region = region
@@ -426,6 +442,8 @@ class Engine:
             if self._data is None:
                 raise InvalidArgumentException("durability needs an engine with a data_dir")
             check_durability(durability)
+        if tags:
+            TagSet(name, self.account_id).add(tags)  # every tag rule, before anything is created
         with self._lock:
             self._check_open()
             if self._lookup(name) is not None:
@@ -619,8 +637,16 @@ class Engine:
     def split_shard(
         self, stream_name: str | None, shard_to_split: str, new_starting_hash_key: str, *, stream_arn: str | None = None
     ) -> dict:
-        """:meth:`Stream.split_shard` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).split_shard(shard_to_split, new_starting_hash_key)
+        """:meth:`Stream.split_shard` on the named stream.
+
+        As Kinesis, the shard id is parsed before the stream is looked up: one
+        that names no shard index is ResourceNotFoundException ``Could not
+        find shard <id> ...`` even when the stream does not exist.
+        """
+        resharding.check_split_request(shard_to_split, new_starting_hash_key, stream_name)
+        name = self._name_from(stream_name, stream_arn)
+        shard_index_of(shard_to_split, name, self.account_id)
+        return self.stream(name).split_shard(shard_to_split, new_starting_hash_key)
 
     def merge_shards(
         self,
@@ -630,8 +656,12 @@ class Engine:
         *,
         stream_arn: str | None = None,
     ) -> dict:
-        """:meth:`Stream.merge_shards` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).merge_shards(shard_to_merge, adjacent_shard_to_merge)
+        """:meth:`Stream.merge_shards` on the named stream (shard ids parsed first, as for :meth:`split_shard`)."""
+        resharding.check_merge_request(shard_to_merge, adjacent_shard_to_merge, stream_name)
+        name = self._name_from(stream_name, stream_arn)
+        for shard_id in (shard_to_merge, adjacent_shard_to_merge):
+            shard_index_of(shard_id, name, self.account_id)
+        return self.stream(name).merge_shards(shard_to_merge, adjacent_shard_to_merge)
 
     def update_shard_count(
         self,
@@ -762,7 +792,7 @@ class Engine:
         return self.resource(resource_arn).get_resource_policy()
 
     def delete_resource_policy(self, resource_arn: str) -> dict:
-        """boto3's DeleteResourcePolicy; ``{}``."""
+        """boto3's DeleteResourcePolicy; ``{}`` (ResourceNotFoundException if the resource has no policy)."""
         return self.resource(resource_arn).delete_resource_policy()
 
     # -- enhanced fan-out (boto3-style) -------------------------------------------------
@@ -995,12 +1025,30 @@ class Engine:
         return self.stream(stream_name).put_records(records)
 
     def get_shard_iterator(
-        self, stream_name: str, shard_id: str, shard_iterator_type: str, starting_sequence_number=None, timestamp=None
+        self,
+        stream_name: str | None,
+        shard_id: str,
+        shard_iterator_type: str,
+        starting_sequence_number=None,
+        timestamp=None,
+        *,
+        stream_arn: str | None = None,
     ) -> dict:
-        """:meth:`Stream.get_shard_iterator` on the named stream."""
-        return self.stream(stream_name).get_shard_iterator(
-            shard_id, shard_iterator_type, starting_sequence_number, timestamp
-        )
+        """:meth:`Stream.get_shard_iterator` on the named stream.
+
+        As Kinesis, the shard id is parsed before the stream is looked up: one
+        that names no shard index is ResourceNotFoundException ``Could not find
+        shard <id> in stream <name> under account <acct>.``; a valid one on a
+        missing stream is ``Shard shardId-<index> in stream <name> under
+        account <acct> does not exist``.
+        """
+        check_iterator_request(shard_id, shard_iterator_type, starting_sequence_number, stream_name)
+        name = self._name_from(stream_name, stream_arn)
+        index = shard_index_of(shard_id, name, self.account_id)
+        stream = self._lookup(name)
+        if stream is None:
+            raise shard_does_not_exist(index, name, self.account_id)
+        return stream.get_shard_iterator(shard_id, shard_iterator_type, starting_sequence_number, timestamp)
 
     def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
         """GetRecords by iterator alone (the iterator names its stream)."""

@@ -76,7 +76,7 @@ from .errors import (
 )
 from .models import ms_to_datetime, to_epoch_ms
 from .sequence import format_sequence_number, shard_prefix
-from .tags import TagSet
+from .tags import TagSet, check_tag_keys, check_tags
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -202,13 +202,18 @@ class StreamConsumer:
 
     def add_tags_to_stream(self, tags: dict) -> dict:
         """Add or overwrite tags (TagResource on the consumer's ARN); ``{}``."""
+        check_tags(tags)
         with self._registry.lock:
-            self._tags.add(tags)
-            self._registry.save()
+            added = self._tags.try_add(tags)
+            if added:
+                self._registry.save()
+        if not added:
+            raise self._tags.too_many()
         return {}
 
     def remove_tags_from_stream(self, tag_keys) -> dict:
         """Remove tags by key (UntagResource on the consumer's ARN); ``{}``."""
+        check_tag_keys(tag_keys)
         with self._registry.lock:
             self._tags.remove(tag_keys)
             self._registry.save()
@@ -231,10 +236,14 @@ class StreamConsumer:
         return {"Policy": "{}" if self.resource_policy is None else self.resource_policy}
 
     def delete_resource_policy(self) -> dict:
-        """Remove the resource policy (a no-op without one); ``{}``."""
+        """Remove the resource policy; ``{}``.  ResourceNotFoundException when there is none (as for streams)."""
         with self._registry.lock:
-            self.resource_policy = None
-            self._registry.save()
+            had_policy = self.resource_policy is not None
+            if had_policy:
+                self.resource_policy = None
+                self._registry.save()
+        if not had_policy:
+            raise ResourceNotFoundException(f"No resource policy found for resource ARN {self.arn}.")
         return {}
 
     def __repr__(self) -> str:

@@ -24,7 +24,16 @@ from .models import HASH_KEY_MAX, ShardInfo, uniform_ranges
 if TYPE_CHECKING:
     from .stream import Stream
 
-__all__ = ["MAX_SHARDS_PER_STREAM", "Step", "check_merge", "check_split", "check_update_shard_count", "uniform_plan"]
+__all__ = [
+    "MAX_SHARDS_PER_STREAM",
+    "Step",
+    "check_merge",
+    "check_merge_request",
+    "check_split",
+    "check_split_request",
+    "check_update_shard_count",
+    "uniform_plan",
+]
 
 MAX_SHARDS_PER_STREAM = 10_000
 SCALING_TYPES = ["UNIFORM_SCALING"]
@@ -51,18 +60,41 @@ def _already_resharded(stream: Stream, shard: ShardInfo) -> InvalidArgumentExcep
     )
 
 
-def check_split(stream: Stream, shard_to_split, new_starting_hash_key) -> tuple[ShardInfo, int]:
-    """Validate a SplitShard request in Kinesis's order; return the parent and the split point."""
+def check_split_request(shard_to_split, new_starting_hash_key, stream_name=None) -> None:
+    """Check a SplitShard request's model constraints (and ``stream_name``'s when given) in Kinesis's order."""
     errs: list = []
     if new_starting_hash_key is None:
         errs.append(v.Violation("null", "newStartingHashKey", "Member must not be null"))
     else:
         v.check_pattern(errs, "newStartingHashKey", str(new_starting_hash_key), v.HASH_KEY_PATTERN)
+    if stream_name is not None:
+        v.check_name(errs, "streamName", stream_name)
     if shard_to_split is None:
         errs.append(v.Violation("null", "shardToSplit", "Member must not be null"))
     else:
         v.check_name(errs, "shardToSplit", str(shard_to_split))
     v.raise_if_any(errs)
+
+
+def check_merge_request(shard_to_merge, adjacent_shard_to_merge, stream_name=None) -> None:
+    """Check a MergeShards request's model constraints (and ``stream_name``'s when given) in Kinesis's order."""
+    errs: list = []
+    for path, value in (("shardToMerge", shard_to_merge), ("adjacentShardToMerge", adjacent_shard_to_merge)):
+        if value is None:
+            errs.append(v.Violation("null", path, "Member must not be null"))
+        else:
+            v.check_name(errs, path, str(value))
+    if stream_name is not None:
+        v.check_name(errs, "streamName", stream_name)
+    v.raise_if_any(errs)
+
+
+def check_split(stream: Stream, shard_to_split, new_starting_hash_key) -> tuple[ShardInfo, int]:
+    """Check a SplitShard request against the stream in Kinesis's order; return the parent and the split point.
+
+    The request itself has passed :func:`check_split_request` and its shard id
+    has been parsed (:func:`~shardstream.stream.shard_index_of`).
+    """
     stream._require_active()
     shard = stream._resolve_shard(shard_to_split, message="reshard")
     stream._engine._check_shard_limit(1)
@@ -82,14 +114,11 @@ def check_split(stream: Stream, shard_to_split, new_starting_hash_key) -> tuple[
 
 
 def check_merge(stream: Stream, shard_to_merge, adjacent_shard_to_merge) -> tuple[ShardInfo, ShardInfo]:
-    """Validate a MergeShards request; return (left, right) with ``left.end + 1 == right.start``."""
-    errs: list = []
-    for path, value in (("shardToMerge", shard_to_merge), ("adjacentShardToMerge", adjacent_shard_to_merge)):
-        if value is None:
-            errs.append(v.Violation("null", path, "Member must not be null"))
-        else:
-            v.check_name(errs, path, str(value))
-    v.raise_if_any(errs)
+    """Check a MergeShards request against the stream; return (left, right) with ``left.end + 1 == right.start``.
+
+    The request itself has passed :func:`check_merge_request` and its shard
+    ids have been parsed.
+    """
     stream._require_active()
     left = stream._resolve_shard(shard_to_merge, message="reshard")
     right = stream._resolve_shard(adjacent_shard_to_merge, message="reshard")

@@ -13,7 +13,11 @@ __all__ = ["serve"]
 @click.option("--region", default="us-east-1", show_default=True, help="Region named in stream ARNs.")
 @click.option("--account-id", default="000000000000", show_default=True, help="Account named in ARNs and errors.")
 @click.option(
-    "--shard-limit", default=500, show_default=True, type=int, help="Most open shards across all streams (0: none)."
+    "--shard-limit",
+    default=20_000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Most open shards across all streams, reported by DescribeLimits (the us-east-1 quota; 0: no limit).",
 )
 @click.option(
     "--transition-ms",

@@ -8,6 +8,7 @@ from any number of threads.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,7 @@ from .ondemand import OnDemandScaler
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER, format_sequence_number, parse_sequence_number, shard_prefix
-from .tags import TagSet
+from .tags import TagSet, check_tag_keys, check_tags
 from .validation import check_retention, check_shard_filter
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ class Stream(StreamCore):
         delay = engine.transition_ms
         self._status = "CREATING" if delay else "ACTIVE"
         self._status_until_ms = created_ms + delay
+        self._layout_before_update: tuple[int, frozenset[int]] | None = None
+        self._deleted_while_creating = False
         self.retention_hours = retention_hours
         self.stream_mode = stream_mode
         self.max_record_size_kib = max_record_size_kib
@@ -235,14 +238,26 @@ class Stream(StreamCore):
                 f"Stream {self.name} under account {self.account_id} not ACTIVE, instead in state {status}"
             )
 
-    def _begin_update(self) -> None:
-        """ACTIVE -> UPDATING for the engine's transition time (instant by default)."""
+    def _begin_update(self, before: tuple[int, frozenset[int]] | None = None) -> None:
+        """ACTIVE -> UPDATING for the engine's transition time (instant by default).
+
+        ``before``: for a change of shards, :meth:`_layout_snapshot` taken just
+        before it; until the change completes the stream lists that layout
+        (as Kinesis, whose new shards appear once the stream is ACTIVE again),
+        although writes already go to the new shards.
+        """
         delay = self._engine.transition_ms
         if delay:
             self._status = "UPDATING"
             self._status_until_ms = self.now_ms() + delay
+            self._layout_before_update = before
+
+    def _layout_snapshot(self) -> tuple[int, frozenset[int]]:
+        """How many shards the stream has and which are open: what a pending update still lists."""
+        return len(self.shards), frozenset(s.index for s in self.shards if s.is_open)
 
     def _mark_deleted(self) -> None:
+        self._deleted_while_creating = self.status == "CREATING"
         self._status = "DELETING"
         self._status_until_ms = self.now_ms() + self._engine.transition_ms
         self._set_accepting(False)
@@ -294,10 +309,13 @@ class Stream(StreamCore):
         dict
             ``{}`` as boto3.
         """
+        resharding.check_split_request(shard_to_split, new_starting_hash_key)
+        shard_index_of(shard_to_split, self.name, self.account_id)
         with self._engine._lock:
             parent, at = resharding.check_split(self, shard_to_split, new_starting_hash_key)
+            before = self._layout_snapshot()
             self._apply_split(parent, at, self.now_ms())
-            self._begin_update()
+            self._begin_update(before)
         return {}
 
     @_saves_metadata
@@ -309,10 +327,14 @@ class Stream(StreamCore):
         dict
             ``{}`` as boto3.
         """
+        resharding.check_merge_request(shard_to_merge, adjacent_shard_to_merge)
+        for shard_id in (shard_to_merge, adjacent_shard_to_merge):
+            shard_index_of(shard_id, self.name, self.account_id)
         with self._engine._lock:
             left, right = resharding.check_merge(self, shard_to_merge, adjacent_shard_to_merge)
+            before = self._layout_snapshot()
             self._apply_merge(left, right, self.now_ms())
-            self._begin_update()
+            self._begin_update(before)
         return {}
 
     @_saves_metadata
@@ -330,8 +352,9 @@ class Stream(StreamCore):
         """
         with self._engine._lock:
             current = resharding.check_update_shard_count(self, target_shard_count, scaling_type)
+            before = self._layout_snapshot()
             self._reshape(target_shard_count)
-            self._begin_update()
+            self._begin_update(before)
         return {
             "StreamName": self.name,
             "CurrentShardCount": current,
@@ -447,8 +470,9 @@ class Stream(StreamCore):
                 target = min(target, current + max(0, limit - open_now))
             if target <= current:
                 return False
+            before = self._layout_snapshot()
             self._reshape(target)
-            self._begin_update()
+            self._begin_update(before)
             return True
 
     # -- tags -------------------------------------------------------------------------
@@ -460,15 +484,32 @@ class Stream(StreamCore):
 
     @_saves_metadata
     def add_tags_to_stream(self, tags: dict) -> dict:
-        """Add or overwrite tags (at most 50 per stream); ``{}`` as boto3."""
+        """Add or overwrite tags (at most 50 per stream); ``{}`` as boto3.
+
+        Raises
+        ------
+        SerializationException, ValidationException, InvalidArgumentException
+            Bad tags (see :func:`shardstream.tags.check_tags`), or more than 50
+            in all; nothing changes.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        """
+        check_tags(tags)
         with self._engine._lock:
             self._require_active()
-            self._tags.add(tags)
+            added = self._tags.try_add(tags)
+        if not added:
+            raise self._tags.too_many()
         return {}
 
     @_saves_metadata
     def remove_tags_from_stream(self, tag_keys) -> dict:
-        """Remove tags by key (unknown keys are ignored); ``{}`` as boto3."""
+        """Remove tags by key (unknown keys are ignored); ``{}`` as boto3.
+
+        The keys are checked as tags are (:func:`shardstream.tags.check_tag_keys`):
+        1 to 50 keys of 1-128 characters, and no characters a tag may not have.
+        """
+        check_tag_keys(tag_keys)
         with self._engine._lock:
             self._require_active()
             self._tags.remove(tag_keys)
@@ -693,9 +734,18 @@ class Stream(StreamCore):
 
     @_saves_metadata
     def delete_resource_policy(self) -> dict:
-        """Remove the resource policy (a no-op without one); ``{}`` as boto3."""
+        """Remove the resource policy; ``{}`` as boto3.
+
+        Raises
+        ------
+        ResourceNotFoundException
+            The stream has no policy: ``No resource policy found for resource ARN <arn>.``
+        """
         with self._engine._lock:
+            had_policy = self.resource_policy is not None
             self.resource_policy = None
+        if not had_policy:
+            raise ResourceNotFoundException(f"No resource policy found for resource ARN {self.arn}.")
         return {}
 
     # -- retention -----------------------------------------------------------------
@@ -737,7 +787,7 @@ class Stream(StreamCore):
 
     def filter_shards(self, shard_filter: dict | None = None) -> list[ShardInfo]:
         """The listed shards that pass a ListShards ShardFilter (see :meth:`Engine.list_shards`)."""
-        shards = self.visible_shards()
+        shards = self.listed_shards()
         if not shard_filter:
             return shards
         kind = shard_filter["Type"]
@@ -773,11 +823,33 @@ class Stream(StreamCore):
         return [self._shard_description(s) for s in self.filter_shards(shard_filter)]
 
     def visible_shards(self) -> list[ShardInfo]:
-        """Shards Kinesis would list: open ones and closed ones not yet expired (none while CREATING)."""
-        if self.status == "CREATING":
+        """Shards Kinesis would list: open ones and closed ones not yet expired.
+
+        None while CREATING, nor once a stream deleted while CREATING is DELETING.
+        """
+        if self.status == "CREATING" or self._deleted_while_creating:
             return []
         now = self.now_ms()
         return [s for s in self.shards if not self._is_expired(s, now)]
+
+    def listed_shards(self) -> list[ShardInfo]:
+        """The shards DescribeStream and ListShards show.
+
+        :meth:`visible_shards`, except while UPDATING after a split, merge or
+        shard-count change: then the layout from before the change (its new
+        shards left out, the shards it closed shown open) until it completes,
+        as Kinesis lists them.  Reads and writes use the new shards at once.
+        """
+        shards = self.visible_shards()
+        before = self._layout_before_update
+        if before is None or self.status != "UPDATING":
+            return shards
+        count, was_open = before
+        return [
+            dataclasses.replace(s, closed_ms=None) if s.index in was_open and not s.is_open else s
+            for s in shards
+            if s.index < count
+        ]
 
     @property
     def open_shard_count(self) -> int:
@@ -789,20 +861,16 @@ class Stream(StreamCore):
 
     def _resolve_shard(self, shard_id, *, message: str = "get") -> ShardInfo:
         """Find a shard the way Kinesis does: by the digits after the first '-'."""
-        text = str(shard_id)
-        index = parse_shard_index(text)
-        missing = index is None or index >= len(self.shards) or self.status == "CREATING"
+        index = shard_index_of(shard_id, self.name, self.account_id)
+        missing = index >= len(self.shards) or self.status == "CREATING" or self._deleted_while_creating
         if not missing and self._is_expired(self.shards[index], self.now_ms()):
             missing = True
         if missing:
-            shown = f"shardId-{index:012d}" if index is not None else text
             if message == "reshard":
                 raise ResourceNotFoundException(
-                    f"Could not find shard {shown} in stream {self.name} under account {self.account_id}."
+                    f"Could not find shard shardId-{index:012d} in stream {self.name} under account {self.account_id}."
                 )
-            raise ResourceNotFoundException(
-                f"Shard {shown} in stream {self.name} under account {self.account_id} does not exist"
-            )
+            raise shard_does_not_exist(index, self.name, self.account_id)
         return self.shards[index]
 
     def _sequence_number(self, shard: ShardInfo, counter: int) -> str:
@@ -1036,18 +1104,7 @@ class Stream(StreamCore):
         return {"ShardIterator": token}
 
     def _start_position(self, shard_id, kind, starting_sequence_number, timestamp) -> tuple[ShardInfo, int]:
-        errs: list = []
-        if shard_id is None:
-            errs.append(v.Violation("null", "shardId", "Member must not be null"))
-        else:
-            v.check_name(errs, "shardId", str(shard_id))
-        if kind is None:
-            errs.append(v.Violation("null", "shardIteratorType", "Member must not be null"))
-        else:
-            v.check_enum(errs, "shardIteratorType", kind, ITERATOR_TYPES)
-        if starting_sequence_number is not None:
-            v.check_pattern(errs, "startingSequenceNumber", str(starting_sequence_number), v.SEQUENCE_NUMBER_PATTERN)
-        v.raise_if_any(errs)
+        check_iterator_request(shard_id, kind, starting_sequence_number)
         shard = self._resolve_shard(shard_id)
         log = self.logs[shard.index]
         if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
@@ -1329,7 +1386,7 @@ class Stream(StreamCore):
         if exclusive_start_shard_id is not None:
             v.check_name(errs, "exclusiveStartShardId", exclusive_start_shard_id)
         v.raise_if_any(errs)
-        shards = self.visible_shards()
+        shards = self.listed_shards()
         if exclusive_start_shard_id is not None:
             after = _shard_sort_key(exclusive_start_shard_id)
             shards = [s for s in shards if s.index > after]
@@ -1400,6 +1457,60 @@ class Stream(StreamCore):
 
     def __repr__(self) -> str:
         return f"<Stream {self.name!r} {self.status} shards={self.open_shard_count}>"
+
+
+def check_iterator_request(shard_id, kind, starting_sequence_number, stream_name=None) -> None:
+    """Check a GetShardIterator request's model constraints (ValidationException), in Kinesis's order.
+
+    ``stream_name`` is checked too when given (the engine checks it here, before
+    the shard id is parsed and the stream looked up).
+    """
+    errs: list = []
+    if shard_id is None:
+        errs.append(v.Violation("null", "shardId", "Member must not be null"))
+    else:
+        v.check_name(errs, "shardId", str(shard_id))
+    if kind is None:
+        errs.append(v.Violation("null", "shardIteratorType", "Member must not be null"))
+    else:
+        v.check_enum(errs, "shardIteratorType", kind, ITERATOR_TYPES)
+    if starting_sequence_number is not None:
+        v.check_pattern(errs, "startingSequenceNumber", str(starting_sequence_number), v.SEQUENCE_NUMBER_PATTERN)
+    if stream_name is not None:
+        v.check_name(errs, "streamName", stream_name)
+    v.raise_if_any(errs)
+
+
+def shard_index_of(shard_id, stream_name: str, account_id: str) -> int:
+    """The shard index a ShardId argument names, parsed as Kinesis parses it before looking anything up.
+
+    Parameters
+    ----------
+    shard_id : str
+        The id as given: the decimal number after its first ``-`` (the whole
+        text when there is none), at most 2147483647.
+    stream_name, account_id : str
+        For the error message.
+
+    Raises
+    ------
+    ResourceNotFoundException
+        The id names no index: ``Could not find shard <id as given> in stream
+        <name> under account <acct>.`` (whether or not the stream exists).
+    """
+    index = parse_shard_index(shard_id)
+    if index is None:
+        raise ResourceNotFoundException(
+            f"Could not find shard {shard_id} in stream {stream_name} under account {account_id}."
+        )
+    return index
+
+
+def shard_does_not_exist(index: int, stream_name: str, account_id: str) -> ResourceNotFoundException:
+    """GetShardIterator's error for a shard (or its stream) that does not exist."""
+    return ResourceNotFoundException(
+        f"Shard shardId-{index:012d} in stream {stream_name} under account {account_id} does not exist"
+    )
 
 
 def _shard_sort_key(shard_id: str) -> int:

@@ -1,9 +1,11 @@
 """Stream tags with Kinesis's limits and messages.
 
 A stream holds at most 50 tags; keys are 1-128 characters and values 0-256,
-made of Unicode letters, digits, white space and ``_ . / = + - % @ :``, and
-keys may not start with ``aws:`` (AWS reserves it).  Tags are listed in key
-order, 50 at most per page.
+made of Unicode letters, digits, spaces and ``_ . / = + - % @ :`` ("white
+space" is the space character only: a tab or a newline is refused), and keys
+may not start with ``aws:`` (AWS reserves it).  RemoveTagsFromStream applies
+the same character rule to its keys.  Tags are listed in key order, 50 at
+most per page.
 """
 
 from __future__ import annotations
@@ -13,41 +15,100 @@ import re
 from . import validation as v
 from .errors import InvalidArgumentException, SerializationException
 
-__all__ = ["MAX_TAGS", "TagSet"]
+__all__ = ["MAX_TAGS", "TagSet", "check_tag_keys", "check_tags"]
 
 MAX_TAGS = 50
-_ALLOWED = re.compile(r"[\w\s_.:/=+\-%@]*", re.UNICODE)
+_ALLOWED = re.compile(r"[\w _.:/=+\-%@]*", re.UNICODE)
+_INVALID_CHARACTERS = (
+    "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @."
+)
 
 
 def _check_map(tags, path: str) -> list:
     if not isinstance(tags, dict):
         raise SerializationException("Tags must be a map of strings")
     errs: list = []
+    if any(not isinstance(key, str) or not isinstance(value, str) for key, value in tags.items()):
+        raise SerializationException("Tag keys and values must be strings")
+    shown = "'{" + ", ".join(f"{k}={val}" for k, val in tags.items()) + "}'"
     if not 1 <= len(tags) <= 200:
-        shown = "'{" + ", ".join(f"{k}={val}" for k, val in tags.items()) + "}'"
         v.check_length(errs, path, tags, 1, 200, shown=shown)
-    for key, value in tags.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise SerializationException("Tag keys and values must be strings")
-        if not 1 <= len(key) <= 128:
-            errs.append(
-                v.Violation(
-                    f"'{{{key}={value}}}'",
-                    path,
-                    "Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
-                    "Member must have length greater than or equal to 1]",
-                )
+    # A key or value of the wrong length is reported once for the whole map, as Kinesis does.
+    if any(not 1 <= len(key) <= 128 for key in tags):
+        errs.append(
+            v.Violation(
+                shown,
+                path,
+                "Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
+                "Member must have length greater than or equal to 1]",
             )
-        if len(value) > 256:
-            errs.append(
-                v.Violation(
-                    f"'{{{key}={value}}}'",
-                    f"{path}.{key}.member",
-                    "Map value must satisfy constraint: [Member must have length less than or equal to 256, "
-                    "Member must have length greater than or equal to 0]",
-                )
+        )
+    if any(len(value) > 256 for value in tags.values()):
+        errs.append(
+            v.Violation(
+                shown,
+                path,
+                "Map value must satisfy constraint: [Member must have length less than or equal to 256, "
+                "Member must have length greater than or equal to 0]",
             )
+        )
     return errs
+
+
+def check_tags(tags, path: str = "tags") -> None:
+    """Check tags to add, as Kinesis does, before any stream state is touched.
+
+    Raises
+    ------
+    SerializationException
+        Not a map of strings.
+    ValidationException
+        Empty map or more than 200 entries, a key or value of the wrong length
+        (reported once for the whole map).
+    InvalidArgumentException
+        Characters other than Unicode letters, digits, spaces and
+        ``_ . / = + - % @ :``, or an ``aws:`` key.
+    """
+    v.raise_if_any(_check_map(tags, path))
+    if any(not _ALLOWED.fullmatch(k) or not _ALLOWED.fullmatch(val) for k, val in tags.items()):
+        raise InvalidArgumentException(_INVALID_CHARACTERS)
+    reserved = sorted(k for k in tags if k.lower().startswith("aws:"))
+    if reserved:
+        raise InvalidArgumentException(f"Cannot start tags with 'aws:'. Invalid keys: {', '.join(reserved)}")
+
+
+def check_tag_keys(tag_keys) -> None:
+    """Check the keys of a RemoveTagsFromStream (or UntagResource) request.
+
+    Raises
+    ------
+    SerializationException
+        Not a list of strings.
+    ValidationException
+        Not 1 to 50 keys, or a key not 1-128 characters long (reported once
+        for the whole list: ``Value '[a, <key>, b]' at 'tagKeys' failed to
+        satisfy constraint: Member must satisfy constraint: [...]``).
+    InvalidArgumentException
+        A key with characters tags may not have (as :func:`check_tags`).
+    """
+    if not isinstance(tag_keys, (list, tuple)) or any(not isinstance(key, str) for key in tag_keys):
+        raise SerializationException("TagKeys must be a list of strings")
+    errs: list = []
+    shown = "'[" + ", ".join(tag_keys) + "]'"
+    if not 1 <= len(tag_keys) <= 50:
+        v.check_length(errs, "tagKeys", tag_keys, 1, 50, shown=shown)
+    if any(not 1 <= len(key) <= 128 for key in tag_keys):
+        errs.append(
+            v.Violation(
+                shown,
+                "tagKeys",
+                "Member must satisfy constraint: [Member must have length less than or equal to 128, "
+                "Member must have length greater than or equal to 1]",
+            )
+        )
+    v.raise_if_any(errs)
+    if any(not _ALLOWED.fullmatch(key) for key in tag_keys):
+        raise InvalidArgumentException(_INVALID_CHARACTERS)
 
 
 class TagSet:
@@ -75,39 +136,37 @@ class TagSet:
 
         Raises
         ------
-        ValidationException
-            Empty map, key or value too long.
-        InvalidArgumentException
-            Bad characters, an ``aws:`` key, or more than 50 tags in total.
+        SerializationException, ValidationException, InvalidArgumentException
+            As :func:`check_tags`; InvalidArgumentException also for more than
+            50 tags in total.
         """
-        v.raise_if_any(_check_map(tags, "tags"))
-        if any(not _ALLOWED.fullmatch(k) or not _ALLOWED.fullmatch(val) for k, val in tags.items()):
-            raise InvalidArgumentException(
-                "Some tags contain invalid characters. Valid characters: "
-                "Unicode letters, digits, white space, _ . / = + - % @."
-            )
-        reserved = sorted(k for k in tags if k.lower().startswith("aws:"))
-        if reserved:
-            raise InvalidArgumentException(f"Cannot start tags with 'aws:'. Invalid keys: {', '.join(reserved)}")
+        check_tags(tags)
+        if not self.try_add(tags):
+            raise self.too_many()
+
+    def try_add(self, tags: dict) -> bool:
+        """Insert or overwrite tags that passed :func:`check_tags` unless that would make more than 50.
+
+        Returns
+        -------
+        bool
+            Whether the tags were added (nothing changes when not).
+        """
         if len(set(self._tags) | set(tags)) > MAX_TAGS:
-            raise InvalidArgumentException(
-                f"Failed to add tags to stream {self._name} under account {self._account} because a given stream "
-                f"cannot have more than {MAX_TAGS} tags."
-            )
+            return False
         self._tags.update(tags)
+        return True
+
+    def too_many(self) -> InvalidArgumentException:
+        """The error for more than 50 tags (worded as AWS words it, with its old limit of 10)."""
+        return InvalidArgumentException(
+            f"Failed to add tags to stream {self._name} under account {self._account} because a given stream "
+            "cannot have more than 10 tags associated with it."
+        )
 
     def remove(self, tag_keys) -> None:
-        """Remove tags by key (unknown keys are ignored)."""
-        if not isinstance(tag_keys, (list, tuple)):
-            raise SerializationException("TagKeys must be a list of strings")
-        errs: list = []
-        if not 1 <= len(tag_keys) <= 50:
-            v.check_length(errs, "tagKeys", tag_keys, 1, 50, shown="'[" + ", ".join(map(str, tag_keys)) + "]'")
-        for i, key in enumerate(tag_keys, 1):
-            if not isinstance(key, str):
-                raise SerializationException("TagKeys must be a list of strings")
-            v.check_length(errs, f"tagKeys.{i}.member", key, 1, 128)
-        v.raise_if_any(errs)
+        """Remove tags by key (unknown keys are ignored); checked as :func:`check_tag_keys`."""
+        check_tag_keys(tag_keys)
         for key in tag_keys:
             self._tags.pop(key, None)
 

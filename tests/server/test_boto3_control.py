@@ -116,7 +116,7 @@ def test_retention_tags_mode_limits(kinesis):
     assert summary["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
 
     limits = kinesis.describe_limits()
-    assert limits["ShardLimit"] == 500 and limits["OnDemandStreamCount"] == 1
+    assert limits["ShardLimit"] == 20_000 and limits["OnDemandStreamCount"] == 1  # the engine's default
     assert limits["OpenShardCount"] == summary["OpenShardCount"]
 
 

@@ -194,8 +194,12 @@ def test_list_of_strings_rendering_and_member_paths():
     assert verr("RemoveTagsFromStream", {"StreamName": "s", "TagKeys": keys}) == one(
         "'[" + ", ".join(keys) + "]'", "tagKeys", "Member must have length less than or equal to 50"
     )
-    assert verr("RemoveTagsFromStream", {"StreamName": "s", "TagKeys": ["a", ""]}) == one(
-        "''", "tagKeys.2.member", "Member must have length greater than or equal to 1"
+    # a member of the wrong length is reported once, for the whole list (as Kinesis does)
+    assert verr("RemoveTagsFromStream", {"StreamName": "s", "TagKeys": ["a", "", "k" * 129]}) == one(
+        "'[a, , " + "k" * 129 + "]'",
+        "tagKeys",
+        "Member must satisfy constraint: [Member must have length less than or equal to 128, "
+        "Member must have length greater than or equal to 1]",
     )
 
 

@@ -93,8 +93,13 @@ def put_records(engine, p: dict) -> dict:
 
 
 def get_shard_iterator(engine, p: dict) -> dict:
-    return _stream(engine, p).get_shard_iterator(
-        p.get("ShardId"), p.get("ShardIteratorType"), p.get("StartingSequenceNumber"), p.get("Timestamp")
+    return engine.get_shard_iterator(
+        p.get("StreamName"),
+        p.get("ShardId"),
+        p.get("ShardIteratorType"),
+        p.get("StartingSequenceNumber"),
+        p.get("Timestamp"),
+        stream_arn=p.get("StreamARN"),
     )
 
 
@@ -111,11 +116,15 @@ def get_records(engine, p: dict, *, json_wire: bool = False) -> dict:
 
 
 def split_shard(engine, p: dict) -> dict:
-    return _stream(engine, p).split_shard(p.get("ShardToSplit"), p.get("NewStartingHashKey"))
+    return engine.split_shard(
+        p.get("StreamName"), p.get("ShardToSplit"), p.get("NewStartingHashKey"), stream_arn=p.get("StreamARN")
+    )
 
 
 def merge_shards(engine, p: dict) -> dict:
-    return _stream(engine, p).merge_shards(p.get("ShardToMerge"), p.get("AdjacentShardToMerge"))
+    return engine.merge_shards(
+        p.get("StreamName"), p.get("ShardToMerge"), p.get("AdjacentShardToMerge"), stream_arn=p.get("StreamARN")
+    )
 
 
 def update_shard_count(engine, p: dict) -> dict:

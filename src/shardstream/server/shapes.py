@@ -363,6 +363,12 @@ def _length_rules(shape: _Shape) -> list[str]:
     return rules
 
 
+def _length_fits(value, shape: _Shape) -> bool:
+    """Whether a string's length is within its shape's bounds."""
+    n = len(value)
+    return (shape.min is None or n >= shape.min) and (shape.max is None or n <= shape.max)
+
+
 def _scalar_ok(value, shape: _Shape) -> bool:
     """Whether a map key or value satisfies its shape's constraints."""
     if value is None:
@@ -381,7 +387,7 @@ def _scalar_ok(value, shape: _Shape) -> bool:
     return True
 
 
-def _check_value(out: list, path: str, value, shape: _Shape, required: bool) -> None:
+def _check_value(out: list, path: str, value, shape: _Shape, required: bool, lengths: bool = True) -> None:
     if value is None:
         if required:
             out.append(Violation("null", path, "Member must not be null"))
@@ -398,7 +404,7 @@ def _check_value(out: list, path: str, value, shape: _Shape, required: bool) -> 
             out.append(
                 Violation(_shown(value, shape), path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
             )
-    if kind in ("string", "blob", "list", "map"):
+    if kind in ("string", "blob", "list", "map") and lengths:
         n = _length(value)
         if shape.min is not None and n < shape.min:
             out.append(
@@ -420,10 +426,14 @@ def _check_value(out: list, path: str, value, shape: _Shape, required: bool) -> 
     if kind == "structure":
         _check_members(out, path + ".", value, shape)
     elif kind == "list":
+        # Strings of the wrong length are reported once for the whole list, as Kinesis does.
+        rules = _length_rules(shape.member) if shape.member.type == "string" else []
+        if rules and not all(item is None or _length_fits(item, shape.member) for item in value):
+            out.append(Violation(_shown(value, shape), path, f"Member must satisfy constraint: [{', '.join(rules)}]"))
         for i, item in enumerate(value, 1):
             if len(out) >= 10:
                 return
-            _check_value(out, f"{path}.{i}.member", item, shape.member, True)
+            _check_value(out, f"{path}.{i}.member", item, shape.member, True, lengths=not rules)
     elif kind == "map":
         rules = _length_rules(shape.key)
         if rules and not all(_scalar_ok(k, shape.key) for k in value):
