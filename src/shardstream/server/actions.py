@@ -6,6 +6,11 @@
 those not in ``ACTIONS`` are answered by :func:`unsupported` with an
 InvalidArgumentException -- shardstream never fakes a success.
 
+``StreamId`` (reserved by Kinesis, "not implemented") is accepted where the
+model has it: the shape layer validates it and the actions ignore it.
+``DryRun`` on PutRecord, PutRecords, GetRecords, GetShardIterator and
+SubscribeToShard runs the call's checks and answers DryRunOperationException.
+
 SubscribeToShard is the one action that returns no dict: it returns a
 :class:`~shardstream.fanout.Subscription`, which the application streams as
 an event stream (:mod:`.eventstream`).
@@ -20,14 +25,22 @@ __all__ = ["ACTIONS", "OPERATIONS", "UNSUPPORTED", "dispatch", "unsupported"]
 #: Every operation of the Kinesis 2013-12-02 API (botocore model).
 OPERATIONS: frozenset[str] = frozenset(
     {
+        "AcknowledgeDeadLetterQueueRecords",
+        "AcknowledgeQueueRecords",
         "AddTagsToStream",
+        "CreateChannel",
+        "CreateQueue",
         "CreateStream",
         "DecreaseStreamRetentionPeriod",
+        "DeleteChannel",
+        "DeleteQueue",
         "DeleteResourcePolicy",
         "DeleteStream",
         "DeregisterStreamConsumer",
         "DescribeAccountSettings",
+        "DescribeChannel",
         "DescribeLimits",
+        "DescribeQueue",
         "DescribeStream",
         "DescribeStreamConsumer",
         "DescribeStreamSummary",
@@ -37,6 +50,8 @@ OPERATIONS: frozenset[str] = frozenset(
         "GetResourcePolicy",
         "GetShardIterator",
         "IncreaseStreamRetentionPeriod",
+        "ListChannels",
+        "ListQueues",
         "ListShards",
         "ListStreamConsumers",
         "ListStreams",
@@ -46,8 +61,11 @@ OPERATIONS: frozenset[str] = frozenset(
         "PutRecord",
         "PutRecords",
         "PutResourcePolicy",
+        "ReceiveDeadLetterQueueRecords",
+        "ReceiveQueueRecords",
         "RegisterStreamConsumer",
         "RemoveTagsFromStream",
+        "RestoreDeadLetterQueueRecords",
         "SplitShard",
         "StartStreamEncryption",
         "StopStreamEncryption",
@@ -55,9 +73,14 @@ OPERATIONS: frozenset[str] = frozenset(
         "TagResource",
         "UntagResource",
         "UpdateAccountSettings",
+        "UpdateChannel",
+        "UpdateDeadLetterQueueRecordsVisibility",
         "UpdateMaxRecordSize",
+        "UpdateQueue",
+        "UpdateQueueRecordsVisibility",
         "UpdateShardCount",
         "UpdateStreamMode",
+        "UpdateStreamRecordDistributionStrategy",
         "UpdateStreamWarmThroughput",
     }
 )
@@ -77,6 +100,8 @@ def create_stream(engine, p: dict) -> dict:
         kwargs["max_record_size_kib"] = p["MaxRecordSizeInKiB"]
     if p.get("Tags"):
         kwargs["tags"] = p["Tags"]
+    if p.get("RecordDistributionStrategy") is not None:
+        kwargs["record_distribution"] = p["RecordDistributionStrategy"]
     engine.create_stream(p.get("StreamName"), p.get("ShardCount"), **kwargs)
     return {}
 
@@ -120,22 +145,35 @@ def _with_encryption(stream, out: dict) -> dict:
     return out
 
 
+def _dry_run(p: dict) -> bool:
+    return p.get("DryRun") is True
+
+
 def put_record(engine, p: dict) -> dict:
     stream = _stream(engine, p)
+    # Without a PartitionKey a USER_PARTITION_KEY stream raises the model's old "must not be null".
     out = stream.put_record(
-        p.get("Data"), p.get("PartitionKey"), p.get("ExplicitHashKey"), p.get("SequenceNumberForOrdering")
+        p.get("Data"),
+        p.get("PartitionKey"),
+        p.get("ExplicitHashKey"),
+        p.get("SequenceNumberForOrdering"),
+        dry_run=_dry_run(p),
     )
     return _with_encryption(stream, out)
 
 
 def put_records(engine, p: dict) -> dict:
     stream = _stream(engine, p)
-    return _with_encryption(stream, stream.put_records(p.get("Records")))
+    return _with_encryption(stream, stream.put_records(p.get("Records"), dry_run=_dry_run(p)))
 
 
 def get_shard_iterator(engine, p: dict) -> dict:
     return _stream(engine, p).get_shard_iterator(
-        p.get("ShardId"), p.get("ShardIteratorType"), p.get("StartingSequenceNumber"), p.get("Timestamp")
+        p.get("ShardId"),
+        p.get("ShardIteratorType"),
+        p.get("StartingSequenceNumber"),
+        p.get("Timestamp"),
+        dry_run=_dry_run(p),
     )
 
 
@@ -144,7 +182,7 @@ def get_records(engine, p: dict, *, json_wire: bool = False) -> dict:
     if not isinstance(iterator, str):
         raise InvalidArgumentException("Invalid ShardIterator.")
     stream = engine.iterator_stream(iterator)
-    out = stream.get_records(iterator, p.get("Limit"), wire=json_wire)
+    out = stream.get_records(iterator, p.get("Limit"), wire=json_wire, dry_run=_dry_run(p))
     if stream.encrypted:
         for record in out["Records"]:
             record["EncryptionType"] = stream.encryption_type
@@ -181,6 +219,10 @@ def remove_tags_from_stream(engine, p: dict) -> dict:
 
 def list_tags_for_stream(engine, p: dict) -> dict:
     return _stream(engine, p).list_tags_for_stream(p.get("ExclusiveStartTagKey"), p.get("Limit"))
+
+
+def update_stream_record_distribution_strategy(engine, p: dict) -> dict:
+    return engine.update_stream_record_distribution_strategy(p.get("StreamARN"), p.get("RecordDistributionStrategy"))
 
 
 def update_stream_mode(engine, p: dict) -> dict:
@@ -262,7 +304,9 @@ def deregister_stream_consumer(engine, p: dict) -> dict:
 
 def subscribe_to_shard(engine, p: dict, *, json_wire: bool = False):
     """A :class:`~shardstream.fanout.Subscription` (records in JSON wire form when ``json_wire``)."""
-    return engine.subscribe_to_shard(p.get("ConsumerARN"), p.get("ShardId"), p.get("StartingPosition"), wire=json_wire)
+    return engine.subscribe_to_shard(
+        p.get("ConsumerARN"), p.get("ShardId"), p.get("StartingPosition"), wire=json_wire, dry_run=_dry_run(p)
+    )
 
 
 def describe_account_settings(engine, p: dict) -> dict:
@@ -294,6 +338,7 @@ ACTIONS = {
     "RemoveTagsFromStream": remove_tags_from_stream,
     "ListTagsForStream": list_tags_for_stream,
     "UpdateStreamMode": update_stream_mode,
+    "UpdateStreamRecordDistributionStrategy": update_stream_record_distribution_strategy,
     "DescribeLimits": describe_limits,
     "UpdateMaxRecordSize": update_max_record_size,
     "StartStreamEncryption": start_stream_encryption,
