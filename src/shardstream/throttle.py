@@ -589,7 +589,9 @@ def _make_wrappers(stream, throttle: StreamThrottle) -> dict:
     real_get_records = cls.get_records
     real_get_record_batch = cls.get_record_batch
 
-    def put_record(data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False):
+    def put_record(
+        data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
+    ):
         args = (data, partition_key, explicit_hash_key, sequence_number_for_ordering)
         plan = _plan_record(stream, data, partition_key, explicit_hash_key)
         if plan is None:  # the engine rejects it: same error as unthrottled

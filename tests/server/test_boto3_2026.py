@@ -125,9 +125,7 @@ def test_malformed_stream_id_is_a_validation_error(server, engine):
     remote = RemoteEngine(server.url)
     with pytest.raises(shardstream.ValidationException) as ei:
         remote.call("PutRecord", {"StreamName": "i", "Data": b"x", "PartitionKey": "k", "StreamId": "NOT-AN-ID"})
-    assert "at 'streamId' failed to satisfy constraint: Member must satisfy regular expression pattern" in str(
-        ei.value
-    )
+    assert "at 'streamId' failed to satisfy constraint: Member must satisfy regular expression pattern" in str(ei.value)
     assert records_in(engine, "i") == 0
 
 
@@ -150,7 +148,9 @@ def test_auto_distribution_end_to_end(kinesis, engine):
     got = kinesis.get_records(ShardIterator=it["ShardIterator"])["Records"]
     assert [(r["Data"], r["PartitionKey"]) for r in got] == [(b"0", ""), (b"4", ""), (b"keyless", "")]
 
-    kinesis.update_stream_record_distribution_strategy(StreamARN=arn("auto"), RecordDistributionStrategy="USER_PARTITION_KEY")
+    kinesis.update_stream_record_distribution_strategy(
+        StreamARN=arn("auto"), RecordDistributionStrategy="USER_PARTITION_KEY"
+    )
     summary = kinesis.describe_stream_summary(StreamName="auto")["StreamDescriptionSummary"]
     assert summary["RecordDistributionStrategy"] == "USER_PARTITION_KEY"
     code, message, _ = error_of(lambda: kinesis.put_record(StreamName="auto", Data=b"x"))
@@ -169,15 +169,19 @@ def test_auto_needs_an_on_demand_stream(kinesis, engine):
     assert (code, status) == ("InvalidArgumentException", 400)
     assert "only supported for On-Demand streams" in message
     kinesis.create_stream(StreamName="p", ShardCount=1)
-    assert "RecordDistributionStrategy" not in kinesis.describe_stream_summary(StreamName="p")[
-        "StreamDescriptionSummary"
-    ]
+    assert (
+        "RecordDistributionStrategy" not in kinesis.describe_stream_summary(StreamName="p")["StreamDescriptionSummary"]
+    )
     code, _, _ = error_of(
-        lambda: kinesis.update_stream_record_distribution_strategy(StreamARN=arn("p"), RecordDistributionStrategy="AUTO")
+        lambda: kinesis.update_stream_record_distribution_strategy(
+            StreamARN=arn("p"), RecordDistributionStrategy="AUTO"
+        )
     )
     assert code == "InvalidArgumentException"
     code, _, _ = error_of(
-        lambda: kinesis.update_stream_record_distribution_strategy(StreamARN=arn("ghost"), RecordDistributionStrategy="AUTO")
+        lambda: kinesis.update_stream_record_distribution_strategy(
+            StreamARN=arn("ghost"), RecordDistributionStrategy="AUTO"
+        )
     )
     assert code == "ResourceNotFoundException"
 
