@@ -245,6 +245,21 @@ def test_durable_stream_keeps_the_strategy_across_a_reopen(tmp_path):
         assert engine.stream("od").put_record(b"x")["ShardId"] == "shardId-000000000000"
 
 
+def test_a_stream_json_without_the_field_reopens_as_user_partition_key(tmp_path):
+    from shardstream.storage import layout
+    from shardstream.storage.jsonfile import read_json, write_json_atomic
+
+    with shardstream.Engine(data_dir=tmp_path) as engine:
+        auto_stream(engine)
+    (stored,) = layout.list_streams(tmp_path)
+    doc = read_json(stored.path / layout.STREAM_FILE)
+    assert doc["record_distribution"] == "AUTO"
+    del doc["record_distribution"]  # as written before the strategy existed
+    write_json_atomic(stored.path / layout.STREAM_FILE, doc)
+    with shardstream.Engine(data_dir=tmp_path) as engine:
+        assert engine.stream("auto").record_distribution == "USER_PARTITION_KEY"
+
+
 # -- the property ---------------------------------------------------------------------------
 
 write = st.one_of(
