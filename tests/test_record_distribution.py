@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import threading
 
 import numpy as np
 import pyarrow as pa
@@ -213,6 +214,25 @@ def test_auto_follows_resharding_to_the_open_shards():
     assert len(open_counts) == 8 and set(open_counts.values()) == {10}
     closed = [st["Records"] for st in s.shard_stats() if not st["Open"]]
     assert closed == [0] * 4
+
+
+def test_concurrent_writers_take_disjoint_turns():
+    s = auto_stream(shard_capacity_bytes=64 * 1024 * 1024)
+
+    def writer(i):
+        for j in range(20):
+            if j % 2:
+                s.put_batch(None, [b"x"] * (97 + i))
+            else:
+                s.put_record(b"x", f"w{i}")
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts(s).values()) == s.spread_next == sum(10 * (97 + i) + 10 for i in range(4))
+    assert_even(s)  # every write took a contiguous run of turns: the whole is still dealt evenly
 
 
 def test_throttled_auto_stream_charges_the_shards_it_writes():
