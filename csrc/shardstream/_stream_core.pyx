@@ -23,7 +23,8 @@ keys and explicit hash keys are ignored for placement and records are dealt
 round-robin over the open shards in hash-key order: a stream-wide counter
 ``spread_next`` (advanced under the GIL, so concurrent batches get disjoint
 ranges) gives row ``i`` of a batch position ``(start + i) % open shards``.
-A keyless record is stored with an empty partition key.
+A keyless record is stored with an empty partition key.  A write refused
+after it took its turns (a full shard log) leaves them used.
 
 Dry runs (``dry_run=True``) make every check of the real write -- stream
 state, record limits, routing, closed shards, room in the shard logs -- and

@@ -393,18 +393,20 @@ class RemoteStream:
         other than DryRunOperationException is raised, else
         DryRunOperationException.
         """
+        keys = None if partition_keys is None else as_key_array(partition_keys).to_pylist()
         payloads = as_payload_array(data).to_pylist()
-        keys = [None] * len(payloads) if partition_keys is None else as_key_array(partition_keys).to_pylist()
+        if keys is None:
+            keys = [None] * len(payloads)
         hash_keys = list(explicit_hash_keys) if explicit_hash_keys is not None else [None] * len(keys)
 
-        def entry(i: int) -> dict:
+        def request_entry(i: int) -> dict:
             ehk = hash_keys[i]
             return {"Data": payloads[i], "PartitionKey": keys[i], "ExplicitHashKey": None if ehk is None else str(ehk)}
 
         if dry_run:
             for chunk in self._chunks(range(len(keys)), keys, payloads):
                 try:
-                    self.put_records([entry(i) for i in chunk], dry_run=True)
+                    self.put_records([request_entry(i) for i in chunk], dry_run=True)
                 except DryRunOperationException:
                     continue
             raise DryRunOperationException()
@@ -414,7 +416,7 @@ class RemoteStream:
         for attempt in range(retries + 1):
             failed = []
             for chunk in self._chunks(pending, keys, payloads):
-                result = self.put_records([entry(i) for i in chunk])
+                result = self.put_records([request_entry(i) for i in chunk])
                 for i, entry in zip(chunk, result["Records"]):
                     if "SequenceNumber" in entry:
                         shard_ids[i], seqs[i] = entry["ShardId"], entry["SequenceNumber"]
