@@ -15,6 +15,20 @@ are always acquired in ascending shard index with the GIL released, so two
 batches cannot deadlock.  The open-shard snapshot (``routing``, ``open_logs``)
 is replaced as a pair under the GIL on a reshard; a writer that finds a shard
 closed under it re-routes.
+
+Record distribution: by default (USER_PARTITION_KEY) a record goes to the
+open shard whose hash-key range holds the MD5 of its partition key (or its
+explicit hash key).  With ``auto_distribution`` set (Kinesis's AUTO strategy)
+keys and explicit hash keys are ignored for placement and records are dealt
+round-robin over the open shards in hash-key order: a stream-wide counter
+``spread_next`` (advanced under the GIL, so concurrent batches get disjoint
+ranges) gives row ``i`` of a batch position ``(start + i) % open shards``.
+A keyless record is stored with an empty partition key.  A write refused
+after it took its turns (a full shard log) leaves them used.
+
+Dry runs (``dry_run=True``) make every check of the real write -- stream
+state, record limits, routing, closed shards, room in the shard logs -- and
+then stop: nothing is appended and ``spread_next`` does not move.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -29,8 +43,9 @@ from shardstream._columns cimport BinaryView, binary_view, bv_offset
 from shardstream._routing cimport RoutingTable
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
-    SS_FULL, SS_OK, SS_SEQ_LEN, ss_md5_batch, ss_md5_one, ss_now_ms, ss_parse_u128, ss_ring, ss_ring_append,
-    ss_ring_can_fit, ss_ring_footprint, ss_ring_reserve, ss_seq_format, ss_seq_format_cached, ss_seq_increment, ss_utf8_length,
+    SS_FULL, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, ss_md5_batch, ss_md5_one, ss_now_ms, ss_parse_u128, ss_ring,
+    ss_ring_append, ss_ring_can_fit, ss_ring_doff, ss_ring_footprint, ss_ring_koff, ss_ring_reserve,
+    ss_ring_trim_expired, ss_seq_format, ss_seq_format_cached, ss_seq_increment, ss_utf8_length,
 )
 
 import numpy as np
@@ -90,6 +105,8 @@ cdef class StreamCore:
     cdef readonly bint accepting       # writes allowed (False while CREATING and once deleted)
     cdef public bint watch_writes      # call _on_writes() now and then (on-demand scaling)
     cdef int write_countdown           # put_record calls until the next _on_writes()
+    cdef readonly bint auto_distribution  # AUTO: deal records round-robin, ignoring keys
+    cdef readonly uint64_t spread_next    # AUTO: the round-robin position of the next record
 
     def __cinit__(self, *args, **kwargs):
         self.logs = []
@@ -113,6 +130,22 @@ cdef class StreamCore:
     def _set_max_record_bytes(self, int64_t value):
         self.max_record_bytes = value
 
+    def _set_auto_distribution(self, bint auto):
+        """Switch between key routing (False) and round-robin AUTO distribution (True)."""
+        self.auto_distribution = auto
+
+    def _spread_positions(self, int64_t n):
+        """Positions (into ``routing``) the next ``n`` AUTO records would take; moves nothing."""
+        cdef int64_t i
+        cdef uint64_t start = self.spread_next
+        cdef uint64_t m = self.routing.size
+        out = np.empty(n, dtype=np.int32)
+        cdef int32_t[::1] o = out
+        if n:
+            with nogil:
+                _fill_spread(&o[0], n, start, m)
+        return out
+
     def _set_open_shards(self, RoutingTable routing not None, tuple open_logs not None):
         """Install a new open-shard snapshot (both halves at once, under the GIL)."""
         if routing.size != len(open_logs):
@@ -131,23 +164,31 @@ cdef class StreamCore:
 
     # -- put_record ----------------------------------------------------------
 
-    def put_record(self, data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None):
+    def put_record(self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *,
+                   bint dry_run=False):
         """Write one record.
 
         Parameters
         ----------
         data : bytes-like or str
             The record payload (a str is stored as its UTF-8 bytes).
-        partition_key : str
-            1 to 256 Unicode characters; its MD5 picks the shard.
+        partition_key : str, optional
+            1 to 256 Unicode characters; its MD5 picks the shard.  Required
+            unless the stream distributes records itself (AUTO), where it is
+            optional, stored as given (an empty string when missing) and
+            ignored for placement.
         explicit_hash_key : str or int, optional
-            A hash key in 0..2**128-1 that picks the shard instead.
+            A hash key in 0..2**128-1 that picks the shard instead (validated
+            and ignored under AUTO).
         sequence_number_for_ordering : str, optional
             A sequence number from an earlier put on this stream.  As in
             Kinesis, it orders puts of one partition key: the new record's
             number is greater than it whenever both land in the same shard,
             or the new one lands in a child of that shard.  Numbers from
             unrelated shards are validated but imply no order.
+        dry_run : bool
+            Make every check (including room in the shard's log) and write
+            nothing: DryRunOperationException if the put would succeed.
 
         Returns
         -------
@@ -156,6 +197,8 @@ cdef class StreamCore:
 
         Raises
         ------
+        DryRunOperationException
+            ``dry_run`` and the put would have succeeded.
         ValidationException, SerializationException
             Malformed key, data or hash key.
         InvalidArgumentException
@@ -175,13 +218,19 @@ cdef class StreamCore:
         cdef ShardLog log
         cdef str seq = PyUnicode_New(SS_SEQ_LEN, 127)   # ASCII, filled in place below
         cdef int64_t now
+        cdef bint auto = self.auto_distribution
+        cdef uint64_t spread = 0
+        hi = lo = 0
 
         if not self.accepting:
             self._refresh_accepting()
-        if type(partition_key) is not str:
-            _check_partition_key_type(partition_key)
-        if PyUnicode_GET_LENGTH(partition_key) < 1 or PyUnicode_GET_LENGTH(partition_key) > MAX_KEY_CHARS:
-            _raise_key_length("partitionKey", partition_key)
+        if partition_key is None and auto:
+            partition_key = ""                  # keyless AUTO record: stored with an empty key
+        else:
+            if type(partition_key) is not str:
+                _check_partition_key_type(partition_key)
+            if PyUnicode_GET_LENGTH(partition_key) < 1 or PyUnicode_GET_LENGTH(partition_key) > MAX_KEY_CHARS:
+                _raise_key_length("partitionKey", partition_key)
         key = PyUnicode_AsUTF8AndSize(partition_key, &klen_bytes)
         if type(data) is str:
             data = (<str>data).encode("utf-8")
@@ -203,23 +252,36 @@ cdef class StreamCore:
         try:
             if dlen + klen_bytes > self.max_record_bytes:
                 self._raise_record_size(dlen, klen_bytes)
-            if explicit_hash_key is None:
+            if explicit_hash_key is not None:
+                hi, lo = _parse_explicit_hash_key(explicit_hash_key)    # validated even when ignored
+            elif not auto:
                 ss_md5_one(<const uint8_t *>key, klen_bytes, digest)
                 hi = _load_be64(digest)
                 lo = _load_be64(digest + 8)
-            else:
-                hi, lo = _parse_explicit_hash_key(explicit_hash_key)
             if sequence_number_for_ordering is not None:
                 self._check_ordering(sequence_number_for_ordering)
+            if auto:
+                spread = self.spread_next
+                if not dry_run:
+                    self.spread_next = spread + 1
             now = self._now()
             while True:
-                log = <ShardLog>self.open_logs[self.routing.lookup(hi, lo)]
+                if auto:
+                    log = <ShardLog>self.open_logs[spread % <uint64_t>self.routing.size]
+                else:
+                    log = <ShardLog>self.open_logs[self.routing.lookup(hi, lo)]
                 log.acquire()
                 if log.closed:                  # resharded or deleted under us
                     log.release()
                     if not self.accepting:
                         self._refresh_accepting()
                     continue
+                if dry_run:
+                    rc = _dry_fits(&log.ring, 1, klen_bytes + dlen, now)
+                    log.release()
+                    if rc != SS_OK:
+                        self._dry_run_full(log, 1, klen_bytes + dlen)
+                    raise _errors.DryRunOperationException()
                 rc = ss_ring_reserve(&log.ring, 1, klen_bytes, dlen, now)
                 if rc != SS_OK:
                     log.release()
@@ -249,13 +311,15 @@ cdef class StreamCore:
 
     # -- put_batch core ------------------------------------------------------
 
-    def _put_arrays(self, keys not None, data not None, ehk=None, bint simd=True, bint partial=False):
+    def _put_arrays(self, keys not None, data not None, ehk=None, bint simd=True, bint partial=False,
+                    bint dry_run=False):
         """Append Arrow arrays of keys and payloads; the engine of put_batch and put_records.
 
         Parameters
         ----------
         keys : pyarrow.Array
-            string or large_string, no nulls.
+            string or large_string, no nulls (empty strings only under AUTO:
+            keyless records).
         data : pyarrow.Array
             binary/string (32- or 64-bit offsets), no nulls, same length.
         ehk : tuple of numpy arrays, optional
@@ -267,12 +331,16 @@ cdef class StreamCore:
             False: all or nothing (back-pressure raises and nothing is written).
             True: per shard, the records that fit are written and the rest fail
             (their counter is UINT64_MAX), as PutRecords reports them.
+        dry_run : bool
+            Make every check (with ``partial`` False: room in every target
+            shard) and append nothing.
 
         Returns
         -------
-        (positions, counters, routing, open_logs)
+        (positions, counters, routing, open_logs) or None
             Per input row, its position in the routing snapshot used and its
-            counter in that shard; the snapshot itself.
+            counter in that shard; the snapshot itself.  None for a dry run
+            that found nothing wrong.
         """
         cdef BinaryView kv, dv
         if not self.accepting:
@@ -282,21 +350,31 @@ cdef class StreamCore:
         cdef int64_t n = kv.length
         if dv.length != n:
             raise ValueError(f"got {n} partition keys but {dv.length} data values")
+        cdef bint auto = self.auto_distribution
         # 1. Validate every record (lengths only: Arrow strings are valid UTF-8).
-        self._validate_views(&kv, &dv, keys, data)
+        self._validate_views(&kv, &dv, keys, data, auto)
 
-        # 2. Hash keys (explicit hash keys override where present).
-        hi = _pool_array(n, np.uint64)
-        lo = _pool_array(n, np.uint64)
-        cdef uint64_t[::1] h = hi
-        cdef uint64_t[::1] l = lo
-        if n:
-            with nogil:
-                ss_md5_batch(kv.data, kv.offsets, kv.wide, n, &h[0], &l[0], simd)
-        if ehk is not None:
-            ehi, elo, present = ehk
-            np.copyto(hi, ehi, where=present)
-            np.copyto(lo, elo, where=present)
+        # 2. Hash keys (explicit hash keys override where present); AUTO
+        # takes the next n round-robin positions instead.
+        cdef uint64_t[::1] h
+        cdef uint64_t[::1] l
+        cdef uint64_t spread = 0
+        if auto:
+            spread = self.spread_next
+            if not dry_run:
+                self.spread_next = spread + <uint64_t>n
+        else:
+            hi = _pool_array(n, np.uint64)
+            lo = _pool_array(n, np.uint64)
+            h = hi
+            l = lo
+            if n:
+                with nogil:
+                    ss_md5_batch(kv.data, kv.offsets, kv.wide, n, &h[0], &l[0], simd)
+            if ehk is not None:
+                ehi, elo, present = ehk
+                np.copyto(hi, ehi, where=present)
+                np.copyto(lo, elo, where=present)
 
         positions = _pool_array(n, np.int32)
         counters = _pool_array(n, np.uint64)
@@ -309,8 +387,14 @@ cdef class StreamCore:
             open_logs = self.open_logs
             if n:
                 with nogil:
-                    routing.lookup_many(&h[0], &l[0], &pos[0], n)
-            if self._append_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL,
+                    if auto:
+                        _fill_spread(&pos[0], n, spread, <uint64_t>routing.size)
+                    else:
+                        routing.lookup_many(&h[0], &l[0], &pos[0], n)
+            if dry_run:
+                if self._dry_run_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL, n, partial):
+                    return None
+            elif self._append_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL,
                                    &ctr[0] if n else NULL, n, partial):
                 if self.watch_writes:
                     self._on_writes()
@@ -413,6 +497,60 @@ cdef class StreamCore:
         self._raise_reserve(rc, <ShardLog>open_logs[failed_shard], failed_records, failed_bytes)
         return False                            # the hook made room: the caller retries
 
+    cdef bint _dry_run_routed(self, RoutingTable routing, tuple open_logs, BinaryView *kv, BinaryView *dv,
+                              const int32_t *pos, int64_t n, bint partial) except -1:
+        """The checks of _append_routed without appending; False if a shard closed under us.
+
+        With ``partial`` (PutRecords) a full shard fails entries, not the
+        call, so only closed shards matter; otherwise every target shard must
+        have room (else ``_dry_run_full`` decides).
+        """
+        cdef Py_ssize_t m = routing.size, s, j
+        cdef int64_t i, now
+        cdef uint64_t *cnt = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t) * 2 + 1)
+        cdef uint64_t *nbytes
+        cdef Py_ssize_t failed_shard = -1
+        cdef list order
+        cdef ShardLog log
+        cdef bint closed = False
+        if cnt == NULL:
+            raise MemoryError()
+        nbytes = cnt + m
+        try:
+            with nogil:
+                for s in range(2 * m):
+                    cnt[s] = 0
+                for i in range(n):
+                    s = pos[i]
+                    cnt[s] += 1
+                    nbytes[s] += (bv_offset(kv, i + 1) - bv_offset(kv, i)) + (bv_offset(dv, i + 1) - bv_offset(dv, i))
+            order = sorted((s for s in range(m) if cnt[s]), key=lambda s: (<ShardLog>open_logs[s]).shard_index)
+            now = self._now()
+            for s in order:
+                (<ShardLog>open_logs[s]).acquire()
+            try:
+                for s in order:
+                    log = <ShardLog>open_logs[s]
+                    if log.closed:
+                        closed = True
+                    elif not partial and failed_shard < 0:
+                        if _dry_fits(&log.ring, cnt[s], nbytes[s], now) != SS_OK:
+                            failed_shard = s
+            finally:
+                for s in order:
+                    (<ShardLog>open_logs[s]).release()
+            if closed:
+                return False
+            if failed_shard >= 0:
+                self._dry_run_full(<ShardLog>open_logs[failed_shard], cnt[failed_shard], nbytes[failed_shard])
+            return True
+        finally:
+            PyMem_Free(cnt)
+
+    def _dry_run_full(self, ShardLog log, uint64_t nrec, uint64_t nbytes):
+        """Hook: a dry run found no room in ``log``; raise as the real write would (or return if it would not)."""
+        self._raise_reserve(SS_FULL, log, nrec, nbytes)
+
     def _validate_arrays(self, keys not None, data not None):
         """Check record limits of Arrow key and payload arrays as put_batch does, writing nothing."""
         cdef BinaryView kv, dv
@@ -420,10 +558,12 @@ cdef class StreamCore:
         binary_view(data, &dv)
         if dv.length != kv.length:
             raise ValueError(f"got {kv.length} partition keys but {dv.length} data values")
-        self._validate_views(&kv, &dv, keys, data)
+        self._validate_views(&kv, &dv, keys, data, self.auto_distribution)
 
-    cdef int _validate_views(self, BinaryView *kv, BinaryView *dv, object keys, object data) except -1:
-        """Key lengths (1-256 characters) and record sizes, in one nogil pass; raises at the first bad row."""
+    cdef int _validate_views(self, BinaryView *kv, BinaryView *dv, object keys, object data,
+                             bint allow_empty_keys=False) except -1:
+        """Key lengths (1-256 characters; 0 too with ``allow_empty_keys``, keyless AUTO records) and record
+        sizes, in one nogil pass; raises at the first bad row."""
         cdef int64_t i, bad_at = -1, klen, dlen
         cdef int64_t n = kv.length
         cdef int bad_kind = BAD_NONE
@@ -432,7 +572,7 @@ cdef class StreamCore:
             for i in range(n):
                 klen = bv_offset(kv, i + 1) - bv_offset(kv, i)
                 dlen = bv_offset(dv, i + 1) - bv_offset(dv, i)
-                if klen < 1:
+                if klen < 1 and not allow_empty_keys:
                     bad_kind = BAD_KEY_SHORT
                 elif klen > MAX_KEY_CHARS and (
                         klen > MAX_KEY_BYTES
@@ -516,6 +656,40 @@ cdef uint64_t _fit_prefix(ss_ring *r, BinaryView *kv, BinaryView *dv, const int3
     while nrec and ss_ring_reserve(r, nrec, kb, db, now) != SS_OK:
         nrec = 0
     return nrec
+
+
+cdef inline int _dry_fits(ss_ring *r, uint64_t nrec, uint64_t nbytes, int64_t now) noexcept nogil:
+    """SS_OK if ss_ring_reserve would find room for ``nrec`` records of ``nbytes`` (keys + data), else SS_FULL.
+
+    Changes nothing visible: it only trims records past retention, which no
+    read returns any more (reads trim them too).
+    """
+    cdef uint64_t need = nbytes + SS_SLOT_BYTES * nrec
+    cdef uint64_t stop, evictable
+    if need > r.capacity:
+        return SS_FULL
+    ss_ring_trim_expired(r, now)
+    if ss_ring_footprint(r) + need <= r.capacity:
+        return SS_OK
+    if not r.evict_oldest:
+        return SS_FULL
+    stop = r.tail if r.tail < r.evict_limit else r.evict_limit
+    if stop <= r.head:
+        return SS_FULL
+    evictable = (ss_ring_doff(r, stop) - ss_ring_doff(r, r.head)) + (ss_ring_koff(r, stop) - ss_ring_koff(r, r.head)) \
+        + SS_SLOT_BYTES * (stop - r.head)
+    return SS_OK if ss_ring_footprint(r) + need <= r.capacity + evictable else SS_FULL
+
+
+cdef inline void _fill_spread(int32_t *pos, int64_t n, uint64_t start, uint64_t m) noexcept nogil:
+    """pos[i] = (start + i) % m: round-robin positions without a division per row."""
+    cdef int64_t i
+    cdef uint64_t p = start % m
+    for i in range(n):
+        pos[i] = <int32_t>p
+        p += 1
+        if p == m:
+            p = 0
 
 
 cdef inline uint64_t _load_be64(const uint8_t *p) noexcept nogil:

@@ -13,6 +13,7 @@ from .client import connect
 from .consumer import Consumer, RecordProcessor
 from .engine import Engine
 from .errors import (
+    DryRunOperationException,
     ExpiredIteratorException,
     InvalidArgumentException,
     KinesisError,
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "RECORD_SCHEMA",
     "Consumer",
+    "DryRunOperationException",
     "Engine",
     "ExpiredIteratorException",
     "InvalidArgumentException",

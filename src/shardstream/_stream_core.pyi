@@ -16,14 +16,20 @@ class StreamCore:
     open_logs: tuple[ShardLog, ...]
     accepting: bool
     watch_writes: bool
+    auto_distribution: bool
+    spread_next: int
     def now_ms(self) -> int: ...
+    def _set_auto_distribution(self, auto: bool) -> None: ...
+    def _spread_positions(self, n: int) -> np.ndarray: ...
     def _validate_arrays(self, keys: pa.Array, data: pa.Array) -> None: ...
     def put_record(
         self,
         data: bytes | bytearray | memoryview | str,
-        partition_key: str,
+        partition_key: str | None = ...,
         explicit_hash_key: str | int | None = ...,
         sequence_number_for_ordering: str | None = ...,
+        *,
+        dry_run: bool = ...,
     ) -> dict[str, str]: ...
 
 def format_sequence_numbers(

@@ -30,7 +30,12 @@ import pyarrow as pa
 
 from .columns import as_key_array, as_payload_array
 from .engine import Engine
-from .errors import InternalFailureException, ProvisionedThroughputExceededException, error_for
+from .errors import (
+    DryRunOperationException,
+    InternalFailureException,
+    ProvisionedThroughputExceededException,
+    error_for,
+)
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
 
@@ -40,6 +45,11 @@ _TARGET = "Kinesis_20131202."
 _CONTENT_TYPE = "application/x-amz-json-1.1"
 _PUT_RECORDS_MAX = 500
 _PUT_RECORDS_BYTES = 5 * 1024 * 1024
+
+
+def _dry(dry_run: bool) -> dict:
+    """The ``DryRun`` member of a request: sent only when set."""
+    return {"DryRun": True} if dry_run else {}
 
 
 def connect(url: str = "memory://", **engine_kwargs):
@@ -194,9 +204,12 @@ class RemoteEngine:
         stream_mode: str = "PROVISIONED",
         tags: dict | None = None,
         wait: bool = True,
+        record_distribution: str | None = None,
     ) -> RemoteStream:
         """CreateStream (then IncreaseStreamRetentionPeriod if asked); waits for ACTIVE by default."""
         params: dict = {"StreamName": name, "StreamModeDetails": {"StreamMode": stream_mode}}
+        if record_distribution is not None:
+            params["RecordDistributionStrategy"] = record_distribution
         if shard_count is not None:
             params["ShardCount"] = shard_count
         if tags:
@@ -256,8 +269,13 @@ class RemoteEngine:
     def describe_limits(self) -> dict:
         return self.call("DescribeLimits", {})
 
-    def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
-        return self.call("GetRecords", {"ShardIterator": shard_iterator, "Limit": limit})
+    def get_records(self, shard_iterator: str, limit: int | None = None, *, dry_run: bool = False) -> dict:
+        return self.call("GetRecords", {"ShardIterator": shard_iterator, "Limit": limit, **_dry(dry_run)})
+
+    def update_stream_record_distribution_strategy(self, stream_arn: str, record_distribution_strategy: str) -> dict:
+        """UpdateStreamRecordDistributionStrategy; ``{}``."""
+        params = {"StreamARN": stream_arn, "RecordDistributionStrategy": record_distribution_strategy}
+        return self.call("UpdateStreamRecordDistributionStrategy", params)
 
     # -- enhanced fan-out consumers (as Engine's; SubscribeToShard is not offered here) -------
 
@@ -345,7 +363,9 @@ class RemoteStream:
             shards.extend(page["Shards"])
         return shards
 
-    def put_record(self, data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None) -> dict:
+    def put_record(
+        self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
+    ) -> dict:
         return self._call(
             "PutRecord",
             {
@@ -353,37 +373,50 @@ class RemoteStream:
                 "PartitionKey": partition_key,
                 "ExplicitHashKey": explicit_hash_key,
                 "SequenceNumberForOrdering": sequence_number_for_ordering,
+                **_dry(dry_run),
             },
         )
 
-    def put_records(self, records) -> dict:
-        return self._call("PutRecords", {"Records": records})
+    def put_records(self, records, *, dry_run: bool = False) -> dict:
+        return self._call("PutRecords", {"Records": records, **_dry(dry_run)})
 
-    def put_batch(self, partition_keys, data, explicit_hash_keys=None, *, retries: int = 5) -> pa.Table:
+    def put_batch(
+        self, partition_keys, data, explicit_hash_keys=None, *, retries: int = 5, dry_run: bool = False
+    ) -> pa.Table:
         """put_batch over PutRecords requests of up to 500 records / 5 MiB.
 
         Unlike the embedded path this is not atomic: requests land one by one,
         and throttled entries are retried (with backoff) up to ``retries``
         times before ProvisionedThroughputExceededException is raised.
+        ``partition_keys`` None sends keyless records (AUTO streams).  With
+        ``dry_run`` every request is sent as a dry run: the first error
+        other than DryRunOperationException is raised, else
+        DryRunOperationException.
         """
-        keys = as_key_array(partition_keys).to_pylist()
+        keys = None if partition_keys is None else as_key_array(partition_keys).to_pylist()
         payloads = as_payload_array(data).to_pylist()
+        if keys is None:
+            keys = [None] * len(payloads)
         hash_keys = list(explicit_hash_keys) if explicit_hash_keys is not None else [None] * len(keys)
+
+        def request_entry(i: int) -> dict:
+            ehk = hash_keys[i]
+            return {"Data": payloads[i], "PartitionKey": keys[i], "ExplicitHashKey": None if ehk is None else str(ehk)}
+
+        if dry_run:
+            for chunk in self._chunks(range(len(keys)), keys, payloads):
+                try:
+                    self.put_records([request_entry(i) for i in chunk], dry_run=True)
+                except DryRunOperationException:
+                    continue
+            raise DryRunOperationException()
         shard_ids: list = [None] * len(keys)
         seqs: list = [None] * len(keys)
         pending = list(range(len(keys)))
         for attempt in range(retries + 1):
             failed = []
             for chunk in self._chunks(pending, keys, payloads):
-                entries = [
-                    {
-                        "Data": payloads[i],
-                        "PartitionKey": keys[i],
-                        **({"ExplicitHashKey": str(hash_keys[i])} if hash_keys[i] is not None else {}),
-                    }
-                    for i in chunk
-                ]
-                result = self.put_records(entries)
+                result = self.put_records([request_entry(i) for i in chunk])
                 for i, entry in zip(chunk, result["Records"]):
                     if "SequenceNumber" in entry:
                         shard_ids[i], seqs[i] = entry["ShardId"], entry["SequenceNumber"]
@@ -408,7 +441,7 @@ class RemoteStream:
     def _chunks(indexes, keys, payloads) -> Iterator[list[int]]:
         chunk, size = [], 0
         for i in indexes:
-            n = len(payloads[i]) + len(keys[i].encode("utf-8"))
+            n = len(payloads[i]) + (len(keys[i].encode("utf-8")) if keys[i] is not None else 0)
             if chunk and (len(chunk) == _PUT_RECORDS_MAX or size + n > _PUT_RECORDS_BYTES):
                 yield chunk
                 chunk, size = [], 0
@@ -419,7 +452,9 @@ class RemoteStream:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def get_shard_iterator(self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None):
+    def get_shard_iterator(
+        self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run=False
+    ):
         return self._call(
             "GetShardIterator",
             {
@@ -427,11 +462,12 @@ class RemoteStream:
                 "ShardIteratorType": shard_iterator_type,
                 "StartingSequenceNumber": starting_sequence_number,
                 "Timestamp": timestamp,
+                **_dry(dry_run),
             },
         )
 
-    def get_records(self, shard_iterator, limit=None) -> dict:
-        return self._engine.get_records(shard_iterator, limit)
+    def get_records(self, shard_iterator, limit=None, *, dry_run=False) -> dict:
+        return self._engine.get_records(shard_iterator, limit, dry_run=dry_run)
 
     def get_record_batch(self, shard_iterator, limit=None) -> dict:
         page = self.get_records(shard_iterator, limit)
@@ -474,6 +510,11 @@ class RemoteStream:
         return self._call(
             "MergeShards", {"ShardToMerge": shard_to_merge, "AdjacentShardToMerge": adjacent_shard_to_merge}
         )
+
+    def update_record_distribution_strategy(self, record_distribution_strategy) -> dict:
+        """UpdateStreamRecordDistributionStrategy on this stream (by its ARN); ``{}``."""
+        arn = self.describe_summary()["StreamDescriptionSummary"]["StreamARN"]
+        return self._engine.update_stream_record_distribution_strategy(arn, record_distribution_strategy)
 
     def update_shard_count(self, target_shard_count, scaling_type="UNIFORM_SCALING") -> dict:
         return self._call("UpdateShardCount", {"TargetShardCount": target_shard_count, "ScalingType": scaling_type})

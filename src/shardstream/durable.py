@@ -133,19 +133,27 @@ class DurableStream(Stream):
 
     # -- writes --------------------------------------------------------------------
 
-    def put_record(self, data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None):
-        result = StreamCore.put_record(self, data, partition_key, explicit_hash_key, sequence_number_for_ordering)
+    def put_record(
+        self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
+    ):
+        result = StreamCore.put_record(
+            self, data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run=dry_run
+        )  # a dry run raises DryRunOperationException here: nothing to commit
         if self._sync:
             self.store.commit(self.logs, self.now_ms)
         return result
 
     put_record.__doc__ = StreamCore.put_record.__doc__
 
-    def _put(self, keys, payloads, explicit_hash_keys, *, simd=True, partial=False) -> pa.Table:
+    def _put(self, keys, payloads, explicit_hash_keys, *, simd=True, partial=False, dry_run=False) -> pa.Table:
         # A full ring is flushed rather than refused (see _raise_reserve), so
         # every put is all-or-nothing; one bigger than a ring goes in pieces,
         # after the whole of it has been validated.
+        if dry_run:  # the checks of the whole put at once (a durable ring always makes room)
+            return super()._put(keys, payloads, explicit_hash_keys, simd=simd, partial=partial, dry_run=True)
         ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
+        if self.auto_distribution:
+            ehk = None
         bounds = _chunk_bounds(keys, payloads, self.shard_capacity_bytes // 4)
         if len(bounds) > 2:
             self._validate_arrays(keys, payloads)
@@ -171,6 +179,11 @@ class DurableStream(Stream):
                 return
             self._refresh_accepting()  # nothing written: the engine was closed under us
         super()._raise_reserve(rc, log, nrec, nbytes)
+
+    def _dry_run_full(self, log, nrec, nbytes):
+        # The real write would flush the ring to make room (see _raise_reserve)
+        # or go in pieces (see _put): a durable stream never refuses for room.
+        return
 
     def flush(self, *, sync: bool = True) -> int:
         """Write everything still only in memory to disk now (and ``fsync`` it with ``sync``).
@@ -229,7 +242,9 @@ class DurableStream(Stream):
         batch, nxt, _, _ = self._read_page(index, start, limit, 2**31 - 1, now)
         return ([] if batch is None else [batch]), nxt
 
-    def get_records(self, shard_iterator, limit=None, *, wire: bool = False) -> dict:
+    def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
+        if dry_run:
+            return super().get_records(shard_iterator, limit, wire=wire, dry_run=True)  # raises
         limit = self._check_limit(limit)
         now = self.now_ms()
         pos = self._decode_iterator(shard_iterator, now)

@@ -35,6 +35,7 @@ from .storage.datadir import DataDirectory
 from .storage.segments import DEFAULT_MAX_SEGMENT_BYTES
 from .storage.store import StreamStore
 from .stream import (
+    RECORD_DISTRIBUTIONS,
     STREAM_MODES,
     Stream,
     _shard_sort_key,
@@ -375,6 +376,7 @@ class Engine:
         tags: dict | None = None,
         throughput_limits=False,
         durability: str | None = None,
+        record_distribution: str = "USER_PARTITION_KEY",
     ) -> Stream:
         """Create a stream whose shards split the hash-key space evenly.
 
@@ -402,6 +404,11 @@ class Engine:
         durability : {"sync", "interval", "none"}, optional
             This stream's durability policy (default: the engine's); needs a
             ``data_dir``.
+        record_distribution : {"USER_PARTITION_KEY", "AUTO"}
+            Kinesis's RecordDistributionStrategy: route records by partition
+            key (the default) or spread them evenly over the open shards
+            (``AUTO``, on-demand streams only; keys become optional).  See
+            :meth:`Stream.update_record_distribution_strategy`.
 
         Returns
         -------
@@ -411,7 +418,8 @@ class Engine:
         Raises
         ------
         ValidationException, InvalidArgumentException
-            Bad name, count, retention or record size.
+            Bad name, count, retention, record size or distribution
+            strategy; AUTO on a PROVISIONED stream.
         ResourceInUseException
             A stream of that name exists.
         LimitExceededException
@@ -427,9 +435,13 @@ class Engine:
             v.check_enum(errs, "streamModeDetails.streamMode", stream_mode, STREAM_MODES)
         if not isinstance(max_record_size_kib, int) or not 1024 <= max_record_size_kib <= 10240:
             v.check_int_range(errs, "maxRecordSizeInKiB", max_record_size_kib, 1024, 10240)
+        if record_distribution not in RECORD_DISTRIBUTIONS:
+            Stream._check_record_distribution(record_distribution)
         v.raise_if_any(errs)
         if stream_mode == "ON_DEMAND" and shard_count is not None:
             raise InvalidArgumentException("ShardCount is not expected when StreamMode=ON_DEMAND")
+        if record_distribution == "AUTO" and stream_mode != "ON_DEMAND":
+            raise Stream._on_demand_only_error(name, self.account_id, record_distribution)
         check_retention(retention_hours)
         count = ON_DEMAND_SHARDS if shard_count is None else shard_count
         capacity = self.shard_capacity_bytes if shard_capacity_bytes is None else int(shard_capacity_bytes)
@@ -458,6 +470,7 @@ class Engine:
                 "tags": tags,
                 "created_ms": self.now_ms(),
                 "incarnation": int.from_bytes(os.urandom(8), "big") >> 1,
+                "record_distribution": record_distribution,
             }
             if self._data is None:
                 stream = Stream(self, name, count, **settings)
@@ -688,6 +701,13 @@ class Engine:
         stream = self.stream(stream_name, stream_arn=stream_arn)
         return stream.decrease_stream_retention_period(retention_period_hours)
 
+    def update_stream_record_distribution_strategy(self, stream_arn: str, record_distribution_strategy: str) -> dict:
+        """boto3's UpdateStreamRecordDistributionStrategy (the stream named by ARN).
+
+        See :meth:`Stream.update_record_distribution_strategy`; ``{}``.
+        """
+        return self.stream(stream_arn=stream_arn).update_record_distribution_strategy(record_distribution_strategy)
+
     def update_stream_mode(self, stream_arn: str, stream_mode_details: dict) -> dict:
         """boto3's UpdateStreamMode: ``stream_mode_details={"StreamMode": "ON_DEMAND" | "PROVISIONED"}``."""
         if not isinstance(stream_mode_details, dict):
@@ -886,6 +906,7 @@ class Engine:
         lifetime_s: float | None = None,
         poll_interval_s: float | None = None,
         heartbeat_s: float | None = None,
+        dry_run: bool = False,
     ) -> Subscription:
         """boto3's SubscribeToShard, embedded: a live feed of a shard's records.
 
@@ -906,6 +927,10 @@ class Engine:
             Pause between reads while the shard has nothing new (default 0.1 s).
         heartbeat_s : float, optional
             Longest time between events (default 1 s).
+        dry_run : bool
+            Make every check (consumer ACTIVE, shard and starting position
+            valid, no recent subscription of the consumer to the shard) and
+            start nothing: DryRunOperationException if the call would succeed.
 
         Returns
         -------
@@ -925,6 +950,8 @@ class Engine:
             same shard less than 5 seconds ago and that subscription is live.
         InvalidArgumentException, ValidationException
             A bad starting position (as for GetShardIterator).
+        DryRunOperationException
+            ``dry_run`` and the subscription would have started.
         """
         return self.fanout.subscribe(
             consumer_arn,
@@ -934,6 +961,7 @@ class Engine:
             lifetime_s=lifetime_s,
             poll_interval_s=poll_interval_s,
             heartbeat_s=heartbeat_s,
+            dry_run=dry_run,
         )
 
     def consumer_count(self, stream_name: str) -> int:
@@ -1015,14 +1043,23 @@ class Engine:
     # -- data plane by stream name (boto3-style) ---------------------------------------
 
     def put_record(
-        self, stream_name: str, data, partition_key: str, explicit_hash_key=None, sequence_number_for_ordering=None
+        self,
+        stream_name: str,
+        data,
+        partition_key: str | None = None,
+        explicit_hash_key=None,
+        sequence_number_for_ordering=None,
+        *,
+        dry_run: bool = False,
     ) -> dict:
         """:meth:`Stream.put_record` on the named stream."""
-        return self.stream(stream_name).put_record(data, partition_key, explicit_hash_key, sequence_number_for_ordering)
+        return self.stream(stream_name).put_record(
+            data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run=dry_run
+        )
 
-    def put_records(self, records, stream_name: str) -> dict:
+    def put_records(self, records, stream_name: str, *, dry_run: bool = False) -> dict:
         """:meth:`Stream.put_records` on the named stream."""
-        return self.stream(stream_name).put_records(records)
+        return self.stream(stream_name).put_records(records, dry_run=dry_run)
 
     def get_shard_iterator(
         self,
@@ -1033,6 +1070,7 @@ class Engine:
         timestamp=None,
         *,
         stream_arn: str | None = None,
+        dry_run: bool = False,
     ) -> dict:
         """:meth:`Stream.get_shard_iterator` on the named stream.
 
@@ -1048,11 +1086,13 @@ class Engine:
         stream = self._lookup(name)
         if stream is None:
             raise shard_does_not_exist(index, name, self.account_id)
-        return stream.get_shard_iterator(shard_id, shard_iterator_type, starting_sequence_number, timestamp)
+        return stream.get_shard_iterator(
+            shard_id, shard_iterator_type, starting_sequence_number, timestamp, dry_run=dry_run
+        )
 
-    def get_records(self, shard_iterator: str, limit: int | None = None) -> dict:
+    def get_records(self, shard_iterator: str, limit: int | None = None, *, dry_run: bool = False) -> dict:
         """GetRecords by iterator alone (the iterator names its stream)."""
-        return self.iterator_stream(shard_iterator).get_records(shard_iterator, limit)
+        return self.iterator_stream(shard_iterator).get_records(shard_iterator, limit, dry_run=dry_run)
 
     def iterator_stream(self, shard_iterator: str) -> Stream:
         """The stream a shard iterator reads.

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ERRORS",
     "AccessDeniedException",
+    "DryRunOperationException",
     "ExpiredIteratorException",
     "ExpiredNextTokenException",
     "InternalFailureException",
@@ -102,6 +103,21 @@ class ExpiredNextTokenException(KinesisError):
 
 class AccessDeniedException(KinesisError):
     """The caller may not perform this action."""
+
+
+class DryRunOperationException(KinesisError):
+    """A request with ``DryRun`` (``dry_run=True``) passed every check; nothing was done.
+
+    Raised instead of the call's result, as Kinesis answers a dry run that
+    would have succeeded (HTTP 400).  A dry run that would fail raises that
+    failure instead.
+    """
+
+    #: The model's text for this error.
+    MESSAGE = "The request was rejected because the DryRun parameter was specified."
+
+    def __init__(self, message: str = MESSAGE):
+        super().__init__(message)
 
 
 class InternalFailureException(KinesisError):

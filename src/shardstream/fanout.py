@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING
 
 from . import validation as v
 from .errors import (
+    DryRunOperationException,
     ExpiredIteratorException,
     InvalidArgumentException,
     KinesisError,
@@ -553,8 +554,9 @@ class ConsumerRegistry:
         lifetime_s: float | None = None,
         poll_interval_s: float | None = None,
         heartbeat_s: float | None = None,
+        dry_run: bool = False,
     ) -> Subscription:
-        """SubscribeToShard; see :meth:`Engine.subscribe_to_shard`."""
+        """SubscribeToShard; see :meth:`Engine.subscribe_to_shard` (a dry run registers nothing)."""
         errs: list = []
         if consumer_arn is not None and not isinstance(consumer_arn, str):
             raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
@@ -609,21 +611,27 @@ class ConsumerRegistry:
             if old is not None and old.live:
                 if now - old.started_ms < RESUBSCRIBE_WINDOW_MS:
                     raise error
-                old._terminate(error)
-            subscription = Subscription(
-                self,
-                consumer,
-                stream,
-                shard,
-                token,
-                start.position,
-                wire=wire,
-                started_ms=now,
-                lifetime_s=self.lifetime_s if lifetime_s is None else float(lifetime_s),
-                poll_interval_s=self.poll_interval_s if poll_interval_s is None else float(poll_interval_s),
-                heartbeat_s=self.heartbeat_s if heartbeat_s is None else float(heartbeat_s),
-            )
-            self._subscriptions[key] = subscription
+                if not dry_run:  # a dry run leaves the old subscription running
+                    old._terminate(error)
+            if dry_run:
+                subscription = None
+            else:
+                subscription = Subscription(
+                    self,
+                    consumer,
+                    stream,
+                    shard,
+                    token,
+                    start.position,
+                    wire=wire,
+                    started_ms=now,
+                    lifetime_s=self.lifetime_s if lifetime_s is None else float(lifetime_s),
+                    poll_interval_s=self.poll_interval_s if poll_interval_s is None else float(poll_interval_s),
+                    heartbeat_s=self.heartbeat_s if heartbeat_s is None else float(heartbeat_s),
+                )
+                self._subscriptions[key] = subscription
+        if subscription is None:
+            raise DryRunOperationException()
         return subscription
 
     def _release(self, subscription: Subscription) -> None:

@@ -28,6 +28,7 @@ from ._native import (
 )
 from .columns import as_hash_key_array, as_key_array, as_payload_array
 from .errors import (
+    DryRunOperationException,
     InvalidArgumentException,
     LimitExceededException,
     ResourceInUseException,
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["ITERATOR_TYPES", "Stream"]
 
 STREAM_MODES = ["PROVISIONED", "ON_DEMAND"]
+#: Kinesis's RecordDistributionStrategy values (the model's order); USER_PARTITION_KEY is the default.
+RECORD_DISTRIBUTIONS = ["AUTO", "USER_PARTITION_KEY"]
 ENCRYPTION_TYPES = ["NONE", "KMS"]
 #: The shard-level metrics of enhanced monitoring, in Kinesis's order (``ALL`` expands to these).
 SHARD_LEVEL_METRICS = [
@@ -113,6 +116,7 @@ class Stream(StreamCore):
         created_ms: int,
         incarnation: int,
         layout: list[ShardInfo] | None = None,
+        record_distribution: str = "USER_PARTITION_KEY",
     ):
         self._init_core(name, engine.account_id, max_record_size_kib * 1024, engine.clock)
         self._engine = engine
@@ -127,6 +131,7 @@ class Stream(StreamCore):
         self._deleted_while_creating = False
         self.retention_hours = retention_hours
         self.stream_mode = stream_mode
+        self._set_auto_distribution(record_distribution == "AUTO")
         self.max_record_size_kib = max_record_size_kib
         self.shard_capacity_bytes = shard_capacity_bytes
         self.evict_oldest = evict_oldest
@@ -185,6 +190,7 @@ class Stream(StreamCore):
             "status_until_ms": self._status_until_ms,
             "retention_hours": self.retention_hours,
             "stream_mode": self.stream_mode,
+            "record_distribution": self.record_distribution,
             "mode_switches": list(self._mode_switches),
             "warm_throughput": self._warm_throughput,
             "max_record_size_kib": self.max_record_size_kib,
@@ -208,6 +214,7 @@ class Stream(StreamCore):
         self.key_id = doc["key_id"]
         self.shard_level_metrics = list(doc["shard_level_metrics"])
         self.resource_policy = doc["resource_policy"]
+        self._set_auto_distribution(doc.get("record_distribution", "USER_PARTITION_KEY") == "AUTO")
         self._set_accepting(self._status in ("ACTIVE", "UPDATING"))
 
     def _rebuild_routing(self) -> None:
@@ -428,6 +435,12 @@ class Stream(StreamCore):
             self._require_active()
             if stream_mode == self.stream_mode:
                 return {}
+            if stream_mode == "PROVISIONED" and self.auto_distribution:
+                raise InvalidArgumentException(
+                    f"Stream {self.name} under account {self.account_id} uses the AUTO record distribution "
+                    "strategy, which only On-Demand streams support. Switch it to USER_PARTITION_KEY before "
+                    "changing its capacity mode to PROVISIONED."
+                )
             now = self.now_ms()
             self._mode_switches = [t for t in self._mode_switches if t > now - 24 * 3_600_000]
             if len(self._mode_switches) >= 2:
@@ -439,6 +452,64 @@ class Stream(StreamCore):
             self.stream_mode = stream_mode
             self._configure_write_watch()
             self._begin_update()
+        return {}
+
+    @property
+    def record_distribution(self) -> str:
+        """``"USER_PARTITION_KEY"`` (records go where their key hashes) or ``"AUTO"`` (spread evenly)."""
+        return "AUTO" if self.auto_distribution else "USER_PARTITION_KEY"
+
+    @staticmethod
+    def _check_record_distribution(strategy) -> None:
+        if strategy is not None and not isinstance(strategy, str):
+            raise SerializationException(f"RecordDistributionStrategy must be a str, not {type(strategy).__name__}")
+        errs: list = []
+        if v.check_required(errs, "recordDistributionStrategy", strategy):
+            v.check_enum(errs, "recordDistributionStrategy", strategy, RECORD_DISTRIBUTIONS)
+        v.raise_if_any(errs)
+
+    @staticmethod
+    def _on_demand_only_error(name: str, account_id: str, strategy: str) -> InvalidArgumentException:
+        return InvalidArgumentException(
+            f"Record distribution strategy {strategy} is only supported for On-Demand streams. "
+            f"Stream {name} under account {account_id} is in PROVISIONED mode."
+        )
+
+    @_saves_metadata
+    def update_record_distribution_strategy(self, record_distribution_strategy) -> dict:
+        """Choose how new records are placed (Kinesis's UpdateStreamRecordDistributionStrategy).
+
+        ``"AUTO"`` deals records round-robin over the open shards, ignoring
+        partition keys and explicit hash keys (which become optional; a
+        keyless record is stored with an empty partition key).
+        ``"USER_PARTITION_KEY"`` (the default) routes by key again.  The
+        change applies to the next write; records already written stay in
+        their shards.  On-demand streams only.
+
+        Parameters
+        ----------
+        record_distribution_strategy : {"AUTO", "USER_PARTITION_KEY"}
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+
+        Raises
+        ------
+        ValidationException, SerializationException
+            A missing or unknown strategy.
+        InvalidArgumentException
+            The stream is PROVISIONED.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        """
+        self._check_record_distribution(record_distribution_strategy)
+        with self._engine._lock:
+            self._require_active()
+            if self.stream_mode != "ON_DEMAND":
+                raise self._on_demand_only_error(self.name, self.account_id, record_distribution_strategy)
+            self._set_auto_distribution(record_distribution_strategy == "AUTO")
         return {}
 
     def _configure_write_watch(self) -> None:
@@ -895,14 +966,19 @@ class Stream(StreamCore):
         if parsed.counter >= self.logs[parsed.shard_index].tail:
             raise invalid  # a number from the future
 
-    def put_records(self, records) -> dict:
+    def put_records(self, records, *, dry_run: bool = False) -> dict:
         """Write up to 500 records; each succeeds or fails on its own.
 
         Parameters
         ----------
         records : list of dict
             boto3's PutRecords entries: ``Data`` (bytes), ``PartitionKey``
-            (str), optional ``ExplicitHashKey`` (str).
+            (str; optional under AUTO distribution), optional
+            ``ExplicitHashKey`` (str; ignored under AUTO).
+        dry_run : bool
+            Make every check and write nothing: DryRunOperationException
+            when the request would be accepted (a full shard only fails
+            entries, so it does not fail a dry run).
 
         Returns
         -------
@@ -918,9 +994,11 @@ class Stream(StreamCore):
             (the whole request is rejected).
         InvalidArgumentException
             An out-of-range ExplicitHashKey, or more than 5 MiB in total.
+        DryRunOperationException
+            ``dry_run`` and the request would have been accepted.
         """
         keys, payloads, hash_keys = self._parse_put_records(records)
-        table = self._put(keys, payloads, hash_keys, partial=True)
+        table = self._put(keys, payloads, hash_keys, partial=True, dry_run=dry_run)
         out, failed = [], 0
         for shard_id, seq in zip(table.column(0).to_pylist(), table.column(1).to_pylist()):
             if seq is None:
@@ -950,6 +1028,7 @@ class Stream(StreamCore):
             rep = "'[" + ", ".join(_ENTRY_REPR for _ in records) + "]'"
             v.check_length(errs, "records", records, 1, MAX_PUT_RECORDS, shown=rep)
         keys, payloads, hash_keys, total = [], [], [], 0
+        auto = self.auto_distribution
         for i, entry in enumerate(records, 1):
             if not isinstance(entry, dict):
                 raise SerializationException(f"Records entry {i} must be a dict, not {type(entry).__name__}")
@@ -957,7 +1036,9 @@ class Stream(StreamCore):
             key, data, ehk = entry.get("PartitionKey"), entry.get("Data"), entry.get("ExplicitHashKey")
             if isinstance(data, str):
                 data = data.encode("utf-8")
-            if key is None:
+            if key is None and auto:
+                key = ""  # a keyless AUTO record
+            elif key is None:
                 errs.append(v.Violation("null", path + ".partitionKey", "Member must not be null"))
             elif not isinstance(key, str):
                 raise SerializationException(f"PartitionKey of entry {i} must be a str")
@@ -998,13 +1079,17 @@ class Stream(StreamCore):
             hash_keys if any(h is not None for h in hash_keys) else None,
         )
 
-    def put_batch(self, partition_keys, data, explicit_hash_keys=None, *, simd: bool = True) -> pa.Table:
+    def put_batch(
+        self, partition_keys, data, explicit_hash_keys=None, *, simd: bool = True, dry_run: bool = False
+    ) -> pa.Table:
         """Write many records at once: the vectorised native path.
 
         Parameters
         ----------
-        partition_keys : pyarrow array, numpy array, pandas Series or sequence of str
-            One key per record (1 to 256 characters).
+        partition_keys : pyarrow array, numpy array, pandas Series or sequence of str, or None
+            One key per record (1 to 256 characters).  Under AUTO
+            distribution keys only label the records (placement is
+            round-robin) and None writes them all with an empty key.
         data : pyarrow array, numpy array, pandas Series or sequence of bytes/str
             One payload per record; a 2-D ``uint8`` numpy array gives one
             fixed-width payload per row without a copy.
@@ -1013,6 +1098,9 @@ class Stream(StreamCore):
             fall back to it).
         simd : bool
             Use the AVX2 MD5 kernel where the CPU has it (results are identical).
+        dry_run : bool
+            Make every check (room in every target shard included) and write
+            nothing: DryRunOperationException if the batch would be written.
 
         Returns
         -------
@@ -1022,13 +1110,25 @@ class Stream(StreamCore):
         Raises
         ------
         ValidationException, InvalidArgumentException
-            A key or record breaks a limit (nothing is written).
+            A key or record breaks a limit, or keys are None on a
+            USER_PARTITION_KEY stream (nothing is written).
         ProvisionedThroughputExceededException
             A target shard's log has no room (nothing is written).
+        DryRunOperationException
+            ``dry_run`` and the batch would have been written.
         """
-        keys = as_key_array(partition_keys)
+        keys = None if partition_keys is None else as_key_array(partition_keys)
         payloads = as_payload_array(data)
-        return self._put(keys, payloads, explicit_hash_keys, simd=simd)
+        if keys is None:
+            keys = self._keyless(len(payloads))
+        return self._put(keys, payloads, explicit_hash_keys, simd=simd, dry_run=dry_run)
+
+    def _keyless(self, n: int) -> pa.Array:
+        """``n`` empty partition keys (keyless AUTO records), built without a loop; AUTO streams only."""
+        if not self.auto_distribution:
+            raise ValidationException(v.render([v.Violation("null", "partitionKeys", "Member must not be null")]))
+        offsets = pa.py_buffer(np.zeros(n + 1, dtype=np.int32))
+        return pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(b"")])
 
     def _parse_hash_keys(self, explicit_hash_keys, n: int):
         """``(hi, lo, present)`` of explicit hash keys (None entries fall back to the key), or None."""
@@ -1059,7 +1159,12 @@ class Stream(StreamCore):
         return hi, lo, present
 
     def _route_rows(self, keys: pa.Array, ehk=None, simd: bool = True) -> np.ndarray:
-        """Position in ``routing.shard_ids`` of each row, as the write path routes it (writes nothing)."""
+        """Position in ``routing.shard_ids`` of each row, as the write path routes it (writes nothing).
+
+        Under AUTO: the round-robin positions the next write would take now.
+        """
+        if self.auto_distribution:
+            return self._spread_positions(len(keys))
         hi, lo = md5_hash_keys(keys, simd=simd)
         if ehk is not None:
             ehi, elo, present = ehk
@@ -1067,9 +1172,16 @@ class Stream(StreamCore):
             np.copyto(lo, elo, where=present)
         return self.routing.route_hashes(hi, lo)
 
-    def _put(self, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, *, simd=True, partial=False) -> pa.Table:
-        ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
-        return self._put_result(*self._put_arrays(keys, payloads, ehk, simd, partial))
+    def _put(
+        self, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, *, simd=True, partial=False, dry_run=False
+    ) -> pa.Table:
+        ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))  # validated even when AUTO ignores them
+        if self.auto_distribution:
+            ehk = None
+        result = self._put_arrays(keys, payloads, ehk, simd, partial, dry_run)
+        if dry_run:
+            raise DryRunOperationException()
+        return self._put_result(*result)
 
     @staticmethod
     def _put_result(positions, counters, routing, open_logs) -> pa.Table:
@@ -1080,7 +1192,9 @@ class Stream(StreamCore):
 
     # -- iterators -----------------------------------------------------------------
 
-    def get_shard_iterator(self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None) -> dict:
+    def get_shard_iterator(
+        self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run: bool = False
+    ) -> dict:
         """Make a shard iterator (valid five minutes).
 
         Parameters
@@ -1093,6 +1207,9 @@ class Stream(StreamCore):
             Required by the two sequence-number types, refused by the others.
         timestamp : datetime or float, optional
             Required by ``AT_TIMESTAMP`` (a datetime or epoch seconds).
+        dry_run : bool
+            Make every check and no iterator: DryRunOperationException if
+            the call would succeed.
 
         Returns
         -------
@@ -1100,6 +1217,8 @@ class Stream(StreamCore):
             ``{"ShardIterator": token}``.
         """
         shard, position = self._start_position(shard_id, shard_iterator_type, starting_sequence_number, timestamp)
+        if dry_run:
+            raise DryRunOperationException()
         token = self._engine._iterators.encode(self.name, self.incarnation, shard.index, position, self.now_ms())
         return {"ShardIterator": token}
 
@@ -1238,7 +1357,7 @@ class Stream(StreamCore):
                 )
         return children
 
-    def get_records(self, shard_iterator, limit=None, *, wire: bool = False) -> dict:
+    def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
         """Read records at a shard iterator, as boto3's GetRecords.
 
         Parameters
@@ -1246,6 +1365,10 @@ class Stream(StreamCore):
         shard_iterator : str
         limit : int, optional
             1 to 10,000 (default 10,000); a response also stops before 10 MiB.
+        dry_run : bool
+            Check the limit and the iterator (well formed, not expired, its
+            stream and shard still there) and read nothing:
+            DryRunOperationException if the call would succeed.
 
         Returns
         -------
@@ -1260,13 +1383,15 @@ class Stream(StreamCore):
         limit = self._check_limit(limit)
         now = self.now_ms()
         pos = self._decode_iterator(shard_iterator, now)
+        if dry_run:
+            raise DryRunOperationException()
         records, nxt, tail, next_ts = self.logs[pos.shard_index].read_records(
             pos.position, limit, MAX_GET_RECORDS_BYTES, now, wire
         )
         return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
 
-    def get_record_batch(self, shard_iterator, limit=None) -> dict:
-        """``get_records`` with the records as one ``pyarrow.RecordBatch``.
+    def get_record_batch(self, shard_iterator, limit=None, *, dry_run: bool = False) -> dict:
+        """``get_records`` with the records as one ``pyarrow.RecordBatch`` (``dry_run`` as there).
 
         Returns
         -------
@@ -1278,6 +1403,8 @@ class Stream(StreamCore):
         limit = self._check_limit(limit)
         now = self.now_ms()
         pos = self._decode_iterator(shard_iterator, now)
+        if dry_run:
+            raise DryRunOperationException()
         batch, nxt, tail, next_ts = self._read_page(pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now)
         if batch is None:
             batch = _EMPTY_BATCH
@@ -1419,6 +1546,10 @@ class Stream(StreamCore):
                 "ConsumerCount": self._engine.fanout.count(self),
                 "MaxRecordSizeInKiB": self.max_record_size_kib,
                 **({"WarmThroughput": dict(self._warm_throughput)} if self._warm_throughput else {}),
+                # As the model documents it: present for on-demand streams only.
+                **({"RecordDistributionStrategy": self.record_distribution} if self.stream_mode == "ON_DEMAND" else {}),
+                "QueueCount": 0,  # shardstream has no queues or channels yet
+                "ChannelCount": 0,
             }
         }
 

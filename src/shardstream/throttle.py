@@ -59,7 +59,13 @@ second, never more than the rate in the long run.
 
 A throttled call writes and returns nothing and consumes no budget; so does a
 call that fails for another reason (validation, a full shard log: its budget
-is refunded).  Validation comes first: a malformed request gets the same
+is refunded).  A dry run (``dry_run=True``) checks the budget without taking
+any: a PutRecord, put_batch, GetRecords or GetShardIterator that would be
+throttled raises ProvisionedThroughputExceededException, else the stream's
+DryRunOperationException; a PutRecords dry run is never throttled (throttling
+fails its entries, not the request).  Under AUTO distribution a write is
+charged to the shards the round-robin would give it when it is planned; a
+concurrent writer may move the actual placement on.  Validation comes first: a malformed request gets the same
 exception it gets without emulation, never a throttling error.
 
 Throttling raises :class:`~shardstream.errors.ProvisionedThroughputExceededException`
@@ -248,6 +254,16 @@ class ShardThrottle:
         self.read_calls.take(1)
         return True
 
+    def can_read(self, now_ms: int) -> bool:
+        """Whether a GetRecords call may read the shard now (consumes nothing)."""
+        self._refill(now_ms)
+        return now_ms >= self.penalty_until_ms and self.read_calls.fits(1) and self.read_bytes.level > 0
+
+    def can_iterator(self, now_ms: int) -> bool:
+        """Whether a GetShardIterator call would get a token now (consumes nothing)."""
+        self._refill(now_ms)
+        return self.iterator_calls.fits(1)
+
     def refund_read(self, now_ms: int) -> None:
         """Give back a GetRecords call that failed for another reason."""
         self._refill(now_ms)
@@ -389,6 +405,31 @@ class StreamThrottle:
                 st.try_write(records, nbytes, now)
             return None
 
+    def _peek(self, shard_id, now: int) -> ShardThrottle:
+        """A shard's throttle for a dry run: a fresh one, not kept, if the shard was never used."""
+        return self._shards.get(_shard_key(shard_id)) or ShardThrottle(self.limits, now)
+
+    def would_write_all(self, usage: Mapping) -> str | None:
+        """:meth:`check_write_all` for a dry run: the first shard without room, or None; consumes nothing."""
+        with self._lock:
+            now = self.stream.now_ms()
+            for sid, (records, nbytes) in usage.items():
+                if not self._peek(sid, now).can_write(records, nbytes, now):
+                    return _shard_key(sid)
+            return None
+
+    def would_read(self, shard_id) -> bool:
+        """:meth:`check_read` for a dry run: consumes and counts nothing."""
+        with self._lock:
+            now = self.stream.now_ms()
+            return self._peek(shard_id, now).can_read(now)
+
+    def would_iterator(self, shard_id) -> bool:
+        """:meth:`check_iterator` for a dry run: consumes and counts nothing."""
+        with self._lock:
+            now = self.stream.now_ms()
+            return self._peek(shard_id, now).can_iterator(now)
+
     def refund_write(self, shard_id, records: int, nbytes: int) -> None:
         """Give back write budget for admitted records that were not written."""
         with self._lock:
@@ -481,6 +522,8 @@ def _plan_rows(stream, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, s
 
 def _plan_record(stream, data, partition_key, explicit_hash_key):
     """(shard id, nbytes) of a PutRecord, or None if the engine would reject it."""
+    if partition_key is None and stream.auto_distribution:
+        partition_key = ""  # a keyless AUTO record
     if not isinstance(partition_key, str) or data is None:
         return None
     try:
@@ -546,14 +589,20 @@ def _make_wrappers(stream, throttle: StreamThrottle) -> dict:
     real_get_records = cls.get_records
     real_get_record_batch = cls.get_record_batch
 
-    def put_record(data, partition_key, explicit_hash_key=None, sequence_number_for_ordering=None):
+    def put_record(
+        data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
+    ):
         args = (data, partition_key, explicit_hash_key, sequence_number_for_ordering)
         plan = _plan_record(stream, data, partition_key, explicit_hash_key)
-        if plan is None:
-            return real_put_record(stream, *args)  # the engine rejects it: same error as unthrottled
+        if plan is None:  # the engine rejects it: same error as unthrottled
+            return real_put_record(stream, *args, dry_run=dry_run)
         if sequence_number_for_ordering is not None:
             stream._check_ordering(sequence_number_for_ordering)  # an invalid one is IA, not a throttle
         shard_id, nbytes = plan
+        if dry_run:
+            if throttle.would_write_all({shard_id: (1, nbytes)}) is not None:
+                raise throttle.error(shard_id)
+            return real_put_record(stream, *args, dry_run=True)
         if not throttle.check_write(shard_id, 1, nbytes):
             raise throttle.error(shard_id)
         try:
@@ -562,7 +611,9 @@ def _make_wrappers(stream, throttle: StreamThrottle) -> dict:
             throttle.refund_write(shard_id, 1, nbytes)
             raise
 
-    def put_records(records):
+    def put_records(records, *, dry_run=False):
+        if dry_run:  # throttling fails entries, not the request: nothing to check here
+            return real_put_records(stream, records, dry_run=True)
         plan = _plan_entries(stream, records)
         if plan is None:
             return real_put_records(stream, records)
@@ -588,12 +639,19 @@ def _make_wrappers(stream, throttle: StreamThrottle) -> dict:
             out.append(entry)
         return {**result, "FailedRecordCount": failed, "Records": out}
 
-    def put_batch(partition_keys, data, explicit_hash_keys=None, *, simd: bool = True):
-        keys = as_key_array(partition_keys)
+    def put_batch(partition_keys, data, explicit_hash_keys=None, *, simd: bool = True, dry_run: bool = False):
+        keys = None if partition_keys is None else as_key_array(partition_keys)
         payloads = as_payload_array(data)
+        if keys is None:
+            keys = stream._keyless(len(payloads))
         usage = _plan_batch(stream, keys, payloads, explicit_hash_keys, simd)
         if usage is None:
-            return real_put_batch(stream, keys, payloads, explicit_hash_keys, simd=simd)
+            return real_put_batch(stream, keys, payloads, explicit_hash_keys, simd=simd, dry_run=dry_run)
+        if dry_run:
+            refused = throttle.would_write_all(usage)
+            if refused is not None:
+                raise throttle.error(refused)
+            return real_put_batch(stream, keys, payloads, explicit_hash_keys, simd=simd, dry_run=True)
         refused = throttle.check_write_all(usage)
         if refused is not None:
             raise throttle.error(refused)
@@ -604,36 +662,47 @@ def _make_wrappers(stream, throttle: StreamThrottle) -> dict:
                 throttle.refund_write(sid, records, nbytes)
             raise
 
-    def get_shard_iterator(shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None):
+    def get_shard_iterator(
+        shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run=False
+    ):
         # Making an iterator has no side effect: validate by making it, then drop it if throttled.
-        result = real_get_shard_iterator(stream, shard_id, shard_iterator_type, starting_sequence_number, timestamp)
+        args = (shard_id, shard_iterator_type, starting_sequence_number, timestamp)
+        result = real_get_shard_iterator(stream, *args)
         key = stream._resolve_shard(shard_id).shard_id
+        if dry_run:
+            if not throttle.would_iterator(key):
+                raise throttle.error(key)
+            return real_get_shard_iterator(stream, *args, dry_run=True)
         if not throttle.check_iterator(key):
             raise throttle.error(key)
         return result
 
-    def _read(real, count_bytes, shard_iterator, limit):
+    def _read(real, count_bytes, shard_iterator, limit, **kw):
         try:
             if limit is not None:
                 cls._check_limit(limit)
             index = stream._decode_iterator(shard_iterator, stream.now_ms()).shard_index
         except Exception:
-            return real(stream, shard_iterator, limit)  # raises the engine's own error
+            return real(stream, shard_iterator, limit, **kw)  # raises the engine's own error
+        if kw.get("dry_run"):
+            if not throttle.would_read(index):
+                raise throttle.error(index)
+            return real(stream, shard_iterator, limit, **kw)
         if not throttle.check_read(index):
             raise throttle.error(index)
         try:
-            result = real(stream, shard_iterator, limit)
+            result = real(stream, shard_iterator, limit, **kw)
         except BaseException:
             throttle.refund_read(index)
             raise
         throttle.charge_read(index, count_bytes(result["Records"]))
         return result
 
-    def get_records(shard_iterator, limit=None):
-        return _read(real_get_records, _returned_bytes, shard_iterator, limit)
+    def get_records(shard_iterator, limit=None, *, wire=False, dry_run=False):
+        return _read(real_get_records, _returned_bytes, shard_iterator, limit, wire=wire, dry_run=dry_run)
 
-    def get_record_batch(shard_iterator, limit=None):
-        return _read(real_get_record_batch, _batch_bytes, shard_iterator, limit)
+    def get_record_batch(shard_iterator, limit=None, *, dry_run=False):
+        return _read(real_get_record_batch, _batch_bytes, shard_iterator, limit, dry_run=dry_run)
 
     wrappers = {
         "put_record": put_record,

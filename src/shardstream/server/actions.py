@@ -6,6 +6,11 @@
 those not in ``ACTIONS`` are answered by :func:`unsupported` with an
 InvalidArgumentException -- shardstream never fakes a success.
 
+``StreamId`` (reserved by Kinesis, "not implemented") is accepted where the
+model has it: the shape layer validates it and the actions ignore it.
+``DryRun`` on PutRecord, PutRecords, GetRecords, GetShardIterator and
+SubscribeToShard runs the call's checks and answers DryRunOperationException.
+
 SubscribeToShard is the one action that returns no dict: it returns a
 :class:`~shardstream.fanout.Subscription`, which the application streams as
 an event stream (:mod:`.eventstream`).
@@ -13,13 +18,31 @@ an event stream (:mod:`.eventstream`).
 
 from __future__ import annotations
 
-from ..errors import InvalidArgumentException
+from ..errors import InvalidArgumentException, KinesisError
 from . import model as _service_model
 
 __all__ = ["ACTIONS", "OPERATIONS", "UNSUPPORTED", "dispatch", "unsupported"]
 
 #: Every operation of the Kinesis 2013-12-02 API (the vendored service model, :mod:`.model`).
 OPERATIONS: frozenset[str] = _service_model.operations()
+
+
+def partition_key_required(engine, operation: str, p: dict) -> bool:
+    """Whether ``operation``'s records must carry a PartitionKey, for request validation.
+
+    True (the model's rule before AUTO distribution, and its error texts) except
+    for PutRecord/PutRecords naming an existing stream whose record
+    distribution is AUTO.
+    """
+    if operation not in ("PutRecord", "PutRecords"):
+        return True
+    name, arn = p.get("StreamName"), p.get("StreamARN")
+    if not all(isinstance(v, (str, type(None))) for v in (name, arn)) or name is arn is None:
+        return True  # shape validation words what is wrong
+    try:
+        return engine.stream(name, stream_arn=arn).record_distribution != "AUTO"
+    except KinesisError:
+        return True
 
 
 def _stream(engine, p: dict):
@@ -36,6 +59,8 @@ def create_stream(engine, p: dict) -> dict:
         kwargs["max_record_size_kib"] = p["MaxRecordSizeInKiB"]
     if p.get("Tags"):
         kwargs["tags"] = p["Tags"]
+    if p.get("RecordDistributionStrategy") is not None:
+        kwargs["record_distribution"] = p["RecordDistributionStrategy"]
     engine.create_stream(p.get("StreamName"), p.get("ShardCount"), **kwargs)
     return {}
 
@@ -79,17 +104,26 @@ def _with_encryption(stream, out: dict) -> dict:
     return out
 
 
+def _dry_run(p: dict) -> bool:
+    return p.get("DryRun") is True
+
+
 def put_record(engine, p: dict) -> dict:
     stream = _stream(engine, p)
+    # Without a PartitionKey a USER_PARTITION_KEY stream raises the model's old "must not be null".
     out = stream.put_record(
-        p.get("Data"), p.get("PartitionKey"), p.get("ExplicitHashKey"), p.get("SequenceNumberForOrdering")
+        p.get("Data"),
+        p.get("PartitionKey"),
+        p.get("ExplicitHashKey"),
+        p.get("SequenceNumberForOrdering"),
+        dry_run=_dry_run(p),
     )
     return _with_encryption(stream, out)
 
 
 def put_records(engine, p: dict) -> dict:
     stream = _stream(engine, p)
-    return _with_encryption(stream, stream.put_records(p.get("Records")))
+    return _with_encryption(stream, stream.put_records(p.get("Records"), dry_run=_dry_run(p)))
 
 
 def get_shard_iterator(engine, p: dict) -> dict:
@@ -100,6 +134,7 @@ def get_shard_iterator(engine, p: dict) -> dict:
         p.get("StartingSequenceNumber"),
         p.get("Timestamp"),
         stream_arn=p.get("StreamARN"),
+        dry_run=_dry_run(p),
     )
 
 
@@ -108,7 +143,7 @@ def get_records(engine, p: dict, *, json_wire: bool = False) -> dict:
     if not isinstance(iterator, str):
         raise InvalidArgumentException("Invalid ShardIterator.")
     stream = engine.iterator_stream(iterator)
-    out = stream.get_records(iterator, p.get("Limit"), wire=json_wire)
+    out = stream.get_records(iterator, p.get("Limit"), wire=json_wire, dry_run=_dry_run(p))
     if stream.encrypted:
         for record in out["Records"]:
             record["EncryptionType"] = stream.encryption_type
@@ -149,6 +184,10 @@ def remove_tags_from_stream(engine, p: dict) -> dict:
 
 def list_tags_for_stream(engine, p: dict) -> dict:
     return _stream(engine, p).list_tags_for_stream(p.get("ExclusiveStartTagKey"), p.get("Limit"))
+
+
+def update_stream_record_distribution_strategy(engine, p: dict) -> dict:
+    return engine.update_stream_record_distribution_strategy(p.get("StreamARN"), p.get("RecordDistributionStrategy"))
 
 
 def update_stream_mode(engine, p: dict) -> dict:
@@ -230,7 +269,9 @@ def deregister_stream_consumer(engine, p: dict) -> dict:
 
 def subscribe_to_shard(engine, p: dict, *, json_wire: bool = False):
     """A :class:`~shardstream.fanout.Subscription` (records in JSON wire form when ``json_wire``)."""
-    return engine.subscribe_to_shard(p.get("ConsumerARN"), p.get("ShardId"), p.get("StartingPosition"), wire=json_wire)
+    return engine.subscribe_to_shard(
+        p.get("ConsumerARN"), p.get("ShardId"), p.get("StartingPosition"), wire=json_wire, dry_run=_dry_run(p)
+    )
 
 
 def describe_account_settings(engine, p: dict) -> dict:
@@ -262,6 +303,7 @@ ACTIONS = {
     "RemoveTagsFromStream": remove_tags_from_stream,
     "ListTagsForStream": list_tags_for_stream,
     "UpdateStreamMode": update_stream_mode,
+    "UpdateStreamRecordDistributionStrategy": update_stream_record_distribution_strategy,
     "DescribeLimits": describe_limits,
     "UpdateMaxRecordSize": update_max_record_size,
     "StartStreamEncryption": start_stream_encryption,

@@ -213,7 +213,8 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     engine = request.app[_ENGINE_KEY].get(region)
     try:
         if shapes is not None:
-            shapes.validate(operation, params)
+            keyed = actions.partition_key_required(engine, operation, params)
+            shapes.validate(operation, params, partition_key_required=keyed)
         decoded = codec.decode_params(operation, params)
         result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
     except KinesisError as err:

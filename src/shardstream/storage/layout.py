@@ -25,7 +25,10 @@ Stream documents carry ``"format": 1``; a reader refuses a newer format rather
 than misread it.  The fields a reader without an engine needs (replay) are
 ``name``, ``created_ms``, ``retention_hours`` and ``shards``, a list of objects
 with ``index``, ``starting_hash_key`` and ``ending_hash_key`` (decimal strings),
-``created_ms``, ``parent``, ``adjacent_parent`` and ``closed_ms``.
+``created_ms``, ``parent``, ``adjacent_parent`` and ``closed_ms``.  The other
+fields are the engine's; ones added since format 1 began may be absent from
+older documents and take their defaults (``record_distribution``:
+``"USER_PARTITION_KEY"``).
 """
 
 from __future__ import annotations
