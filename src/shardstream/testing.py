@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["ServerHandle", "boto3_client", "start_server"]
 
@@ -151,11 +152,15 @@ def boto3_client(url: str, region: str = "us-east-1", verify=None):
 
     ``verify`` (https only) is passed to boto3: None (its default CA bundle),
     False (no certificate check) or a CA bundle path.
+
+    Every request goes to ``url``: botocore's endpoint rules send requests that
+    carry a ``StreamId`` (or a queue or channel ARN) to an AWS host even when
+    ``endpoint_url`` is set, so the client puts them back on ``url``.
     """
     import boto3
     from botocore.config import Config
 
-    return boto3.session.Session().client(
+    client = boto3.session.Session().client(
         "kinesis",
         region_name=region,
         endpoint_url=url,
@@ -164,3 +169,17 @@ def boto3_client(url: str, region: str = "us-east-1", verify=None):
         verify=verify,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
     )
+    client.meta.events.register("before-send.kinesis.*", _pin_to(url))
+    return client
+
+
+def _pin_to(url: str):
+    """A botocore before-send hook that sends the request to ``url``'s scheme and host."""
+    target = urlsplit(url)
+
+    def pin(request, **_):
+        parts = urlsplit(request.url)
+        if (parts.scheme, parts.netloc) != (target.scheme, target.netloc):
+            request.url = urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+
+    return pin

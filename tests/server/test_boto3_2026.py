@@ -3,8 +3,6 @@ RecordDistributionStrategy, the new summary counts, and the not-yet-supported qu
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import pytest
 from botocore.exceptions import ClientError
 
@@ -15,20 +13,6 @@ from shardstream.server import model
 ACCT = "000000000000"
 DRY = "The request was rejected because the DryRun parameter was specified."
 STREAM_ID = "abcdefghij0123456789-abc"  # the model's pattern: [a-z0-9]{20}-[a-z0-9]{3}
-
-
-@pytest.fixture
-def kinesis(kinesis, server):
-    """boto3 pinned to the server: botocore's endpoint rules move requests that carry a StreamId
-    (or a queue/channel ARN) to an AWS host even with endpoint_url, so send them back."""
-    target = urlsplit(server.url)
-
-    def pin(request, **_):
-        parts = urlsplit(request.url)
-        request.url = urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
-
-    kinesis.meta.events.register("before-send.kinesis.*", pin)
-    return kinesis
 
 
 def arn(name: str) -> str:
