@@ -151,7 +151,7 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
             koffs[n] = <int32_t>kbytes
             memcpy(ts_out, log.ring.ts + a, first * 8)
             memcpy(ts_out + first, log.ring.ts, (n - first) * 8)
-            ss_seq_format_run(seq_out, log.prefix, start, n)
+            ss_seq_format_run(seq_out, log.created_s, log.shard_index, start, ts_out, n)
         shard_id = log.shard_id
     finally:
         log.release()
