@@ -247,6 +247,8 @@ def sequence_counter(text) -> int:
         ``text`` is not one.
     """
     parsed = parse_sequence_number(text)
-    if parsed is None or parsed.counter is None:
+    if parsed is None or parsed.counter is None:  # an old-layout number may also read as AWS's version 1
+        parsed = parse_legacy_sequence_number(text)
+    if parsed is None:
         raise ValueError(f"not a shardstream sequence number: {text!r}")
     return parsed.counter
