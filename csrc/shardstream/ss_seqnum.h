@@ -15,11 +15,14 @@
  * digits: string order and integer order agree, and within a shard both
  * follow the counter (arrival time is below it).
  *
- * Formatting keeps the value as seven base-10**8 limbs.  A full conversion
- * divides the 188-bit number by 10**8 seven times (32-bit divisor, so the
- * compiler turns each step into multiplications); the next counter of the
- * same shard and arrival second is the previous value plus 2**80, an addition
- * of four limbs that re-renders only the limbs it changed.
+ * Formatting keeps the value as base-10**8 limbs.  A full conversion divides
+ * the 188-bit number by 10**8 seven times (32-bit divisor, so the compiler
+ * turns each step into multiplications); the next counter of the same shard
+ * and arrival second is the previous value plus 2**80 = 1 20892581 96146291
+ * 74706176: three limb additions, each limb rendered with a few
+ * multiplications in one 64-bit word (SWAR), and a decimal increment of the
+ * text for the top "1" (and the carry), which ripples into higher digits as
+ * far as needed.
  */
 #ifndef SS_SEQNUM_H
 #define SS_SEQNUM_H
@@ -42,7 +45,7 @@ static const uint32_t ss_seq_step[4] = {74706176u, 96146291u, 20892581u, 1u};
 
 /* The formatting state of one shard: the last number formatted. */
 typedef struct {
-    uint32_t limb[SS_SEQ_LIMBS];  /* limb[0] is the least significant */
+    uint32_t limb[SS_SEQ_LIMBS];  /* limb[0] is the least significant; only limb[0..2] stay current */
     uint64_t counter;             /* UINT64_MAX: empty */
     uint64_t arrival_s;
     char text[SS_SEQ_LEN];
@@ -70,14 +73,31 @@ static inline void ss_format_padded(char *out, int width, uint64_t value)
     }
 }
 
-/* Eight digits of v < 10**8 at out[0:8]. */
+/* Eight digits of v < 10**8 at out[0:8]: the four radix-100 and then the
+ * eight radix-10 digits are split in parallel lanes of one 64-bit word
+ * (multiplying by 10486 / 2**20 divides a lane below 10**4 by 100, by
+ * 103 / 2**10 a lane below 100 by 10). */
 static inline void ss_render8(char *out, uint32_t v)
 {
-    uint32_t hi = v / 10000u, lo = v % 10000u;
-    memcpy(out, ss_digit_pairs + 2 * (hi / 100u), 2);
-    memcpy(out + 2, ss_digit_pairs + 2 * (hi % 100u), 2);
-    memcpy(out + 4, ss_digit_pairs + 2 * (lo / 100u), 2);
-    memcpy(out + 6, ss_digit_pairs + 2 * (lo % 100u), 2);
+    uint64_t merged = (uint64_t)(v / 10000u) | ((uint64_t)(v % 10000u) << 32);
+    uint64_t top = ((merged * 10486u) >> 20) & ((0x7Full << 32) | 0x7Full);
+    uint64_t hundreds = ((merged - 100u * top) << 16) + top;
+    uint64_t tens = ((hundreds * 103u) >> 10) & ((0xFull << 48) | (0xFull << 32) | (0xFull << 16) | 0xFull);
+    tens += (hundreds - 10u * tens) << 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    tens = __builtin_bswap64(tens);
+#endif
+    tens += 0x3030303030303030ull;
+    memcpy(out, &tens, 8);
+}
+
+/* Add one to the decimal text at out[pos] (carrying into the digits before it). */
+static inline void ss_text_increment(char *out, int pos)
+{
+    char *p = out + pos;
+    while (*p == '9')
+        *p-- = '0';
+    *p += 1;
 }
 
 static inline uint64_t ss_seq_seconds(int64_t ms)
@@ -115,21 +135,23 @@ static inline void ss_seq_convert(ss_seq_cache *c, uint64_t created_s, int64_t s
     c->arrival_s = arrival_s;
 }
 
-/* Add 2**80 (counter + 1) to the value in c, re-rendering the limbs that change. */
+/* Add 2**80 (counter + 1) to the value in c: limbs 0..2 numerically, the
+ * rest as text (the top limb of 2**80 is 1, plus any carry). */
 static inline void ss_seq_step_counter(ss_seq_cache *c)
 {
     uint32_t carry = 0;
-    for (int k = 0; k < SS_SEQ_LIMBS; k++) {
-        uint32_t add = (k < 4 ? ss_seq_step[k] : 0u) + carry;
-        if (add == 0)
-            break;
-        uint32_t v = c->limb[k] + add;
+    for (int k = 0; k < 3; k++) {
+        uint32_t v = c->limb[k] + ss_seq_step[k] + carry;
         carry = v >= SS_SEQ_LIMB_BASE;
         if (carry)
             v -= SS_SEQ_LIMB_BASE;
         c->limb[k] = v;
         ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, v);
     }
+    /* the last digit of limb 3 */
+    ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
+    if (carry)
+        ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
     c->counter += 1;
 }
 
