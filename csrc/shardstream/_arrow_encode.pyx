@@ -4,8 +4,9 @@
 A batch's columns are built straight from the ring: the key and data columns
 are one or two memcpy calls each (keys and data live in separate rings), their
 offsets are the ring's logical offsets rebased to zero, arrival times are a
-copy of the slot array, and sequence numbers are written by incrementing the
-previous one in place.  Large buffers come from the shared BufferPool, which reuses
+copy of the slot array, and sequence numbers are written by adding one
+counter step (2**80) to the previous one's decimal limbs, with a full
+conversion where the arrival second changes.  Large buffers come from the shared BufferPool, which reuses
 blocks nothing references any more, so steady reading does not fault in fresh
 pages.  The
 copy runs under the shard's lock with the GIL released; the batch owns its

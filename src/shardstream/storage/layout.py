@@ -26,6 +26,10 @@ than misread it.  The fields a reader without an engine needs (replay) are
 ``name``, ``created_ms``, ``retention_hours`` and ``shards``, a list of objects
 with ``index``, ``starting_hash_key`` and ``ending_hash_key`` (decimal strings),
 ``created_ms``, ``parent``, ``adjacent_parent`` and ``closed_ms``.
+``sequence_layout`` is 2 for streams whose sequence numbers use AWS's layout
+(:mod:`shardstream.sequence`); streams written before that lack it, their
+segments hold numbers in the older layout, and readers re-derive each
+record's number from its ``counter`` and arrival time.
 """
 
 from __future__ import annotations
