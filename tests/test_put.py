@@ -10,13 +10,12 @@ import pyarrow as pa
 import pytest
 from conftest import ACCOUNT, md5_hash, ref_shard_for_key, shard_id, table_by_shard
 
-from shardstream.sequence import format_sequence_number, parse_sequence_number
-
 from shardstream import (
     InvalidArgumentException,
     ResourceNotFoundException,
     ValidationException,
 )
+from shardstream.sequence import format_sequence_number, parse_sequence_number
 
 MIB = 1024 * 1024
 HASH_KEY_RE = r"0|([1-9]\d{0,38})"

@@ -95,8 +95,7 @@ def _parse_bound(value, which: str, legacy: bool = False) -> Bound:
             parsed = parse_legacy_sequence_number(value) or parsed
         if parsed is None or parsed.counter is None or (parsed.version == LEGACY_VERSION and not legacy):
             raise InvalidArgumentException(
-                f"{which} {value!r} is not a sequence number (56 digits); "
-                "give a time as a datetime or as epoch seconds"
+                f"{which} {value!r} is not a sequence number (56 digits); give a time as a datetime or epoch seconds"
             )
         return parsed
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not -_MAX_EPOCH_S < value < _MAX_EPOCH_S:

@@ -189,9 +189,12 @@ def parse_sequence_number(text) -> SequenceNumber | None:
             if parsed is not None:
                 return parsed
         elif version == 1:  # 2 | creation (9) | nibble | byte | seq time (9) | 14 hex | seq ix (2) | index (8) | 1
-            return SequenceNumber(
-                (value >> 148) & MAX_SECONDS, _signed32((value >> 4) & 0xFFFFFFFF), None, (value >> 100) & MAX_SECONDS, 1
+            created, index, written = (
+                (value >> 148) & MAX_SECONDS,
+                (value >> 4) & 0xFFFFFFFF,
+                (value >> 100) & MAX_SECONDS,
             )
+            return SequenceNumber(created, _signed32(index), None, written, 1)
     return parse_legacy_sequence_number(text)
 
 

@@ -177,7 +177,8 @@ class Stream(StreamCore):
         return info
 
     def _new_log(self, index: int, created_s: int) -> ShardLog:
-        return ShardLog(index, created_s, self.shard_capacity_bytes, self.retention_hours * 3_600_000, self.evict_oldest)
+        retention_ms = self.retention_hours * 3_600_000
+        return ShardLog(index, created_s, self.shard_capacity_bytes, retention_ms, self.evict_oldest)
 
     # -- metadata ------------------------------------------------------------------
 

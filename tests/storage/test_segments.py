@@ -26,7 +26,6 @@ from shardstream.storage import (
 )
 
 
-
 def seq(counter: int) -> str:
     """The sequence number of ``counter`` in shard 3 (created at 1_700_000_000 s), as make_batch writes it."""
     return format_sequence_number(1_700_000_000, 3, counter, (1_700_000_000_000 + counter) // 1000)
