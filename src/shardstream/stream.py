@@ -883,8 +883,8 @@ class Stream(StreamCore):
                 raise invalid  # a number from the future
         elif parsed.version == LEGACY_VERSION:
             raise invalid
-        if parsed.arrival_s is not None and parsed.arrival_s * 1000 > self.now_ms():
-            raise invalid
+        elif parsed.arrival_s is not None and parsed.arrival_s * 1000 > self.now_ms():
+            raise invalid  # written in the future
 
     def put_records(self, records) -> dict:
         """Write up to 500 records; each succeeds or fails on its own.
