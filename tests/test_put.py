@@ -15,6 +15,7 @@ from shardstream import (
     ResourceNotFoundException,
     ValidationException,
 )
+from shardstream.sequence import format_sequence_number, parse_sequence_number
 
 MIB = 1024 * 1024
 HASH_KEY_RE = r"0|([1-9]\d{0,38})"
@@ -451,14 +452,26 @@ def test_sequence_number_for_ordering_invalid(stream):
     s = stream(2)
     seq = s.put_record(b"a", "k")["SequenceNumber"]
     before = snapshot(s)
-    future = seq[:-5] + f"{int(seq[-5:]) + 1000:05d}"
-    other = stream(2)
-    foreign = other.put_record(b"a", "k")["SequenceNumber"]
-    for value in ("12345", "1" * 56, "9" * 56, future, foreign):
+    p = parse_sequence_number(seq)
+    future = format_sequence_number(p.shard_created_s, p.shard_index, p.counter + 1000, p.arrival_s)
+    later = format_sequence_number(0, 0, 0, p.arrival_s + 3600)  # written an hour from now
+    malformed = str(int(seq) + 16)  # shard-index digits disagree
+    for value in ("12345", "1" * 56, "9" * 56, future, later, malformed):
         with pytest.raises(InvalidArgumentException) as ei:
             s.put_record(b"b", "k", sequence_number_for_ordering=value)
         assert str(ei.value) == _ordering_msg(value, s.name)
     assert snapshot(s) == before
+
+
+def test_sequence_number_for_ordering_accepts_aws_layouts_with_zero_fields(stream):
+    # As Kinesis: any well-formed version 1 or 2 number not from the future.
+    s = stream(2)
+    v2 = str((2 << 184) | 2)  # every field zero
+    v1 = str((2 << 184) | 1)
+    assert parse_sequence_number(v2).version == 2 and parse_sequence_number(v1).version == 1
+    for value in (v2, v1):
+        r = s.put_record(b"b", "k", sequence_number_for_ordering=value)
+        assert int(r["SequenceNumber"]) > int(value)
 
 
 def test_hash_routing_of_put_record_matches_md5(stream):

@@ -308,13 +308,26 @@ def test_iterator_sequence_number_argument_errors(stream):
     assert str(ei.value) == ("Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used "
                              "in a call to a shard with shardId-000000000001")
     with pytest.raises(InvalidArgumentException) as ei:
-        s.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", "12345")
-    assert str(ei.value) == (f"StartingSequenceNumber 12345 used in GetShardIterator on shard shardId-000000000000 "
-                             f"in stream {s.name} under account {ACCOUNT} is invalid.")
+        s.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", "9" * 56)
+    assert str(ei.value) == (f"StartingSequenceNumber {'9' * 56} used in GetShardIterator on shard "
+                             f"shardId-000000000000 in stream {s.name} under account {ACCOUNT} is invalid.")
+    # As Kinesis: a number below 2**124 is a version 0 one, its shard index in the low 16 bits.
+    with pytest.raises(InvalidArgumentException) as ei:
+        s.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", "5")
+    assert str(ei.value) == ("Invalid StartingSequenceNumber. It encodes shardId-000000000005, while it was used "
+                             "in a call to a shard with shardId-000000000000")
+    with pytest.raises(InvalidArgumentException) as ei:
+        s.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", "0")
+    assert str(ei.value) == (f"StartingSequenceNumber {2**124} used in GetShardIterator on shard shardId-000000000000 "
+                             f"in stream {s.name} under account {ACCOUNT} is invalid because it did not come from "
+                             "this stream.")
 
 
-def test_iterator_sequence_number_from_other_stream(stream):
-    a, b = stream(1), stream(1)
+def test_iterator_sequence_number_from_other_stream(clocked_engine, clock):
+    # Streams are told apart by their shards' creation second (a field of the number).
+    a = clocked_engine.create_stream("a", 1)
+    clock.advance(1000)
+    b = clocked_engine.create_stream("b", 1)
     seq = b.put_record(b"x", "k")["SequenceNumber"]
     a.put_record(b"x", "k")
     with pytest.raises(InvalidArgumentException) as ei:

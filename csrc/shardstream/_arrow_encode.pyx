@@ -4,8 +4,9 @@
 A batch's columns are built straight from the ring: the key and data columns
 are one or two memcpy calls each (keys and data live in separate rings), their
 offsets are the ring's logical offsets rebased to zero, arrival times are a
-copy of the slot array, and sequence numbers are written by incrementing the
-previous one in place.  Large buffers come from the shared BufferPool, which reuses
+copy of the slot array, and sequence numbers are written by adding one
+counter step (2**80) to the previous one's decimal limbs, with a full
+conversion where the arrival second changes.  Large buffers come from the shared BufferPool, which reuses
 blocks nothing references any more, so steady reading does not fault in fresh
 pages.  The
 copy runs under the shard's lock with the GIL released; the batch owns its
@@ -151,7 +152,7 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
             koffs[n] = <int32_t>kbytes
             memcpy(ts_out, log.ring.ts + a, first * 8)
             memcpy(ts_out + first, log.ring.ts, (n - first) * 8)
-            ss_seq_format_run(seq_out, log.prefix, start, n)
+            ss_seq_format_run(seq_out, log.created_s, log.shard_index, start, ts_out, n)
         shard_id = log.shard_id
     finally:
         log.release()

@@ -1,7 +1,7 @@
 cimport cython
 from libc.stdint cimport uint64_t, int64_t
 
-from shardstream.includes.native cimport ss_mutex, ss_mutex_lock, ss_mutex_trylock, ss_mutex_unlock, ss_ring
+from shardstream.includes.native cimport ss_mutex, ss_mutex_lock, ss_mutex_trylock, ss_mutex_unlock, ss_ring, ss_seq_cache
 
 
 @cython.final
@@ -10,9 +10,8 @@ cdef class ShardLog:
     cdef ss_ring ring
     cdef ss_mutex lock
     cdef bint lock_ready
-    cdef char prefix[28]              # the 27 constant digits of its sequence numbers
-    cdef char seq_cache[56]           # the last sequence number formatted (under the lock)
-    cdef uint64_t seq_cached          # its counter, UINT64_MAX when empty
+    cdef readonly uint64_t created_s  # shard creation, epoch s (a field of its sequence numbers)
+    cdef ss_seq_cache seq_cache       # the last sequence number formatted (under the lock)
     cdef readonly str shard_id
     cdef readonly long shard_index
     cdef readonly bint closed

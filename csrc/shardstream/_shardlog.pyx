@@ -15,9 +15,9 @@ from libc.string cimport memcpy
 
 from shardstream.includes.native cimport (
     ss_mutex_destroy, ss_mutex_init,
-    SS_FULL, SS_NOMEM, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, SS_SEQ_PREFIX_LEN, ss_ring_count, ss_ring_doff, ss_ring_footprint,
+    SS_FULL, SS_NOMEM, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, ss_ring_count, ss_ring_doff, ss_ring_footprint,
     ss_ring_free, ss_ring_init, ss_ring_koff, ss_ring_lower_bound_ts, ss_ring_read, ss_ring_span, ss_ring_trim_expired,
-    ss_ring_ts, ss_seq_format,
+    ss_ring_ts, ss_seq_cache, ss_seq_cache_reset, ss_seq_format, ss_seq_format_cached, ss_seq_seconds,
 )
 
 import datetime as _dt
@@ -37,8 +37,9 @@ cdef class ShardLog:
     ----------
     shard_index : int
         The shard's index within its stream (``shardId-<index:012d>``).
-    prefix : bytes
-        The 27 leading digits shared by every sequence number of this shard.
+    created_s : int
+        The shard's creation time in epoch seconds, a field of its sequence
+        numbers (see :mod:`shardstream.sequence`).
     capacity_bytes : int
         Upper bound on live key + data bytes plus 24 bytes of index per record.
     retention_ms : int
@@ -51,23 +52,24 @@ cdef class ShardLog:
         ``first_counter - 1``.
     """
 
-    def __cinit__(self, long shard_index, bytes prefix not None, uint64_t capacity_bytes, int64_t retention_ms,
+    def __cinit__(self, long shard_index, uint64_t created_s, uint64_t capacity_bytes, int64_t retention_ms,
                   bint evict_oldest=False, uint64_t first_counter=1):
-        if len(prefix) != SS_SEQ_PREFIX_LEN:
-            raise ValueError(f"sequence-number prefix must have {SS_SEQ_PREFIX_LEN} digits")
+        if not 0 <= shard_index < 2**31:
+            raise ValueError("shard_index must be in [0, 2**31)")
+        if created_s >= 2**36:
+            raise ValueError("created_s must be below 2**36")
         if first_counter < 1:
             raise ValueError("first_counter must be at least 1")
         if ss_mutex_init(&self.lock) != 0:
             raise MemoryError("could not create the shard lock")
         self.lock_ready = True
         ss_ring_init(&self.ring, first_counter, capacity_bytes, retention_ms, evict_oldest)
-        memcpy(self.prefix, PyBytes_AS_STRING(prefix), SS_SEQ_PREFIX_LEN)
-        self.prefix[SS_SEQ_PREFIX_LEN] = 0
+        self.created_s = created_s
         self.shard_index = shard_index
         self.shard_id = f"shardId-{shard_index:012d}"
         self.closed = False
         self.end_counter = UINT64_MAX
-        self.seq_cached = UINT64_MAX
+        ss_seq_cache_reset(&self.seq_cache)
         self.put_result = {"ShardId": self.shard_id, "SequenceNumber": None}
 
     def __dealloc__(self):
@@ -79,11 +81,6 @@ cdef class ShardLog:
         return f"<ShardLog {self.shard_id} records={self.count} closed={self.closed}>"
 
     # -- state ---------------------------------------------------------------
-
-    @property
-    def prefix(self):
-        """The 27 digits every sequence number of this shard starts with."""
-        return self.prefix[:SS_SEQ_PREFIX_LEN].decode("ascii")
 
     @property
     def head(self):
@@ -172,10 +169,24 @@ cdef class ShardLog:
 
     # -- sequence numbers ----------------------------------------------------
 
-    def sequence_number(self, uint64_t counter):
-        """The 56-digit sequence number of ``counter`` in this shard."""
+    def sequence_number(self, uint64_t counter, arrival_ms=None):
+        """The 56-digit sequence number of ``counter`` in this shard.
+
+        Parameters
+        ----------
+        counter : int
+        arrival_ms : int, optional
+            The record's arrival time; by default that of the retained record
+            with this counter, or the shard's creation time if there is none.
+        """
         cdef char buf[SS_SEQ_LEN]
-        ss_seq_format(buf, self.prefix, counter)
+        cdef int64_t ms
+        if arrival_ms is None:
+            found = self.arrival_ms(counter)
+            ms = self.created_s * 1000 if found is None else found
+        else:
+            ms = arrival_ms
+        ss_seq_format(buf, self.created_s, self.shard_index, counter, ss_seq_seconds(ms))
         return buf[:SS_SEQ_LEN].decode("ascii")
 
     # -- maintenance and lookup ----------------------------------------------
@@ -233,6 +244,7 @@ cdef class ShardLog:
         cdef bytes data
         cdef list out = []
         cdef char seq[SS_SEQ_LEN]
+        cdef ss_seq_cache cache
         cdef uint8_t keybuf[1024]
         cdef object when = None
         self.acquire()
@@ -242,6 +254,7 @@ cdef class ShardLog:
                 start = self.ring.head
             n = ss_ring_span(&self.ring, start, limit, max_data_bytes)
             end = start + n
+            ss_seq_cache_reset(&cache)
             for c in range(start, end):
                 d0 = ss_ring_doff(&self.ring, c)
                 d1 = ss_ring_doff(&self.ring, c + 1)
@@ -257,7 +270,7 @@ cdef class ShardLog:
                 if ts != last_ts:
                     when = ts / 1000.0 if wire else _EPOCH + _dt.timedelta(milliseconds=ts)
                     last_ts = ts
-                ss_seq_format(seq, self.prefix, c)
+                ss_seq_format_cached(seq, &cache, self.created_s, self.shard_index, c, ss_seq_seconds(ts))
                 out.append({
                     "SequenceNumber": seq[:SS_SEQ_LEN].decode("ascii"),
                     "ApproximateArrivalTimestamp": when,

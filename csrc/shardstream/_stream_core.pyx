@@ -45,7 +45,7 @@ from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
     SS_FULL, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, ss_md5_batch, ss_md5_one, ss_now_ms, ss_parse_u128, ss_ring,
     ss_ring_append, ss_ring_can_fit, ss_ring_doff, ss_ring_footprint, ss_ring_koff, ss_ring_reserve,
-    ss_ring_trim_expired, ss_seq_format, ss_seq_format_cached, ss_seq_increment, ss_utf8_length,
+    ss_ring_trim_expired, ss_seq_cache, ss_seq_cache_reset, ss_seq_format_cached, ss_seq_seconds, ss_utf8_length,
 )
 
 import numpy as np
@@ -292,8 +292,9 @@ cdef class StreamCore:
                         counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
                 else:
                     counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
-                ss_seq_format_cached(<char *>PyUnicode_DATA(seq), log.seq_cache, &log.seq_cached, log.prefix,
-                                     counter)
+                # The ring may have raised `now` to the shard's newest arrival time.
+                ss_seq_format_cached(<char *>PyUnicode_DATA(seq), &log.seq_cache, log.created_s, log.shard_index,
+                                     counter, ss_seq_seconds(log.ring.last_ts))
                 log.release()
                 # Copying a two-entry template and replacing one value costs
                 # about a third of building the dict key by key.
@@ -337,10 +338,12 @@ cdef class StreamCore:
 
         Returns
         -------
-        (positions, counters, routing, open_logs) or None
+        (positions, counters, routing, open_logs, arrivals) or None
             Per input row, its position in the routing snapshot used and its
-            counter in that shard; the snapshot itself.  None for a dry run
-            that found nothing wrong.
+            counter in that shard; the snapshot itself; per position in the
+            snapshot, the arrival time (ms) of the records appended there (a
+            batch's records of one shard share it).  None for a dry run that
+            found nothing wrong.
         """
         cdef BinaryView kv, dv
         if not self.accepting:
@@ -382,9 +385,12 @@ cdef class StreamCore:
         cdef uint64_t[::1] ctr = counters
         cdef RoutingTable routing
         cdef tuple open_logs
+        cdef int64_t[::1] arr
         while True:
             routing = self.routing
             open_logs = self.open_logs
+            arrivals = np.zeros(len(open_logs) + 1, np.int64)
+            arr = arrivals
             if n:
                 with nogil:
                     if auto:
@@ -395,16 +401,20 @@ cdef class StreamCore:
                 if self._dry_run_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL, n, partial):
                     return None
             elif self._append_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL,
-                                   &ctr[0] if n else NULL, n, partial):
+                                     &ctr[0] if n else NULL, n, partial, &arr[0]):
                 if self.watch_writes:
                     self._on_writes()
-                return positions, counters, routing, open_logs
+                return positions, counters, routing, open_logs, arrivals[:len(open_logs)]
             if not self.accepting:
                 self._refresh_accepting()
 
     cdef bint _append_routed(self, RoutingTable routing, tuple open_logs, BinaryView *kv, BinaryView *dv,
-                             const int32_t *pos, uint64_t *ctr, int64_t n, bint partial) except -1:
-        """Lock, reserve and append; False if a shard closed under us (caller re-routes)."""
+                             const int32_t *pos, uint64_t *ctr, int64_t n, bint partial,
+                             int64_t *arrivals) except -1:
+        """Lock, reserve and append; False if a shard closed under us (caller re-routes).
+
+        ``arrivals[s]`` receives the arrival time stored with shard s's records.
+        """
         cdef Py_ssize_t m = routing.size, s, j
         cdef int64_t i, kb, db, now
         cdef ss_ring **rings = <ss_ring **>PyMem_Malloc(m * sizeof(ss_ring *))
@@ -482,6 +492,9 @@ cdef class StreamCore:
                                                     dv.data + db, bv_offset(dv, i + 1) - db, now)
                         else:
                             ctr[i] = UINT64_MAX
+                    for j in range(nlocked):
+                        s = lock_order[j]
+                        arrivals[s] = rings[s].last_ts
             if failed_shard >= 0:
                 failed_records = cnt[failed_shard]
                 failed_bytes = kbytes[failed_shard] + dbytes[failed_shard]
@@ -746,12 +759,13 @@ def parse_explicit_hash_key(value):
     return (hi << 64) | lo
 
 
-def format_sequence_numbers(positions, counters, tuple open_logs not None):
+def format_sequence_numbers(positions, counters, tuple open_logs not None, arrivals):
     """Sequence numbers of appended rows as an Arrow string array.
 
-    Rows of one shard carry consecutive counters in input order, so each
-    number is usually the shard's previous one with its counter incremented
-    in place (no division), copied into the output.
+    Rows of one shard carry consecutive counters in input order and share an
+    arrival second, so each number is usually the shard's previous one plus
+    2**80 (a carry through a few decimal limbs, no division), copied into the
+    output.
 
     Parameters
     ----------
@@ -760,25 +774,32 @@ def format_sequence_numbers(positions, counters, tuple open_logs not None):
     counters : numpy.ndarray of uint64
         Each row's counter in that shard; UINT64_MAX marks a failed row (null).
     open_logs : tuple of ShardLog
+    arrivals : numpy.ndarray of int64
+        Per position in ``open_logs``, the arrival time (ms) of its rows.
     """
     cdef const int32_t[::1] pos = positions
     cdef const uint64_t[::1] ctr = counters
+    cdef const int64_t[::1] arr = arrivals
     cdef Py_ssize_t m = len(open_logs), s
     cdef int64_t n = pos.shape[0], i, failed = 0
-    cdef char *templates = <char *>PyMem_Malloc(m * SS_SEQ_LEN + 1)
-    cdef uint64_t *last = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t) + 1)
-    cdef const char **prefixes = <const char **>PyMem_Malloc(m * sizeof(char *) + 1)
-    if templates == NULL or last == NULL or prefixes == NULL:
-        PyMem_Free(templates); PyMem_Free(last); PyMem_Free(prefixes)
+    if arr.shape[0] < m:
+        raise ValueError("need an arrival time per open shard")
+    cdef ss_seq_cache *caches = <ss_seq_cache *>PyMem_Malloc(m * sizeof(ss_seq_cache) + 1)
+    cdef uint64_t *created = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t) + 1)
+    cdef int64_t *index = <int64_t *>PyMem_Malloc(m * sizeof(int64_t) + 1)
+    cdef uint64_t *seconds = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t) + 1)
+    if caches == NULL or created == NULL or index == NULL or seconds == NULL:
+        PyMem_Free(caches); PyMem_Free(created); PyMem_Free(index); PyMem_Free(seconds)
         raise MemoryError()
     for s in range(m):
-        prefixes[s] = (<ShardLog>open_logs[s]).prefix
-        last[s] = UINT64_MAX
+        created[s] = (<ShardLog>open_logs[s]).created_s
+        index[s] = (<ShardLog>open_logs[s]).shard_index
+        seconds[s] = ss_seq_seconds(arr[s])
+        ss_seq_cache_reset(&caches[s])
     out = _pool_array(n * SS_SEQ_LEN, np.uint8)
     offsets = _pool_array(n + 1, np.int64 if n * SS_SEQ_LEN > 2**31 - 1 else np.int32)
     cdef uint8_t[::1] o = out
     cdef char *dst = <char *>&o[0] if n else NULL
-    cdef char *t
     validity = None
     try:
         with nogil:
@@ -787,18 +808,13 @@ def format_sequence_numbers(positions, counters, tuple open_logs not None):
                     failed += 1
                     continue
                 s = pos[i]
-                t = templates + s * SS_SEQ_LEN
-                if last[s] != UINT64_MAX and ctr[i] == last[s] + 1:
-                    ss_seq_increment(t)
-                else:
-                    ss_seq_format(t, prefixes[s], ctr[i])
-                last[s] = ctr[i]
-                memcpy(dst, t, SS_SEQ_LEN)
+                ss_seq_format_cached(dst, &caches[s], created[s], index[s], ctr[i], seconds[s])
                 dst += SS_SEQ_LEN
     finally:
-        PyMem_Free(templates)
-        PyMem_Free(last)
-        PyMem_Free(prefixes)
+        PyMem_Free(caches)
+        PyMem_Free(created)
+        PyMem_Free(index)
+        PyMem_Free(seconds)
     if failed:
         ok = counters != UINT64_MAX
         offsets[0] = 0
@@ -809,6 +825,38 @@ def format_sequence_numbers(positions, counters, tuple open_logs not None):
     kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
     return pa.Array.from_buffers(kind, n, [validity, pa.py_buffer(offsets), pa.py_buffer(out)],
                                  null_count=failed)
+
+
+def format_shard_sequence_numbers(uint64_t created_s, int64_t shard_index, counters, arrivals_ms):
+    """Sequence numbers of one shard's records as an Arrow string array.
+
+    Parameters
+    ----------
+    created_s : int
+        The shard's creation time, epoch seconds.
+    shard_index : int
+    counters : numpy.ndarray of uint64
+        The records' counters.
+    arrivals_ms : numpy.ndarray of int64
+        Their arrival times, ms since the epoch (same length).
+    """
+    cdef const uint64_t[::1] ctr = np.ascontiguousarray(counters, dtype=np.uint64)
+    cdef const int64_t[::1] arr = np.ascontiguousarray(arrivals_ms, dtype=np.int64)
+    cdef int64_t n = ctr.shape[0], i
+    cdef ss_seq_cache cache
+    if arr.shape[0] != n:
+        raise ValueError("counters and arrival times differ in length")
+    out = _pool_array(n * SS_SEQ_LEN, np.uint8)
+    offsets = _pool_array(n + 1, np.int64 if n * SS_SEQ_LEN > 2**31 - 1 else np.int32)
+    cdef uint8_t[::1] o = out
+    cdef char *dst = <char *>&o[0] if n else NULL
+    ss_seq_cache_reset(&cache)
+    with nogil:
+        for i in range(n):
+            ss_seq_format_cached(dst + i * SS_SEQ_LEN, &cache, created_s, shard_index, ctr[i], ss_seq_seconds(arr[i]))
+    _fill_offsets(offsets, n + 1)
+    kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(out)])
 
 
 cdef _fill_offsets(object offsets, int64_t n):

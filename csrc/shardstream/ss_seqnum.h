@@ -1,18 +1,28 @@
-/* Sequence numbers: fixed-width 56-digit decimal strings.
+/* Sequence numbers in AWS's (version 2) layout: the decimal form of 47 hex digits.
  *
- * Layout (digit positions, most significant first):
+ * Hex digit positions, most significant first (188 bits in all):
  *
- *     [0, 2)    "49"                      layout marker; every number has 56 digits
- *     [2, 12)   shard creation, epoch s   10 digits
- *     [12, 22)  shard index               10 digits
- *     [22, 27)  stream incarnation salt   5 digits, random per CreateStream
- *     [27, 56)  per-shard record counter  29 digits, zero padded (a uint64)
+ *     0        "2"                             bits 184..187
+ *     1..9     shard creation, epoch s         bits 148..183 (36 bits)
+ *     10       low hex digit of the shard index bits 144..147
+ *     11..26   per-shard record counter        bits  80..143 (64 bits, top bit 0)
+ *     27..28   "00"                            bits  72..79
+ *     29..37   record arrival, epoch s         bits  36..71  (36 bits)
+ *     38..45   shard index (32 bits)           bits   4..35
+ *     46       "2" (layout version)            bits   0..3
  *
- * The first 27 digits are constant for a shard (its "prefix"), so formatting a
- * record's number is a copy of the prefix plus the counter.  Because every
- * number has the same width, string order, integer order and counter order
- * agree within a shard, and a child shard (created no earlier than its parent
- * closed, with a larger index) always numbers above its parents.
+ * Such a value lies in [2**185, 1.5 * 2**185), so it always has 56 decimal
+ * digits: string order and integer order agree, and within a shard both
+ * follow the counter (arrival time is below it).
+ *
+ * Formatting keeps the value as base-10**8 limbs.  A full conversion divides
+ * the 188-bit number by 10**8 seven times (32-bit divisor, so the compiler
+ * turns each step into multiplications); the next counter of the same shard
+ * and arrival second is the previous value plus 2**80 = 1 20892581 96146291
+ * 74706176: three limb additions, each limb rendered with a few
+ * multiplications in one 64-bit word (SWAR), and a decimal increment of the
+ * text for the top "1" (and the carry), which ripples into higher digits as
+ * far as needed.
  */
 #ifndef SS_SEQNUM_H
 #define SS_SEQNUM_H
@@ -21,13 +31,31 @@
 #include <string.h>
 
 #define SS_SEQ_LEN 56
-#define SS_SEQ_PREFIX_LEN 27
-#define SS_SEQ_COUNTER_LEN 29
+#define SS_SEQ_LIMBS 7
+#define SS_SEQ_LIMB_BASE 100000000u
+#define SS_SEQ_MAX_SECONDS ((uint64_t)0xFFFFFFFFFull)   /* 36 bits */
 
 static const char ss_digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
+
+/* 2**80 in base-10**8 limbs, least significant first: 1 20892581 96146291 74706176. */
+static const uint32_t ss_seq_step[4] = {74706176u, 96146291u, 20892581u, 1u};
+
+/* The formatting state of one shard: the last number formatted. */
+typedef struct {
+    uint32_t limb[SS_SEQ_LIMBS];  /* limb[0] is the least significant; only limb[0..2] stay current */
+    uint64_t counter;             /* UINT64_MAX: empty */
+    uint64_t arrival_s;
+    char text[SS_SEQ_LEN];
+} ss_seq_cache;
+
+static inline void ss_seq_cache_reset(ss_seq_cache *c)
+{
+    c->counter = UINT64_MAX;
+    c->arrival_s = UINT64_MAX;
+}
 
 /* Write `value` as exactly `width` zero-padded decimal digits ending at out+width. */
 static inline void ss_format_padded(char *out, int width, uint64_t value)
@@ -45,48 +73,118 @@ static inline void ss_format_padded(char *out, int width, uint64_t value)
     }
 }
 
-/* out[0:56] = prefix + 29-digit counter. */
-static inline void ss_seq_format(char *out, const char *prefix, uint64_t counter)
+/* Eight digits of v < 10**8 at out[0:8]: the four radix-100 and then the
+ * eight radix-10 digits are split in parallel lanes of one 64-bit word
+ * (multiplying by 10486 / 2**20 divides a lane below 10**4 by 100, by
+ * 103 / 2**10 a lane below 100 by 10). */
+static inline void ss_render8(char *out, uint32_t v)
 {
-    memcpy(out, prefix, SS_SEQ_PREFIX_LEN);
-    ss_format_padded(out + SS_SEQ_PREFIX_LEN, SS_SEQ_COUNTER_LEN, counter);
+    uint64_t merged = (uint64_t)(v / 10000u) | ((uint64_t)(v % 10000u) << 32);
+    uint64_t top = ((merged * 10486u) >> 20) & ((0x7Full << 32) | 0x7Full);
+    uint64_t hundreds = ((merged - 100u * top) << 16) + top;
+    uint64_t tens = ((hundreds * 103u) >> 10) & ((0xFull << 48) | (0xFull << 32) | (0xFull << 16) | 0xFull);
+    tens += (hundreds - 10u * tens) << 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    tens = __builtin_bswap64(tens);
+#endif
+    tens += 0x3030303030303030ull;
+    memcpy(out, &tens, 8);
 }
 
-/* Add one to the counter field of a formatted number in place (no overflow:
- * the 29-digit field holds any uint64 plus one). */
-static inline void ss_seq_increment(char *s)
+/* Add one to the decimal text at out[pos] (carrying into the digits before it). */
+static inline void ss_text_increment(char *out, int pos)
 {
-    char *p = s + SS_SEQ_LEN - 1;
-    while (*p == '9') {
+    char *p = out + pos;
+    while (*p == '9')
         *p-- = '0';
-    }
     *p += 1;
 }
 
-/* Format `counter` into out using a cache of the last number formatted for
- * the same shard: the next counter is an in-place increment instead of a
- * 29-digit conversion.  `cached` starts as UINT64_MAX (empty). */
-static inline void ss_seq_format_cached(char *out, char *cache, uint64_t *cached, const char *prefix, uint64_t counter)
+static inline uint64_t ss_seq_seconds(int64_t ms)
 {
-    if (*cached != UINT64_MAX && counter == *cached + 1)
-        ss_seq_increment(cache);
-    else if (counter != *cached)
-        ss_seq_format(cache, prefix, counter);
-    *cached = counter;
-    memcpy(out, cache, SS_SEQ_LEN);
+    if (ms < 0)
+        return 0;
+    uint64_t s = (uint64_t)ms / 1000u;
+    return s > SS_SEQ_MAX_SECONDS ? SS_SEQ_MAX_SECONDS : s;
 }
 
-/* Format `n` consecutive numbers counter, counter+1, ... into out (56 bytes each). */
-static inline void ss_seq_format_run(char *out, const char *prefix, uint64_t counter, int64_t n)
+/* Full conversion of the fields into c (limbs and text). */
+static inline void ss_seq_convert(ss_seq_cache *c, uint64_t created_s, int64_t shard_index, uint64_t counter,
+                                  uint64_t arrival_s)
 {
-    if (n <= 0)
-        return;
-    ss_seq_format(out, prefix, counter);
-    for (int64_t i = 1; i < n; i++) {
-        char *cur = out + i * SS_SEQ_LEN;
-        memcpy(cur, cur - SS_SEQ_LEN, SS_SEQ_LEN);
-        ss_seq_increment(cur);
+    uint32_t index = (uint32_t)shard_index;
+    uint32_t w[6];  /* 192 bits, w[0] most significant */
+    uint64_t hi = ((uint64_t)2 << 56) | ((created_s & SS_SEQ_MAX_SECONDS) << 20) | ((uint64_t)(index & 0xF) << 16)
+                  | (counter >> 48);
+    uint64_t mid = (counter << 16) | ((arrival_s & SS_SEQ_MAX_SECONDS) >> 28);
+    uint64_t lo = ((arrival_s & 0xFFFFFFFull) << 36) | ((uint64_t)index << 4) | 2u;
+    w[0] = (uint32_t)(hi >> 32); w[1] = (uint32_t)hi;
+    w[2] = (uint32_t)(mid >> 32); w[3] = (uint32_t)mid;
+    w[4] = (uint32_t)(lo >> 32); w[5] = (uint32_t)lo;
+    for (int k = 0; k < SS_SEQ_LIMBS; k++) {
+        uint64_t rem = 0;
+        for (int i = 0; i < 6; i++) {
+            uint64_t cur = (rem << 32) | w[i];
+            w[i] = (uint32_t)(cur / SS_SEQ_LIMB_BASE);
+            rem = cur % SS_SEQ_LIMB_BASE;
+        }
+        c->limb[k] = (uint32_t)rem;
+        ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, (uint32_t)rem);
     }
+    c->counter = counter;
+    c->arrival_s = arrival_s;
+}
+
+/* Add 2**80 (counter + 1) to the value in c: limbs 0..2 numerically, the
+ * rest as text (the top limb of 2**80 is 1, plus any carry). */
+static inline void ss_seq_step_counter(ss_seq_cache *c)
+{
+    uint32_t carry = 0;
+    for (int k = 0; k < 3; k++) {
+        uint32_t v = c->limb[k] + ss_seq_step[k] + carry;
+        carry = v >= SS_SEQ_LIMB_BASE;
+        if (carry)
+            v -= SS_SEQ_LIMB_BASE;
+        c->limb[k] = v;
+        ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, v);
+    }
+    /* the last digit of limb 3 */
+    ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
+    if (carry)
+        ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
+    c->counter += 1;
+}
+
+/* out[0:56] = the number of (counter, arrival) in a shard, using and updating c. */
+static inline void ss_seq_format_cached(char *out, ss_seq_cache *c, uint64_t created_s, int64_t shard_index,
+                                        uint64_t counter, uint64_t arrival_s)
+{
+    if (c->counter != UINT64_MAX && arrival_s == c->arrival_s && counter == c->counter + 1)
+        ss_seq_step_counter(c);
+    else if (counter != c->counter || arrival_s != c->arrival_s)
+        ss_seq_convert(c, created_s, shard_index, counter, arrival_s);
+    memcpy(out, c->text, SS_SEQ_LEN);
+}
+
+/* out[0:56] = the number of (counter, arrival), without a cache. */
+static inline void ss_seq_format(char *out, uint64_t created_s, int64_t shard_index, uint64_t counter,
+                                 uint64_t arrival_s)
+{
+    ss_seq_cache c;
+    ss_seq_convert(&c, created_s, shard_index, counter, arrival_s);
+    memcpy(out, c.text, SS_SEQ_LEN);
+}
+
+/* Format `n` consecutive counters counter, counter+1, ... (56 bytes each) whose
+ * arrival times, in ms, are ts[0], ts[1], ... */
+static inline void ss_seq_format_run(char *out, uint64_t created_s, int64_t shard_index, uint64_t counter,
+                                     const int64_t *ts, int64_t n)
+{
+    ss_seq_cache c;
+    ss_seq_cache_reset(&c);
+    for (int64_t i = 0; i < n; i++)
+        ss_seq_format_cached(out + i * SS_SEQ_LEN, &c, created_s, shard_index, counter + (uint64_t)i,
+                             ss_seq_seconds(ts[i]));
 }
 
 #endif

@@ -3,7 +3,13 @@
 from ._arrow_encode import read_batch as read_arrow_batch
 from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, parse_hash_keys, simd_available
 from ._shardlog import SLOT_BYTES, ShardLog
-from ._stream_core import StreamCore, format_sequence_numbers, parse_explicit_hash_key, system_now_ms
+from ._stream_core import (
+    StreamCore,
+    format_sequence_numbers,
+    format_shard_sequence_numbers,
+    parse_explicit_hash_key,
+    system_now_ms,
+)
 
 __all__ = [
     "SLOT_BYTES",
@@ -11,6 +17,7 @@ __all__ = [
     "ShardLog",
     "StreamCore",
     "format_sequence_numbers",
+    "format_shard_sequence_numbers",
     "md5_hash_key",
     "md5_hash_keys",
     "parse_explicit_hash_key",

@@ -45,6 +45,7 @@ import pyarrow as pa
 from ._native import SLOT_BYTES, ShardLog, StreamCore
 from .errors import InvalidArgumentException
 from .schema import RECORD_SCHEMA
+from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
 from .storage.store import StreamStore
 from .stream import Stream
 
@@ -55,6 +56,7 @@ _log = logging.getLogger("shardstream.durable")
 DURABILITY_POLICIES = ("sync", "interval", "none")
 _DATA = RECORD_SCHEMA.get_field_index("data")
 _ARRIVAL = RECORD_SCHEMA.get_field_index("approximate_arrival_timestamp")
+_SEQUENCE = RECORD_SCHEMA.get_field_index("sequence_number")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
@@ -104,14 +106,14 @@ class DurableStream(Stream):
 
     # -- structure and metadata ----------------------------------------------------
 
-    def _new_log(self, index: int, prefix: bytes) -> ShardLog:
+    def _new_log(self, index: int, created_s: int) -> ShardLog:
         first = self.store.open_shard(index)
         if self._counter_gap:  # every shard, even one whose records were all still in memory
             first += self._counter_gap
             self.store.skip_to(index, first)
         # The ring is a cache of the segments: it evicts (only what is on
         # disk) instead of refusing writes.
-        log = ShardLog(index, prefix, self.shard_capacity_bytes, self.retention_hours * 3_600_000, True, first)
+        log = ShardLog(index, created_s, self.shard_capacity_bytes, self.retention_hours * 3_600_000, True, first)
         log.evict_limit = first
         return log
 
@@ -217,8 +219,21 @@ class DurableStream(Stream):
         if not stored:
             return None
         last = stored[-1]
-        pieces = [pa.RecordBatch.from_arrays(b.columns[:-1], schema=RECORD_SCHEMA) for b in stored]
+        pieces = [self._record_batch(index, b) for b in stored]
         return pieces, last.column(last.num_columns - 1)[-1].as_py() + 1
+
+    def _record_batch(self, index: int, stored: pa.RecordBatch) -> pa.RecordBatch:
+        """A stored batch in RECORD_SCHEMA.  A stream from before 2026 stored old-layout
+        numbers: its records get theirs from counter and arrival time instead."""
+        columns = stored.columns[:-1]
+        if self.sequence_layout == LEGACY_VERSION:
+            columns[_SEQUENCE] = sequence_number_column(
+                self.logs[index].created_s,
+                index,
+                stored.column(stored.num_columns - 1).to_numpy(),
+                columns[_ARRIVAL].view(pa.int64()).to_numpy(),
+            )
+        return pa.RecordBatch.from_arrays(columns, schema=RECORD_SCHEMA)
 
     def _read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
         log = self.logs[index]
@@ -251,7 +266,7 @@ class DurableStream(Stream):
         if pos.position >= self.logs[pos.shard_index].head:
             response = super().get_records(shard_iterator, limit, wire=wire)
             records = response["Records"]
-            if not records or int(records[0]["SequenceNumber"][-29:]) <= pos.position:
+            if not records or sequence_counter(records[0]["SequenceNumber"]) <= pos.position:
                 return response
         from .stream import MAX_GET_RECORDS_BYTES
 

@@ -30,6 +30,7 @@ from .errors import (
 from .fanout import ConsumerRegistry, StreamConsumer, Subscription
 from .iterators import IteratorCodec, PageTokenCodec
 from .models import ShardInfo, ms_to_datetime, to_epoch_ms
+from .sequence import LEGACY_VERSION
 from .storage import layout
 from .storage.datadir import DataDirectory
 from .storage.segments import DEFAULT_MAX_SEGMENT_BYTES
@@ -203,6 +204,8 @@ class Engine:
                 created_ms=doc["created_ms"],
                 incarnation=doc["incarnation"],
                 layout=[ShardInfo.from_doc(shard) for shard in doc["shards"]],
+                # streams written before sequence numbers took AWS's layout lack the key
+                sequence_layout=doc.get("sequence_layout", LEGACY_VERSION),
             )
             self._streams[stream.name] = stream
 

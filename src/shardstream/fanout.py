@@ -76,7 +76,6 @@ from .errors import (
     SerializationException,
 )
 from .models import ms_to_datetime, to_epoch_ms
-from .sequence import format_sequence_number, shard_prefix
 from .tags import TagSet, check_tag_keys, check_tags
 
 if TYPE_CHECKING:
@@ -741,8 +740,7 @@ class Subscription:
     # -- reading ------------------------------------------------------------------------
 
     def _sequence_number(self, counter: int) -> str:
-        shard = self._shard
-        return format_sequence_number(shard_prefix(shard.created_ms // 1000, shard.index, self._stream.salt), counter)
+        return self._stream._sequence_number(self._shard, counter)
 
     def _read(self) -> dict:
         cls = type(self._stream)

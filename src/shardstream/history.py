@@ -47,7 +47,15 @@ import pyarrow as pa
 from .errors import InvalidArgumentException, ResourceNotFoundException
 from .models import ms_to_datetime, parse_shard_index, to_epoch_ms
 from .schema import RECORD_SCHEMA
-from .sequence import END_COUNTER, SequenceNumber, parse_sequence_number
+from .sequence import (
+    LEGACY_END_COUNTER,
+    LEGACY_VERSION,
+    SequenceNumber,
+    parse_legacy_sequence_number,
+    parse_sequence_number,
+    sequence_number_column,
+    shard_created_s,
+)
 from .storage.jsonfile import read_json
 from .storage.layout import engine_file, find_stream
 from .storage.segments import SegmentLog
@@ -60,8 +68,7 @@ __all__ = ["DEFAULT_ACCOUNT_ID", "ReplayPlan", "replay", "replay_dataset"]
 #: The account named in error messages when ``engine.json`` does not name one.
 DEFAULT_ACCOUNT_ID = "000000000000"
 
-# Epoch seconds must stay below 10**10 (the year 2286): sequence numbers hold
-# shard creation times in 10 digits.  A larger number is almost surely epoch
+# Epoch seconds must stay below 10**10 (the year 2286).  A larger number is almost surely epoch
 # milliseconds passed by mistake, which would otherwise select nothing, silently.
 _MAX_EPOCH_S = 10**10
 
@@ -75,16 +82,20 @@ def _account_id(data_dir) -> str:
     return str(doc.get("account_id", DEFAULT_ACCOUNT_ID)) if isinstance(doc, dict) else DEFAULT_ACCOUNT_ID
 
 
-def _parse_bound(value, which: str) -> Bound:
-    """``value`` as epoch ms (a time) or a :class:`SequenceNumber`; None stays None."""
+def _parse_bound(value, which: str, legacy: bool = False) -> Bound:
+    """``value`` as epoch ms (a time) or a :class:`SequenceNumber`; None stays None.
+
+    With ``legacy`` (a stream from before 2026), old-layout numbers are read too.
+    """
     if value is None:
         return None
     if isinstance(value, str):
         parsed = parse_sequence_number(value)
-        if parsed is None:
+        if legacy and (parsed is None or parsed.version != 2):
+            parsed = parse_legacy_sequence_number(value) or parsed
+        if parsed is None or parsed.counter is None or (parsed.version == LEGACY_VERSION and not legacy):
             raise InvalidArgumentException(
-                f"{which} {value!r} is not a sequence number (56 digits starting with 49); "
-                "give a time as a datetime or as epoch seconds"
+                f"{which} {value!r} is not a sequence number (56 digits); give a time as a datetime or epoch seconds"
             )
         return parsed
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not -_MAX_EPOCH_S < value < _MAX_EPOCH_S:
@@ -168,8 +179,17 @@ class ReplayPlan:
             raise ResourceNotFoundException(f"Stream {stream} under account {self.account_id} not found.")
         self.stream = found
         self._shard_docs = {int(doc["index"]): doc for doc in found.doc["shards"]}
-        self._start = _parse_bound(start, "start")
-        self._end = _parse_bound(end, "end")
+        # Streams written before sequence numbers took AWS's layout stored old-layout strings.
+        self._legacy = found.doc.get("sequence_layout", LEGACY_VERSION) == LEGACY_VERSION
+        self._created_s: dict[int, int] = {}  # the creation second each shard's sequence numbers carry
+        for index in sorted(self._shard_docs):
+            doc = self._shard_docs[index]
+            parents = [doc[key] for key in ("parent", "adjacent_parent") if doc.get(key) is not None]
+            self._created_s[index] = shard_created_s(
+                int(doc["created_ms"]), [self._created_s[parse_shard_index(p)] for p in parents]
+            )
+        self._start = _parse_bound(start, "start", self._legacy)
+        self._end = _parse_bound(end, "end", self._legacy)
         _check_order(self._start, self._end)
         self.shard_indexes = self._select_shards(shards, self._sequence_shard())
         self._ranges: dict[int, _ShardRange] = {}
@@ -200,7 +220,11 @@ class ReplayPlan:
 
     def _check_sequence_number(self, bound: SequenceNumber, which: str) -> None:
         doc = self._shard_docs.get(bound.shard_index)
-        if doc is None or int(doc["created_ms"]) // 1000 != bound.shard_created_s:
+        if bound.version == LEGACY_VERSION:  # the old layout carried the shard's own creation second
+            expected = None if doc is None else int(doc["created_ms"]) // 1000
+        else:
+            expected = self._created_s.get(bound.shard_index)
+        if expected != bound.shard_created_s:
             raise InvalidArgumentException(
                 f"{which} sequence number {bound} did not come from {self._where()} "
                 f"(it encodes {bound.shard_id}, created at epoch second {bound.shard_created_s})"
@@ -273,7 +297,7 @@ class ReplayPlan:
         shard = self._range(index)
         if shard.log is None:
             return 0
-        end = END_COUNTER + 1 if shard.end is None else shard.end
+        end = LEGACY_END_COUNTER + 1 if shard.end is None else shard.end
         total = 0
         for info in shard.log.segments():
             if info.last_counter is not None:
@@ -303,7 +327,17 @@ class ReplayPlan:
             shard = self._range(index)
             if shard.log is not None:
                 for batch in shard.log.read(shard.start, shard.end):
+                    if self._legacy and "sequence_number" in names:
+                        batch = self._restamp(index, batch)
                     yield batch.select(names)
+
+    def _restamp(self, index: int, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with AWS-layout sequence numbers derived from its counters and arrival times."""
+        created_s = self._created_s[index]
+        arrivals = batch.column("approximate_arrival_timestamp").view(pa.int64()).to_numpy()
+        column = sequence_number_column(created_s, index, batch.column("counter").to_numpy(), arrivals)
+        i = batch.schema.get_field_index("sequence_number")
+        return batch.set_column(i, batch.schema.field(i), column)
 
     def reader(self, columns: list[str] | None = None) -> pa.RecordBatchReader:
         """The records as a ``pyarrow.RecordBatchReader`` (see :func:`replay`)."""

@@ -1,12 +1,16 @@
 """Shard iterators: opaque, tamper-evident tokens that name a read position.
 
-A token is standard base64 of::
+A token is standard base64 of 152 + 16k bytes (k >= 0), laid out like
+AWS's, whose iterators begin ``00 00 00 00 00 00 00 01`` (``AAAAAAAAAAE...``)::
 
-    version (1) | name length (1) | stream name | incarnation (8) | shard index (4)
-    | position counter (8) | issued at, ms (8) | HMAC-SHA256 tag, first 16 bytes
+    00 00 00 00 00 00 00 01 | version (1) | name length (1) | stream name
+    | incarnation (8) | shard index (4) | position counter (8) | issued at, ms (8)
+    | zero padding to the size | HMAC-SHA256 tag of all before it, first 16 bytes
 
-signed with a per-engine secret.  It encodes a position, not a cursor: the
-same token read twice yields the same records.  Tokens live five minutes.
+signed with a per-engine secret (persisted with a durable engine's data, so
+its tokens survive a restart).  It encodes a position, not a cursor: the same
+token read twice yields the same records.  Tokens live five minutes.  Tokens
+of the previous format (no prefix, version 1, no padding) are still read.
 """
 
 from __future__ import annotations
@@ -24,7 +28,11 @@ from .errors import ExpiredIteratorException, InvalidArgumentException
 __all__ = ["ITERATOR_LIFETIME_MS", "IteratorCodec", "IteratorPosition", "PageTokenCodec"]
 
 ITERATOR_LIFETIME_MS = 300_000
-_VERSION = 1
+_VERSION = 2
+_LEGACY_VERSION = 1
+_PREFIX = bytes([0, 0, 0, 0, 0, 0, 0, 1])
+_BASE_BYTES = 152
+_BLOCK_BYTES = 16
 _TAG_BYTES = 16
 _TAIL = struct.Struct(">QIQQ")  # incarnation, shard index, position, issued ms
 
@@ -59,7 +67,9 @@ class IteratorCodec:
 
     def encode(self, stream_name: str, incarnation: int, shard_index: int, position: int, issued_ms: int) -> str:
         name = stream_name.encode("utf-8")
-        body = bytes([_VERSION, len(name)]) + name + _TAIL.pack(incarnation, shard_index, position, issued_ms)
+        body = _PREFIX + bytes([_VERSION, len(name)]) + name + _TAIL.pack(incarnation, shard_index, position, issued_ms)
+        size = max(_BASE_BYTES, _BASE_BYTES + -(-(len(body) + _TAG_BYTES - _BASE_BYTES) // _BLOCK_BYTES) * _BLOCK_BYTES)
+        body += bytes(size - _TAG_BYTES - len(body))
         tag = hmac.new(self._secret, body, hashlib.sha256).digest()[:_TAG_BYTES]
         return base64.b64encode(body + tag).decode("ascii")
 
@@ -77,15 +87,28 @@ class IteratorCodec:
             raw = base64.b64decode(token, validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise InvalidArgumentException("Invalid ShardIterator.") from None
-        if len(raw) < 2 + _TAIL.size + _TAG_BYTES or raw[0] != _VERSION:
+        if raw[:1] == bytes([_LEGACY_VERSION]):
+            start, padded = 0, False
+        elif len(raw) >= _BASE_BYTES and (len(raw) - _BASE_BYTES) % _BLOCK_BYTES == 0 and raw[:8] == _PREFIX:
+            start, padded = len(_PREFIX), True
+        else:
+            raise InvalidArgumentException("Invalid ShardIterator.")
+        if len(raw) < start + 2 + _TAIL.size + _TAG_BYTES or raw[start] not in (_VERSION, _LEGACY_VERSION):
             raise InvalidArgumentException("Invalid ShardIterator.")
         body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
         expected = hmac.new(self._secret, body, hashlib.sha256).digest()[:_TAG_BYTES]
-        name_len = body[1]
-        if not hmac.compare_digest(tag, expected) or len(body) != 2 + name_len + _TAIL.size:
+        name_len = body[start + 1]
+        end = start + 2 + name_len + _TAIL.size
+        if (
+            not hmac.compare_digest(tag, expected)
+            or raw[start] != (_VERSION if padded else _LEGACY_VERSION)
+            or len(body) < end
+            or (not padded and len(body) != end)
+            or any(body[end:])
+        ):
             raise InvalidArgumentException("Invalid ShardIterator.")
-        name = body[2 : 2 + name_len].decode("utf-8")
-        incarnation, shard_index, position, issued = _TAIL.unpack_from(body, 2 + name_len)
+        name = body[start + 2 : start + 2 + name_len].decode("utf-8")
+        incarnation, shard_index, position, issued = _TAIL.unpack_from(body, start + 2 + name_len)
         if now_ms - issued > ITERATOR_LIFETIME_MS:
             raise ExpiredIteratorException(
                 f"Iterator expired. The iterator was created at time {_java_date(issued)} while right now it is "

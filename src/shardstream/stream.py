@@ -40,7 +40,15 @@ from .models import ShardInfo, ms_to_datetime, parse_shard_index, to_epoch_ms
 from .ondemand import OnDemandScaler
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
-from .sequence import END_COUNTER, format_sequence_number, parse_sequence_number, shard_prefix
+from .sequence import (
+    END_COUNTER,
+    LEGACY_VERSION,
+    SequenceNumber,
+    format_sequence_number,
+    parse_legacy_sequence_number,
+    parse_sequence_number,
+    shard_created_s,
+)
 from .tags import TagSet, check_tag_keys, check_tags
 from .validation import check_retention, check_shard_filter
 
@@ -117,11 +125,15 @@ class Stream(StreamCore):
         incarnation: int,
         layout: list[ShardInfo] | None = None,
         record_distribution: str = "USER_PARTITION_KEY",
+        sequence_layout: int = 2,
     ):
         self._init_core(name, engine.account_id, max_record_size_kib * 1024, engine.clock)
         self._engine = engine
         self.arn = f"arn:aws:kinesis:{engine.region}:{engine.account_id}:stream/{name}"
         self.incarnation = incarnation
+        # 2: AWS's layout.  LEGACY_VERSION: a stream created before 2026 also
+        # accepts its old numbers (in checkpoints), whose salt was this.
+        self.sequence_layout = sequence_layout
         self.salt = incarnation % 100_000
         self.created_ms = created_ms
         delay = engine.transition_ms
@@ -167,12 +179,14 @@ class Stream(StreamCore):
     def _add_shard(self, start: int, end: int, created_ms: int, parent=None, adjacent_parent=None) -> ShardInfo:
         index = len(self.shards)
         info = ShardInfo(index, start, end, created_ms, parent, adjacent_parent)
-        self.logs.append(self._new_log(index, shard_prefix(created_ms // 1000, index, self.salt).encode("ascii")))
+        parents = [self.logs[parse_shard_index(p)].created_s for p in (parent, adjacent_parent) if p is not None]
+        self.logs.append(self._new_log(index, shard_created_s(created_ms, parents)))
         self.shards.append(info)
         return info
 
-    def _new_log(self, index: int, prefix: bytes) -> ShardLog:
-        return ShardLog(index, prefix, self.shard_capacity_bytes, self.retention_hours * 3_600_000, self.evict_oldest)
+    def _new_log(self, index: int, created_s: int) -> ShardLog:
+        retention_ms = self.retention_hours * 3_600_000
+        return ShardLog(index, created_s, self.shard_capacity_bytes, retention_ms, self.evict_oldest)
 
     # -- metadata ------------------------------------------------------------------
 
@@ -185,6 +199,7 @@ class Stream(StreamCore):
             "format": 1,
             "name": self.name,
             "incarnation": self.incarnation,
+            "sequence_layout": self.sequence_layout,
             "created_ms": self.created_ms,
             "status": self._status,
             "status_until_ms": self._status_until_ms,
@@ -944,8 +959,44 @@ class Stream(StreamCore):
             raise shard_does_not_exist(index, self.name, self.account_id)
         return self.shards[index]
 
-    def _sequence_number(self, shard: ShardInfo, counter: int) -> str:
-        return format_sequence_number(shard_prefix(shard.created_ms // 1000, shard.index, self.salt), counter)
+    def _sequence_number(self, shard: ShardInfo, counter: int, arrival_ms: int | None = None) -> str:
+        """The sequence number of ``counter`` in ``shard``.
+
+        Without ``arrival_ms``: counter 0 (StartingSequenceNumber) carries the
+        shard's creation time, the EndingSequenceNumber its close time, and
+        any other counter its record's arrival if the ring holds it, else the
+        creation time (the counter alone fixes the order within the shard).
+        """
+        if arrival_ms is None:
+            if counter == 0:
+                arrival_ms = shard.created_ms
+            elif counter == END_COUNTER and shard.closed_ms is not None:
+                arrival_ms = shard.closed_ms
+            else:
+                return self.logs[shard.index].sequence_number(counter)
+        created_s = self.logs[shard.index].created_s
+        return format_sequence_number(created_s, shard.index, counter, max(arrival_ms, 0) // 1000)
+
+    def _parse_sequence(self, text: str) -> SequenceNumber | None:
+        """``text`` parsed as this stream reads it: a stream from before 2026 also takes its legacy numbers."""
+        parsed = parse_sequence_number(text)
+        if self.sequence_layout == LEGACY_VERSION and not self._is_own(parsed):
+            legacy = parse_legacy_sequence_number(text)
+            if self._is_own(legacy):
+                return legacy
+        return parsed
+
+    def _is_own(self, parsed: SequenceNumber | None) -> bool:
+        """Whether ``parsed`` names a shard of this stream (index, creation second, layout, salt)."""
+        if parsed is None or parsed.counter is None or not 0 <= parsed.shard_index < len(self.shards):
+            return False
+        if parsed.version == LEGACY_VERSION:  # the old layout carried the shard's own creation second
+            return (
+                self.sequence_layout == LEGACY_VERSION
+                and parsed.salt == self.salt
+                and parsed.shard_created_s == self.shards[parsed.shard_index].created_ms // 1000
+            )
+        return parsed.version == 2 and parsed.shard_created_s == self.logs[parsed.shard_index].created_s
 
     # -- writes ------------------------------------------------------------------
 
@@ -956,15 +1007,23 @@ class Stream(StreamCore):
         errs: list = []
         v.check_pattern(errs, "sequenceNumberForOrdering", value, v.SEQUENCE_NUMBER_PATTERN)
         v.raise_if_any(errs)
-        parsed = parse_sequence_number(value)
+        parsed = self._parse_sequence(value)
         invalid = InvalidArgumentException(
             f"ExclusiveMinimumSequenceNumber {value} used in PutRecord on stream {self.name} "
             f"under account {self.account_id} is invalid."
         )
-        if parsed is None or parsed.salt != self.salt or parsed.shard_index >= len(self.shards):
+        # As in Kinesis: any well-formed version 1 or 2 number not from the
+        # future (zero fields included); a number of this stream's own must
+        # have been assigned already.
+        if parsed is None or parsed.version == 0:
             raise invalid
-        if parsed.counter >= self.logs[parsed.shard_index].tail:
-            raise invalid  # a number from the future
+        if self._is_own(parsed):
+            if parsed.counter >= self.logs[parsed.shard_index].tail:
+                raise invalid  # a number from the future
+        elif parsed.version == LEGACY_VERSION:
+            raise invalid
+        elif parsed.arrival_s is not None and parsed.arrival_s * 1000 > self.now_ms():
+            raise invalid  # written in the future
 
     def put_records(self, records, *, dry_run: bool = False) -> dict:
         """Write up to 500 records; each succeeds or fails on its own.
@@ -1184,10 +1243,10 @@ class Stream(StreamCore):
         return self._put_result(*result)
 
     @staticmethod
-    def _put_result(positions, counters, routing, open_logs) -> pa.Table:
+    def _put_result(positions, counters, routing, open_logs, arrivals) -> pa.Table:
         """The ``shard_id``/``sequence_number`` table of a put, from ``_put_arrays``'s result."""
         shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
-        seqs = format_sequence_numbers(positions, counters, open_logs)
+        seqs = format_sequence_numbers(positions, counters, open_logs, arrivals)
         return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])
 
     # -- iterators -----------------------------------------------------------------
@@ -1283,21 +1342,22 @@ class Stream(StreamCore):
         )
 
     def _counter_for(self, shard: ShardInfo, text: str) -> int:
-        parsed = parse_sequence_number(text)
+        parsed = self._parse_sequence(text)
         invalid = (
             f"StartingSequenceNumber {text} used in GetShardIterator on shard {shard.shard_id} "
             f"in stream {self.name} under account {self.account_id} is invalid"
         )
         if parsed is None:
             raise InvalidArgumentException(invalid + ".")
-        if parsed.salt != self.salt or parsed.shard_index >= len(self.shards):
-            raise InvalidArgumentException(invalid + " because it did not come from this stream.")
         if parsed.shard_index != shard.index:
             raise InvalidArgumentException(
                 f"Invalid StartingSequenceNumber. It encodes {parsed.shard_id}, while it was used in a call "
                 f"to a shard with {shard.shard_id}"
             )
-        if parsed.shard_created_s != self.shards[parsed.shard_index].created_ms // 1000:
+        if not self._is_own(parsed):
+            if parsed.version == 0:  # Kinesis shows a version 0 number as it decoded it
+                value = int(text)
+                invalid = invalid.replace(f" {text} ", f" {value + 2**124 if value < 2**124 else value} ", 1)
             raise InvalidArgumentException(invalid + " because it did not come from this stream.")
         if parsed.counter > self.logs[shard.index].tail and parsed.counter != END_COUNTER:
             raise InvalidArgumentException(invalid + ".")  # never assigned: from the future

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 import shardstream
+from shardstream.sequence import sequence_counter
 from shardstream.storage import CorruptSegmentError
 from shardstream.storage.datadir import DataDirectoryLocked
 
@@ -25,7 +26,7 @@ CAPACITY = 2 * 1024 * 1024
 
 
 def counter(sequence_number: str) -> int:
-    return int(sequence_number[-29:])
+    return sequence_counter(sequence_number)
 
 
 def record_data(i: int, j: int) -> bytes:

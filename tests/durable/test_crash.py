@@ -24,13 +24,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
 import shardstream
 from shardstream import durable
-from shardstream.sequence import PREFIX_LENGTH
+from shardstream.sequence import parse_sequence_number, sequence_counter
 from shardstream.storage.datadir import DataDirectoryLocked
 
 from .crash_writer import SHARD_CAPACITY_BYTES, STREAM, identity, partition_key, payload
@@ -42,7 +40,7 @@ PROBE_KEY = "probe"
 
 
 def counter(sequence_number: str) -> int:
-    return int(sequence_number[-29:])
+    return sequence_counter(sequence_number)
 
 
 # -- running the writer -----------------------------------------------------------------
@@ -132,7 +130,7 @@ def run_writer(
 def read_back(stream, small: bool = False) -> dict[str, list[tuple[str, str, bytes]]]:
     """Every shard's records (sequence number, partition key, data) via read_table, checked for sanity.
 
-    Checks: per shard, sequence numbers strictly increase and share one prefix; each record is a
+    Checks: per shard, sequence numbers strictly increase and name one shard; each record is a
     writer's (right payload and partition key for its identity) or a probe; no record is stored
     twice; one writer's records keep their order within a shard (its puts are sequential).
     """
@@ -141,9 +139,9 @@ def read_back(stream, small: bool = False) -> dict[str, list[tuple[str, str, byt
     seqs = table.column("sequence_number").to_pylist()
     keys = table.column("partition_key").to_pylist()
     datas = table.column("data").to_pylist()
-    digits = table.column("sequence_number")
-    counters = pc.cast(pc.utf8_slice_codeunits(digits, PREFIX_LENGTH), pa.uint64()).to_numpy().astype(np.int64)
-    prefixes = pc.utf8_slice_codeunits(digits, 0, PREFIX_LENGTH).to_pylist()
+    parsed = [parse_sequence_number(seq) for seq in seqs]
+    counters = np.array([p.counter for p in parsed], dtype=np.int64)
+    prefixes = [(p.shard_created_s, p.shard_index) for p in parsed]
     bounds = [0, *(i for i in range(1, len(sids)) if sids[i] != sids[i - 1]), len(sids)]
     by_shard: dict[str, list] = {s.shard_id: [] for s in stream.shards}
     seen: dict[tuple[str, int], str] = {}
@@ -153,7 +151,8 @@ def read_back(stream, small: bool = False) -> dict[str, list[tuple[str, str, byt
         sid = sids[lo]
         assert not by_shard[sid], f"{sid} read in two pieces"
         assert bool(np.all(np.diff(counters[lo:hi]) > 0)), f"{sid}: sequence numbers not increasing"
-        assert len(set(prefixes[lo:hi])) == 1, f"{sid}: mixed sequence-number prefixes"
+        assert all(int(a) < int(b) for a, b in zip(seqs[lo : hi - 1], seqs[lo + 1 : hi])), f"{sid}: not increasing"
+        assert len(set(prefixes[lo:hi])) == 1, f"{sid}: mixed sequence-number shard fields"
         last_n: dict[str, int] = {}
         for seq, key, data in zip(seqs[lo:hi], keys[lo:hi], datas[lo:hi]):
             if key == PROBE_KEY:

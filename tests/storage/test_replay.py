@@ -26,7 +26,7 @@ from shardstream.errors import InvalidArgumentException, ResourceNotFoundExcepti
 from shardstream.history import ReplayPlan, replay, replay_dataset
 from shardstream.models import ms_to_datetime, to_epoch_ms
 from shardstream.schema import RECORD_SCHEMA
-from shardstream.sequence import format_sequence_number, shard_prefix
+from shardstream.sequence import format_sequence_number, sequence_counter, shard_created_s
 from shardstream.storage import SegmentLog, write_json_atomic
 from shardstream.storage.layout import STREAM_FILE, shard_dir, stream_dir_name, streams_dir
 
@@ -34,7 +34,6 @@ CREATED_MS = 1_700_000_000_000  # 2023-11-14T22:13:20Z
 SPLIT_MS = CREATED_MS + 500_000  # shard 1 splits into shards 2 and 3
 T0 = CREATED_MS + 60_000  # first arrival
 INCARNATION = 0x2A
-SALT = INCARNATION % 100_000
 FAST = settings(max_examples=25, deadline=None)
 
 
@@ -46,7 +45,11 @@ def shard_id(index: int) -> str:
 
 
 def sequence_number(index: int, counter: int, created_ms: int = CREATED_MS) -> str:
-    return format_sequence_number(shard_prefix(created_ms // 1000, index, SALT), counter)
+    """The number of ``counter`` in shard ``index``: the initial shards arrive in T0's second, the split's
+    children (one second after the split in the creation field) in SPLIT_MS's."""
+    if created_ms == CREATED_MS:
+        return format_sequence_number(CREATED_MS // 1000, index, counter, T0 // 1000)
+    return format_sequence_number(shard_created_s(created_ms, [CREATED_MS // 1000]), index, counter, created_ms // 1000)
 
 
 def record_batch(index: int, counters, arrivals, created_ms: int = CREATED_MS) -> pa.RecordBatch:
@@ -95,7 +98,7 @@ class Stored:
 
 
 def counter_of(row: dict) -> int:
-    return int(row["sequence_number"][27:])
+    return sequence_counter(row["sequence_number"])
 
 
 def arrival_of(row: dict) -> int:
@@ -108,7 +111,14 @@ def write_stream(
     """Write ``stream.json`` and each shard's batches (``shards``: index -> list of batches)."""
     stream_dir = streams_dir(root) / stream_dir_name(name, INCARNATION)
     stream_dir.mkdir(parents=True)
-    doc = {"format": 1, "name": name, "created_ms": CREATED_MS, "retention_hours": 24, "shards": docs}
+    doc = {
+        "format": 1,
+        "name": name,
+        "created_ms": CREATED_MS,
+        "retention_hours": 24,
+        "sequence_layout": 2,
+        "shards": docs,
+    }
     write_json_atomic(stream_dir / STREAM_FILE, doc)
     if account is not None:
         write_json_atomic(root / "engine.json", {"format": 1, "account_id": account})
@@ -250,7 +260,7 @@ def test_estimate_records_counts_exactly(events):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"start": "yesterday"}, "start 'yesterday' is not a sequence number (56 digits starting with 49)"),
+        ({"start": "yesterday"}, "start 'yesterday' is not a sequence number (56 digits)"),
         ({"end": [1]}, "end must be a datetime, epoch seconds or a sequence number, not list"),
         ({"start": True}, "start must be a datetime, epoch seconds or a sequence number, not bool"),
         ({"start": T0}, f"start {T0} is not a time in epoch seconds"),

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shardstream.schema import RECORD_SCHEMA, SHARD_ID_TYPE
-from shardstream.sequence import format_sequence_number, shard_prefix
+from shardstream.sequence import format_sequence_number
 from shardstream.storage import (
     STORED_SCHEMA,
     CorruptSegmentError,
@@ -25,7 +25,11 @@ from shardstream.storage import (
     segment_file_name,
 )
 
-PREFIX = shard_prefix(1_700_000_000, 3, 42)
+
+def seq(counter: int) -> str:
+    """The sequence number of ``counter`` in shard 3 (created at 1_700_000_000 s), as make_batch writes it."""
+    return format_sequence_number(1_700_000_000, 3, counter, (1_700_000_000_000 + counter) // 1000)
+
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -35,7 +39,7 @@ def make_batch(first: int, n: int, payload: int = 8) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(
         [
             pa.DictionaryArray.from_arrays(pa.array([0] * n, pa.int32()), pa.array(["shardId-000000000003"])),
-            pa.array([format_sequence_number(PREFIX, c) for c in counters], pa.string()),
+            pa.array([seq(c) for c in counters], pa.string()),
             pa.array([f"key-{c}" for c in counters], pa.string()),
             pa.array([(b"%d-" % c) * payload for c in counters], pa.binary()),
             pa.array([1_700_000_000_000 + c for c in counters], pa.timestamp("ms", tz="UTC")),
@@ -134,7 +138,7 @@ def test_read_ranges_return_exactly_the_rows_in_range(tmp_path_factory, sizes, b
         expected = [c for c in range(1, last + 1) if c >= start and (end is None or c < end)]
         assert read_counters(log, start, end) == expected
         table = log.read(start, end).read_all()
-        assert table.column("sequence_number").to_pylist() == [format_sequence_number(PREFIX, c) for c in expected]
+        assert table.column("sequence_number").to_pylist() == [seq(c) for c in expected]
     log.close()
     reopened = SegmentLog.open(directory)
     assert read_counters(reopened) == list(range(1, last + 1))

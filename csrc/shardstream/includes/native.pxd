@@ -12,11 +12,16 @@ cdef extern from "ss_util.h" nogil:
 cdef extern from "ss_seqnum.h" nogil:
     enum:
         SS_SEQ_LEN
-        SS_SEQ_PREFIX_LEN
-    void ss_seq_format(char *out, const char *prefix, uint64_t counter)
-    void ss_seq_increment(char *s)
-    void ss_seq_format_cached(char *out, char *cache, uint64_t *cached, const char *prefix, uint64_t counter)
-    void ss_seq_format_run(char *out, const char *prefix, uint64_t counter, int64_t n)
+    ctypedef struct ss_seq_cache:
+        uint64_t counter
+        uint64_t arrival_s
+    void ss_seq_cache_reset(ss_seq_cache *c)
+    uint64_t ss_seq_seconds(int64_t ms)
+    void ss_seq_format(char *out, uint64_t created_s, int64_t shard_index, uint64_t counter, uint64_t arrival_s)
+    void ss_seq_format_cached(char *out, ss_seq_cache *c, uint64_t created_s, int64_t shard_index,
+                              uint64_t counter, uint64_t arrival_s)
+    void ss_seq_format_run(char *out, uint64_t created_s, int64_t shard_index, uint64_t counter,
+                           const int64_t *ts, int64_t n)
 
 
 cdef extern from "ss_md5.h" nogil:

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ExpiredIteratorException
+from ..sequence import parse_sequence_number
 from .leases import Lease, LeaseStore, open_lease_store
 from .processor import SENTINELS, Checkpointer, LeaseLostError, RecordProcessor
 
@@ -540,7 +541,9 @@ class _ShardWorker:
             return None
         index = int(self.shard_id.rsplit("-", 1)[1])
         tail = logs[index].tail
-        start = int(last[-29:]) + 1 if last else logs[index].head
+        parse = getattr(self.consumer.stream, "_parse_sequence", parse_sequence_number)  # knows old layouts
+        parsed = parse(last) if last else None
+        start = parsed.counter + 1 if parsed is not None and parsed.counter is not None else logs[index].head
         return max(0, tail - start)
 
 

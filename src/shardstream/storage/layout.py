@@ -28,7 +28,10 @@ with ``index``, ``starting_hash_key`` and ``ending_hash_key`` (decimal strings),
 ``created_ms``, ``parent``, ``adjacent_parent`` and ``closed_ms``.  The other
 fields are the engine's; ones added since format 1 began may be absent from
 older documents and take their defaults (``record_distribution``:
-``"USER_PARTITION_KEY"``).
+``"USER_PARTITION_KEY"``).  ``sequence_layout`` is 2 for streams whose
+sequence numbers use AWS's layout (:mod:`shardstream.sequence`); streams
+written before that lack it, their segments hold numbers in the older layout,
+and readers re-derive each record's number from its ``counter`` and arrival time.
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ Each segment contains, in order:
 
 * the schema message: :data:`STORED_SCHEMA`, i.e. ``RECORD_SCHEMA`` plus a
   final non-nullable ``counter`` uint64 column holding each record's per-shard
-  counter (the last 29 digits of its sequence number, kept as an integer so
-  that recovery and range reads need not parse strings);
+  counter (a field of its sequence number, kept as an integer so that
+  recovery and range reads need not parse strings; streams from before 2026
+  stored sequence numbers in an older layout, which readers re-derive from
+  the counter and arrival time);
 * for every appended batch: a dictionary message whenever the ``shard_id``
   dictionary changes (normally only before the first batch), then one record
   batch message whose custom metadata holds ``shardstream.crc32``, the CRC-32
@@ -66,7 +68,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 try:  # the same CRC-32 as zlib's, ~7x faster (ISA-L): pip install 'shardstream[fast]'
     from isal.isal_zlib import crc32
@@ -74,7 +75,7 @@ except ImportError:  # pragma: no cover - exercised where isal is not installed
     from zlib import crc32
 
 from ..schema import RECORD_SCHEMA
-from ..sequence import END_COUNTER, PREFIX_LENGTH
+from ..sequence import LEGACY_END_COUNTER, sequence_counter
 from .jsonfile import fsync_directory
 
 __all__ = [
@@ -130,7 +131,7 @@ def segment_file_name(base_counter: int) -> str:
     >>> segment_file_name(1)
     '00000000000000000001.arrows'
     """
-    if not 0 <= base_counter <= END_COUNTER:
+    if not 0 <= base_counter <= LEGACY_END_COUNTER:
         raise ValueError(f"counter out of range: {base_counter}")
     return f"{base_counter:020d}{SEGMENT_SUFFIX}"
 
@@ -719,8 +720,8 @@ class SegmentLog:
         if not batch.schema.equals(self._record_schema):
             raise ValueError(f"batch schema does not match the record schema:\n{batch.schema}")
         if counters is None:
-            digits = pc.utf8_slice_codeunits(batch.column("sequence_number"), PREFIX_LENGTH)
-            counter_array = pc.cast(digits, pa.uint64())
+            numbers = batch.column("sequence_number").to_pylist()
+            counter_array = pa.array([sequence_counter(text) for text in numbers], type=pa.uint64())
         else:
             counter_array = pa.array(counters, type=pa.uint64())
             if len(counter_array) != batch.num_rows:
@@ -737,7 +738,7 @@ class SegmentLog:
             ``counter`` column last).
         counters : array-like of int, optional
             Per-row counters for a record-schema batch.  By default they are
-            parsed from the last 29 digits of ``sequence_number``.
+            parsed from ``sequence_number`` (either layout).
 
         Returns
         -------
@@ -883,7 +884,7 @@ class SegmentLog:
             While iterating, if a batch fails its CRC-32 check (with
             ``verify_reads``).
         """
-        end = END_COUNTER + 1 if end_counter is None else int(end_counter)
+        end = LEGACY_END_COUNTER + 1 if end_counter is None else int(end_counter)
         start = int(start_counter)
         with self._lock:
             self._check_open()
