@@ -8,7 +8,10 @@ epoch seconds (float, ms precision) and ``bytes`` as base64.
 
 CBOR bodies (``application/x-amz-cbor-1.1``) carry raw byte strings and tag-1
 epoch *milliseconds*; :func:`cbor_to_json_form` normalises a decoded CBOR body
-to the JSON form so validation and decoding share one path.
+to the JSON form so validation and decoding share one path.  Bodies of the
+operations in :data:`CBOR2_OPERATIONS` (no timestamp in their input) are read
+by cbor2 instead (:func:`decode_cbor_fast`) and keep their blobs as bytes when
+:func:`plain_cbor_params` finds nothing the two decoders could read differently.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import io
 import re
 import struct
 
@@ -25,14 +29,17 @@ from ..errors import SerializationException
 
 __all__ = [
     "BLOB_PATHS",
+    "CBOR2_OPERATIONS",
     "TIMESTAMP_PATHS",
     "cbor_to_json_form",
     "decode_blob",
     "decode_cbor",
+    "decode_cbor_fast",
     "decode_params",
     "decode_timestamp",
     "encode_cbor",
     "encode_json",
+    "plain_cbor_params",
 ]
 
 _UTC = _dt.timezone.utc
@@ -298,6 +305,66 @@ def _cbor_item(buf: memoryview, at: int, depth: int):
     if arg == 1 and isinstance(value, (int, float)) and not isinstance(value, bool):
         return _EpochMillis(value), at
     return value, at
+
+
+#: Operations whose CBOR bodies cbor2 may read: their input has no timestamp member.
+CBOR2_OPERATIONS = frozenset({"PutRecords", "PutRecord", "GetRecords"})
+_PLAIN_SCALARS = frozenset({str, bytes, int, float, bool, type(None)})
+
+
+def decode_cbor_fast(body: bytes):
+    """A CBOR body read by cbor2 (in C), or None when cbor2 refuses it or is not installed.
+
+    cbor2 reads tag 1 as epoch *seconds* and fails on AWS's milliseconds, so
+    only bodies without timestamps may come this way; a None answer means
+    "use :func:`decode_cbor`", which words the error (or reads the tag) as
+    Kinesis does.
+    """
+    try:
+        import cbor2
+    except ImportError:  # pragma: no cover - cbor2 comes with the server extra
+        return None
+    fp = io.BytesIO(body)
+    try:
+        value = cbor2.CBORDecoder(fp).decode()
+    except Exception:  # malformed, a tag-1 value, too deep: the exact decoder decides
+        return None
+    return value if fp.tell() == len(body) else None
+
+
+def _plain_map(value) -> bool:
+    """A dict with text keys and only str/bytes/int/float/bool/None values."""
+    if type(value) is not dict:
+        return False
+    scalars = _PLAIN_SCALARS
+    for k, v in value.items():
+        if type(k) is not str or type(v) not in scalars:
+            return False
+    return True
+
+
+def plain_cbor_params(operation: str, params) -> bool:
+    """Whether a body cbor2 decoded holds only what :func:`decode_cbor` would read the same way.
+
+    Text-keyed maps of strings, byte strings, numbers, booleans and nulls (and,
+    for PutRecords, a ``Records`` list of such maps).  Anything else (tags,
+    simple values, other containers) is left to the exact decoder.
+    """
+    if type(params) is not dict:
+        return False
+    if operation != "PutRecords":
+        return _plain_map(params)
+    scalars = _PLAIN_SCALARS
+    for k, v in params.items():
+        if type(k) is not str:
+            return False
+        if k == "Records" and type(v) is list:
+            for entry in v:
+                if not _plain_map(entry):
+                    return False
+        elif type(v) not in scalars:
+            return False
+    return True
 
 
 def cbor_to_json_form(value):
