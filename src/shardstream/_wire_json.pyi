@@ -1,0 +1,3 @@
+import pyarrow as pa
+
+def records_json(batch: pa.RecordBatch, prefix: bytes = b"", suffix: bytes = b"") -> bytes: ...
