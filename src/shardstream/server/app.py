@@ -376,6 +376,8 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         return await eventstream.serve_subscription(request, result, headers, cbor=cbor)
 
     headers["Content-Type"] = CBOR_CONTENT_TYPE if cbor else JSON_CONTENT_TYPE
+    if isinstance(result, codec.EncodedJSON):  # written by the action itself (GetRecords from Arrow)
+        return web.Response(status=200, body=result.body, headers=headers)
     if not result:  # empty outputs: 200 with an empty body (spec 1.1 notes)
         return web.Response(status=200, body=b"", headers=headers)
     return web.Response(status=200, body=_encode(result, cbor), headers=headers)

@@ -30,6 +30,7 @@ from ..errors import SerializationException
 __all__ = [
     "BLOB_PATHS",
     "CBOR2_OPERATIONS",
+    "EncodedJSON",
     "TIMESTAMP_PATHS",
     "cbor_to_json_form",
     "decode_blob",
@@ -39,6 +40,7 @@ __all__ = [
     "decode_timestamp",
     "encode_cbor",
     "encode_json",
+    "get_records_json",
     "plain_cbor_params",
 ]
 
@@ -228,6 +230,35 @@ def _default(value):
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+class EncodedJSON:
+    """A response body already encoded as Kinesis JSON 1.1 (``body``, sent as it is)."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: bytes):
+        self.body = body
+
+
+def get_records_json(response: dict) -> EncodedJSON | None:
+    """A GetRecords response whose ``Records`` is an Arrow batch, as its JSON body; None if it cannot be.
+
+    The records are written from the batch's buffers in one pass (no dict per
+    record); the other members (``NextShardIterator`` or ``ChildShards``,
+    ``MillisBehindLatest``) follow in their order, as :func:`encode_json`
+    would write the same response.
+    """
+    try:
+        from .._wire_json import records_json
+    except ImportError:  # pragma: no cover - an extension built before the module existed
+        return None
+    rest = encode_json({k: v for k, v in response.items() if k != "Records"})
+    suffix = b"," + rest[1:] if len(rest) > 2 else b"}"
+    try:
+        return EncodedJSON(records_json(response["Records"], b'{"Records":', suffix))
+    except ValueError:  # nulls, another schema, a pre-1970 arrival time: the general path
+        return None
 
 
 def encode_json(value) -> bytes:
