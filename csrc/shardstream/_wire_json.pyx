@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Kinesis JSON 1.1 for records held in Arrow: a GetRecords ``Records`` array in one pass.
+"""Kinesis JSON 1.1 in C: GetRecords' ``Records`` array from Arrow, and PutRecords' base64 blobs.
 
 :func:`records_json` writes ``[{"SequenceNumber": ..., "ApproximateArrivalTimestamp": ...,
 "Data": ..., "PartitionKey": ...}, ...]`` straight from a record batch's buffers
@@ -8,12 +8,20 @@ millisecond precision (the shortest form, as ``repr(ms / 1000)``), data as
 standard padded base64, partition keys escaped as orjson escapes them.  The
 whole body (a prefix and suffix around the array) is one bytes object, written
 with the GIL released; no Python object is made per record.
+
+:func:`decode_base64_texts` decodes many base64 texts at once, accepting
+exactly what Kinesis accepts (canonical, padded RFC 4648 base64).
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport int32_t, int64_t, uint8_t, uintptr_t
 from libc.string cimport memcpy
 
-__all__ = ["records_json"]
+__all__ = ["decode_base64_texts", "records_json"]
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object)
+    void *PyUnicode_DATA(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
 
 cdef const char *_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 cdef const char *_HEX = b"0123456789abcdef"
@@ -233,4 +241,85 @@ def records_json(batch, bytes prefix=b"", bytes suffix=b""):
         o = _put(o, suffix_p, ns)
     if o - start != np_ + size + ns:  # pragma: no cover - the sizing pass and the writer disagree
         raise SystemError(f"records_json wrote {o - start} bytes, sized {np_ + size + ns}")
+    return out
+
+
+cdef signed char _B64_VALUE[256]
+
+
+cdef void _init_table() noexcept:
+    cdef int i
+    for i in range(256):
+        _B64_VALUE[i] = -1
+    for i in range(64):
+        _B64_VALUE[<uint8_t>_B64[i]] = <signed char>i
+
+
+_init_table()
+
+
+cdef object _decode_one(const uint8_t *s, Py_ssize_t n):
+    """Canonical padded base64 -> bytes; None if Kinesis would refuse it."""
+    cdef Py_ssize_t pads = 0, q, full
+    cdef int a, b, c, d
+    cdef unsigned int v
+    if n % 4:
+        return None
+    if n and s[n - 1] == 61:
+        pads = 2 if s[n - 2] == 61 else 1
+    out = PyBytes_FromStringAndSize(NULL, n // 4 * 3 - pads)
+    cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+    full = n // 4 - (1 if pads else 0)
+    for q in range(full):
+        a = _B64_VALUE[s[0]]
+        b = _B64_VALUE[s[1]]
+        c = _B64_VALUE[s[2]]
+        d = _B64_VALUE[s[3]]
+        if (a | b | c | d) < 0:
+            return None
+        v = (<unsigned int>a << 18) | (<unsigned int>b << 12) | (<unsigned int>c << 6) | <unsigned int>d
+        o[0] = <uint8_t>(v >> 16)
+        o[1] = <uint8_t>(v >> 8)
+        o[2] = <uint8_t>v
+        o += 3
+        s += 4
+    if pads == 1:
+        a = _B64_VALUE[s[0]]
+        b = _B64_VALUE[s[1]]
+        c = _B64_VALUE[s[2]]
+        if (a | b | c) < 0 or c & 3:
+            return None
+        o[0] = <uint8_t>((a << 2) | (b >> 4))
+        o[1] = <uint8_t>(((b & 15) << 4) | (c >> 2))
+    elif pads == 2:
+        a = _B64_VALUE[s[0]]
+        b = _B64_VALUE[s[1]]
+        if (a | b) < 0 or b & 15:
+            return None
+        o[0] = <uint8_t>((a << 2) | (b >> 4))
+    return out
+
+
+def decode_base64_texts(list texts):
+    """Decode a list of base64 texts; None if any is not canonical padded base64 (or not a str).
+
+    Parameters
+    ----------
+    texts : list of str
+
+    Returns
+    -------
+    list of bytes or None
+        None leaves the wording of the error to the caller's exact path.
+    """
+    cdef Py_ssize_t i, n = len(texts)
+    cdef list out = [None] * n
+    for i in range(n):
+        text = texts[i]
+        if type(text) is not str or not PyUnicode_IS_ASCII(text):
+            return None
+        blob = _decode_one(<const uint8_t *>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text))
+        if blob is None:
+            return None
+        out[i] = blob
     return out
