@@ -51,6 +51,7 @@ extensions = [
     extension("_arrow_encode"),
     extension("_stream_core", "ss_md5.c"),
     extension("_wire_json"),
+    extension("_wire_cbor"),
 ]
 
 setup(
