@@ -27,6 +27,7 @@ import base64
 import concurrent.futures
 import logging
 import os
+import random
 import threading
 import uuid
 
@@ -210,10 +211,15 @@ async def _health(request: web.Request) -> web.Response:
 # -- responses ---------------------------------------------------------------------
 
 
+# Request ids need to be unique, not unpredictable: a seeded PRNG, not os.urandom (a getrandom
+# system call per id cost ~40 us each in a sandbox, twice per request).
+_ids = random.Random(os.urandom(32))
+
+
 def _base_headers(request: web.Request) -> dict:
     headers = {
-        "x-amzn-RequestId": str(uuid.uuid4()),
-        "x-amz-id-2": base64.b64encode(os.urandom(72)).decode("ascii"),
+        "x-amzn-RequestId": str(uuid.UUID(int=_ids.getrandbits(128), version=4)),
+        "x-amz-id-2": base64.b64encode(_ids.randbytes(72)).decode("ascii"),
     }
     if "Origin" in request.headers:
         headers["Access-Control-Allow-Origin"] = "*"
@@ -238,8 +244,8 @@ def _xml_error(status: int, error_type: str, message: str | None, headers: dict)
     return _UntypedResponse(status=status, body=body.encode(), headers=headers)
 
 
-def _encode(payload, cbor: bool) -> bytes:
-    return codec.encode_cbor(payload) if cbor else codec.encode_json(payload)
+def _encode(payload, cbor: bool, operation: str | None = None) -> bytes:
+    return codec.encode_cbor(payload, operation=operation) if cbor else codec.encode_json(payload)
 
 
 def _error(status: int, error_type: str, message: str | None, headers: dict, cbor: bool) -> web.Response:
@@ -261,23 +267,6 @@ def _legacy(error_type: str, status: int, headers: dict) -> web.Response:
 
 
 # -- the pipeline ---------------------------------------------------------------------
-
-
-def _parse_cbor(body: bytes, operation: str | None):
-    """A CBOR request body in the form validation takes.
-
-    Operations whose input holds no timestamp (PutRecords, PutRecord,
-    GetRecords) are read with cbor2, ten times faster than :mod:`.codec`'s
-    decoder, and their blobs stay raw bytes (validation and decoding take
-    them as they are); a body cbor2 refuses (AWS's millisecond tag 1) or one
-    that is not plain (:func:`codec.plain_cbor_params`) goes the exact way:
-    :func:`codec.decode_cbor` and the JSON form.
-    """
-    if operation in codec.CBOR2_OPERATIONS:
-        params = codec.decode_cbor_fast(body)
-        if params is not None and codec.plain_cbor_params(operation, params):
-            return params
-    return codec.cbor_to_json_form(codec.decode_cbor(body))
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:
@@ -338,7 +327,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     cbor = content_type == CBOR_CONTENT_TYPE
 
     try:
-        params = _parse_cbor(body, operation) if cbor else orjson.loads(body)
+        params = codec.parse_cbor_request(body, operation) if cbor else orjson.loads(body)
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
     except Exception:
@@ -380,4 +369,4 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         return web.Response(status=200, body=result.body, headers=headers)
     if not result:  # empty outputs: 200 with an empty body (spec 1.1 notes)
         return web.Response(status=200, body=b"", headers=headers)
-    return web.Response(status=200, body=_encode(result, cbor), headers=headers)
+    return web.Response(status=200, body=_encode(result, cbor, operation), headers=headers)

@@ -8,10 +8,9 @@ epoch seconds (float, ms precision) and ``bytes`` as base64.
 
 CBOR bodies (``application/x-amz-cbor-1.1``) carry raw byte strings and tag-1
 epoch *milliseconds*; :func:`cbor_to_json_form` normalises a decoded CBOR body
-to the JSON form so validation and decoding share one path.  Bodies of the
-operations in :data:`CBOR2_OPERATIONS` (no timestamp in their input) are read
-by cbor2 instead (:func:`decode_cbor_fast`) and keep their blobs as bytes when
-:func:`plain_cbor_params` finds nothing the two decoders could read differently.
+to the JSON form so validation and decoding share one path.
+:func:`parse_cbor_request` reads plain bodies in C and keeps the data plane's
+blobs as bytes.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
-import io
 import re
 import struct
 
@@ -29,19 +27,19 @@ from ..errors import SerializationException
 
 __all__ = [
     "BLOB_PATHS",
-    "CBOR2_OPERATIONS",
+    "CBOR_PLAIN_OUTPUTS",
     "EncodedJSON",
+    "RAW_BLOB_OPERATIONS",
     "TIMESTAMP_PATHS",
     "cbor_to_json_form",
     "decode_blob",
     "decode_cbor",
-    "decode_cbor_fast",
     "decode_params",
     "decode_timestamp",
     "encode_cbor",
     "encode_json",
     "get_records_json",
-    "plain_cbor_params",
+    "parse_cbor_request",
 ]
 
 _UTC = _dt.timezone.utc
@@ -407,64 +405,39 @@ def _cbor_item(buf: memoryview, at: int, depth: int):
     return value, at
 
 
-#: Operations whose CBOR bodies cbor2 may read: their input has no timestamp member.
-CBOR2_OPERATIONS = frozenset({"PutRecords", "PutRecord", "GetRecords"})
-_PLAIN_SCALARS = frozenset({str, bytes, int, float, bool, type(None)})
+#: Operations whose plain CBOR bodies keep their blobs as bytes (validation and decoding take them as they are).
+RAW_BLOB_OPERATIONS = frozenset({"PutRecords", "PutRecord", "GetRecords"})
 
 
-def decode_cbor_fast(body: bytes):
-    """A CBOR body read by cbor2 (in C), or None when cbor2 refuses it or is not installed.
+def parse_cbor_request(body: bytes, operation: str | None):
+    """A CBOR request body in the form validation takes (spec 2.2), fast when it is plain.
 
-    cbor2 reads tag 1 as epoch *seconds* and fails on AWS's milliseconds, so
-    only bodies without timestamps may come this way; a None answer means
-    "use :func:`decode_cbor`", which words the error (or reads the tag) as
-    Kinesis does.
+    A plain body (:func:`shardstream._wire_cbor.decode_plain`: no tags, no
+    indefinite lengths; what the SDKs send for the data plane) is read in C,
+    ~20x faster than :func:`decode_cbor`; for the operations in
+    :data:`RAW_BLOB_OPERATIONS` its blobs stay bytes when no byte string sits
+    anywhere but under a ``Data`` key, so they are not base64-encoded only to
+    be decoded again.  Everything else (AWS's tag-1 timestamps, malformed
+    input) goes through :func:`decode_cbor` and :func:`cbor_to_json_form`,
+    which read it or raise SerializationException.
     """
-    try:
-        import cbor2
-    except ImportError:  # pragma: no cover - cbor2 comes with the server extra
-        return None
-    fp = io.BytesIO(body)
-    try:
-        value = cbor2.CBORDecoder(fp).decode()
-    except Exception:  # malformed, a tag-1 value, too deep: the exact decoder decides
-        return None
-    return value if fp.tell() == len(body) else None
+    plain = _decode_plain(body)
+    if plain is not None:
+        value, stray_bytes = plain
+        if operation in RAW_BLOB_OPERATIONS and not stray_bytes:
+            return value
+        return cbor_to_json_form(value)
+    return cbor_to_json_form(decode_cbor(body))
 
 
-def _plain_map(value) -> bool:
-    """A dict with text keys and only str/bytes/int/float/bool/None values."""
-    if type(value) is not dict:
-        return False
-    scalars = _PLAIN_SCALARS
-    for k, v in value.items():
-        if type(k) is not str or type(v) not in scalars:
-            return False
-    return True
+def _no_plain_decoder(body: bytes):  # pragma: no cover - an extension built before the module existed
+    return None
 
 
-def plain_cbor_params(operation: str, params) -> bool:
-    """Whether a body cbor2 decoded holds only what :func:`decode_cbor` would read the same way.
-
-    Text-keyed maps of strings, byte strings, numbers, booleans and nulls (and,
-    for PutRecords, a ``Records`` list of such maps).  Anything else (tags,
-    simple values, other containers) is left to the exact decoder.
-    """
-    if type(params) is not dict:
-        return False
-    if operation != "PutRecords":
-        return _plain_map(params)
-    scalars = _PLAIN_SCALARS
-    for k, v in params.items():
-        if type(k) is not str:
-            return False
-        if k == "Records" and type(v) is list:
-            for entry in v:
-                if not _plain_map(entry):
-                    return False
-        elif type(v) not in scalars:
-            return False
-    return True
+try:
+    from .._wire_cbor import decode_plain as _decode_plain
+except ImportError:  # pragma: no cover
+    _decode_plain = _no_plain_decoder
 
 
 def cbor_to_json_form(value):
@@ -494,8 +467,16 @@ def _cbor_ready(value):
     return value
 
 
-def encode_cbor(value) -> bytes:
-    """A response dict as Kinesis CBOR 1.1 (datetimes as tag 1 + epoch ms, bytes as byte strings)."""
+#: Operations whose output never holds a timestamp: their CBOR needs no conversion walk.
+CBOR_PLAIN_OUTPUTS = frozenset({"PutRecords", "PutRecord"})
+
+
+def encode_cbor(value, *, operation: str | None = None) -> bytes:
+    """A response dict as Kinesis CBOR 1.1 (datetimes as tag 1 + epoch ms, bytes as byte strings).
+
+    For an ``operation`` in :data:`CBOR_PLAIN_OUTPUTS` the value goes to cbor2
+    as it is (no walk looking for datetimes: ~15x faster for 500 records).
+    """
     import cbor2
 
-    return cbor2.dumps(_cbor_ready(value))
+    return cbor2.dumps(value if operation in CBOR_PLAIN_OUTPUTS else _cbor_ready(value))
