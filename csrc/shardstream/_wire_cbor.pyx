@@ -15,7 +15,7 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
-__all__ = ["decode_plain"]
+__all__ = ["decode_plain", "encode_plain"]
 
 DEF MAX_DEPTH = 64
 
@@ -150,3 +150,134 @@ def decode_plain(const uint8_t[::1] body):
     if st.pos != st.n:
         return None
     return value, bool(st.stray_bytes)
+
+
+# -- encoding ------------------------------------------------------------------------------
+
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+
+cdef struct _Out:
+    uint8_t *buf
+    Py_ssize_t size
+    Py_ssize_t cap
+
+
+cdef int _reserve(_Out *o, Py_ssize_t more) except -1:
+    cdef Py_ssize_t cap
+    cdef uint8_t *grown
+    if o.size + more <= o.cap:
+        return 0
+    cap = max(o.cap * 2, o.size + more + 256)
+    grown = <uint8_t *>PyMem_Realloc(o.buf, cap)
+    if grown == NULL:
+        raise MemoryError()
+    o.buf = grown
+    o.cap = cap
+    return 0
+
+
+cdef int _head(_Out *o, uint8_t major, uint64_t arg) except -1:
+    cdef int size, i
+    _reserve(o, 9)
+    if arg < 24:
+        o.buf[o.size] = (major << 5) | <uint8_t>arg
+        o.size += 1
+        return 0
+    if arg < 0x100:
+        size, o.buf[o.size] = 1, (major << 5) | 24
+    elif arg < 0x10000:
+        size, o.buf[o.size] = 2, (major << 5) | 25
+    elif arg < 0x100000000:
+        size, o.buf[o.size] = 4, (major << 5) | 26
+    else:
+        size, o.buf[o.size] = 8, (major << 5) | 27
+    o.size += 1
+    for i in range(size):
+        o.buf[o.size + i] = <uint8_t>(arg >> (8 * (size - 1 - i)))
+    o.size += size
+    return 0
+
+
+cdef int _raw(_Out *o, uint8_t major, const char *p, Py_ssize_t n) except -1:
+    _head(o, major, <uint64_t>n)
+    _reserve(o, n)
+    memcpy(o.buf + o.size, p, n)
+    o.size += n
+    return 0
+
+
+cdef int _encode(_Out *o, object value, int depth) except -1:
+    cdef Py_ssize_t n
+    cdef const char *p
+    cdef double d
+    cdef uint64_t bits
+    cdef int i
+    if depth > MAX_DEPTH:
+        raise _NotPlain()
+    t = type(value)
+    if t is str:
+        p = PyUnicode_AsUTF8AndSize(value, &n)
+        return _raw(o, 3, p, n)
+    if t is dict:
+        _head(o, 5, <uint64_t>len(<dict>value))
+        for k, v in (<dict>value).items():
+            _encode(o, k, depth + 1)
+            _encode(o, v, depth + 1)
+        return 0
+    if t is list or t is tuple:
+        _head(o, 4, <uint64_t>len(value))
+        for v in value:
+            _encode(o, v, depth + 1)
+        return 0
+    if t is bool:
+        _reserve(o, 1)
+        o.buf[o.size] = 0xF5 if value else 0xF4
+        o.size += 1
+        return 0
+    if value is None:
+        _reserve(o, 1)
+        o.buf[o.size] = 0xF6
+        o.size += 1
+        return 0
+    if t is int:
+        if 0 <= value <= 0xFFFFFFFFFFFFFFFF:
+            return _head(o, 0, <uint64_t>value)
+        if -0x10000000000000000 <= value < 0:
+            return _head(o, 1, <uint64_t>(-1 - value))
+        raise _NotPlain()
+    if t is bytes:
+        return _raw(o, 2, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+    if t is float:
+        d = value
+        if d != d or d == float("inf") or d == -float("inf"):
+            raise _NotPlain()  # cbor2 writes these as half floats
+        memcpy(&bits, &d, 8)
+        _reserve(o, 9)
+        o.buf[o.size] = 0xFB
+        for i in range(8):
+            o.buf[o.size + 1 + i] = <uint8_t>(bits >> (8 * (7 - i)))
+        o.size += 9
+        return 0
+    raise _NotPlain()  # datetimes and anything else: the general encoder
+
+
+def encode_plain(value):
+    """``value`` as CBOR if it holds only dicts, lists, str, bytes, int, float, bool and None; else None.
+
+    Floats are written as doubles and integers in their shortest form, as
+    cbor2 writes them by default.
+    """
+    cdef _Out o
+    o.buf = NULL
+    o.size = 0
+    o.cap = 0
+    try:
+        _encode(&o, value, 0)
+        return PyBytes_FromStringAndSize(<const char *>o.buf, o.size)
+    except _NotPlain:
+        return None
+    finally:
+        PyMem_Free(o.buf)
