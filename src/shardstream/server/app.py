@@ -244,8 +244,8 @@ def _xml_error(status: int, error_type: str, message: str | None, headers: dict)
     return _UntypedResponse(status=status, body=body.encode(), headers=headers)
 
 
-def _encode(payload, cbor: bool, operation: str | None = None) -> bytes:
-    return codec.encode_cbor(payload, operation=operation) if cbor else codec.encode_json(payload)
+def _encode(payload, cbor: bool) -> bytes:
+    return codec.encode_cbor(payload) if cbor else codec.encode_json(payload)
 
 
 def _error(status: int, error_type: str, message: str | None, headers: dict, cbor: bool) -> web.Response:
@@ -369,4 +369,4 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         return web.Response(status=200, body=result.body, headers=headers)
     if not result:  # empty outputs: 200 with an empty body (spec 1.1 notes)
         return web.Response(status=200, body=b"", headers=headers)
-    return web.Response(status=200, body=_encode(result, cbor, operation), headers=headers)
+    return web.Response(status=200, body=_encode(result, cbor), headers=headers)

@@ -27,7 +27,6 @@ from ..errors import SerializationException
 
 __all__ = [
     "BLOB_PATHS",
-    "CBOR_PLAIN_OUTPUTS",
     "EncodedJSON",
     "RAW_BLOB_OPERATIONS",
     "TIMESTAMP_PATHS",
@@ -467,16 +466,25 @@ def _cbor_ready(value):
     return value
 
 
-#: Operations whose output never holds a timestamp: their CBOR needs no conversion walk.
-CBOR_PLAIN_OUTPUTS = frozenset({"PutRecords", "PutRecord"})
-
-
-def encode_cbor(value, *, operation: str | None = None) -> bytes:
+def encode_cbor(value) -> bytes:
     """A response dict as Kinesis CBOR 1.1 (datetimes as tag 1 + epoch ms, bytes as byte strings).
 
-    For an ``operation`` in :data:`CBOR_PLAIN_OUTPUTS` the value goes to cbor2
-    as it is (no walk looking for datetimes: ~15x faster for 500 records).
+    A value without datetimes is written in C (:func:`shardstream._wire_cbor.encode_plain`,
+    the bytes cbor2 would write, ~3x faster); others go through cbor2.
     """
+    out = _encode_plain(value)
+    if out is not None:
+        return out
     import cbor2
 
-    return cbor2.dumps(value if operation in CBOR_PLAIN_OUTPUTS else _cbor_ready(value))
+    return cbor2.dumps(_cbor_ready(value))
+
+
+def _no_plain_encoder(value):  # pragma: no cover - an extension built before the function existed
+    return None
+
+
+try:
+    from .._wire_cbor import encode_plain as _encode_plain
+except ImportError:  # pragma: no cover
+    _encode_plain = _no_plain_encoder
