@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import concurrent.futures
 import logging
 import os
@@ -110,6 +111,9 @@ class _Offload:
         self.workers = int(workers)
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        # finished calls waiting for the loop, and whether it has been woken for them already
+        self._finished: collections.deque = collections.deque()
+        self._wake_pending = False
 
     @staticmethod
     def blocking(engine) -> bool:
@@ -127,7 +131,43 @@ class _Offload:
         if not self.blocking(engine):
             return fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), lambda: fn(*args, **kwargs))
+        future = loop.create_future()
+        self._executor().submit(self._run, loop, future, fn, args, kwargs)
+        return await future
+
+    def _run(self, loop, future, fn, args, kwargs) -> None:
+        """In a pool thread: the call, then its outcome handed to the loop.
+
+        The puts of one group commit finish together; one wake-up of the loop
+        (a system call) hands all of them over, rather than one each.
+        """
+        try:
+            outcome = (True, fn(*args, **kwargs))
+        except BaseException as exc:  # delivered to the awaiting request
+            outcome = (False, exc)
+        with self._lock:
+            self._finished.append((future, outcome))
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        try:
+            loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # the loop is closed: nobody awaits any more
+            pass
+
+    def _deliver(self) -> None:
+        """On the loop: resolve every finished call."""
+        with self._lock:
+            finished = list(self._finished)
+            self._finished.clear()
+            self._wake_pending = False
+        for future, (ok, value) in finished:
+            if future.cancelled():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     async def close(self, _app=None) -> None:
         """Wait for running calls and stop the threads (an aiohttp ``on_cleanup`` hook)."""
