@@ -119,3 +119,18 @@ def test_durable_reads_and_errors_through_the_pool(durable):
     status, out = post(conn, "DescribeStreamSummary", {"StreamName": "nope"})
     assert status == 400 and out["__type"] == "ResourceNotFoundException"
     conn.close()
+
+
+def test_unexpected_error_in_the_pool_is_a_500_and_not_fatal(durable, monkeypatch, caplog):
+    from shardstream.server import actions
+
+    def boom(engine, params):
+        raise RuntimeError("kaboom in a pool thread")
+
+    monkeypatch.setitem(actions.ACTIONS, "DescribeLimits", boom)
+    conn = http.client.HTTPConnection("127.0.0.1", durable.port, timeout=30)
+    with caplog.at_level("ERROR", logger="shardstream.server"):
+        assert post(conn, "DescribeLimits", {}) == (500, {"__type": "InternalFailure"})
+    assert "kaboom in a pool thread" in caplog.text
+    assert post(conn, "ListStreams", {})[0] == 200
+    conn.close()
