@@ -67,7 +67,11 @@ def run_clients(url: str, clients: int, seconds: float, stream: str) -> dict:
     def client(c: int) -> None:
         conn = sl.Conn(url)
         try:
-            conn.post(bodies[c][0], headers)  # warm-up (connection open)
+            try:
+                conn.post(bodies[c][0], headers)  # warm-up (connection open)
+            except BaseException:
+                start.abort()  # no one waits forever for a client that failed
+                raise
             start.wait()
             i = 0
             while time.perf_counter() < stop_at[0]:
@@ -83,7 +87,12 @@ def run_clients(url: str, clients: int, seconds: float, stream: str) -> dict:
     for t in threads:
         t.start()
     stop_at[0] = time.perf_counter() + 3600
-    start.wait()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        for t in threads:
+            t.join()
+        raise RuntimeError(f"a client failed: {errors[:1]}") from None
     t0 = time.perf_counter()
     stop_at[0] = t0 + seconds
     for t in threads:
@@ -201,9 +210,10 @@ def report(seconds: float, rounds: int, clients: int) -> None:
         local_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="ss-bench-local-"))
         durable_url = stack.enter_context(durable_server(http_dir))
         memory_url = stack.enter_context(sl.server("real"))
-        conn = sl.Conn(durable_url)
-        conn.call("CreateStream", {"StreamName": DURABLE_STREAM, "ShardCount": DURABLE_SHARDS})
-        conn.close()
+        for url in (durable_url, memory_url):  # the in-memory server gives the HTTP ceiling
+            conn = sl.Conn(url)
+            conn.call("CreateStream", {"StreamName": DURABLE_STREAM, "ShardCount": DURABLE_SHARDS})
+            conn.close()
         sl.setup_real(memory_url)
         engine = stack.enter_context(
             contextlib.closing(shardstream.Engine(data_dir=os.path.join(local_dir, "d"), durability="sync"))
