@@ -187,6 +187,20 @@ def _sub(args: list, timeout: float) -> dict:
     return json.loads(out.stdout)
 
 
+def fresh_put_stream(url: str) -> None:
+    """Delete and recreate the PutRecords stream (an in-memory server with no transition time)."""
+    conn = sl.Conn(url)
+    try:
+        conn.call("DeleteStream", {"StreamName": sl.PUT_STREAM})
+        for _ in range(200):
+            if sl.PUT_STREAM not in conn.call("ListStreams", {})["StreamNames"]:
+                break
+            time.sleep(0.05)
+        conn.call("CreateStream", {"StreamName": sl.PUT_STREAM, "ShardCount": sl.PUT_SHARDS})
+    finally:
+        conn.close()
+
+
 @contextlib.contextmanager
 def durable_server(data_dir: str):
     port = sl.free_port()
@@ -239,6 +253,7 @@ def report(seconds: float, rounds: int, clients: int) -> None:
             )
             results.setdefault("sync/http-memory", []).append(res["puts"] / res["seconds"])
             ratios["ceiling"].append(got["http"] / results["sync/http-memory"][-1])
+            fresh_put_stream(memory_url)  # empty shards each round: a long report would fill them
             got = {}
             for side in ("cbor", "json") if r % 2 == 0 else ("json", "cbor"):
                 if side == "cbor":
