@@ -88,6 +88,7 @@ class _Regions:
             return list(self._engines)
 
     def engines(self) -> list:
+        """The engines made so far, one per region."""
         with self._lock:
             return list(self._engines.values())
 
