@@ -209,10 +209,15 @@ def run_load(url: str, op: str, seconds: float, stream: str) -> dict:
         post = conn.post
         requests = 0
         nbytes = 0
+        failed = 0  # PutRecords entries refused (e.g. full shards): not counted as records
+        ok_prefix = b'{"FailedRecordCount":0,'
         t0 = time.perf_counter()
         deadline = t0 + seconds
         while True:
-            nbytes = len(post(body, headers))
+            answer = post(body, headers)
+            nbytes = len(answer)
+            if op == "putrecords" and not answer.startswith(ok_prefix):
+                failed += orjson.loads(answer)["FailedRecordCount"]
             requests += 1
             if time.perf_counter() >= deadline:
                 break
@@ -221,7 +226,8 @@ def run_load(url: str, op: str, seconds: float, stream: str) -> dict:
         conn.close()
     return {
         "requests": requests,
-        "records": requests * per_request,
+        "records": requests * per_request - failed,
+        "failed": failed,
         "seconds": elapsed,
         "response_bytes": nbytes,
         "request_bytes": len(body),

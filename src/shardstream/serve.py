@@ -4,7 +4,50 @@ from __future__ import annotations
 
 import click
 
-__all__ = ["serve"]
+__all__ = ["ACCESS_LOG_FORMAT", "serve"]
+
+#: aiohttp access-log format: client, time, request line, status, bytes, seconds, Kinesis operation.
+ACCESS_LOG_FORMAT = '%a %t "%r" %s %b %Tf "%{X-Amz-Target}i"'
+
+
+def _configure_logging(level: str, access_log: str | None):
+    """Send shardstream's log to stderr at ``level``; the access logger (or None when off).
+
+    Parameters
+    ----------
+    level : str
+        debug, info, warning or error.
+    access_log : str or None
+        None: no access log; ``"-"``: stderr; otherwise a file appended to.
+
+    Returns
+    -------
+    logging.Logger or None
+    """
+    import logging
+    import sys
+
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(fmt)
+    root = logging.getLogger("shardstream")
+    root.setLevel(level.upper())
+    root.addHandler(handler)
+    aio = logging.getLogger("aiohttp.server")  # aiohttp's own errors (bad requests, ...)
+    aio.setLevel(level.upper())
+    aio.addHandler(handler)
+    if access_log is None:
+        return None
+    try:
+        target = logging.StreamHandler(sys.stderr) if access_log == "-" else logging.FileHandler(access_log)
+    except OSError as exc:
+        raise click.ClickException(f"--access-log {access_log}: {exc}") from exc
+    target.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("shardstream.access")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(target)
+    return logger
 
 
 @click.command()
@@ -64,6 +107,21 @@ __all__ = ["serve"]
     type=click.Path(exists=True, dir_okay=False),
     help="PEM private key for --tls-cert.",
 )
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Least severe log message written to stderr.",
+)
+@click.option(
+    "--access-log",
+    default=None,
+    is_flag=False,
+    flag_value="-",
+    metavar="[FILE]",
+    help="Log one line per request to FILE (appended), or to stderr when given without FILE or as '-'. Off by default.",
+)
 def serve(
     host: str,
     port: int,
@@ -77,6 +135,8 @@ def serve(
     auth_file: str | None,
     tls_cert: str | None,
     tls_key: str | None,
+    log_level: str,
+    access_log: str | None,
 ) -> None:
     """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an engine, in memory or on disk.
 
@@ -89,6 +149,7 @@ def serve(
     ``--auth FILE`` takes ``{"keys": {"AKID": {"secret": "...", "actions": [...] | "*",
     "streams": [...] | "*"}}, "clock_skew_s": 300}``.
     """
+    access_logger = _configure_logging(log_level, access_log)
     if (tls_cert is None) != (tls_key is None):
         missing = "--tls-key" if tls_key is None else "--tls-cert"
         raise click.UsageError(f"--tls-cert and --tls-key go together: {missing} is missing")
@@ -154,7 +215,8 @@ def serve(
         port=port,
         ssl_context=ssl_context,
         print=None if port != 0 else click.echo,
-        access_log=None,
+        access_log=access_logger,
+        access_log_format=ACCESS_LOG_FORMAT,
     )
     engine.close()  # other regions' durable engines close at exit
     click.echo("shardstream server stopped.")

@@ -94,6 +94,18 @@ def _saves_metadata(method):
     return wrapper
 
 
+def _put_result_lists(table: pa.Table) -> tuple[list, list]:
+    """The shard ids and sequence numbers (None where not written) of a put's result table, as lists.
+
+    The shard ids go through the dictionary's indices: ``to_pylist`` of a
+    dictionary array costs ~2 us a row, this ~20 ns.
+    """
+    shard_col = table.column(0).combine_chunks()
+    names = shard_col.dictionary.to_pylist()
+    shard_ids = [names[i] for i in shard_col.indices.to_numpy(zero_copy_only=False).tolist()]
+    return shard_ids, table.column(1).to_pylist()
+
+
 class Stream(StreamCore):
     """One stream: its shards, their logs, and the Kinesis data plane.
 
@@ -1058,8 +1070,14 @@ class Stream(StreamCore):
         """
         keys, payloads, hash_keys = self._parse_put_records(records)
         table = self._put(keys, payloads, hash_keys, partial=True, dry_run=dry_run)
+        shard_ids, seqs = _put_result_lists(table)
+        if table.column(1).null_count == 0:  # the common case: every record written
+            return {
+                "FailedRecordCount": 0,
+                "Records": [{"SequenceNumber": seq, "ShardId": sid} for seq, sid in zip(seqs, shard_ids)],
+            }
         out, failed = [], 0
-        for shard_id, seq in zip(table.column(0).to_pylist(), table.column(1).to_pylist()):
+        for shard_id, seq in zip(shard_ids, seqs):
             if seq is None:
                 failed += 1
                 out.append(
@@ -1075,6 +1093,9 @@ class Stream(StreamCore):
 
     def _parse_put_records(self, records) -> tuple[pa.Array, pa.Array, list | None]:
         """Validate a PutRecords request as Kinesis does; return its keys, payloads and hash keys."""
+        plain = self._parse_plain_put_records(records)
+        if plain is not None:
+            return plain
         if records is None or not isinstance(records, (list, tuple)):
             raise (
                 SerializationException("Records must be a list of dicts")
@@ -1137,6 +1158,36 @@ class Stream(StreamCore):
             pa.array(payloads, pa.binary()),
             hash_keys if any(h is not None for h in hash_keys) else None,
         )
+
+    def _parse_plain_put_records(self, records) -> tuple[pa.Array, pa.Array, None] | None:
+        """:meth:`_parse_put_records` for the common batch, in one tight loop; None for anything else.
+
+        1 to 500 dicts with a ``str`` key of 1 to 256 characters, ``bytes`` data
+        within the record size and no ExplicitHashKey, 5 MiB in all: nothing to
+        report.  Anything else returns None and gets the full check, which words
+        the errors.
+        """
+        if type(records) is not list or not 1 <= len(records) <= MAX_PUT_RECORDS:
+            return None
+        keys, payloads = [], []
+        max_bytes = self.max_record_bytes
+        for entry in records:
+            if type(entry) is not dict or entry.get("ExplicitHashKey") is not None:
+                return None
+            key, data = entry.get("PartitionKey"), entry.get("Data")
+            if type(key) is not str or type(data) is not bytes or not 0 < len(key) <= 256 or len(data) > max_bytes:
+                return None
+            keys.append(key)
+            payloads.append(data)
+        key_array, payload_array = pa.array(keys, pa.string()), pa.array(payloads, pa.binary())
+        # both arrays are fresh (offset 0): their last offsets are their UTF-8 / byte totals
+        n = len(keys)
+        total = int(np.frombuffer(key_array.buffers()[1], np.int32)[n]) + int(
+            np.frombuffer(payload_array.buffers()[1], np.int32)[n]
+        )
+        if total > max(PUT_RECORDS_BYTES, max_bytes):
+            return None
+        return key_array, payload_array, None
 
     def put_batch(
         self, partition_keys, data, explicit_hash_keys=None, *, simd: bool = True, dry_run: bool = False

@@ -170,6 +170,25 @@ def test_default_mode_query_forms(open_server):
     assert status == 200 and "StreamNames" in body
 
 
+@pytest.mark.parametrize("query", ["?X-Amz-Algorithm", "?X-Amz-Algorithm=", "?X-Amz-Algorithm=&X-Amz-Date="])
+def test_empty_query_parameters_count_as_missing(open_server, query):
+    status, body = raw(open_server.url, "ListStreams", {}, query=query)
+    assert (status, body["__type"]) == (400, "IncompleteSignatureException")
+    assert body["message"] == (
+        "AWS query-string parameters must include 'X-Amz-Algorithm'. "
+        "AWS query-string parameters must include 'X-Amz-Credential'. "
+        "AWS query-string parameters must include 'X-Amz-Signature'. "
+        "AWS query-string parameters must include 'X-Amz-SignedHeaders'. "
+        "AWS query-string parameters must include 'X-Amz-Date'. "
+        "Re-examine the query-string parameters."
+    )
+    partial = "?X-Amz-Algorithm=A&X-Amz-Credential=&X-Amz-Signature=s&X-Amz-SignedHeaders=host&X-Amz-Date=d"
+    status, body = raw(open_server.url, "ListStreams", {}, query=partial)
+    assert body["message"] == (
+        "AWS query-string parameters must include 'X-Amz-Credential'. Re-examine the query-string parameters."
+    )
+
+
 def test_off_mode_checks_nothing():
     with start_server(auth="off") as srv:
         status, body = raw(srv.url, "ListStreams", {})

@@ -113,10 +113,136 @@ def test_bad_base64_data(server):
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/xml"])
 def test_wrong_content_type(server, content_type):
     status, headers, body = call(server.url, b"{}", target=TARGET + "ListStreams", content_type=content_type)
-    assert status == 404 and body == b"<UnknownOperationException></UnknownOperationException>\n"
+    assert status == 404 and body == b"<UnknownOperationException/>\n"
     status, _, body = call(server.url, b"{}", target=None, content_type=content_type)
     assert status == 403 and b"<AccessDeniedException>" in body
     assert_alive(server.url)
+
+
+# -- raw HTTP (http.client): exact headers, nothing added by the client ------------------------
+
+
+def raw_post(url, body=b"", headers=None, method="POST", path="/"):
+    """One request on a fresh loopback connection; (status, headers as a dict of lists, body)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers={**DUMMY_AUTH, **(headers or {})})
+        resp = conn.getresponse()
+        out = resp.read()
+        names = {}
+        for k, v in resp.getheaders():
+            names.setdefault(k.lower(), []).append(v)
+        return resp.status, names, out
+    finally:
+        conn.close()
+
+
+CBOR = "application/x-amz-cbor-1.1"
+
+
+def _cbor_body(out):
+    from shardstream.server.codec import decode_cbor
+
+    return decode_cbor(out)
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "", "text/plain", JSON, JSON + "; charset=utf-8", CBOR, "application/json"]
+)
+def test_empty_body_is_decided_before_the_content_type(server, content_type):
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    as_json = content_type is not None and content_type.split(";")[0] == JSON
+    for target, error in (
+        (TARGET + "ListStreams", "SerializationException"),
+        (TARGET + "Nope", "UnknownOperationException"),
+        (None, "UnknownOperationException"),
+    ):
+        sent = headers if target is None else {**headers, "X-Amz-Target": target}
+        status, got, out = raw_post(server.url, b"", sent)
+        assert status == 400
+        if as_json:
+            assert got["content-type"] == [JSON] and json.loads(out) == {"__type": error}
+        else:
+            assert got["content-type"] == [CBOR] and _cbor_body(out) == {"__type": error}
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json", "application/x-amz-json-1.0", "text/plain"])
+def test_errors_are_cbor_unless_the_request_is_json_1_1(server, content_type):
+    headers = {"X-Amz-Target": TARGET + "ListStreams", "Origin": "http://x"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    status, got, out = raw_post(server.url, b"", headers)
+    assert status == 400 and got["content-type"] == [CBOR]
+    assert _cbor_body(out) == {"__type": "SerializationException"}
+    assert got["access-control-allow-origin"] == ["*"] and "x-amzn-RequestId" in got["access-control-expose-headers"][0]
+
+
+def test_internal_failure_follows_the_error_encoding_rule(server, monkeypatch):
+    from shardstream.server import actions
+
+    def boom(engine, params):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setitem(actions.ACTIONS, "DescribeLimits", boom)
+    status, got, out = raw_post(server.url, b"\xa0", {"Content-Type": CBOR, "X-Amz-Target": TARGET + "DescribeLimits"})
+    assert status == 500 and got["content-type"] == [CBOR] and _cbor_body(out) == {"__type": "InternalFailure"}
+
+
+@pytest.mark.parametrize(
+    "target, status, body",
+    [
+        (TARGET + "ListStreams", 404, b"<UnknownOperationException/>\n"),
+        ("Kinesis_20131202.Nope", 404, b"<UnknownOperationException/>\n"),
+        ("a.b.c", 404, b"<UnknownOperationException/>\n"),
+        ("Kinesis_20131202.", 403, None),
+        (".ListStreams", 403, None),
+        ("ListStreams", 403, None),
+        (None, 403, None),
+    ],
+)
+def test_xml_answers_have_no_content_type(server, target, status, body):
+    headers = {"Content-Type": "text/plain"}
+    if target is not None:
+        headers["X-Amz-Target"] = target
+    got_status, got, out = raw_post(server.url, b"{}", headers)
+    assert got_status == status and "content-type" not in got
+    assert got["x-amzn-requestid"]
+    if body is None:
+        assert out == (
+            b"<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized"
+            b"</Message>\n</AccessDeniedException>\n"
+        )
+    else:
+        assert out == body
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_access_denied_has_no_content_type(server, method):
+    status, got, out = raw_post(server.url, b"", {"X-Amz-Target": TARGET + "ListStreams"}, method=method)
+    assert status == 403 and "content-type" not in got and out.startswith(b"<AccessDeniedException>")
+
+
+def test_health(server):
+    import shardstream
+
+    op(server.url, "CreateStream", {"StreamName": "h1", "ShardCount": 1})
+    status, got, out = raw_post(server.url, method="GET", path="/_shardstream/health")
+    assert status == 200 and got["content-type"] == ["application/json"]
+    health = json.loads(out)
+    assert health["status"] == "ok" and health["version"] == shardstream.__version__
+    assert "model_version" in health
+    assert health["regions"] == ["us-east-1"] and health["streams"] == 1
+    # everything else under the prefix (and the health path with other methods) stays Kinesis's
+    status, got, out = raw_post(server.url, method="GET", path="/_shardstream/other")
+    assert status == 403 and out.startswith(b"<AccessDeniedException>") and "content-type" not in got
+    status, _, out = raw_post(
+        server.url, b"{}", {"Content-Type": JSON, "X-Amz-Target": TARGET + "ListStreams"}, path="/_shardstream/health"
+    )
+    assert status == 200 and json.loads(out)["StreamNames"] == ["h1"]
 
 
 def test_content_type_parameters_are_ignored(server):
@@ -231,3 +357,35 @@ def test_base64_roundtrip_helper():
 
     for raw in [b"", b"a", b"ab", b"abc", bytes(range(256))]:
         assert decode_blob(base64.b64encode(raw).decode()) == raw
+
+
+def test_cbor_put_records_fast_path_and_fallbacks(server):
+    cbor2 = pytest.importorskip("cbor2")
+
+    def cpost(operation, payload):
+        status, got, out = raw_post(server.url, payload, {"Content-Type": CBOR, "X-Amz-Target": TARGET + operation})
+        return status, (_cbor_body(out) if out else None)
+
+    assert cpost("CreateStream", cbor2.dumps({"StreamName": "cf", "ShardCount": 2}))[0] == 200
+    records = [{"Data": bytes([i]) * i, "PartitionKey": f"k{i}"} for i in range(1, 101)]
+    status, out = cpost("PutRecords", cbor2.dumps({"StreamName": "cf", "Records": records}))
+    assert status == 200 and out["FailedRecordCount"] == 0 and len(out["Records"]) == 100
+    # a tag-1 timestamp in an unknown member: cbor2 refuses it, the exact decoder reads it
+    tagged = cbor2.dumps({"StreamName": "cf", "Records": records[:1], "When": cbor2.CBORTag(1, 1_700_000_000_000)})
+    status, out = cpost("PutRecords", tagged)
+    assert status == 200 and out["FailedRecordCount"] == 0
+    # a timestamp where a blob belongs: worded as the JSON form would be (epoch seconds are a number)
+    bad = cbor2.dumps({"StreamName": "cf", "Records": [{"Data": cbor2.CBORTag(1, 5), "PartitionKey": "k"}]})
+    status, out = cpost("PutRecords", bad)
+    assert status == 400 and out["__type"] == "SerializationException"
+    assert out["Message"].endswith("can not be converted to a Blob")
+    # trailing bytes after the map, and garbage: SerializationException, server alive
+    for payload in (cbor2.dumps({"StreamName": "cf", "Records": records[:1]}) + b"\x00", b"\xbf\x61", b"\xc1"):
+        status, out = cpost("PutRecords", payload)
+        assert status == 400 and out["__type"] == "SerializationException"
+    status, out = cpost("PutRecord", cbor2.dumps({"StreamName": "cf", "Data": b"\x00\xff", "PartitionKey": "p"}))
+    assert status == 200 and out["ShardId"].startswith("shardId-")
+    stream = server.engine.stream("cf")
+    table = stream.read_table()
+    assert sorted(table.column("data").to_pylist()) == sorted([r["Data"] for r in records] + [b"\x01", b"\x00\xff"])
+    assert_alive(server.url)

@@ -19,6 +19,7 @@ an event stream (:mod:`.eventstream`).
 from __future__ import annotations
 
 from ..errors import InvalidArgumentException, KinesisError
+from . import codec
 from . import model as _service_model
 
 __all__ = ["ACTIONS", "OPERATIONS", "UNSUPPORTED", "dispatch", "unsupported"]
@@ -138,12 +139,18 @@ def get_shard_iterator(engine, p: dict) -> dict:
     )
 
 
-def get_records(engine, p: dict, *, json_wire: bool = False) -> dict:
+def get_records(engine, p: dict, *, json_wire: bool = False):
+    """GetRecords; for the JSON wire, the body itself (:class:`~.codec.EncodedJSON`) written from Arrow."""
     iterator = p.get("ShardIterator")
     if not isinstance(iterator, str):
         raise InvalidArgumentException("Invalid ShardIterator.")
     stream = engine.iterator_stream(iterator)
-    out = stream.get_records(iterator, p.get("Limit"), wire=json_wire, dry_run=_dry_run(p))
+    dry_run = _dry_run(p)
+    if json_wire and not dry_run and not stream.encrypted:
+        body = codec.get_records_json(stream.get_record_batch(iterator, p.get("Limit")))
+        if body is not None:
+            return body
+    out = stream.get_records(iterator, p.get("Limit"), wire=json_wire, dry_run=dry_run)
     if stream.encrypted:
         for record in out["Records"]:
             record["EncryptionType"] = stream.encryption_type

@@ -1,20 +1,34 @@
 """The aiohttp application: Kinesis's request pipeline (spec 2.5) in front of an Engine.
 
 One handler takes every request.  In order: request id headers (and CORS);
-non-POST -> 403 XML AccessDenied; content type; body size (413); empty body;
-parse (JSON 1.1 or CBOR 1.1); ``X-Amz-Target`` -> UnknownOperationException;
+non-POST -> 403 XML AccessDenied; body size (413); empty body (decided on the
+target alone); content type (403/404 XML); parse (JSON 1.1 or CBOR 1.1);
+``X-Amz-Target`` -> UnknownOperationException;
 SigV4 authentication (:mod:`.auth`);
 shape validation (:mod:`.shapes`); blob/timestamp decoding (:mod:`.codec`);
 then the action (:mod:`.actions`).  A KinesisError becomes its JSON (or CBOR)
 error body; anything else is logged and answered 500 InternalFailure, so a
 malformed request never takes the server down.
+
+Engine calls of a durable engine (``data_dir``) run on a bounded thread pool
+(:class:`_Offload`) rather than on the event loop, so concurrent requests
+under ``durability="sync"`` wait for their fsyncs together (group commit);
+an in-memory engine is called inline, which is faster than any hand-off.
+
+``GET /_shardstream/health`` answers a JSON status for container health
+checks; the ``/_shardstream/`` prefix is shardstream's own, and every other
+non-Kinesis request gets Kinesis's answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import collections
+import concurrent.futures
 import logging
 import os
+import random
 import threading
 import uuid
 
@@ -22,15 +36,10 @@ import orjson
 from aiohttp import web
 
 from ..errors import KinesisError
-from . import actions, codec, eventstream
+from . import actions, codec, eventstream, model, shapes
 from . import auth as _auth
 
-try:  # written in parallel; until it lands requests are not shape-validated
-    from . import shapes
-except ImportError:  # pragma: no cover
-    shapes = None
-
-__all__ = ["JSON_CONTENT_TYPE", "CBOR_CONTENT_TYPE", "TARGET_PREFIX", "make_app"]
+__all__ = ["JSON_CONTENT_TYPE", "CBOR_CONTENT_TYPE", "HEALTH_PATH", "TARGET_PREFIX", "make_app", "model_version"]
 
 log = logging.getLogger("shardstream.server")
 
@@ -42,6 +51,9 @@ _VALID_TYPES = (JSON_CONTENT_TYPE, CBOR_CONTENT_TYPE, LEGACY_JSON)
 _ENGINE_KEY = web.AppKey("engine", object)
 _MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
 _AUTH_KEY = web.AppKey("auth", object)
+_OFFLOAD_KEY = web.AppKey("offload", object)
+HEALTH_PATH = "/_shardstream/health"
+_ACCESS_DENIED = "Unable to determine service/operation name to be authorized"
 _CORS_EXPOSE = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date"
 
 
@@ -65,8 +77,103 @@ class _Regions:
                     engine = self._engines[region] = self.default.for_region(region)
         return engine
 
+    def regions(self) -> list[str]:
+        """The regions served so far (the default engine's first)."""
+        with self._lock:
+            return list(self._engines)
 
-def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None) -> web.Application:
+    def engines(self) -> list:
+        """The engines made so far, one per region."""
+        with self._lock:
+            return list(self._engines.values())
+
+
+class _Offload:
+    """Runs engine calls of durable engines on a bounded thread pool; in-memory engines inline.
+
+    A durable engine may block (``fsync`` under ``durability="sync"``, segment
+    reads): on the event loop every request would pay its own fsync in turn,
+    while from worker threads concurrent puts share one (the store's group
+    commit).  An in-memory engine never blocks, and a hand-off to a thread
+    would only add latency, so it is called directly.
+
+    Parameters
+    ----------
+    workers : int
+        Most engine calls running at once; further calls queue.
+    """
+
+    def __init__(self, workers: int = 32):
+        self.workers = int(workers)
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        # finished calls waiting for the loop, and whether it has been woken for them already
+        self._finished: collections.deque = collections.deque()
+        self._wake_pending = False
+
+    @staticmethod
+    def blocking(engine) -> bool:
+        """Whether calls into ``engine`` may block (it keeps its streams on disk)."""
+        return getattr(engine, "data_dir", None) is not None
+
+    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="shardstream-api")
+            return self._pool
+
+    async def call(self, engine, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, off the event loop when ``engine`` may block."""
+        if not self.blocking(engine):
+            return fn(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._executor().submit(self._run, loop, future, fn, args, kwargs)
+        return await future
+
+    def _run(self, loop, future, fn, args, kwargs) -> None:
+        """In a pool thread: the call, then its outcome handed to the loop.
+
+        The puts of one group commit finish together; one wake-up of the loop
+        (a system call) hands all of them over, rather than one each.
+        """
+        try:
+            outcome = (True, fn(*args, **kwargs))
+        except BaseException as exc:  # delivered to the awaiting request
+            outcome = (False, exc)
+        with self._lock:
+            self._finished.append((future, outcome))
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        try:
+            loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # the loop is closed: nobody awaits any more
+            pass
+
+    def _deliver(self) -> None:
+        """On the loop: resolve every finished call."""
+        with self._lock:
+            finished = list(self._finished)
+            self._finished.clear()
+            self._wake_pending = False
+        for future, (ok, value) in finished:
+            if future.cancelled():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    async def close(self, _app=None) -> None:
+        """Wait for running calls and stop the threads (an aiohttp ``on_cleanup`` hook)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
+
+
+def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None, engine_workers: int = 32) -> web.Application:
     """An aiohttp application serving the Kinesis API over ``engine``.
 
     Parameters
@@ -79,6 +186,8 @@ def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None) -> web
         SigV4 signature is accepted (kinesalite); "off": no checks; a key table
         (an AuthConfig, its dict form or a JSON file): signatures are verified and
         keys limited to their actions and streams.
+    engine_workers : int
+        Threads for engine calls of a durable engine (see :class:`_Offload`).
     """
     # aiohttp refuses bodies over client_max_size itself; we check first and answer 413.
     app = web.Application(client_max_size=max_body_bytes + 1)
@@ -87,18 +196,53 @@ def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None) -> web
     app[_AUTH_KEY] = _auth.make_authenticator(
         auth, region=getattr(engine, "region", "us-east-1"), account_id=getattr(engine, "account_id", "000000000000")
     )
+    app[_OFFLOAD_KEY] = offload = _Offload(engine_workers)
+    app.on_cleanup.append(offload.close)
+    app.router.add_get(HEALTH_PATH, _health)
     app.router.add_route("*", "/{tail:.*}", _handle)
     eventstream.install(app)
     return app
 
 
+# -- health ------------------------------------------------------------------------------
+
+
+def model_version() -> str:
+    """The botocore release whose Kinesis service model the server follows (:mod:`.model`)."""
+    return model.version()
+
+
+async def _health(request: web.Request) -> web.Response:
+    """``GET /_shardstream/health``: status, versions, regions and stream count, as JSON."""
+    from .. import __version__
+
+    regions = request.app[_ENGINE_KEY]
+    streams = 0
+    for engine in regions.engines():
+        live = getattr(engine, "_live_streams", None)
+        streams += len(live()) if live is not None else 0
+    body = {
+        "status": "ok",
+        "version": __version__,
+        "model_version": model_version(),
+        "regions": regions.regions(),
+        "streams": streams,
+    }
+    return web.Response(status=200, body=orjson.dumps(body), headers={"Content-Type": "application/json"})
+
+
 # -- responses ---------------------------------------------------------------------
+
+
+# Request ids need to be unique, not unpredictable: a seeded PRNG, not os.urandom (a getrandom
+# system call per id cost ~40 us each in a sandbox, twice per request).
+_ids = random.Random(os.urandom(32))
 
 
 def _base_headers(request: web.Request) -> dict:
     headers = {
-        "x-amzn-RequestId": str(uuid.uuid4()),
-        "x-amz-id-2": base64.b64encode(os.urandom(72)).decode("ascii"),
+        "x-amzn-RequestId": str(uuid.UUID(int=_ids.getrandbits(128), version=4)),
+        "x-amz-id-2": base64.b64encode(_ids.randbytes(72)).decode("ascii"),
     }
     if "Origin" in request.headers:
         headers["Access-Control-Allow-Origin"] = "*"
@@ -106,10 +250,21 @@ def _base_headers(request: web.Request) -> dict:
     return headers
 
 
+class _UntypedResponse(web.Response):
+    """A response sent without any Content-Type header (aiohttp adds one to every non-empty body)."""
+
+    async def _write_headers(self) -> None:
+        self._headers.pop("Content-Type", None)
+        await super()._write_headers()
+
+
 def _xml_error(status: int, error_type: str, message: str | None, headers: dict) -> web.Response:
-    inner = f"\n  <Message>{message}</Message>\n" if message else ""
-    body = f"<{error_type}>{inner}</{error_type}>\n".encode()
-    return web.Response(status=status, body=body, headers=headers)
+    """Kinesis's XML answers (403 AccessDenied, 404 UnknownOperation): no Content-Type at all."""
+    if message:
+        body = f"<{error_type}>\n  <Message>{message}</Message>\n</{error_type}>\n"
+    else:
+        body = f"<{error_type}/>\n"
+    return _UntypedResponse(status=status, body=body.encode(), headers=headers)
 
 
 def _encode(payload, cbor: bool) -> bytes:
@@ -143,8 +298,17 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         return await _pipeline(request, headers)
     except Exception:  # the last line of defence: never let a request crash the server
         log.exception("internal failure handling %s %s", request.method, request.path)
-        cbor = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower() == CBOR_CONTENT_TYPE
-        return _error(500, "InternalFailure", None, headers, cbor)
+        return _error(500, "InternalFailure", None, headers, _cbor_errors(_content_type(request)))
+
+
+def _content_type(request: web.Request) -> str:
+    """The request's Content-Type without parameters, trimmed and lower-cased."""
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+
+def _cbor_errors(content_type: str) -> bool:
+    """Kinesis answers errors in JSON only to ``application/x-amz-json-1.1``; in CBOR to anything else."""
+    return content_type != JSON_CONTENT_TYPE
 
 
 async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
@@ -157,22 +321,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         headers.pop("x-amz-id-2", None)
         return web.Response(status=200, body=b"", headers=headers)
     if request.method != "POST":
-        return _xml_error(
-            403, "AccessDeniedException", "Unable to determine service/operation name to be authorized", headers
-        )
-
-    content_type = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    target = request.headers.get("X-Amz-Target", "")
-    operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else None
-    known = operation in actions.OPERATIONS
-
-    if content_type not in _VALID_TYPES:
-        if not target or "." not in target:
-            return _xml_error(
-                403, "AccessDeniedException", "Unable to determine service/operation name to be authorized", headers
-            )
-        return _xml_error(404, "UnknownOperationException", None, headers)
-    cbor = content_type == CBOR_CONTENT_TYPE
+        return _xml_error(403, "AccessDeniedException", _ACCESS_DENIED, headers)
 
     max_body = request.app[_MAX_BODY_KEY]
     if request.content_length is not None and request.content_length > max_body:
@@ -184,13 +333,24 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     if len(body) > max_body:
         return web.Response(status=413, headers=headers)
 
-    if not body:
-        if known:
-            return _error(400, "SerializationException", None, headers, cbor)
-        return _error(400, "UnknownOperationException", None, headers, cbor)
+    content_type = _content_type(request)
+    target = request.headers.get("X-Amz-Target", "")
+    operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else None
+    known = operation in actions.OPERATIONS
+
+    if not body:  # decided on the target alone, before the content type (spec 2.5 step 4)
+        error_type = "SerializationException" if known else "UnknownOperationException"
+        return _error(400, error_type, None, headers, _cbor_errors(content_type))
+
+    if content_type not in _VALID_TYPES:
+        service, _, rest = target.partition(".")
+        if not service or not rest.split(".", 1)[0]:  # no service or no operation named
+            return _xml_error(403, "AccessDeniedException", _ACCESS_DENIED, headers)
+        return _xml_error(404, "UnknownOperationException", None, headers)
+    cbor = content_type == CBOR_CONTENT_TYPE
 
     try:
-        params = codec.cbor_to_json_form(codec.decode_cbor(body)) if cbor else orjson.loads(body)
+        params = codec.parse_cbor_request(body, operation) if cbor else orjson.loads(body)
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
     except Exception:
@@ -212,11 +372,15 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     region = _auth.request_region(request.headers, request.query_string)
     engine = request.app[_ENGINE_KEY].get(region)
     try:
-        if shapes is not None:
-            keyed = actions.partition_key_required(engine, operation, params)
-            shapes.validate(operation, params, partition_key_required=keyed)
+        keyed = actions.partition_key_required(engine, operation, params)
+        shapes.validate(operation, params, partition_key_required=keyed)
         decoded = codec.decode_params(operation, params)
-        result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
+        if operation == "SubscribeToShard":  # registers a subscription: never blocks
+            result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
+        else:
+            result = await request.app[_OFFLOAD_KEY].call(
+                engine, actions.dispatch, engine, operation, decoded, json_wire=not cbor
+            )
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
     # any other exception propagates to _handle: logged, 500 InternalFailure
@@ -224,6 +388,8 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         return await eventstream.serve_subscription(request, result, headers, cbor=cbor)
 
     headers["Content-Type"] = CBOR_CONTENT_TYPE if cbor else JSON_CONTENT_TYPE
+    if isinstance(result, codec.EncodedJSON):  # written by the action itself (GetRecords from Arrow)
+        return web.Response(status=200, body=result.body, headers=headers)
     if not result:  # empty outputs: 200 with an empty body (spec 1.1 notes)
         return web.Response(status=200, body=b"", headers=headers)
     return web.Response(status=200, body=_encode(result, cbor), headers=headers)

@@ -335,7 +335,8 @@ class Authenticator:
                 timestamp=None,
                 presigned=False,
             ), scheme
-        msg = "".join(f"AWS query-string parameters must include '{p}'. " for p in _QUERY_PARAMS if p not in qparams)
+        # a parameter present but empty counts as missing (kl tests truthiness)
+        msg = "".join(f"AWS query-string parameters must include '{p}'. " for p in _QUERY_PARAMS if not qparams.get(p))
         if msg:
             raise IncompleteSignatureException(msg + "Re-examine the query-string parameters.")
         expires = qparams.get("X-Amz-Expires")

@@ -511,12 +511,19 @@ def _max_data_b64() -> int:
     return 4 * (_model()["shapes"]["Data"]["max"] // 3)
 
 
+@functools.lru_cache(maxsize=1)
+def _max_data_bytes() -> int:
+    """The model's Data maximum, for blobs that arrive as bytes (CBOR)."""
+    return _model()["shapes"]["Data"]["max"]
+
+
 def _put_records_certainly_valid(params) -> bool:
     """True when a PutRecords body passes every check :func:`validate` makes, tested in one tight loop.
 
     Anything unusual (an ARN, a wrong type, a limit touched) returns False and
     gets the full walk, which words the error; base64 characters are left to
-    the codec, which raises the same SerializationException texts.
+    the codec, which raises the same SerializationException texts.  ``Data``
+    may be base64 text (JSON) or raw bytes (CBOR).
     """
     if type(params) is not dict or params.get("StreamARN") is not None or params.get("StreamId") is not None:
         return False
@@ -527,13 +534,17 @@ def _put_records_certainly_valid(params) -> bool:
     if type(records) is not list or not 1 <= len(records) <= 500:
         return False
     max_data = _max_data_b64()
+    max_bytes = _max_data_bytes()
     for entry in records:
         if type(entry) is not dict:
             return False
         key, data, hash_key = entry.get("PartitionKey"), entry.get("Data"), entry.get("ExplicitHashKey")
         if type(key) is not str or not 1 <= len(key) <= 256:
             return False
-        if type(data) is not str or len(data) % 4 or len(data) > max_data:
+        if type(data) is bytes:
+            if len(data) > max_bytes:
+                return False
+        elif type(data) is not str or len(data) % 4 or len(data) > max_data:
             return False
         if hash_key is not None and (type(hash_key) is not str or _HASH_KEY.fullmatch(hash_key) is None):
             return False

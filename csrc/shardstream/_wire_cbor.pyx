@@ -1,0 +1,283 @@
+# cython: language_level=3
+"""Kinesis CBOR 1.1 request bodies in C: the plain ones, fast.
+
+:func:`decode_plain` reads a body made only of maps, arrays, text and byte
+strings, integers, doubles, booleans and nulls -- what the AWS SDKs send for
+PutRecords, PutRecord, GetRecords -- into the very values the exact decoder
+(:func:`shardstream.server.codec.decode_cbor`) gives.  Anything else (a tag,
+such as AWS's tag-1 timestamps, an indefinite length, a half float, a simple
+value, malformed or trailing bytes) makes it answer None, and the caller
+takes the exact decoder, which reads it or words the error as Kinesis does.
+"""
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+__all__ = ["decode_plain", "encode_plain"]
+
+DEF MAX_DEPTH = 64
+
+
+class _NotPlain(Exception):
+    pass
+
+
+cdef struct _State:
+    const uint8_t *buf
+    Py_ssize_t n
+    Py_ssize_t pos
+    bint stray_bytes  # a byte string not under a "Data" key
+
+
+cdef uint64_t _arg(_State *st, uint8_t info) except? 0xFFFFFFFFFFFFFFFF:
+    cdef uint64_t v = 0
+    cdef int size, i
+    if info < 24:
+        return info
+    if info > 27:
+        raise _NotPlain()  # indefinite length or reserved
+    size = 1 << (info - 24)
+    if st.pos + size > st.n:
+        raise _NotPlain()
+    for i in range(size):
+        v = (v << 8) | st.buf[st.pos + i]
+    st.pos += size
+    return v
+
+
+cdef object _item(_State *st, int depth, bint under_data):
+    cdef uint8_t head, major, info
+    cdef uint64_t arg, bits
+    cdef uint32_t bits32
+    cdef double d
+    cdef float f
+    cdef Py_ssize_t i, count
+    if depth > MAX_DEPTH or st.pos >= st.n:
+        raise _NotPlain()
+    head = st.buf[st.pos]
+    st.pos += 1
+    major = head >> 5
+    info = head & 31
+    if major == 7:
+        if info == 20:
+            return False
+        if info == 21:
+            return True
+        if info == 22 or info == 23:
+            return None
+        if info == 26:
+            if st.pos + 4 > st.n:
+                raise _NotPlain()
+            bits32 = 0
+            for i in range(4):
+                bits32 = (bits32 << 8) | st.buf[st.pos + i]
+            st.pos += 4
+            memcpy(&f, &bits32, 4)
+            return <double>f
+        if info == 27:
+            if st.pos + 8 > st.n:
+                raise _NotPlain()
+            bits = 0
+            for i in range(8):
+                bits = (bits << 8) | st.buf[st.pos + i]
+            st.pos += 8
+            memcpy(&d, &bits, 8)
+            return d
+        raise _NotPlain()
+    if major == 6:
+        raise _NotPlain()  # a tag: the exact decoder knows what AWS means by it
+    arg = _arg(st, info)
+    if major == 0:
+        return PyLong_FromUnsignedLongLong(arg)
+    if major == 1:
+        if arg < (<uint64_t>1 << 63):
+            return PyLong_FromLongLong(-1 - <int64_t>arg)
+        return -1 - PyLong_FromUnsignedLongLong(arg)
+    if major == 2 or major == 3:
+        if arg > <uint64_t>(st.n - st.pos):
+            raise _NotPlain()
+        i = st.pos
+        st.pos += <Py_ssize_t>arg
+        if major == 2:
+            if not under_data:
+                st.stray_bytes = True
+            return PyBytes_FromStringAndSize(<const char *>st.buf + i, <Py_ssize_t>arg)
+        return PyUnicode_DecodeUTF8(<const char *>st.buf + i, <Py_ssize_t>arg, "strict")
+    if arg > <uint64_t>(st.n - st.pos):  # every item takes at least one byte
+        raise _NotPlain()
+    count = <Py_ssize_t>arg
+    if major == 4:
+        out = [None] * count
+        for i in range(count):
+            out[i] = _item(st, depth + 1, False)
+        return out
+    # major 5: a map
+    result = {}
+    for i in range(count):
+        key = _item(st, depth + 1, False)
+        if type(key) is list or type(key) is dict:
+            raise _NotPlain()
+        result[key] = _item(st, depth + 1, type(key) is str and key == "Data")
+    return result
+
+
+def decode_plain(const uint8_t[::1] body):
+    """``(value, stray_bytes)`` of a plain CBOR body, or None if it is not plain (or malformed).
+
+    Parameters
+    ----------
+    body : bytes-like
+
+    Returns
+    -------
+    tuple or None
+        The decoded value, and whether a byte string sits anywhere but under a
+        ``"Data"`` key (where Kinesis's blobs are).
+    """
+    cdef _State st
+    st.n = body.shape[0]
+    if st.n == 0:
+        return None
+    st.buf = &body[0]
+    st.pos = 0
+    st.stray_bytes = False
+    try:
+        value = _item(&st, 0, False)
+    except (_NotPlain, UnicodeDecodeError, RecursionError, MemoryError):
+        return None
+    if st.pos != st.n:
+        return None
+    return value, bool(st.stray_bytes)
+
+
+# -- encoding ------------------------------------------------------------------------------
+
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+
+cdef struct _Out:
+    uint8_t *buf
+    Py_ssize_t size
+    Py_ssize_t cap
+
+
+cdef int _reserve(_Out *o, Py_ssize_t more) except -1:
+    cdef Py_ssize_t cap
+    cdef uint8_t *grown
+    if o.size + more <= o.cap:
+        return 0
+    cap = max(o.cap * 2, o.size + more + 256)
+    grown = <uint8_t *>PyMem_Realloc(o.buf, cap)
+    if grown == NULL:
+        raise MemoryError()
+    o.buf = grown
+    o.cap = cap
+    return 0
+
+
+cdef int _head(_Out *o, uint8_t major, uint64_t arg) except -1:
+    cdef int size, i
+    _reserve(o, 9)
+    if arg < 24:
+        o.buf[o.size] = (major << 5) | <uint8_t>arg
+        o.size += 1
+        return 0
+    if arg < 0x100:
+        size, o.buf[o.size] = 1, (major << 5) | 24
+    elif arg < 0x10000:
+        size, o.buf[o.size] = 2, (major << 5) | 25
+    elif arg < 0x100000000:
+        size, o.buf[o.size] = 4, (major << 5) | 26
+    else:
+        size, o.buf[o.size] = 8, (major << 5) | 27
+    o.size += 1
+    for i in range(size):
+        o.buf[o.size + i] = <uint8_t>(arg >> (8 * (size - 1 - i)))
+    o.size += size
+    return 0
+
+
+cdef int _raw(_Out *o, uint8_t major, const char *p, Py_ssize_t n) except -1:
+    _head(o, major, <uint64_t>n)
+    _reserve(o, n)
+    memcpy(o.buf + o.size, p, n)
+    o.size += n
+    return 0
+
+
+cdef int _encode(_Out *o, object value, int depth) except -1:
+    cdef Py_ssize_t n
+    cdef const char *p
+    cdef double d
+    cdef uint64_t bits
+    cdef int i
+    if depth > MAX_DEPTH:
+        raise _NotPlain()
+    t = type(value)
+    if t is str:
+        p = PyUnicode_AsUTF8AndSize(value, &n)
+        return _raw(o, 3, p, n)
+    if t is dict:
+        _head(o, 5, <uint64_t>len(<dict>value))
+        for k, v in (<dict>value).items():
+            _encode(o, k, depth + 1)
+            _encode(o, v, depth + 1)
+        return 0
+    if t is list or t is tuple:
+        _head(o, 4, <uint64_t>len(value))
+        for v in value:
+            _encode(o, v, depth + 1)
+        return 0
+    if t is bool:
+        _reserve(o, 1)
+        o.buf[o.size] = 0xF5 if value else 0xF4
+        o.size += 1
+        return 0
+    if value is None:
+        _reserve(o, 1)
+        o.buf[o.size] = 0xF6
+        o.size += 1
+        return 0
+    if t is int:
+        if 0 <= value <= 0xFFFFFFFFFFFFFFFF:
+            return _head(o, 0, <uint64_t>value)
+        if -0x10000000000000000 <= value < 0:
+            return _head(o, 1, <uint64_t>(-1 - value))
+        raise _NotPlain()
+    if t is bytes:
+        return _raw(o, 2, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+    if t is float:
+        d = value
+        if d != d or d == float("inf") or d == -float("inf"):
+            raise _NotPlain()  # cbor2 writes these as half floats
+        memcpy(&bits, &d, 8)
+        _reserve(o, 9)
+        o.buf[o.size] = 0xFB
+        for i in range(8):
+            o.buf[o.size + 1 + i] = <uint8_t>(bits >> (8 * (7 - i)))
+        o.size += 9
+        return 0
+    raise _NotPlain()  # datetimes and anything else: the general encoder
+
+
+def encode_plain(value):
+    """``value`` as CBOR if it holds only dicts, lists, str, bytes, int, float, bool and None; else None.
+
+    Floats are written as doubles and integers in their shortest form, as
+    cbor2 writes them by default.
+    """
+    cdef _Out o
+    o.buf = NULL
+    o.size = 0
+    o.cap = 0
+    try:
+        _encode(&o, value, 0)
+        return PyBytes_FromStringAndSize(<const char *>o.buf, o.size)
+    except _NotPlain:
+        return None
+    finally:
+        PyMem_Free(o.buf)

@@ -1,0 +1,84 @@
+"""``shardstream serve``: --log-level, --access-log and the health endpoint, in a real child process."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+
+import pytest
+from serve_process import ServeProcess
+
+import shardstream
+from shardstream.testing import boto3_client
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals to a child process")
+
+
+def get(url: str, path: str) -> tuple[int, dict, bytes]:
+    with urllib.request.urlopen(url + path, timeout=10) as resp:
+        return resp.status, dict(resp.headers), resp.read()
+
+
+def test_health_endpoint_of_a_served_process(tmp_path):
+    with ServeProcess("--data-dir", str(tmp_path), "--region", "eu-west-1") as server:
+        status, headers, body = get(server.url(), "/_shardstream/health")
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        health = json.loads(body)
+        assert health == {
+            "status": "ok",
+            "version": shardstream.__version__,
+            "model_version": health["model_version"],  # None until the vendored model exists
+            "regions": ["eu-west-1"],
+            "streams": 0,
+        }
+        kinesis = boto3_client(server.url(), region="eu-west-1")
+        kinesis.create_stream(StreamName="a", ShardCount=1)
+        kinesis.create_stream(StreamName="b", ShardCount=1)
+        assert json.loads(get(server.url(), "/_shardstream/health")[2])["streams"] == 2
+        server.interrupt()
+
+
+def test_access_log_to_stderr_and_log_level():
+    with ServeProcess("--access-log", "--log-level", "info") as server:
+        boto3_client(server.url()).list_streams()
+        get(server.url(), "/_shardstream/health")
+        _, err = server.interrupt()
+    assert server.proc.returncode == 0
+    assert '"POST / HTTP/1.1" 200' in err and '"Kinesis_20131202.ListStreams"' in err
+    assert '"GET /_shardstream/health HTTP/1.1" 200' in err
+
+
+def test_access_log_to_a_file_and_off_by_default(tmp_path):
+    log = tmp_path / "access.log"
+    with ServeProcess("--access-log", str(log)) as server:
+        boto3_client(server.url()).list_streams()
+        _, err = server.interrupt()
+    assert server.proc.returncode == 0
+    lines = log.read_text().splitlines()
+    assert len(lines) == 1 and '"Kinesis_20131202.ListStreams"' in lines[0] and " 200 " in lines[0]
+    assert "ListStreams" not in err
+    with ServeProcess() as server:  # no access log unless asked for
+        boto3_client(server.url()).list_streams()
+        _, err = server.interrupt()
+    assert "ListStreams" not in err and "HTTP/1.1" not in err
+
+
+def test_bad_log_level_and_unwritable_access_log_are_refused(tmp_path):
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "shardstream", "serve", "--log-level", "loud"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "--log-level" in out.stderr
+    # an unwritable access-log path is a usage error, not a traceback
+    out = subprocess.run(
+        [sys.executable, "-m", "shardstream", "serve", "--access-log", str(tmp_path / "no" / "such" / "dir.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and "--access-log" in out.stderr and "Traceback" not in out.stderr

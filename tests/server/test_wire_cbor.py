@@ -1,0 +1,96 @@
+"""The plain CBOR reader (``_wire_cbor.decode_plain``) agrees with the exact decoder whenever it answers."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from shardstream._wire_cbor import decode_plain
+from shardstream.errors import SerializationException
+from shardstream.server import codec
+
+cbor2 = pytest.importorskip("cbor2")
+
+VALUES = [
+    0, 1, 23, 24, 255, 256, 65_536, 2**32, 2**64 - 1, -1, -24, -25, -(2**63), -(2**64),
+    1.5, float("inf"), True, False, None, "", "é✓", b"", b"\x00\xff", [], {},
+    {"Data": b"x"}, {"k": [1, {"Data": b"y", "z": b"q"}]}, {1: 2},
+]  # fmt: skip
+
+
+def same(x, y) -> bool:
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, float):
+        return (math.isnan(x) and math.isnan(y)) or x == y
+    if isinstance(x, list):
+        return len(x) == len(y) and all(same(p, q) for p, q in zip(x, y))
+    if isinstance(x, dict):
+        return list(x) == list(y) and all(same(x[k], y[k]) for k in x)
+    return x == y
+
+
+def test_plain_reader_agrees_with_the_exact_decoder():
+    rng = random.Random(3)
+    answered = 0
+    for _ in range(20_000):
+        if rng.random() < 0.5:
+            value = rng.choice(VALUES)
+        else:
+            value = {rng.choice(["Data", "a", "b"]): rng.choice(VALUES) for _ in range(3)}
+        body = cbor2.dumps(value)
+        if rng.random() < 0.3:  # damage it
+            damaged = bytearray(body)
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            body = bytes(damaged)[: rng.randrange(len(damaged) + 1)] if rng.random() < 0.3 else bytes(damaged)
+        got = decode_plain(body)
+        if got is None:
+            continue
+        answered += 1
+        assert same(got[0], codec.decode_cbor(body)), body
+    assert answered > 10_000
+
+
+def test_plain_reader_declines_what_it_does_not_read():
+    assert decode_plain(cbor2.dumps(cbor2.CBORTag(1, 1_700_000_000_000))) is None  # AWS timestamp
+    assert decode_plain(b"") is None and decode_plain(b"\xa0\x00") is None  # empty, trailing byte
+    assert decode_plain(b"\x9f\xff") is None  # indefinite length
+    assert decode_plain(b"\x62\xff\xfe") is None  # bad UTF-8
+    assert decode_plain(b"\x81" * 100 + b"\x00") is None  # too deep
+    with pytest.raises(SerializationException):
+        codec.parse_cbor_request(b"\x62\xff\xfe", "PutRecords")
+
+
+def test_stray_bytes_and_the_json_form():
+    assert decode_plain(cbor2.dumps({"Data": b"x"})) == ({"Data": b"x"}, False)
+    assert decode_plain(cbor2.dumps({"PartitionKey": b"x"})) == ({"PartitionKey": b"x"}, True)
+    # raw blobs for the data plane; base64 text (the JSON form) elsewhere or when a byte string strays
+    assert codec.parse_cbor_request(cbor2.dumps({"Data": b"hi"}), "PutRecord") == {"Data": b"hi"}
+    assert codec.parse_cbor_request(cbor2.dumps({"Data": b"hi", "PartitionKey": b"k"}), "PutRecord") == {
+        "Data": "aGk=",
+        "PartitionKey": "aw==",
+    }
+    assert codec.parse_cbor_request(cbor2.dumps({"Tags": {"Data": b"hi"}}), "AddTagsToStream") == {
+        "Tags": {"Data": "aGk="}
+    }
+    ms = cbor2.dumps({"Timestamp": cbor2.CBORTag(1, 1_700_000_000_123)})
+    assert codec.parse_cbor_request(ms, "GetShardIterator") == {"Timestamp": 1_700_000_000.123}
+
+
+def test_plain_encoder_writes_what_cbor2_writes():
+    from shardstream._wire_cbor import encode_plain
+
+    response = {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "4" * 56, "ShardId": "shardId-000000000001"}]}
+    for value in [*VALUES, response, (1, 2), "x" * 70_000, -0.0, 1e300]:
+        if isinstance(value, float) and not math.isfinite(value):
+            assert encode_plain(value) is None  # cbor2 writes these as half floats
+        else:
+            assert encode_plain(value) == cbor2.dumps(value), value
+    assert encode_plain(2**64) is None and encode_plain({"a": object()}) is None
+    import datetime as dt
+
+    when = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    assert encode_plain({"t": when}) is None
+    assert codec.decode_cbor(codec.encode_cbor({"t": when}))["t"].ms == 1_704_067_200_000
