@@ -33,6 +33,7 @@ ring could have handed out before the crash.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import logging
 import threading
@@ -49,7 +50,15 @@ from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
 from .storage.store import StreamStore
 from .stream import Stream
 
-__all__ = ["DURABILITY_POLICIES", "DurableStream", "Maintenance", "check_durability", "counter_gap"]
+__all__ = [
+    "DURABILITY_POLICIES",
+    "DurableStream",
+    "Maintenance",
+    "WouldBlock",
+    "check_durability",
+    "counter_gap",
+    "nonblocking_puts",
+]
 
 _log = logging.getLogger("shardstream.durable")
 
@@ -58,6 +67,37 @@ _DATA = RECORD_SCHEMA.get_field_index("data")
 _ARRIVAL = RECORD_SCHEMA.get_field_index("approximate_arrival_timestamp")
 _SEQUENCE = RECORD_SCHEMA.get_field_index("sequence_number")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+class WouldBlock(Exception):
+    """Raised by a put inside :func:`nonblocking_puts` that would have to wait for disk; nothing was written."""
+
+
+class _Nonblocking(threading.local):
+    pending: list | None = None
+
+
+_nonblocking = _Nonblocking()
+
+
+@contextlib.contextmanager
+def nonblocking_puts():
+    """Within the block, :meth:`DurableStream.put_record` on this thread never waits for the disk.
+
+    A put that would (its ring is full of records not yet written, or an
+    on-demand stream may scale out) raises :class:`WouldBlock` having written
+    nothing; a ``sync`` put that succeeds is not yet durable: its stream is
+    added to the yielded list, and the caller must not acknowledge the put
+    before :meth:`DurableStream.commit_async` has called back for it.  (The
+    server's event loop appends records itself and waits for their fsync
+    without a thread.)  Only ``put_record``: larger puts may write in pieces.
+    """
+    pending: list = []
+    outer, _nonblocking.pending = _nonblocking.pending, pending
+    try:
+        yield pending
+    finally:
+        _nonblocking.pending = outer
 
 
 class DurableStream(Stream):
@@ -138,11 +178,17 @@ class DurableStream(Stream):
     def put_record(
         self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
     ):
+        pending = _nonblocking.pending
+        if pending is not None and self.watch_writes:
+            raise WouldBlock("an on-demand stream may scale out (file writes)")
         result = StreamCore.put_record(
             self, data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run=dry_run
         )  # a dry run raises DryRunOperationException here: nothing to commit
         if self._sync:
-            self.store.commit(self.logs, self.now_ms)
+            if pending is None:
+                self.store.commit(self.logs, self.now_ms)
+            else:
+                pending.append(self)
         return result
 
     put_record.__doc__ = StreamCore.put_record.__doc__
@@ -153,6 +199,8 @@ class DurableStream(Stream):
         # after the whole of it has been validated.
         if dry_run:  # the checks of the whole put at once (a durable ring always makes room)
             return super()._put(keys, payloads, explicit_hash_keys, simd=simd, partial=partial, dry_run=True)
+        if _nonblocking.pending is not None:  # it may write in pieces: not undone by a retry
+            raise WouldBlock("only put_record runs without blocking")
         ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
         if self.auto_distribution:
             ehk = None
@@ -176,11 +224,21 @@ class DurableStream(Stream):
         # caller retries (the ring may now evict them).
         limit = log.evict_limit
         if log.tail > limit:
+            if _nonblocking.pending is not None:
+                raise WouldBlock("the shard's ring is full of records not yet on disk")
             self.store.flush(self.logs, self.now_ms(), sync=False, only=log.shard_index)
             if log.evict_limit > limit:
                 return
             self._refresh_accepting()  # nothing written: the engine was closed under us
         super()._raise_reserve(rc, log, nrec, nbytes)
+
+    def commit_async(self, callback) -> None:
+        """Call ``callback(None)`` once every record put so far is on disk (``callback(exc)`` if
+        that failed), from the thread whose flush covered them (see :meth:`StreamStore.commit_async`)."""
+        self.store.commit_async(self._current_logs, self.now_ms, callback)
+
+    def _current_logs(self):
+        return self.logs
 
     def _dry_run_full(self, log, nrec, nbytes):
         # The real write would flush the ring to make room (see _raise_reserve)

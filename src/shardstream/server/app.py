@@ -131,16 +131,49 @@ class _Offload:
         self._executor().submit(self._run, loop, future, fn, args, kwargs)
         return await future
 
-    def _run(self, loop, future, fn, args, kwargs) -> None:
-        """In a pool thread: the call, then its outcome handed to the loop.
+    async def put_record(self, engine, params: dict, json_wire: bool):
+        """PutRecord: the record appended on the loop, the answer once it is durable.
 
-        The puts of one group commit finish together; one wake-up of the loop
-        (a system call) hands all of them over, rather than one each.
+        Appending to a ring takes microseconds and never blocks (see
+        :func:`~shardstream.durable.nonblocking_puts`); a ``sync`` stream's
+        answer then waits, without a thread, for the group commit whose fsync
+        covers the record (:meth:`~shardstream.durable.DurableStream.commit_async`):
+        one flush answers every request that arrived meanwhile with one loop
+        wake-up.  A put that would block (a full ring, an on-demand stream)
+        runs on the pool as any other call.
         """
+        if not self.blocking(engine):
+            return actions.dispatch(engine, "PutRecord", params, json_wire=json_wire)
+        from ..durable import WouldBlock, nonblocking_puts
+
+        try:
+            with nonblocking_puts() as pending:
+                result = actions.dispatch(engine, "PutRecord", params, json_wire=json_wire)
+        except WouldBlock:
+            return await self.call(engine, actions.dispatch, engine, "PutRecord", params, json_wire=json_wire)
+        for stream in pending:
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
+            stream.commit_async(
+                lambda exc, future=future: self._hand_back(loop, future, (True, None) if exc is None else (False, exc))
+            )
+            await future
+        return result
+
+    def _run(self, loop, future, fn, args, kwargs) -> None:
+        """In a pool thread: the call, then its outcome handed to the loop."""
         try:
             outcome = (True, fn(*args, **kwargs))
         except BaseException as exc:  # delivered to the awaiting request
             outcome = (False, exc)
+        self._hand_back(loop, future, outcome)
+
+    def _hand_back(self, loop, future, outcome) -> None:
+        """From any thread: ``outcome`` (ok, value) for ``future``, on the loop.
+
+        The puts of one group commit finish together; one wake-up of the loop
+        (a system call) hands all of them over, rather than one each.
+        """
         with self._lock:
             self._finished.append((future, outcome))
             if self._wake_pending:
@@ -377,6 +410,8 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         decoded = codec.decode_params(operation, params)
         if operation == "SubscribeToShard":  # registers a subscription: never blocks
             result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
+        elif operation == "PutRecord":
+            result = await request.app[_OFFLOAD_KEY].put_record(engine, decoded, not cbor)
         else:
             result = await request.app[_OFFLOAD_KEY].call(
                 engine, actions.dispatch, engine, operation, decoded, json_wire=not cbor

@@ -19,11 +19,19 @@ whose records are in the ring calls it and returns once a flush that started
 after its append has been written and fsync-ed.  While one flush runs, every
 writer that arrives waits for the next one, which a single leader then runs
 for all of them, so N concurrent writers share one ``fsync``.
+
+:meth:`StreamStore.commit_async` is the same promise without a blocked
+thread: the caller (the HTTP server's event loop) registers a callback, and
+whichever leader's flush covers its records calls it -- an in-process writer
+or the store's committer thread, started when a callback arrives with no
+committer running and lingering briefly for more.  One flush then answers
+any number of requests with one hand-off, rather than a thread each.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import shutil
 import sys
 import threading
@@ -38,11 +46,15 @@ from .segments import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
 
 __all__ = ["DEFAULT_MAX_SEGMENT_AGE_MS", "StreamStore"]
 
+_log = logging.getLogger("shardstream.storage")
+
 #: Segments are also rolled once their first record is this old, so that
 #: retention (which deletes whole segments) frees space on slow streams too.
 DEFAULT_MAX_SEGMENT_AGE_MS = 3_600_000
 #: Most records copied out of a ring into one segment batch.
 FLUSH_BATCH_ROWS = 1 << 16
+#: How long an idle committer thread waits for more commit_async callbacks before it exits.
+COMMITTER_LINGER_S = 0.5
 
 
 _fsync_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -67,6 +79,14 @@ def _sync_all(logs: list[SegmentLog]) -> None:
         return
     for future in futures:
         future.result()
+
+
+def _fire(callbacks, exc) -> None:
+    for callback in callbacks:
+        try:
+            callback(exc)
+        except Exception:  # a caller's bug must not stop the others' answers
+            _log.exception("commit callback failed")
 
 
 class StreamStore:
@@ -102,7 +122,12 @@ class StreamStore:
         self._synced: list[int] = []  # first counter per shard not yet known to be fsync-ed
         self._flush_lock = threading.Lock()
         self._meta_lock = threading.Lock()
-        self._commit = threading.Condition()
+        lock = threading.Lock()
+        self._commit = threading.Condition(lock)
+        self._work = threading.Condition(lock)  # wakes the committer thread
+        self._waiters: list = []  # commit_async: (generation that covers it, callback)
+        self._source = None  # commit_async: (logs function, clock) of the newest caller
+        self._committer = False  # a committer thread is running
         self._started = 0  # flush generations begun by commit() ...
         self._done = 0  # ... and completed
         self._flushing = False
@@ -245,6 +270,7 @@ class StreamStore:
         clock : callable
             Returns the current time in ms.
         """
+        ready = None
         with self._commit:
             # A flush that starts after this point covers our records; one
             # already running may not.
@@ -266,7 +292,69 @@ class StreamStore:
                     self._flushing = False
                     if ok:
                         self._done = generation
+                        ready = self._take_waiters(generation)
                     self._commit.notify_all()
+        if ready:
+            _fire(ready, None)
+
+    def commit_async(self, logs_fn, clock, callback) -> None:
+        """Call ``callback(None)`` once every record appended before this call is on disk.
+
+        Never waits for a flush: the flush that covers the records (run by a
+        writer in :meth:`commit` or by the store's committer thread) calls
+        ``callback``, from its own thread; ``callback(exc)`` if that flush failed.
+        ``callback`` must be quick and must not raise.
+
+        Parameters
+        ----------
+        logs_fn : callable
+            Returns the stream's rings (called when the flush starts: shards
+            may have been added meanwhile).
+        clock : callable
+            Returns the current time in ms.
+        callback : callable
+        """
+        with self._commit:
+            self._waiters.append((self._started + 1, callback))
+            self._source = (logs_fn, clock)
+            if self._committer:
+                self._work.notify()
+                return
+            self._committer = True
+        try:
+            threading.Thread(target=self._run_committer, name="shardstream-commit", daemon=True).start()
+        except BaseException as exc:  # no thread (interpreter shutdown): nobody else would answer
+            with self._commit:
+                self._committer = False
+                ready, self._waiters = self._waiters, []
+            _fire(ready, exc)
+
+    def _take_waiters(self, generation: int) -> list:
+        """Remove and return the commit_async callbacks that flush ``generation`` covered (lock held)."""
+        if not self._waiters:
+            return []
+        ready = [cb for target, cb in self._waiters if target <= generation]
+        if ready:
+            self._waiters = [w for w in self._waiters if w[0] > generation]
+        return ready
+
+    def _run_committer(self) -> None:
+        """The committer thread: runs group commits while commit_async callbacks wait."""
+        while True:
+            with self._commit:
+                if not self._waiters:
+                    self._work.wait(COMMITTER_LINGER_S)
+                    if not self._waiters:
+                        self._committer = False
+                        return
+                logs_fn, clock = self._source
+                target = max(t for t, _ in self._waiters)
+            try:
+                self.commit(logs_fn(), clock)
+            except BaseException as exc:  # the flush failed: tell those it was to cover
+                with self._commit:
+                    failed = self._take_waiters(target)
+                _fire(failed, exc)
 
     def maintain(self, now_ms: int, retention_ms: int) -> int:
         """Roll segments past their age and delete whole segments past retention.
