@@ -93,6 +93,70 @@ def test_sigkill_loses_no_acknowledged_record(tmp_path):
         server.interrupt()
 
 
+def test_sigkill_under_concurrent_put_record_loses_no_acknowledged_record(tmp_path):
+    """Concurrent PutRecord (appended on the event loop, answered from the group commit) with the
+    server SIGKILLed mid-load: every record acknowledged before the kill is there after a restart."""
+    import base64
+    import http.client
+    import threading
+
+    import orjson
+
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "Kinesis_20131202.PutRecord",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/kinesis/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
+        "X-Amz-Date": "20240101T000000Z",
+    }
+    acked: dict[str, list[tuple[str, bytes]]] = {}
+    lock = threading.Lock()
+    enough = threading.Semaphore(0)
+    refused: list = []
+
+    def client(server, c: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            for i in range(100_000):
+                data = f"c{c}-{i}".encode()
+                body = {"StreamName": "load", "Data": base64.b64encode(data).decode(), "PartitionKey": f"k{c}-{i}"}
+                conn.request("POST", "/", body=orjson.dumps(body), headers=headers)
+                resp = conn.getresponse()
+                out = orjson.loads(resp.read())
+                if resp.status != 200:
+                    refused.append(out)
+                    return
+                with lock:
+                    acked.setdefault(out["ShardId"], []).append((out["SequenceNumber"], data))
+                if i == 20:
+                    enough.release()
+        except (OSError, http.client.HTTPException):  # the kill: this put was never acknowledged
+            pass
+        finally:
+            conn.close()
+
+    with ServeProcess("--data-dir", str(tmp_path), "--durability", "sync") as server:
+        kinesis = boto3_client(server.url())
+        kinesis.create_stream(StreamName="load", ShardCount=3)
+        threads = [threading.Thread(target=client, args=(server, c)) for c in range(8)]
+        for t in threads:
+            t.start()
+        for _ in threads:  # every client has had puts acknowledged, and keeps putting
+            assert enough.acquire(timeout=60)
+        server.kill()
+        for t in threads:
+            t.join(30)
+    assert not refused
+    assert sum(len(rows) for rows in acked.values()) >= 8 * 21
+
+    with ServeProcess("--data-dir", str(tmp_path)) as server:
+        kinesis = boto3_client(server.url())
+        for shard_id, rows in acked.items():
+            got = {(r["SequenceNumber"], r["Data"]) for r in read_shard(kinesis, "load", shard_id)}
+            assert set(rows) <= got  # unacknowledged puts may have made it too
+        server.interrupt()
+
+
 def test_second_server_on_the_same_directory_is_refused(tmp_path):
     with ServeProcess("--data-dir", str(tmp_path)) as server:
         other = ServeProcess("--data-dir", str(tmp_path))

@@ -134,3 +134,30 @@ def test_unexpected_error_in_the_pool_is_a_500_and_not_fatal(durable, monkeypatc
     assert "kaboom in a pool thread" in caplog.text
     assert post(conn, "ListStreams", {})[0] == 200
     conn.close()
+
+
+def test_put_record_that_would_block_the_loop_runs_on_the_pool(durable, monkeypatch):
+    """PutRecord appends on the event loop only when that cannot block; an on-demand stream (it may
+    scale out, writing files) goes to the pool instead, and both are answered the same way."""
+    pooled = []
+    real_call = _Offload.call
+
+    async def spy(self, engine, fn, *args, **kwargs):
+        pooled.append(args[1])  # the operation
+        return await real_call(self, engine, fn, *args, **kwargs)
+
+    monkeypatch.setattr(_Offload, "call", spy)
+    conn = http.client.HTTPConnection("127.0.0.1", durable.port, timeout=30)
+    assert post(conn, "CreateStream", {"StreamName": "p", "ShardCount": 1})[0] == 200
+    assert post(conn, "CreateStream", {"StreamName": "od", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}})[0] == 200
+    pooled.clear()
+    sent = {"p": [], "od": []}
+    for i in range(5):
+        for name in sent:
+            status, out = post(conn, "PutRecord", {"StreamName": name, "Data": "eA==", "PartitionKey": f"k{i}"})
+            assert status == 200, out
+            sent[name].append(out["SequenceNumber"])
+    conn.close()
+    assert pooled == ["PutRecord"] * 5  # the on-demand stream's, not the provisioned one's
+    for name, seqs in sent.items():
+        assert sorted(durable.engine.stream(name).read_table().column("sequence_number").to_pylist()) == sorted(seqs)

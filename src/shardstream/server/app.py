@@ -14,6 +14,10 @@ Engine calls of a durable engine (``data_dir``) run on a bounded thread pool
 (:class:`_Offload`) rather than on the event loop, so concurrent requests
 under ``durability="sync"`` wait for their fsyncs together (group commit);
 an in-memory engine is called inline, which is faster than any hand-off.
+PutRecord on a durable engine is the exception (:meth:`_Offload.put_record`):
+its record is appended on the loop (microseconds, never blocking) and the
+answer waits without a thread for the group commit that fsyncs it, so one
+flush answers all the requests that arrived meanwhile with one wake-up.
 
 ``GET /_shardstream/health`` answers a JSON status for container health
 checks; the ``/_shardstream/`` prefix is shardstream's own, and every other
