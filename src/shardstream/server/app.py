@@ -39,6 +39,7 @@ import uuid
 import orjson
 from aiohttp import web
 
+from ..durable import WouldBlock, nonblocking_puts
 from ..errors import KinesisError
 from . import actions, codec, eventstream, model, shapes
 from . import auth as _auth
@@ -148,20 +149,19 @@ class _Offload:
         """
         if not self.blocking(engine):
             return actions.dispatch(engine, "PutRecord", params, json_wire=json_wire)
-        from ..durable import WouldBlock, nonblocking_puts
-
         try:
             with nonblocking_puts() as pending:
                 result = actions.dispatch(engine, "PutRecord", params, json_wire=json_wire)
         except WouldBlock:
             return await self.call(engine, actions.dispatch, engine, "PutRecord", params, json_wire=json_wire)
-        for stream in pending:
+        if pending:
             loop = asyncio.get_running_loop()
-            future = loop.create_future()
-            stream.commit_async(
-                lambda exc, future=future: self._hand_back(loop, future, (True, None) if exc is None else (False, exc))
-            )
-            await future
+            for stream in pending:
+                future = loop.create_future()
+                stream.commit_async(
+                    lambda exc, f=future: self._hand_back(loop, f, (True, None) if exc is None else (False, exc))
+                )
+                await future
         return result
 
     def _run(self, loop, future, fn, args, kwargs) -> None:
