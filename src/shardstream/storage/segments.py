@@ -429,12 +429,14 @@ class SegmentWriter:
         """Bytes written so far (flushed or not)."""
         return self._final_size if self._closed else self._file.tell()
 
-    def append(self, batch: pa.RecordBatch) -> None:
+    def append(self, batch: pa.RecordBatch, last_counter: int | None = None) -> None:
         """Append one batch (stored schema, counters already checked by the caller).
 
         Parameters
         ----------
         batch : pyarrow.RecordBatch
+        last_counter : int, optional
+            The batch's last counter, if the caller already has it.
         """
         if self._closed:
             raise ValueError("segment writer is closed")
@@ -443,7 +445,7 @@ class SegmentWriter:
         arrivals = _arrivals(batch)
         if self.first_arrival_ms is None:
             self.first_arrival_ms = int(arrivals[0])
-        self.last_counter = int(_counters(batch)[-1])
+        self.last_counter = int(_counters(batch)[-1]) if last_counter is None else last_counter
         self.last_arrival_ms = int(arrivals[-1])
         self.num_batches += 1
 
@@ -805,8 +807,9 @@ class SegmentLog:
                 raise ValueError("counters must be strictly increasing")
             if self._writer is None:
                 self._writer = SegmentWriter(self.directory, int(values[0]), self._record_schema)
-            self._writer.append(batch)
-            self._last_counter = int(values[-1])
+            last = int(values[-1])
+            self._writer.append(batch, last)
+            self._last_counter = last
             if self._writer.size >= self.max_segment_bytes:
                 self._roll()
             return self._last_counter
