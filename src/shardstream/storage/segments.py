@@ -166,6 +166,37 @@ class _NotSimple(Exception):
     """An array :func:`_exact` does not handle."""
 
 
+_NOT_SIMPLE = ("not simple",)
+#: Per Arrow type id, how :func:`_exact` handles it: ``(offset dtype, offset width)`` for
+#: binary/string, ``(None, byte width)`` for fixed width, ``_NOT_SIMPLE`` otherwise.
+#: Only ids that alone fix the layout are cached (not fixed_size_binary, decimals...).
+_KINDS: dict = {}
+_CACHEABLE = frozenset(
+    t.id
+    for t in (
+        pa.binary(), pa.string(), pa.large_binary(), pa.large_string(), pa.bool_(),
+        pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64(),
+        pa.float16(), pa.float32(), pa.float64(), pa.date32(), pa.date64(), pa.timestamp("ms"),
+    )
+)
+
+
+def _kind(t: pa.DataType):
+    if pa.types.is_large_binary(t) or pa.types.is_large_string(t):
+        return (np.int64, 8)
+    if pa.types.is_binary(t) or pa.types.is_string(t):
+        return (np.int32, 4)
+    if pa.types.is_boolean(t) or pa.types.is_dictionary(t):
+        return _NOT_SIMPLE
+    try:
+        bits = t.bit_width
+    except ValueError:
+        return _NOT_SIMPLE
+    if bits % 8:
+        return _NOT_SIMPLE
+    return (None, bits // 8)
+
+
 def _exact(arr: pa.Array, crc: int) -> tuple[pa.Array, int]:
     """``arr`` unsliced, on buffers cut to exactly what it uses, and ``crc`` extended over them.
 
@@ -186,22 +217,29 @@ def _exact(arr: pa.Array, crc: int) -> tuple[pa.Array, int]:
         return pa.DictionaryArray.from_arrays(exact_indices, exact_dictionary), crc
     if arr.null_count or len(arr) == 0:
         raise _NotSimple
-    t, n, offset, buffers = arr.type, len(arr), arr.offset, arr.buffers()
-    if pa.types.is_binary(t) or pa.types.is_string(t) or pa.types.is_large_binary(t) or pa.types.is_large_string(t):
-        dtype = np.int64 if (pa.types.is_large_binary(t) or pa.types.is_large_string(t)) else np.int32
+    t = arr.type
+    kind = _KINDS.get(t.id)
+    if kind is None:
+        kind = _kind(t)
+        if t.id in _CACHEABLE:
+            _KINDS[t.id] = kind
+    n, offset, buffers = len(arr), arr.offset, arr.buffers()
+    if kind is _NOT_SIMPLE:
+        raise _NotSimple
+    dtype, width = kind
+    if dtype is not None:  # binary / string: offsets + data
         offsets = np.frombuffer(buffers[1], dtype=dtype, count=offset + n + 1)[offset:]
         first, last = int(offsets[0]), int(offsets[n])
-        size = (n + 1) * offsets.itemsize
+        size = (n + 1) * width
         if not offset and not first and buffers[0] is None and buffers[1].size == size and buffers[2].size == last:
             exact, written = arr, buffers  # already exact (batches read out of a ring are)
         else:
-            offset_buffer = buffers[1].slice(offset * offsets.itemsize, size)
+            offset_buffer = buffers[1].slice(offset * width, size)
             if first:
                 offset_buffer = pa.py_buffer(offsets - offsets.dtype.type(first))
             written = [None, offset_buffer, buffers[2].slice(first, last - first)]
             exact = None
-    elif len(buffers) == 2 and t.bit_width % 8 == 0 and not pa.types.is_boolean(t):
-        width = t.bit_width // 8
+    elif len(buffers) == 2:
         if not offset and buffers[0] is None and buffers[1].size == n * width:
             exact, written = arr, buffers
         else:
@@ -391,12 +429,14 @@ class SegmentWriter:
         """Bytes written so far (flushed or not)."""
         return self._final_size if self._closed else self._file.tell()
 
-    def append(self, batch: pa.RecordBatch) -> None:
+    def append(self, batch: pa.RecordBatch, last_counter: int | None = None) -> None:
         """Append one batch (stored schema, counters already checked by the caller).
 
         Parameters
         ----------
         batch : pyarrow.RecordBatch
+        last_counter : int, optional
+            The batch's last counter, if the caller already has it.
         """
         if self._closed:
             raise ValueError("segment writer is closed")
@@ -405,7 +445,7 @@ class SegmentWriter:
         arrivals = _arrivals(batch)
         if self.first_arrival_ms is None:
             self.first_arrival_ms = int(arrivals[0])
-        self.last_counter = int(_counters(batch)[-1])
+        self.last_counter = int(_counters(batch)[-1]) if last_counter is None else last_counter
         self.last_arrival_ms = int(arrivals[-1])
         self.num_batches += 1
 
@@ -767,8 +807,9 @@ class SegmentLog:
                 raise ValueError("counters must be strictly increasing")
             if self._writer is None:
                 self._writer = SegmentWriter(self.directory, int(values[0]), self._record_schema)
-            self._writer.append(batch)
-            self._last_counter = int(values[-1])
+            last = int(values[-1])
+            self._writer.append(batch, last)
+            self._last_counter = last
             if self._writer.size >= self.max_segment_bytes:
                 self._roll()
             return self._last_counter
