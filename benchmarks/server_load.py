@@ -192,7 +192,7 @@ def run_load(url: str, op: str, seconds: float, stream: str) -> dict:
         if op == "putrecords":
             body = put_records_body(stream, make_records())
             headers = headers_for("PutRecords")
-            per_request = PUT_BATCH
+            per_request, failed_of = PUT_BATCH, _json_failed
             first = orjson.loads(conn.post(body, headers))  # warm-up, and check the answer's shape
             if first.get("FailedRecordCount") != 0 or len(first["Records"]) != PUT_BATCH:
                 raise RuntimeError("PutRecords: unexpected answer")
@@ -200,35 +200,40 @@ def run_load(url: str, op: str, seconds: float, stream: str) -> dict:
             it = shard_iterator(conn, stream)
             body = orjson.dumps({"ShardIterator": it, "Limit": GET_LIMIT})
             headers = headers_for("GetRecords")
-            per_request = GET_LIMIT
+            per_request, failed_of = GET_LIMIT, lambda answer: 0
             first = orjson.loads(conn.post(body, headers))
             if len(first["Records"]) != GET_LIMIT:
                 raise RuntimeError(f"GetRecords: {len(first['Records'])} records, expected {GET_LIMIT}")
         else:
             raise ValueError(op)
-        post = conn.post
-        requests = 0
-        nbytes = 0
-        failed = 0  # PutRecords entries refused (e.g. full shards): not counted as records
-        ok_prefix = b'{"FailedRecordCount":0,'
-        t0 = time.perf_counter()
-        deadline = t0 + seconds
-        while True:
-            answer = post(body, headers)
-            nbytes = len(answer)
-            if op == "putrecords" and not answer.startswith(ok_prefix):
-                failed += orjson.loads(answer)["FailedRecordCount"]
-            requests += 1
-            if time.perf_counter() >= deadline:
-                break
-        elapsed = time.perf_counter() - t0
+        return timed_posts(conn, body, headers, seconds, per_request, failed_of)
     finally:
         conn.close()
+
+
+def _json_failed(answer: bytes) -> int:
+    """PutRecords entries a JSON answer refused (e.g. full shards)."""
+    return 0 if answer.startswith(b'{"FailedRecordCount":0,') else orjson.loads(answer)["FailedRecordCount"]
+
+
+def timed_posts(conn, body: bytes, headers: dict, seconds: float, per_request: int, failed_of) -> dict:
+    """POST ``body`` back to back for ``seconds``; records are ``per_request`` a request less ``failed_of(answer)``."""
+    post = conn.post
+    requests = failed = nbytes = 0
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while True:
+        answer = post(body, headers)
+        nbytes = len(answer)
+        failed += failed_of(answer)
+        requests += 1
+        if time.perf_counter() >= deadline:
+            break
     return {
         "requests": requests,
         "records": requests * per_request - failed,
         "failed": failed,
-        "seconds": elapsed,
+        "seconds": time.perf_counter() - t0,
         "response_bytes": nbytes,
         "request_bytes": len(body),
     }

@@ -151,30 +151,17 @@ def run_cbor_load(url: str, seconds: float, stream: str) -> dict:
         first = decode_cbor(conn.post(body, headers))
         if first.get("FailedRecordCount") != 0 or len(first["Records"]) != sl.PUT_BATCH:
             raise RuntimeError("CBOR PutRecords: unexpected answer")
-        requests = 0
-        failed = 0  # entries the server refused (full shards): not counted as records
-        ok_prefix = b"\xa2\x71FailedRecordCount\x00"
-        t0 = time.perf_counter()
-        deadline = t0 + seconds
-        while True:
-            answer = conn.post(body, headers)
-            nbytes = len(answer)
-            if not answer.startswith(ok_prefix):
-                failed += decode_cbor(answer)["FailedRecordCount"]
-            requests += 1
-            if time.perf_counter() >= deadline:
-                break
-        elapsed = time.perf_counter() - t0
+        ok_prefix = b"\xa2\x71FailedRecordCount\x00"  # entries refused (full shards) are not records
+        return sl.timed_posts(
+            conn,
+            body,
+            headers,
+            seconds,
+            sl.PUT_BATCH,
+            lambda answer: 0 if answer.startswith(ok_prefix) else decode_cbor(answer)["FailedRecordCount"],
+        )
     finally:
         conn.close()
-    return {
-        "requests": requests,
-        "records": requests * sl.PUT_BATCH - failed,
-        "failed": failed,
-        "seconds": elapsed,
-        "response_bytes": nbytes,
-        "request_bytes": len(body),
-    }
 
 
 # -- orchestration -----------------------------------------------------------------------------
