@@ -1,23 +1,30 @@
 """A consumer-group worker process for the tests: logs what it processes, then checkpoints.
 
-    python group_worker.py URL STREAM LEASE_FILE WORKER_ID OUT_FILE FAILOVER_MS
+    python group_worker.py URL STREAM LEASE_FILE WORKER_ID OUT_FILE FAILOVER_MS [DIE_FILE]
 
 Each output line is tab-separated: ``time  kind  session  shard  value``, with kind
 ``record`` (value: sequence number), ``initialize`` (value: starting position),
-``shard_ended``, ``lease_lost`` or ``shutdown``; a session is one processor instance.
+``shard_ended``, ``lease_lost``, ``shutdown`` or ``killed`` (value: how many records the
+fatal batch held); a session is one processor instance.
 Lines are flushed before the checkpoint, so a record checkpointed was logged.
+
+With DIE_FILE, the first batch handed to ``process`` once that file exists is logged and then
+the process SIGKILLs itself, before ``process`` returns and so before its checkpoint: those
+records were received but never checkpointed, and another worker must deliver them again.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import signal
 import sys
 import time
 
 import shardstream
 
 url, stream_name, lease_file, worker_id, out_path, failover_ms = sys.argv[1:7]
+die_file = sys.argv[7] if len(sys.argv) > 7 else None
 out = open(out_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
 sessions = itertools.count()
 
@@ -34,6 +41,10 @@ class Logger(shardstream.RecordProcessor):
     def process(self, records, checkpointer, millis_behind_latest):
         for seq in records.column("sequence_number").to_pylist():
             log("record", self.session, self.shard_id, seq)
+        if die_file is not None and os.path.exists(die_file):
+            log("killed", self.session, self.shard_id, str(records.num_rows))
+            out.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
         out.flush()
         checkpointer.checkpoint()
 

@@ -1,5 +1,10 @@
 """Three worker processes of one group on an 8-shard stream served by ``shardstream serve``, while
-writers run and the stream is resharded; one worker is SIGKILLed and the others take over."""
+writers run and the stream is resharded; one worker is SIGKILLed and the others take over.
+
+The kill is not left to timing: once told to, the doomed worker SIGKILLs itself inside ``process``,
+after logging a batch it received and before checkpointing it, so the test knows exactly which
+records were delivered but never checkpointed, and checks that a survivor delivers them again.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +29,10 @@ WORKER = Path(__file__).with_name("group_worker.py")
 FAILOVER_MS = 1000
 
 
-def start_worker(url: str, lease_file: Path, worker_id: str, out: Path) -> subprocess.Popen:
+def start_worker(url: str, lease_file: Path, worker_id: str, out: Path, die_file: Path | None = None):
+    die = [str(die_file)] if die_file is not None else []
     return subprocess.Popen(
-        [sys.executable, str(WORKER), url, "orders", str(lease_file), worker_id, str(out), str(FAILOVER_MS)],
+        [sys.executable, str(WORKER), url, "orders", str(lease_file), worker_id, str(out), str(FAILOVER_MS), *die],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -36,8 +42,8 @@ def read_logs(paths) -> list[list[str]]:
     rows = []
     for path in paths:
         if path.exists():
-            rows += [line.split("\t") for line in path.read_text().splitlines() if line.count("\t") == 4]
-    return sorted(rows, key=lambda r: float(r[0]))
+            rows += [[*line.split("\t"), path.stem] for line in path.read_text().splitlines() if line.count("\t") == 4]
+    return sorted(rows, key=lambda r: float(r[0]))  # time, kind, session, shard, value, worker (file stem)
 
 
 def until(condition, timeout: float, what: str) -> None:
@@ -50,13 +56,14 @@ def until(condition, timeout: float, what: str) -> None:
 def test_group_of_processes_survives_a_sigkill_and_a_reshard(tmp_path):
     lease_file = tmp_path / "leases.db"
     outs = [tmp_path / f"w{i}.log" for i in range(3)]
+    die_file = tmp_path / "die-w0"
     with ServeProcess() as server:
         url = server.url()
         engine = shardstream.connect(url)
         engine.create_stream("orders", shard_count=8)
         stream = engine.stream("orders")
         stream.wait_active()
-        workers = [start_worker(url, lease_file, f"w{i}", outs[i]) for i in range(3)]
+        workers = [start_worker(url, lease_file, f"w{i}", outs[i], die_file if i == 0 else None) for i in range(3)]
         written: list[str] = []
         stop_writing = threading.Event()
 
@@ -78,8 +85,8 @@ def test_group_of_processes_survives_a_sigkill_and_a_reshard(tmp_path):
 
             until(lambda: set(owners()) == {"w0", "w1", "w2"}, 20, "three workers holding leases")
             until(lambda: sum(1 for r in read_logs(outs) if r[1] == "record") > 1000, 20, "records processed")
-            workers[0].send_signal(signal.SIGKILL)
-            workers[0].wait()
+            die_file.touch()  # w0 SIGKILLs itself in its next process() call, before checkpointing
+            assert workers[0].wait(timeout=30) == -signal.SIGKILL
             stream.split_shard("shardId-000000000003", str(2**125 * 3 + 2**121))
             time.sleep(1.0)
             stop_writing.set()
@@ -105,6 +112,14 @@ def test_group_of_processes_survives_a_sigkill_and_a_reshard(tmp_path):
     rows = read_logs(outs)
     # every record processed at least once, none that was not written
     assert {r[4] for r in rows if r[1] == "record"} == set(written)
+    # w0 died holding a batch it had received and logged but not checkpointed: the survivor that took
+    # the shard over resumed after w0's last checkpoint and delivered that whole batch again
+    (killed,) = [r for r in rows if r[1] == "killed"]
+    assert killed[5] == "w0"
+    fatal = [r[4] for r in rows if r[1] == "record" and r[2] == killed[2]][-int(killed[4]) :]
+    assert len(fatal) == int(killed[4]) > 0
+    redelivered = {r[4] for r in rows if r[1] == "record" and r[5] in ("w1", "w2") and r[3] == killed[3]}
+    assert set(fatal) <= redelivered, f"{len(set(fatal) - redelivered)} records of w0's unfinished batch were lost"
     # each processor session saw a run of its shard's records: in sequence order, with no gap
     by_shard = collections.defaultdict(list)
     for seq in sorted(written, key=int):
