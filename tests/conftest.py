@@ -1,14 +1,24 @@
-"""Shared fixtures and pure-Python reference models for the shardstream tests."""
+"""Shared fixtures and pure-Python reference models for the shardstream tests.
+
+Under CI (``CI`` set, as ``.ci/run`` does) a skipped test is a failure: every dependency a test
+needs is in the ``test`` extra, so a skip there means something is missing that CI must have.
+The one exception is a ``skipif`` marker on the test (a condition declared up front, such as a
+platform the test cannot run on); a ``pytest.skip()`` or ``pytest.importorskip()`` at run time
+or at collection (which is how a missing dependency shows) fails.
+"""
 
 from __future__ import annotations
 
 import bisect
 import hashlib
 import itertools
+import os
 
 import pytest
 
 import shardstream
+
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 HASH_MAX = 2**128 - 1
 ACCOUNT = "000000000000"
@@ -102,3 +112,41 @@ def stream(engine):
         return engine.create_stream(name or f"s{next(_names)}", shard_count, **kw)
 
     return make
+
+
+# -- under CI, no test skips for a missing dependency -------------------------------------------
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _declared_skip(item, reason: str) -> bool:
+    return any(mark.kwargs.get("reason") == reason for mark in item.iter_markers("skipif"))
+
+
+def _fail_under_ci(report, what: str) -> None:
+    reason = _skip_reason(report)
+    report.outcome = "failed"
+    report.longrepr = (
+        f"{what} skipped under CI ({reason}). CI runs every test: install what it needs through the "
+        "test extra (pip install -e '.[test]'), or declare a platform condition with a skipif marker."
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail") and not _declared_skip(item, _skip_reason(report)):
+        _fail_under_ci(report, item.nodeid)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    if IN_CI and report.skipped:
+        _fail_under_ci(report, collector.nodeid)
+    return report
