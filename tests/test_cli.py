@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-import pytest
+import pandas  # noqa: F401 - the demo reads back into pandas (in the test extra)
 from click.testing import CliRunner
 
 import shardstream
@@ -55,7 +55,6 @@ def test_info():
 
 
 def test_demo_small():
-    pytest.importorskip("pandas")
     proc = run("demo", "--records", "20000", "--shards", "3", "--batch-size", "7000")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
@@ -70,7 +69,6 @@ def test_demo_small():
 
 
 def test_demo_is_deterministic():
-    pytest.importorskip("pandas")
     a = demo_module.run_demo(records=5_000, shards=2, record_size=10, batch_size=1_000, seed=7)
     b = demo_module.run_demo(records=5_000, shards=2, record_size=10, batch_size=1_000, seed=7)
     assert a.ok and b.ok
@@ -105,7 +103,6 @@ def test_demo_rejects_bad_options():
 
 
 def test_demo_exits_nonzero_on_mismatch(monkeypatch):
-    pytest.importorskip("pandas")
     import shardstream.reader
 
     real = shardstream.reader.to_pandas

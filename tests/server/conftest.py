@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+# The server's dependencies and boto3 are in the test extra: imported outright, so that a missing
+# one fails every server test loudly instead of skipping them all.
+import aiohttp  # noqa: F401
+import boto3  # noqa: F401
+import orjson  # noqa: F401
 import pytest
 
-pytest.importorskip("aiohttp")
-pytest.importorskip("orjson")
-pytest.importorskip("boto3")
-
-import shardstream  # noqa: E402
-from shardstream.testing import boto3_client, start_server  # noqa: E402
+import shardstream
+from shardstream.testing import boto3_client, start_server
 
 FAST_WAITER = {"Delay": 0.1, "MaxAttempts": 50}
 

@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 
+import cbor2
 import pytest
 
 JSON = "application/x-amz-json-1.1"
@@ -311,7 +312,6 @@ def test_internal_failure_is_500_and_not_fatal(server, monkeypatch, caplog):
 
 
 def test_cbor(server):
-    cbor2 = pytest.importorskip("cbor2")
     import datetime as dt
 
     from shardstream.server.codec import decode_cbor
@@ -360,7 +360,6 @@ def test_base64_roundtrip_helper():
 
 
 def test_cbor_put_records_fast_path_and_fallbacks(server):
-    cbor2 = pytest.importorskip("cbor2")
 
     def cpost(operation, payload):
         status, got, out = raw_post(server.url, payload, {"Content-Type": CBOR, "X-Amz-Target": TARGET + operation})

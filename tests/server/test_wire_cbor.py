@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 import random
 
+import cbor2
 import pytest
 
 from shardstream._wire_cbor import decode_plain
 from shardstream.errors import SerializationException
 from shardstream.server import codec
-
-cbor2 = pytest.importorskip("cbor2")
 
 VALUES = [
     0, 1, 23, 24, 255, 256, 65_536, 2**32, 2**64 - 1, -1, -24, -25, -(2**63), -(2**64),

@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
@@ -363,8 +365,6 @@ def test_reads_a_directory_a_live_log_is_writing(tmp_path):
 
 
 def test_dataset_through_duckdb_and_polars(events):
-    duckdb = pytest.importorskip("duckdb")
-    pl = pytest.importorskip("polars")
     dataset = replay_dataset(events.root, "events")
     assert dataset.schema.equals(RECORD_SCHEMA)
     assert rows(dataset.to_table()) == events.expected()
@@ -455,7 +455,6 @@ def invoke(*args: str):
 
 @pytest.mark.parametrize("suffix", [".parquet", ".arrow", ".feather"])
 def test_cli_writes_arrow_schema_formats(events, tmp_path, suffix):
-    pl = pytest.importorskip("polars")
     out = tmp_path / f"events{suffix}"
     result = invoke(str(events.root), "events", "-o", str(out))
     assert result.exit_code == 0, result.output
