@@ -1,4 +1,9 @@
-"""The real AWS CLI (``aws kinesis ...``) against a live shardstream server."""
+"""The real AWS CLI (``aws kinesis ...``) against a live shardstream server.
+
+The CLI is the one the ``test`` extra installs (awscli) into this environment, found next to
+this Python, not whatever ``aws`` is first on PATH. If it is missing the test skips, which
+under CI is a failure (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,24 @@ import json
 import os
 import shutil
 import subprocess
+import sysconfig
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
+SCRIPTS = sysconfig.get_path("scripts")
+AWS = shutil.which("aws", path=SCRIPTS)
 
 
 @functools.lru_cache(maxsize=1)
 def _cli_major() -> int:
-    out = subprocess.run(["aws", "--version"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([AWS, "--version"], capture_output=True, text=True, timeout=60)
     text = (out.stdout or out.stderr).strip()  # "aws-cli/1.45.11 Python/..." or "aws-cli/2.x ..."
     return int(text.split("/", 1)[1].split(".", 1)[0]) if text.startswith("aws-cli/") else 2
 
 
 def aws(url: str, *args: str) -> dict | None:
+    if AWS is None:
+        pytest.skip(f"the AWS CLI is not installed in {SCRIPTS} (pip install -e '.[test]' installs awscli)")
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "x",
@@ -34,7 +43,7 @@ def aws(url: str, *args: str) -> dict | None:
     # --no-cli-pager and --cli-binary-format exist only in CLI v2 (v1 has no pager, and sends blob text raw)
     v2 = ["--no-cli-pager", "--cli-binary-format", "raw-in-base64-out"] if _cli_major() >= 2 else []
     proc = subprocess.run(
-        ["aws", "--endpoint-url", url, *v2, "--output", "json", "kinesis", *args],
+        [AWS, "--endpoint-url", url, *v2, "--output", "json", "kinesis", *args],
         env=env,
         capture_output=True,
         text=True,
