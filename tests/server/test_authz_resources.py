@@ -125,6 +125,7 @@ def attacks(w) -> dict[str, list[dict]]:
             {**extra, "StreamName": "B"},
             {**extra, "StreamARN": arn("B")},
             {**extra, "StreamARN": arn("B", region="eu-west-1")},  # another region's B: still B
+            {**extra, "StreamARN": arn("B", account="111111111111")},  # another account's B: still B
         ]
     out["ListShards"].append({"NextToken": w.shard_token_b})
     out["ListShards"].append({"NextToken": w.shard_token_b, "StreamARN": None})
@@ -236,8 +237,10 @@ def test_key_limited_to_a_cannot_touch_b(world, operation):
             assert resource == named  # the resource as the request named it
         elif operation in ("GetRecords", "ListShards") and ("ShardIterator" in params or "NextToken" in params):
             assert resource == arn("B")  # the token's stream, not the decoy
+        elif "StreamARN" in params:
+            assert resource == params["StreamARN"]
         else:
-            assert resource in (arn("B"), arn("B", region="eu-west-1"))
+            assert resource == arn("B")
     assert state_of_b(world) == before
 
 
@@ -264,6 +267,19 @@ def test_resolution_follows_the_action(world):
     assert resolve(engine, "ListStreams", {"StreamName": "B"}).stream is None
     # a stream ARN's name is everything after "stream/", as the engine reads it
     assert resolve(engine, "DescribeStream", {"StreamARN": arn("A/consumer/x:1")}).stream == "A/consumer/x:1"
+
+
+def test_other_regions_and_accounts_are_the_actions_to_refuse(world):
+    # a key limited to A is limited by name: A's ARN in another region or account passes authorization,
+    # and the engine, which serves one region and account, refuses it
+    for other in (arn("A", region="eu-west-1"), arn("A", account="111111111111")):
+        status, body = post(
+            world.url, "UpdateStreamMode", {"StreamARN": other, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}
+        )
+        assert (status, body) == (400, {"__type": "InvalidArgumentException", "message": f"Invalid StreamARN {other}"})
+    consumer_elsewhere = world.consumer_b.replace(":us-east-1:", ":eu-west-1:").replace("stream/B/", "stream/A/")
+    status, body = post(world.url, "DescribeStreamConsumer", {"ConsumerARN": consumer_elsewhere})
+    assert (status, body["__type"]) == (400, "ResourceNotFoundException")
 
 
 def test_undecodable_tokens_get_the_actions_errors(world):
