@@ -131,6 +131,7 @@ def attacks(w) -> dict[str, list[dict]]:
     out["ListShards"].append({"NextToken": w.shard_token_b, "StreamARN": None})
     for op, extra in _BY_ARN_ONLY.items():
         out[op] = [{**extra, "StreamName": "A", "StreamARN": arn("B")}, {**extra, "StreamARN": arn("B")}]
+    out["ListStreamConsumers"].append({"StreamARN": arn("B"), "NextToken": w.consumer_token_b, "StreamName": "A"})
     for op, extra in _BY_RESOURCE_ARN.items():
         out[op] = [
             {**extra, "StreamName": "A", "StreamARN": arn("A"), "ResourceARN": arn("B")},
@@ -153,7 +154,7 @@ def attacks(w) -> dict[str, list[dict]]:
     return out
 
 
-ATTACKED = sorted(attacks(SimpleNamespace(shard_token_b="", consumer_b="", iterator_b="")))
+ATTACKED = sorted(attacks(SimpleNamespace(shard_token_b="", consumer_token_b="", consumer_b="", iterator_b="")))
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +168,8 @@ def world():
             admin.put_resource_policy(ResourceARN=arn(name), Policy=json.dumps({"owner": name}))
         consumer_b = admin.register_stream_consumer(StreamARN=arn("B"), ConsumerName="cb")["Consumer"]["ConsumerARN"]
         admin.tag_resource(ResourceARN=consumer_b, Tags={"owner": "B"})
+        admin.register_stream_consumer(StreamARN=arn("B"), ConsumerName="cb2")
+        consumer_token_b = admin.list_stream_consumers(StreamARN=arn("B"), MaxResults=1)["NextToken"]
         iterator_b = admin.get_shard_iterator(StreamName="B", ShardId=SHARD0, ShardIteratorType="TRIM_HORIZON")
         shard_token_b = admin.list_shards(StreamName="B", MaxResults=1)["NextToken"]
         yield SimpleNamespace(
@@ -176,6 +179,7 @@ def world():
             consumer_b=consumer_b,
             iterator_b=iterator_b["ShardIterator"],
             shard_token_b=shard_token_b,
+            consumer_token_b=consumer_token_b,
         )
 
 
@@ -286,6 +290,9 @@ def test_undecodable_tokens_get_the_actions_errors(world):
     status, body = post(world.url, "GetRecords", {"ShardIterator": "AAAA" * 40})
     assert (status, body) == (400, {"__type": "InvalidArgumentException", "message": "Invalid ShardIterator."})
     status, body = post(world.url, "ListShards", {"NextToken": "AAAA" * 10})
+    assert (status, body) == (400, {"__type": "InvalidArgumentException", "message": "Invalid NextToken."})
+    # ListStreamConsumers' token names its stream too: the action refuses it with another StreamARN
+    status, body = post(world.url, "ListStreamConsumers", {"StreamARN": arn("A"), "NextToken": world.consumer_token_b})
     assert (status, body) == (400, {"__type": "InvalidArgumentException", "message": "Invalid NextToken."})
     # another listing's token: refused by ListShards (it used to be a 500)
     token = world.admin.list_streams(Limit=1)["NextToken"]
