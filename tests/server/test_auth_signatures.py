@@ -274,6 +274,16 @@ def test_signature_is_checked_before_the_body_is_decoded(url, content_type, body
     assert got[:2] == (400, "MissingAuthenticationTokenException")
 
 
+def test_legacy_json_bodies_are_not_decoded_unauthenticated(url):
+    body = _broken_json()
+    good = header_signed(url, "PutRecord", body, content_type="application/json")
+    legacy = {"Output": {"__type": "com.amazon.coral.service#SerializationException"}, "Version": "1.0"}
+    assert send(url, "PutRecord", body, good, content_type="application/json") == (400, None, legacy)
+    bad = header_signed(url, "PutRecord", body, "not-the-secret", content_type="application/json")
+    got = send(url, "PutRecord", body, bad, content_type="application/json")
+    assert got == (400, "InvalidSignatureException", MISMATCH)
+
+
 def test_verify_mode_order(url):
     # an empty body is still answered on the target alone, before any signature (spec 2.5 step 4)
     unsigned_empty = header_signed(url, "ListStreams", b"", "not-the-secret")

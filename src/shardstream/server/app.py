@@ -391,7 +391,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     # step 9a, authentication: with verified signatures, before a byte of the body is decoded, so an
     # unauthenticated request costs a hash of its body; otherwise after parsing, as kinesalite (spec 12.4)
     authenticator = request.app[_AUTH_KEY]
-    early = authenticator.verifies and content_type != LEGACY_JSON  # legacy JSON is answered 404 unparsed
+    early = authenticator.verifies
     if early:
         try:
             identity = authenticator.authenticate(request.method, request.raw_path, request.headers, body)
