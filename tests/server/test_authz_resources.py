@@ -145,10 +145,12 @@ def attacks(w) -> dict[str, list[dict]]:
     out["SubscribeToShard"] = [
         {"StreamName": "A", "StreamARN": arn("A"), "ConsumerARN": w.consumer_b, "ShardId": SHARD0,
          "StartingPosition": {"Type": "TRIM_HORIZON"}},
+        {"ConsumerARN": w.consumer_b, "ShardId": SHARD0, "StartingPosition": {"Type": "TRIM_HORIZON"}},
     ]  # fmt: skip
     out["GetRecords"] = [
         {"ShardIterator": w.iterator_b, "StreamARN": arn("A")},  # the action reads by iterator alone
         {"ShardIterator": w.iterator_b, "StreamName": "A"},
+        {"ShardIterator": w.iterator_b},  # an iterator another key minted for B
     ]
     out["CreateStream"] = [{"StreamName": "C", "ShardCount": 1}]
     return out
