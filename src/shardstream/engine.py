@@ -22,6 +22,7 @@ from ._native import system_now_ms
 from .durable import DurableStream, Maintenance, check_durability, counter_gap
 from .errors import (
     InvalidArgumentException,
+    KinesisError,
     LimitExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
@@ -609,7 +610,7 @@ class Engine:
         check_shard_filter(shard_filter)
         after = -1
         if next_token is not None:
-            page_state = json.loads(self._pages.decode(next_token, self.now_ms()))
+            page_state = self._shard_page(self._pages.decode(next_token, self.now_ms()))
             stream = self.stream(page_state["stream"])
             if stream.incarnation != page_state["incarnation"]:
                 raise self._not_found(page_state["stream"])
@@ -634,6 +635,36 @@ class Engine:
             }
             out["NextToken"] = self._pages.encode(json.dumps(state), self.now_ms())
         return out
+
+    @staticmethod
+    def _shard_page(payload: str) -> dict:
+        """The state a ListShards NextToken carries (InvalidArgumentException for another listing's token)."""
+        try:
+            state = json.loads(payload)
+        except ValueError:
+            state = None
+        if not (
+            isinstance(state, dict)
+            and "kind" not in state  # ListStreamConsumers' tokens have one
+            and isinstance(state.get("stream"), str)
+            and isinstance(state.get("incarnation"), int)
+            and isinstance(state.get("after"), int)
+        ):
+            raise InvalidArgumentException("Invalid NextToken.")
+        return state
+
+    def shard_page_stream_name(self, next_token) -> str | None:
+        """The stream a ListShards NextToken made by this engine pages through, whatever its age.
+
+        None for anything else (a malformed or altered token, another
+        listing's token): ListShards itself then says what is wrong.  For
+        authorization, which must know the stream before the call.
+        """
+        try:
+            payload, _issued = self._pages.verify(next_token)
+            return self._shard_page(payload)["stream"]
+        except KinesisError:
+            return None
 
     def describe_limits(self) -> dict:
         """boto3's DescribeLimits."""
@@ -1096,6 +1127,18 @@ class Engine:
     def get_records(self, shard_iterator: str, limit: int | None = None, *, dry_run: bool = False) -> dict:
         """GetRecords by iterator alone (the iterator names its stream)."""
         return self.iterator_stream(shard_iterator).get_records(shard_iterator, limit, dry_run=dry_run)
+
+    def iterator_stream_name(self, shard_iterator) -> str | None:
+        """The stream a shard iterator made by this engine reads, whatever its age.
+
+        None for anything that is not such an iterator: GetRecords itself then
+        says what is wrong.  For authorization, which must know the stream
+        before the call.
+        """
+        try:
+            return self._iterators.verify(shard_iterator).stream_name
+        except KinesisError:
+            return None
 
     def iterator_stream(self, shard_iterator: str) -> Stream:
         """The stream a shard iterator reads.

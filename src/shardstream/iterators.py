@@ -83,6 +83,26 @@ class IteratorCodec:
         ExpiredIteratorException
             The token is more than five minutes old.
         """
+        pos = self.verify(token)
+        if now_ms - pos.issued_ms > ITERATOR_LIFETIME_MS:
+            raise ExpiredIteratorException(
+                f"Iterator expired. The iterator was created at time {_java_date(pos.issued_ms)} while right now it "
+                f"is {_java_date(now_ms)} which is further in the future than the tolerated delay of "
+                f"{ITERATOR_LIFETIME_MS} milliseconds."
+            )
+        return pos
+
+    def verify(self, token) -> IteratorPosition:
+        """What a token names, once its integrity is checked; its age is not looked at.
+
+        For callers that must know which stream a token reads whatever its age
+        (authorization); reading goes through :meth:`decode`.
+
+        Raises
+        ------
+        InvalidArgumentException
+            ``Invalid ShardIterator.`` for anything not made by this codec.
+        """
         try:
             raw = base64.b64decode(token, validate=True)
         except (binascii.Error, ValueError, TypeError):
@@ -109,12 +129,6 @@ class IteratorCodec:
             raise InvalidArgumentException("Invalid ShardIterator.")
         name = body[start + 2 : start + 2 + name_len].decode("utf-8")
         incarnation, shard_index, position, issued = _TAIL.unpack_from(body, start + 2 + name_len)
-        if now_ms - issued > ITERATOR_LIFETIME_MS:
-            raise ExpiredIteratorException(
-                f"Iterator expired. The iterator was created at time {_java_date(issued)} while right now it is "
-                f"{_java_date(now_ms)} which is further in the future than the tolerated delay of "
-                f"{ITERATOR_LIFETIME_MS} milliseconds."
-            )
         return IteratorPosition(name, incarnation, shard_index, position, issued)
 
 
@@ -147,6 +161,19 @@ class PageTokenCodec:
         """
         from .errors import ExpiredNextTokenException
 
+        payload, issued = self.verify(token)
+        if now_ms - issued > ITERATOR_LIFETIME_MS:
+            raise ExpiredNextTokenException("The timestamp data in the pagination token has expired.")
+        return payload
+
+    def verify(self, token) -> tuple[str, int]:
+        """(payload, issued ms) of a token made by ``encode``; its age is not looked at.
+
+        Raises
+        ------
+        InvalidArgumentException
+            The token was not made here or was altered.
+        """
         try:
             raw = base64.b64decode(token, validate=True)
         except (binascii.Error, ValueError, TypeError):
@@ -156,6 +183,7 @@ class PageTokenCodec:
         if len(body) < 8 or not hmac.compare_digest(tag, expected):
             raise InvalidArgumentException("Invalid NextToken.")
         (issued,) = struct.unpack_from(">Q", body)
-        if now_ms - issued > ITERATOR_LIFETIME_MS:
-            raise ExpiredNextTokenException("The timestamp data in the pagination token has expired.")
-        return body[8:].decode("utf-8")
+        try:
+            return body[8:].decode("utf-8"), issued
+        except UnicodeDecodeError:
+            raise InvalidArgumentException("Invalid NextToken.") from None

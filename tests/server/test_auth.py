@@ -17,7 +17,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from shardstream.errors import ERRORS, AccessDeniedException
-from shardstream.server import auth
+from shardstream.server import auth, resources
 from shardstream.testing import boto3_client, start_server
 
 JSON = "application/x-amz-json-1.1"
@@ -355,15 +355,18 @@ def test_authenticator_unit_clock_skew():
 
     headers = CIMultiDict({**request.headers, "Host": "h:1"})
     t0 = when.timestamp()
-    check = auth.Authenticator("verify", config, clock=lambda: t0 + 59).check
-    assert check("POST", "/", headers, b"{}", "ListStreams", {}) == "K"
+    authenticate = auth.Authenticator("verify", config, clock=lambda: t0 + 59).authenticate
+    identity = authenticate("POST", "/", headers, b"{}")
+    assert (identity.access_key, identity.region, identity.restricted) == ("K", "us-east-1", False)
     late = auth.Authenticator("verify", config, clock=lambda: t0 + 61)
     with pytest.raises(auth.InvalidSignatureException, match=r"\(20240101T000101Z - 1 min\.\)$"):
-        late.check("POST", "/", headers, b"{}", "ListStreams", {})
-    with pytest.raises(AccessDeniedException):
-        auth.Authenticator(
-            "verify", auth.AuthConfig.from_dict({"keys": {"K": {"secret": "s", "actions": []}}}), clock=lambda: t0
-        ).check("POST", "/", headers, b"{}", "ListStreams", {})
+        late.authenticate("POST", "/", headers, b"{}")
+    limited = auth.Authenticator(
+        "verify", auth.AuthConfig.from_dict({"keys": {"K": {"secret": "s", "actions": []}}}), clock=lambda: t0
+    )
+    identity = limited.authenticate("POST", "/", headers, b"{}")
+    with pytest.raises(AccessDeniedException, match=r"on resource: arn:aws:kinesis:us-east-1:000000000000:\*$"):
+        limited.authorize(identity, "ListStreams", resources.Target())
 
 
 def test_serve_auth_option(tmp_path):

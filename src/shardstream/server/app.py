@@ -4,7 +4,9 @@ One handler takes every request.  In order: request id headers (and CORS);
 non-POST -> 403 XML AccessDenied; body size (413); empty body (decided on the
 target alone); content type (403/404 XML); parse (JSON 1.1 or CBOR 1.1);
 ``X-Amz-Target`` -> UnknownOperationException;
-SigV4 authentication (:mod:`.auth`);
+SigV4 authentication (:mod:`.auth`; when signatures are verified, before the
+body is parsed) and authorization of the stream the request acts on
+(:mod:`.resources`);
 shape validation (:mod:`.shapes`); blob/timestamp decoding (:mod:`.codec`);
 then the action (:mod:`.actions`).  A KinesisError becomes its JSON (or CBOR)
 error body; anything else is logged and answered 500 InternalFailure, so a
@@ -41,7 +43,7 @@ from aiohttp import web
 
 from ..durable import WouldBlock, nonblocking_puts
 from ..errors import KinesisError
-from . import actions, codec, eventstream, model, shapes
+from . import actions, codec, eventstream, model, resources, shapes
 from . import auth as _auth
 
 __all__ = ["JSON_CONTENT_TYPE", "CBOR_CONTENT_TYPE", "HEALTH_PATH", "TARGET_PREFIX", "make_app", "model_version"]
@@ -386,6 +388,16 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         return _xml_error(404, "UnknownOperationException", None, headers)
     cbor = content_type == CBOR_CONTENT_TYPE
 
+    # step 9a, authentication: with verified signatures, before a byte of the body is decoded, so an
+    # unauthenticated request costs a hash of its body; otherwise after parsing, as kinesalite (spec 12.4)
+    authenticator = request.app[_AUTH_KEY]
+    early = authenticator.verifies
+    if early:
+        try:
+            identity = authenticator.authenticate(request.method, request.raw_path, request.headers, body)
+        except KinesisError as err:
+            return _kinesis_error(err, headers, cbor)
+
     try:
         params = codec.parse_cbor_request(body, operation) if cbor else orjson.loads(body)
     except KinesisError as err:
@@ -401,13 +413,17 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     if not known:
         return _error(400, "UnknownOperationException", None, headers, cbor)
 
-    try:  # step 9: authentication (after target/body parsing, as kinesalite does)
-        request.app[_AUTH_KEY].check(request.method, request.raw_path, request.headers, body, operation, params)
+    try:
+        if not early:  # step 9a otherwise: after target/body parsing, as kinesalite does
+            identity = authenticator.authenticate(request.method, request.raw_path, request.headers, body)
+        region = _auth.request_region(request.headers, request.query_string)
+        engine = request.app[_ENGINE_KEY].get(region)
+        if identity is not None and identity.restricted:
+            # step 9b, authorization: of the stream the action will act on, resolved once from the request
+            authenticator.authorize(identity, operation, resources.resolve(engine, operation, params))
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
 
-    region = _auth.request_region(request.headers, request.query_string)
-    engine = request.app[_ENGINE_KEY].get(region)
     try:
         keyed = actions.partition_key_required(engine, operation, params)
         shapes.validate(operation, params, partition_key_required=keyed)

@@ -15,10 +15,22 @@ Three modes (spec 12.4, "[ours]"):
 ``off``
     No checks at all (moto-like).
 
-The check runs at step 9 of the request pipeline (spec 2.5): after the body has
-been parsed and the target resolved, before shape validation and the action.
-The stream named by a request (``StreamName``/``StreamARN``/``ConsumerARN``/
-``ResourceARN``) is looked at only once its signature has been verified.
+The check is two steps (:class:`Authenticator`):
+
+:meth:`~Authenticator.authenticate`
+    needs only the method, the raw path, the headers and the body's bytes
+    (signature, credential scope, clock, presigned expiry).  In ``verify``
+    mode the pipeline runs it before the body is parsed, so an unauthenticated
+    request costs a hash of its body and no decoding; in ``presence`` mode it
+    runs after parsing, where kinesalite checks (spec 12.4).
+:meth:`~Authenticator.authorize`
+    needs the operation and the stream the request will act on, resolved once
+    from the parsed request by :func:`.resources.resolve` (the member the
+    action reads, a shard iterator's or NextToken's stream); it runs only for
+    an authenticated key.
+
+Presigned requests (``X-Amz-Expires``) must name 1 to 604800 seconds and are
+refused once that time has passed since their ``X-Amz-Date``.
 
 Only the standard library is used here; botocore is not needed at run time.
 Secrets and signatures are never logged.
@@ -44,6 +56,7 @@ __all__ = [
     "AuthConfig",
     "Authenticator",
     "ExpiredTokenException",
+    "Identity",
     "IncompleteSignatureException",
     "InvalidSignatureException",
     "KeyPolicy",
@@ -226,26 +239,51 @@ def request_region(headers, query_string: str = "") -> str | None:
     return parts[2] if len(parts) == 5 and _REGION_RE.fullmatch(parts[2]) else None
 
 
-_ARN_STREAM_RE = re.compile(r"^arn:[^:]+:kinesis:[^:]*:[^:]*:stream/([^/]+)")
+_MAX_EXPIRES_S = 604800  # a week, SigV4's longest presigned lifetime
+_INT_RE = re.compile(r"-?\d+")
 
 
-def _stream_of(params) -> tuple[str | None, str | None]:
-    """(stream name, ARN to name in a denial) from a request's parameters."""
-    if not isinstance(params, Mapping):
-        return None, None
-    name = params.get("StreamName")
-    for key in ("StreamARN", "ConsumerARN", "ResourceARN"):
-        arn = params.get(key)
-        if isinstance(arn, str):
-            m = _ARN_STREAM_RE.match(arn)
-            if m:
-                return (name if isinstance(name, str) else m.group(1)), arn
-    if isinstance(name, str):
-        return name, None
-    return None, None
+def _presigned_lifetime(raw: str) -> int:
+    """The seconds an ``X-Amz-Expires`` value grants (1 to 604800), or IncompleteSignatureException."""
+    if not _INT_RE.fullmatch(raw):
+        raise IncompleteSignatureException(f"X-Amz-Expires should be a number, not '{raw[:64]}'.")
+    if raw.startswith("-"):
+        raise IncompleteSignatureException("X-Amz-Expires must be non-negative.")
+    digits = raw.lstrip("0")
+    if len(digits) > len(str(_MAX_EXPIRES_S)) or int(digits or "0") > _MAX_EXPIRES_S:
+        raise IncompleteSignatureException(
+            f"X-Amz-Expires must be less than a week (in seconds) that is {_MAX_EXPIRES_S}."
+        )
+    if int(digits or "0") < 1:
+        raise IncompleteSignatureException("X-Amz-Expires must be at least 1 (second).")
+    return int(digits)
 
 
 # -- the check -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who signed a request, as :meth:`Authenticator.authenticate` found.
+
+    Attributes
+    ----------
+    access_key : str
+        The access key id of the credential.
+    region : str or None
+        The region of the credential scope (``verify`` mode), else None.
+    policy : KeyPolicy or None
+        What the key may do (``verify`` mode); None: anything.
+    """
+
+    access_key: str
+    region: str | None = None
+    policy: KeyPolicy | None = None
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the key is limited to some actions or streams (else :meth:`Authenticator.authorize` allows all)."""
+        return self.policy is not None and (self.policy.actions is not None or self.policy.streams is not None)
 
 
 @dataclass
@@ -257,11 +295,11 @@ class _Signed:
     amz_date: str  # the date string that goes into the string to sign
     timestamp: float | None
     presigned: bool
-    expires: int | None = None
+    expires: str | None = None  # X-Amz-Expires as given (presigned requests)
 
 
 class Authenticator:
-    """Checks one request; :meth:`check` raises a :class:`KinesisError` or returns the access key id.
+    """Checks requests: :meth:`authenticate` (who signed it), then :meth:`authorize` (may they do it).
 
     Parameters
     ----------
@@ -291,18 +329,68 @@ class Authenticator:
         n = len(self.config.keys) if self.config else 0
         return f"<Authenticator {self.mode} keys={n}>"
 
-    # the pipeline's entry point
-    def check(self, method: str, raw_path: str, headers: Mapping, body: bytes, operation: str, params) -> str | None:
-        """Authenticate (and in verify mode authorize) one request.
+    @property
+    def verifies(self) -> bool:
+        """Whether signatures are verified (``verify`` mode): the pipeline then authenticates before parsing."""
+        return self.mode == "verify"
 
-        ``headers`` is a case-insensitive multi-mapping (aiohttp's ``CIMultiDictProxy``).
+    # the pipeline's entry points
+    def authenticate(self, method: str, raw_path: str, headers: Mapping, body: bytes) -> Identity | None:
+        """Who signed one request: the signature, credential scope and clock checks.
+
+        Needs nothing parsed from the body.
+
+        Parameters
+        ----------
+        method, raw_path : str
+            The HTTP method and the path with its query string, as sent.
+        headers : Mapping
+            A case-insensitive multi-mapping (aiohttp's ``CIMultiDictProxy``).
+        body : bytes
+            The raw body (hashed into the signature).
+
+        Returns
+        -------
+        Identity or None
+            None in ``off`` mode; the key without a policy in ``presence`` mode.
+
+        Raises
+        ------
+        KinesisError
+            MissingAuthenticationToken, IncompleteSignature, InvalidSignature
+            or UnrecognizedClient exceptions.
         """
         if self.mode == "off":
             return None
         if self.mode == "presence":
             signed, _algorithm = self._presence(raw_path, headers)
-            return signed.access_key
-        return self._verify(method, raw_path, headers, body, operation, params)
+            return Identity(signed.access_key)
+        return self._verify(method, raw_path, headers, body)
+
+    def authorize(self, identity: Identity | None, operation: str, target) -> None:
+        """Whether ``identity`` may perform ``operation`` on ``target``; AccessDeniedException if not.
+
+        Parameters
+        ----------
+        identity : Identity or None
+            From :meth:`authenticate`; without a policy everything is allowed.
+        operation : str
+        target : resources.Target
+            The stream the request acts on (:func:`.resources.resolve`).  One
+            that names no stream is checked by action alone.
+        """
+        if identity is None or not identity.restricted:
+            return
+        policy = identity.policy
+        denied = policy.actions is not None and operation not in policy.actions
+        if policy.streams is not None and target.stream is not None:  # a request naming no stream: action only
+            denied = denied or target.stream not in policy.streams
+        if denied:
+            user = f"arn:aws:iam::{self.account_id}:user/{identity.access_key}"
+            arn = target.resource_arn(identity.region or self.region, self.account_id)
+            raise AccessDeniedException(
+                f"User: {user} is not authorized to perform: kinesis:{operation} on resource: {arn}"
+            )
 
     # -- presence / format (kl's checks and texts, spec 12.3/12.4) --
 
@@ -339,7 +427,6 @@ class Authenticator:
         msg = "".join(f"AWS query-string parameters must include '{p}'. " for p in _QUERY_PARAMS if not qparams.get(p))
         if msg:
             raise IncompleteSignatureException(msg + "Re-examine the query-string parameters.")
-        expires = qparams.get("X-Amz-Expires")
         return _Signed(
             access_key=qparams["X-Amz-Credential"].split("/", 1)[0],
             scope=qparams["X-Amz-Credential"].split("/"),
@@ -348,12 +435,12 @@ class Authenticator:
             amz_date=qparams["X-Amz-Date"],
             timestamp=None,
             presigned=True,
-            expires=int(expires) if expires and expires.isdigit() else None,
+            expires=qparams.get("X-Amz-Expires"),
         ), qparams["X-Amz-Algorithm"]
 
     # -- full verification (spec 12.2) --
 
-    def _verify(self, method, raw_path, headers, body, operation, params) -> str:
+    def _verify(self, method, raw_path, headers, body) -> Identity:
         signed, algorithm = self._presence(raw_path, headers)
         if algorithm != ALGORITHM:
             raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'.")
@@ -405,9 +492,10 @@ class Authenticator:
         skew = self.config.clock_skew_s
         span = f"{skew / 60:g} min." if skew % 60 == 0 else f"{skew:g} s."
         if signed.presigned and signed.expires is not None:
-            if now > ts + signed.expires:
+            lifetime = _presigned_lifetime(signed.expires)
+            if now > ts + lifetime:
                 raise InvalidSignatureException(
-                    f"Signature expired: {_fmt(ts + signed.expires)} is now earlier than {_fmt(now)}."
+                    f"Signature expired: {_fmt(ts + lifetime)} is now earlier than {_fmt(now)}."
                 )
         elif ts < now - skew:
             raise InvalidSignatureException(
@@ -459,29 +547,11 @@ class Authenticator:
             )
             sts = "\n".join([ALGORITHM, signed.amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
             expected = signature(policy.secret, scope_date, region, service, sts)
-            ok = hmac.compare_digest(expected, signed.signature.lower()) or ok
+            # the whole hex digest, as bytes (a str with non-ASCII characters would make compare_digest raise)
+            ok = hmac.compare_digest(expected.encode("ascii"), signed.signature.lower().encode("utf-8")) or ok
         if not ok:
             raise InvalidSignatureException(_MISMATCH)
-
-        self._authorize(akid, policy, operation, params, region)
-        return akid
-
-    def _authorize(self, akid: str, policy: KeyPolicy, operation: str, params, region: str) -> None:
-        user = f"arn:aws:iam::{self.account_id}:user/{akid}"
-        stream, arn = _stream_of(params)
-        if arn is None:
-            arn = (
-                f"arn:aws:kinesis:{region}:{self.account_id}:stream/{stream}"
-                if stream is not None
-                else f"arn:aws:kinesis:{region}:{self.account_id}:*"
-            )
-        denied = policy.actions is not None and operation not in policy.actions
-        # requests that name no stream (ListStreams, GetRecords by iterator, ...) are checked by action only
-        denied = denied or (policy.streams is not None and stream is not None and stream not in policy.streams)
-        if denied:
-            raise AccessDeniedException(
-                f"User: {user} is not authorized to perform: kinesis:{operation} on resource: {arn}"
-            )
+        return Identity(akid, region, policy)
 
 
 def make_authenticator(auth, *, region: str, account_id: str) -> Authenticator:

@@ -1,0 +1,160 @@
+"""Which stream a request acts on: the one resource authorization looks at.
+
+:func:`resolve` reads a request's parameters the way the action reading them
+does (:mod:`.actions` and the engine methods it calls), member by member and
+in the same order of precedence, so that a key limited to some streams is
+checked against the stream the call will touch, and never against a member the
+operation ignores.  The rules, from the operation's input members in the
+vendored model (:mod:`.model`):
+
+1. ``ShardIterator`` (GetRecords): the stream the iterator reads.  The
+   action reads by iterator alone; a ``StreamARN`` beside it is ignored.
+2. ``ConsumerARN`` when given (DescribeStreamConsumer,
+   DeregisterStreamConsumer, SubscribeToShard): the stream in the consumer
+   ARN.  The consumer registry names the consumer by its ARN first and
+   refuses a ``StreamARN`` that disagrees.
+3. ``ResourceARN`` (TagResource, UntagResource, ListTagsForResource and the
+   resource policies): the stream in the ARN, or in the consumer ARN when it
+   names a consumer.
+4. ``NextToken`` of ListShards when given: the stream the token pages
+   through.  (ListStreamConsumers' token must name the same stream as its
+   ``StreamARN``, which the action checks; ListStreams' token names none.)
+5. ``StreamARN`` when given: the stream it names.  Where ``StreamName`` is a
+   member too, the engine acts on the ARN's stream and refuses a name that
+   disagrees.
+6. ``StreamName`` when given.
+
+Only members of the operation's input shape are read: a ``StreamName`` sent
+to an operation that takes none (UpdateStreamMode, TagResource, ...) names
+nothing here, as it names nothing to the action.  A member that is present
+but is not a string, an ARN that is not a Kinesis stream or consumer ARN, and
+a token this engine did not make resolve to no stream: the action fails on
+them without touching any stream, and answers its own error.
+
+Names are taken from ARNs by syntax alone, whatever their region and account
+(the engine refuses ARNs of other regions and accounts, and keys are limited
+by stream name), so a stream that does not exist is denied as one that does:
+a key learns nothing about streams it may not use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from . import model as _service_model
+
+__all__ = ["RESOURCE_MEMBERS", "Target", "resolve", "resource_members", "stream_of_arn"]
+
+#: The input members that can name the stream an operation acts on.
+RESOURCE_MEMBERS = ("ShardIterator", "ConsumerARN", "ResourceARN", "NextToken", "StreamARN", "StreamName")
+
+#: Operations whose NextToken names the stream they page through (rule 4).
+_STREAM_PAGE_TOKENS = frozenset({"ListShards"})
+
+# A stream ARN: the name is everything after "stream/", as the engine reads it.
+_STREAM_ARN = re.compile(r"arn:[^:]+:kinesis:[^:]*:[^:]*:stream/(.+)", re.S)
+# A consumer ARN: the stream's name between "stream/" and "/consumer/", as the consumer registry reads it.
+_CONSUMER_ARN = re.compile(r"arn:[^:]+:kinesis:[^:]*:[^:]*:stream/([a-zA-Z0-9_.-]+)/consumer/.*", re.S)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The stream one request acts on.
+
+    Attributes
+    ----------
+    stream : str or None
+        The stream's name; None when the operation acts on no stream
+        (ListStreams, DescribeLimits, ...) or when the request names none the
+        action could use (it then fails with its own error).
+    arn : str or None
+        The ARN the request named the resource by (a stream's or a
+        consumer's), for messages; None when it was named otherwise.
+    member : str or None
+        The member the stream was read from (``"StreamARN"``, ...).
+    """
+
+    stream: str | None = None
+    arn: str | None = None
+    member: str | None = None
+
+    def resource_arn(self, region: str, account_id: str) -> str:
+        """The ARN to name in an AccessDenied message: as given, else the stream's, else the account's."""
+        if self.arn is not None:
+            return self.arn
+        if self.stream is not None:
+            return f"arn:aws:kinesis:{region}:{account_id}:stream/{self.stream}"
+        return f"arn:aws:kinesis:{region}:{account_id}:*"
+
+
+_NOTHING = Target()
+
+
+@lru_cache(maxsize=128)  # the model's operations
+def resource_members(operation: str) -> tuple[str, ...]:
+    """The members of ``operation``'s input (in the vendored model) that can name its stream, by precedence."""
+    model = _service_model.load()
+    op = model["operations"].get(operation)
+    shape = (op or {}).get("input", {}).get("shape")
+    members = model["shapes"][shape].get("members", {}) if shape else {}
+    out = [m for m in RESOURCE_MEMBERS if m in members]
+    if "NextToken" in out and operation not in _STREAM_PAGE_TOKENS:
+        out.remove("NextToken")
+    if "ShardIterator" in out:  # the action reads by iterator alone
+        out = ["ShardIterator"]
+    return tuple(out)
+
+
+def stream_of_arn(arn, member: str = "ResourceARN") -> str | None:
+    """The stream an ARN names (by syntax; any region and account), or None.
+
+    Parameters
+    ----------
+    arn : object
+        The member's value.
+    member : str
+        ``"StreamARN"`` (a stream ARN), ``"ConsumerARN"`` (a consumer ARN) or
+        ``"ResourceARN"`` (either: a consumer ARN is read as one first, as the
+        engine does).
+    """
+    if not isinstance(arn, str):
+        return None
+    m = None
+    if member != "StreamARN":
+        m = _CONSUMER_ARN.fullmatch(arn)
+    if m is None and member != "ConsumerARN":
+        m = _STREAM_ARN.fullmatch(arn)
+    return m.group(1) if m else None
+
+
+def resolve(engine, operation: str, params) -> Target:
+    """The stream a request for ``operation`` with ``params`` will act on (see the module's rules).
+
+    Parameters
+    ----------
+    engine : shardstream.Engine
+        The engine the request goes to: it reads the tokens it made
+        (:meth:`~shardstream.Engine.iterator_stream_name`,
+        :meth:`~shardstream.Engine.shard_page_stream_name`).
+    operation : str
+    params : dict
+        The parsed request, before validation.
+    """
+    if not isinstance(params, dict):
+        return _NOTHING
+    for member in resource_members(operation):
+        value = params.get(member)
+        if value is None:
+            continue
+        # the first member given decides, as in the action; a malformed one names no stream
+        if member == "ShardIterator":
+            return Target(engine.iterator_stream_name(value), None, member)
+        if member == "NextToken":
+            return Target(engine.shard_page_stream_name(value), None, member)
+        if member == "StreamName":
+            return Target(value, None, member) if isinstance(value, str) else _NOTHING
+        name = stream_of_arn(value, member)
+        return Target(name, value, member) if name is not None else _NOTHING
+    return _NOTHING
