@@ -11,6 +11,7 @@ operation that gains a resource member cannot be left out.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import urllib.error
@@ -289,17 +290,48 @@ def test_other_regions_and_accounts_are_the_actions_to_refuse(world):
 
 
 def test_undecodable_tokens_get_the_actions_errors(world):
-    status, body = post(world.url, "GetRecords", {"ShardIterator": "AAAA" * 40})
+    """For a key that may use every stream; a key limited to some is denied them (the next test)."""
+    admin_post = functools.partial(post, akid="AKIDADMIN", secret="admin-secret")
+    status, body = admin_post(world.url, "GetRecords", {"ShardIterator": "AAAA" * 40})
     assert (status, body) == (400, {"__type": "InvalidArgumentException", "message": "Invalid ShardIterator."})
-    status, body = post(world.url, "ListShards", {"NextToken": "AAAA" * 10})
+    status, body = admin_post(world.url, "ListShards", {"NextToken": "AAAA" * 10})
     assert (status, body) == (400, {"__type": "InvalidArgumentException", "message": "Invalid NextToken."})
     # ListStreamConsumers' token names its stream too: the action refuses it with another StreamARN
-    status, body = post(world.url, "ListStreamConsumers", {"StreamARN": arn("A"), "NextToken": world.consumer_token_b})
+    status, body = admin_post(
+        world.url, "ListStreamConsumers", {"StreamARN": arn("A"), "NextToken": world.consumer_token_b}
+    )
     assert (status, body) == (400, {"__type": "InvalidArgumentException", "message": "Invalid NextToken."})
     # another listing's token: refused by ListShards (it used to be a 500)
     token = world.admin.list_streams(Limit=1)["NextToken"]
-    status, body = post(world.url, "ListShards", {"NextToken": token})
+    status, body = admin_post(world.url, "ListShards", {"NextToken": token})
     assert (status, body) == (400, {"__type": "InvalidArgumentException", "message": "Invalid NextToken."})
+
+
+def test_resources_that_name_no_stream_are_denied_to_a_limited_key(world):
+    # authorization fails closed: what names no stream the key may use is denied, whatever the action would say
+    denied = "User: arn:aws:iam::000000000000:user/AKIDA is not authorized to perform: kinesis:{} on resource: {}"
+    anywhere = "arn:aws:kinesis:us-east-1:000000000000:*"
+    cases = [
+        ("GetRecords", {"ShardIterator": "AAAA" * 40}, anywhere),
+        ("ListShards", {"NextToken": "AAAA" * 10}, anywhere),
+        ("ListShards", {"NextToken": world.iterator_b}, anywhere),
+        (
+            "UpdateStreamMode",
+            {"StreamARN": "arn:aws:s3:::bucket", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}},
+            "arn:aws:s3:::bucket",
+        ),
+        (
+            "DescribeStreamConsumer",
+            {"ConsumerARN": "arn:aws:kinesis:us-east-1:000000000000:nothing"},
+            "arn:aws:kinesis:us-east-1:000000000000:nothing",
+        ),
+    ]
+    for operation, params, resource in cases:
+        status, body = post(world.url, operation, params)
+        assert (status, body) == (
+            400,
+            {"__type": "AccessDeniedException", "message": denied.format(operation, resource)},
+        )
 
 
 def test_key_limited_to_a_uses_a(world):

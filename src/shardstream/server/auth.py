@@ -376,15 +376,19 @@ class Authenticator:
             From :meth:`authenticate`; without a policy everything is allowed.
         operation : str
         target : resources.Target
-            The stream the request acts on (:func:`.resources.resolve`).  One
-            that names no stream is checked by action alone.
+            The stream the request acts on (:func:`.resources.resolve`).  A
+            request that names no stream is checked by action alone; one whose
+            resource member names no stream (``target.unresolved``) is denied to
+            a key limited to some streams.
         """
         if identity is None or not identity.restricted:
             return
         policy = identity.policy
         denied = policy.actions is not None and operation not in policy.actions
-        if policy.streams is not None and target.stream is not None:  # a request naming no stream: action only
-            denied = denied or target.stream not in policy.streams
+        if policy.streams is not None:
+            # a request naming no stream (ListStreams, ...) is checked by action only; one whose resource
+            # names no stream the key may use -- including one that names none at all -- is denied
+            denied = denied or target.unresolved or (target.stream is not None and target.stream not in policy.streams)
         if denied:
             user = f"arn:aws:iam::{self.account_id}:user/{identity.access_key}"
             arn = target.resource_arn(identity.region or self.region, self.account_id)

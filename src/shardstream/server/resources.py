@@ -28,8 +28,11 @@ Only members of the operation's input shape are read: a ``StreamName`` sent
 to an operation that takes none (UpdateStreamMode, TagResource, ...) names
 nothing here, as it names nothing to the action.  A member that is present
 but is not a string, an ARN that is not a Kinesis stream or consumer ARN, and
-a token this engine did not make resolve to no stream: the action fails on
-them without touching any stream, and answers its own error.
+a token this engine did not make resolve to no stream (the action fails on
+them without touching any stream); the :class:`Target` then says which member
+could not be read (``member`` set, ``stream`` None), and a key limited to some
+streams is denied it: authorization fails closed, so a disagreement between
+this module and an action can never open another stream to such a key.
 
 Names are taken from ARNs by syntax alone, whatever their region and account
 (the engine refuses ARNs of other regions and accounts, and keys are limited
@@ -73,12 +76,18 @@ class Target:
         The ARN the request named the resource by (a stream's or a
         consumer's), for messages; None when it was named otherwise.
     member : str or None
-        The member the stream was read from (``"StreamARN"``, ...).
+        The member the stream was read from (``"StreamARN"``, ...); set with
+        ``stream`` None when that member names no stream the action could use.
     """
 
     stream: str | None = None
     arn: str | None = None
     member: str | None = None
+
+    @property
+    def unresolved(self) -> bool:
+        """Whether the request named a resource that names no stream (the action will refuse it)."""
+        return self.stream is None and self.member is not None
 
     def resource_arn(self, region: str, account_id: str) -> str:
         """The ARN to name in an AccessDenied message: as given, else the stream's, else the account's."""
@@ -154,7 +163,12 @@ def resolve(engine, operation: str, params) -> Target:
         if member == "NextToken":
             return Target(engine.shard_page_stream_name(value), None, member)
         if member == "StreamName":
-            return Target(value, None, member) if isinstance(value, str) else _NOTHING
+            return Target(value, None, member) if isinstance(value, str) else _unresolved(value, member)
         name = stream_of_arn(value, member)
-        return Target(name, value, member) if name is not None else _NOTHING
+        return Target(name, value, member) if name is not None else _unresolved(value, member)
     return _NOTHING
+
+
+def _unresolved(value, member: str) -> Target:
+    """A member given that names no stream (malformed, foreign, not this engine's token)."""
+    return Target(None, value if isinstance(value, str) and value.startswith("arn:") else None, member)
