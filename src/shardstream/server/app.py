@@ -410,7 +410,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     engine = request.app[_ENGINE_KEY].get(region)
     try:
         keyed = actions.partition_key_required(engine, operation, params)
-        shapes.validate(operation, params, partition_key_required=keyed)
+        params = shapes.validate(operation, params, partition_key_required=keyed)  # numbers as read
         decoded = codec.decode_params(operation, params)
         if operation == "SubscribeToShard":  # registers a subscription: never blocks
             result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
