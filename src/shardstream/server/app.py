@@ -328,6 +328,29 @@ def _legacy(error_type: str, status: int, headers: dict) -> web.Response:
 
 # -- the pipeline ---------------------------------------------------------------------
 
+#: Bodies at least this large are parsed, validated and decoded on a worker thread, not on the event
+#: loop: a 7 MB body of tiny items takes up to ~1 s of CPU, and the loop keeps answering meanwhile
+#: (the C decoder lets the GIL go every few thousand items).  Smaller bodies take less than a thread
+#: hand-off costs.
+OFF_LOOP_BODY_BYTES = 256 * 1024
+
+
+async def _off_loop_if_big(body: bytes, fn, *args):
+    """``fn(*args)``: inline for a small ``body``, on the default executor for a big one."""
+    if len(body) < OFF_LOOP_BODY_BYTES:
+        return fn(*args)
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+def _parse_body(body: bytes, cbor: bool, operation: str | None):
+    """The request body as Python values (JSON 1.1 or CBOR 1.1)."""
+    return codec.parse_cbor_request(body, operation) if cbor else orjson.loads(body)
+
+
+def _checked_params(operation: str, params: dict, keyed: bool) -> dict:
+    """Shape validation (:mod:`.shapes`), then blobs and timestamps decoded (:mod:`.codec`)."""
+    return codec.decode_params(operation, shapes.validate(operation, params, partition_key_required=keyed))
+
 
 async def _handle(request: web.Request) -> web.StreamResponse:
     headers = _base_headers(request)
@@ -387,7 +410,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     cbor = content_type == CBOR_CONTENT_TYPE
 
     try:
-        params = codec.parse_cbor_request(body, operation) if cbor else orjson.loads(body)
+        params = await _off_loop_if_big(body, _parse_body, body, cbor, operation)
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
     except Exception:
@@ -410,8 +433,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
     engine = request.app[_ENGINE_KEY].get(region)
     try:
         keyed = actions.partition_key_required(engine, operation, params)
-        params = shapes.validate(operation, params, partition_key_required=keyed)  # numbers as read
-        decoded = codec.decode_params(operation, params)
+        decoded = await _off_loop_if_big(body, _checked_params, operation, params, keyed)
         if operation == "SubscribeToShard":  # registers a subscription: never blocks
             result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
         elif operation == "PutRecord":
