@@ -144,6 +144,28 @@ def test_put_records_501_entries_with_empty_keys_cut_at_10():
     assert msg == expected
 
 
+def test_a_list_past_its_maximum_is_read_only_to_one_entry_past_it():
+    """2.4 M entries cost what 501 do: the entries after the 501st are neither checked nor listed."""
+    import time
+
+    records = [{}] * 2_400_000 + [{"PartitionKey": 5}]  # the last one's type error is never reached
+    start = time.perf_counter()
+    msg = verr("PutRecords", {"StreamName": "s", "Records": records})
+    assert time.perf_counter() - start < 0.5
+    listing = "[" + ", ".join([ENTRY] * 501) + ", ...]"
+    assert msg.startswith(
+        "10 validation errors detected: "
+        + line(f"'{listing}'", "records", "Member must have length less than or equal to 500")
+        + "; "
+        + line("null", "records.1.member.partitionKey", "Member must not be null")
+    )
+    tags = {f"k{i}": "v" for i in range(100_000)}
+    msg = verr("AddTagsToStream", {"StreamName": "s", "Tags": tags})
+    assert (
+        "k200=v, ...}' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 200" in msg
+    )
+
+
 def test_get_shard_iterator_empty_type():
     assert verr("GetShardIterator", {"StreamName": "s", "ShardId": "shardId-0", "ShardIteratorType": ""}) == one(
         "''",
