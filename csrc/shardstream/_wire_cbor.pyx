@@ -290,6 +290,12 @@ cdef object _exact_item(_Exact *st, int depth, bint under_data, bint is_key):
         if info == 31:
             return _BREAK_ITEM
         raise Malformed()  # a one-byte simple value, or reserved
+    if major == 3 and info != 31:  # a definite text string: decoded in place (most of a body)
+        arg = _exact_arg(st, info)
+        if arg > <uint64_t>(st.n - st.pos):
+            raise Malformed()
+        st.pos += <Py_ssize_t>arg
+        return PyUnicode_DecodeUTF8(<const char *>st.buf + st.pos - <Py_ssize_t>arg, <Py_ssize_t>arg, "strict")
     if major == 2:
         value = _exact_string(st, 2, info)
         if is_key or (under_data and st.raw_data):
