@@ -629,7 +629,7 @@ def _put_records_certainly_valid(params) -> bool:
         key, data, hash_key = entry.get("PartitionKey"), entry.get("Data"), entry.get("ExplicitHashKey")
         if type(key) is not str or not 1 <= len(key) <= 256:
             return False
-        if len(entry) != 2 + (hash_key is not None):  # a member entries do not have, or a null one
+        if len(entry) != 2 and (hash_key is None or len(entry) != 3):  # another member, or a null one
             return False
         if type(data) is bytes:
             if len(data) > max_bytes:
