@@ -195,7 +195,7 @@ def serve(
     from pathlib import Path
 
     from .engine import Engine
-    from .server.app import make_app
+    from .server.app import DEFAULT_MAX_REGIONS, make_app
     from .storage.datadir import DataDirectoryLocked
 
     try:
@@ -223,9 +223,13 @@ def serve(
     async def announce(_app) -> None:
         mode = f"verifying signatures for {len(auth.keys)} key(s)" if auth is not None else "any signature accepted"
         storage = "in memory" if data_dir is None else f"data in {data_dir} ({durability})"
+        if region_list is not None:
+            others = f" and {', '.join(r for r in region_list if r != region)}" if set(region_list) - {region} else ""
+        else:
+            others = f" and up to {(max_regions or DEFAULT_MAX_REGIONS) - 1} others on demand"
         click.echo(
             f"shardstream serving Kinesis API on {scheme}://{host}:{port} "
-            f"(region {region}, account {account_id}; {mode}; {storage})"
+            f"(region {region}{others}, account {account_id}; {mode}; {storage})"
         )
         click.echo("Press Ctrl-C to stop.")
 

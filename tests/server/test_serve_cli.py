@@ -95,4 +95,5 @@ def test_region_flags(tmp_path):
             assert err.value.response["Error"]["Code"] == "InvalidSignatureException"
             assert text in err.value.response["Error"]["Message"]
         assert sorted(p.name for p in tmp_path.iterdir()) == ["eu-west-1", "us-east-1"]
-        server.interrupt()
+        out, _ = server.interrupt()
+        assert "(region us-east-1 and eu-west-1, eu-west-2, account" in out
