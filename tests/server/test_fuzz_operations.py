@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from shardstream.server import model
 
+from .model_samples import sample
+
 cbor2 = pytest.importorskip("cbor2")
 
 TARGET = "Kinesis_20131202."
@@ -81,25 +83,32 @@ def _typed(shape_name: str, wild, depth: int = 0):
     elif kind == "map":
         typed = st.dictionaries(st.text(max_size=6), _typed(spec["value"]["shape"], wild, depth + 1), max_size=3)
     elif kind == "string":
-        typed = st.sampled_from(spec["enum"]) if "enum" in spec else st.text(max_size=12)
+        # a value the model accepts (naming the streams the server has) as often as random text
+        typed = (
+            st.sampled_from(spec["enum"])
+            if "enum" in spec
+            else st.one_of(st.just(sample(shape_name, True)), st.just(sample(shape_name, True)), st.text(max_size=12))
+        )
     elif kind in ("integer", "long"):
         typed = st.integers(-3, 20) | st.floats(-3, 20)
     elif kind == "boolean":
         typed = st.booleans()
     elif kind == "blob":
-        typed = st.sampled_from(["", "eA==", "eHg=", "e", "eA=", "====", "e A="])
+        typed = st.sampled_from(["", "eA==", "eHg=", "e", "eA=", "====", "e A=", "eA==", "eHg="])
     else:  # timestamp
         typed = st.integers(0, 2_000_000_000) | st.floats(0, 2e9)
     return typed if depth == 0 else st.one_of(typed, typed, typed, typed, wild)
 
 
 def _bodies(wild):
+    """(operation, body): half with wild values and stray members, half of the model's types only."""
+
     def for_operation(operation):
         shape = model.load()["operations"][operation]["input"]["shape"]
         strays = st.dictionaries(st.sampled_from(["Unknown", "streamName", "Records2"]), wild, min_size=1, max_size=1)
         extra = st.just({}) | st.just({}) | st.just({}) | strays
-        body = st.tuples(_typed(shape, wild), extra).map(lambda pair: {**pair[0], **pair[1]})
-        return st.tuples(st.just(operation), body)
+        messy = st.tuples(_typed(shape, wild), extra).map(lambda pair: {**pair[0], **pair[1]})
+        return st.tuples(st.just(operation), messy | _typed(shape, st.nothing()))
 
     return st.sampled_from(OPERATIONS).flatmap(for_operation)
 
@@ -128,6 +137,8 @@ def fuzz_server():
     from shardstream.testing import start_server
 
     with start_server() as handle:
+        for name in ("a", "s"):  # the stream names (and ARNs) model_samples gives
+            handle.engine.create_stream(name, shard_count=2)
         yield handle
 
 
