@@ -334,13 +334,13 @@ def make_app(
     # aiohttp refuses bodies over client_max_size itself; we check first and answer 413.
     app = web.Application(client_max_size=max_body_bytes + 1)
     app[_ENGINE_KEY] = regions_served = _Regions(engine, regions, max_regions)
-    app.on_cleanup.append(regions_served.close)
     app[_MAX_BODY_KEY] = int(max_body_bytes)
     app[_AUTH_KEY] = _auth.make_authenticator(
         auth, region=getattr(engine, "region", "us-east-1"), account_id=getattr(engine, "account_id", "000000000000")
     )
     app[_OFFLOAD_KEY] = offload = _Offload(engine_workers)
     app.on_cleanup.append(offload.close)
+    app.on_cleanup.append(regions_served.close)  # once no engine call runs any more
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_route("*", "/{tail:.*}", _handle)
     eventstream.install(app)
