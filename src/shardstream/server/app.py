@@ -19,6 +19,11 @@ its record is appended on the loop (microseconds, never blocking) and the
 answer waits without a thread for the group commit that fsyncs it, so one
 flush answers all the requests that arrived meanwhile with one wake-up.
 
+Bodies of :data:`OFF_LOOP_BODY_BYTES` or more are parsed, validated and
+decoded on a worker thread, so one 7 MB body does not hold up the loop.  A
+request goes to the engine of the region it is signed for (:class:`_Regions`:
+made on first use, at most ``max_regions`` of them).
+
 ``GET /_shardstream/health`` answers a JSON status for container health
 checks; the ``/_shardstream/`` prefix is shardstream's own, and every other
 non-Kinesis request gets Kinesis's answers.
