@@ -400,12 +400,16 @@ def counter_gap(shard_capacity_bytes: int) -> int:
 
 
 class Maintenance:
-    """The background thread of a durable engine.
+    """The background thread of a durable engine, started once the engine has a stream.
 
     Every ``flush_interval_ms`` it writes the records of ``interval`` and
     ``none`` streams to disk (syncing the ``interval`` ones); every
     ``MAINTAIN_EVERY_MS`` it rolls old segments and deletes segments past
     retention.  Errors are logged and kept in ``last_error``; the thread goes on.
+
+    An engine without streams has nothing to flush: the thread starts on the
+    first :meth:`start` (the engine calls it when it restores or creates a
+    stream), so engines made for regions nobody writes to cost no thread.
     """
 
     MAINTAIN_EVERY_MS = 10_000
@@ -414,9 +418,23 @@ class Maintenance:
         self._engine = weakref.ref(engine)
         self._interval_s = engine.flush_interval_ms / 1000
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self.last_error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="shardstream-maintenance", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread has been started (and not stopped)."""
+        with self._lock:
+            return self._thread is not None and not self._stop.is_set()
+
+    def start(self) -> None:
+        """Start the thread, unless it runs already or the engine was closed (idempotent)."""
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, name="shardstream-maintenance", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         last_maintain = time.monotonic()
@@ -439,7 +457,9 @@ class Maintenance:
             del engine
 
     def stop(self) -> None:
-        """Stop the thread and wait for it (it finishes its current pass)."""
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        """Stop the thread and wait for it (it finishes its current pass); it never starts afterwards."""
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()

@@ -169,6 +169,8 @@ class Engine:
                 self._data.release()
                 raise
             self._maintenance = Maintenance(self)
+            if self._streams:
+                self._maintenance.start()
             _open_engines.add(self)
 
     @property
@@ -483,6 +485,7 @@ class Engine:
                 stream = DurableStream(
                     self, name, count, store=store, durability=durability or self.durability, **settings
                 )
+                self._maintenance.start()
             if throughput_limits:
                 throttle.install(stream, None if throughput_limits is True else throughput_limits)
             self._streams[name] = stream

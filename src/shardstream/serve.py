@@ -54,6 +54,21 @@ def _configure_logging(level: str, access_log: str | None):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=4567, show_default=True, type=int, help="TCP port (0 picks a free one).")
 @click.option("--region", default="us-east-1", show_default=True, help="Region named in stream ARNs.")
+@click.option(
+    "--regions",
+    "regions",
+    default=None,
+    metavar="R1,R2,...",
+    help="Serve only these regions besides --region (comma-separated); requests signed for others get 400 "
+    "InvalidSignatureException.  Default: any region, up to --max-regions.",
+)
+@click.option(
+    "--max-regions",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Most regions served (--region included), each with its own engine made on its first request "
+    "[default: 8, or every --regions one].",
+)
 @click.option("--account-id", default="000000000000", show_default=True, help="Account named in ARNs and errors.")
 @click.option(
     "--shard-limit",
@@ -126,6 +141,8 @@ def serve(
     host: str,
     port: int,
     region: str,
+    regions: str | None,
+    max_regions: int | None,
     account_id: str,
     shard_limit: int,
     transition_ms: int,
@@ -150,6 +167,11 @@ def serve(
     "streams": [...] | "*"}}, "clock_skew_s": 300}``.
     """
     access_logger = _configure_logging(log_level, access_log)
+    region_list = None
+    if regions is not None:
+        region_list = [r.strip() for r in regions.split(",") if r.strip()]
+        if not region_list:
+            raise click.UsageError("--regions needs at least one region name")
     if (tls_cert is None) != (tls_key is None):
         missing = "--tls-key" if tls_key is None else "--tls-cert"
         raise click.UsageError(f"--tls-cert and --tls-key go together: {missing} is missing")
@@ -173,7 +195,7 @@ def serve(
     from pathlib import Path
 
     from .engine import Engine
-    from .server.app import make_app
+    from .server.app import DEFAULT_MAX_REGIONS, make_app
     from .storage.datadir import DataDirectoryLocked
 
     try:
@@ -196,14 +218,18 @@ def serve(
             auth = AuthConfig.load(auth_file)
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"--auth {auth_file}: {exc}") from exc
-    app = make_app(engine, auth=auth)
+    app = make_app(engine, auth=auth, regions=region_list, max_regions=max_regions)
 
     async def announce(_app) -> None:
         mode = f"verifying signatures for {len(auth.keys)} key(s)" if auth is not None else "any signature accepted"
         storage = "in memory" if data_dir is None else f"data in {data_dir} ({durability})"
+        if region_list is not None:
+            others = f" and {', '.join(r for r in region_list if r != region)}" if set(region_list) - {region} else ""
+        else:
+            others = f" and up to {(max_regions or DEFAULT_MAX_REGIONS) - 1} others on demand"
         click.echo(
             f"shardstream serving Kinesis API on {scheme}://{host}:{port} "
-            f"(region {region}, account {account_id}; {mode}; {storage})"
+            f"(region {region}{others}, account {account_id}; {mode}; {storage})"
         )
         click.echo("Press Ctrl-C to stop.")
 

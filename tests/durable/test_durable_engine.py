@@ -326,7 +326,9 @@ def test_group_commit_shares_fsyncs(tmp_path, monkeypatch):
         monkeypatch.setattr(os, "fsync", real_fsync)
         assert len(acks) == threads * per_thread
         assert len(calls) < threads * per_thread / 2
-        assert sorted(on_disk(engine, "s")) == sorted(b"%d-%d" % (t, i) for t in range(threads) for i in range(per_thread))
+        assert sorted(on_disk(engine, "s")) == sorted(
+            b"%d-%d" % (t, i) for t in range(threads) for i in range(per_thread)
+        )
 
 
 # -- lifecycle ----------------------------------------------------------------------------------
@@ -442,3 +444,20 @@ def test_full_ring_with_nothing_writable_pushes_back_instead_of_spinning(tmp_pat
         with pytest.raises(shardstream.ProvisionedThroughputExceededException):
             for i in range(100):
                 s.put_batch(*records(1000, start=i * 1000))
+
+
+def _maintenance_threads() -> int:
+    return sum(t.name == "shardstream-maintenance" for t in threading.enumerate())
+
+
+def test_the_background_thread_starts_with_the_first_stream(tmp_path):
+    before = _maintenance_threads()
+    with shardstream.Engine(data_dir=tmp_path / "d") as engine:
+        assert _maintenance_threads() == before  # nothing to flush yet: no thread
+        engine.create_stream("s", shard_count=1)
+        engine.create_stream("t", shard_count=1)
+        assert _maintenance_threads() == before + 1  # one per engine, not per stream
+    assert _maintenance_threads() == before
+    with shardstream.Engine(data_dir=tmp_path / "d"):  # restored streams: started at once
+        assert _maintenance_threads() == before + 1
+    assert _maintenance_threads() == before

@@ -62,8 +62,14 @@ def test_round_trip_raw_json(server):
     status, _, body = op(server.url, "GetRecords", {"ShardIterator": body["ShardIterator"]})
     rec = body["Records"][0]
     assert rec["Data"] == "aGk=" and isinstance(rec["ApproximateArrivalTimestamp"], float)
-    status, _, body = op(server.url, "DescribeStreamSummary", {"StreamName": "raw", "Unknown": 1, "StreamARN": None})
+    status, _, body = op(server.url, "DescribeStreamSummary", {"StreamName": "raw", "StreamARN": None})
     assert status == 200 and isinstance(body["StreamDescriptionSummary"]["StreamCreationTimestamp"], float)
+    status, _, body = op(server.url, "DescribeStreamSummary", {"StreamName": "raw", "Unknown": 1})
+    assert (status, body["__type"]) == (400, "SerializationException")
+    assert body["Message"] == (
+        'Unrecognized field "Unknown" (class com.amazonaws.kinesis.v20131202.DescribeStreamSummaryInput), '
+        "not marked as ignorable"
+    )
 
 
 def test_every_response_has_a_request_id(server):
@@ -369,10 +375,21 @@ def test_cbor_put_records_fast_path_and_fallbacks(server):
     records = [{"Data": bytes([i]) * i, "PartitionKey": f"k{i}"} for i in range(1, 101)]
     status, out = cpost("PutRecords", cbor2.dumps({"StreamName": "cf", "Records": records}))
     assert status == 200 and out["FailedRecordCount"] == 0 and len(out["Records"]) == 100
-    # a tag-1 timestamp in an unknown member: cbor2 refuses it, the exact decoder reads it
+    # a tag-1 timestamp in an unknown member: read (cbor2 would refuse it), then refused as a member
     tagged = cbor2.dumps({"StreamName": "cf", "Records": records[:1], "When": cbor2.CBORTag(1, 1_700_000_000_000)})
     status, out = cpost("PutRecords", tagged)
-    assert status == 200 and out["FailedRecordCount"] == 0
+    assert status == 400 and out["Message"].startswith('Unrecognized field "When"')
+    # a tag-1 timestamp where one belongs
+    tagged = cbor2.dumps(
+        {
+            "StreamName": "cf",
+            "Timestamp": cbor2.CBORTag(1, 1_700_000_000_000),
+            "ShardId": "shardId-000000000000",
+            "ShardIteratorType": "AT_TIMESTAMP",
+        }
+    )
+    status, out = cpost("GetShardIterator", tagged)
+    assert status == 200 and out["ShardIterator"]
     # a timestamp where a blob belongs: worded as the JSON form would be (epoch seconds are a number)
     bad = cbor2.dumps({"StreamName": "cf", "Records": [{"Data": cbor2.CBORTag(1, 5), "PartitionKey": "k"}]})
     status, out = cpost("PutRecords", bad)
@@ -386,5 +403,5 @@ def test_cbor_put_records_fast_path_and_fallbacks(server):
     assert status == 200 and out["ShardId"].startswith("shardId-")
     stream = server.engine.stream("cf")
     table = stream.read_table()
-    assert sorted(table.column("data").to_pylist()) == sorted([r["Data"] for r in records] + [b"\x01", b"\x00\xff"])
+    assert sorted(table.column("data").to_pylist()) == sorted([r["Data"] for r in records] + [b"\x00\xff"])
     assert_alive(server.url)

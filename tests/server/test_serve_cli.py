@@ -82,3 +82,18 @@ def test_bad_log_level_and_unwritable_access_log_are_refused(tmp_path):
         timeout=60,
     )
     assert out.returncode == 1 and "--access-log" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_region_flags(tmp_path):
+    from botocore.exceptions import ClientError
+
+    with ServeProcess("--data-dir", str(tmp_path), "--regions", "eu-west-1, eu-west-2", "--max-regions", "2") as server:
+        assert boto3_client(server.url(), region="eu-west-1").list_streams()["StreamNames"] == []
+        for region, text in [("ap-south-1", "serves only eu-west-1, eu-west-2, us-east-1"), ("eu-west-2", "at most 2")]:
+            with pytest.raises(ClientError) as err:
+                boto3_client(server.url(), region=region).list_streams()
+            assert err.value.response["Error"]["Code"] == "InvalidSignatureException"
+            assert text in err.value.response["Error"]["Message"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["eu-west-1", "us-east-1"]
+        out, _ = server.interrupt()
+        assert "(region us-east-1 and eu-west-1, eu-west-2, account" in out

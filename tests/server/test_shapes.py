@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 import pytest
@@ -141,6 +142,28 @@ def test_put_records_501_entries_with_empty_keys_cut_at_10():
         ]
     )
     assert msg == expected
+
+
+def test_a_list_past_its_maximum_is_read_only_to_one_entry_past_it():
+    """2.4 M entries cost what 501 do: the entries after the 501st are neither checked nor listed."""
+    import time
+
+    records = [{}] * 2_400_000 + [{"PartitionKey": 5}]  # the last one's type error is never reached
+    start = time.perf_counter()
+    msg = verr("PutRecords", {"StreamName": "s", "Records": records})
+    assert time.perf_counter() - start < 0.5
+    listing = "[" + ", ".join([ENTRY] * 501) + ", ...]"
+    assert msg.startswith(
+        "10 validation errors detected: "
+        + line(f"'{listing}'", "records", "Member must have length less than or equal to 500")
+        + "; "
+        + line("null", "records.1.member.partitionKey", "Member must not be null")
+    )
+    tags = {f"k{i}": "v" for i in range(100_000)}
+    msg = verr("AddTagsToStream", {"StreamName": "s", "Tags": tags})
+    assert (
+        "k200=v, ...}' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 200" in msg
+    )
 
 
 def test_get_shard_iterator_empty_type():
@@ -383,9 +406,66 @@ def test_patterns_are_whole_string_and_ascii():
     validate("SplitShard", {"StreamName": "s", "ShardToSplit": "x", "NewStartingHashKey": "9" * 39})
 
 
-def test_null_is_absent_and_unknown_members_ignored():
-    validate("ListStreams", {"Limit": None, "Bogus": {"x": [1]}, "ExclusiveStartStreamName": None})
+def test_null_is_absent():
+    assert validate("ListStreams", {"Limit": None, "ExclusiveStartStreamName": None}) == {}
     assert verr("CreateStream", {"StreamName": None}) == one("null", "streamName", "Member must not be null")
+
+
+def unrecognized(member: str, shape: str) -> str:
+    return f'Unrecognized field "{member}" (class com.amazonaws.kinesis.v20131202.{shape}), not marked as ignorable'
+
+
+@pytest.mark.parametrize(
+    "operation, body, member, shape",
+    [
+        ("ListStreams", {"Bogus": {"x": [1]}}, "Bogus", "ListStreamsInput"),
+        ("ListStreams", {"Bogus": None}, "Bogus", "ListStreamsInput"),  # null or not: not a member
+        ("PutRecord", {"StreamARN": "a", "streamName": "s"}, "streamName", "PutRecordInput"),  # names are exact
+        (
+            "PutRecords",
+            {"StreamName": "s", "Records": [{"PartitionKey": "k", "Data": "", "StreamName": "x"}]},
+            "StreamName",
+            "PutRecordsRequestEntry",
+        ),
+        ("ListShards", {"ShardFilter": {"Type": "AT_LATEST", "Bogus": 1}}, "Bogus", "ShardFilter"),
+        ("CreateStream", {1: "s"}, "1", "CreateStreamInput"),  # a CBOR map's integer key
+    ],
+)
+def test_unknown_members_are_refused(operation, body, member, shape):
+    with pytest.raises(SerializationException) as err:
+        validate(operation, body)
+    assert str(err.value) == unrecognized(member, shape)
+
+
+def test_unknown_member_is_found_before_type_errors():
+    with pytest.raises(SerializationException, match="Unrecognized field .StreamNme."):
+        validate("ListStreams", {"Limit": "x", "StreamNme": "s"})
+
+
+@pytest.mark.parametrize("operation", ["ListStreams", "DescribeStream", "ListTagsForStream"])
+@pytest.mark.parametrize("number, read", [(1.5, 1), (2.0, 2), (2.999, 2), (1e30, 2**31 - 1)])
+def test_numbers_in_integer_members_are_floored_and_clamped(operation, number, read):
+    body = {"Limit": number} if operation == "ListStreams" else {"StreamName": "s", "Limit": number}
+    if 1 <= read <= 10_000:
+        assert validate(operation, body)["Limit"] == read
+    else:
+        assert "Value '2147483647' at 'limit'" in verr(operation, body)
+
+
+def test_non_string_map_keys_are_serialization_errors():
+    for key, text in [
+        (1, "TruncatingBigNumber can not be converted to an String"),
+        (True, "Boolean"),
+        (b"k", "HeapByteBuffer can not be converted to an String"),
+        (None, "Null key"),
+    ]:
+        for operation, body in [
+            ("CreateStream", {"StreamName": "s", "Tags": {key: "a"}}),
+            ("AddTagsToStream", {"StreamName": "s", "Tags": {key: "a"}}),
+            ("TagResource", {"ResourceARN": "arn", "Tags": {key: "a"}}),
+        ]:
+            with pytest.raises(SerializationException, match=text):
+                validate(operation, body)
 
 
 def test_unknown_operation_is_not_checked():
@@ -393,10 +473,13 @@ def test_unknown_operation_is_not_checked():
 
 
 def test_params_not_modified():
-    params = {"StreamName": "s", "Records": [{"PartitionKey": "k", "Data": "AAAA", "Extra": 1}], "Limit": None}
+    params = {"StreamName": "s", "Records": [{"PartitionKey": "k", "Data": "AAAA"}, None], "StreamARN": None}
     snapshot = repr(params)
-    validate("PutRecords", params)
-    assert repr(params) == snapshot
+    with pytest.raises(ValidationException):
+        validate("PutRecords", params)
+    params["Records"].pop()
+    assert validate("PutRecords", params) == {"StreamName": "s", "Records": [{"PartitionKey": "k", "Data": "AAAA"}]}
+    assert repr(params) == snapshot.replace(", None]", "]")
 
 
 # --------------------------------------------------------------- spec §2.7 SerializationException texts
@@ -559,3 +642,34 @@ def test_cbor_forms_accepted():
     )
     when = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
     validate("GetShardIterator", {"ShardId": "x", "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": when})
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_what_botocore_writes_for_every_operation_passes(operation):
+    """botocore's own serializer, fed every member of the model: no member is refused as unknown."""
+    import datetime
+
+    from botocore.serialize import create_serializer
+    from botocore.session import get_session
+
+    service = get_session().get_service_model("kinesis")
+    op_model = service.operation_model(operation)
+
+    def native(value, shape):  # the model sample as a boto3 caller passes it
+        if shape.type_name == "structure":
+            return {k: native(v, shape.members[k]) for k, v in value.items()}
+        if shape.type_name == "list":
+            return [native(v, shape.member) for v in value]
+        if shape.type_name == "map":
+            return {k: native(v, shape.value) for k, v in value.items()}
+        if shape.type_name == "blob":
+            return base64.b64decode(value)
+        if shape.type_name == "timestamp":
+            return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+        return value
+
+    params = native(_sample(op_model.input_shape.name, full=True), op_model.input_shape)
+    request = create_serializer("json").serialize_to_request(params, op_model)
+    body = json.loads(request["body"]) if request["body"] else {}
+    assert set(body) == set(params)
+    validate(operation, body)

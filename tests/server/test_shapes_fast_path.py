@@ -17,10 +17,14 @@ data = st.one_of(
     st.integers(),
 )
 hash_keys = st.one_of(st.none(), st.text(max_size=45), st.integers(0, 2**130).map(str))
-entries = st.fixed_dictionaries({"PartitionKey": keys, "Data": data}, optional={"ExplicitHashKey": hash_keys})
+# members the model does not have (and "StreamName", which entries do not have): never on the fast path
+strays = st.one_of(st.none(), st.integers(), st.text(max_size=3))
+entries = st.fixed_dictionaries(
+    {"PartitionKey": keys, "Data": data}, optional={"ExplicitHashKey": hash_keys, "StreamName": strays}
+)
 bodies = st.fixed_dictionaries(
     {"Records": st.lists(entries, min_size=0, max_size=8)},
-    optional={"StreamName": st.one_of(st.text(max_size=130), st.just("stream-1"))},
+    optional={"StreamName": st.one_of(st.text(max_size=130), st.just("stream-1")), "Limit": strays},
 )
 
 
@@ -47,3 +51,5 @@ def test_fast_path_takes_ordinary_batches():
     body = {"StreamName": "s", "Records": [{"Data": "eA==", "PartitionKey": f"k{i}"} for i in range(500)]}
     assert shapes._put_records_certainly_valid(body)
     assert not shapes._put_records_certainly_valid({**body, "Records": body["Records"] * 2})
+    assert not shapes._put_records_certainly_valid({**body, "Extra": None})
+    assert not shapes._put_records_certainly_valid({**body, "Records": [{"Data": "eA==", "PartitionKey": "k", "X": 1}]})

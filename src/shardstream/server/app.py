@@ -21,6 +21,11 @@ its record is appended on the loop (microseconds, never blocking) and the
 answer waits without a thread for the group commit that fsyncs it, so one
 flush answers all the requests that arrived meanwhile with one wake-up.
 
+Bodies of :data:`OFF_LOOP_BODY_BYTES` or more are parsed, validated and
+decoded on a worker thread, so one 7 MB body does not hold up the loop.  A
+request goes to the engine of the region it is signed for (:class:`_Regions`:
+made on first use, at most ``max_regions`` of them).
+
 ``GET /_shardstream/health`` answers a JSON status for container health
 checks; the ``/_shardstream/`` prefix is shardstream's own, and every other
 non-Kinesis request gets Kinesis's answers.
@@ -42,11 +47,21 @@ import orjson
 from aiohttp import web
 
 from ..durable import WouldBlock, nonblocking_puts
-from ..errors import KinesisError
+from ..errors import InternalFailureException, KinesisError, ResourceInUseException
+from ..storage.datadir import DataDirectoryLocked
 from . import actions, codec, eventstream, model, resources, shapes
 from . import auth as _auth
 
-__all__ = ["JSON_CONTENT_TYPE", "CBOR_CONTENT_TYPE", "HEALTH_PATH", "TARGET_PREFIX", "make_app", "model_version"]
+__all__ = [
+    "CBOR_CONTENT_TYPE",
+    "DEFAULT_MAX_REGIONS",
+    "HEALTH_PATH",
+    "JSON_CONTENT_TYPE",
+    "OFF_LOOP_BODY_BYTES",
+    "TARGET_PREFIX",
+    "make_app",
+    "model_version",
+]
 
 log = logging.getLogger("shardstream.server")
 
@@ -64,16 +79,62 @@ _ACCESS_DENIED = "Unable to determine service/operation name to be authorized"
 _CORS_EXPOSE = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date"
 
 
-class _Regions:
-    """One engine per region, as Kinesis scopes streams: the given engine serves its own
-    region (and unsigned or unscoped requests); others are made on first use with its settings."""
+#: Most regions a server answers for when ``make_app`` is given no list (``shardstream serve --max-regions``).
+DEFAULT_MAX_REGIONS = 8
 
-    def __init__(self, engine):
+
+class _Regions:
+    """One engine per region, as Kinesis scopes streams, up to a cap.
+
+    The given engine serves its own region (and unsigned or unscoped
+    requests); another region's engine is made, with its settings
+    (:meth:`Engine.for_region`), on the first request signed for that region.
+    Each costs memory and, when durable, a directory and its lock file (its
+    background thread starts only with its first stream), so only ``regions``
+    (when given) are served, and at most ``max_regions`` engines are made.  A
+    request for any other region is answered as AWS answers a credential scoped
+    to a region it does not serve: InvalidSignatureException (400, not retried
+    by the SDKs) ``Credential should be scoped to a valid region, not 'xx-1'.``,
+    followed by which regions this server serves and the flag that changes it.
+    A region whose data directory another process holds is answered
+    ResourceInUseException naming the directory, and tried again on the next
+    request.
+
+    Parameters
+    ----------
+    engine : shardstream.Engine
+        The default engine; its region is always served.
+    regions : iterable of str, optional
+        The regions served besides the default engine's; None: any region,
+        up to ``max_regions``.
+    max_regions : int, optional
+        Most regions served, the default engine's included.  None:
+        :data:`DEFAULT_MAX_REGIONS` without a ``regions`` list, every listed
+        region with one.
+    """
+
+    def __init__(self, engine, regions=None, max_regions: int | None = None):
         self.default = engine
-        self._engines = {getattr(engine, "region", "us-east-1"): engine}
+        home = getattr(engine, "region", "us-east-1")
+        self._allowed = None if regions is None else frozenset(regions) | {home}
+        if max_regions is None:
+            max_regions = DEFAULT_MAX_REGIONS if self._allowed is None else len(self._allowed)
+        if isinstance(max_regions, bool) or not isinstance(max_regions, int) or max_regions < 1:
+            raise ValueError(f"max_regions must be an int >= 1, not {max_regions!r}")
+        self.max_regions = max_regions
+        self._engines = {home: engine}
         self._lock = threading.Lock()
 
     def get(self, region: str | None):
+        """The engine serving ``region`` (the default one for None), made on first use.
+
+        Raises
+        ------
+        InvalidSignatureException
+            ``region`` is not one this server serves, or the cap is reached.
+        ResourceInUseException
+            ``region``'s data directory is locked by another process.
+        """
         if region is None:
             return self.default
         engine = self._engines.get(region)
@@ -81,8 +142,41 @@ class _Regions:
             with self._lock:
                 engine = self._engines.get(region)
                 if engine is None:
-                    engine = self._engines[region] = self.default.for_region(region)
+                    self._check_served(region)
+                    engine = self._engines[region] = self._open(region)
         return engine
+
+    def _check_served(self, region: str) -> None:
+        """Raise InvalidSignatureException unless a new engine for ``region`` may be made (lock held)."""
+        prefix = f"Credential should be scoped to a valid region, not '{region}'. "
+        if self._allowed is not None and region not in self._allowed:
+            served = ", ".join(sorted(self._allowed))
+            raise _auth.InvalidSignatureException(
+                f"{prefix}This server serves only {served} (shardstream serve --regions)."
+            )
+        if len(self._engines) >= self.max_regions:
+            served = ", ".join(self._engines)
+            raise _auth.InvalidSignatureException(
+                f"{prefix}This server serves at most {self.max_regions} regions and serves {served} already "
+                "(shardstream serve --max-regions)."
+            )
+
+    def _open(self, region: str):
+        """A new engine for ``region``; ResourceInUseException if its data directory is locked elsewhere."""
+        try:
+            return self.default.for_region(region)
+        except (DataDirectoryLocked, ValueError) as exc:  # held by another process; another region's directory
+            raise ResourceInUseException(f"Region {region} cannot be served: {exc}") from None
+        except OSError as exc:
+            raise InternalFailureException(f"Region {region} cannot be served: {exc}") from None
+
+    async def close(self, _app=None) -> None:
+        """Close the engines made for other regions (an aiohttp ``on_cleanup`` hook); the default is its owner's."""
+        with self._lock:
+            made = [e for e in self._engines.values() if e is not self.default]
+            self._engines = {r: e for r, e in self._engines.items() if e is self.default}
+        for engine in made:
+            engine.close()
 
     def regions(self) -> list[str]:
         """The regions served so far (the default engine's first)."""
@@ -212,7 +306,15 @@ class _Offload:
             await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
 
 
-def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None, engine_workers: int = 32) -> web.Application:
+def make_app(
+    engine,
+    *,
+    max_body_bytes: int = 7 * 1024 * 1024,
+    auth=None,
+    engine_workers: int = 32,
+    regions=None,
+    max_regions: int | None = None,
+) -> web.Application:
     """An aiohttp application serving the Kinesis API over ``engine``.
 
     Parameters
@@ -227,16 +329,25 @@ def make_app(engine, *, max_body_bytes: int = 7 * 1024 * 1024, auth=None, engine
         keys limited to their actions and streams.
     engine_workers : int
         Threads for engine calls of a durable engine (see :class:`_Offload`).
+    regions : iterable of str, optional
+        The regions served besides ``engine``'s own (each gets its engine on
+        the first request signed for it); None: any region, up to ``max_regions``.
+    max_regions : int, optional
+        Most regions served, ``engine``'s included: :data:`DEFAULT_MAX_REGIONS`
+        (8) without ``regions``, all of them with it.  Requests signed for any
+        other region get 400 InvalidSignatureException saying which regions are
+        served (see :class:`_Regions`).
     """
     # aiohttp refuses bodies over client_max_size itself; we check first and answer 413.
     app = web.Application(client_max_size=max_body_bytes + 1)
-    app[_ENGINE_KEY] = _Regions(engine)
+    app[_ENGINE_KEY] = regions_served = _Regions(engine, regions, max_regions)
     app[_MAX_BODY_KEY] = int(max_body_bytes)
     app[_AUTH_KEY] = _auth.make_authenticator(
         auth, region=getattr(engine, "region", "us-east-1"), account_id=getattr(engine, "account_id", "000000000000")
     )
     app[_OFFLOAD_KEY] = offload = _Offload(engine_workers)
     app.on_cleanup.append(offload.close)
+    app.on_cleanup.append(regions_served.close)  # once no engine call runs any more
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_route("*", "/{tail:.*}", _handle)
     eventstream.install(app)
@@ -330,6 +441,29 @@ def _legacy(error_type: str, status: int, headers: dict) -> web.Response:
 
 # -- the pipeline ---------------------------------------------------------------------
 
+#: Bodies at least this large are parsed, validated and decoded on a worker thread, not on the event
+#: loop: a 7 MB body of tiny items takes up to ~1 s of CPU, and the loop keeps answering meanwhile
+#: (the C decoder lets the GIL go every few thousand items).  Smaller bodies take less than a thread
+#: hand-off costs.
+OFF_LOOP_BODY_BYTES = 256 * 1024
+
+
+async def _off_loop_if_big(body: bytes, fn, *args):
+    """``fn(*args)``: inline for a small ``body``, on the default executor for a big one."""
+    if len(body) < OFF_LOOP_BODY_BYTES:
+        return fn(*args)
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+def _parse_body(body: bytes, cbor: bool, operation: str | None):
+    """The request body as Python values (JSON 1.1 or CBOR 1.1)."""
+    return codec.parse_cbor_request(body, operation) if cbor else orjson.loads(body)
+
+
+def _checked_params(operation: str, params: dict, keyed: bool) -> dict:
+    """Shape validation (:mod:`.shapes`), then blobs and timestamps decoded (:mod:`.codec`)."""
+    return codec.decode_params(operation, shapes.validate(operation, params, partition_key_required=keyed))
+
 
 async def _handle(request: web.Request) -> web.StreamResponse:
     headers = _base_headers(request)
@@ -399,7 +533,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
             return _kinesis_error(err, headers, cbor)
 
     try:
-        params = codec.parse_cbor_request(body, operation) if cbor else orjson.loads(body)
+        params = await _off_loop_if_big(body, _parse_body, body, cbor, operation)
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
     except Exception:
@@ -426,8 +560,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
 
     try:
         keyed = actions.partition_key_required(engine, operation, params)
-        shapes.validate(operation, params, partition_key_required=keyed)
-        decoded = codec.decode_params(operation, params)
+        decoded = await _off_loop_if_big(body, _checked_params, operation, params, keyed)
         if operation == "SubscribeToShard":  # registers a subscription: never blocks
             result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
         elif operation == "PutRecord":

@@ -7,10 +7,10 @@ bad base64 (spec 2.7).  Responses: :func:`encode_json` writes ``datetime`` as
 epoch seconds (float, ms precision) and ``bytes`` as base64.
 
 CBOR bodies (``application/x-amz-cbor-1.1``) carry raw byte strings and tag-1
-epoch *milliseconds*; :func:`cbor_to_json_form` normalises a decoded CBOR body
-to the JSON form so validation and decoding share one path.
-:func:`parse_cbor_request` reads plain bodies in C and keeps the data plane's
-blobs as bytes.
+epoch *milliseconds*; :func:`parse_cbor_request` reads them in C straight into
+the JSON form (keeping the data plane's blobs as bytes) so validation and
+decoding share one path.  :func:`decode_cbor` and :func:`cbor_to_json_form` are
+the same reading in Python: the reference the C reader is tested against.
 """
 
 from __future__ import annotations
@@ -309,7 +309,7 @@ def decode_cbor(body: bytes):
         value, end = _cbor_item(memoryview(body), 0, 0)
     except (IndexError, ValueError, UnicodeDecodeError, struct.error, RecursionError):
         raise SerializationException("Malformed CBOR body") from None
-    if end != len(body):
+    if end != len(body) or value is _BREAK:
         raise SerializationException("Malformed CBOR body")
     return value
 
@@ -361,11 +361,13 @@ def _cbor_item(buf: memoryview, at: int, depth: int):
         if arg is None:
             parts = []
             while True:
+                if buf[at] != 0xFF and (buf[at] >> 5 != major or buf[at] & 0x1F == 31):
+                    raise ValueError("a chunk is not a definite string of its string's type")
                 part, at = _cbor_item(buf, at, depth + 1)
                 if part is _BREAK:
                     break
-                parts.append(part)
-            joined = b"".join(p if isinstance(p, bytes) else p.encode("utf-8") for p in parts)
+                parts.append(part if major == 2 else part.encode("utf-8"))
+            joined = b"".join(parts)
         else:
             if at + arg > len(buf):
                 raise ValueError("truncated")
@@ -399,6 +401,8 @@ def _cbor_item(buf: memoryview, at: int, depth: int):
         return out, at
     # major 6: a tag
     value, at = _cbor_item(buf, at, depth + 1)
+    if value is _BREAK:
+        raise ValueError("a tag on a break")
     if arg == 1 and isinstance(value, (int, float)) and not isinstance(value, bool):
         return _EpochMillis(value), at
     return value, at
@@ -409,17 +413,21 @@ RAW_BLOB_OPERATIONS = frozenset({"PutRecords", "PutRecord", "GetRecords"})
 
 
 def parse_cbor_request(body: bytes, operation: str | None):
-    """A CBOR request body in the form validation takes (spec 2.2), fast when it is plain.
+    """A CBOR request body in the form validation takes (spec 2.2), read in C.
 
-    A plain body (:func:`shardstream._wire_cbor.decode_plain`: no tags, no
-    indefinite lengths; what the SDKs send for the data plane) is read in C,
-    ~20x faster than :func:`decode_cbor`; for the operations in
-    :data:`RAW_BLOB_OPERATIONS` its blobs stay bytes when no byte string sits
-    anywhere but under a ``Data`` key, so they are not base64-encoded only to
-    be decoded again.  Everything else (AWS's tag-1 timestamps, malformed
-    input) goes through :func:`decode_cbor` and :func:`cbor_to_json_form`,
-    which read it or raise SerializationException.
+    :func:`shardstream._wire_cbor.decode_request` reads every body
+    :func:`decode_cbor` reads (tags, indefinite lengths, half floats), ~20x
+    faster, straight into the JSON form (:func:`cbor_to_json_form`); for the
+    operations in :data:`RAW_BLOB_OPERATIONS` the blobs under ``Data`` keys
+    stay bytes, so they are not base64-encoded only to be decoded again.
+    Malformed input raises SerializationException.  Without the extension
+    (built before it had the function) the Python decoder does the work.
     """
+    if _decode_request is not None:
+        try:
+            return _decode_request(body, operation in RAW_BLOB_OPERATIONS)
+        except ValueError:
+            raise SerializationException("Malformed CBOR body") from None
     plain = _decode_plain(body)
     if plain is not None:
         value, stray_bytes = plain
@@ -437,6 +445,10 @@ try:
     from .._wire_cbor import decode_plain as _decode_plain
 except ImportError:  # pragma: no cover
     _decode_plain = _no_plain_decoder
+try:
+    from .._wire_cbor import decode_request as _decode_request
+except ImportError:  # pragma: no cover - an extension built before the function existed
+    _decode_request = None
 
 
 def cbor_to_json_form(value):

@@ -8,9 +8,20 @@ botocore's ``kinesis/2013-12-02``) describes it, the way Kinesis itself does (sp
    the first mismatch raises :class:`~shardstream.errors.SerializationException`
    with Kinesis's (Java-flavoured) text, e.g.
    ``class java.lang.String can not be converted to an Integer`` (spec §2.7).
-   Unknown members are ignored and ``null`` counts as absent.  Blobs are still
-   base64 text here: their form is checked (length multiple of 4, alphabet,
-   canonical last character) but they are not decoded.
+   ``null`` counts as absent.  A member the structure does not have (at the
+   top level or in a nested structure) is refused as Jackson, the JSON reader
+   under Coral, words it: ``Unrecognized field "Foo" (class
+   com.amazonaws.kinesis.v20131202.PutRecordInput), not marked as ignorable``
+   -- kinesalite ignores such members (spec §2.2), but an ignored member is one
+   the authoriser may read and the action not (a smuggled ``StreamName``).
+   Numbers in integer members are floored and clamped to the Java type's range
+   (Coral's ``TruncatingBigNumber``, spec §2.6), and the action gets them so.
+   Map keys are checked against the key shape (a CBOR map may have integer
+   keys).  A list or map longer than its maximum is read only up to one entry
+   past it: that is enough to refuse it, and a 7 MB body of tiny entries costs
+   no more than a legal one.  Blobs are still base64 text here: their form is
+   checked (length multiple of 4, alphabet, canonical last character) but they
+   are not decoded.
 2. **Then constraints.**  ``required``, ``min``/``max`` (length or value),
    ``pattern`` and ``enum`` of every member, nested structures, list members
    and map keys/values; all violations are collected (in Kinesis's per-operation
@@ -29,6 +40,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import itertools
 import math
 import re
 from functools import lru_cache
@@ -87,6 +99,11 @@ _LIST_HERE = "Start of list found where not expected"
 _STRUCT_HERE = "Start of structure or map found where not expected."
 _INT_BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _INT_NAMES = {"integer": "Integer", "long": "Long"}
+# A member the model does not have: Jackson's UnrecognizedPropertyException text (the JSON reader under
+# Coral), with the class named as the service's own request classes are (_STRUCT_REPR).
+_UNRECOGNIZED = 'Unrecognized field "{}" (class com.amazonaws.kinesis.v20131202.{}), not marked as ignorable'
+# Java classes named for values JSON cannot carry but CBOR can (a byte string where text belongs, a null map key).
+_BYTES_CLASS = "class java.nio.HeapByteBuffer"
 _B64_BAD = re.compile(r"[^a-zA-Z0-9+/=]|=[^=]")
 _B64_VALUES = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 
@@ -110,6 +127,7 @@ class _Shape:
         "member",
         "key",
         "value",
+        "names",
     )
 
     def __init__(self, name: str, spec: dict):
@@ -123,6 +141,7 @@ class _Shape:
         self.members: list[tuple[str, _Shape]] = []
         self.required: frozenset = frozenset(spec.get("required", ()))
         self.member = self.key = self.value = None
+        self.names: frozenset = frozenset()
 
     def __repr__(self) -> str:
         return f"<{self.type} shape {self.name}>"
@@ -155,6 +174,7 @@ def _compiled(keyed: bool = True) -> dict[str, _Shape]:
             first = _STRUCT_ORDER.get(name, [])
             ordered = [m for m in first if m in members] + [m for m in members if m not in first]
             shape.members = [(m, build(spec["members"][m]["shape"])) for m in ordered]
+            shape.names = frozenset(members)
         elif shape.type == "list":
             shape.member = build(spec["member"]["shape"])
         elif shape.type == "map":
@@ -175,6 +195,7 @@ def _compiled(keyed: bool = True) -> dict[str, _Shape]:
             lookup = dict(base.members)
             ordered = [m for m in order if m in lookup] + [m for m in names if m not in order]
             top.members = [(m, lookup[m]) for m in ordered]
+            top.names = base.names
             base = top
         out[op] = base
     return out
@@ -194,22 +215,48 @@ def input_shape(operation: str) -> dict:
 
 
 class _Blob:
-    """A type-checked base64 blob: keeps only its decoded length."""
+    """A type-checked blob: its decoded length, and the value as it came (base64 text or bytes)."""
 
-    __slots__ = ("length",)
+    __slots__ = ("length", "raw")
 
-    def __init__(self, length: int):
+    def __init__(self, length: int, raw=None):
         self.length = length
+        self.raw = raw
+
+
+class _HeadList(list):
+    """The first ``max + 1`` entries of a list longer than its shape allows, and its real length."""
+
+    __slots__ = ("total",)
+
+    def __init__(self, head, total: int):
+        super().__init__(head)
+        self.total = total
+
+
+class _HeadMap(dict):
+    """The first ``max + 1`` entries of a map larger than its shape allows, and its real size."""
+
+    __slots__ = ("total",)
+
+    def __init__(self, head, total: int):
+        super().__init__(head)
+        self.total = total
 
 
 def _fail(message: str):
     raise SerializationException(message)
 
 
-def _container_fail(value) -> None:
+def _container_fail(value, target: str = "an String") -> None:
+    """The text for a value of no scalar type ``target`` takes: a list, a map, or a CBOR-only value."""
     if isinstance(value, list):
         _fail(_LIST_HERE)
-    _fail(_STRUCT_HERE)
+    if isinstance(value, dict):
+        _fail(_STRUCT_HERE)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        _fail(f"{_BYTES_CLASS} can not be converted to {target}")
+    _fail(f"class java.lang.Object can not be converted to {target}")
 
 
 def _blob_length(text: str) -> int:
@@ -245,6 +292,8 @@ def _check_type(value, shape: _Shape):
             _fail("class java.lang.Boolean can not be converted to an String")
         if isinstance(value, (int, float)):
             _fail(f"{_NUMBER} can not be converted to an String")
+        if value is None:  # only as a map key: members and list entries that are null never get here
+            _fail("Null key found where not expected")
         _container_fail(value)
     if kind in _INT_BOUNDS:
         name = _INT_NAMES[kind]
@@ -262,17 +311,17 @@ def _check_type(value, shape: _Shape):
             return min(max(math.floor(value), lo), hi)
         if isinstance(value, str):
             _fail(f"class java.lang.String can not be converted to an {name}")
-        _container_fail(value)
+        _container_fail(value, f"an {name}")
     if kind == "blob":
         if isinstance(value, str):
-            return _Blob(_blob_length(value))
+            return _Blob(_blob_length(value), value)
         if isinstance(value, (bytes, bytearray, memoryview)):  # already raw (a CBOR byte string)
-            return _Blob(len(value))
+            return _Blob(len(value), value)
         if isinstance(value, bool):
             _fail("class java.lang.Boolean can not be converted to a Blob")
         if isinstance(value, (int, float)):
             _fail(f"{_NUMBER} can not be converted to a Blob")
-        _container_fail(value)
+        _container_fail(value, "a Blob")
     if kind == "boolean":
         if isinstance(value, bool):
             return value
@@ -280,7 +329,7 @@ def _check_type(value, shape: _Shape):
             _fail(f"{_NUMBER} can not be converted to an Boolean")
         if isinstance(value, str):
             _fail(f"'{value.upper()}' can not be converted to an Boolean")
-        _container_fail(value)
+        _container_fail(value, "an Boolean")
     if kind == "timestamp":
         if isinstance(value, bool):
             _fail("class java.lang.Boolean can not be converted to milliseconds since epoch")
@@ -288,16 +337,22 @@ def _check_type(value, shape: _Shape):
             return value
         if isinstance(value, str):
             _fail("class java.lang.String can not be converted to milliseconds since epoch")
-        _container_fail(value)
+        _container_fail(value, "milliseconds since epoch")
     if kind == "list":
         if isinstance(value, list):
-            return [None if item is None else _check_type(item, shape.member) for item in value]
+            head = value if shape.max is None or len(value) <= shape.max + 1 else value[: shape.max + 1]
+            out = [None if item is None else _check_type(item, shape.member) for item in head]
+            return out if head is value else _HeadList(out, len(value))
         if isinstance(value, dict):
             _fail(_STRUCT_HERE)
         _fail("Expected list or null")
     if kind == "map":
         if isinstance(value, dict):
-            return {k: None if v is None else _check_type(v, shape.value) for k, v in value.items()}
+            items = value.items()
+            if shape.max is not None and len(value) > shape.max + 1:
+                items = itertools.islice(items, shape.max + 1)
+            out = {_check_type(k, shape.key): None if v is None else _check_type(v, shape.value) for k, v in items}
+            return out if len(out) == len(value) else _HeadMap(out, len(value))
         if isinstance(value, list):
             _fail(_LIST_HERE)
         _fail("Expected map or null")
@@ -311,6 +366,10 @@ def _check_type(value, shape: _Shape):
 
 
 def _check_struct(value: dict, shape: _Shape) -> dict:
+    names = shape.names
+    for name in value:
+        if name not in names:
+            _fail(_UNRECOGNIZED.format(name, shape.name))
     out = {}
     for name, member in shape.members:
         item = value.get(name)
@@ -332,14 +391,16 @@ def _plain(value, shape: _Shape | None) -> str:
         return blob_repr(value.length)
     if isinstance(value, bool):
         return "true" if value else "false"
+    # a list or map cut after max + 1 entries (_HeadList, _HeadMap) shows those, then "..."
+    more = ", ..." if isinstance(value, (_HeadList, _HeadMap)) else ""
     if isinstance(value, list):
         inner = shape.member if shape is not None else None
-        return "[" + ", ".join(_plain(v, inner) for v in value) + "]"
+        return "[" + ", ".join(_plain(v, inner) for v in value) + more + "]"
     if isinstance(value, dict):
         if shape is not None and shape.type == "structure":
             return _STRUCT_REPR.format(shape.name)
         inner = shape.value if shape is not None else None
-        return "{" + ", ".join(f"{k}={_plain(v, inner)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}={_plain(v, inner)}" for k, v in value.items()) + more + "}"
     if value is None:
         return "null"
     return str(value)
@@ -350,7 +411,11 @@ def _shown(value, shape: _Shape) -> str:
 
 
 def _length(value) -> int:
-    return value.length if isinstance(value, _Blob) else len(value)
+    if isinstance(value, _Blob):
+        return value.length
+    if isinstance(value, (_HeadList, _HeadMap)):
+        return value.total
+    return len(value)
 
 
 def _length_rules(shape: _Shape) -> list[str]:
@@ -455,8 +520,8 @@ def _check_members(out: list, prefix: str, value: dict, shape: _Shape) -> None:
 # --------------------------------------------------------------------------- API
 
 
-def validate(operation: str, params: dict, *, partition_key_required: bool = True) -> None:
-    """Check a JSON-decoded request body against ``operation``'s model input shape.
+def validate(operation: str, params: dict, *, partition_key_required: bool = True) -> dict:
+    """Check a JSON-decoded request body against ``operation``'s model input shape; return it as read.
 
     Parameters
     ----------
@@ -473,24 +538,33 @@ def validate(operation: str, params: dict, *, partition_key_required: bool = Tru
         USER_PARTITION_KEY streams); False for streams with AUTO record
         distribution, where the model's optional key is taken as it is.
 
+    Returns
+    -------
+    dict
+        The body as the service reads it, for the action: ``null`` members
+        dropped, numbers in integer members floored and clamped to the Java
+        type's range (``{"Limit": 1.5}`` -> ``{"Limit": 1}``), everything else
+        as it came (``params`` itself when nothing needs changing).
+
     Raises
     ------
     SerializationException
-        A member has the wrong JSON type, or a blob is not valid base64 (first
+        A member the input shape (or a nested structure) does not have; a
+        member of the wrong JSON type; a blob that is not valid base64 (first
         problem found, in Kinesis's member order).
     ValidationException
         One or more model constraints are broken (at most ten listed).
     """
     if operation == "PutRecords" and _put_records_certainly_valid(params):
-        return  # the hot path: a well-formed batch needs no walk of the model
-    _validate_model(operation, params, partition_key_required)
+        return params  # the hot path: a well-formed batch needs no walk of the model
+    return _validate_model(operation, params, partition_key_required)
 
 
-def _validate_model(operation: str, params, partition_key_required: bool = True) -> None:
+def _validate_model(operation: str, params, partition_key_required: bool = True) -> dict:
     """:func:`validate` by a full walk of the model's input shape."""
     shape = _compiled(partition_key_required).get(operation)
     if shape is None:
-        return
+        return params
     if params is None:
         params = {}
     if not isinstance(params, dict):
@@ -499,6 +573,18 @@ def _validate_model(operation: str, params, partition_key_required: bool = True)
     violations: list = []
     _check_members(violations, "", data, shape)
     raise_if_any(violations)
+    return _wire_form(data)
+
+
+def _wire_form(value):
+    """A type-checked value (:func:`_check_type`) as the action takes it: blobs as they came."""
+    if isinstance(value, _Blob):
+        return value.raw
+    if isinstance(value, dict):
+        return {k: _wire_form(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire_form(v) for v in value]
+    return value
 
 
 _STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
@@ -520,7 +606,7 @@ def _max_data_bytes() -> int:
 def _put_records_certainly_valid(params) -> bool:
     """True when a PutRecords body passes every check :func:`validate` makes, tested in one tight loop.
 
-    Anything unusual (an ARN, a wrong type, a limit touched) returns False and
+    Anything unusual (an ARN, a member the model lacks, a wrong type, a limit touched) returns False and
     gets the full walk, which words the error; base64 characters are left to
     the codec, which raises the same SerializationException texts.  ``Data``
     may be base64 text (JSON) or raw bytes (CBOR).
@@ -533,6 +619,8 @@ def _put_records_certainly_valid(params) -> bool:
     records = params.get("Records")
     if type(records) is not list or not 1 <= len(records) <= 500:
         return False
+    if len(params) != 1 + (name is not None):  # another member (or a null one): the full walk words it
+        return False
     max_data = _max_data_b64()
     max_bytes = _max_data_bytes()
     for entry in records:
@@ -540,6 +628,8 @@ def _put_records_certainly_valid(params) -> bool:
             return False
         key, data, hash_key = entry.get("PartitionKey"), entry.get("Data"), entry.get("ExplicitHashKey")
         if type(key) is not str or not 1 <= len(key) <= 256:
+            return False
+        if len(entry) != 2 and (hash_key is None or len(entry) != 3):  # another member, or a null one
             return False
         if type(data) is bytes:
             if len(data) > max_bytes:
