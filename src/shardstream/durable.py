@@ -510,7 +510,10 @@ class Maintenance:
     Every ``flush_interval_ms`` it writes the records of ``interval`` and
     ``none`` streams to disk (syncing the ``interval`` ones); every
     ``MAINTAIN_EVERY_MS`` it rolls old segments and deletes segments past
-    retention.  Errors are logged and kept in ``last_error``; the thread goes on.
+    retention.  Errors are kept in ``last_error`` and logged (a stream's
+    failing flushes once, until one succeeds again); the thread goes on, so a
+    flush that failed for want of space is retried every interval and puts
+    resume once it succeeds.
     """
 
     MAINTAIN_EVERY_MS = 10_000
@@ -520,6 +523,7 @@ class Maintenance:
         self._interval_s = engine.flush_interval_ms / 1000
         self._stop = threading.Event()
         self.last_error: BaseException | None = None
+        self._failing = weakref.WeakSet()  # streams whose last background flush failed (logged once)
         self._thread = threading.Thread(target=self._run, name="shardstream-maintenance", daemon=True)
         self._thread.start()
 
@@ -534,8 +538,18 @@ class Maintenance:
                 try:
                     if stream.durability != "sync":
                         stream.flush(sync=stream.durability == "interval")
+                        if stream in self._failing:
+                            self._failing.discard(stream)
+                            _log.warning("background flush of stream %s succeeded again", stream.name)
                     if due:
                         stream.store.maintain(stream.now_ms(), stream.retention_hours * 3_600_000)
+                except StorageError as exc:  # puts are refused meanwhile (see DurableStream)
+                    self.last_error = exc
+                    if stream not in self._failing:
+                        self._failing.add(stream)
+                        _log.error(
+                            "background flush of stream %s failed (retried every interval): %s", stream.name, exc
+                        )
                 except Exception as exc:  # keep serving; report
                     self.last_error = exc
                     _log.exception("background flush of stream %s failed", stream.name)

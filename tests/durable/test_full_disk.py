@@ -1,0 +1,233 @@
+"""A full disk: failed writes are rolled back, never acknowledged, never seen, never stored.
+
+Two ways to fill a disk:
+
+* :class:`FullDiskIO`, a :class:`~shardstream.storage.SegmentIO` handed to the
+  engine (``segment_io=``), fails segment writes with ``ENOSPC`` on demand,
+  after writing part of the batch (as a real full disk leaves a torn write).
+  Runs everywhere.
+* a real, small tmpfs mounted for the test (needs root; skipped otherwise),
+  filled with a ballast file, with the engine in a child process
+  (``full_disk_writer.py``) that is killed with SIGKILL, or a real server.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import shardstream
+from shardstream.errors import StorageError, StorageFullError
+from shardstream.storage import SegmentIO
+
+from .full_disk_writer import identity, payload
+
+WRITER = Path(__file__).with_name("full_disk_writer.py")
+
+
+class FullDiskIO(SegmentIO):
+    """Segment writes fail with ENOSPC while ``full`` is set, having written ``torn`` bytes first."""
+
+    def __init__(self, torn: int = 100):
+        self.full = False
+        self.torn = torn
+        self.failures = 0
+
+    def write(self, fd, buffers, offset):
+        if self.full:
+            self.failures += 1
+            data = b"".join(bytes(memoryview(b).cast("B")) for b in buffers)
+            os.pwrite(fd, data[: self.torn], offset)  # a partial batch, as a real full disk leaves
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write(fd, buffers, offset)
+
+
+def stored_ids(stream) -> list[int]:
+    """Every record id a read from disk and memory returns (sorted, duplicates kept)."""
+    return sorted(identity(d) for d in stream.read_table().column("data").to_pylist())
+
+
+def trim_horizon_ids(stream) -> list[int]:
+    """Every record id GetRecords returns from TRIM_HORIZON, shard by shard."""
+    ids = []
+    for shard in stream.shards:
+        it = stream.get_shard_iterator(shard.shard_id, "TRIM_HORIZON")["ShardIterator"]
+        while it:
+            got = stream.get_records(it, 10_000)
+            ids += [identity(r["Data"]) for r in got["Records"]]
+            if not got["Records"]:
+                break
+            it = got.get("NextShardIterator")
+    return sorted(ids)
+
+
+def test_storage_full_error_is_a_retryable_kinesis_error():
+    from shardstream.errors import storage_error
+
+    err = storage_error(OSError(errno.ENOSPC, "No space left on device"))
+    assert isinstance(err, StorageFullError) and isinstance(err, OSError) and err.errno == errno.ENOSPC
+    assert (err.error_type, err.http_status) == ("ServiceUnavailable", 503)
+    assert err.to_dict() == {"__type": "ServiceUnavailable", "message": str(err)}
+    assert "disk holding the data directory is full" in str(err) and "retry" in str(err)
+    other = storage_error(OSError(errno.EIO, "Input/output error"))
+    assert type(other) is StorageError and "Input/output error" in str(other)
+
+
+def test_sync_failed_put_is_not_acknowledged_seen_or_stored_and_writes_resume(tmp_path):
+    io = FullDiskIO()
+    engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, max_segment_bytes=8192)
+    stream = engine.create_stream("s", 2)
+    acked = []
+    for n in range(100):
+        stream.put_record(payload(n), f"k{n}")
+        acked.append(n)
+
+    io.full = True
+    with pytest.raises(StorageFullError, match="disk holding the data directory is full") as info:
+        stream.put_record(payload(100), "k100")
+    assert info.value.http_status == 503
+    with pytest.raises(StorageFullError):
+        stream.put_batch([f"k{n}" for n in range(101, 111)], [payload(n) for n in range(101, 111)])
+    with pytest.raises(StorageFullError):
+        stream.put_records([{"Data": payload(n), "PartitionKey": f"k{n}"} for n in range(111, 121)])
+    assert io.failures >= 3
+    # readers never see them, from memory or disk
+    assert trim_horizon_ids(stream) == acked
+    assert stored_ids(stream) == acked
+
+    io.full = False  # space is back: the next put simply works
+    for n in range(200, 250):
+        stream.put_record(payload(n), f"k{n}")
+        acked.append(n)
+    stream.put_batch([f"k{n}" for n in range(250, 300)], [payload(n) for n in range(250, 300)])
+    acked += range(250, 300)
+    assert trim_horizon_ids(stream) == acked
+    # sequence numbers stay unique and increasing per shard
+    table = stream.read_table()
+    for shard in set(table.column("shard_id").to_pylist()):
+        seqs = [
+            int(s)
+            for s, sh in zip(table.column("sequence_number").to_pylist(), table.column("shard_id").to_pylist())
+            if sh == shard
+        ]
+        assert seqs == sorted(set(seqs))
+    engine.close()
+
+    with shardstream.Engine(data_dir=tmp_path) as reopened:  # no CorruptSegmentError
+        assert stored_ids(reopened.stream("s")) == acked
+        assert trim_horizon_ids(reopened.stream("s")) == acked
+
+
+def test_sync_crash_after_a_full_disk_keeps_exactly_the_acknowledged(tmp_path):
+    io = FullDiskIO(torn=5000)
+    engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, max_segment_bytes=8192)
+    stream = engine.create_stream("s", 1)
+    acked, failed = [], []
+    for n in range(300):
+        io.full = 100 <= n < 150
+        try:
+            stream.put_record(payload(n), "k")
+        except StorageFullError:
+            failed.append(n)
+        else:
+            acked.append(n)
+    assert failed == list(range(100, 150))
+    engine._crash()  # as SIGKILL: nothing flushed, nothing sealed
+    with shardstream.Engine(data_dir=tmp_path) as reopened:
+        assert stored_ids(reopened.stream("s")) == acked
+
+
+def test_concurrent_sync_writers_on_a_flapping_disk(tmp_path):
+    """Whatever the interleaving: every acknowledged record stored once, no failed one stored."""
+    io = FullDiskIO()
+    engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, max_segment_bytes=16384)
+    stream = engine.create_stream("s", 3)
+    acked, failed = [], []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(w):
+        for i in range(150):
+            n = w * 1000 + i
+            try:
+                if i % 3:
+                    stream.put_record(payload(n), f"k{n}")
+                else:
+                    stream.put_records([{"Data": payload(n), "PartitionKey": f"k{n}"}])
+            except StorageFullError:
+                with lock:
+                    failed.append(n)
+            else:
+                with lock:
+                    acked.append(n)
+
+    def flapper():
+        while not stop.is_set():
+            io.full = not io.full
+            time.sleep(0.002)
+        io.full = False
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    flap = threading.Thread(target=flapper)
+    flap.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    stop.set()
+    flap.join()
+    assert acked and failed, "the disk should have been full for some puts and not for others"
+    assert stored_ids(stream) == sorted(acked)
+    engine._crash()
+    with shardstream.Engine(data_dir=tmp_path) as reopened:
+        assert stored_ids(reopened.stream("s")) == sorted(acked)
+
+
+def test_interval_puts_push_back_while_flushes_fail_and_reads_go_on(tmp_path):
+    io = FullDiskIO()
+    engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, durability="interval", flush_interval_ms=20)
+    stream = engine.create_stream("s", 2)
+    stream.put_batch([f"k{n}" for n in range(100)], [payload(n) for n in range(100)])
+    acked = list(range(100))
+    stream.flush()
+    io.full = True
+    stream.put_batch([f"k{n}" for n in range(100, 200)], [payload(n) for n in range(100, 200)])
+    acked += range(100, 200)  # acknowledged before the failing flush: the one interval at risk
+    deadline = time.monotonic() + 10
+    refused = None
+    n = 200
+    while refused is None and time.monotonic() < deadline:
+        try:
+            stream.put_record(payload(n), f"k{n}")
+        except StorageFullError as exc:
+            refused = exc
+        else:
+            acked.append(n)
+            n += 1
+            time.sleep(0.002)
+    assert refused is not None and "disk holding the data directory is full" in str(refused)
+    for _ in range(5):  # and it stays refused while the disk is full
+        time.sleep(0.03)
+        with pytest.raises(StorageFullError):
+            stream.put_record(b"refused", "k")
+    assert trim_horizon_ids(stream) == acked  # reads go on (disk, then memory)
+    io.full = False  # the background thread retries each interval: puts resume by themselves
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            stream.put_record(payload(5000), "k")
+            acked.append(5000)
+            break
+        except StorageFullError:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    engine.close()
+    with shardstream.Engine(data_dir=tmp_path) as reopened:
+        assert stored_ids(reopened.stream("s")) == sorted(acked)
