@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -229,3 +231,157 @@ def test_interval_puts_push_back_while_flushes_fail_and_reads_go_on(tmp_path):
     engine.close()
     with shardstream.Engine(data_dir=tmp_path) as reopened:
         assert stored_ids(reopened.stream("s")) == sorted(acked)
+
+
+# -- a real full disk: a small tmpfs ------------------------------------------------
+
+
+def _mount_tmpfs(directory: Path, size: str) -> str | None:
+    """Mount a tmpfs of ``size`` on ``directory``; the reason if that is impossible."""
+    if os.geteuid() != 0:
+        return "mounting a tmpfs needs root (the injected-ENOSPC tests above cover the logic)"
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)], capture_output=True, text=True
+    )
+    if done.returncode:
+        return f"cannot mount a tmpfs: {done.stderr.strip()}"
+    return None
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs (unmounted afterwards)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    reason = _mount_tmpfs(mnt, "4m")
+    if reason:
+        pytest.skip(reason)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill ``disk`` with a ballast file to the last byte, then give back ``leave`` bytes."""
+    ballast = disk / "ballast"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        chunk = 1 << 16
+        while chunk:
+            try:
+                os.write(fd, b"\0" * chunk)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                chunk //= 2
+        if leave:
+            os.ftruncate(fd, max(os.fstat(fd).st_size - leave, 0))
+    finally:
+        os.close(fd)
+    return ballast
+
+
+class Writer:
+    """``full_disk_writer.py`` in a child process, driven line by line."""
+
+    def __init__(self, data_dir: Path, durability: str = "sync", interval_ms: int = 200):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WRITER), str(data_dir), durability, str(interval_ms)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(WRITER.parents[2] / "src")},
+        )
+        self.acked: dict[int, float] = {}
+        self.failed: dict[int, str] = {}
+        self.lines: list[str] = []
+        assert self._read_until("ready")
+
+    def _read_until(self, word: str) -> bool:
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            if line == word:
+                return True
+            kind, _, rest = line.partition(" ")
+            if kind == "A":
+                n, when = rest.split()
+                self.acked[int(n)] = float(when)
+            elif kind == "F":
+                n, message = rest.split(" ", 1)
+                self.failed[int(n)] = message
+            else:
+                self.lines.append(line)
+        raise AssertionError(f"writer exited ({self.proc.wait()}): {self.proc.stderr.read()}")
+
+    def run(self, command: str) -> None:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        self._read_until("closed" if command == "close" else "done")
+
+    def kill(self) -> None:
+        """SIGKILL (if still running); the pipes closed."""
+        self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                pipe.close()
+            except OSError:  # stdin to a killed process: a broken pipe
+                pass
+
+
+def test_tmpfs_sync_fill_free_then_sigkill_keeps_every_acknowledged_record(small_disk):
+    data = small_disk / "data"
+    writer = Writer(data)
+    try:
+        ballast = fill(small_disk, leave=600_000)
+        writer.run("put 0 1500")  # ~1 MB of records into ~0.6 MB: the disk fills up
+        assert writer.failed and writer.acked, "some puts should have fitted and some not"
+        first_failure = min(writer.failed)
+        assert "ServiceUnavailable The disk holding the data directory is full" in writer.failed[first_failure]
+        writer.run("records 1500 100")  # refused whole: nothing of it stored
+        assert all(n in writer.failed for n in range(1500, 1600))
+        ballast.unlink()  # space is back
+        writer.run("put 2000 400")
+        writer.run("records 2400 100")
+        assert all(n in writer.acked for n in range(2000, 2500)), "500 acknowledged records after freeing space"
+    finally:
+        writer.kill()  # SIGKILL
+    with shardstream.Engine(data_dir=data) as engine:
+        ids = stored_ids(engine.stream("full"))
+    assert ids == sorted(writer.acked)  # each acknowledged record exactly once, no failed one
+
+
+def test_tmpfs_sync_fill_free_then_clean_close_reopens(small_disk):
+    data = small_disk / "data"
+    writer = Writer(data)
+    try:
+        ballast = fill(small_disk, leave=300_000)
+        writer.run("put 0 800")
+        assert writer.failed
+        ballast.unlink()
+        writer.run("put 1000 500")
+        assert all(n in writer.acked for n in range(1000, 1500))
+        writer.run("close")
+    finally:
+        writer.kill()
+    with shardstream.Engine(data_dir=data) as engine:  # no CorruptSegmentError
+        assert stored_ids(engine.stream("full")) == sorted(writer.acked)
+
+
+def test_tmpfs_reopen_on_a_completely_full_disk(small_disk):
+    data = small_disk / "data"
+    with shardstream.Engine(data_dir=data, max_segment_bytes=64 * 1024) as engine:
+        stream = engine.create_stream("full", 2)
+        stream.put_batch([f"k{n}" for n in range(1000)], [payload(n) for n in range(1000)])
+    fill(small_disk)
+    for _ in range(2):  # reopen and close twice, the disk 100 % full
+        with shardstream.Engine(data_dir=data) as engine:
+            assert stored_ids(engine.stream("full")) == list(range(1000))
+            with pytest.raises(StorageFullError):
+                engine.stream("full").put_record(b"no room", "k")
+    # and after a crash with the disk full: recovery needs no space either
+    writer = Writer(data)
+    writer.kill()
+    with shardstream.Engine(data_dir=data) as engine:
+        assert stored_ids(engine.stream("full")) == list(range(1000))
