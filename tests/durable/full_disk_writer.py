@@ -21,7 +21,7 @@ commands read from stdin, one per line:
     ``engine.close()``, print ``closed`` and exit.
 
 After each put: ``A <id> <monotonic s>`` per acknowledged record, or
-``F <id> <error type> <message>`` per record of a failed put; ``done`` after
+``F <id> <monotonic s> <error type> <message>`` per record of a failed put; ``done`` after
 each command.  Record ``id``'s payload is :func:`payload`.
 """
 
@@ -67,8 +67,8 @@ def main() -> None:
             now = time.monotonic()
             out.write("".join(f"A {n} {now:.4f}\n" for n in ids))
         else:
-            message = str(exc).replace("\n", " ")
-            out.write("".join(f"F {n} {getattr(exc, 'error_type', type(exc).__name__)} {message}\n" for n in ids))
+            now, kind, message = time.monotonic(), getattr(exc, "error_type", type(exc).__name__), str(exc)
+            out.write("".join(f"F {n} {now:.4f} {kind} {message.replace(chr(10), ' ')}\n" for n in ids))
         out.flush()
 
     print("ready", flush=True)

@@ -295,6 +295,7 @@ class Writer:
         )
         self.acked: dict[int, float] = {}
         self.failed: dict[int, str] = {}
+        self.failed_at: list[float] = []
         self.lines: list[str] = []
         assert self._read_until("ready")
 
@@ -308,8 +309,9 @@ class Writer:
                 n, when = rest.split()
                 self.acked[int(n)] = float(when)
             elif kind == "F":
-                n, message = rest.split(" ", 1)
+                n, when, message = rest.split(" ", 2)
                 self.failed[int(n)] = message
+                self.failed_at.append(float(when))
             else:
                 self.lines.append(line)
         raise AssertionError(f"writer exited ({self.proc.wait()}): {self.proc.stderr.read()}")
@@ -385,3 +387,69 @@ def test_tmpfs_reopen_on_a_completely_full_disk(small_disk):
     writer.kill()
     with shardstream.Engine(data_dir=data) as engine:
         assert stored_ids(engine.stream("full")) == list(range(1000))
+
+
+def test_tmpfs_interval_pushes_back_keeps_reading_and_loses_at_most_an_interval(small_disk):
+    data = small_disk / "data"
+    interval_ms = 50
+    writer = Writer(data, "interval", interval_ms)
+    try:
+        fill(small_disk, leave=400_000)
+        writer.run("flood 0 100 2.5")  # 100 records (100 KB) every 10 ms: 25 MB offered to 0.4 MB of disk
+        refusals = [m for m in writer.failed.values() if "disk holding the data directory is full" in m]
+        assert refusals, "puts should have been refused once the background flush failed"
+        acked = sorted(writer.acked)
+        assert 0 < len(acked) < 3000, len(acked)  # not the whole flood: pushed back
+        rss_kib = int(next(line for line in writer.lines if line.startswith("M ")).split()[1])
+        assert rss_kib < 400 * 1024  # memory stays bounded (the refused 25 MB never entered)
+        read = int(next(line for line in writer.lines if line.startswith("G ")).split()[1])
+        assert read == len(acked)  # GetRecords from TRIM_HORIZON works, from disk and memory
+    finally:
+        writer.kill()  # SIGKILL, the disk still full
+    with shardstream.Engine(data_dir=data) as engine:  # reopens on the full disk
+        stored = stored_ids(engine.stream("full"))
+    assert len(stored) == len(set(stored)) and set(stored) <= set(acked)
+    lost = sorted(set(acked) - set(stored))
+    # what is lost was acknowledged during the last interval(s) before the pushback began
+    first_refusal = min(writer.failed_at)
+    assert all(writer.acked[n] >= first_refusal - 4 * interval_ms / 1000 for n in lost), (len(lost), len(acked))
+
+
+def test_server_on_a_full_tmpfs_answers_503_then_keeps_every_acknowledged_record(small_disk):
+    from botocore.exceptions import ClientError
+    from serve_process import ServeProcess
+
+    from shardstream.testing import boto3_client
+
+    acked: dict[str, bytes] = {}
+    with ServeProcess("--data-dir", str(small_disk / "data"), "--durability", "sync") as server:
+        kinesis = boto3_client(server.url())  # retries off
+        kinesis.create_stream(StreamName="s", ShardCount=2)
+        for i in range(20):
+            kinesis.put_record(StreamName="s", Data=b"before-%d" % i, PartitionKey=f"k{i}")
+            acked[f"before-{i}"] = b""
+        ballast = fill(small_disk)  # (a small record might still fit in a segment's last page: a big one)
+        with pytest.raises(ClientError) as info:
+            kinesis.put_record(StreamName="s", Data=b"refused-0" + b"x" * 200_000, PartitionKey="k")
+        error = info.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert error["Error"]["Code"] == "ServiceUnavailable"
+        assert "disk holding the data directory is full" in error["Error"]["Message"]
+        with pytest.raises(ClientError) as info:
+            kinesis.put_records(
+                StreamName="s",
+                Records=[{"Data": b"refused-%d" % i + b"x" * 20_000, "PartitionKey": f"k{i}"} for i in range(1, 50)],
+            )
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert "disk holding the data directory is full" in info.value.response["Error"]["Message"]
+        ballast.unlink()
+        for i in range(500):
+            kinesis.put_record(StreamName="s", Data=b"after-%d" % i, PartitionKey=f"k{i}")
+            acked[f"after-{i}"] = b""
+        entries = [{"Data": b"batch-%d" % i, "PartitionKey": f"k{i}"} for i in range(100)]
+        assert kinesis.put_records(StreamName="s", Records=entries)["FailedRecordCount"] == 0
+        acked.update({f"batch-{i}": b"" for i in range(100)})
+        server.kill()  # SIGKILL
+    with shardstream.Engine(data_dir=small_disk / "data" / "us-east-1") as engine:
+        stored = [d.decode() for d in engine.stream("s").read_table().column("data").to_pylist()]
+    assert sorted(stored) == sorted(acked)  # 620 acknowledged, each once; no refused record
