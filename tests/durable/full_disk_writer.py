@@ -40,6 +40,15 @@ def payload(n: int) -> bytes:
     return head + bytes([65 + n % 26]) * (SIZE - len(head))
 
 
+def peak_rss_kib() -> int:
+    """Peak resident memory of this process since it started (``VmHWM``; ``ru_maxrss`` survives exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def identity(data: bytes) -> int:
     return int(data.split(b":", 1)[0])
 
@@ -106,7 +115,7 @@ def main() -> None:
                     report(ids)
                     n += batch
                 time.sleep(0.01)
-            print(f"M {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", flush=True)
+            print(f"M {peak_rss_kib()}", flush=True)
             seen = 0
             for shard in stream.shards:
                 it = stream.get_shard_iterator(shard.shard_id, "TRIM_HORIZON")["ShardIterator"]

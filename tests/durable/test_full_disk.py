@@ -401,7 +401,8 @@ def test_tmpfs_interval_pushes_back_keeps_reading_and_loses_at_most_an_interval(
         acked = sorted(writer.acked)
         assert 0 < len(acked) < 3000, len(acked)  # not the whole flood: pushed back
         rss_kib = int(next(line for line in writer.lines if line.startswith("M ")).split()[1])
-        assert rss_kib < 400 * 1024  # memory stays bounded (the refused 25 MB never entered)
+        # memory stays bounded: the refused 25 MB never entered (importing pyarrow alone takes ~120 MB)
+        assert rss_kib < 250 * 1024, rss_kib
         read = int(next(line for line in writer.lines if line.startswith("G ")).split()[1])
         assert read == len(acked)  # GetRecords from TRIM_HORIZON works, from disk and memory
     finally:
