@@ -302,10 +302,22 @@ class DurableStream(Stream):
                 piece_keys = keys if len(bounds) == 2 else keys.slice(a, b - a)
                 piece_data = payloads if len(bounds) == 2 else payloads.slice(a, b - a)
                 results.append(self._put_arrays(piece_keys, piece_data, part, simd, False))
-        except StorageError:
-            if results and self._sync:  # pieces already in the rings must not be stored by a later commit
+        except StorageError as exc:
+            if not results:
+                raise
+            if self._sync:  # pieces already in the rings must not be stored by a later commit
                 store.discard_unsynced(self.logs)
-            raise
+                stored = sum(len(result[1]) for result in results) - self._count_lost(results)
+                if not stored:
+                    raise
+                raise type(exc)(
+                    f"{exc.message} ({stored} of the {len(keys)} records had been stored by then)", exc.errno
+                ) from exc
+            # interval/none: the pieces before the failure were accepted (and will be written)
+            accepted = sum(len(result[1]) for result in results)
+            raise type(exc)(
+                f"{exc.message} ({accepted} of the {len(keys)} records had been accepted)", exc.errno
+            ) from exc
         if self._sync:
             store.commit(self.logs, self.now_ms)
             if store.rollbacks != rollbacks:
@@ -313,13 +325,18 @@ class DurableStream(Stream):
         tables = [self._put_result(*result) for result in results]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
-    def _check_stored(self, results) -> None:
-        """Raise if a failed commit discarded any record of this put (its pieces' ``_put_arrays`` results)."""
+    def _count_lost(self, results) -> int:
+        """How many records of this put (its pieces' ``_put_arrays`` results) a failed commit discarded."""
         lost = 0
         for positions, counters, _, open_logs, _ in results:
             shard = np.array([log.shard_index for log in open_logs], dtype=np.int64)[positions]
             for index in np.unique(shard).tolist():
                 lost += int(self.store.lost(index, counters[shard == index]).sum())
+        return lost
+
+    def _check_stored(self, results) -> None:
+        """Raise if a failed commit discarded any record of this put (its pieces' ``_put_arrays`` results)."""
+        lost = self._count_lost(results)
         if lost:
             total = sum(len(result[1]) for result in results)
             raise _put_failed(self.store, lost, total)

@@ -125,6 +125,22 @@ def test_sync_failed_put_is_not_acknowledged_seen_or_stored_and_writes_resume(tm
         assert trim_horizon_ids(reopened.stream("s")) == acked
 
 
+def test_a_put_bigger_than_the_ring_that_fails_part_way_stores_nothing_under_sync(tmp_path):
+    io = FullDiskIO()
+    engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, shard_capacity_bytes=2 * 1024 * 1024)
+    stream = engine.create_stream("s", 1)
+    ids = range(3000)  # 3 MB: written in pieces of a quarter ring, the ring flushed between them
+    io.full = True
+    with pytest.raises(StorageFullError):
+        stream.put_batch([f"k{n}" for n in ids], [payload(n) for n in ids])
+    assert trim_horizon_ids(stream) == [] and stored_ids(stream) == []
+    io.full = False
+    stream.put_batch([f"k{n}" for n in ids], [payload(n) for n in ids])
+    engine.close()
+    with shardstream.Engine(data_dir=tmp_path) as reopened:
+        assert stored_ids(reopened.stream("s")) == list(ids)
+
+
 def test_sync_crash_after_a_full_disk_keeps_exactly_the_acknowledged(tmp_path):
     io = FullDiskIO(torn=5000)
     engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, max_segment_bytes=8192)
