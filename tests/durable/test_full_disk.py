@@ -141,6 +141,36 @@ def test_a_put_bigger_than_the_ring_that_fails_part_way_stores_nothing_under_syn
         assert stored_ids(reopened.stream("s")) == list(ids)
 
 
+class BrokenDiskIO(FullDiskIO):
+    """A disk that, once full, cannot even truncate: the store must stop acknowledging anything."""
+
+    def truncate(self, fd, size):
+        if self.full:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        super().truncate(fd, size)
+
+
+def test_a_store_that_cannot_cut_back_a_failed_write_refuses_every_later_put(tmp_path):
+    io = BrokenDiskIO()
+    engine = shardstream.Engine(data_dir=tmp_path, segment_io=io)
+    stream = engine.create_stream("s", 1)
+    stream.put_record(payload(0), "k")
+    io.full = True
+    for n in range(1, 4):
+        with pytest.raises(StorageError):
+            stream.put_record(payload(n), "k")
+    io.full = False  # even with space back: the files are in an unknown state until reopened
+    with pytest.raises(StorageError):
+        stream.put_record(payload(9), "k")
+    assert trim_horizon_ids(stream) == [0]
+    engine._crash()
+    with shardstream.Engine(data_dir=tmp_path) as reopened:  # recovery cuts the torn tail
+        stream = reopened.stream("s")
+        assert stored_ids(stream) == [0]
+        stream.put_record(payload(10), "k")
+        assert stored_ids(stream) == [0, 10]
+
+
 def test_sync_crash_after_a_full_disk_keeps_exactly_the_acknowledged(tmp_path):
     io = FullDiskIO(torn=5000)
     engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, max_segment_bytes=8192)

@@ -60,6 +60,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import errno
 import logging
 import os
 import re
@@ -492,6 +493,7 @@ class SegmentWriter:
         self._size = header.size  # end of the last complete message
         self._new_ipc_writer()
         self._closed = False
+        self._broken = False
         self._synced = self._mark()
 
     def _new_ipc_writer(self) -> None:
@@ -526,6 +528,7 @@ class SegmentWriter:
         """
         if self._closed:
             raise ValueError("segment writer is closed")
+        self._check_usable()
         batch, crc = prepare_for_write(batch)
         try:
             self._writer.write_batch(batch, custom_metadata={CRC_METADATA_KEY: str(crc)})
@@ -542,9 +545,22 @@ class SegmentWriter:
         self.num_batches += 1
 
     def _cut(self, size: int) -> None:
-        """Truncate the file to ``size`` (a batch boundary) and start a fresh IPC writer there."""
-        self._io.truncate(self._fd, size)
+        """Truncate the file to ``size`` (a batch boundary) and start a fresh IPC writer there.
+
+        If even that fails, the writer is unusable (:meth:`_check_usable`):
+        what follows ``size`` in the file is unknown, and only a recovery
+        (reopening) may cut it.
+        """
+        try:
+            self._io.truncate(self._fd, size)
+        except BaseException:
+            self._broken = True
+            raise
         self._new_ipc_writer()
+
+    def _check_usable(self) -> None:
+        if self._broken:
+            raise OSError(errno.EIO, f"{self.path} could not be cut back after a failed write; reopen to recover")
 
     def flush(self) -> None:
         """Nothing to do: every append is handed to the OS before it returns (kept for callers)."""
@@ -564,6 +580,7 @@ class SegmentWriter:
         """Cut off every batch appended since the last :meth:`sync` (their fsync failed or never ran)."""
         if self._closed:
             raise ValueError("segment writer is closed")
+        self._check_usable()
         self._cut(self._synced[0])
         self._restore(self._synced)
 
@@ -578,6 +595,9 @@ class SegmentWriter:
         """
         if self._closed:
             return
+        if self._broken:  # leave the file for recovery to cut, as after a crash
+            self.abandon()
+            self._check_usable()
         try:
             self._io.write(self._fd, [EOS_MARKER], self._size)
             self._io.fsync(self._fd)

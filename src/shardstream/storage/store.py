@@ -156,6 +156,7 @@ class StreamStore:
         self.last_error: StorageError | None = None  # the newest write error (kept)
         self._lost: list[list[tuple[int, int]]] = []  # per shard: [lo, hi) counters discarded by rollbacks
         self._rollbacks = 0
+        self._broken: StorageError | None = None  # records could not be cut back: refuse every write
         #: False once :meth:`close` could not write or seal everything (the directory is then not clean).
         self.closed_cleanly = True
         #: False while a write would be refused or needs preparing (see :meth:`admit`); a cheap check for puts.
@@ -364,6 +365,8 @@ class StreamStore:
         with self._flush_lock:
             if self._closed:
                 return 0
+            if self._broken is not None:
+                raise self._broken
             indexes = range(len(logs)) if only is None else (only,)
             try:
                 for i in indexes:
@@ -455,11 +458,18 @@ class StreamStore:
 
         Their puts are failing (:meth:`lost` names their counters); none was
         ever visible to readers.  A shard whose segments cannot even be cut
-        back leaves the store broken: every later write raises.
+        back leaves the store broken: this and every later flush raise.
+
+        Parameters
+        ----------
+        logs : list of ShardLog
+            The stream's rings, by shard index.
         """
         with self._flush_lock:
             if self._closed:
                 return
+            if self._broken is not None:
+                raise self._broken
             self._rollbacks += 1
             for i in range(min(len(logs), len(self._segments))):
                 log, segments = logs[i], self._segments[i]
@@ -468,9 +478,9 @@ class StreamStore:
                     try:
                         last = segments.discard_unsynced()
                     except OSError as exc:  # pragma: no cover - a disk that cannot even truncate
-                        self._closed = True
                         _log.critical("cannot cut back unsynced records of %s: %s", segments.directory, exc)
-                        raise self._failed(exc) from exc
+                        self._broken = self._failed(exc)
+                        raise self._broken from exc
                     if last is not None and last + 1 > durable:
                         durable = last + 1  # its fsync did succeed after all
                 tail = log.discard_all()
