@@ -348,7 +348,8 @@ class DurableStream(Stream):
         if log.tail > limit:
             if _nonblocking.pending is not None:
                 raise WouldBlock("the shard's ring is full of records not yet on disk")
-            self.store.flush(self.logs, self.now_ms(), sync=False, only=log.shard_index)
+            # (under sync the ring may drop only fsync-ed records: sync them)
+            self.store.flush(self.logs, self.now_ms(), sync=self._sync, only=log.shard_index)
             if log.evict_limit > limit:
                 return
             self._refresh_accepting()  # nothing written: the engine was closed under us

@@ -141,6 +141,59 @@ def test_a_put_bigger_than_the_ring_that_fails_part_way_stores_nothing_under_syn
         assert stored_ids(reopened.stream("s")) == list(ids)
 
 
+class HeldSyncIO(SegmentIO):
+    """Each fsync waits for ``release``, then fails with ENOSPC if ``fail`` is set."""
+
+    def __init__(self):
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.fail = False
+
+    def fsync(self, fd):
+        self.entered.set()
+        assert self.release.wait(10)
+        if self.fail:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        super().fsync(fd)
+
+
+def test_sync_records_are_never_visible_before_their_fsync_nor_after_it_failed(tmp_path):
+    io = HeldSyncIO()
+    io.release.set()
+    engine = shardstream.Engine(data_dir=tmp_path, segment_io=io)
+    stream = engine.create_stream("s", 1)
+    stream.put_record(payload(0), "k")
+    io.release.clear()
+    io.entered.clear()
+    outcome = []
+
+    def put():
+        try:
+            stream.put_record(payload(1), "k")
+        except StorageFullError as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    writer = threading.Thread(target=put)
+    writer.start()
+    assert io.entered.wait(10)  # record 1 is written to its segment; its fsync has not returned
+    # the ring holds it but shows it to no reader (segment reads wait for the fsync meanwhile)
+    records, _, tail, _ = stream.logs[0].read_records(1, 100, 1 << 20, stream.now_ms())
+    assert [identity(r["Data"]) for r in records] == [0] and stream.logs[0].tail == tail + 1
+    io.fail = True
+    io.release.set()
+    writer.join(10)
+    assert isinstance(outcome[0], StorageFullError)  # not acknowledged ...
+    assert trim_horizon_ids(stream) == [0] and stored_ids(stream) == [0]  # ... never seen ...
+    assert [identity(d) for b in stream.store.read(0, 1, 100, None, 0) for d in b.column("data").to_pylist()] == [0]
+    io.fail = False
+    stream.put_record(payload(2), "k")
+    engine.close()
+    with shardstream.Engine(data_dir=tmp_path) as reopened:
+        assert stored_ids(reopened.stream("s")) == [0, 2]  # ... never stored
+
+
 class BrokenDiskIO(FullDiskIO):
     """A disk that, once full, cannot even truncate: the store must stop acknowledging anything."""
 

@@ -183,7 +183,13 @@ class StreamStore:
     # -- creation, metadata, removal -----------------------------------------
 
     def hide_unsynced(self) -> None:
-        """Show readers only what is ``fsync``-ed (the ``sync`` policy); call before any record is put."""
+        """Show readers only what is ``fsync``-ed (the ``sync`` policy); call before any record is put.
+
+        Rings then show (``visible_limit``) and may evict (``evict_limit``)
+        only records already ``fsync``-ed, and :meth:`read` leaves out what
+        the segments hold beyond that, so no reader sees a record that a
+        failed commit could still discard.
+        """
         self._hide_unsynced = True
 
     def admit(self, *, refuse_on_failure: bool) -> None:
@@ -393,15 +399,18 @@ class StreamStore:
                         segments.append(batch, np.arange(first, nxt, dtype=np.uint64))
                         written += batch.num_rows
                         start = self._persisted[i] = nxt
-                        log.evict_limit = start
+                        if not self._hide_unsynced:
+                            log.evict_limit = start
                     self._persisted[i] = start  # past records retention trimmed meanwhile, too
-                    log.evict_limit = start
+                    if not self._hide_unsynced:
+                        log.evict_limit = start
                 if sync:
                     _sync_all(touched)
                     for i in indexes:
                         self._synced[i] = self._persisted[i]
-                        if self._hide_unsynced:
+                        if self._hide_unsynced:  # only now may readers see them and the ring drop them
                             logs[i].visible_limit = self._synced[i]
+                            logs[i].evict_limit = self._synced[i]
             except OSError as exc:
                 raise self._failed(exc) from exc
             self._succeeded()
@@ -586,9 +595,23 @@ class StreamStore:
         list of pyarrow.RecordBatch
             Zero-copy slices of the memory-mapped segments, in the stored
             schema (the record columns, then ``counter``); empty if nothing
-            at or after ``start`` is stored.
+            at or after ``start`` is stored.  Under :meth:`hide_unsynced`,
+            records written but not yet ``fsync``-ed are left out, as the
+            rings leave them out.
         """
-        return self._segments[index].read_range(start, limit, max_data_bytes, min_arrival_ms=min_arrival_ms)
+        batches = self._segments[index].read_range(start, limit, max_data_bytes, min_arrival_ms=min_arrival_ms)
+        if not self._hide_unsynced or not batches:
+            return batches
+        synced = self._synced[index]
+        out = []
+        for batch in batches:
+            counters = batch.column(batch.num_columns - 1).to_numpy()
+            keep = int(np.searchsorted(counters, synced, "left"))
+            if keep:
+                out.append(batch if keep == batch.num_rows else batch.slice(0, keep))
+            if keep < batch.num_rows:
+                break
+        return out
 
     def oldest_counter(self, index: int) -> int | None:
         """Counter of shard ``index``'s oldest stored record (None if it has none)."""
