@@ -141,13 +141,17 @@ class _SyncPut:
         self._rollbacks = rollbacks
         self._result = result
 
+    def _where(self) -> tuple[int, int]:
+        """(shard index, counter) of the record."""
+        return int(self._result["ShardId"].rsplit("-", 1)[1]), sequence_counter(self._result["SequenceNumber"])
+
     def _error(self) -> StorageError | None:
-        """None if the record is durable (its commit is done), else why its put failed."""
+        """None if the record is durable (its commit returned), else why its put failed."""
         store = self._stream.store
         if store.rollbacks == self._rollbacks:
             return None
-        index = int(self._result["ShardId"].rsplit("-", 1)[1])
-        if store.lost(index, [sequence_counter(self._result["SequenceNumber"])])[0]:
+        index, counter = self._where()
+        if store.lost(index, [counter])[0]:
             return _put_failed(store, 1, 1)
         return None
 
@@ -161,8 +165,10 @@ class _SyncPut:
         """``callback(None)`` once the record is durable, ``callback(exc)`` if its put failed."""
 
         def done(exc):
-            if exc is None or isinstance(exc, StorageError):
+            if exc is None:
                 exc = self._error()
+            elif isinstance(exc, StorageError) and self._stream.store.durable(*self._where()):
+                exc = None  # an earlier flush had covered it
             callback(exc)
 
         self._stream.commit_async(done)

@@ -224,6 +224,36 @@ def test_a_store_that_cannot_cut_back_a_failed_write_refuses_every_later_put(tmp
         assert stored_ids(stream) == [0, 10]
 
 
+def test_the_servers_async_commit_answers_a_failed_put_with_its_error(tmp_path):
+    """The path the HTTP server takes for PutRecord (nonblocking_puts + commit_async), full and broken disks."""
+    from shardstream.durable import nonblocking_puts
+
+    def put_async(stream, n):
+        with nonblocking_puts() as pending:
+            stream.put_record(payload(n), "k")
+        answered = []
+        done = threading.Event()
+        pending[0].commit_async(lambda exc: (answered.append(exc), done.set()))
+        assert done.wait(10)
+        return answered[0]
+
+    for io in (FullDiskIO(), BrokenDiskIO()):
+        path = tmp_path / type(io).__name__
+        with shardstream.Engine(data_dir=path, segment_io=io) as engine:
+            stream = engine.create_stream("s", 1)
+            assert put_async(stream, 0) is None
+            io.full = True
+            assert isinstance(put_async(stream, 1), StorageError)
+            assert isinstance(put_async(stream, 2), StorageError)
+            io.full = False
+            outcome = put_async(stream, 3)
+            if type(io) is FullDiskIO:  # writes resume
+                assert outcome is None
+            else:  # files in an unknown state: nothing is acknowledged until a reopen recovers them
+                assert isinstance(outcome, StorageError)
+            assert trim_horizon_ids(stream) == ([0, 3] if outcome is None else [0])
+
+
 def test_sync_crash_after_a_full_disk_keeps_exactly_the_acknowledged(tmp_path):
     io = FullDiskIO(torn=5000)
     engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, max_segment_bytes=8192)

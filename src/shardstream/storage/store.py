@@ -254,6 +254,13 @@ class StreamStore:
             out |= (values >= lo) & (values < hi)
         return out
 
+    def durable(self, index: int, counter: int) -> bool:
+        """Whether shard ``index``'s record ``counter`` is known to be ``fsync``-ed (and was not discarded)."""
+        with self._flush_lock:
+            if counter >= self._synced[index]:
+                return False
+        return not self.lost(index, [counter])[0]
+
     def create(self, doc: dict) -> None:
         """Make the stream's directory and write its first ``stream.json``."""
         try:
