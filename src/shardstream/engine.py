@@ -28,6 +28,7 @@ from .errors import (
     ResourceNotFoundException,
     SerializationException,
     StorageError,
+    storage_error,
 )
 from .fanout import ConsumerRegistry, StreamConsumer, Subscription
 from .iterators import IteratorCodec, PageTokenCodec
@@ -1065,7 +1066,10 @@ class Engine:
                     current = {"Status": "DISABLED", "StartedAt": current["StartedAt"], "EndedAt": now}
             self._billing_commitment = dict(current)
             if self._data is not None:
-                self._data.save(billing_commitment=self._billing_commitment)
+                try:
+                    self._data.save(billing_commitment=self._billing_commitment)
+                except OSError as exc:
+                    raise storage_error(exc) from exc
         return {"MinimumThroughputBillingCommitment": _commitment_view(current)}
 
     # -- data plane by stream name (boto3-style) ---------------------------------------

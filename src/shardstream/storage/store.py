@@ -586,7 +586,10 @@ class StreamStore:
             if self._closed:
                 return 0
             for log in self._segments:
-                log.roll_if_older(now_ms - self.max_segment_age_ms)
+                try:
+                    log.roll_if_older(now_ms - self.max_segment_age_ms)
+                except OSError as exc:  # no room for the end marker: it stays active, retried next time
+                    _log.warning("could not seal an old segment of %s: %s", log.directory, exc)
                 deleted += len(log.delete_expired(now_ms - retention_ms))
         return deleted
 
