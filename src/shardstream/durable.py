@@ -381,6 +381,12 @@ class DurableStream(Stream):
         -------
         int
             Records written.
+
+        Raises
+        ------
+        StorageError
+            A write failed (:class:`~shardstream.errors.StorageFullError` for
+            a full disk); what was not written stays in memory.
         """
         return self.store.flush(self.logs, self.now_ms(), sync=sync)
 
