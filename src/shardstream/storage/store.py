@@ -61,7 +61,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import StorageError, storage_error
-from .fileio import SYSTEM_IO, SegmentIO
+from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .jsonfile import fsync_directory, write_json_atomic
 from .layout import STREAM_FILE, shard_dir, trash_dir
 from .segments import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
@@ -396,14 +396,24 @@ class StreamStore:
                     stop = log.tail
                     if not touched or touched[-1] is not segments:
                         touched.append(segments)
+                    rows = FLUSH_BATCH_ROWS
                     while start < stop:
                         batch, nxt, _, _ = read_arrow_batch(
-                            log, start, min(FLUSH_BATCH_ROWS, stop - start), 2**31 - 1, now_ms, True
+                            log, start, min(rows, stop - start), 2**31 - 1, now_ms, True
                         )
                         if batch is None:
                             break
                         first = nxt - batch.num_rows
-                        segments.append(batch, np.arange(first, nxt, dtype=np.uint64))
+                        try:
+                            segments.append(batch, np.arange(first, nxt, dtype=np.uint64))
+                        except OSError as exc:
+                            # Records acknowledged before they are on disk (not sync): write
+                            # as many as still fit, in smaller batches, before giving up.
+                            if self._hide_unsynced or batch.num_rows == 1 or not is_disk_full(exc):
+                                raise
+                            self._failed(exc)  # refuse puts from now on, not once this pass ends
+                            rows = batch.num_rows // 2
+                            continue
                         written += batch.num_rows
                         start = self._persisted[i] = nxt
                         if not self._hide_unsynced:
