@@ -319,6 +319,34 @@ def test_concurrent_sync_writers_on_a_flapping_disk(tmp_path):
         assert stored_ids(reopened.stream("s")) == sorted(acked)
 
 
+class QuotaIO(SegmentIO):
+    """A disk with ``budget`` bytes left: a write that would pass it fails with ENOSPC (writing nothing)."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+
+    def write(self, fd, buffers, offset):
+        size = sum(memoryview(b).nbytes for b in buffers)
+        if size > self.budget:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.budget -= size
+        return super().write(fd, buffers, offset)
+
+
+def test_interval_flush_on_a_nearly_full_disk_writes_what_still_fits(tmp_path):
+    io = QuotaIO(budget=1 << 30)
+    engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, durability="interval", flush_interval_ms=60_000)
+    stream = engine.create_stream("s", 1)
+    stream.put_batch([f"k{n}" for n in range(1000)], [payload(n) for n in range(1000)])  # ~1 MB, one batch
+    io.budget = 300_000
+    with pytest.raises(StorageFullError):
+        stream.flush()
+    engine._crash()
+    with shardstream.Engine(data_dir=tmp_path) as reopened:
+        stored = stored_ids(reopened.stream("s"))
+    assert 200 < len(stored) < 300 and stored == list(range(len(stored)))  # what fitted, in order
+
+
 def test_interval_puts_push_back_while_flushes_fail_and_reads_go_on(tmp_path):
     io = FullDiskIO()
     engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, durability="interval", flush_interval_ms=20)
