@@ -19,6 +19,7 @@ from shardstream._buffers import default_pool
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
     SS_SEQ_LEN, ss_ring_doff, ss_ring_koff, ss_ring_read, ss_ring_span, ss_ring_trim_expired, ss_ring_ts,
+    ss_ring_visible_end,
     ss_seq_format_run,
 )
 
@@ -68,7 +69,8 @@ cdef inline uint8_t *_addr(object buf):
     return <uint8_t *><uintptr_t>buf.address
 
 
-def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t max_data_bytes, int64_t now_ms):
+def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t max_data_bytes, int64_t now_ms,
+               bint unpublished=False):
     """Copy up to ``limit`` records of ``log`` from counter ``start`` into a RecordBatch.
 
     Expired records are trimmed first and a ``start`` behind the trim horizon
@@ -86,17 +88,20 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         record is returned if any is available).
     now_ms : int
         Current time, for retention.
+    unpublished : bool
+        Also read records beyond the shard's ``visible_limit`` (its durable
+        store writing them to disk); readers never do.
 
     Returns
     -------
     (batch, next_counter, tail, next_arrival_ms)
         ``batch`` is a pyarrow.RecordBatch in RECORD_SCHEMA (None when no
         record is available), ``next_counter`` the counter after the last
-        record returned, ``tail`` the shard's next counter at the time of the
-        read, and ``next_arrival_ms`` the arrival time of the first record not
+        record returned, ``tail`` the shard's next visible counter at the time of
+        the read (the next counter with ``unpublished``), and ``next_arrival_ms`` the arrival time of the first record not
         returned (None when the read reached the tail).
     """
-    cdef uint64_t n, end, j, d0, k0, dbytes, kbytes, slot_mask, a, first
+    cdef uint64_t n, end, j, d0, k0, dbytes, kbytes, slot_mask, a, first, stop
     cdef int32_t *doffs
     cdef int32_t *koffs
     cdef int64_t *ts_out
@@ -112,10 +117,11 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         ss_ring_trim_expired(&log.ring, now_ms)
         if start < log.ring.head:
             start = log.ring.head
-        n = ss_ring_span(&log.ring, start, limit, max_data_bytes)
+        stop = log.ring.tail if unpublished else ss_ring_visible_end(&log.ring)
+        n = ss_ring_span(&log.ring, start, limit, max_data_bytes, stop)
         end = start + n
-        tail = log.ring.tail
-        next_ts = ss_ring_ts(&log.ring, end) if end < log.ring.tail else None
+        tail = stop
+        next_ts = ss_ring_ts(&log.ring, end) if end < stop else None
         if n == 0:
             return None, end, tail, next_ts
         d0 = ss_ring_doff(&log.ring, start)

@@ -17,6 +17,7 @@ from shardstream.includes.native cimport (
     ss_mutex_destroy, ss_mutex_init,
     SS_FULL, SS_NOMEM, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, ss_ring_count, ss_ring_doff, ss_ring_footprint,
     ss_ring_free, ss_ring_init, ss_ring_koff, ss_ring_lower_bound_ts, ss_ring_read, ss_ring_span, ss_ring_trim_expired,
+    ss_ring_visible_end, ss_ring_drop,
     ss_ring_ts, ss_seq_cache, ss_seq_cache_reset, ss_seq_format, ss_seq_format_cached, ss_seq_seconds,
 )
 
@@ -142,6 +143,39 @@ cdef class ShardLog:
         self.release()
 
     @property
+    def visible_limit(self):
+        """Readers see only records with counters below this (default: no bound).
+
+        A durable ``sync`` stream sets it to the first counter not yet
+        ``fsync``-ed, so that no reader sees a record before it is durable
+        (nor one whose write then failed).  Reads (``read_records``,
+        ``read_batch``) stop there; appends do not.
+        """
+        return self.ring.visible_limit
+
+    @visible_limit.setter
+    def visible_limit(self, uint64_t value):
+        self.acquire()
+        self.ring.visible_limit = value
+        self.release()
+
+    def discard_all(self):
+        """Drop every record now held, without reusing their counters; returns ``tail``.
+
+        The next record appended gets the counter it would have got anyway,
+        so counters of dropped records never name other records.  A durable
+        stream calls it when a write to disk failed: the records not on disk
+        were never acknowledged nor seen (see ``visible_limit``), and those on
+        disk are read from there.  Not counted as evicted or trimmed.
+        """
+        cdef uint64_t tail
+        self.acquire()
+        ss_ring_drop(&self.ring, ss_ring_count(&self.ring))
+        tail = self.ring.tail
+        self.release()
+        return tail
+
+    @property
     def evict_oldest(self):
         """Whether a full ring drops its oldest records instead of refusing writes."""
         return bool(self.ring.evict_oldest)
@@ -235,11 +269,12 @@ cdef class ShardLog:
         as base64 text and ``ApproximateArrivalTimestamp`` as epoch seconds.
 
         Expired records are trimmed first; a ``start`` behind the trim horizon
-        starts at the horizon.  Returns ``(records, next_counter, tail,
+        starts at the horizon; records at or beyond ``visible_limit`` are not
+        read (``tail`` is then the visible limit).  Returns ``(records, next_counter, tail,
         next_arrival_ms)`` where ``next_arrival_ms`` is the arrival time of the
         first record not returned (None when caught up).
         """
-        cdef uint64_t n, c, end, d0, d1, k0, k1
+        cdef uint64_t n, c, end, d0, d1, k0, k1, stop
         cdef int64_t ts, last_ts = -1
         cdef bytes data
         cdef list out = []
@@ -252,7 +287,8 @@ cdef class ShardLog:
             ss_ring_trim_expired(&self.ring, now_ms)
             if start < self.ring.head:
                 start = self.ring.head
-            n = ss_ring_span(&self.ring, start, limit, max_data_bytes)
+            stop = ss_ring_visible_end(&self.ring)
+            n = ss_ring_span(&self.ring, start, limit, max_data_bytes, stop)
             end = start + n
             ss_seq_cache_reset(&cache)
             for c in range(start, end):
@@ -277,7 +313,7 @@ cdef class ShardLog:
                     "Data": _b2a_base64(data, newline=False).decode("ascii") if wire else data,
                     "PartitionKey": PyUnicode_DecodeUTF8(<char *>keybuf, k1 - k0, NULL),
                 })
-            next_ts = ss_ring_ts(&self.ring, end) if end < self.ring.tail else None
-            return out, end, self.ring.tail, next_ts
+            next_ts = ss_ring_ts(&self.ring, end) if end < stop else None
+            return out, end, stop, next_ts
         finally:
             self.release()

@@ -64,6 +64,8 @@ typedef struct {
     int evict_oldest;
     uint64_t evict_limit; /* eviction may drop only records below this counter (those already
                              persisted elsewhere); UINT64_MAX when nothing else holds them */
+    uint64_t visible_limit; /* readers see only records below this counter (a durable `sync` stream
+                               publishes a record once it is fsync-ed); UINT64_MAX: all of them */
     uint64_t evicted;   /* records dropped by eviction (never silently: counted) */
     uint64_t trimmed;   /* records dropped because they aged past retention */
 } ss_ring;
@@ -96,6 +98,7 @@ static inline void ss_ring_init(ss_ring *r, uint64_t first_counter, uint64_t cap
     r->retention_ms = retention_ms;
     r->evict_oldest = evict_oldest;
     r->evict_limit = UINT64_MAX;
+    r->visible_limit = UINT64_MAX;
     r->last_ts = INT64_MIN;
     r->head_ts = INT64_MAX;
 }
@@ -111,6 +114,14 @@ static inline void ss_ring_free(ss_ring *r)
     r->doff = r->koff = NULL;
     r->ts = NULL;
     r->data_cap = r->key_cap = r->slot_cap = 0;
+}
+
+/* The counter after the last record readers may see: tail, or the visible limit if lower
+ * (never below head). */
+static inline uint64_t ss_ring_visible_end(const ss_ring *r)
+{
+    uint64_t end = r->tail < r->visible_limit ? r->tail : r->visible_limit;
+    return end > r->head ? end : r->head;
 }
 
 /* Drop the `n` oldest records. */
@@ -284,13 +295,16 @@ static inline uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t k
     return c;
 }
 
-/* The largest n <= limit such that records [start, start+n) hold at most
- * max_data_bytes of data (at least one record is always allowed). */
-static inline uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes)
+/* The largest n <= limit such that records [start, start+n), all below `stop` (at most
+ * tail), hold at most max_data_bytes of data (at least one record is always allowed). */
+static inline uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes,
+                                    uint64_t stop)
 {
-    if (start >= r->tail || start < r->head)
-        return 0; /* nothing written there yet, or already trimmed */
-    uint64_t end = r->tail - start < limit ? r->tail : start + limit;
+    if (stop > r->tail)
+        stop = r->tail;
+    if (start >= stop || start < r->head)
+        return 0; /* nothing written (or published) there yet, or already trimmed */
+    uint64_t end = stop - start < limit ? stop : start + limit;
     uint64_t base = ss_ring_doff(r, start);
     if (ss_ring_doff(r, end) - base <= max_data_bytes)
         return end - start;

@@ -22,6 +22,9 @@ from .errors import (
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
+    ServiceUnavailable,
+    StorageError,
+    StorageFullError,
     ValidationException,
 )
 from .history import replay, replay_dataset
@@ -48,6 +51,9 @@ __all__ = [
     "ResourceInUseException",
     "ResourceNotFoundException",
     "SerializationException",
+    "ServiceUnavailable",
+    "StorageError",
+    "StorageFullError",
     "Stream",
     "ThroughputLimits",
     "ValidationException",

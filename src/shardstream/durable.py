@@ -20,6 +20,23 @@ Durability policies (per stream; the engine's is the default):
     they survive the process being killed once written (the OS holds them),
     not a power failure.  Closing the engine writes and syncs everything.
 
+A full disk (or any failed write; see :mod:`shardstream.storage.store`):
+
+``"sync"``
+    Records are shown to readers only once ``fsync``-ed (``ShardLog.visible_limit``).
+    A put whose records could not be made durable raises
+    :class:`~shardstream.errors.StorageFullError` (Kinesis's
+    ``ServiceUnavailable``, HTTP 503, retryable); its records are discarded
+    from memory and disk, never read, never stored, and their sequence
+    numbers are never given to other records.  The next put tries the disk
+    again: writes resume by themselves once space is freed.
+``"interval"``, ``"none"``
+    Puts are acknowledged before the disk sees them, so once a background
+    flush fails, puts raise the same error until a flush succeeds again (the
+    background thread retries every interval): what a crash can lose stays
+    what was accepted during the one interval whose flush failed.  Reads go
+    on, from the segments and from memory.
+
 Whatever the policy, the ring only evicts a record once it is on disk, so
 reads of older records (``TRIM_HORIZON``, ``AT_SEQUENCE_NUMBER``,
 ``AT_TIMESTAMP``) are served from the segments: a durable stream never
@@ -44,7 +61,7 @@ import numpy as np
 import pyarrow as pa
 
 from ._native import SLOT_BYTES, ShardLog, StreamCore
-from .errors import InvalidArgumentException
+from .errors import InvalidArgumentException, StorageError
 from .schema import RECORD_SCHEMA
 from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
 from .storage.store import StreamStore
@@ -86,9 +103,10 @@ def nonblocking_puts():
 
     A put that would (its ring is full of records not yet written, or an
     on-demand stream may scale out) raises :class:`WouldBlock` having written
-    nothing; a ``sync`` put that succeeds is not yet durable: its stream is
-    added to the yielded list, and the caller must not acknowledge the put
-    before :meth:`DurableStream.commit_async` has called back for it.  (The
+    nothing; a ``sync`` put that succeeds is not yet durable: an object with
+    a ``commit_async(callback)`` method is added to the yielded list, and the
+    caller must not acknowledge the put before that has called back with
+    None (with an exception, the put failed: answer that instead).  (The
     server's event loop appends records itself and waits for their fsync
     without a thread.)  Only ``put_record``: larger puts may write in pieces.
     """
@@ -98,6 +116,62 @@ def nonblocking_puts():
         yield pending
     finally:
         _nonblocking.pending = outer
+
+
+def _put_failed(store: StreamStore, lost: int, total: int) -> StorageError:
+    """The error a put raises when ``lost`` of its ``total`` records were discarded."""
+    cause = store.last_error or StorageError("Writing the data directory failed: the write was not stored")
+    if lost == total:
+        return cause
+    error = type(cause)(f"{cause.message} ({total - lost} of the {total} records had been stored by then)", cause.errno)
+    return error
+
+
+class _SyncPut:
+    """A ``put_record`` under the ``sync`` policy, waiting to be known durable (or discarded).
+
+    Handed to callers of :func:`nonblocking_puts`, which must not acknowledge
+    the put before :meth:`commit_async` calls back with None.
+    """
+
+    __slots__ = ("_stream", "_rollbacks", "_result")
+
+    def __init__(self, stream: DurableStream, rollbacks: int, result: dict):
+        self._stream = stream
+        self._rollbacks = rollbacks
+        self._result = result
+
+    def _where(self) -> tuple[int, int]:
+        """(shard index, counter) of the record."""
+        return int(self._result["ShardId"].rsplit("-", 1)[1]), sequence_counter(self._result["SequenceNumber"])
+
+    def _error(self) -> StorageError | None:
+        """None if the record is durable (its commit returned), else why its put failed."""
+        store = self._stream.store
+        if store.rollbacks == self._rollbacks:
+            return None
+        index, counter = self._where()
+        if store.lost(index, [counter])[0]:
+            return _put_failed(store, 1, 1)
+        return None
+
+    def check(self) -> None:
+        """Raise the put's error if its record was discarded (call once its commit returned)."""
+        error = self._error()
+        if error is not None:
+            raise error
+
+    def commit_async(self, callback) -> None:
+        """``callback(None)`` once the record is durable, ``callback(exc)`` if its put failed."""
+
+        def done(exc):
+            if exc is None:
+                exc = self._error()
+            elif isinstance(exc, StorageError) and self._stream.store.durable(*self._where()):
+                exc = None  # an earlier flush had covered it
+            callback(exc)
+
+        self._stream.commit_async(done)
 
 
 class DurableStream(Stream):
@@ -130,6 +204,8 @@ class DurableStream(Stream):
         self.store = store
         self.durability = durability
         self._sync = durability == "sync"
+        if self._sync:
+            store.hide_unsynced()
         self._counter_gap = counter_gap
         self._ready = False
         super().__init__(engine, name, shard_count, **kw)
@@ -137,7 +213,13 @@ class DurableStream(Stream):
             self._restore_settings(restored)
         self._counter_gap = 0  # shards created from now on start at 1
         self._ready = True
-        self._save_metadata()
+        try:
+            self._save_metadata()  # writes nothing if stream.json already says the same
+        except StorageError as exc:
+            if restored is None:
+                raise
+            # Reopening must not need free space: the document on disk stays valid.
+            _log.warning("could not rewrite the metadata of stream %s: %s", name, exc)
 
     def _refresh_accepting(self) -> None:
         if self._engine.closed:
@@ -155,6 +237,8 @@ class DurableStream(Stream):
         # disk) instead of refusing writes.
         log = ShardLog(index, created_s, self.shard_capacity_bytes, self.retention_hours * 3_600_000, True, first)
         log.evict_limit = first
+        if self._sync:
+            log.visible_limit = first  # published once fsync-ed
         return log
 
     def _rebuild_routing(self) -> None:
@@ -181,14 +265,20 @@ class DurableStream(Stream):
         pending = _nonblocking.pending
         if pending is not None and self.watch_writes:
             raise WouldBlock("an on-demand stream may scale out (file writes)")
+        store = self.store
+        if not store.accepting_writes and not dry_run:
+            store.admit(refuse_on_failure=not self._sync)
+        rollbacks = store.rollbacks
         result = StreamCore.put_record(
             self, data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run=dry_run
         )  # a dry run raises DryRunOperationException here: nothing to commit
         if self._sync:
+            put = _SyncPut(self, rollbacks, result)
             if pending is None:
-                self.store.commit(self.logs, self.now_ms)
+                store.commit(self.logs, self.now_ms)
+                put.check()
             else:
-                pending.append(self)
+                pending.append(put)
         return result
 
     put_record.__doc__ = StreamCore.put_record.__doc__
@@ -201,23 +291,61 @@ class DurableStream(Stream):
             return super()._put(keys, payloads, explicit_hash_keys, simd=simd, partial=partial, dry_run=True)
         if _nonblocking.pending is not None:  # it may write in pieces: not undone by a retry
             raise WouldBlock("only put_record runs without blocking")
+        store = self.store
+        if not store.accepting_writes:
+            store.admit(refuse_on_failure=not self._sync)
+        rollbacks = store.rollbacks
         ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
         if self.auto_distribution:
             ehk = None
         bounds = _chunk_bounds(keys, payloads, self.shard_capacity_bytes // 4)
         if len(bounds) > 2:
             self._validate_arrays(keys, payloads)
-        if len(bounds) == 2:
-            tables = [self._put_result(*self._put_arrays(keys, payloads, ehk, simd, False))]
-        else:
-            tables = []
+        results = []
+        try:
             for a, b in zip(bounds, bounds[1:]):
-                part = None if ehk is None else tuple(column[a:b] for column in ehk)
-                result = self._put_arrays(keys.slice(a, b - a), payloads.slice(a, b - a), part, simd, False)
-                tables.append(self._put_result(*result))
+                part = ehk if ehk is None or len(bounds) == 2 else tuple(column[a:b] for column in ehk)
+                piece_keys = keys if len(bounds) == 2 else keys.slice(a, b - a)
+                piece_data = payloads if len(bounds) == 2 else payloads.slice(a, b - a)
+                results.append(self._put_arrays(piece_keys, piece_data, part, simd, False))
+        except StorageError as exc:
+            if not results:
+                raise
+            if self._sync:  # pieces already in the rings must not be stored by a later commit
+                store.discard_unsynced(self.logs)
+                stored = sum(len(result[1]) for result in results) - self._count_lost(results)
+                if not stored:
+                    raise
+                raise type(exc)(
+                    f"{exc.message} ({stored} of the {len(keys)} records had been stored by then)", exc.errno
+                ) from exc
+            # interval/none: the pieces before the failure were accepted (and will be written)
+            accepted = sum(len(result[1]) for result in results)
+            raise type(exc)(
+                f"{exc.message} ({accepted} of the {len(keys)} records had been accepted)", exc.errno
+            ) from exc
         if self._sync:
-            self.store.commit(self.logs, self.now_ms)
+            store.commit(self.logs, self.now_ms)
+            if store.rollbacks != rollbacks:
+                self._check_stored(results)
+        tables = [self._put_result(*result) for result in results]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+    def _count_lost(self, results) -> int:
+        """How many records of this put (its pieces' ``_put_arrays`` results) a failed commit discarded."""
+        lost = 0
+        for positions, counters, _, open_logs, _ in results:
+            shard = np.array([log.shard_index for log in open_logs], dtype=np.int64)[positions]
+            for index in np.unique(shard).tolist():
+                lost += int(self.store.lost(index, counters[shard == index]).sum())
+        return lost
+
+    def _check_stored(self, results) -> None:
+        """Raise if a failed commit discarded any record of this put (its pieces' ``_put_arrays`` results)."""
+        lost = self._count_lost(results)
+        if lost:
+            total = sum(len(result[1]) for result in results)
+            raise _put_failed(self.store, lost, total)
 
     def _raise_reserve(self, rc, log, nrec, nbytes):
         # The ring is full of records not yet on disk: write them, then the
@@ -226,7 +354,8 @@ class DurableStream(Stream):
         if log.tail > limit:
             if _nonblocking.pending is not None:
                 raise WouldBlock("the shard's ring is full of records not yet on disk")
-            self.store.flush(self.logs, self.now_ms(), sync=False, only=log.shard_index)
+            # (under sync the ring may drop only fsync-ed records: sync them)
+            self.store.flush(self.logs, self.now_ms(), sync=self._sync, only=log.shard_index)
             if log.evict_limit > limit:
                 return
             self._refresh_accepting()  # nothing written: the engine was closed under us
@@ -252,6 +381,12 @@ class DurableStream(Stream):
         -------
         int
             Records written.
+
+        Raises
+        ------
+        StorageError
+            A write failed (:class:`~shardstream.errors.StorageFullError` for
+            a full disk); what was not written stays in memory.
         """
         return self.store.flush(self.logs, self.now_ms(), sync=sync)
 
@@ -405,7 +540,10 @@ class Maintenance:
     Every ``flush_interval_ms`` it writes the records of ``interval`` and
     ``none`` streams to disk (syncing the ``interval`` ones); every
     ``MAINTAIN_EVERY_MS`` it rolls old segments and deletes segments past
-    retention.  Errors are logged and kept in ``last_error``; the thread goes on.
+    retention.  Errors are kept in ``last_error`` and logged (a stream's
+    failing flushes once, until one succeeds again); the thread goes on, so a
+    flush that failed for want of space is retried every interval and puts
+    resume once it succeeds.
 
     An engine without streams has nothing to flush: the thread starts on the
     first :meth:`start` (the engine calls it when it restores or creates a
@@ -420,6 +558,7 @@ class Maintenance:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.last_error: BaseException | None = None
+        self._failing = weakref.WeakSet()  # streams whose last background flush failed (logged once)
         self._thread: threading.Thread | None = None
 
     @property
@@ -447,8 +586,18 @@ class Maintenance:
                 try:
                     if stream.durability != "sync":
                         stream.flush(sync=stream.durability == "interval")
+                        if stream in self._failing:
+                            self._failing.discard(stream)
+                            _log.warning("background flush of stream %s succeeded again", stream.name)
                     if due:
                         stream.store.maintain(stream.now_ms(), stream.retention_hours * 3_600_000)
+                except StorageError as exc:  # puts are refused meanwhile (see DurableStream)
+                    self.last_error = exc
+                    if stream not in self._failing:
+                        self._failing.add(stream)
+                        _log.error(
+                            "background flush of stream %s failed (retried every interval): %s", stream.name, exc
+                        )
                 except Exception as exc:  # keep serving; report
                     self.last_error = exc
                     _log.exception("background flush of stream %s failed", stream.name)

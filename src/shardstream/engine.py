@@ -8,6 +8,7 @@ never take it, so writers and readers on many threads run in parallel.
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import os
 import re
@@ -27,6 +28,8 @@ from .errors import (
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
+    StorageError,
+    storage_error,
 )
 from .fanout import ConsumerRegistry, StreamConsumer, Subscription
 from .iterators import IteratorCodec, PageTokenCodec
@@ -34,6 +37,7 @@ from .models import ShardInfo, ms_to_datetime, to_epoch_ms
 from .sequence import LEGACY_VERSION
 from .storage import layout
 from .storage.datadir import DataDirectory
+from .storage.fileio import SYSTEM_IO, SegmentIO
 from .storage.segments import DEFAULT_MAX_SEGMENT_BYTES
 from .storage.store import StreamStore
 from .stream import (
@@ -104,6 +108,10 @@ class Engine:
         Period of the background writer (and of ``interval`` syncs).
     max_segment_bytes : int
         Size at which a shard's segment file is closed and a new one begun.
+    segment_io : shardstream.storage.SegmentIO, optional
+        What writes, syncs and truncates segment files (default: the system
+        calls).  Tests pass a subclass that fails on demand, e.g. with
+        ``OSError(errno.ENOSPC)``, to see what a full disk does.
 
     Examples
     --------
@@ -127,6 +135,7 @@ class Engine:
         durability: str = "sync",
         flush_interval_ms: int = 200,
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+        segment_io: SegmentIO = SYSTEM_IO,
     ):
         check_durability(durability)
         if shard_limit is not None and (
@@ -148,6 +157,7 @@ class Engine:
         self.durability = durability
         self.flush_interval_ms = int(flush_interval_ms)
         self.max_segment_bytes = int(max_segment_bytes)
+        self._segment_io = segment_io
         self.closed = False
         self._data: DataDirectory | None = None
         self._maintenance: Maintenance | None = None
@@ -182,13 +192,22 @@ class Engine:
         return StreamStore(
             layout.streams_dir(self._data.path) / layout.stream_dir_name(name, incarnation),
             max_segment_bytes=self.max_segment_bytes,
+            io=self._segment_io,
+            before_write=self._data.mark_in_use,
         )
 
     def _restore_streams(self) -> None:
         unclean = not self._data.was_clean
         for stored in layout.list_streams(self._data.path):
             doc = stored.doc
-            store = StreamStore(stored.path, max_segment_bytes=self.max_segment_bytes, clean=not unclean)
+            store = StreamStore(
+                stored.path,
+                max_segment_bytes=self.max_segment_bytes,
+                clean=not unclean,
+                io=self._segment_io,
+                before_write=self._data.mark_in_use,
+                saved_doc=copy.deepcopy(doc),
+            )
             capacity = doc["shard_capacity_bytes"]
             stream = DurableStream(
                 self,
@@ -247,10 +266,17 @@ class Engine:
             for stream in list(self._streams.values()):
                 stream._set_accepting(False)
             if self._data is not None:
+                error = None
                 for stream in self._durable_streams():
-                    stream.store.close(stream.logs, stream.now_ms())
-                self._data.close()
+                    try:
+                        stream.store.close(stream.logs, stream.now_ms())
+                    except StorageError as exc:  # records only in memory could not be written
+                        error = error or exc
+                clean = error is None and all(s.store.closed_cleanly for s in self._durable_streams())
+                self._data.close(clean=clean)
                 _open_engines.discard(self)
+                if error is not None:
+                    raise error
 
     def _crash(self) -> None:
         """Drop the data directory as a killed process would: nothing flushed, nothing sealed (tests)."""
@@ -1074,7 +1100,10 @@ class Engine:
                     current = {"Status": "DISABLED", "StartedAt": current["StartedAt"], "EndedAt": now}
             self._billing_commitment = dict(current)
             if self._data is not None:
-                self._data.save(billing_commitment=self._billing_commitment)
+                try:
+                    self._data.save(billing_commitment=self._billing_commitment)
+                except OSError as exc:
+                    raise storage_error(exc) from exc
         return {"MinimumThroughputBillingCommitment": _commitment_view(current)}
 
     # -- data plane by stream name (boto3-style) ---------------------------------------

@@ -22,8 +22,12 @@ __all__ = [
     "ResourceInUseException",
     "ResourceNotFoundException",
     "SerializationException",
+    "ServiceUnavailable",
+    "StorageError",
+    "StorageFullError",
     "ValidationException",
     "error_for",
+    "storage_error",
 ]
 
 ERRORS: dict[str, type[KinesisError]] = {}
@@ -50,8 +54,9 @@ class KinesisError(Exception):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.error_type = cls.__name__
-        ERRORS[cls.__name__] = cls
+        if "error_type" not in cls.__dict__:  # a class may answer under another Kinesis name
+            cls.error_type = cls.__name__
+        ERRORS.setdefault(cls.error_type, cls)
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -124,6 +129,64 @@ class InternalFailureException(KinesisError):
     """An unexpected failure inside shardstream."""
 
     http_status = 500
+
+
+class ServiceUnavailable(KinesisError):
+    """The service cannot take the request now; retry later (HTTP 503, which SDKs retry)."""
+
+    http_status = 503
+
+
+class StorageError(ServiceUnavailable, OSError):
+    """The data directory could not be written; nothing of the call was stored.
+
+    Answered as Kinesis's ``ServiceUnavailable`` (HTTP 503); in Python also an
+    ``OSError`` (``errno`` is the failed system call's).  Retryable.
+    """
+
+    error_type = "ServiceUnavailable"
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
+
+
+class StorageFullError(StorageError):
+    """The disk (or quota) holding the data directory is full; nothing of the call was stored.
+
+    Writes resume by themselves once space is freed: retry later.
+    """
+
+    error_type = "ServiceUnavailable"
+    MESSAGE = (
+        "The disk holding the data directory is full ({reason}): the write was not stored; retry once space is freed"
+    )
+
+
+def storage_error(exc: OSError) -> StorageError:
+    """The retryable Kinesis error for a failed write to the data directory.
+
+    Parameters
+    ----------
+    exc : OSError
+        What the system call raised.
+
+    Returns
+    -------
+    StorageError
+        A :class:`StorageFullError` for ``ENOSPC``/``EDQUOT``, otherwise a
+        :class:`StorageError` naming the error; ``exc`` itself if it is one.
+    """
+    import errno as _errno
+    import os as _os
+
+    if isinstance(exc, StorageError):
+        return exc
+    code = exc.errno
+    reason = exc.strerror or (_os.strerror(code) if code else str(exc))
+    if code in (_errno.ENOSPC, _errno.EDQUOT):
+        return StorageFullError(StorageFullError.MESSAGE.format(reason=reason), code)
+    return StorageError(f"Writing the data directory failed ({reason}): the write was not stored; retry later", code)
 
 
 def error_for(error_type: str, message: str) -> KinesisError:

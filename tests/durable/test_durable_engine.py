@@ -408,10 +408,10 @@ def test_a_flush_pass_stops_at_the_tail_it_started_with(tmp_path, monkeypatch):
         real = native.read_arrow_batch
         calls = []
 
-        def read_then_append(log, start, limit, max_bytes, now):
+        def read_then_append(log, start, limit, max_bytes, now, *rest):
             calls.append(limit)
             s.put_record(b"late", "k")  # a writer racing the flush
-            return real(log, start, 1, max_bytes, now)  # one record per read: many reads per pass
+            return real(log, start, 1, max_bytes, now, *rest)  # one record per read: many reads per pass
 
         monkeypatch.setattr(native, "read_arrow_batch", read_then_append)
         assert s.flush(sync=False) == 10

@@ -54,6 +54,7 @@ cdef extern from "ss_ring.h" nogil:
         int64_t retention_ms
         int evict_oldest
         uint64_t evict_limit
+        uint64_t visible_limit
         uint64_t evicted
         uint64_t trimmed
 
@@ -71,7 +72,8 @@ cdef extern from "ss_ring.h" nogil:
     int ss_ring_reserve(ss_ring *r, uint64_t nrec, uint64_t key_bytes, uint64_t data_bytes, int64_t now_ms)
     uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t klen, const uint8_t *data, uint64_t dlen,
                             int64_t ts)
-    uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes)
+    uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes, uint64_t stop)
+    uint64_t ss_ring_visible_end(const ss_ring *r)
 
 
 cdef extern from "ss_lock.h" nogil:

@@ -11,11 +11,15 @@
     what the rings no longer hold, retention.
 :mod:`.datadir`
     Opening a data directory: the lock, ``engine.json``, crash leftovers.
+:mod:`.fileio`
+    The system calls segment files are written with (:class:`SegmentIO`), a
+    seam tests use to make writes fail as on a full disk.
 :mod:`.jsonfile`
     Atomic (temp file, fsync, rename, fsync directory) JSON metadata documents.
 """
 
 from .datadir import DataDirectory, DataDirectoryLocked
+from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .jsonfile import read_json, write_json_atomic
 from .segments import (
     COUNTER_FIELD,
@@ -32,15 +36,18 @@ from .store import StreamStore
 __all__ = [
     "COUNTER_FIELD",
     "STORED_SCHEMA",
+    "SYSTEM_IO",
     "CorruptSegmentError",
     "DataDirectory",
     "DataDirectoryLocked",
     "RecoveryReport",
+    "SegmentIO",
     "SegmentInfo",
     "SegmentLog",
     "SegmentWriter",
     "StreamStore",
     "read_json",
+    "is_disk_full",
     "segment_file_name",
     "write_json_atomic",
 ]

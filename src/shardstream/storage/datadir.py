@@ -13,20 +13,30 @@ engine holds while it has a directory open:
 * clean-up of what a crash can leave: the ``trash/`` of half-deleted streams,
   stream directories whose creation never wrote ``stream.json``, and
   uncommitted temporary JSON files.
+
+Opening needs no free space: when ``engine.json`` cannot be rewritten (a full
+disk), the directory opens all the same and :meth:`DataDirectory.mark_in_use`
+(which the engine calls before the first write it accepts) marks it later;
+until then nothing is written, so the old ``clean`` flag stays true.
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
+import logging
 import os
 import secrets
 import shutil
 from pathlib import Path
 
+from .fileio import is_disk_full
 from .jsonfile import fsync_directory, read_json, remove_stale_temp_files, write_json_atomic
 from .layout import FORMAT_VERSION, LOCK_FILE, STREAM_FILE, check_format, engine_file, streams_dir, trash_dir
 
 __all__ = ["DataDirectory", "DataDirectoryLocked"]
+
+_log = logging.getLogger("shardstream.storage")
 
 
 class DataDirectoryLocked(RuntimeError):
@@ -46,11 +56,13 @@ class DataDirectory:
         new directory).
     """
 
-    def __init__(self, path: Path, lock_fd: int, doc: dict, was_clean: bool):
+    def __init__(self, path: Path, lock_fd: int, doc: dict, was_clean: bool, on_disk: dict | None = None):
         self.path = path
         self._lock_fd = lock_fd
         self.doc = doc
         self.was_clean = was_clean
+        self._on_disk = on_disk  # engine.json as last read or written (None: no file yet)
+        self._in_use = False  # engine.json says clean: false
 
     @classmethod
     def open(cls, path, *, region: str, account_id: str) -> DataDirectory:
@@ -74,8 +86,12 @@ class DataDirectory:
                 raise DataDirectoryLocked(
                     f"data directory {path} is in use by another engine (process {holder})"
                 ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:  # who holds the lock, for the message above: nice to have, not worth failing for
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
             doc_path = engine_file(path)
             if doc_path.exists():
                 doc = check_format(read_json(doc_path), doc_path)
@@ -85,6 +101,7 @@ class DataDirectory:
                         f"{doc['account_id']}, not {region} and {account_id}"
                     )
                 was_clean = bool(doc.get("clean"))
+                on_disk = copy.deepcopy(doc)
             else:
                 doc = {
                     "format": FORMAT_VERSION,
@@ -94,9 +111,15 @@ class DataDirectory:
                     "billing_commitment": {"Status": "DISABLED"},
                 }
                 was_clean = True
-            self = cls(path, fd, doc, was_clean)
+                on_disk = None
+            self = cls(path, fd, doc, was_clean, on_disk)
             self._clear_leftovers()
-            self.save(clean=False)
+            try:
+                self.mark_in_use()
+            except OSError as exc:
+                if not is_disk_full(exc) or on_disk is None:
+                    raise
+                _log.warning("data directory %s is full: opened without marking it in use (%s)", path, exc)
             return self
         except BaseException:
             os.close(fd)
@@ -106,12 +129,32 @@ class DataDirectory:
     def iterator_secret(self) -> bytes:
         return bytes.fromhex(self.doc["iterator_secret"])
 
+    def mark_in_use(self) -> None:
+        """Make ``engine.json`` say the directory is open (not cleanly closed), once.
+
+        Must precede any write to the streams, so that a crash is detected.
+
+        Raises
+        ------
+        OSError
+            It could not be written (a full disk); call again later.
+        """
+        if not self._in_use:
+            self.save(clean=False)
+            self._in_use = True
+
     def save(self, *, clean: bool | None = None, **fields) -> None:
-        """Update ``engine.json`` with ``fields`` (and the ``clean`` flag) atomically."""
+        """Update ``engine.json`` with ``fields`` (and the ``clean`` flag) atomically.
+
+        Writes nothing when the document would not change.
+        """
         self.doc.update(fields)
         if clean is not None:
             self.doc["clean"] = clean
+        if self.doc == self._on_disk:
+            return
         write_json_atomic(engine_file(self.path), self.doc)
+        self._on_disk = copy.deepcopy(self.doc)
 
     def _clear_leftovers(self) -> None:
         shutil.rmtree(trash_dir(self.path), ignore_errors=True)
@@ -128,12 +171,22 @@ class DataDirectory:
         if removed:
             fsync_directory(root)
 
-    def close(self) -> None:
-        """Mark the directory cleanly closed and release the lock.  Idempotent."""
+    def close(self, *, clean: bool = True) -> None:
+        """Mark the directory cleanly closed (with ``clean``) and release the lock.  Idempotent.
+
+        If ``engine.json`` cannot be written (a full disk) the directory stays
+        marked in use, which only makes the next open recover as after a
+        crash; that is logged, not raised.
+        """
         if self._lock_fd < 0:
             return
         try:
-            self.save(clean=True)
+            if clean:
+                self.save(clean=True)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            _log.warning("could not mark data directory %s cleanly closed: %s", self.path, exc)
         finally:
             os.close(self._lock_fd)
             self._lock_fd = -1

@@ -58,7 +58,10 @@ nothing until the caller touches the data.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
+import errno
+import logging
 import os
 import re
 import threading
@@ -76,6 +79,7 @@ except ImportError:  # pragma: no cover - exercised where isal is not installed
 
 from ..schema import RECORD_SCHEMA
 from ..sequence import LEGACY_END_COUNTER, sequence_counter
+from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .jsonfile import fsync_directory
 
 __all__ = [
@@ -102,6 +106,7 @@ SEGMENT_SUFFIX = ".arrows"
 # steps of well under a second of ingest at ~1 GB/s.
 DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 EOS_MARKER = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+_log = logging.getLogger("shardstream.storage")
 _NAME_RE = re.compile(r"(\d{20})" + re.escape(SEGMENT_SUFFIX))
 
 
@@ -174,9 +179,25 @@ _KINDS: dict = {}
 _CACHEABLE = frozenset(
     t.id
     for t in (
-        pa.binary(), pa.string(), pa.large_binary(), pa.large_string(), pa.bool_(),
-        pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64(),
-        pa.float16(), pa.float32(), pa.float64(), pa.date32(), pa.date64(), pa.timestamp("ms"),
+        pa.binary(),
+        pa.string(),
+        pa.large_binary(),
+        pa.large_string(),
+        pa.bool_(),
+        pa.int8(),
+        pa.int16(),
+        pa.int32(),
+        pa.int64(),
+        pa.uint8(),
+        pa.uint16(),
+        pa.uint32(),
+        pa.uint64(),
+        pa.float16(),
+        pa.float32(),
+        pa.float64(),
+        pa.date32(),
+        pa.date64(),
+        pa.timestamp("ms"),
     )
 )
 
@@ -384,12 +405,53 @@ class _Scan:
     bad_offset: int = 0
 
 
+class _Messages:
+    """The file-like sink an IPC stream writer writes into: it collects one batch's messages.
+
+    The schema message, which an IPC writer emits before its first batch, is
+    dropped (the segment file starts with it already), so a fresh writer can
+    continue a segment: it re-emits the dictionary, which IPC streams allow.
+    """
+
+    def __init__(self, skip: int):
+        self._skip = skip
+        self.chunks: list = []
+        self.closed = False
+
+    def write(self, data) -> int:
+        n = memoryview(data).nbytes
+        if self._skip:
+            if n <= self._skip:
+                self._skip -= n
+                return n
+            data, self._skip = memoryview(data).cast("B")[self._skip :], 0
+        self.chunks.append(data)
+        return n
+
+    def take(self) -> list:
+        chunks, self.chunks = self.chunks, []
+        return chunks
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class SegmentWriter:
     """Appends record batches to one new segment file.
 
     Format: an Arrow IPC stream of :func:`stored_schema` batches, each with a
     CRC-32 in its custom metadata (see the module docstring).  The file is
     created exclusively (never overwritten) and the directory fsync-ed.
+
+    Each append serialises its batch in memory and writes it with one
+    positioned write (through ``io``): the bytes are then with the OS, so
+    readers see them and they survive the process.  A write that fails (a
+    full disk) is rolled back: the file is cut back to the end of the last
+    complete batch and the writer carries on from there, so a failed append
+    leaves no trace and the next one may simply try again.
 
     Thread safety: none; the owning :class:`SegmentLog` serialises calls.
     Batches must already be in the stored schema with increasing counters; the
@@ -403,9 +465,11 @@ class SegmentWriter:
         Counter of the first record that will be appended; names the file.
     schema : pyarrow.Schema, optional
         The record schema; the ``counter`` column is added if missing.
+    io : SegmentIO, optional
+        What performs the writes, syncs and truncations (default: the system calls).
     """
 
-    def __init__(self, directory, base_counter: int, schema: pa.Schema = RECORD_SCHEMA):
+    def __init__(self, directory, base_counter: int, schema: pa.Schema = RECORD_SCHEMA, io: SegmentIO = SYSTEM_IO):
         self.directory = Path(directory)
         self.base_counter = int(base_counter)
         self.schema = stored_schema(schema)
@@ -414,20 +478,38 @@ class SegmentWriter:
         self.first_arrival_ms: int | None = None
         self.last_arrival_ms: int | None = None
         self.num_batches = 0
-        self._file = open(self.path, "xb")  # noqa: SIM115 - closed in close()
+        self._io = io
+        header = self.schema.serialize()
+        self._header_bytes = header.size
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
-            self._writer = pa.ipc.new_stream(self._file, self.schema)
+            io.write(fd, [header], 0)
             fsync_directory(self.directory)
         except BaseException:
-            self._file.close()
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
             raise
+        self._fd = fd
+        self._size = header.size  # end of the last complete message
+        self._new_ipc_writer()
         self._closed = False
-        self._final_size = 0
+        self._broken = False
+        self._synced = self._mark()
+
+    def _new_ipc_writer(self) -> None:
+        self._sink = _Messages(self._header_bytes)
+        self._writer = pa.ipc.new_stream(self._sink, self.schema)
+
+    def _mark(self) -> tuple:
+        return (self._size, self.last_counter, self.first_arrival_ms, self.last_arrival_ms, self.num_batches)
+
+    def _restore(self, mark: tuple) -> None:
+        self._size, self.last_counter, self.first_arrival_ms, self.last_arrival_ms, self.num_batches = mark
 
     @property
     def size(self) -> int:
-        """Bytes written so far (flushed or not)."""
-        return self._final_size if self._closed else self._file.tell()
+        """Bytes of complete messages written (plus the end-of-stream marker once sealed)."""
+        return self._size
 
     def append(self, batch: pa.RecordBatch, last_counter: int | None = None) -> None:
         """Append one batch (stored schema, counters already checked by the caller).
@@ -437,11 +519,24 @@ class SegmentWriter:
         batch : pyarrow.RecordBatch
         last_counter : int, optional
             The batch's last counter, if the caller already has it.
+
+        Raises
+        ------
+        OSError
+            The write failed (a full disk: ``errno.ENOSPC``); the file is as
+            it was before the call.
         """
         if self._closed:
             raise ValueError("segment writer is closed")
+        self._check_usable()
         batch, crc = prepare_for_write(batch)
-        self._writer.write_batch(batch, custom_metadata={CRC_METADATA_KEY: str(crc)})
+        try:
+            self._writer.write_batch(batch, custom_metadata={CRC_METADATA_KEY: str(crc)})
+            written = self._io.write(self._fd, self._sink.take(), self._size)
+        except BaseException:
+            self._cut(self._size)
+            raise
+        self._size += written
         arrivals = _arrivals(batch)
         if self.first_arrival_ms is None:
             self.first_arrival_ms = int(arrivals[0])
@@ -449,33 +544,81 @@ class SegmentWriter:
         self.last_arrival_ms = int(arrivals[-1])
         self.num_batches += 1
 
+    def _cut(self, size: int) -> None:
+        """Truncate the file to ``size`` (a batch boundary) and start a fresh IPC writer there.
+
+        If even that fails, the writer is unusable (:meth:`_check_usable`):
+        what follows ``size`` in the file is unknown, and only a recovery
+        (reopening) may cut it.
+        """
+        try:
+            self._io.truncate(self._fd, size)
+        except BaseException:
+            self._broken = True
+            raise
+        self._new_ipc_writer()
+
+    def _check_usable(self) -> None:
+        if self._broken:
+            raise OSError(errno.EIO, f"{self.path} could not be cut back after a failed write; reopen to recover")
+
     def flush(self) -> None:
-        """Hand buffered bytes to the OS (visible to readers, not yet durable)."""
-        self._file.flush()
+        """Nothing to do: every append is handed to the OS before it returns (kept for callers)."""
 
     def sync(self) -> None:
-        """Flush and ``fsync``: everything appended so far survives a crash."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """``fsync``: everything appended so far survives a crash."""
+        mark = self._mark()
+        self._io.fsync(self._fd)
+        self._synced = mark
+
+    @property
+    def synced_batches(self) -> int:
+        """Batches known to be ``fsync``-ed."""
+        return self._synced[4]
+
+    def discard_unsynced(self) -> None:
+        """Cut off every batch appended since the last :meth:`sync` (their fsync failed or never ran)."""
+        if self._closed:
+            raise ValueError("segment writer is closed")
+        self._check_usable()
+        self._cut(self._synced[0])
+        self._restore(self._synced)
 
     def close(self) -> None:
-        """Write the end-of-stream marker, sync and close; the segment is then sealed."""
+        """Write the end-of-stream marker, sync and close; the segment is then sealed.
+
+        Raises
+        ------
+        OSError
+            The marker could not be written or synced (a full disk): the file
+            is cut back and the writer stays open (unsealed); try again later.
+        """
         if self._closed:
             return
+        if self._broken:  # leave the file for recovery to cut, as after a crash
+            self.abandon()
+            self._check_usable()
         try:
-            self._writer.close()
-            self.sync()
-            self._final_size = self._file.tell()
-        finally:
-            self._closed = True
-            self._file.close()
+            self._io.write(self._fd, [EOS_MARKER], self._size)
+            self._io.fsync(self._fd)
+        except BaseException:
+            self._io.truncate(self._fd, self._size)
+            raise
+        self._size += len(EOS_MARKER)
+        self._closed = True
+        os.close(self._fd)
 
-    def _abandon(self) -> None:
+    def discard(self) -> None:
+        """Close and delete the file (it holds no batch worth keeping)."""
+        self.abandon()
+        self.path.unlink(missing_ok=True)
+        fsync_directory(self.directory)
+
+    def abandon(self) -> None:
         """Close the file descriptor without the end-of-stream marker (a simulated crash)."""
         if not self._closed:
-            self._final_size = self._file.tell()
             self._closed = True
-            self._file.close()
+            os.close(self._fd)
 
     def info(self) -> SegmentInfo:
         """A :class:`SegmentInfo` snapshot of this segment."""
@@ -530,6 +673,18 @@ class SegmentLog:
         directory a live engine is writing can be read (replay).  A torn or
         still-growing newest segment is read up to its last complete batch as
         of opening; appends raise.
+    io : SegmentIO, optional
+        What writes, syncs and truncates the segment files (default: the
+        system calls; tests pass one that fails on demand).
+
+    Notes
+    -----
+    A full disk: an append whose write fails leaves the files as they were
+    (see :class:`SegmentWriter`) and raises the ``OSError``; the next append
+    simply tries again.  Opening needs no free space: if the end-of-stream
+    marker of a recovered newest segment cannot be written, the segment is
+    left cut at its last complete batch and sealed before the next segment is
+    started (or at :meth:`close`).
     """
 
     def __init__(
@@ -543,6 +698,7 @@ class SegmentLog:
         readonly: bool = False,
         verify_sealed: bool = True,
         expect_sealed: bool = False,
+        io: SegmentIO = SYSTEM_IO,
     ):
         if max_segment_bytes <= 0:
             raise ValueError("max_segment_bytes must be positive")
@@ -562,6 +718,8 @@ class SegmentLog:
         self.verify_reads = verify_reads
         self.verify_sealed = verify_sealed
         self.expect_sealed = expect_sealed
+        self._io = io
+        self._unsealed: Path | None = None  # newest segment recovered without room for its end marker
         self._lock = threading.RLock()
         self._sealed: list[SegmentInfo] = []
         self._writer: SegmentWriter | None = None
@@ -699,12 +857,7 @@ class SegmentLog:
                     self._tail_limit = (path, tail_scan.good_end)
                 elif tail_scan.problem is not None or not tail_scan.eos:
                     # Cut the torn tail and seal the segment with an end-of-stream marker.
-                    with open(path, "r+b") as f:
-                        f.truncate(tail_scan.good_end)
-                        f.seek(tail_scan.good_end)
-                        f.write(EOS_MARKER)
-                        f.flush()
-                        os.fsync(f.fileno())
+                    self._cut_tail(path, tail_scan.good_end)
                     if size != tail_scan.good_end:
                         truncated_path, truncated_bytes = path, size - tail_scan.good_end
                         reason = tail_scan.problem
@@ -724,10 +877,47 @@ class SegmentLog:
                 )
             scan = tail_scan if i == len(paths) - 1 else self._scan(path, base, tail=False)
             size = scan.good_end if self.readonly and i == len(paths) - 1 else path.stat().st_size
-            self._sealed.append(SegmentInfo(path, base, scan.last, size, True, scan.last_arrival_ms))
+            sealed = path != self._unsealed
+            self._sealed.append(SegmentInfo(path, base, scan.last, size, sealed, scan.last_arrival_ms))
             prev_last = scan.last
         self._last_counter = prev_last
         return RecoveryReport(len(paths), truncated_path, truncated_bytes, tuple(removed), reason)
+
+    def _cut_tail(self, path: Path, good_end: int) -> None:
+        """Cut the newest segment at ``good_end`` and seal it; without room for the marker, seal it later."""
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            self._io.truncate(fd, good_end)
+            try:
+                self._io.write(fd, [EOS_MARKER], good_end)
+                self._io.fsync(fd)
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._io.truncate(fd, good_end)
+                self._io.fsync(fd)
+                self._unsealed = path
+        finally:
+            os.close(fd)
+
+    def _seal_unsealed(self) -> None:
+        """Write the end-of-stream marker a recovery had no room for (before a newer segment exists)."""
+        if self._unsealed is None:
+            return
+        info = self._sealed[-1]
+        fd = os.open(info.path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            try:
+                self._io.write(fd, [EOS_MARKER], info.size_bytes)
+                self._io.fsync(fd)
+            except BaseException:
+                self._io.truncate(fd, info.size_bytes)
+                raise
+        finally:
+            os.close(fd)
+        self._sealed[-1] = dataclasses.replace(info, size_bytes=info.size_bytes + len(EOS_MARKER), sealed=True)
+        self._index_cache.pop(info.path, None)
+        self._unsealed = None
 
     def _refuse_if_sealed(self, path: Path, scan: _Scan) -> None:
         """Raise if the damaged newest segment had been sealed: then it is corruption, not a torn tail.
@@ -806,18 +996,52 @@ class SegmentLog:
             if values.size > 1 and not bool(np.all(values[1:] > values[:-1])):
                 raise ValueError("counters must be strictly increasing")
             if self._writer is None:
-                self._writer = SegmentWriter(self.directory, int(values[0]), self._record_schema)
+                self._seal_unsealed()
+                self._writer = SegmentWriter(self.directory, int(values[0]), self._record_schema, self._io)
             last = int(values[-1])
-            self._writer.append(batch, last)
+            try:
+                self._writer.append(batch, last)
+            except BaseException:
+                if self._writer.num_batches == 0:  # a segment with nothing in it: remove it again
+                    writer, self._writer = self._writer, None
+                    with contextlib.suppress(OSError):
+                        writer.discard()
+                raise
             self._last_counter = last
             if self._writer.size >= self.max_segment_bytes:
-                self._roll()
+                try:
+                    self._roll()
+                except OSError as exc:  # the append itself succeeded; rolling is retried by the next one
+                    _log.warning("could not seal segment %s: %s", self._writer.path, exc)
             return self._last_counter
 
     def _roll(self) -> None:
+        self._writer.close()  # raises (and the writer stays open) if the marker cannot be written
         writer, self._writer = self._writer, None
-        writer.close()
         self._sealed.append(writer.info())
+
+    def discard_unsynced(self) -> int | None:
+        """Cut off every record appended since the last successful :meth:`sync`; returns :meth:`last_counter`.
+
+        For a failed ``fsync`` (or a failed write that must not stay): what
+        was appended since is not known to be durable, so it is removed.
+        Rolling a segment syncs it, so only the active segment can hold such
+        records.
+        """
+        with self._lock:
+            self._check_writable()
+            writer = self._writer
+            if writer is not None:
+                if writer.synced_batches == 0:
+                    self._writer = None
+                    writer.discard()
+                else:
+                    writer.discard_unsynced()
+            if self._writer is not None:
+                self._last_counter = self._writer.last_counter
+            else:
+                self._last_counter = self._sealed[-1].last_counter if self._sealed else None
+            return self._last_counter
 
     def roll(self) -> None:
         """Seal the active segment now (if any); the next append starts a new one."""
@@ -849,14 +1073,32 @@ class SegmentLog:
                 self._writer.sync()
 
     def close(self) -> None:
-        """Seal the active segment and close the log.  Idempotent."""
+        """Seal the active segment and close the log.  Idempotent.
+
+        Raises
+        ------
+        OSError
+            The end-of-stream marker could not be written (a full disk): the
+            log is closed all the same, its newest segment left unsealed but
+            cut at its last complete batch, as after a crash.
+        """
         with self._lock:
             if self._closed:
                 return
-            if self._writer is not None and not self.readonly:
-                self._roll()
-            self._index_cache.clear()
             self._closed = True
+            self._index_cache.clear()
+            if self.readonly:
+                return
+            try:
+                if self._writer is not None:
+                    self._roll()
+                else:
+                    self._seal_unsealed()
+            except BaseException:
+                if self._writer is not None:
+                    self._writer.abandon()
+                    self._writer = None
+                raise
 
     def abandon(self) -> None:
         """Release file handles *without* sealing the active segment, as a crash would.
@@ -867,7 +1109,7 @@ class SegmentLog:
         """
         with self._lock:
             if self._writer is not None:
-                self._writer._abandon()
+                self._writer.abandon()
                 self._writer = None
             self._closed = True
 

@@ -26,11 +26,31 @@ whichever leader's flush covers its records calls it -- an in-process writer
 or the store's committer thread, started when a callback arrives with no
 committer running and lingering briefly for more.  One flush then answers
 any number of requests with one hand-off, rather than a thread each.
+
+A full disk
+-----------
+A write that fails (``ENOSPC``, or any ``OSError``) leaves the segment files
+as they were before it (:class:`~.segments.SegmentWriter` cuts a failed
+append back to its last complete batch) and raises a retryable
+:class:`~shardstream.errors.StorageError`
+(:class:`~shardstream.errors.StorageFullError` for a full disk); what was
+not written stays in the rings, and :attr:`StreamStore.failure` holds the
+error until a flush succeeds.  Nothing needs fixing up by hand: the next
+flush simply tries again.
+
+Under the ``sync`` policy a failed group commit then *discards* what it was
+to make durable (:meth:`StreamStore.commit`): every record not yet
+``fsync``-ed is cut from the segments and dropped from its ring (which
+never showed it to readers: see ``ShardLog.visible_limit``), and its
+counters are remembered as lost, so every writer whose records they were
+learns that its put failed (:meth:`StreamStore.lost`) and no such record is
+ever stored or read.  Counters are not reused.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import copy
 import logging
 import shutil
 import sys
@@ -40,6 +60,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ..errors import StorageError, storage_error
+from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .jsonfile import fsync_directory, write_json_atomic
 from .layout import STREAM_FILE, shard_dir, trash_dir
 from .segments import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
@@ -103,6 +125,15 @@ class StreamStore:
     clean : bool
         The stream's files were closed cleanly: every segment is sealed, so
         damage anywhere is refused rather than cut off as a torn tail.
+    io : SegmentIO, optional
+        What writes the segment files (default: the system calls).
+    before_write : callable, optional
+        Called (until it first returns) before the first write the store
+        admits (:meth:`admit`): the engine marks its directory "in use" there,
+        which needs free space, so that opening a directory does not.
+    saved_doc : dict, optional
+        The ``stream.json`` already on disk: :meth:`save` skips writing an
+        identical document (reopening writes nothing).
     """
 
     def __init__(
@@ -112,8 +143,24 @@ class StreamStore:
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         max_segment_age_ms: int = DEFAULT_MAX_SEGMENT_AGE_MS,
         clean: bool = False,
+        io: SegmentIO = SYSTEM_IO,
+        before_write=None,
+        saved_doc: dict | None = None,
     ):
         self.path = Path(path)
+        self._io = io
+        self._before_write = before_write
+        self._saved_doc = saved_doc
+        self._hide_unsynced = False  # sync policy: rings show records only once fsync-ed
+        self.failure: StorageError | None = None  # the last flush's error, until one succeeds
+        self.last_error: StorageError | None = None  # the newest write error (kept)
+        self._lost: list[list[tuple[int, int]]] = []  # per shard: [lo, hi) counters discarded by rollbacks
+        self._rollbacks = 0
+        self._broken: StorageError | None = None  # records could not be cut back: refuse every write
+        #: False once :meth:`close` could not write or seal everything (the directory is then not clean).
+        self.closed_cleanly = True
+        #: False while a write would be refused or needs preparing (see :meth:`admit`); a cheap check for puts.
+        self.accepting_writes = before_write is None
         self.clean = clean
         self.max_segment_bytes = int(max_segment_bytes)
         self.max_segment_age_ms = int(max_segment_age_ms)
@@ -135,10 +182,92 @@ class StreamStore:
 
     # -- creation, metadata, removal -----------------------------------------
 
+    def hide_unsynced(self) -> None:
+        """Show readers only what is ``fsync``-ed (the ``sync`` policy); call before any record is put.
+
+        Rings then show (``visible_limit``) and may evict (``evict_limit``)
+        only records already ``fsync``-ed, and :meth:`read` leaves out what
+        the segments hold beyond that, so no reader sees a record that a
+        failed commit could still discard.
+        """
+        self._hide_unsynced = True
+
+    def admit(self, *, refuse_on_failure: bool) -> None:
+        """Check that a put may go ahead (call it when :attr:`accepting_writes` is False).
+
+        Parameters
+        ----------
+        refuse_on_failure : bool
+            Raise :attr:`failure` while the last flush failed (the policies
+            whose puts are acknowledged before they are on disk: accepting
+            more would lose more than one interval).
+
+        Raises
+        ------
+        StorageError
+            The directory could not be marked in use, or (with
+            ``refuse_on_failure``) the last flush failed.
+        """
+        if self._before_write is not None:
+            try:
+                self._before_write()
+            except OSError as exc:
+                raise storage_error(exc) from exc
+            self._before_write = None
+        self.accepting_writes = self.failure is None
+        if refuse_on_failure and self.failure is not None:
+            raise self.failure
+
+    def _failed(self, exc: BaseException) -> StorageError:
+        error = storage_error(exc) if isinstance(exc, OSError) else StorageError(str(exc))
+        self.failure = self.last_error = error
+        self.accepting_writes = False
+        return error
+
+    def _succeeded(self) -> None:
+        if self.failure is not None:
+            self.failure = None
+            self.accepting_writes = self._before_write is None
+
+    @property
+    def rollbacks(self) -> int:
+        """How many failed ``sync`` commits have discarded records (see :meth:`lost`)."""
+        return self._rollbacks
+
+    def lost(self, index: int, counters) -> np.ndarray:
+        """Which of shard ``index``'s ``counters`` a failed commit discarded (their put failed).
+
+        Parameters
+        ----------
+        index : int
+        counters : array-like of int
+
+        Returns
+        -------
+        numpy.ndarray of bool
+        """
+        values = np.asarray(counters, dtype=np.uint64)
+        out = np.zeros(values.shape, dtype=bool)
+        with self._flush_lock:
+            ranges = list(self._lost[index]) if index < len(self._lost) else []
+        for lo, hi in ranges:
+            out |= (values >= lo) & (values < hi)
+        return out
+
+    def durable(self, index: int, counter: int) -> bool:
+        """Whether shard ``index``'s record ``counter`` is known to be ``fsync``-ed (and was not discarded)."""
+        with self._flush_lock:
+            if counter >= self._synced[index]:
+                return False
+        return not self.lost(index, [counter])[0]
+
     def create(self, doc: dict) -> None:
         """Make the stream's directory and write its first ``stream.json``."""
-        (self.path / "shards").mkdir(parents=True)
-        fsync_directory(self.path.parent)
+        try:
+            (self.path / "shards").mkdir(parents=True)
+            fsync_directory(self.path.parent)
+        except OSError as exc:
+            raise storage_error(exc) from exc
         self.save(doc)
 
     def save(self, doc_or_factory) -> None:
@@ -153,7 +282,13 @@ class StreamStore:
         """
         with self._meta_lock:
             doc = doc_or_factory() if callable(doc_or_factory) else doc_or_factory
-            write_json_atomic(self.path / STREAM_FILE, doc)
+            if doc == self._saved_doc:
+                return
+            try:
+                write_json_atomic(self.path / STREAM_FILE, doc)
+            except OSError as exc:
+                raise storage_error(exc) from exc
+            self._saved_doc = copy.deepcopy(doc)
 
     def destroy(self, data_dir: Path) -> None:
         """Delete the stream's files: one atomic rename into ``trash/``, then removal."""
@@ -176,11 +311,19 @@ class StreamStore:
             raise ValueError(f"shard {index} opened out of order (expected {len(self._segments)})")
         # Sealed segments' CRCs are checked when first read, not here: opening
         # costs a walk over message headers however much is stored.
-        log = SegmentLog(
-            shard_dir(self.path, index), self.max_segment_bytes, verify_sealed=False, expect_sealed=self.clean
-        )
+        try:
+            log = SegmentLog(
+                shard_dir(self.path, index),
+                self.max_segment_bytes,
+                verify_sealed=False,
+                expect_sealed=self.clean,
+                io=self._io,
+            )
+        except OSError as exc:
+            raise storage_error(exc) from exc
         last = log.last_counter()
         self._segments.append(log)
+        self._lost.append([])
         self._persisted.append(1 if last is None else last + 1)
         self._synced.append(self._persisted[-1])
         return self._persisted[-1]
@@ -219,6 +362,14 @@ class StreamStore:
         -------
         int
             Records written.
+
+        Raises
+        ------
+        StorageError
+            A write or ``fsync`` failed (:class:`~shardstream.errors.StorageFullError`
+            for a full disk).  What was written before the failure stays
+            written; the failed batch left no trace; the rest is still in the
+            rings and the next flush tries again.
         """
         from .._native import read_arrow_batch
 
@@ -227,42 +378,68 @@ class StreamStore:
         with self._flush_lock:
             if self._closed:
                 return 0
+            if self._broken is not None:
+                raise self._broken
             indexes = range(len(logs)) if only is None else (only,)
-            for i in indexes:
-                log = logs[i]
-                if sync and self._synced[i] < self._persisted[i]:
-                    # written by an earlier flush that did not sync: sync it now
-                    touched.append(self._segments[i])
-                start = max(self._persisted[i], log.head)
-                if start >= log.tail:
-                    continue
-                segments = self._segments[i]
-                # Up to the tail as of now: a pass never chases writers that keep
-                # appending (that would postpone its fsync indefinitely).
-                stop = log.tail
-                while start < stop:
-                    batch, nxt, _, _ = read_arrow_batch(
-                        log, start, min(FLUSH_BATCH_ROWS, stop - start), 2**31 - 1, now_ms
-                    )
-                    if batch is None:
-                        break
-                    first = nxt - batch.num_rows
-                    segments.append(batch, np.arange(first, nxt, dtype=np.uint64))
-                    written += batch.num_rows
-                    start = nxt
-                self._persisted[i] = start
-                segments.flush()
-                if not touched or touched[-1] is not segments:
-                    touched.append(segments)
-                log.evict_limit = start
-            if sync:
-                _sync_all(touched)
+            try:
                 for i in indexes:
-                    self._synced[i] = self._persisted[i]
+                    log = logs[i]
+                    if sync and self._synced[i] < self._persisted[i]:
+                        # written by an earlier flush that did not sync: sync it now
+                        touched.append(self._segments[i])
+                    start = max(self._persisted[i], log.head)
+                    if start >= log.tail:
+                        continue
+                    segments = self._segments[i]
+                    # Up to the tail as of now: a pass never chases writers that keep
+                    # appending (that would postpone its fsync indefinitely).
+                    stop = log.tail
+                    if not touched or touched[-1] is not segments:
+                        touched.append(segments)
+                    rows = FLUSH_BATCH_ROWS
+                    while start < stop:
+                        batch, nxt, _, _ = read_arrow_batch(
+                            log, start, min(rows, stop - start), 2**31 - 1, now_ms, True
+                        )
+                        if batch is None:
+                            break
+                        first = nxt - batch.num_rows
+                        try:
+                            segments.append(batch, np.arange(first, nxt, dtype=np.uint64))
+                        except OSError as exc:
+                            # Records acknowledged before they are on disk (not sync): write
+                            # as many as still fit, in smaller batches, before giving up.
+                            if self._hide_unsynced or batch.num_rows == 1 or not is_disk_full(exc):
+                                raise
+                            self._failed(exc)  # refuse puts from now on, not once this pass ends
+                            rows = batch.num_rows // 2
+                            continue
+                        written += batch.num_rows
+                        start = self._persisted[i] = nxt
+                        if not self._hide_unsynced:
+                            log.evict_limit = start
+                    self._persisted[i] = start  # past records retention trimmed meanwhile, too
+                    if not self._hide_unsynced:
+                        log.evict_limit = start
+                if sync:
+                    _sync_all(touched)
+                    for i in indexes:
+                        self._synced[i] = self._persisted[i]
+                        if self._hide_unsynced:  # only now may readers see them and the ring drop them
+                            logs[i].visible_limit = self._synced[i]
+                            logs[i].evict_limit = self._synced[i]
+            except OSError as exc:
+                raise self._failed(exc) from exc
+            self._succeeded()
         return written
 
     def commit(self, logs, clock) -> None:
-        """Return once every record appended before the call is on disk (group commit).
+        """Return once every record appended before the call is on disk or discarded (group commit).
+
+        A flush that fails discards every record not yet ``fsync``-ed
+        (:meth:`discard_unsynced`); the writers whose records those were
+        find them in :meth:`lost` (check it when :attr:`rollbacks` changed
+        since the put).  Never raises for a failed write.
 
         Parameters
         ----------
@@ -284,8 +461,13 @@ class StreamStore:
                 generation = self._started
                 self._commit.release()
                 ok = False
+                failure = None
                 try:
-                    self.flush(logs, clock(), sync=True)
+                    try:
+                        self.flush(logs, clock(), sync=True)
+                    except StorageError as exc:
+                        failure = exc
+                        self.discard_unsynced(logs)
                     ok = True
                 finally:
                     self._commit.acquire()
@@ -295,14 +477,59 @@ class StreamStore:
                         ready = self._take_waiters(generation)
                     self._commit.notify_all()
         if ready:
-            _fire(ready, None)
+            _fire(ready, failure)
+
+    def discard_unsynced(self, logs) -> None:
+        """After a failed commit: drop every record not ``fsync``-ed, from the segments and the rings.
+
+        Their puts are failing (:meth:`lost` names their counters); none was
+        ever visible to readers.  A shard whose segments cannot even be cut
+        back leaves the store broken: this and every later flush raise.
+
+        Parameters
+        ----------
+        logs : list of ShardLog
+            The stream's rings, by shard index.
+        """
+        with self._flush_lock:
+            if self._closed:
+                return
+            if self._broken is not None:
+                raise self._broken
+            self._rollbacks += 1
+            for i in range(min(len(logs), len(self._segments))):
+                log, segments = logs[i], self._segments[i]
+                durable = self._synced[i]
+                if self._persisted[i] > durable:
+                    try:
+                        last = segments.discard_unsynced()
+                    except OSError as exc:  # pragma: no cover - a disk that cannot even truncate
+                        _log.critical("cannot cut back unsynced records of %s: %s", segments.directory, exc)
+                        self._broken = self._failed(exc)
+                        raise self._broken from exc
+                    if last is not None and last + 1 > durable:
+                        durable = last + 1  # its fsync did succeed after all
+                tail = log.discard_all()
+                if tail > durable:
+                    ranges = self._lost[i]
+                    if ranges and ranges[-1][1] == durable:
+                        ranges[-1] = (ranges[-1][0], tail)
+                    else:
+                        ranges.append((durable, tail))
+                durable = max(durable, tail)
+                self._persisted[i] = self._synced[i] = durable
+                log.evict_limit = durable
+                if self._hide_unsynced:
+                    log.visible_limit = durable
 
     def commit_async(self, logs_fn, clock, callback) -> None:
         """Call ``callback(None)`` once every record appended before this call is on disk.
 
         Never waits for a flush: the flush that covers the records (run by a
         writer in :meth:`commit` or by the store's committer thread) calls
-        ``callback``, from its own thread; ``callback(exc)`` if that flush failed.
+        ``callback``, from its own thread; ``callback(exc)`` if that flush
+        failed (a :class:`StorageError`: the records were then discarded
+        unless an earlier flush had covered them, see :meth:`lost`).
         ``callback`` must be quick and must not raise.
 
         Parameters
@@ -369,7 +596,10 @@ class StreamStore:
             if self._closed:
                 return 0
             for log in self._segments:
-                log.roll_if_older(now_ms - self.max_segment_age_ms)
+                try:
+                    log.roll_if_older(now_ms - self.max_segment_age_ms)
+                except OSError as exc:  # no room for the end marker: it stays active, retried next time
+                    _log.warning("could not seal an old segment of %s: %s", log.directory, exc)
                 deleted += len(log.delete_expired(now_ms - retention_ms))
         return deleted
 
@@ -385,9 +615,23 @@ class StreamStore:
         list of pyarrow.RecordBatch
             Zero-copy slices of the memory-mapped segments, in the stored
             schema (the record columns, then ``counter``); empty if nothing
-            at or after ``start`` is stored.
+            at or after ``start`` is stored.  Under :meth:`hide_unsynced`,
+            records written but not yet ``fsync``-ed are left out, as the
+            rings leave them out.
         """
-        return self._segments[index].read_range(start, limit, max_data_bytes, min_arrival_ms=min_arrival_ms)
+        batches = self._segments[index].read_range(start, limit, max_data_bytes, min_arrival_ms=min_arrival_ms)
+        if not self._hide_unsynced or not batches:
+            return batches
+        synced = self._synced[index]
+        out = []
+        for batch in batches:
+            counters = batch.column(batch.num_columns - 1).to_numpy()
+            keep = int(np.searchsorted(counters, synced, "left"))
+            if keep:
+                out.append(batch if keep == batch.num_rows else batch.slice(0, keep))
+            if keep < batch.num_rows:
+                break
+        return out
 
     def oldest_counter(self, index: int) -> int | None:
         """Counter of shard ``index``'s oldest stored record (None if it has none)."""
@@ -408,15 +652,34 @@ class StreamStore:
             Needed to flush.
         flush : bool or None
             False or None: close without writing what is still only in memory.
+
+        Raises
+        ------
+        StorageError
+            Records still only in memory could not be written (a full disk):
+            they are lost.  The files are closed all the same.  A segment that
+            cannot be sealed is only logged (nothing is lost: the next open
+            treats it as after a crash); :attr:`closed_cleanly` tells.
         """
+        error = None
         if flush and logs is not None:
-            self.flush(logs, now_ms, sync=True)
+            try:
+                self.flush(logs, now_ms, sync=True)
+            except StorageError as exc:
+                error = exc
+                self.closed_cleanly = False
         with self._flush_lock:
             if self._closed:
                 return
             self._closed = True
             for log in self._segments:
-                log.close()
+                try:
+                    log.close()
+                except OSError as exc:
+                    self.closed_cleanly = False
+                    _log.warning("could not seal the segments of %s: %s", log.directory, exc)
+        if error is not None:
+            raise error
 
     def abandon(self) -> None:
         """Drop file handles without flushing or sealing anything, as a crash would (tests)."""
