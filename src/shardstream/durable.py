@@ -65,7 +65,7 @@ from .errors import InvalidArgumentException, StorageError
 from .schema import RECORD_SCHEMA
 from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
 from .storage.store import StreamStore
-from .stream import Stream
+from .stream import Stream, put_result_lists
 
 __all__ = [
     "DURABILITY_POLICIES",
@@ -313,17 +313,9 @@ class DurableStream(Stream):
                 raise
             if self._sync:  # pieces already in the rings must not be stored by a later commit
                 store.discard_unsynced(self.logs)
-                stored = sum(len(result[1]) for result in results) - self._count_lost(results)
-                if not stored:
-                    raise
-                raise type(exc)(
-                    f"{exc.message} ({stored} of the {len(keys)} records had been stored by then)", exc.errno
-                ) from exc
+                raise self._partly_stored(exc, results, len(keys), "stored by then") from exc
             # interval/none: the pieces before the failure were accepted (and will be written)
-            accepted = sum(len(result[1]) for result in results)
-            raise type(exc)(
-                f"{exc.message} ({accepted} of the {len(keys)} records had been accepted)", exc.errno
-            ) from exc
+            raise self._partly_stored(exc, results, len(keys), "accepted") from exc
         if self._sync:
             store.commit(self.logs, self.now_ms)
             if store.rollbacks != rollbacks:
@@ -345,7 +337,34 @@ class DurableStream(Stream):
         lost = self._count_lost(results)
         if lost:
             total = sum(len(result[1]) for result in results)
-            raise _put_failed(self.store, lost, total)
+            cause = _put_failed(self.store, total, total)
+            raise cause if lost == total else self._partly_stored(cause, results, total, "stored by then")
+
+    def _partly_stored(self, exc: StorageError, results, total: int, what: str) -> StorageError:
+        """``exc`` for a put of ``total`` records of which the pieces ``results`` went in (less what
+        a failed commit discarded); it names each record that was kept (``StorageError.records``).
+
+        ``exc`` itself when none was kept.  Rare, so plain Python lists.
+        """
+        records: list = [None] * total
+        offset = kept = 0
+        for result in results:
+            positions, counters, _, open_logs, _ = result
+            shard = np.array([log.shard_index for log in open_logs], dtype=np.int64)[positions]
+            lost = np.zeros(len(counters), dtype=bool)
+            for index in np.unique(shard).tolist():
+                where = shard == index
+                lost[where] = self.store.lost(index, counters[where])
+            shard_ids, seqs = put_result_lists(self._put_result(*result))
+            for j, gone in enumerate(lost.tolist()):
+                if not gone:
+                    records[offset + j] = (shard_ids[j], seqs[j])
+                    kept += 1
+            offset += len(counters)
+        if not kept:
+            return exc
+        message = f"{exc.message} ({kept} of the {total} records had been {what})"
+        return type(exc)(message, exc.errno, records)
 
     def _raise_reserve(self, rc, log, nrec, nbytes):
         # The ring is full of records not yet on disk: write them, then the

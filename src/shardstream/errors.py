@@ -138,7 +138,7 @@ class ServiceUnavailable(KinesisError):
 
 
 class StorageError(ServiceUnavailable, OSError):
-    """The data directory could not be written; nothing of the call was stored.
+    """The data directory could not be written; nothing of the call was stored (see ``records``).
 
     Answered as Kinesis's ``ServiceUnavailable`` (HTTP 503); in Python also an
     ``OSError`` (``errno`` is the failed system call's).  Retryable.
@@ -146,9 +146,13 @@ class StorageError(ServiceUnavailable, OSError):
 
     error_type = "ServiceUnavailable"
 
-    def __init__(self, message: str, errno: int | None = None):
+    def __init__(self, message: str, errno: int | None = None, records: list | None = None):
         super().__init__(message)
         self.errno = errno
+        #: For a put of several records of which some were stored before the failure: per record
+        #: of the put, in order, ``(shard_id, sequence_number)`` if it was stored, else None.
+        #: None when nothing of the call was stored.
+        self.records = records
 
 
 class StorageFullError(StorageError):

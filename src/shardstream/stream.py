@@ -34,6 +34,7 @@ from .errors import (
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
+    StorageError,
     ValidationException,
 )
 from .models import ShardInfo, ms_to_datetime, parse_shard_index, to_epoch_ms
@@ -94,7 +95,7 @@ def _saves_metadata(method):
     return wrapper
 
 
-def _put_result_lists(table: pa.Table) -> tuple[list, list]:
+def put_result_lists(table: pa.Table) -> tuple[list, list]:
     """The shard ids and sequence numbers (None where not written) of a put's result table, as lists.
 
     The shard ids go through the dictionary's indices: ``to_pylist`` of a
@@ -104,6 +105,18 @@ def _put_result_lists(table: pa.Table) -> tuple[list, list]:
     names = shard_col.dictionary.to_pylist()
     shard_ids = [names[i] for i in shard_col.indices.to_numpy(zero_copy_only=False).tolist()]
     return shard_ids, table.column(1).to_pylist()
+
+
+def _partly_stored_records(exc: StorageError) -> dict:
+    """PutRecords' answer when a failed write kept only some records: the others fail as
+    Kinesis fails an entry it could not store (``InternalFailure``), with the storage error's message."""
+    out = []
+    for entry in exc.records:
+        if entry is None:
+            out.append({"ErrorCode": "InternalFailure", "ErrorMessage": exc.message})
+        else:
+            out.append({"SequenceNumber": entry[1], "ShardId": entry[0]})
+    return {"FailedRecordCount": sum(entry is None for entry in exc.records), "Records": out}
 
 
 class Stream(StreamCore):
@@ -1067,10 +1080,19 @@ class Stream(StreamCore):
             An out-of-range ExplicitHashKey, or more than 5 MiB in total.
         DryRunOperationException
             ``dry_run`` and the request would have been accepted.
+        StorageError
+            (Durable streams.) The data directory could not be written and no
+            entry was stored; when some were, they are answered as stored and
+            the others fail with ``ErrorCode`` ``InternalFailure``.
         """
         keys, payloads, hash_keys = self._parse_put_records(records)
-        table = self._put(keys, payloads, hash_keys, partial=True, dry_run=dry_run)
-        shard_ids, seqs = _put_result_lists(table)
+        try:
+            table = self._put(keys, payloads, hash_keys, partial=True, dry_run=dry_run)
+        except StorageError as exc:
+            if exc.records is None:  # nothing stored: the whole call failed (retryable)
+                raise
+            return _partly_stored_records(exc)
+        shard_ids, seqs = put_result_lists(table)
         if table.column(1).null_count == 0:  # the common case: every record written
             return {
                 "FailedRecordCount": 0,

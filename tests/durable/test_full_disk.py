@@ -278,24 +278,32 @@ def test_concurrent_sync_writers_on_a_flapping_disk(tmp_path):
     io = FullDiskIO()
     engine = shardstream.Engine(data_dir=tmp_path, segment_io=io, max_segment_bytes=16384)
     stream = engine.create_stream("s", 3)
-    acked, failed = [], []
+    acked, failed, mixed = [], [], []
     lock = threading.Lock()
     stop = threading.Event()
 
     def writer(w):
         for i in range(150):
-            n = w * 1000 + i
+            n = w * 10_000 + i * 10
+            ids = [n] if i % 3 else [n + j for j in range(6)]  # PutRecords over the three shards
             try:
                 if i % 3:
                     stream.put_record(payload(n), f"k{n}")
+                    answers = [{"SequenceNumber": "acked"}]
                 else:
-                    stream.put_records([{"Data": payload(n), "PartitionKey": f"k{n}"}])
+                    entries = [{"Data": payload(m), "PartitionKey": f"k{m}"} for m in ids]
+                    answers = stream.put_records(entries)["Records"]
             except StorageFullError:
-                with lock:
-                    failed.append(n)
-            else:
-                with lock:
-                    acked.append(n)
+                answers = [{"ErrorCode": "InternalFailure"}] * len(ids)
+            with lock:
+                if len({"SequenceNumber" in answer for answer in answers}) == 2:
+                    mixed.append(n)  # a PutRecords a failed commit cut in two: entries answer for themselves
+                for m, answer in zip(ids, answers):
+                    if "SequenceNumber" in answer:
+                        acked.append(m)
+                    else:
+                        assert answer["ErrorCode"] == "InternalFailure"
+                        failed.append(m)
 
     def flapper():
         while not stop.is_set():
@@ -313,6 +321,7 @@ def test_concurrent_sync_writers_on_a_flapping_disk(tmp_path):
     stop.set()
     flap.join()
     assert acked and failed, "the disk should have been full for some puts and not for others"
+    assert mixed, "some PutRecords should have been stored in part (and answered entry by entry)"
     assert stored_ids(stream) == sorted(acked)
     engine._crash()
     with shardstream.Engine(data_dir=tmp_path) as reopened:
