@@ -1,13 +1,12 @@
 # cython: language_level=3
-"""Kinesis CBOR 1.1 request bodies in C: the plain ones, fast.
+"""Kinesis CBOR 1.1 bodies in C.
 
-:func:`decode_plain` reads a body made only of maps, arrays, text and byte
-strings, integers, doubles, booleans and nulls -- what the AWS SDKs send for
-PutRecords, PutRecord, GetRecords -- into the very values the exact decoder
-(:func:`shardstream.server.codec.decode_cbor`) gives.  Anything else (a tag,
-such as AWS's tag-1 timestamps, an indefinite length, a half float, a simple
-value, malformed or trailing bytes) makes it answer None, and the caller
-takes the exact decoder, which reads it or words the error as Kinesis does.
+:func:`decode_request` reads any well-formed request body (tags such as AWS's
+tag-1 timestamps, indefinite lengths, half floats, simple values) straight
+into the JSON form validation takes, agreeing with the Python reference
+(:func:`shardstream.server.codec.decode_cbor` then ``cbor_to_json_form``);
+malformed input raises :class:`Malformed`.  :func:`encode_plain` writes
+responses.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
@@ -18,141 +17,13 @@ from libc.string cimport memcpy
 
 from base64 import b64encode
 
-__all__ = ["Malformed", "decode_plain", "decode_request", "encode_plain"]
+__all__ = ["Malformed", "decode_request", "encode_plain"]
 
 DEF MAX_DEPTH = 64
 
 
 class _NotPlain(Exception):
-    pass
-
-
-cdef struct _State:
-    const uint8_t *buf
-    Py_ssize_t n
-    Py_ssize_t pos
-    bint stray_bytes  # a byte string not under a "Data" key
-
-
-cdef uint64_t _arg(_State *st, uint8_t info) except? 0xFFFFFFFFFFFFFFFF:
-    cdef uint64_t v = 0
-    cdef int size, i
-    if info < 24:
-        return info
-    if info > 27:
-        raise _NotPlain()  # indefinite length or reserved
-    size = 1 << (info - 24)
-    if st.pos + size > st.n:
-        raise _NotPlain()
-    for i in range(size):
-        v = (v << 8) | st.buf[st.pos + i]
-    st.pos += size
-    return v
-
-
-cdef object _item(_State *st, int depth, bint under_data):
-    cdef uint8_t head, major, info
-    cdef uint64_t arg, bits
-    cdef uint32_t bits32
-    cdef double d
-    cdef float f
-    cdef Py_ssize_t i, count
-    if depth > MAX_DEPTH or st.pos >= st.n:
-        raise _NotPlain()
-    head = st.buf[st.pos]
-    st.pos += 1
-    major = head >> 5
-    info = head & 31
-    if major == 7:
-        if info == 20:
-            return False
-        if info == 21:
-            return True
-        if info == 22 or info == 23:
-            return None
-        if info == 26:
-            if st.pos + 4 > st.n:
-                raise _NotPlain()
-            bits32 = 0
-            for i in range(4):
-                bits32 = (bits32 << 8) | st.buf[st.pos + i]
-            st.pos += 4
-            memcpy(&f, &bits32, 4)
-            return <double>f
-        if info == 27:
-            if st.pos + 8 > st.n:
-                raise _NotPlain()
-            bits = 0
-            for i in range(8):
-                bits = (bits << 8) | st.buf[st.pos + i]
-            st.pos += 8
-            memcpy(&d, &bits, 8)
-            return d
-        raise _NotPlain()
-    if major == 6:
-        raise _NotPlain()  # a tag: the exact decoder knows what AWS means by it
-    arg = _arg(st, info)
-    if major == 0:
-        return PyLong_FromUnsignedLongLong(arg)
-    if major == 1:
-        if arg < (<uint64_t>1 << 63):
-            return PyLong_FromLongLong(-1 - <int64_t>arg)
-        return -1 - PyLong_FromUnsignedLongLong(arg)
-    if major == 2 or major == 3:
-        if arg > <uint64_t>(st.n - st.pos):
-            raise _NotPlain()
-        i = st.pos
-        st.pos += <Py_ssize_t>arg
-        if major == 2:
-            if not under_data:
-                st.stray_bytes = True
-            return PyBytes_FromStringAndSize(<const char *>st.buf + i, <Py_ssize_t>arg)
-        return PyUnicode_DecodeUTF8(<const char *>st.buf + i, <Py_ssize_t>arg, "strict")
-    if arg > <uint64_t>(st.n - st.pos):  # every item takes at least one byte
-        raise _NotPlain()
-    count = <Py_ssize_t>arg
-    if major == 4:
-        out = [None] * count
-        for i in range(count):
-            out[i] = _item(st, depth + 1, False)
-        return out
-    # major 5: a map
-    result = {}
-    for i in range(count):
-        key = _item(st, depth + 1, False)
-        if type(key) is list or type(key) is dict:
-            raise _NotPlain()
-        result[key] = _item(st, depth + 1, type(key) is str and key == "Data")
-    return result
-
-
-def decode_plain(const uint8_t[::1] body):
-    """``(value, stray_bytes)`` of a plain CBOR body, or None if it is not plain (or malformed).
-
-    Parameters
-    ----------
-    body : bytes-like
-
-    Returns
-    -------
-    tuple or None
-        The decoded value, and whether a byte string sits anywhere but under a
-        ``"Data"`` key (where Kinesis's blobs are).
-    """
-    cdef _State st
-    st.n = body.shape[0]
-    if st.n == 0:
-        return None
-    st.buf = &body[0]
-    st.pos = 0
-    st.stray_bytes = False
-    try:
-        value = _item(&st, 0, False)
-    except (_NotPlain, UnicodeDecodeError, RecursionError, MemoryError):
-        return None
-    if st.pos != st.n:
-        return None
-    return value, bool(st.stray_bytes)
+    """A value the C encoder leaves to the general one (datetimes, non-finite floats, ...)."""
 
 
 # -- the exact decoder -----------------------------------------------------------------------------

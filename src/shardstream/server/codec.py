@@ -23,6 +23,7 @@ import struct
 
 import orjson
 
+from .._wire_cbor import decode_request
 from ..errors import SerializationException
 
 __all__ = [
@@ -408,7 +409,7 @@ def _cbor_item(buf: memoryview, at: int, depth: int):
     return value, at
 
 
-#: Operations whose plain CBOR bodies keep their blobs as bytes (validation and decoding take them as they are).
+#: Operations whose CBOR bodies keep their blobs under "Data" keys as bytes (validation and decoding take them as they are).
 RAW_BLOB_OPERATIONS = frozenset({"PutRecords", "PutRecord", "GetRecords"})
 
 
@@ -420,35 +421,12 @@ def parse_cbor_request(body: bytes, operation: str | None):
     faster, straight into the JSON form (:func:`cbor_to_json_form`); for the
     operations in :data:`RAW_BLOB_OPERATIONS` the blobs under ``Data`` keys
     stay bytes, so they are not base64-encoded only to be decoded again.
-    Malformed input raises SerializationException.  Without the extension
-    (built before it had the function) the Python decoder does the work.
+    Malformed input raises SerializationException.
     """
-    if _decode_request is not None:
-        try:
-            return _decode_request(body, operation in RAW_BLOB_OPERATIONS)
-        except ValueError:
-            raise SerializationException("Malformed CBOR body") from None
-    plain = _decode_plain(body)
-    if plain is not None:
-        value, stray_bytes = plain
-        if operation in RAW_BLOB_OPERATIONS and not stray_bytes:
-            return value
-        return cbor_to_json_form(value)
-    return cbor_to_json_form(decode_cbor(body))
-
-
-def _no_plain_decoder(body: bytes):  # pragma: no cover - an extension built before the module existed
-    return None
-
-
-try:
-    from .._wire_cbor import decode_plain as _decode_plain
-except ImportError:  # pragma: no cover
-    _decode_plain = _no_plain_decoder
-try:
-    from .._wire_cbor import decode_request as _decode_request
-except ImportError:  # pragma: no cover - an extension built before the function existed
-    _decode_request = None
+    try:
+        return decode_request(body, operation in RAW_BLOB_OPERATIONS)
+    except ValueError:
+        raise SerializationException("Malformed CBOR body") from None
 
 
 def cbor_to_json_form(value):
