@@ -8,39 +8,15 @@ catches it here first, naming the module and the files.
 from __future__ import annotations
 
 import ast
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from distributions import canonical, closure
 
 TESTS = Path(__file__).resolve().parent
 # not from the test extra, on purpose: test_kcl.py takes it from the sdist (its installer downloads Java jars)
 NOT_INSTALLED = {"amazon_kclpy": "tests/consumer/test_kcl.py extracts it from its source distribution"}
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _closure(extras: frozenset[str]) -> set[str]:
-    """The distributions ``pip install 'shardstream[extras]'`` brings in, as installed here."""
-    seen: set[str] = set()
-    todo = [("shardstream", extras)]
-    while todo:
-        dist, wanted = todo.pop()
-        for text in metadata.requires(dist) or ():
-            req = Requirement(text)
-            if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in wanted | {""}):
-                continue
-            name = _canonical(req.name)
-            if name == "shardstream":
-                todo.append(("shardstream", frozenset(req.extras)))
-            elif name not in seen:
-                seen.add(name)
-                todo.append((name, frozenset(req.extras)))
-    return seen
 
 
 def _third_party_imports() -> dict[str, set[str]]:
@@ -61,13 +37,13 @@ def _third_party_imports() -> dict[str, set[str]]:
 
 
 def test_every_module_the_tests_import_comes_with_the_test_extra():
-    installed = _closure(frozenset({"test"}))
+    installed = closure(frozenset({"test"}))
     providers = metadata.packages_distributions()
     imports = _third_party_imports()
     assert {"pytest", "boto3", "cbor2", "polars"} <= imports.keys()  # the scan sees the tests' imports
     missing = {
         module: sorted(files)
         for module, files in imports.items()
-        if module not in NOT_INSTALLED and not {_canonical(d) for d in providers.get(module, ())} & installed
+        if module not in NOT_INSTALLED and not {canonical(d) for d in providers.get(module, ())} & installed
     }
     assert not missing, f"imported by tests but not installed by the test extra: {missing}"

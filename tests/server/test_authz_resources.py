@@ -14,22 +14,19 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import urllib.error
-import urllib.request
 from types import SimpleNamespace
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 import shardstream
 from shardstream.server import model, resources
 from shardstream.server.actions import ACTIONS, UNSUPPORTED
 from shardstream.testing import start_server
+
+from .test_auth import raw, signed
 
 JSON = "application/x-amz-json-1.1"
 TARGET = "Kinesis_20131202."
@@ -60,20 +57,7 @@ def client(url, akid, secret):
 
 def post(url, operation, params, akid="AKIDA", secret="a-secret"):
     """A JSON request of any members, signed by botocore's SigV4Auth: (status, parsed body)."""
-    data = json.dumps(params).encode()
-    request = AWSRequest(
-        method="POST", url=url + "/", data=data, headers={"Content-Type": JSON, "X-Amz-Target": TARGET + operation}
-    )
-    SigV4Auth(Credentials(akid, secret), "kinesis", "us-east-1").add_auth(request)
-    req = urllib.request.Request(url + "/", data=data, method="POST", headers=dict(request.headers.items()))
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            out = resp.read()
-            return resp.status, (json.loads(out) if out else None)
-    except urllib.error.HTTPError as err:
-        with err:
-            out = err.read()
-            return err.code, (json.loads(out) if out else None)
+    return raw(url, operation, params, signed(url, operation, params, akid, secret))
 
 
 # -- the attacks: key A, naming B by the member the action reads ---------------------------

@@ -6,14 +6,13 @@ from __future__ import annotations
 import ast
 import http.client
 import json
-import re
 import sys
 import textwrap
 from importlib import metadata
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
+from distributions import canonical, closure
 from serve_process import ServeProcess
 
 from shardstream.server import model
@@ -21,29 +20,6 @@ from shardstream.server import model
 from .model_samples import sample
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "shardstream"
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _closure(extras: set[str]) -> set[str]:
-    """The distributions ``pip install 'shardstream[extras]'`` brings in (as installed here)."""
-    seen: set[str] = set()
-    todo = [("shardstream", frozenset(extras))]
-    while todo:
-        dist, wanted = todo.pop()
-        for text in metadata.requires(dist) or ():
-            req = Requirement(text)
-            if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in wanted | {""}):
-                continue
-            name = _canonical(req.name)
-            if name == "shardstream":  # an extra naming other extras
-                todo.append(("shardstream", frozenset(req.extras)))
-            elif name not in seen:
-                seen.add(name)
-                todo.append((name, frozenset(req.extras)))
-    return seen
 
 
 def _declared_extras() -> set[str]:
@@ -61,12 +37,12 @@ def _top_level_imports(path: Path) -> set[str]:
 
 
 def _providers(module: str) -> set[str]:
-    return {_canonical(d) for d in metadata.packages_distributions().get(module, ())}
+    return {canonical(d) for d in metadata.packages_distributions().get(module, ())}
 
 
 def test_every_third_party_import_is_declared():
-    allowed = {e: _closure({e}) for e in _declared_extras() - {"test", "dev"}}
-    core = _closure(set())
+    allowed = {e: closure({e}) for e in _declared_extras() - {"test", "dev"}}
+    core = closure(set())
     undeclared = {}
     for path in SRC.rglob("*.py"):
         for module in _top_level_imports(path):
@@ -77,7 +53,7 @@ def test_every_third_party_import_is_declared():
 
 
 def test_the_server_package_needs_only_the_server_extra():
-    allowed = _closure({"server"})
+    allowed = closure({"server"})
     for path in (SRC / "server").rglob("*.py"):
         for module in _top_level_imports(path):
             assert _providers(module) & allowed, f"{path.name} imports {module}, which [server] does not install"
@@ -102,9 +78,9 @@ _BLOCKER = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def server_extra_only():
-    allowed = _closure({"server"}) | {"shardstream"}
+    allowed = closure({"server"}) | {"shardstream"}
     installed = metadata.packages_distributions()
-    blocked = sorted(m for m, dists in installed.items() if not {_canonical(d) for d in dists} & allowed)
+    blocked = sorted(m for m, dists in installed.items() if not {canonical(d) for d in dists} & allowed)
     assert "botocore" in blocked and "boto3" in blocked and "aiohttp" not in blocked
     prelude = _BLOCKER.format(blocked=json.dumps(blocked))
     with ServeProcess(python_args=("-c", prelude), timeout=20.0) as proc:
