@@ -409,7 +409,8 @@ def _cbor_item(buf: memoryview, at: int, depth: int):
     return value, at
 
 
-#: Operations whose CBOR bodies keep their blobs under "Data" keys as bytes (validation and decoding take them as they are).
+#: Operations whose CBOR bodies keep their blobs under "Data" keys as bytes (validation and decoding
+#: take them as they are).
 RAW_BLOB_OPERATIONS = frozenset({"PutRecords", "PutRecord", "GetRecords"})
 
 
