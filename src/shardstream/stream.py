@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import resharding
 from . import validation as v
@@ -30,6 +31,7 @@ from .columns import as_hash_key_array, as_key_array, as_payload_array
 from .errors import (
     DryRunOperationException,
     InvalidArgumentException,
+    KinesisError,
     LimitExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
@@ -79,6 +81,8 @@ MAX_GET_RECORDS_BYTES = 10 * 1024 * 1024
 MAX_PUT_RECORDS = 500
 PUT_RECORDS_BYTES = 5 * 1024 * 1024
 DEFAULT_BATCH_ROWS = 65_536
+#: The data-plane methods a throttle policy is consulted on (see :meth:`Stream.set_throttle`).
+_THROTTLED = ("put_record", "put_records", "put_batch", "get_shard_iterator", "get_records", "get_record_batch")
 _ENTRY_REPR = "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310"  # as Kinesis shows an entry
 _EMPTY_BATCH = pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
 
@@ -1719,6 +1723,153 @@ class Stream(StreamCore):
             )
         return out
 
+    # -- throughput emulation: the stream consults its throttle policy (see throttle.py) ---
+
+    def set_throttle(self, policy) -> None:
+        """Consult ``policy`` on every Kinesis data-plane call, or stop consulting one (None).
+
+        ``policy`` is a :class:`~shardstream.throttle.StreamThrottle` (what
+        :func:`shardstream.throttle.install` passes).  The stream binds its
+        throttled ``put_record``, ``put_records``, ``put_batch``,
+        ``get_shard_iterator``, ``get_records`` and ``get_record_batch`` once,
+        here, and sets ``stream.throttle`` to the policy; None removes them, so
+        a stream without emulation calls its class's own methods and pays
+        nothing.  Setting a policy replaces the previous one.
+        """
+        attrs = vars(self)
+        for name in (*_THROTTLED, "throttle"):
+            attrs.pop(name, None)
+        if policy is None:
+            return
+        attrs["throttle"] = policy
+        for name in _THROTTLED:
+            attrs[name] = getattr(self, "_throttled_" + name)
+
+    def _throttled_put_record(
+        self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
+    ):
+        args = (data, partition_key, explicit_hash_key, sequence_number_for_ordering)
+        real = type(self).put_record
+        plan = self._plan_record(data, partition_key, explicit_hash_key)
+        if plan is None:  # refused by the stream: the same error as unthrottled
+            return real(self, *args, dry_run=dry_run)
+        if sequence_number_for_ordering is not None:
+            self._check_ordering(sequence_number_for_ordering)  # an invalid one is IA, not a throttle
+        shard_id, nbytes = plan
+        return self.throttle.admit_record(shard_id, nbytes, functools.partial(real, self, *args), dry_run=dry_run)
+
+    def _throttled_put_records(self, records, *, dry_run=False):
+        real = type(self).put_records
+        if dry_run:  # throttling fails entries, not the request: nothing to check here
+            return real(self, records, dry_run=True)
+        plan = self._plan_entries(records)
+        if plan is None:
+            return real(self, records)
+        return self.throttle.admit_entries(records, plan, functools.partial(real, self))
+
+    def _throttled_put_batch(self, partition_keys, data, explicit_hash_keys=None, *, simd=True, dry_run=False):
+        real = type(self).put_batch
+        keys = None if partition_keys is None else as_key_array(partition_keys)
+        payloads = as_payload_array(data)
+        if keys is None:
+            keys = self._keyless(len(payloads))
+        usage = self._plan_batch(keys, payloads, explicit_hash_keys, simd)
+        if usage is None:
+            return real(self, keys, payloads, explicit_hash_keys, simd=simd, dry_run=dry_run)
+        write = functools.partial(real, self, keys, payloads, explicit_hash_keys, simd=simd)
+        return self.throttle.admit_batch(usage, write, dry_run=dry_run)
+
+    def _throttled_get_shard_iterator(
+        self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run=False
+    ):
+        # Making an iterator has no side effect: validate by making it, then drop it if throttled.
+        make = functools.partial(
+            type(self).get_shard_iterator, self, shard_id, shard_iterator_type, starting_sequence_number, timestamp
+        )
+        result = make()
+        key = self._resolve_shard(shard_id).shard_id
+        return self.throttle.admit_iterator(key, result, make, dry_run=dry_run)
+
+    def _throttled_get_records(self, shard_iterator, limit=None, *, wire=False, dry_run=False):
+        read = functools.partial(type(self).get_records, self, shard_iterator, limit, wire=wire, dry_run=dry_run)
+        index = self._iterator_shard(shard_iterator, limit)
+        if index is None:
+            return read()  # raises the stream's own error
+        return self.throttle.admit_records_read(index, read, dry_run=dry_run)
+
+    def _throttled_get_record_batch(self, shard_iterator, limit=None, *, dry_run=False):
+        read = functools.partial(type(self).get_record_batch, self, shard_iterator, limit, dry_run=dry_run)
+        index = self._iterator_shard(shard_iterator, limit)
+        if index is None:
+            return read()  # raises the stream's own error
+        return self.throttle.admit_batch_read(index, read, dry_run=dry_run)
+
+    def _iterator_shard(self, shard_iterator, limit) -> int | None:
+        """The shard index a GetRecords call reads, or None if the stream would refuse the call."""
+        try:
+            if limit is not None:
+                self._check_limit(limit)
+            return self._decode_iterator(shard_iterator, self.now_ms()).shard_index
+        except Exception:
+            return None
+
+    # Planning a write before it happens: the stream's own checks and routing, so a
+    # plan never disagrees with the write it precedes; a refused request (None) goes
+    # to the unthrottled method, which raises its own error.
+
+    def _plan_rows(self, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, simd: bool = True):
+        """(shard ids, positions, sizes) of rows the stream would accept, or None if it would refuse them."""
+        if self.status not in ("ACTIVE", "UPDATING"):
+            return None
+        try:
+            self._validate_arrays(keys, payloads)
+            ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
+        except KinesisError:
+            return None
+        positions = np.asarray(self._route_rows(keys, ehk, simd))
+        return self.routing.shard_ids, positions, _record_sizes(keys, payloads)
+
+    def _plan_record(self, data, partition_key, explicit_hash_key):
+        """(shard id, nbytes) of a PutRecord, or None if the stream would reject it."""
+        if partition_key is None and self.auto_distribution:
+            partition_key = ""  # a keyless AUTO record
+        if not isinstance(partition_key, str) or data is None:
+            return None
+        try:
+            payloads = pa.array([data.encode("utf-8") if isinstance(data, str) else bytes(data)], pa.binary())
+        except TypeError:
+            return None
+        ehk = None if explicit_hash_key is None else [explicit_hash_key]
+        plan = self._plan_rows(pa.array([partition_key], pa.string()), payloads, ehk)
+        if plan is None:
+            return None
+        ids, positions, sizes = plan
+        return ids[int(positions[0])], int(sizes[0])
+
+    def _plan_entries(self, records):
+        """Per entry (shard id, nbytes) of a PutRecords request, or None if it would be rejected."""
+        try:
+            keys, payloads, hash_keys = self._parse_put_records(records)
+        except KinesisError:
+            return None
+        plan = self._plan_rows(keys, payloads, hash_keys)
+        if plan is None:
+            return None
+        ids, positions, sizes = plan
+        return [(ids[int(p)], int(n)) for p, n in zip(positions, sizes)]
+
+    def _plan_batch(self, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, simd: bool):
+        """Records and bytes per shard id of a put_batch, or None if it would be rejected."""
+        if len(keys) == 0 or len(payloads) != len(keys):
+            return None
+        plan = self._plan_rows(keys, payloads, explicit_hash_keys, simd)
+        if plan is None:
+            return None
+        ids, positions, sizes = plan
+        counts = np.bincount(positions, minlength=len(ids))
+        nbytes = np.bincount(positions, weights=sizes, minlength=len(ids))
+        return {ids[i]: (int(counts[i]), int(nbytes[i])) for i in np.flatnonzero(counts)}
+
     def __repr__(self) -> str:
         return f"<Stream {self.name!r} {self.status} shards={self.open_shard_count}>"
 
@@ -1775,6 +1926,13 @@ def shard_does_not_exist(index: int, stream_name: str, account_id: str) -> Resou
     return ResourceNotFoundException(
         f"Shard shardId-{index:012d} in stream {stream_name} under account {account_id} does not exist"
     )
+
+
+def _record_sizes(keys: pa.Array, payloads: pa.Array) -> np.ndarray:
+    """Bytes each record counts against a throughput budget: data plus partition key."""
+    key_len = pc.binary_length(keys).to_numpy(zero_copy_only=False)
+    data_len = pc.binary_length(payloads).to_numpy(zero_copy_only=False)
+    return key_len.astype(np.int64) + data_len.astype(np.int64)
 
 
 def _shard_sort_key(shard_id: str) -> int:

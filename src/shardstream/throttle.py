@@ -2,10 +2,12 @@
 
 Off by default: an embedded engine writes and reads as fast as memory allows.
 :func:`install` turns emulation on for one :class:`~shardstream.Stream` by
-setting instance attributes that shadow its data-plane methods
-(``put_record``, ``put_records``, ``put_batch``, ``get_shard_iterator``,
-``get_records``, ``get_record_batch``) with throttled wrappers;
-:func:`uninstall` deletes them again.  A stream without emulation pays
+giving it a :class:`StreamThrottle` to consult (:meth:`Stream.set_throttle`):
+the stream then plans each ``put_record``, ``put_records``, ``put_batch``,
+``get_shard_iterator``, ``get_records`` and ``get_record_batch`` call itself
+(validation and routing are its own) and asks the throttle to admit it
+(``StreamThrottle.admit_*``), which makes the call only if the shard has
+budget; :func:`uninstall` stops that.  A stream without emulation pays
 nothing: its methods are the class's own.
 
 The model
@@ -100,14 +102,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import as_key_array, as_payload_array
-from .errors import KinesisError, ProvisionedThroughputExceededException
+from .errors import ProvisionedThroughputExceededException
 from .models import parse_shard_index
 
 __all__ = ["MIB", "ShardThrottle", "StreamThrottle", "ThroughputLimits", "install", "uninstall"]
 
 MIB = 1024 * 1024
-_SHADOWED = ("put_record", "put_records", "put_batch", "get_shard_iterator", "get_records", "get_record_batch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -484,87 +484,128 @@ class StreamThrottle:
         with self._lock:
             self._shards.clear()
 
+    # -- what the stream consults: admission around its own data-plane calls ------------------
+    #
+    # The stream plans each call (validation and routing are its own) and hands over the
+    # shard(s) and sizes with the call itself, as a callable; a throttled call is never made.
+
+    def admit_record(self, shard_id, nbytes: int, write, *, dry_run: bool = False):
+        """A PutRecord of ``nbytes`` routed to ``shard_id``: ``write()`` it if admitted.
+
+        ``write(dry_run=True)`` makes a dry run that had room.  A write that
+        raises gets its budget back.
+        """
+        if dry_run:
+            if self.would_write_all({shard_id: (1, nbytes)}) is not None:
+                raise self.error(shard_id)
+            return write(dry_run=True)
+        if not self.check_write(shard_id, 1, nbytes):
+            raise self.error(shard_id)
+        try:
+            return write()
+        except BaseException:
+            self.refund_write(shard_id, 1, nbytes)
+            raise
+
+    def admit_entries(self, records, plan, write) -> dict:
+        """A PutRecords request: ``write(subset)`` the entries admitted, fail the others.
+
+        Parameters
+        ----------
+        records : list of dict
+            The request's entries.
+        plan : list of (shard id, nbytes)
+            Where each entry goes and what it weighs.
+        write : callable
+            The stream's PutRecords on a list of entries.
+
+        Returns
+        -------
+        dict
+            The PutRecords answer for every entry, in request order: a throttled
+            entry has ``ErrorCode`` ProvisionedThroughputExceededException; an
+            entry the write failed gets its budget back.
+        """
+        admitted = [self.check_write(sid, 1, size) for sid, size in plan]
+        subset = [r for r, ok in zip(records, admitted) if ok]
+        try:
+            result = write(subset) if subset else {"FailedRecordCount": 0, "Records": []}
+        except BaseException:
+            for (sid, size), ok in zip(plan, admitted):
+                if ok:
+                    self.refund_write(sid, 1, size)
+            raise
+        written = iter(result["Records"])
+        out, failed = [], 0
+        for (sid, size), ok in zip(plan, admitted):
+            if ok:
+                entry = next(written)
+                if "ErrorCode" in entry:
+                    self.refund_write(sid, 1, size)
+            else:
+                entry = {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": self.message(sid)}
+            failed += "ErrorCode" in entry
+            out.append(entry)
+        return {**result, "FailedRecordCount": failed, "Records": out}
+
+    def admit_batch(self, usage: Mapping, write, *, dry_run: bool = False):
+        """A put_batch of ``usage`` (shard id -> (records, nbytes)): ``write()`` it all or nothing."""
+        if dry_run:
+            refused = self.would_write_all(usage)
+            if refused is not None:
+                raise self.error(refused)
+            return write(dry_run=True)
+        refused = self.check_write_all(usage)
+        if refused is not None:
+            raise self.error(refused)
+        try:
+            return write()
+        except BaseException:
+            for sid, (records, nbytes) in usage.items():
+                self.refund_write(sid, records, nbytes)
+            raise
+
+    def admit_iterator(self, shard_id, result, make, *, dry_run: bool = False):
+        """A GetShardIterator on ``shard_id`` that made ``result``: it, if a token is left.
+
+        A dry run with a token left returns ``make(dry_run=True)``.
+        """
+        if dry_run:
+            if not self.would_iterator(shard_id):
+                raise self.error(shard_id)
+            return make(dry_run=True)
+        if not self.check_iterator(shard_id):
+            raise self.error(shard_id)
+        return result
+
+    def admit_records_read(self, shard_id, read, *, dry_run: bool = False) -> dict:
+        """A GetRecords on ``shard_id``: ``read()`` if admitted, charged the bytes it returned."""
+        return self._admit_read(shard_id, read, _returned_bytes, dry_run)
+
+    def admit_batch_read(self, shard_id, read, *, dry_run: bool = False) -> dict:
+        """:meth:`admit_records_read` for ``get_record_batch`` (records as an Arrow batch)."""
+        return self._admit_read(shard_id, read, _batch_bytes, dry_run)
+
+    def _admit_read(self, shard_id, read, count_bytes, dry_run: bool) -> dict:
+        if dry_run:
+            if not self.would_read(shard_id):
+                raise self.error(shard_id)
+            return read()
+        if not self.check_read(shard_id):
+            raise self.error(shard_id)
+        try:
+            result = read()
+        except BaseException:
+            self.refund_read(shard_id)
+            raise
+        self.charge_read(shard_id, count_bytes(result["Records"]))
+        return result
+
     def __repr__(self) -> str:
         return f"<StreamThrottle {self.stream.name!r} {self.limits}>"
 
 
-# -- routing a write before it happens -------------------------------------------------
-
-
-def _usable(stream) -> bool:
-    return stream.status in ("ACTIVE", "UPDATING")
-
-
-def _sizes(keys: pa.Array, payloads: pa.Array) -> np.ndarray:
-    """Bytes each record counts against the write budget: data plus partition key."""
-    key_len = pc.binary_length(keys).to_numpy(zero_copy_only=False)
-    data_len = pc.binary_length(payloads).to_numpy(zero_copy_only=False)
-    return key_len.astype(np.int64) + data_len.astype(np.int64)
-
-
-def _plan_rows(stream, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, simd: bool = True):
-    """(shard ids, positions, sizes) of rows the stream would accept, or None if it would refuse them.
-
-    Uses the stream's own checks and routing, so the plan never disagrees
-    with the write it precedes; a refused request goes to the real method,
-    which raises its own error.
-    """
-    if not _usable(stream):
-        return None
-    try:
-        stream._validate_arrays(keys, payloads)
-        ehk = stream._parse_hash_keys(explicit_hash_keys, len(keys))
-    except KinesisError:
-        return None
-    positions = np.asarray(stream._route_rows(keys, ehk, simd))
-    return stream.routing.shard_ids, positions, _sizes(keys, payloads)
-
-
-def _plan_record(stream, data, partition_key, explicit_hash_key):
-    """(shard id, nbytes) of a PutRecord, or None if the engine would reject it."""
-    if partition_key is None and stream.auto_distribution:
-        partition_key = ""  # a keyless AUTO record
-    if not isinstance(partition_key, str) or data is None:
-        return None
-    try:
-        payloads = pa.array([data.encode("utf-8") if isinstance(data, str) else bytes(data)], pa.binary())
-    except TypeError:
-        return None
-    ehk = None if explicit_hash_key is None else [explicit_hash_key]
-    plan = _plan_rows(stream, pa.array([partition_key], pa.string()), payloads, ehk)
-    if plan is None:
-        return None
-    ids, positions, sizes = plan
-    return ids[int(positions[0])], int(sizes[0])
-
-
-def _plan_entries(stream, records):
-    """Per entry (shard id, nbytes) of a PutRecords request, or None if it would be rejected."""
-    try:
-        keys, payloads, hash_keys = stream._parse_put_records(records)
-    except KinesisError:
-        return None
-    plan = _plan_rows(stream, keys, payloads, hash_keys)
-    if plan is None:
-        return None
-    ids, positions, sizes = plan
-    return [(ids[int(p)], int(n)) for p, n in zip(positions, sizes)]
-
-
-def _plan_batch(stream, keys: pa.Array, payloads: pa.Array, explicit_hash_keys, simd: bool):
-    """Records and bytes per shard id of a put_batch, or None if it would be rejected."""
-    if len(keys) == 0 or len(payloads) != len(keys):
-        return None
-    plan = _plan_rows(stream, keys, payloads, explicit_hash_keys, simd)
-    if plan is None:
-        return None
-    ids, positions, sizes = plan
-    counts = np.bincount(positions, minlength=len(ids))
-    nbytes = np.bincount(positions, weights=sizes, minlength=len(ids))
-    return {ids[i]: (int(counts[i]), int(nbytes[i])) for i in np.flatnonzero(counts)}
-
-
-# -- the wrappers ------------------------------------------------------------------------
+# -- counting what a read returned ----------------------------------------------------------
 
 
 def _returned_bytes(records) -> int:
@@ -580,152 +621,15 @@ def _batch_bytes(batch: pa.RecordBatch) -> int:
     return int(total)
 
 
-def _make_wrappers(stream, throttle: StreamThrottle) -> dict:
-    cls = type(stream)
-    real_put_record = cls.put_record
-    real_put_records = cls.put_records
-    real_put_batch = cls.put_batch
-    real_get_shard_iterator = cls.get_shard_iterator
-    real_get_records = cls.get_records
-    real_get_record_batch = cls.get_record_batch
-
-    def put_record(
-        data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
-    ):
-        args = (data, partition_key, explicit_hash_key, sequence_number_for_ordering)
-        plan = _plan_record(stream, data, partition_key, explicit_hash_key)
-        if plan is None:  # the engine rejects it: same error as unthrottled
-            return real_put_record(stream, *args, dry_run=dry_run)
-        if sequence_number_for_ordering is not None:
-            stream._check_ordering(sequence_number_for_ordering)  # an invalid one is IA, not a throttle
-        shard_id, nbytes = plan
-        if dry_run:
-            if throttle.would_write_all({shard_id: (1, nbytes)}) is not None:
-                raise throttle.error(shard_id)
-            return real_put_record(stream, *args, dry_run=True)
-        if not throttle.check_write(shard_id, 1, nbytes):
-            raise throttle.error(shard_id)
-        try:
-            return real_put_record(stream, *args)
-        except BaseException:
-            throttle.refund_write(shard_id, 1, nbytes)
-            raise
-
-    def put_records(records, *, dry_run=False):
-        if dry_run:  # throttling fails entries, not the request: nothing to check here
-            return real_put_records(stream, records, dry_run=True)
-        plan = _plan_entries(stream, records)
-        if plan is None:
-            return real_put_records(stream, records)
-        admitted = [throttle.check_write(sid, 1, size) for sid, size in plan]
-        subset = [r for r, ok in zip(records, admitted) if ok]
-        try:
-            result = real_put_records(stream, subset) if subset else {"FailedRecordCount": 0, "Records": []}
-        except BaseException:
-            for (sid, size), ok in zip(plan, admitted):
-                if ok:
-                    throttle.refund_write(sid, 1, size)
-            raise
-        written = iter(result["Records"])
-        out, failed = [], 0
-        for (sid, size), ok in zip(plan, admitted):
-            if ok:
-                entry = next(written)
-                if "ErrorCode" in entry:
-                    throttle.refund_write(sid, 1, size)
-            else:
-                entry = {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": throttle.message(sid)}
-            failed += "ErrorCode" in entry
-            out.append(entry)
-        return {**result, "FailedRecordCount": failed, "Records": out}
-
-    def put_batch(partition_keys, data, explicit_hash_keys=None, *, simd: bool = True, dry_run: bool = False):
-        keys = None if partition_keys is None else as_key_array(partition_keys)
-        payloads = as_payload_array(data)
-        if keys is None:
-            keys = stream._keyless(len(payloads))
-        usage = _plan_batch(stream, keys, payloads, explicit_hash_keys, simd)
-        if usage is None:
-            return real_put_batch(stream, keys, payloads, explicit_hash_keys, simd=simd, dry_run=dry_run)
-        if dry_run:
-            refused = throttle.would_write_all(usage)
-            if refused is not None:
-                raise throttle.error(refused)
-            return real_put_batch(stream, keys, payloads, explicit_hash_keys, simd=simd, dry_run=True)
-        refused = throttle.check_write_all(usage)
-        if refused is not None:
-            raise throttle.error(refused)
-        try:
-            return real_put_batch(stream, keys, payloads, explicit_hash_keys, simd=simd)
-        except BaseException:
-            for sid, (records, nbytes) in usage.items():
-                throttle.refund_write(sid, records, nbytes)
-            raise
-
-    def get_shard_iterator(
-        shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run=False
-    ):
-        # Making an iterator has no side effect: validate by making it, then drop it if throttled.
-        args = (shard_id, shard_iterator_type, starting_sequence_number, timestamp)
-        result = real_get_shard_iterator(stream, *args)
-        key = stream._resolve_shard(shard_id).shard_id
-        if dry_run:
-            if not throttle.would_iterator(key):
-                raise throttle.error(key)
-            return real_get_shard_iterator(stream, *args, dry_run=True)
-        if not throttle.check_iterator(key):
-            raise throttle.error(key)
-        return result
-
-    def _read(real, count_bytes, shard_iterator, limit, **kw):
-        try:
-            if limit is not None:
-                cls._check_limit(limit)
-            index = stream._decode_iterator(shard_iterator, stream.now_ms()).shard_index
-        except Exception:
-            return real(stream, shard_iterator, limit, **kw)  # raises the engine's own error
-        if kw.get("dry_run"):
-            if not throttle.would_read(index):
-                raise throttle.error(index)
-            return real(stream, shard_iterator, limit, **kw)
-        if not throttle.check_read(index):
-            raise throttle.error(index)
-        try:
-            result = real(stream, shard_iterator, limit, **kw)
-        except BaseException:
-            throttle.refund_read(index)
-            raise
-        throttle.charge_read(index, count_bytes(result["Records"]))
-        return result
-
-    def get_records(shard_iterator, limit=None, *, wire=False, dry_run=False):
-        return _read(real_get_records, _returned_bytes, shard_iterator, limit, wire=wire, dry_run=dry_run)
-
-    def get_record_batch(shard_iterator, limit=None, *, dry_run=False):
-        return _read(real_get_record_batch, _batch_bytes, shard_iterator, limit, dry_run=dry_run)
-
-    wrappers = {
-        "put_record": put_record,
-        "put_records": put_records,
-        "put_batch": put_batch,
-        "get_shard_iterator": get_shard_iterator,
-        "get_records": get_records,
-        "get_record_batch": get_record_batch,
-    }
-    for name, fn in wrappers.items():
-        fn.__name__ = fn.__qualname__ = name
-        fn.__doc__ = f"Throttled :meth:`Stream.{name}` (see :mod:`shardstream.throttle`)."
-    return wrappers
-
-
 def install(stream, limits: ThroughputLimits | None = None) -> StreamThrottle:
     """Turn throughput-limit emulation on for one stream.
 
-    Sets instance attributes that shadow the stream's ``put_record``,
-    ``put_records``, ``put_batch``, ``get_shard_iterator``, ``get_records``
-    and ``get_record_batch`` with throttled wrappers, and ``stream.throttle``
-    to the new :class:`StreamThrottle`.  Installing again replaces the
-    previous emulation (and its state).
+    Gives the stream a new :class:`StreamThrottle` to consult
+    (:meth:`Stream.set_throttle`): its ``put_record``, ``put_records``,
+    ``put_batch``, ``get_shard_iterator``, ``get_records`` and
+    ``get_record_batch`` become the throttled ones, and ``stream.throttle`` is
+    the new policy.  Installing again replaces the previous emulation (and its
+    state).
 
     Parameters
     ----------
@@ -757,19 +661,15 @@ def install(stream, limits: ThroughputLimits | None = None) -> StreamThrottle:
     """
     if limits is not None and not isinstance(limits, ThroughputLimits):
         raise TypeError(f"limits must be a ThroughputLimits, not {type(limits).__name__}")
-    uninstall(stream)
+    stream.set_throttle(None)
     throttle = StreamThrottle(stream, limits)
-    for name, fn in _make_wrappers(stream, throttle).items():
-        setattr(stream, name, fn)
-    stream.throttle = throttle
+    stream.set_throttle(throttle)
     return throttle
 
 
 def uninstall(stream) -> None:
-    """Turn emulation off: remove the shadowing methods and ``stream.throttle``.
+    """Turn emulation off: the stream consults no throttle and ``stream.throttle`` goes.
 
     Does nothing if emulation is not installed.
     """
-    attrs = vars(stream)
-    for name in (*_SHADOWED, "throttle"):
-        attrs.pop(name, None)
+    stream.set_throttle(None)
