@@ -38,7 +38,7 @@ from .sequence import LEGACY_VERSION
 from .storage import layout
 from .storage.datadir import DataDirectory
 from .storage.fileio import SYSTEM_IO, SegmentIO
-from .storage.segments import DEFAULT_MAX_SEGMENT_BYTES
+from .storage.log import DEFAULT_MAX_SEGMENT_BYTES
 from .storage.store import StreamStore
 from .stream import (
     RECORD_DISTRIBUTIONS,

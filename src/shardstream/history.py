@@ -27,7 +27,7 @@ Bounds
 
 Reading a live directory
 ------------------------
-Shard logs are opened read-only (:class:`~shardstream.storage.segments.SegmentLog`
+Shard logs are opened read-only (:class:`~shardstream.storage.log.SegmentLog`
 with ``readonly=True``): nothing in the data directory is created, changed or
 removed, so a directory an engine is writing can be replayed.  Each shard is
 read as of the moment its log is opened; a torn or still-growing newest
@@ -58,7 +58,7 @@ from .sequence import (
 )
 from .storage.jsonfile import read_json
 from .storage.layout import engine_file, find_stream
-from .storage.segments import SegmentLog
+from .storage.log import SegmentLog
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -319,7 +319,7 @@ class ReplayPlan:
 
         Raises
         ------
-        shardstream.storage.segments.CorruptSegmentError
+        shardstream.storage.format.CorruptSegmentError
             While iterating, if a stored batch is damaged.
         """
         names = _column_names(columns)
@@ -422,7 +422,7 @@ def replay(
         If a bound is malformed, from another stream, after the other bound,
         or encodes a shard other than the other bound's or outside ``shards``;
         or if a column is unknown.
-    shardstream.storage.segments.CorruptSegmentError
+    shardstream.storage.format.CorruptSegmentError
         While reading, if a stored segment is damaged.
 
     Examples

@@ -30,6 +30,7 @@ def seq(counter: int) -> str:
     """The sequence number of ``counter`` in shard 3 (created at 1_700_000_000 s), as make_batch writes it."""
     return format_sequence_number(1_700_000_000, 3, counter, (1_700_000_000_000 + counter) // 1000)
 
+
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -419,7 +420,7 @@ def _oversized(arr: pa.Array, extra: int) -> pa.Array:
     large=st.booleans(),
 )
 def test_write_crc_matches_crc_after_a_round_trip(values, cut, extra, large):
-    from shardstream.storage.segments import _canonicalize, batch_crc32, prepare_for_write
+    from shardstream.storage.format import _canonicalize, batch_crc32, prepare_for_write
 
     n = len(values)
     start, length = min(cut[0], n - 1), cut[1]
@@ -442,12 +443,12 @@ def test_write_crc_matches_crc_after_a_round_trip(values, cut, extra, large):
 def test_durable_flush_never_needs_the_round_trip(tmp_path, monkeypatch):
     """Batches copied out of a ring are written without a copy, and without the ring's spare capacity."""
     import shardstream
-    from shardstream.storage import segments as segments_module
+    from shardstream.storage import format as format_module
 
     def refuse(batch):
         raise AssertionError("prepare_for_write fell back to an IPC round trip")
 
-    monkeypatch.setattr(segments_module, "_canonicalize", refuse)
+    monkeypatch.setattr(format_module, "_canonicalize", refuse)
     with shardstream.Engine(data_dir=tmp_path) as engine:
         s = engine.create_stream("s", shard_count=2)
         s.put_batch([f"k{i}" for i in range(1000)], [b"x" * (i % 50) for i in range(1000)])
@@ -491,8 +492,8 @@ def test_crc_function_is_zlibs_crc32():
     """Whichever implementation is installed (ISA-L or zlib), the stored CRC is zlib's CRC-32."""
     import zlib
 
-    from shardstream.storage import segments as segments_module
+    from shardstream.storage import format as format_module
 
     data = bytes(range(256)) * 999
-    assert segments_module.crc32(data) == zlib.crc32(data)
-    assert segments_module.crc32(data[:77], 12345) == zlib.crc32(data[:77], 12345)
+    assert format_module.crc32(data) == zlib.crc32(data)
+    assert format_module.crc32(data[:77], 12345) == zlib.crc32(data[:77], 12345)

@@ -14,7 +14,7 @@ from shardstream._native import read_arrow_batch
 from shardstream.schema import RECORD_SCHEMA
 from shardstream.sequence import sequence_counter
 from shardstream.storage import SegmentIO, SegmentLog
-from shardstream.storage.segments import EOS_MARKER
+from shardstream.storage.format import EOS_MARKER
 
 
 class Switch(SegmentIO):

@@ -3,9 +3,17 @@
 :mod:`.layout`
     The data directory's tree: ``engine.json``, one directory per stream with
     its ``stream.json`` and one segment directory per shard.
-:mod:`.segments`
-    Per-shard append-only logs of Arrow IPC stream segment files, with torn-tail
-    recovery and per-batch CRC-32 checks.
+:mod:`.format`
+    The on-disk format of segments: file names, the stored schema, per-batch
+    CRC-32, the exact buffers a batch is written with.
+:mod:`.segment`
+    One segment file: :class:`SegmentWriter` appends to it, :class:`SegmentInfo`
+    describes it.
+:mod:`.recovery`
+    Opening a shard's segments after a crash: verification, torn-tail cuts.
+:mod:`.log`
+    A shard's append-only log of segments (:class:`SegmentLog`): appends,
+    rolling, reads, the batch index, retention.
 :mod:`.store`
     One stream's files: flushing rings into segments (group commit), reads of
     what the rings no longer hold, retention.
@@ -20,17 +28,11 @@
 
 from .datadir import DataDirectory, DataDirectoryLocked
 from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
+from .format import COUNTER_FIELD, STORED_SCHEMA, CorruptSegmentError, segment_file_name
 from .jsonfile import read_json, write_json_atomic
-from .segments import (
-    COUNTER_FIELD,
-    STORED_SCHEMA,
-    CorruptSegmentError,
-    RecoveryReport,
-    SegmentInfo,
-    SegmentLog,
-    SegmentWriter,
-    segment_file_name,
-)
+from .log import SegmentLog
+from .recovery import RecoveryReport
+from .segment import SegmentInfo, SegmentWriter
 from .store import StreamStore
 
 __all__ = [

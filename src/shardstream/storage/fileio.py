@@ -1,7 +1,7 @@
 """The system calls that write segment files, behind one object.
 
 :class:`SegmentIO` is the seam between the segment logs and the operating
-system: every byte a :class:`~shardstream.storage.segments.SegmentWriter`
+system: every byte a :class:`~shardstream.storage.segment.SegmentWriter`
 writes, every ``fsync`` and every truncation goes through one instance.  The
 default, :data:`SYSTEM_IO`, calls :mod:`os` directly.  Tests hand an engine a
 subclass that fails on demand (``OSError(errno.ENOSPC)``, a write cut short)

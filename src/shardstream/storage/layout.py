@@ -10,7 +10,7 @@
                 stream.json          the stream's metadata: settings, tags, shards and lineage
                 shards/
                     shardId-000000000000/
-                        00000000000000000001.arrows     segments (see :mod:`.segments`)
+                        00000000000000000001.arrows     segments (see :mod:`.format`)
                         ...
         trash/                       streams being deleted (emptied when the engine opens)
 

@@ -64,7 +64,7 @@ from ..errors import StorageError, storage_error
 from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .jsonfile import fsync_directory, write_json_atomic
 from .layout import STREAM_FILE, shard_dir, trash_dir
-from .segments import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
+from .log import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
 
 __all__ = ["DEFAULT_MAX_SEGMENT_AGE_MS", "StreamStore"]
 

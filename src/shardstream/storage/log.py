@@ -1,0 +1,693 @@
+"""A shard's segment log: its sequence of segments, appends, rolling, reads, the batch index, retention.
+
+Layout: one directory per shard holds its segments, named by the counter of
+their first record (see :mod:`.format`); only the newest may be open for
+appends (:class:`~.segment.SegmentWriter`).  Opening runs :mod:`.recovery`.
+
+Durability: an append is durable once :meth:`SegmentLog.sync` returns.  A
+segment is closed (end-of-stream marker, flush, ``fsync``) before the next one
+is created, and the directory is ``fsync``-ed whenever a segment file is
+created, removed or truncated.  Appends after a reopen start a new segment
+(an IPC stream cannot be resumed after its schema), so every restart seals
+the previous newest segment.
+
+Performance note: each append writes one IPC message (~a few hundred bytes of
+framing); IPC appends of 500-row batches run at roughly half the rate of
+64k-row batches (``/work/shared/perf/limits.md``), so callers should coalesce
+small batches before appending.  Reads memory-map the segments, so they copy
+nothing until the caller touches the data.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import logging
+import os
+import threading
+from bisect import bisect_right
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from ..schema import RECORD_SCHEMA
+from ..sequence import LEGACY_END_COUNTER, sequence_counter
+from .fileio import SYSTEM_IO, SegmentIO
+from .format import (
+    COUNTER_FIELD,
+    CRC_METADATA_KEY,
+    EOS_MARKER,
+    CorruptSegmentError,
+    batch_arrivals,
+    batch_counters,
+    batch_crc32,
+    batch_data_offsets,
+    stored_schema,
+)
+from .jsonfile import fsync_directory
+from .recovery import recover_segments
+from .segment import SegmentInfo, SegmentWriter
+
+__all__ = ["DEFAULT_MAX_SEGMENT_BYTES", "SegmentLog"]
+
+# 64 MiB: large enough that per-file costs (open, mmap, directory entries) are
+# negligible next to the data, small enough that retention frees space in
+# steps of well under a second of ingest at ~1 GB/s.
+DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
+_log = logging.getLogger("shardstream.storage")
+
+
+@dataclasses.dataclass
+class _SegmentIndex:
+    """A segment's batches, zero-copy over its memory map (kept alive by the batches)."""
+
+    size: int
+    batches: list
+    first: np.ndarray  # first counter of each batch
+
+
+_INDEX_CACHE_SEGMENTS = 16
+
+
+class SegmentLog:
+    """The segment log of one shard: an ordered list of segment files.
+
+    Layout and format: see :mod:`.format`.  In memory the log keeps one
+    :class:`SegmentInfo` per sealed segment (sorted by base counter) and at
+    most one :class:`SegmentWriter` for the active segment, which is created
+    lazily by the first append after opening or rolling.  A segment is rolled
+    (sealed) once its size reaches ``max_segment_bytes``, so a segment may
+    exceed the limit by at most one batch.
+
+    Thread safety: all methods may be called from any thread; one lock
+    serialises them.  Readers returned by :meth:`read` are independent of the
+    lock: they memory-map the files as they were when :meth:`read` was called
+    and keep working during later appends and retention deletes.  Only one
+    process may open a directory at a time (not enforced).
+
+    Parameters
+    ----------
+    directory : path-like
+        The shard's directory; created if missing.  Existing segments are
+        recovered as by :meth:`open`.
+    max_segment_bytes : int, optional
+        Roll threshold (default 64 MiB).
+    first_counter : int, optional
+        Smallest counter the first append of an empty log may use (default 1,
+        a shard's first record).
+    schema : pyarrow.Schema, optional
+        Record schema (default ``RECORD_SCHEMA``).
+    verify_reads : bool, optional
+        Check each batch's CRC-32 when reading it (default True).
+    verify_sealed : bool, optional
+        Check the CRC-32 of every batch of every sealed segment when opening
+        (default True).  False makes opening cost a walk over message headers
+        only, however much is stored; the CRCs are then checked when a
+        segment is first read (with ``verify_reads``), so damage still raises
+        :class:`CorruptSegmentError` and is never returned as data.  The
+        newest segment is always checked in full: its tail may be torn.
+    expect_sealed : bool, optional
+        The log was closed cleanly, so its newest segment must be sealed too:
+        damage there raises :class:`CorruptSegmentError` instead of being cut
+        off as a torn tail (default False: after a crash, a torn tail is normal).
+    readonly : bool, optional
+        Open for reading only: nothing is created, truncated or removed, so a
+        directory a live engine is writing can be read (replay).  A torn or
+        still-growing newest segment is read up to its last complete batch as
+        of opening; appends raise.
+    io : SegmentIO, optional
+        What writes, syncs and truncates the segment files (default: the
+        system calls; tests pass one that fails on demand).
+
+    Notes
+    -----
+    A full disk: an append whose write fails leaves the files as they were
+    (see :class:`SegmentWriter`) and raises the ``OSError``; the next append
+    simply tries again.  Opening needs no free space: if the end-of-stream
+    marker of a recovered newest segment cannot be written, the segment is
+    left cut at its last complete batch and sealed before the next segment is
+    started (or at :meth:`close`).
+    """
+
+    def __init__(
+        self,
+        directory,
+        max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+        *,
+        first_counter: int = 1,
+        schema: pa.Schema = RECORD_SCHEMA,
+        verify_reads: bool = True,
+        readonly: bool = False,
+        verify_sealed: bool = True,
+        expect_sealed: bool = False,
+        io: SegmentIO = SYSTEM_IO,
+    ):
+        if max_segment_bytes <= 0:
+            raise ValueError("max_segment_bytes must be positive")
+        self.directory = Path(directory)
+        self.readonly = readonly
+        if readonly:
+            if not self.directory.is_dir():
+                raise FileNotFoundError(f"no segment directory {self.directory}")
+        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_segment_bytes = int(max_segment_bytes)
+        self.first_counter = int(first_counter)
+        self.schema = stored_schema(schema)
+        self._record_schema = pa.schema(
+            [f for f in self.schema if f.name != COUNTER_FIELD.name], metadata=self.schema.metadata
+        )
+        self.verify_reads = verify_reads
+        self.verify_sealed = verify_sealed
+        self.expect_sealed = expect_sealed
+        self._io = io
+        self._lock = threading.RLock()
+        self._writer: SegmentWriter | None = None
+        self._closed = False
+        self._index_cache: collections.OrderedDict[Path, _SegmentIndex] = collections.OrderedDict()
+        recovered = recover_segments(
+            self.directory,
+            self.schema,
+            readonly=readonly,
+            verify_sealed=verify_sealed,
+            expect_sealed=expect_sealed,
+            io=io,
+        )
+        self._sealed: list[SegmentInfo] = recovered.segments
+        self._last_counter: int | None = recovered.last_counter
+        # read-only: (newest path, end of its last good batch)
+        self._tail_limit: tuple[Path, int] | None = recovered.tail_limit
+        # newest segment recovered without room for its end marker
+        self._unsealed: Path | None = recovered.unsealed
+        self.recovery = recovered.report
+
+    @classmethod
+    def open(cls, directory, **kwargs) -> SegmentLog:
+        """Open (or create) the log in ``directory``, recovering it after a crash.
+
+        Sealed segments are verified (framing, counter order, end-of-stream
+        marker, and the CRC-32 of every batch unless ``verify_sealed`` is
+        False); any damage raises
+        :class:`CorruptSegmentError`.  The newest segment is read until the
+        first failure and truncated to its last complete batch (a torn tail);
+        if nothing complete remains it is removed.  ``self.recovery`` reports
+        what was done.
+
+        Parameters
+        ----------
+        directory : path-like
+        **kwargs
+            As for the constructor.
+        """
+        return cls(directory, **kwargs)
+
+    def _seal_unsealed(self) -> None:
+        """Write the end-of-stream marker a recovery had no room for (before a newer segment exists)."""
+        if self._unsealed is None:
+            return
+        info = self._sealed[-1]
+        fd = os.open(info.path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            try:
+                self._io.write(fd, [EOS_MARKER], info.size_bytes)
+                self._io.fsync(fd)
+            except BaseException:
+                self._io.truncate(fd, info.size_bytes)
+                raise
+        finally:
+            os.close(fd)
+        self._sealed[-1] = dataclasses.replace(info, size_bytes=info.size_bytes + len(EOS_MARKER), sealed=True)
+        self._index_cache.pop(info.path, None)
+        self._unsealed = None
+
+    # -- writing ------------------------------------------------------------
+
+    def _prepare(self, batch: pa.RecordBatch, counters) -> pa.RecordBatch:
+        if isinstance(batch, pa.Table):
+            raise TypeError("append a pyarrow.RecordBatch, not a Table (use Table.to_batches())")
+        if batch.schema.equals(self.schema):
+            if counters is not None:
+                raise ValueError("batch already has a counter column")
+            return batch
+        if not batch.schema.equals(self._record_schema):
+            raise ValueError(f"batch schema does not match the record schema:\n{batch.schema}")
+        if counters is None:
+            numbers = batch.column("sequence_number").to_pylist()
+            counter_array = pa.array([sequence_counter(text) for text in numbers], type=pa.uint64())
+        else:
+            counter_array = pa.array(counters, type=pa.uint64())
+            if len(counter_array) != batch.num_rows:
+                raise ValueError("counters and batch differ in length")
+        return pa.RecordBatch.from_arrays([*batch.columns, counter_array], schema=self.schema)
+
+    def append(self, batch: pa.RecordBatch, counters=None) -> int | None:
+        """Append a batch of one shard's records; durable after the next :meth:`sync`.
+
+        Parameters
+        ----------
+        batch : pyarrow.RecordBatch
+            Either in the record schema, or in the stored schema (with the
+            ``counter`` column last).
+        counters : array-like of int, optional
+            Per-row counters for a record-schema batch.  By default they are
+            parsed from ``sequence_number`` (either layout).
+
+        Returns
+        -------
+        int or None
+            The log's last counter after the append.
+
+        Raises
+        ------
+        ValueError
+            If the schema does not match, or counters are null, not strictly
+            increasing, or not above the log's last counter.
+        """
+        with self._lock:
+            self._check_writable()
+            batch = self._prepare(batch, counters)
+            if batch.num_rows == 0:
+                return self._last_counter
+            column = batch.column(batch.num_columns - 1)
+            if column.null_count:
+                raise ValueError("counters must not be null")
+            values = batch_counters(batch)
+            minimum = self.first_counter if self._last_counter is None else self._last_counter + 1
+            if int(values[0]) < minimum:
+                raise ValueError(f"counter {int(values[0])} is below the next allowed counter {minimum}")
+            if values.size > 1 and not bool(np.all(values[1:] > values[:-1])):
+                raise ValueError("counters must be strictly increasing")
+            if self._writer is None:
+                self._seal_unsealed()
+                self._writer = SegmentWriter(self.directory, int(values[0]), self._record_schema, self._io)
+            last = int(values[-1])
+            try:
+                self._writer.append(batch, last)
+            except BaseException:
+                if self._writer.num_batches == 0:  # a segment with nothing in it: remove it again
+                    writer, self._writer = self._writer, None
+                    with contextlib.suppress(OSError):
+                        writer.discard()
+                raise
+            self._last_counter = last
+            if self._writer.size >= self.max_segment_bytes:
+                try:
+                    self._roll()
+                except OSError as exc:  # the append itself succeeded; rolling is retried by the next one
+                    _log.warning("could not seal segment %s: %s", self._writer.path, exc)
+            return self._last_counter
+
+    def _roll(self) -> None:
+        self._writer.close()  # raises (and the writer stays open) if the marker cannot be written
+        writer, self._writer = self._writer, None
+        self._sealed.append(writer.info())
+
+    def discard_unsynced(self) -> int | None:
+        """Cut off every record appended since the last successful :meth:`sync`; returns :meth:`last_counter`.
+
+        For a failed ``fsync`` (or a failed write that must not stay): what
+        was appended since is not known to be durable, so it is removed.
+        Rolling a segment syncs it, so only the active segment can hold such
+        records.
+        """
+        with self._lock:
+            self._check_writable()
+            writer = self._writer
+            if writer is not None:
+                if writer.synced_batches == 0:
+                    self._writer = None
+                    writer.discard()
+                else:
+                    writer.discard_unsynced()
+            if self._writer is not None:
+                self._last_counter = self._writer.last_counter
+            else:
+                self._last_counter = self._sealed[-1].last_counter if self._sealed else None
+            return self._last_counter
+
+    def roll(self) -> None:
+        """Seal the active segment now (if any); the next append starts a new one."""
+        with self._lock:
+            self._check_writable()
+            if self._writer is not None:
+                self._roll()
+
+    def roll_if_older(self, cutoff_ms: int) -> bool:
+        """Seal the active segment if its first record arrived before ``cutoff_ms``; True if it did."""
+        with self._lock:
+            self._check_writable()
+            writer = self._writer
+            if writer is None or writer.first_arrival_ms is None or writer.first_arrival_ms >= cutoff_ms:
+                return False
+            self._roll()
+            return True
+
+    def flush(self) -> None:
+        """Hand every append so far to the OS: visible to other readers, safe if the process dies."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.flush()
+
+    def sync(self) -> None:
+        """Make every append so far durable (flush and ``fsync`` the active segment)."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.sync()
+
+    def close(self) -> None:
+        """Seal the active segment and close the log.  Idempotent.
+
+        Raises
+        ------
+        OSError
+            The end-of-stream marker could not be written (a full disk): the
+            log is closed all the same, its newest segment left unsealed but
+            cut at its last complete batch, as after a crash.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._index_cache.clear()
+            if self.readonly:
+                return
+            try:
+                if self._writer is not None:
+                    self._roll()
+                else:
+                    self._seal_unsealed()
+            except BaseException:
+                if self._writer is not None:
+                    self._writer.abandon()
+                    self._writer = None
+                raise
+
+    def abandon(self) -> None:
+        """Release file handles *without* sealing the active segment, as a crash would.
+
+        Appends already synced stay durable; the next :meth:`open` treats the
+        active segment as the newest, possibly torn, one.  Meant for tests and
+        for fatal-error paths where writing more could do harm.
+        """
+        with self._lock:
+            if self._writer is not None:
+                self._writer.abandon()
+                self._writer = None
+            self._closed = True
+
+    def __enter__(self) -> SegmentLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("segment log is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.readonly:
+            raise ValueError("segment log is open read-only")
+
+    # -- reading and retention ----------------------------------------------
+
+    def last_counter(self) -> int | None:
+        """The counter of the last appended record, or None if the log never held one."""
+        with self._lock:
+            return self._last_counter
+
+    def segments(self) -> list[SegmentInfo]:
+        """Snapshots of all segments, oldest first (the active one last, unsealed)."""
+        with self._lock:
+            out = list(self._sealed)
+            if self._writer is not None:
+                out.append(self._writer.info())
+            return out
+
+    def read(self, start_counter: int, end_counter: int | None = None) -> pa.RecordBatchReader:
+        """The records with ``start_counter <= counter < end_counter``, in counter order.
+
+        Parameters
+        ----------
+        start_counter : int
+            First counter wanted (inclusive).
+        end_counter : int, optional
+            Stop before this counter (exclusive); default: read to the end as
+            of this call.
+
+        Returns
+        -------
+        pyarrow.RecordBatchReader
+            Batches in the stored schema (record columns plus ``counter``),
+            zero-copy slices of memory-mapped segments.  Records appended
+            after this call are not included.
+
+        Raises
+        ------
+        CorruptSegmentError
+            While iterating, if a batch fails its CRC-32 check (with
+            ``verify_reads``).
+        """
+        end = LEGACY_END_COUNTER + 1 if end_counter is None else int(end_counter)
+        start = int(start_counter)
+        with self._lock:
+            self._check_open()
+            infos = self.segments()
+            if self._writer is not None:
+                self._writer.flush()
+            bases = [info.base_counter for info in infos]
+            first = max(bisect_right(bases, start) - 1, 0)
+            chosen = [
+                info
+                for info in infos[first:]
+                if info.last_counter is not None and info.last_counter >= start and info.base_counter < end
+            ]
+            # Map now, under the lock: later retention may unlink the files and
+            # later appends only add bytes beyond the mapped length.
+            maps = [(info.path, pa.memory_map(str(info.path))) for info in chosen]
+        return pa.RecordBatchReader.from_batches(self.schema, self._iter_batches(maps, start, end))
+
+    def _iter_batches(self, maps, start: int, end: int) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._iter_maps(maps, start, end)
+        finally:
+            for _, mm in maps:
+                mm.close()
+
+    def _iter_maps(self, maps, start: int, end: int) -> Iterator[pa.RecordBatch]:
+        verify = self.verify_reads
+        for path, mm in maps:
+            reader = pa.ipc.open_stream(mm)
+            limit = self._tail_limit[1] if self._tail_limit and self._tail_limit[0] == path else None
+            while True:
+                offset = mm.tell()
+                if limit is not None and offset >= limit:
+                    break
+                try:
+                    batch, metadata = reader.read_next_batch_with_custom_metadata()
+                except StopIteration:
+                    break
+                except pa.ArrowException as e:
+                    raise CorruptSegmentError(path, offset, f"unreadable message: {e}") from e
+                counters = batch_counters(batch)
+                if counters[-1] < start:
+                    continue
+                if counters[0] >= end:
+                    return
+                if verify:
+                    expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
+                    if expected != str(batch_crc32(batch)).encode():
+                        raise CorruptSegmentError(path, offset, "CRC-32 mismatch")
+                lo = int(np.searchsorted(counters, start, "left"))
+                hi = int(np.searchsorted(counters, end, "left"))
+                if hi > lo:
+                    yield batch if (lo == 0 and hi == batch.num_rows) else batch.slice(lo, hi - lo)
+                if hi < batch.num_rows:
+                    return
+
+    def _deletable(self) -> list[SegmentInfo]:
+        """Sealed segments retention may delete: all but the newest segment (active or sealed)."""
+        return self._sealed if self._writer is not None else self._sealed[:-1]
+
+    def delete_before(self, counter: int) -> list[Path]:
+        """Retention: delete whole segments whose records all have counters below ``counter``.
+
+        The newest segment is always kept (it anchors the next counter after a
+        reopen), so a log keeps at least one segment once it has held records.
+
+        Parameters
+        ----------
+        counter : int
+            Records with this counter or above are kept.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The deleted segment files, oldest first.
+        """
+        with self._lock:
+            self._check_writable()
+            deleted: list[Path] = []
+            for info in self._deletable():
+                if info.last_counter >= counter:
+                    break
+                info.path.unlink(missing_ok=True)
+                deleted.append(info.path)
+            if deleted:
+                del self._sealed[: len(deleted)]
+                for path in deleted:
+                    self._index_cache.pop(path, None)
+                fsync_directory(self.directory)
+            return deleted
+
+    def delete_expired(self, cutoff_ms: int) -> list[Path]:
+        """Retention: delete whole segments whose newest record arrived before ``cutoff_ms``.
+
+        As :meth:`delete_before`, the newest segment is kept even if expired.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The deleted segment files, oldest first.
+        """
+        with self._lock:
+            self._check_writable()
+            stop = 0
+            for info in self._deletable():
+                if info.last_arrival_ms is None or info.last_arrival_ms >= cutoff_ms:
+                    break
+                stop += 1
+            if not stop:
+                return []
+            return self.delete_before(self._sealed[stop - 1].last_counter + 1)
+
+    def first_counter_at(self, arrival_ms: int) -> int | None:
+        """The first counter whose record arrived at or after ``arrival_ms`` (None if none did)."""
+        with self._lock:
+            infos = [i for i in self.segments() if i.last_counter is not None]
+        for info in infos:
+            if info.last_arrival_ms is not None and info.last_arrival_ms >= arrival_ms:
+                batches = self.read_range(info.base_counter, 1, min_arrival_ms=arrival_ms)
+                return int(batch_counters(batches[0])[0]) if batches else None
+        return None
+
+    def oldest_counter(self) -> int | None:
+        """Counter of the oldest stored record, or None if the log is empty."""
+        with self._lock:
+            for info in self.segments():
+                if info.last_counter is not None:
+                    return info.base_counter
+        return None
+
+    def read_range(
+        self,
+        start: int,
+        max_rows: int,
+        max_data_bytes: int | None = None,
+        *,
+        min_arrival_ms: int | None = None,
+    ) -> list[pa.RecordBatch]:
+        """Up to ``max_rows`` records from counter ``start`` on, for paged reads.
+
+        Unlike :meth:`read`, which streams a whole range, this serves one page
+        (a GetRecords call) quickly: each sealed segment's batches are indexed
+        once (and CRC-checked then) and kept in a small cache, so a page costs
+        a binary search and a few zero-copy slices.
+
+        Parameters
+        ----------
+        start : int
+            First counter wanted.
+        max_rows : int
+            Most records returned.
+        max_data_bytes : int, optional
+            Stop before the data bytes would pass this (at least one record is
+            always returned).
+        min_arrival_ms : int, optional
+            Skip records that arrived before this (retention).
+
+        Returns
+        -------
+        list of pyarrow.RecordBatch
+            Stored-schema slices in counter order (empty when nothing is stored
+            at or after ``start``).
+        """
+        out: list[pa.RecordBatch] = []
+        rows, data_bytes = 0, 0
+        with self._lock:
+            self._check_open()
+            infos = [i for i in self.segments() if i.last_counter is not None and i.last_counter >= start]
+        for info in infos:
+            index = self._index(info)
+            k = max(int(np.searchsorted(index.first, start, "right")) - 1, 0)
+            for batch in index.batches[k:]:
+                counters = batch_counters(batch)
+                lo = int(np.searchsorted(counters, start, "left"))
+                if min_arrival_ms is not None:
+                    arrivals = batch_arrivals(batch)
+                    lo = max(lo, int(np.searchsorted(arrivals, min_arrival_ms, "left")))
+                if lo >= batch.num_rows:
+                    continue
+                hi = min(batch.num_rows, lo + max_rows - rows)
+                if max_data_bytes is not None:
+                    sizes = batch_data_offsets(batch)
+                    budget = max_data_bytes - data_bytes + sizes[lo]
+                    fit = int(np.searchsorted(sizes[lo + 1 : hi + 1], budget, "right"))
+                    if fit < hi - lo:
+                        hi = lo + max(fit, 0 if out else 1)
+                        if hi > lo:
+                            out.append(batch.slice(lo, hi - lo))
+                        return out
+                    data_bytes += int(sizes[hi] - sizes[lo])
+                out.append(batch if lo == 0 and hi == batch.num_rows else batch.slice(lo, hi - lo))
+                rows += hi - lo
+                if rows >= max_rows:
+                    return out
+        return out
+
+    def _index(self, info: SegmentInfo) -> _SegmentIndex:
+        """The batches of one segment (cached while sealed)."""
+        with self._lock:
+            cached = self._index_cache.get(info.path)
+            if cached is not None and cached.size == info.size_bytes:
+                self._index_cache.move_to_end(info.path)
+                return cached
+            if self._writer is not None and self._writer.path == info.path:
+                self._writer.flush()
+        mm = pa.memory_map(str(info.path))
+        batches = []
+        try:
+            reader = pa.ipc.open_stream(mm)
+            limit = info.size_bytes
+            while mm.tell() < limit:
+                offset = mm.tell()
+                try:
+                    batch, metadata = reader.read_next_batch_with_custom_metadata()
+                except StopIteration:
+                    break
+                except pa.ArrowException as e:
+                    raise CorruptSegmentError(info.path, offset, f"unreadable message: {e}") from e
+                if self.verify_reads:
+                    expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
+                    if expected != str(batch_crc32(batch)).encode():
+                        raise CorruptSegmentError(info.path, offset, "CRC-32 mismatch")
+                batches.append(batch)
+        except BaseException:
+            mm.close()
+            raise
+        index = _SegmentIndex(
+            info.size_bytes, batches, np.array([int(batch_counters(b)[0]) for b in batches], dtype=np.uint64)
+        )
+        if info.sealed:
+            with self._lock:
+                self._index_cache[info.path] = index
+                while len(self._index_cache) > _INDEX_CACHE_SEGMENTS:
+                    self._index_cache.popitem(last=False)
+        return index
+
+    def __repr__(self) -> str:
+        return f"SegmentLog({str(self.directory)!r}, last_counter={self._last_counter})"

@@ -1,0 +1,277 @@
+"""One segment file: :class:`SegmentWriter` appends CRC-framed batches to it, :class:`SegmentInfo` describes it.
+
+The format is :mod:`.format`'s; a shard's sequence of segments is :mod:`.log`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..schema import RECORD_SCHEMA
+from .fileio import SYSTEM_IO, SegmentIO
+from .format import (
+    CRC_METADATA_KEY,
+    EOS_MARKER,
+    batch_arrivals,
+    batch_counters,
+    prepare_for_write,
+    segment_file_name,
+    stored_schema,
+)
+from .jsonfile import fsync_directory
+
+__all__ = ["SegmentInfo", "SegmentWriter"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentInfo:
+    """A snapshot of one segment.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    base_counter : int
+        First counter in the segment (also its name).
+    last_counter : int
+        Last counter in the segment.
+    size_bytes : int
+        Bytes of complete messages (plus the end-of-stream marker if sealed).
+    sealed : bool
+        False only for the segment currently open for appends.
+    last_arrival_ms : int or None
+        Arrival time of its last record (what retention compares).
+    """
+
+    path: Path
+    base_counter: int
+    last_counter: int
+    size_bytes: int
+    sealed: bool
+    last_arrival_ms: int | None = None
+
+
+class _Messages:
+    """The file-like sink an IPC stream writer writes into: it collects one batch's messages.
+
+    The schema message, which an IPC writer emits before its first batch, is
+    dropped (the segment file starts with it already), so a fresh writer can
+    continue a segment: it re-emits the dictionary, which IPC streams allow.
+    """
+
+    def __init__(self, skip: int):
+        self._skip = skip
+        self.chunks: list = []
+        self.closed = False
+
+    def write(self, data) -> int:
+        n = memoryview(data).nbytes
+        if self._skip:
+            if n <= self._skip:
+                self._skip -= n
+                return n
+            data, self._skip = memoryview(data).cast("B")[self._skip :], 0
+        self.chunks.append(data)
+        return n
+
+    def take(self) -> list:
+        chunks, self.chunks = self.chunks, []
+        return chunks
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class SegmentWriter:
+    """Appends record batches to one new segment file.
+
+    Format: an Arrow IPC stream of :func:`stored_schema` batches, each with a
+    CRC-32 in its custom metadata (see :mod:`.format`).  The file is
+    created exclusively (never overwritten) and the directory fsync-ed.
+
+    Each append serialises its batch in memory and writes it with one
+    positioned write (through ``io``): the bytes are then with the OS, so
+    readers see them and they survive the process.  A write that fails (a
+    full disk) is rolled back: the file is cut back to the end of the last
+    complete batch and the writer carries on from there, so a failed append
+    leaves no trace and the next one may simply try again.
+
+    Thread safety: none; the owning :class:`SegmentLog` serialises calls.
+    Batches must already be in the stored schema with increasing counters; the
+    writer does not check (the log does).
+
+    Parameters
+    ----------
+    directory : path-like
+        The shard's segment directory (must exist).
+    base_counter : int
+        Counter of the first record that will be appended; names the file.
+    schema : pyarrow.Schema, optional
+        The record schema; the ``counter`` column is added if missing.
+    io : SegmentIO, optional
+        What performs the writes, syncs and truncations (default: the system calls).
+    """
+
+    def __init__(self, directory, base_counter: int, schema: pa.Schema = RECORD_SCHEMA, io: SegmentIO = SYSTEM_IO):
+        self.directory = Path(directory)
+        self.base_counter = int(base_counter)
+        self.schema = stored_schema(schema)
+        self.path = self.directory / segment_file_name(self.base_counter)
+        self.last_counter: int | None = None
+        self.first_arrival_ms: int | None = None
+        self.last_arrival_ms: int | None = None
+        self.num_batches = 0
+        self._io = io
+        header = self.schema.serialize()
+        self._header_bytes = header.size
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            io.write(fd, [header], 0)
+            fsync_directory(self.directory)
+        except BaseException:
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
+            raise
+        self._fd = fd
+        self._size = header.size  # end of the last complete message
+        self._new_ipc_writer()
+        self._closed = False
+        self._broken = False
+        self._synced = self._mark()
+
+    def _new_ipc_writer(self) -> None:
+        self._sink = _Messages(self._header_bytes)
+        self._writer = pa.ipc.new_stream(self._sink, self.schema)
+
+    def _mark(self) -> tuple:
+        return (self._size, self.last_counter, self.first_arrival_ms, self.last_arrival_ms, self.num_batches)
+
+    def _restore(self, mark: tuple) -> None:
+        self._size, self.last_counter, self.first_arrival_ms, self.last_arrival_ms, self.num_batches = mark
+
+    @property
+    def size(self) -> int:
+        """Bytes of complete messages written (plus the end-of-stream marker once sealed)."""
+        return self._size
+
+    def append(self, batch: pa.RecordBatch, last_counter: int | None = None) -> None:
+        """Append one batch (stored schema, counters already checked by the caller).
+
+        Parameters
+        ----------
+        batch : pyarrow.RecordBatch
+        last_counter : int, optional
+            The batch's last counter, if the caller already has it.
+
+        Raises
+        ------
+        OSError
+            The write failed (a full disk: ``errno.ENOSPC``); the file is as
+            it was before the call.
+        """
+        if self._closed:
+            raise ValueError("segment writer is closed")
+        self._check_usable()
+        batch, crc = prepare_for_write(batch)
+        try:
+            self._writer.write_batch(batch, custom_metadata={CRC_METADATA_KEY: str(crc)})
+            written = self._io.write(self._fd, self._sink.take(), self._size)
+        except BaseException:
+            self._cut(self._size)
+            raise
+        self._size += written
+        arrivals = batch_arrivals(batch)
+        if self.first_arrival_ms is None:
+            self.first_arrival_ms = int(arrivals[0])
+        self.last_counter = int(batch_counters(batch)[-1]) if last_counter is None else last_counter
+        self.last_arrival_ms = int(arrivals[-1])
+        self.num_batches += 1
+
+    def _cut(self, size: int) -> None:
+        """Truncate the file to ``size`` (a batch boundary) and start a fresh IPC writer there.
+
+        If even that fails, the writer is unusable (:meth:`_check_usable`):
+        what follows ``size`` in the file is unknown, and only a recovery
+        (reopening) may cut it.
+        """
+        try:
+            self._io.truncate(self._fd, size)
+        except BaseException:
+            self._broken = True
+            raise
+        self._new_ipc_writer()
+
+    def _check_usable(self) -> None:
+        if self._broken:
+            raise OSError(errno.EIO, f"{self.path} could not be cut back after a failed write; reopen to recover")
+
+    def flush(self) -> None:
+        """Nothing to do: every append is handed to the OS before it returns (kept for callers)."""
+
+    def sync(self) -> None:
+        """``fsync``: everything appended so far survives a crash."""
+        mark = self._mark()
+        self._io.fsync(self._fd)
+        self._synced = mark
+
+    @property
+    def synced_batches(self) -> int:
+        """Batches known to be ``fsync``-ed."""
+        return self._synced[4]
+
+    def discard_unsynced(self) -> None:
+        """Cut off every batch appended since the last :meth:`sync` (their fsync failed or never ran)."""
+        if self._closed:
+            raise ValueError("segment writer is closed")
+        self._check_usable()
+        self._cut(self._synced[0])
+        self._restore(self._synced)
+
+    def close(self) -> None:
+        """Write the end-of-stream marker, sync and close; the segment is then sealed.
+
+        Raises
+        ------
+        OSError
+            The marker could not be written or synced (a full disk): the file
+            is cut back and the writer stays open (unsealed); try again later.
+        """
+        if self._closed:
+            return
+        if self._broken:  # leave the file for recovery to cut, as after a crash
+            self.abandon()
+            self._check_usable()
+        try:
+            self._io.write(self._fd, [EOS_MARKER], self._size)
+            self._io.fsync(self._fd)
+        except BaseException:
+            self._io.truncate(self._fd, self._size)
+            raise
+        self._size += len(EOS_MARKER)
+        self._closed = True
+        os.close(self._fd)
+
+    def discard(self) -> None:
+        """Close and delete the file (it holds no batch worth keeping)."""
+        self.abandon()
+        self.path.unlink(missing_ok=True)
+        fsync_directory(self.directory)
+
+    def abandon(self) -> None:
+        """Close the file descriptor without the end-of-stream marker (a simulated crash)."""
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
+
+    def info(self) -> SegmentInfo:
+        """A :class:`SegmentInfo` snapshot of this segment."""
+        return SegmentInfo(
+            self.path, self.base_counter, self.last_counter, self.size, self._closed, self.last_arrival_ms
+        )
