@@ -166,6 +166,18 @@ class StreamConsumer:
         """Deregistered and past the DELETING transition."""
         return self._status == "DELETING" and self._registry.now_ms() >= self._status_until_ms
 
+    def mark_deleting(self, until_ms: int) -> None:
+        """Enter DELETING (deregistered), to be gone at ``until_ms`` on the engine's clock (idempotent).
+
+        Parameters
+        ----------
+        until_ms : int
+            When the DELETING transition ends; an earlier call's deadline stands.
+        """
+        if self._status != "DELETING":
+            self._status = "DELETING"
+            self._status_until_ms = until_ms
+
     def describe(self) -> dict:
         """The boto3 ``Consumer`` shape."""
         return {
@@ -519,9 +531,7 @@ class ConsumerRegistry:
 
     def _remove(self, consumer: StreamConsumer) -> None:
         """DELETING for the engine's transition time (gone at once if 0); its subscriptions end."""
-        if consumer._status != "DELETING":
-            consumer._status = "DELETING"
-            consumer._status_until_ms = self.now_ms() + self._engine.transition_ms
+        consumer.mark_deleting(self.now_ms() + self._engine.transition_ms)
         if consumer.gone:
             consumers = self._by_stream.get(consumer.stream_name, {})
             if consumers.get(consumer.name) is consumer:
@@ -531,7 +541,7 @@ class ConsumerRegistry:
         )
         for key, sub in list(self._subscriptions.items()):
             if key[0] == consumer.arn:
-                sub._terminate(error)
+                sub.terminate(error)
 
     def drop_stream(self, stream: Stream) -> None:
         """Deregister every consumer of ``stream`` (DeleteStream with EnforceConsumerDeletion)."""
@@ -611,7 +621,7 @@ class ConsumerRegistry:
                 if now - old.started_ms < RESUBSCRIBE_WINDOW_MS:
                     raise error
                 if not dry_run:  # a dry run leaves the old subscription running
-                    old._terminate(error)
+                    old.terminate(error)
             if dry_run:
                 subscription = None
             else:
@@ -633,7 +643,13 @@ class ConsumerRegistry:
             raise DryRunOperationException()
         return subscription
 
-    def _release(self, subscription: Subscription) -> None:
+    def release(self, subscription: Subscription) -> None:
+        """Forget ``subscription`` (it ended), unless a newer one has taken its place.
+
+        Parameters
+        ----------
+        subscription : Subscription
+        """
         with self.lock:
             key = (subscription.consumer_arn, subscription.shard_id)
             if self._subscriptions.get(key) is subscription:
@@ -721,14 +737,20 @@ class Subscription:
     def _finish(self) -> None:
         if not self._done:
             self._done = True
-            self._registry._release(self)
+            self._registry.release(self)
         self._wake.set()
 
-    def _terminate(self, error: KinesisError) -> None:
-        """End with ``error``: the iteration raises it next (called from another thread)."""
+    def terminate(self, error: KinesisError) -> None:
+        """End with ``error``: the iteration raises it next (may be called from another thread).
+
+        Parameters
+        ----------
+        error : KinesisError
+            What the subscriber's iteration raises.
+        """
         if not self._done:
             self._error = error
-            self._registry._release(self)
+            self._registry.release(self)
         self._wake.set()
 
     def __enter__(self) -> Subscription:
