@@ -496,31 +496,40 @@ class StreamStore:
                 return
             if self._broken is not None:
                 raise self._broken
-            self._rollbacks += 1
-            for i in range(min(len(logs), len(self._segments))):
-                log, segments = logs[i], self._segments[i]
-                durable = self._synced[i]
-                if self._persisted[i] > durable:
-                    try:
-                        last = segments.discard_unsynced()
-                    except OSError as exc:  # pragma: no cover - a disk that cannot even truncate
-                        _log.critical("cannot cut back unsynced records of %s: %s", segments.directory, exc)
-                        self._broken = self._failed(exc)
-                        raise self._broken from exc
-                    if last is not None and last + 1 > durable:
-                        durable = last + 1  # its fsync did succeed after all
-                tail = log.discard_all()
-                if tail > durable:
-                    ranges = self._lost[i]
-                    if ranges and ranges[-1][1] == durable:
-                        ranges[-1] = (ranges[-1][0], tail)
-                    else:
-                        ranges.append((durable, tail))
-                durable = max(durable, tail)
-                self._persisted[i] = self._synced[i] = durable
-                log.evict_limit = durable
-                if self._hide_unsynced:
-                    log.visible_limit = durable
+            try:
+                self._discard_unsynced(logs)
+            finally:
+                # counted once the records are gone, never before: a put that read the count before
+                # appending checks whether it lost its records (see DurableStream.put_record); one
+                # that reads the new count appended after the discard, so nothing of it was dropped
+                self._rollbacks += 1
+
+    def _discard_unsynced(self, logs) -> None:
+        """:meth:`discard_unsynced`'s work, under the flush lock."""
+        for i in range(min(len(logs), len(self._segments))):
+            log, segments = logs[i], self._segments[i]
+            durable = self._synced[i]
+            if self._persisted[i] > durable:
+                try:
+                    last = segments.discard_unsynced()
+                except OSError as exc:  # pragma: no cover - a disk that cannot even truncate
+                    _log.critical("cannot cut back unsynced records of %s: %s", segments.directory, exc)
+                    self._broken = self._failed(exc)
+                    raise self._broken from exc
+                if last is not None and last + 1 > durable:
+                    durable = last + 1  # its fsync did succeed after all
+            tail = log.discard_all()
+            if tail > durable:
+                ranges = self._lost[i]
+                if ranges and ranges[-1][1] == durable:
+                    ranges[-1] = (ranges[-1][0], tail)
+                else:
+                    ranges.append((durable, tail))
+            durable = max(durable, tail)
+            self._persisted[i] = self._synced[i] = durable
+            log.evict_limit = durable
+            if self._hide_unsynced:
+                log.visible_limit = durable
 
     def commit_async(self, logs_fn, clock, callback) -> None:
         """Call ``callback(None)`` once every record appended before this call is on disk.
