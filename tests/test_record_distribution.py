@@ -208,7 +208,7 @@ def test_switching_strategy_keeps_old_records_where_they_are():
 
 def test_auto_follows_resharding_to_the_open_shards():
     s = auto_stream(shard_capacity_bytes=64 * 1024 * 1024)
-    s._reshape(8)  # on-demand scale-out: 8 open shards
+    s.resharding.reshape(8)  # on-demand scale-out: 8 open shards
     s.put_batch(None, [b"x"] * 80)
     open_counts = counts(s)
     assert len(open_counts) == 8 and set(open_counts.values()) == {10}
@@ -294,7 +294,7 @@ write = st.one_of(
 def test_any_sequence_of_auto_writes_keeps_shards_within_one_record(shards, writes):
     engine = shardstream.Engine()
     s = engine.create_stream("s", stream_mode="ON_DEMAND", record_distribution="AUTO")
-    s._reshape(shards) if shards != 4 else None
+    s.resharding.reshape(shards) if shards != 4 else None
     total = 0
     for kind, n in writes:
         if kind == "record":

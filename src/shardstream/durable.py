@@ -62,10 +62,12 @@ import pyarrow as pa
 
 from ._native import SLOT_BYTES, ShardLog, StreamCore
 from .errors import InvalidArgumentException, StorageError
+from .puts import parse_hash_keys, put_result_lists
+from .reads import MAX_GET_RECORDS_BYTES, StreamReads
 from .schema import RECORD_SCHEMA
 from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
 from .storage.store import StreamStore
-from .stream import Stream, put_result_lists
+from .stream import Stream
 
 __all__ = [
     "DURABILITY_POLICIES",
@@ -174,6 +176,29 @@ class _SyncPut:
         self._stream.commit_async(done)
 
 
+class DurableReads(StreamReads):
+    """A durable stream's reads: GetRecords also serves records only its segments still hold."""
+
+    def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
+        if dry_run:
+            return super().get_records(shard_iterator, limit, wire=wire, dry_run=True)  # raises
+        limit = self.check_limit(limit)
+        now = self.stream.now_ms()
+        pos = self.decode_iterator(shard_iterator, now)
+        if pos.position >= self.stream.logs[pos.shard_index].head:
+            response = super().get_records(shard_iterator, limit, wire=wire)
+            records = response["Records"]
+            if not records or sequence_counter(records[0]["SequenceNumber"]) <= pos.position:
+                return response
+        batch, nxt, tail, next_ts = self.stream.read_page(
+            pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now
+        )
+        records = [] if batch is None else _records(batch, wire)
+        return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
+
+    get_records.__doc__ = StreamReads.get_records.__doc__
+
+
 class DurableStream(Stream):
     """A stream whose records and metadata live in an engine's data directory.
 
@@ -189,9 +214,11 @@ class DurableStream(Stream):
         The stream's files.
     """
 
+    reads_part = DurableReads
+
     def __init__(
         self,
-        engine,
+        catalog,
         name,
         shard_count,
         *,
@@ -208,13 +235,13 @@ class DurableStream(Stream):
             store.hide_unsynced()
         self._counter_gap = counter_gap
         self._ready = False
-        super().__init__(engine, name, shard_count, **kw)
+        super().__init__(catalog, name, shard_count, **kw)
         if restored is not None:
-            self._restore_settings(restored)
+            self.restore_settings(restored)
         self._counter_gap = 0  # shards created from now on start at 1
         self._ready = True
         try:
-            self._save_metadata()  # writes nothing if stream.json already says the same
+            self.save_metadata()  # writes nothing if stream.json already says the same
         except StorageError as exc:
             if restored is None:
                 raise
@@ -222,7 +249,7 @@ class DurableStream(Stream):
             _log.warning("could not rewrite the metadata of stream %s: %s", name, exc)
 
     def _refresh_accepting(self) -> None:
-        if self._engine.closed:
+        if self.catalog.closed:
             raise ValueError("the engine is closed")
         super()._refresh_accepting()
 
@@ -241,19 +268,19 @@ class DurableStream(Stream):
             log.visible_limit = first  # published once fsync-ed
         return log
 
-    def _rebuild_routing(self) -> None:
+    def rebuild_routing(self) -> None:
         # Save new shards before any record can be routed to them, so a crash
         # never leaves records in shards that stream.json does not list.
         if self._ready:
-            self._save_metadata()
-        super()._rebuild_routing()
+            self.save_metadata()
+        super().rebuild_routing()
 
     def metadata(self) -> dict:
         doc = super().metadata()
         doc["durability"] = self.durability
         return doc
 
-    def _save_metadata(self) -> None:
+    def save_metadata(self) -> None:
         if self._ready:
             self.store.save(self.metadata)
 
@@ -295,7 +322,7 @@ class DurableStream(Stream):
         if not store.accepting_writes:
             store.admit(refuse_on_failure=not self._sync)
         rollbacks = store.rollbacks
-        ehk = self._parse_hash_keys(explicit_hash_keys, len(keys))
+        ehk = parse_hash_keys(explicit_hash_keys, len(keys))
         if self.auto_distribution:
             ehk = None
         bounds = _chunk_bounds(keys, payloads, self.shard_capacity_bytes // 4)
@@ -320,7 +347,7 @@ class DurableStream(Stream):
             store.commit(self.logs, self.now_ms)
             if store.rollbacks != rollbacks:
                 self._check_stored(results)
-        tables = [self._put_result(*result) for result in results]
+        tables = [self.put_result(*result) for result in results]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def _count_lost(self, results) -> int:
@@ -355,7 +382,7 @@ class DurableStream(Stream):
             for index in np.unique(shard).tolist():
                 where = shard == index
                 lost[where] = self.store.lost(index, counters[where])
-            shard_ids, seqs = put_result_lists(self._put_result(*result))
+            shard_ids, seqs = put_result_lists(self.put_result(*result))
             for j, gone in enumerate(lost.tolist()):
                 if not gone:
                     records[offset + j] = (shard_ids[j], seqs[j])
@@ -411,7 +438,7 @@ class DurableStream(Stream):
 
     # -- reads ---------------------------------------------------------------------
 
-    def _locate_timestamp(self, index: int, timestamp_ms: int) -> int:
+    def locate_timestamp(self, index: int, timestamp_ms: int) -> int:
         log = self.logs[index]
         counter = log.locate_timestamp(timestamp_ms)
         if counter == log.head:  # the answer may be older than the ring holds
@@ -447,7 +474,7 @@ class DurableStream(Stream):
             )
         return pa.RecordBatch.from_arrays(columns, schema=RECORD_SCHEMA)
 
-    def _read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
+    def read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
         log = self.logs[index]
         for _ in range(3):
             stored = self._read_stored(index, start, limit, max_data_bytes, now)
@@ -455,38 +482,19 @@ class DurableStream(Stream):
                 pieces, nxt = stored
                 batch = pieces[0] if len(pieces) == 1 else pa.concat_batches(pieces)
                 return batch, nxt, log.tail, batch.column(_ARRIVAL)[-1].value
-            page = super()._read_page(index, start, limit, max_data_bytes, now)
+            page = super().read_page(index, start, limit, max_data_bytes, now)
             batch, nxt = page[0], page[1]
             if batch is None or nxt - batch.num_rows <= start:
                 return page
             # The ring moved past `start` while we looked: those records are on disk now.
         return page
 
-    def _read_pieces(self, index: int, start: int, limit: int, now: int) -> tuple[list, int]:
+    def read_pieces(self, index: int, start: int, limit: int, now: int) -> tuple[list, int]:
         stored = self._read_stored(index, start, limit, None, now)
         if stored is not None:
             return stored
-        batch, nxt, _, _ = self._read_page(index, start, limit, 2**31 - 1, now)
+        batch, nxt, _, _ = self.read_page(index, start, limit, 2**31 - 1, now)
         return ([] if batch is None else [batch]), nxt
-
-    def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
-        if dry_run:
-            return super().get_records(shard_iterator, limit, wire=wire, dry_run=True)  # raises
-        limit = self._check_limit(limit)
-        now = self.now_ms()
-        pos = self._decode_iterator(shard_iterator, now)
-        if pos.position >= self.logs[pos.shard_index].head:
-            response = super().get_records(shard_iterator, limit, wire=wire)
-            records = response["Records"]
-            if not records or sequence_counter(records[0]["SequenceNumber"]) <= pos.position:
-                return response
-        from .stream import MAX_GET_RECORDS_BYTES
-
-        batch, nxt, tail, next_ts = self._read_page(pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now)
-        records = [] if batch is None else _records(batch, wire)
-        return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
-
-    get_records.__doc__ = Stream.get_records.__doc__
 
     def __repr__(self) -> str:
         return f"<DurableStream {self.name!r} {self.status} shards={self.open_shard_count} {self.durability}>"
@@ -601,7 +609,7 @@ class Maintenance:
             if engine is None:
                 return
             due = time.monotonic() - last_maintain >= self.MAINTAIN_EVERY_MS / 1000
-            for stream in engine._durable_streams():
+            for stream in engine.durable_streams():
                 try:
                     if stream.durability != "sync":
                         stream.flush(sync=stream.durability == "interval")

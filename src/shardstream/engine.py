@@ -1,56 +1,58 @@
-"""Engine: the catalogue of streams, and the Kinesis control plane over it.
+"""Engine: an in-process Kinesis, made of a catalog of streams and the parts that serve its calls.
 
-Threading contract: control-plane calls (create, delete, describe, list)
-serialise on one engine lock; data-plane calls go straight to a Stream and
-never take it, so writers and readers on many threads run in parallel.
+The engine owns the lifecycle: it opens (or restores) a data directory,
+creates and deletes streams (in memory or durable), and closes.  Its other
+Kinesis calls are served by parts it composes and publishes under its own
+name (:mod:`shardstream.delegate`):
+
+* :class:`~shardstream.catalog.Catalog` (``engine.catalog``): the streams by
+  name, the engine's settings, clock, control-plane lock and token codecs;
+* :class:`~shardstream.listing.StreamListings` (``engine.listings``):
+  DescribeStream(Summary), ListStreams, ListShards, DescribeLimits;
+* :class:`~shardstream.operations.StreamOperations` (``engine.operations``):
+  the calls on one stream by name or ARN (resharding, retention, tags,
+  settings, resources, puts and reads);
+* :class:`~shardstream.fanout.ConsumerRegistry` (``engine.fanout``):
+  enhanced fan-out consumers and SubscribeToShard;
+* :class:`~shardstream.account.AccountSettings` (``engine.account``): the
+  billing commitment.
+
+Threading contract: control-plane calls (create, delete, reshard,
+re-configure) serialise on the catalog's lock; data-plane calls go straight
+to a Stream and never take it, so writers and readers on many threads run in
+parallel.
 """
 
 from __future__ import annotations
 
 import atexit
 import copy
-import json
 import os
-import re
 import secrets
-import threading
 import weakref
 from pathlib import Path
 
-from . import resharding, throttle
+from . import throttle
 from . import validation as v
-from ._native import system_now_ms
+from .account import AccountSettings
+from .catalog import Catalog
+from .delegate import delegate
 from .durable import DurableStream, Maintenance, check_durability, counter_gap
-from .errors import (
-    InvalidArgumentException,
-    KinesisError,
-    LimitExceededException,
-    ResourceInUseException,
-    ResourceNotFoundException,
-    SerializationException,
-    StorageError,
-    storage_error,
-)
-from .fanout import ConsumerRegistry, StreamConsumer, Subscription
-from .iterators import IteratorCodec, PageTokenCodec
-from .models import ShardInfo, ms_to_datetime, to_epoch_ms
+from .errors import InvalidArgumentException, ResourceInUseException, SerializationException, StorageError
+from .fanout import ConsumerRegistry
+from .listing import StreamListings
+from .models import ShardInfo
+from .modes import RECORD_DISTRIBUTIONS, STREAM_MODES, CapacityModes
+from .operations import StreamOperations
 from .sequence import LEGACY_VERSION
 from .storage import layout
 from .storage.datadir import DataDirectory
 from .storage.fileio import SYSTEM_IO, SegmentIO
 from .storage.log import DEFAULT_MAX_SEGMENT_BYTES
 from .storage.store import StreamStore
-from .stream import (
-    RECORD_DISTRIBUTIONS,
-    STREAM_MODES,
-    Stream,
-    _shard_sort_key,
-    check_iterator_request,
-    shard_does_not_exist,
-    shard_index_of,
-)
+from .stream import Stream
 from .tags import TagSet
-from .validation import check_retention, check_shard_filter
+from .validation import check_retention
 
 __all__ = ["DEFAULT_SHARD_CAPACITY_BYTES", "DEFAULT_SHARD_LIMIT", "Engine"]
 
@@ -60,10 +62,6 @@ DEFAULT_SHARD_LIMIT = 20_000
 # Durable engines still open, closed (flushed, synced, sealed) at interpreter exit.
 _open_engines: weakref.WeakSet = weakref.WeakSet()
 ON_DEMAND_SHARDS = 4
-RESOURCE_ARN_PATTERN = r"arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+"
-_CONSUMER_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/.*")
-BILLING_COMMITMENT_STATUSES = ["ENABLED", "DISABLED"]
-MIN_BILLING_COMMITMENT_MS = 24 * 3_600_000
 
 
 class Engine:
@@ -151,26 +149,30 @@ class Engine:
         self.shard_limit = shard_limit
         self.shard_capacity_bytes = int(shard_capacity_bytes)
         self.clock = clock
-        self._streams: dict[str, Stream] = {}
-        self._billing_commitment: dict = {"Status": "DISABLED"}
-        self._lock = threading.RLock()
         self.durability = durability
         self.flush_interval_ms = int(flush_interval_ms)
         self.max_segment_bytes = int(max_segment_bytes)
         self._segment_io = segment_io
-        self.closed = False
         self._data: DataDirectory | None = None
         self._maintenance: Maintenance | None = None
-        if data_dir is None:
-            secret = secrets.token_bytes(32)
-        else:
+        if data_dir is not None:
             self._data = DataDirectory.open(data_dir, region=region, account_id=account_id)
-            secret = self._data.iterator_secret
-            self._billing_commitment = dict(self._data.doc["billing_commitment"])
-        self._iterators = IteratorCodec(secret)
-        self._pages = PageTokenCodec(secret)
+        self.catalog = Catalog(
+            region=region,
+            account_id=account_id,
+            shard_limit=shard_limit,
+            clock=clock,
+            transition_ms=transition_ms,
+            on_demand_scale_after_ms=on_demand_scale_after_ms,
+            secret=secrets.token_bytes(32) if self._data is None else self._data.iterator_secret,
+        )
+        self.account = AccountSettings(self.catalog.now_ms, self.catalog.lock, self._data)
+        self.catalog.commitment_status = self.account.commitment_status
+        self.listings = StreamListings(self.catalog)
+        self.operations = StreamOperations(self.catalog)
         #: The enhanced fan-out consumers and their subscriptions (:mod:`shardstream.fanout`).
-        self.fanout = ConsumerRegistry(self)
+        self.fanout = ConsumerRegistry(self.catalog, self._data)
+        self.catalog.consumers = self.fanout
         if self._data is not None:
             try:
                 self._restore_streams()
@@ -179,14 +181,68 @@ class Engine:
                 self._data.release()
                 raise
             self._maintenance = Maintenance(self)
-            if self._streams:
+            if len(self.catalog):
                 self._maintenance.start()
             _open_engines.add(self)
+
+    # -- the calls of the engine's parts --------------------------------------------------
+
+    describe_stream = delegate("listings", StreamListings)
+    describe_stream_summary = delegate("listings", StreamListings)
+    list_streams = delegate("listings", StreamListings)
+    list_shards = delegate("listings", StreamListings)
+    shard_page_stream_name = delegate("listings", StreamListings)
+    describe_limits = delegate("listings", StreamListings)
+
+    split_shard = delegate("operations", StreamOperations)
+    merge_shards = delegate("operations", StreamOperations)
+    update_shard_count = delegate("operations", StreamOperations)
+    increase_stream_retention_period = delegate("operations", StreamOperations)
+    decrease_stream_retention_period = delegate("operations", StreamOperations)
+    update_stream_record_distribution_strategy = delegate("operations", StreamOperations)
+    update_stream_mode = delegate("operations", StreamOperations)
+    add_tags_to_stream = delegate("operations", StreamOperations)
+    remove_tags_from_stream = delegate("operations", StreamOperations)
+    list_tags_for_stream = delegate("operations", StreamOperations)
+    update_max_record_size = delegate("operations", StreamOperations)
+    start_stream_encryption = delegate("operations", StreamOperations)
+    stop_stream_encryption = delegate("operations", StreamOperations)
+    enable_enhanced_monitoring = delegate("operations", StreamOperations)
+    disable_enhanced_monitoring = delegate("operations", StreamOperations)
+    resource = delegate("operations", StreamOperations)
+    tag_resource = delegate("operations", StreamOperations)
+    untag_resource = delegate("operations", StreamOperations)
+    list_tags_for_resource = delegate("operations", StreamOperations)
+    put_resource_policy = delegate("operations", StreamOperations)
+    get_resource_policy = delegate("operations", StreamOperations)
+    delete_resource_policy = delegate("operations", StreamOperations)
+    put_record = delegate("operations", StreamOperations)
+    put_records = delegate("operations", StreamOperations)
+    get_shard_iterator = delegate("operations", StreamOperations)
+    get_records = delegate("operations", StreamOperations)
+    iterator_stream_name = delegate("operations", StreamOperations)
+    iterator_stream = delegate("operations", StreamOperations)
+
+    register_stream_consumer = delegate("fanout", ConsumerRegistry)
+    describe_stream_consumer = delegate("fanout", ConsumerRegistry)
+    list_stream_consumers = delegate("fanout", ConsumerRegistry)
+    deregister_stream_consumer = delegate("fanout", ConsumerRegistry)
+    subscribe_to_shard = delegate("fanout", ConsumerRegistry)
+
+    describe_account_settings = delegate("account", AccountSettings)
+    update_account_settings = delegate("account", AccountSettings)
+
+    # -- lifecycle -------------------------------------------------------------------
 
     @property
     def data_dir(self) -> Path | None:
         """The directory holding the engine's streams, or None for an in-memory engine."""
         return None if self._data is None else self._data.path
+
+    @property
+    def closed(self) -> bool:
+        """The engine was closed: its streams take no writes and nothing new can be made."""
+        return self.catalog.closed
 
     def _store_for(self, name: str, incarnation: int) -> StreamStore:
         return StreamStore(
@@ -210,7 +266,7 @@ class Engine:
             )
             capacity = doc["shard_capacity_bytes"]
             stream = DurableStream(
-                self,
+                self.catalog,
                 doc["name"],
                 0,
                 store=store,
@@ -229,10 +285,11 @@ class Engine:
                 # streams written before sequence numbers took AWS's layout lack the key
                 sequence_layout=doc.get("sequence_layout", LEGACY_VERSION),
             )
-            self._streams[stream.name] = stream
+            self.catalog.add(stream)
 
-    def _durable_streams(self) -> list[DurableStream]:
-        return [s for s in list(self._streams.values()) if isinstance(s, DurableStream)]
+    def durable_streams(self) -> list[DurableStream]:
+        """The engine's streams that keep their records in its data directory."""
+        return [s for s in self.catalog.all() if isinstance(s, DurableStream)]
 
     def flush(self, *, sync: bool = True) -> int:
         """Write every durable stream's records still only in memory to disk now.
@@ -247,7 +304,7 @@ class Engine:
         int
             Records written.
         """
-        return sum(stream.flush(sync=sync) for stream in self._durable_streams())
+        return sum(stream.flush(sync=sync) for stream in self.durable_streams())
 
     def close(self) -> None:
         """Write and sync everything, seal the segment files and release the data directory.
@@ -256,23 +313,23 @@ class Engine:
         engine and its streams cannot be used afterwards.  ``with Engine(...)``
         closes on exit.
         """
-        with self._lock:
+        with self.catalog.lock:
             if self.closed:
                 return
-            self.closed = True
+            self.catalog.closed = True
             self.fanout.end_all()
             if self._maintenance is not None:
                 self._maintenance.stop()
-            for stream in list(self._streams.values()):
-                stream._set_accepting(False)
+            for stream in self.catalog.all():
+                stream.stop_accepting()
             if self._data is not None:
                 error = None
-                for stream in self._durable_streams():
+                for stream in self.durable_streams():
                     try:
                         stream.store.close(stream.logs, stream.now_ms())
                     except StorageError as exc:  # records only in memory could not be written
                         error = error or exc
-                clean = error is None and all(s.store.closed_cleanly for s in self._durable_streams())
+                clean = error is None and all(s.store.closed_cleanly for s in self.durable_streams())
                 self._data.close(clean=clean)
                 _open_engines.discard(self)
                 if error is not None:
@@ -280,12 +337,12 @@ class Engine:
 
     def _crash(self) -> None:
         """Drop the data directory as a killed process would: nothing flushed, nothing sealed (tests)."""
-        with self._lock:
-            self.closed = True
+        with self.catalog.lock:
+            self.catalog.closed = True
             if self._maintenance is not None:
                 self._maintenance.stop()
-            for stream in self._durable_streams():
-                stream._set_accepting(False)
+            for stream in self.durable_streams():
+                stream.stop_accepting()
                 stream.store.abandon()
             if self._data is not None:
                 self._data.release()
@@ -319,30 +376,9 @@ class Engine:
 
     def now_ms(self) -> int:
         """The engine's current time, ms since the epoch."""
-        return system_now_ms() if self.clock is None else int(self.clock())
+        return self.catalog.now_ms()
 
-    # -- lookup ------------------------------------------------------------------
-
-    def _not_found(self, name: str) -> ResourceNotFoundException:
-        return ResourceNotFoundException(f"Stream {name} under account {self.account_id} not found.")
-
-    def _name_from(self, stream_name, stream_arn) -> str:
-        if stream_arn is not None:
-            prefix = f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/"
-            if not isinstance(stream_arn, str) or not stream_arn.startswith(prefix):
-                raise InvalidArgumentException(f"Invalid StreamARN {stream_arn}")
-            name = stream_arn[len(prefix) :]
-            if stream_name is not None and stream_name != name:
-                raise InvalidArgumentException(
-                    f"StreamARN {stream_arn} and StreamName {stream_name} do not name the same stream"
-                )
-            return name
-        if stream_name is None:
-            raise InvalidArgumentException("Neither streamArn or streamName was provided")
-        errs: list = []
-        v.check_name(errs, "streamName", stream_name)
-        v.raise_if_any(errs)
-        return stream_name
+    # -- streams -----------------------------------------------------------------------
 
     def stream(self, name: str | None = None, *, stream_arn: str | None = None) -> Stream:
         """The Stream called ``name`` (or identified by ``stream_arn``).
@@ -352,48 +388,14 @@ class Engine:
         ResourceNotFoundException
             No such stream.
         """
-        name = self._name_from(name, stream_arn)
-        s = self._lookup(name)
-        if s is None:
-            raise self._not_found(name)
-        return s
+        return self.catalog.stream(name, stream_arn=stream_arn)
 
-    def _lookup(self, name: str) -> Stream | None:
-        """The stream called ``name`` unless it is missing or its deletion has completed."""
-        s = self._streams.get(name)
-        if s is not None and s._gone:
-            with self._lock:
-                if self._streams.get(name) is s:
-                    del self._streams[name]
-            return None
-        return s
-
-    def _live_streams(self) -> list[Stream]:
-        return [s for s in list(self._streams.values()) if self._lookup(s.name) is s]
+    def __contains__(self, name: str) -> bool:
+        return self.catalog.lookup(name) is not None
 
     def open_shard_total(self) -> int:
         """Open shards across all live streams (what the account shard limit counts)."""
-        return sum(s.open_shard_count for s in self._live_streams())
-
-    def _check_shard_limit(self, additional: int) -> None:
-        """LimitExceededException if ``additional`` more open shards would pass the account's shard limit."""
-        if self.shard_limit is None:
-            return
-        open_now = self.open_shard_total()
-        if open_now + additional > self.shard_limit:
-            raise LimitExceededException(
-                f"This request would exceed the shard limit for the account {self.account_id} in "
-                f"{self.region}. Current shard count for the account: {open_now}. Limit: {self.shard_limit}. "
-                f"Number of additional shards that would have resulted from this request: {additional}. "
-                "Refer to the AWS Service Limits page "
-                "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) "
-                "for current limits and how to request higher limits."
-            )
-
-    def __contains__(self, name: str) -> bool:
-        return self._lookup(name) is not None
-
-    # -- control plane ---------------------------------------------------------------
+        return self.catalog.open_shard_total()
 
     def create_stream(
         self,
@@ -468,12 +470,12 @@ class Engine:
         if not isinstance(max_record_size_kib, int) or not 1024 <= max_record_size_kib <= 10240:
             v.check_int_range(errs, "maxRecordSizeInKiB", max_record_size_kib, 1024, 10240)
         if record_distribution not in RECORD_DISTRIBUTIONS:
-            Stream._check_record_distribution(record_distribution)
+            CapacityModes.check_record_distribution(record_distribution)
         v.raise_if_any(errs)
         if stream_mode == "ON_DEMAND" and shard_count is not None:
             raise InvalidArgumentException("ShardCount is not expected when StreamMode=ON_DEMAND")
         if record_distribution == "AUTO" and stream_mode != "ON_DEMAND":
-            raise Stream._on_demand_only_error(name, self.account_id, record_distribution)
+            raise CapacityModes.on_demand_only_error(name, self.account_id, record_distribution)
         check_retention(retention_hours)
         count = ON_DEMAND_SHARDS if shard_count is None else shard_count
         capacity = self.shard_capacity_bytes if shard_capacity_bytes is None else int(shard_capacity_bytes)
@@ -488,11 +490,11 @@ class Engine:
             check_durability(durability)
         if tags:
             TagSet(name, self.account_id).add(tags)  # every tag rule, before anything is created
-        with self._lock:
-            self._check_open()
-            if self._lookup(name) is not None:
+        with self.catalog.lock:
+            self.catalog.check_open()
+            if self.catalog.lookup(name) is not None:
                 raise ResourceInUseException(f"Stream {name} under account {self.account_id} already exists.")
-            self._check_shard_limit(count)
+            self.catalog.check_shard_limit(count)
             settings = {
                 "retention_hours": retention_hours,
                 "stream_mode": stream_mode,
@@ -505,16 +507,16 @@ class Engine:
                 "record_distribution": record_distribution,
             }
             if self._data is None:
-                stream = Stream(self, name, count, **settings)
+                stream = Stream(self.catalog, name, count, **settings)
             else:
                 store = self._store_for(name, settings["incarnation"])
                 stream = DurableStream(
-                    self, name, count, store=store, durability=durability or self.durability, **settings
+                    self.catalog, name, count, store=store, durability=durability or self.durability, **settings
                 )
                 self._maintenance.start()
             if throughput_limits:
                 throttle.install(stream, None if throughput_limits is True else throughput_limits)
-            self._streams[name] = stream
+            self.catalog.add(stream)
             return stream
 
     def delete_stream(
@@ -541,684 +543,32 @@ class Engine:
         ResourceInUseException
             The stream has registered consumers and ``enforce_consumer_deletion`` is false.
         """
-        name = self._name_from(name, stream_arn)
-        with self._lock:
-            stream = self._lookup(name)
+        name = self.catalog.name_from(name, stream_arn)
+        with self.catalog.lock:
+            stream = self.catalog.lookup(name)
             if stream is None:
-                raise self._not_found(name)
-            if stream._status != "DELETING":
+                raise self.catalog.not_found(name)
+            if stream.status != "DELETING":
                 if self.fanout.count(stream):
                     if not enforce_consumer_deletion:
                         raise ResourceInUseException(
                             f"Stream {name} under account {self.account_id} has registered consumers."
                         )
                     self.fanout.drop_stream(stream)
-                stream._mark_deleted()
+                stream.mark_deleted()
                 if isinstance(stream, DurableStream):
                     stream.store.destroy(self._data.path)
             if not self.transition_ms:
-                del self._streams[name]
+                self.catalog.remove(name)
         return {}
-
-    def describe_stream(
-        self,
-        name: str | None = None,
-        limit: int | None = None,
-        exclusive_start_shard_id: str | None = None,
-        *,
-        stream_arn: str | None = None,
-    ) -> dict:
-        """boto3's DescribeStream: ``{"StreamDescription": {...}}`` (100 shards a page)."""
-        return self.stream(name, stream_arn=stream_arn).describe(limit, exclusive_start_shard_id)
-
-    def describe_stream_summary(self, name: str | None = None, *, stream_arn: str | None = None) -> dict:
-        """boto3's DescribeStreamSummary: ``{"StreamDescriptionSummary": {...}}``."""
-        return self.stream(name, stream_arn=stream_arn).describe_summary()
-
-    def list_streams(
-        self, limit: int | None = None, exclusive_start_stream_name: str | None = None, next_token: str | None = None
-    ) -> dict:
-        """boto3's ListStreams: names in order, with StreamSummaries and a NextToken while more remain."""
-        errs: list = []
-        if limit is not None:
-            v.check_int_range(errs, "limit", limit, 1, 10_000)
-        if exclusive_start_stream_name is not None:
-            v.check_name(errs, "exclusiveStartStreamName", exclusive_start_stream_name)
-        v.raise_if_any(errs)
-        if next_token is not None:
-            exclusive_start_stream_name = self._pages.decode(next_token, self.now_ms())
-        with self._lock:
-            live = {st.name: st for st in self._live_streams()}
-            names = sorted(live)
-            if exclusive_start_stream_name is not None:
-                names = [n for n in names if n > exclusive_start_stream_name]
-            page = limit or 100
-            shown, more = names[:page], len(names) > page
-            out = {
-                "StreamNames": shown,
-                "HasMoreStreams": more,
-                "StreamSummaries": [live[n].summary() for n in shown],
-            }
-        if more:
-            out["NextToken"] = self._pages.encode(shown[-1], self.now_ms())
-        return out
-
-    def list_shards(
-        self,
-        stream_name: str | None = None,
-        next_token: str | None = None,
-        exclusive_start_shard_id: str | None = None,
-        max_results: int | None = None,
-        *,
-        stream_arn: str | None = None,
-        stream_creation_timestamp=None,
-        shard_filter: dict | None = None,
-    ) -> dict:
-        """boto3's ListShards: ``{"Shards": [...], "NextToken": ...}`` (1000 a page by default).
-
-        Parameters
-        ----------
-        shard_filter : dict, optional
-            ``{"Type": ..., "ShardId": ..., "Timestamp": ...}`` with Type one of
-            AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON (the default),
-            AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP.
-        stream_creation_timestamp : datetime or float, optional
-            Must match the stream's creation time (tells re-created streams apart).
-        """
-        has_stream = stream_name is not None or stream_arn is not None
-        if next_token is None and not has_stream:
-            raise InvalidArgumentException("Either NextToken or StreamName should be provided.")
-        if next_token is not None and has_stream:
-            raise InvalidArgumentException("NextToken and StreamName cannot be provided together.")
-        errs: list = []
-        if max_results is not None:
-            v.check_int_range(errs, "maxResults", max_results, 1, 10_000)
-        if exclusive_start_shard_id is not None:
-            v.check_name(errs, "exclusiveStartShardId", exclusive_start_shard_id)
-        v.raise_if_any(errs)
-        check_shard_filter(shard_filter)
-        after = -1
-        if next_token is not None:
-            page_state = self._shard_page(self._pages.decode(next_token, self.now_ms()))
-            stream = self.stream(page_state["stream"])
-            if stream.incarnation != page_state["incarnation"]:
-                raise self._not_found(page_state["stream"])
-            after, shard_filter = page_state["after"], page_state["filter"]
-        else:
-            stream = self.stream(stream_name, stream_arn=stream_arn)
-            if stream_creation_timestamp is not None and not _same_instant(
-                to_epoch_ms(stream_creation_timestamp), stream.created_ms
-            ):
-                raise self._not_found(stream.name)
-            if exclusive_start_shard_id is not None:
-                after = _shard_sort_key(exclusive_start_shard_id)
-        shards = [s for s in stream.filter_shards(shard_filter) if s.index > after]
-        page = min(max_results or 1000, 10_000)
-        out = {"Shards": [stream._shard_description(s) for s in shards[:page]]}
-        if len(shards) > page:
-            state = {
-                "stream": stream.name,
-                "incarnation": stream.incarnation,
-                "after": shards[page - 1].index,
-                "filter": _jsonable_filter(shard_filter),
-            }
-            out["NextToken"] = self._pages.encode(json.dumps(state), self.now_ms())
-        return out
-
-    @staticmethod
-    def _shard_page(payload: str) -> dict:
-        """The state a ListShards NextToken carries (InvalidArgumentException for another listing's token)."""
-        try:
-            state = json.loads(payload)
-        except ValueError:
-            state = None
-        if not (
-            isinstance(state, dict)
-            and "kind" not in state  # ListStreamConsumers' tokens have one
-            and isinstance(state.get("stream"), str)
-            and isinstance(state.get("incarnation"), int)
-            and isinstance(state.get("after"), int)
-        ):
-            raise InvalidArgumentException("Invalid NextToken.")
-        return state
-
-    def shard_page_stream_name(self, next_token) -> str | None:
-        """The stream a ListShards NextToken made by this engine pages through, whatever its age.
-
-        None for anything else (a malformed or altered token, another
-        listing's token): ListShards itself then says what is wrong.  For
-        authorization, which must know the stream before the call.
-        """
-        try:
-            payload, _issued = self._pages.verify(next_token)
-            return self._shard_page(payload)["stream"]
-        except KinesisError:
-            return None
-
-    def describe_limits(self) -> dict:
-        """boto3's DescribeLimits."""
-        with self._lock:
-            live = self._live_streams()
-            open_shards = sum(s.open_shard_count for s in live)
-            on_demand = sum(1 for s in live if s.stream_mode == "ON_DEMAND")
-        return {
-            "ShardLimit": self.shard_limit if self.shard_limit is not None else 2**31 - 1,
-            "OpenShardCount": open_shards,
-            "OnDemandStreamCount": on_demand,
-            "OnDemandStreamCountLimit": 50,
-        }
-
-    # -- resharding and retention by stream name (boto3-style) ---------------------------
-
-    def split_shard(
-        self, stream_name: str | None, shard_to_split: str, new_starting_hash_key: str, *, stream_arn: str | None = None
-    ) -> dict:
-        """:meth:`Stream.split_shard` on the named stream.
-
-        As Kinesis, the shard id is parsed before the stream is looked up: one
-        that names no shard index is ResourceNotFoundException ``Could not
-        find shard <id> ...`` even when the stream does not exist.
-        """
-        resharding.check_split_request(shard_to_split, new_starting_hash_key, stream_name)
-        name = self._name_from(stream_name, stream_arn)
-        shard_index_of(shard_to_split, name, self.account_id)
-        return self.stream(name).split_shard(shard_to_split, new_starting_hash_key)
-
-    def merge_shards(
-        self,
-        stream_name: str | None,
-        shard_to_merge: str,
-        adjacent_shard_to_merge: str,
-        *,
-        stream_arn: str | None = None,
-    ) -> dict:
-        """:meth:`Stream.merge_shards` on the named stream (shard ids parsed first, as for :meth:`split_shard`)."""
-        resharding.check_merge_request(shard_to_merge, adjacent_shard_to_merge, stream_name)
-        name = self._name_from(stream_name, stream_arn)
-        for shard_id in (shard_to_merge, adjacent_shard_to_merge):
-            shard_index_of(shard_id, name, self.account_id)
-        return self.stream(name).merge_shards(shard_to_merge, adjacent_shard_to_merge)
-
-    def update_shard_count(
-        self,
-        stream_name: str | None,
-        target_shard_count: int,
-        scaling_type: str = "UNIFORM_SCALING",
-        *,
-        stream_arn: str | None = None,
-    ) -> dict:
-        """:meth:`Stream.update_shard_count` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).update_shard_count(target_shard_count, scaling_type)
-
-    def increase_stream_retention_period(
-        self, stream_name: str | None, retention_period_hours: int, *, stream_arn: str | None = None
-    ) -> dict:
-        """:meth:`Stream.increase_stream_retention_period` on the named stream."""
-        stream = self.stream(stream_name, stream_arn=stream_arn)
-        return stream.increase_stream_retention_period(retention_period_hours)
-
-    def decrease_stream_retention_period(
-        self, stream_name: str | None, retention_period_hours: int, *, stream_arn: str | None = None
-    ) -> dict:
-        """:meth:`Stream.decrease_stream_retention_period` on the named stream."""
-        stream = self.stream(stream_name, stream_arn=stream_arn)
-        return stream.decrease_stream_retention_period(retention_period_hours)
-
-    def update_stream_record_distribution_strategy(self, stream_arn: str, record_distribution_strategy: str) -> dict:
-        """boto3's UpdateStreamRecordDistributionStrategy (the stream named by ARN).
-
-        See :meth:`Stream.update_record_distribution_strategy`; ``{}``.
-        """
-        return self.stream(stream_arn=stream_arn).update_record_distribution_strategy(record_distribution_strategy)
-
-    def update_stream_mode(self, stream_arn: str, stream_mode_details: dict) -> dict:
-        """boto3's UpdateStreamMode: ``stream_mode_details={"StreamMode": "ON_DEMAND" | "PROVISIONED"}``."""
-        if not isinstance(stream_mode_details, dict):
-            raise SerializationException("StreamModeDetails must be a structure")
-        return self.stream(stream_arn=stream_arn).update_stream_mode(stream_mode_details.get("StreamMode"))
-
-    def add_tags_to_stream(self, stream_name: str | None, tags: dict, *, stream_arn: str | None = None) -> dict:
-        """:meth:`Stream.add_tags_to_stream` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).add_tags_to_stream(tags)
-
-    def remove_tags_from_stream(self, stream_name: str | None, tag_keys, *, stream_arn: str | None = None) -> dict:
-        """:meth:`Stream.remove_tags_from_stream` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).remove_tags_from_stream(tag_keys)
-
-    def list_tags_for_stream(
-        self,
-        stream_name: str | None = None,
-        exclusive_start_tag_key: str | None = None,
-        limit: int | None = None,
-        *,
-        stream_arn: str | None = None,
-    ) -> dict:
-        """:meth:`Stream.list_tags_for_stream` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).list_tags_for_stream(exclusive_start_tag_key, limit)
-
-    # -- record size, encryption, monitoring (boto3-style) ---------------------------
-
-    def update_max_record_size(self, stream_arn: str, max_record_size_kib: int) -> dict:
-        """:meth:`Stream.update_max_record_size` on the stream named by ARN (as boto3's UpdateMaxRecordSize)."""
-        return self.stream(stream_arn=stream_arn).update_max_record_size(max_record_size_kib)
-
-    def start_stream_encryption(
-        self, stream_name: str | None, encryption_type: str, key_id: str, *, stream_arn: str | None = None
-    ) -> dict:
-        """:meth:`Stream.start_stream_encryption` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).start_stream_encryption(encryption_type, key_id)
-
-    def stop_stream_encryption(
-        self, stream_name: str | None, encryption_type: str, key_id: str, *, stream_arn: str | None = None
-    ) -> dict:
-        """:meth:`Stream.stop_stream_encryption` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).stop_stream_encryption(encryption_type, key_id)
-
-    def enable_enhanced_monitoring(
-        self, stream_name: str | None, shard_level_metrics, *, stream_arn: str | None = None
-    ) -> dict:
-        """:meth:`Stream.enable_enhanced_monitoring` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).enable_enhanced_monitoring(shard_level_metrics)
-
-    def disable_enhanced_monitoring(
-        self, stream_name: str | None, shard_level_metrics, *, stream_arn: str | None = None
-    ) -> dict:
-        """:meth:`Stream.disable_enhanced_monitoring` on the named stream."""
-        return self.stream(stream_name, stream_arn=stream_arn).disable_enhanced_monitoring(shard_level_metrics)
-
-    # -- resources by ARN: tags and policies ----------------------------------------------
-
-    def resource(self, resource_arn: str) -> Stream | StreamConsumer:
-        """The stream or consumer a ResourceARN names (TagResource, the resource policies, ...).
-
-        Raises
-        ------
-        SerializationException
-            Not a string.
-        ValidationException
-            Missing, or not a Kinesis stream or consumer ARN.
-        ResourceNotFoundException
-            No such stream or consumer.
-        InvalidArgumentException
-            A stream ARN of another region or account.
-        """
-        if resource_arn is not None and not isinstance(resource_arn, str):
-            raise SerializationException(f"ResourceARN must be a str, not {type(resource_arn).__name__}")
-        errs: list = []
-        if v.check_required(errs, "resourceARN", resource_arn):
-            v.check_length(errs, "resourceARN", resource_arn, 1, 2048)
-            v.check_pattern(errs, "resourceARN", resource_arn, RESOURCE_ARN_PATTERN)
-        v.raise_if_any(errs)
-        if _CONSUMER_ARN.fullmatch(resource_arn):
-            return self.fanout.by_arn(resource_arn)
-        return self.stream(stream_arn=resource_arn)
-
-    def tag_resource(self, resource_arn: str, tags: dict) -> dict:
-        """boto3's TagResource: :meth:`Stream.add_tags_to_stream` by ResourceARN; ``{}``."""
-        return self.resource(resource_arn).add_tags_to_stream(tags)
-
-    def untag_resource(self, resource_arn: str, tag_keys) -> dict:
-        """boto3's UntagResource: :meth:`Stream.remove_tags_from_stream` by ResourceARN; ``{}``."""
-        return self.resource(resource_arn).remove_tags_from_stream(tag_keys)
-
-    def list_tags_for_resource(self, resource_arn: str) -> dict:
-        """boto3's ListTagsForResource: ``{"Tags": [{"Key", "Value"}, ...]}``, every tag in key order."""
-        tags = self.resource(resource_arn).tags
-        return {"Tags": [{"Key": k, "Value": val} for k, val in tags.items()]}
-
-    def put_resource_policy(self, resource_arn: str, policy: str) -> dict:
-        """boto3's PutResourcePolicy: :meth:`Stream.put_resource_policy` by ResourceARN; ``{}``."""
-        return self.resource(resource_arn).put_resource_policy(policy)
-
-    def get_resource_policy(self, resource_arn: str) -> dict:
-        """boto3's GetResourcePolicy: ``{"Policy": ...}`` (``"{}"`` when none is attached)."""
-        return self.resource(resource_arn).get_resource_policy()
-
-    def delete_resource_policy(self, resource_arn: str) -> dict:
-        """boto3's DeleteResourcePolicy; ``{}`` (ResourceNotFoundException if the resource has no policy)."""
-        return self.resource(resource_arn).delete_resource_policy()
-
-    # -- enhanced fan-out (boto3-style) -------------------------------------------------
-
-    def register_stream_consumer(self, stream_arn: str, consumer_name: str, tags: dict | None = None) -> dict:
-        """boto3's RegisterStreamConsumer: register an enhanced fan-out consumer of a stream.
-
-        Parameters
-        ----------
-        stream_arn : str
-        consumer_name : str
-            1-128 characters of ``[a-zA-Z0-9_.-]``, unique among the stream's consumers.
-        tags : dict, optional
-            The consumer's tags (as for streams; see :meth:`tag_resource`).
-
-        Returns
-        -------
-        dict
-            ``{"Consumer": {"ConsumerName", "ConsumerARN", "ConsumerStatus",
-            "ConsumerCreationTimestamp"}}``; the ARN is
-            ``<StreamARN>/consumer/<ConsumerName>:<creation epoch seconds>``.
-            The consumer is CREATING for the engine's ``transition_ms``, then
-            ACTIVE (at once when it is 0).
-
-        Raises
-        ------
-        ValidationException, SerializationException, InvalidArgumentException
-            A malformed name, ARN or tags.
-        ResourceNotFoundException
-            No such stream.
-        ResourceInUseException
-            The name is taken, or the stream is not ACTIVE (or UPDATING).
-        LimitExceededException
-            The stream has 20 consumers, or 5 CREATING.
-        """
-        return self.fanout.register(stream_arn, consumer_name, tags)
-
-    def describe_stream_consumer(
-        self, stream_arn: str | None = None, consumer_name: str | None = None, consumer_arn: str | None = None
-    ) -> dict:
-        """boto3's DescribeStreamConsumer: ``{"ConsumerDescription": {..., "StreamARN"}}``.
-
-        Name the consumer by ``consumer_arn``, or by ``stream_arn`` and
-        ``consumer_name``; when more are given they must agree
-        (InvalidArgumentException otherwise).  ResourceNotFoundException if
-        there is no such consumer.
-        """
-        return self.fanout.describe(stream_arn, consumer_name, consumer_arn)
-
-    def list_stream_consumers(
-        self,
-        stream_arn: str,
-        next_token: str | None = None,
-        max_results: int | None = None,
-        *,
-        stream_creation_timestamp=None,
-    ) -> dict:
-        """boto3's ListStreamConsumers: ``{"Consumers": [...], "NextToken": ...}`` in name order.
-
-        Parameters
-        ----------
-        stream_arn : str
-        next_token : str, optional
-            From the previous page (valid five minutes); the same ``stream_arn``
-            must be given with it.
-        max_results : int, optional
-            1 to 10,000 per page (default 100).
-        stream_creation_timestamp : datetime or float, optional
-            Must match the stream's creation time (ResourceNotFoundException otherwise).
-        """
-        return self.fanout.list_consumers(stream_arn, next_token, max_results, stream_creation_timestamp)
-
-    def deregister_stream_consumer(
-        self, stream_arn: str | None = None, consumer_name: str | None = None, consumer_arn: str | None = None
-    ) -> dict:
-        """boto3's DeregisterStreamConsumer; ``{}``.
-
-        The consumer (named as for :meth:`describe_stream_consumer`) is
-        DELETING for the engine's ``transition_ms``, then gone; its
-        subscriptions end at once with ResourceInUseException.
-        """
-        return self.fanout.deregister(stream_arn, consumer_name, consumer_arn)
-
-    def subscribe_to_shard(
-        self,
-        consumer_arn: str,
-        shard_id: str,
-        starting_position: dict,
-        *,
-        wire: bool = False,
-        lifetime_s: float | None = None,
-        poll_interval_s: float | None = None,
-        heartbeat_s: float | None = None,
-        dry_run: bool = False,
-    ) -> Subscription:
-        """boto3's SubscribeToShard, embedded: a live feed of a shard's records.
-
-        Parameters
-        ----------
-        consumer_arn : str
-            An ACTIVE consumer of the stream.
-        shard_id : str
-        starting_position : dict
-            ``{"Type": ..., "SequenceNumber": ..., "Timestamp": ...}`` with the
-            iterator types of :meth:`Stream.get_shard_iterator`.
-        wire : bool
-            Records in the JSON wire shape (``Data`` base64 text,
-            ``ApproximateArrivalTimestamp`` epoch seconds), as the server sends them.
-        lifetime_s : float, optional
-            When the subscription ends (default ``engine.fanout.lifetime_s``, 300 s).
-        poll_interval_s : float, optional
-            Pause between reads while the shard has nothing new (default 0.1 s).
-        heartbeat_s : float, optional
-            Longest time between events (default 1 s).
-        dry_run : bool
-            Make every check (consumer ACTIVE, shard and starting position
-            valid, no recent subscription of the consumer to the shard) and
-            start nothing: DryRunOperationException if the call would succeed.
-
-        Returns
-        -------
-        Subscription
-            An iterator and async iterator of events ``{"Records": [...],
-            "ContinuationSequenceNumber": ..., "MillisBehindLatest": ...}``
-            (plus ``ChildShards``, with a None continuation, as the last event of
-            a closed shard).  Close it (or use it in ``with``) to end it early.
-            See :mod:`shardstream.fanout`.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such consumer or shard.
-        ResourceInUseException
-            The consumer is not ACTIVE, or the same consumer subscribed to the
-            same shard less than 5 seconds ago and that subscription is live.
-        InvalidArgumentException, ValidationException
-            A bad starting position (as for GetShardIterator).
-        DryRunOperationException
-            ``dry_run`` and the subscription would have started.
-        """
-        return self.fanout.subscribe(
-            consumer_arn,
-            shard_id,
-            starting_position,
-            wire=wire,
-            lifetime_s=lifetime_s,
-            poll_interval_s=poll_interval_s,
-            heartbeat_s=heartbeat_s,
-            dry_run=dry_run,
-        )
 
     def consumer_count(self, stream_name: str) -> int:
         """How many enhanced fan-out consumers the named stream has (any status)."""
         return self.fanout.count(self.stream(stream_name))
 
-    # -- account settings ---------------------------------------------------------------
-
-    def describe_account_settings(self) -> dict:
-        """boto3's DescribeAccountSettings: ``{"MinimumThroughputBillingCommitment": {"Status", ...}}``.
-
-        The commitment is stored and echoed only; it changes no behaviour.
-        """
-        with self._lock:
-            commitment = dict(self._billing_commitment)
-            end = commitment.get("EarliestAllowedEndAt")
-            if commitment["Status"] == "ENABLED_UNTIL_EARLIEST_ALLOWED_END" and self.now_ms() >= end:
-                commitment = {"Status": "DISABLED", "StartedAt": commitment["StartedAt"], "EndedAt": end}
-                self._billing_commitment = dict(commitment)
-        return {"MinimumThroughputBillingCommitment": _commitment_view(commitment)}
-
-    def update_account_settings(self, minimum_throughput_billing_commitment: dict) -> dict:
-        """boto3's UpdateAccountSettings: enable or disable the minimum throughput billing commitment.
-
-        Parameters
-        ----------
-        minimum_throughput_billing_commitment : dict
-            ``{"Status": "ENABLED" | "DISABLED"}``.
-
-        Returns
-        -------
-        dict
-            ``{"MinimumThroughputBillingCommitment": {"Status", "StartedAt", "EndedAt",
-            "EarliestAllowedEndAt"}}`` (the times that apply).  A commitment lasts at
-            least 24 hours: disabling it earlier gives ``ENABLED_UNTIL_EARLIEST_ALLOWED_END``.
-
-        Raises
-        ------
-        SerializationException
-            Not a structure.
-        ValidationException
-            A missing or unknown Status.
-        """
-        given = minimum_throughput_billing_commitment
-        if given is not None and not isinstance(given, dict):
-            raise SerializationException("MinimumThroughputBillingCommitment must be a structure")
-        errs: list = []
-        if v.check_required(errs, "minimumThroughputBillingCommitment", given):
-            status = given.get("Status")
-            if v.check_required(errs, "minimumThroughputBillingCommitment.status", status):
-                v.check_enum(errs, "minimumThroughputBillingCommitment.status", status, BILLING_COMMITMENT_STATUSES)
-        v.raise_if_any(errs)
-        self.describe_account_settings()  # settle an expired early-disable first
-        now = self.now_ms()
-        with self._lock:
-            current = self._billing_commitment
-            enabled = current["Status"] != "DISABLED"
-            if status == "ENABLED":
-                if current["Status"] == "ENABLED_UNTIL_EARLIEST_ALLOWED_END":  # resume the running commitment
-                    current = {k: val for k, val in current.items() if k != "EndedAt"}
-                    current["Status"] = "ENABLED"
-                elif current["Status"] == "DISABLED":
-                    current = {
-                        "Status": "ENABLED",
-                        "StartedAt": now,
-                        "EarliestAllowedEndAt": now + MIN_BILLING_COMMITMENT_MS,
-                    }
-            elif enabled:
-                earliest = current["EarliestAllowedEndAt"]
-                if now < earliest:
-                    current = {**current, "Status": "ENABLED_UNTIL_EARLIEST_ALLOWED_END", "EndedAt": earliest}
-                else:
-                    current = {"Status": "DISABLED", "StartedAt": current["StartedAt"], "EndedAt": now}
-            self._billing_commitment = dict(current)
-            if self._data is not None:
-                try:
-                    self._data.save(billing_commitment=self._billing_commitment)
-                except OSError as exc:
-                    raise storage_error(exc) from exc
-        return {"MinimumThroughputBillingCommitment": _commitment_view(current)}
-
-    # -- data plane by stream name (boto3-style) ---------------------------------------
-
-    def put_record(
-        self,
-        stream_name: str,
-        data,
-        partition_key: str | None = None,
-        explicit_hash_key=None,
-        sequence_number_for_ordering=None,
-        *,
-        dry_run: bool = False,
-    ) -> dict:
-        """:meth:`Stream.put_record` on the named stream."""
-        return self.stream(stream_name).put_record(
-            data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run=dry_run
-        )
-
-    def put_records(self, records, stream_name: str, *, dry_run: bool = False) -> dict:
-        """:meth:`Stream.put_records` on the named stream."""
-        return self.stream(stream_name).put_records(records, dry_run=dry_run)
-
-    def get_shard_iterator(
-        self,
-        stream_name: str | None,
-        shard_id: str,
-        shard_iterator_type: str,
-        starting_sequence_number=None,
-        timestamp=None,
-        *,
-        stream_arn: str | None = None,
-        dry_run: bool = False,
-    ) -> dict:
-        """:meth:`Stream.get_shard_iterator` on the named stream.
-
-        As Kinesis, the shard id is parsed before the stream is looked up: one
-        that names no shard index is ResourceNotFoundException ``Could not find
-        shard <id> in stream <name> under account <acct>.``; a valid one on a
-        missing stream is ``Shard shardId-<index> in stream <name> under
-        account <acct> does not exist``.
-        """
-        check_iterator_request(shard_id, shard_iterator_type, starting_sequence_number, stream_name)
-        name = self._name_from(stream_name, stream_arn)
-        index = shard_index_of(shard_id, name, self.account_id)
-        stream = self._lookup(name)
-        if stream is None:
-            raise shard_does_not_exist(index, name, self.account_id)
-        return stream.get_shard_iterator(
-            shard_id, shard_iterator_type, starting_sequence_number, timestamp, dry_run=dry_run
-        )
-
-    def get_records(self, shard_iterator: str, limit: int | None = None, *, dry_run: bool = False) -> dict:
-        """GetRecords by iterator alone (the iterator names its stream)."""
-        return self.iterator_stream(shard_iterator).get_records(shard_iterator, limit, dry_run=dry_run)
-
-    def iterator_stream_name(self, shard_iterator) -> str | None:
-        """The stream a shard iterator made by this engine reads, whatever its age.
-
-        None for anything that is not such an iterator: GetRecords itself then
-        says what is wrong.  For authorization, which must know the stream
-        before the call.
-        """
-        try:
-            return self._iterators.verify(shard_iterator).stream_name
-        except KinesisError:
-            return None
-
-    def iterator_stream(self, shard_iterator: str) -> Stream:
-        """The stream a shard iterator reads.
-
-        Raises
-        ------
-        InvalidArgumentException, ExpiredIteratorException
-            A malformed or expired iterator.
-        ResourceNotFoundException
-            Its stream is gone (or was re-created since).
-        """
-        pos = self._iterators.decode(shard_iterator, self.now_ms())
-        stream = self._lookup(pos.stream_name)
-        if stream is None or stream.incarnation != pos.incarnation:
-            raise ResourceNotFoundException(
-                f"Shard shardId-{pos.shard_index:012d} in stream {pos.stream_name} under account "
-                f"{self.account_id} does not exist"
-            )
-        return stream
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ValueError("the engine is closed")
-
     def __repr__(self) -> str:
         where = "" if self._data is None else f" data_dir={str(self._data.path)!r}"
-        return f"<Engine {self.region}/{self.account_id} streams={len(self._streams)}{where}>"
-
-
-def _commitment_view(commitment: dict) -> dict:
-    """A stored billing commitment with its times as datetimes."""
-    return {k: (val if k == "Status" else ms_to_datetime(val)) for k, val in commitment.items()}
-
-
-def _jsonable_filter(shard_filter: dict | None) -> dict | None:
-    """A ShardFilter with its timestamp as epoch ms, to carry in a NextToken."""
-    if shard_filter is None:
-        return None
-    out = dict(shard_filter)
-    if out.get("Timestamp") is not None:
-        out["Timestamp"] = to_epoch_ms(out["Timestamp"]) / 1000
-    return out
-
-
-def _same_instant(given_ms: int, created_ms: int) -> bool:
-    """A StreamCreationTimestamp names the stream's creation: to the ms, or to the second when
-    the caller sent whole seconds (as botocore does)."""
-    return given_ms == created_ms or (given_ms % 1000 == 0 and given_ms // 1000 == created_ms // 1000)
+        return f"<Engine {self.region}/{self.account_id} streams={len(self.catalog)}{where}>"
 
 
 @atexit.register

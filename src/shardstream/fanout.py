@@ -57,31 +57,21 @@ Examples
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
-import time
-from typing import TYPE_CHECKING
 
 from . import validation as v
 from .errors import (
     DryRunOperationException,
-    ExpiredIteratorException,
     InvalidArgumentException,
-    KinesisError,
     LimitExceededException,
     ResourceInUseException,
     ResourceNotFoundException,
     SerializationException,
 )
 from .models import ms_to_datetime, to_epoch_ms
+from .subscription import Subscription
 from .tags import TagSet, check_tag_keys, check_tags
-
-if TYPE_CHECKING:
-    from .engine import Engine
-    from .models import ShardInfo
-    from .stream import Stream
 
 __all__ = [
     "CONSUMER_ARN_PATTERN",
@@ -99,7 +89,6 @@ RESUBSCRIBE_WINDOW_MS = 5_000
 SUBSCRIPTION_LIFETIME_S = 300.0
 POLL_INTERVAL_S = 0.1
 HEARTBEAT_S = 1.0
-MAX_EVENT_RECORDS = 10_000
 ITERATOR_TYPES = ["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"]
 #: The botocore model's ConsumerARN pattern.
 CONSUMER_ARN_PATTERN = r"^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+"
@@ -267,7 +256,10 @@ class ConsumerRegistry:
 
     Parameters
     ----------
-    engine : Engine
+    catalog : Catalog
+        The engine's streams, clock, lock and token codecs.
+    data : DataDirectory, optional
+        Where a durable engine keeps the consumers (``engine.json``).
 
     Attributes
     ----------
@@ -279,10 +271,11 @@ class ConsumerRegistry:
         Default longest time between two events of a subscription.
     """
 
-    def __init__(self, engine: Engine):
-        self._engine = engine
-        self.lock = engine._lock
-        self.account_id = engine.account_id
+    def __init__(self, catalog, data=None):
+        self.catalog = catalog
+        self._data = data
+        self.lock = catalog.lock
+        self.account_id = catalog.account_id
         self._by_stream: dict[str, dict[str, StreamConsumer]] = {}
         self._subscriptions: dict[tuple[str, str], Subscription] = {}
         self.lifetime_s = SUBSCRIPTION_LIFETIME_S
@@ -290,14 +283,15 @@ class ConsumerRegistry:
         self.heartbeat_s = HEARTBEAT_S
 
     def now_ms(self) -> int:
-        return self._engine.now_ms()
+        """The engine's current time, ms since the epoch."""
+        return self.catalog.now_ms()
 
     # -- persistence ---------------------------------------------------------------------
 
     def save(self) -> None:
         """Keep the registry in the engine's data directory (no-op for an in-memory engine)."""
-        data = self._engine._data
-        if data is None or self._engine.closed:
+        data = self._data
+        if data is None or self.catalog.closed:
             return
         with self.lock:
             docs = [c.to_doc() for consumers in self._by_stream.values() for c in consumers.values() if not c.gone]
@@ -306,7 +300,7 @@ class ConsumerRegistry:
     def restore(self, docs) -> None:
         """Re-register consumers saved by :meth:`save` whose stream (incarnation) still exists."""
         for doc in docs or ():
-            stream = self._engine._lookup(doc["stream_name"])
+            stream = self.catalog.lookup(doc["stream_name"])
             if stream is None or stream.incarnation != doc["incarnation"]:
                 continue
             consumer = StreamConsumer(
@@ -326,7 +320,7 @@ class ConsumerRegistry:
 
     # -- lookup --------------------------------------------------------------------------
 
-    def _consumers_of(self, stream: Stream) -> dict[str, StreamConsumer]:
+    def _consumers_of(self, stream) -> dict[str, StreamConsumer]:
         """The live consumers of ``stream`` by name (pruning deleted ones and other incarnations')."""
         with self.lock:
             consumers = self._by_stream.get(stream.name)
@@ -339,12 +333,12 @@ class ConsumerRegistry:
                 del self._by_stream[stream.name]
             return consumers
 
-    def consumers(self, stream: Stream) -> list[StreamConsumer]:
+    def consumers(self, stream) -> list[StreamConsumer]:
         """The registered consumers of ``stream`` (any status), by name."""
         with self.lock:
             return [c for _, c in sorted(self._consumers_of(stream).items())]
 
-    def count(self, stream: Stream) -> int:
+    def count(self, stream) -> int:
         """How many consumers ``stream`` has (DescribeStreamSummary's ``ConsumerCount``)."""
         with self.lock:
             return len(self._consumers_of(stream))
@@ -374,9 +368,9 @@ class ConsumerRegistry:
             No such consumer (in this engine's region and account).
         """
         m = _OWN_ARN.fullmatch(consumer_arn)
-        if m is None or (m.group(1), m.group(2)) != (self._engine.region, self.account_id):
+        if m is None or (m.group(1), m.group(2)) != (self.catalog.region, self.account_id):
             raise self._not_found(consumer_arn)
-        stream = self._engine._lookup(m.group(3))
+        stream = self.catalog.lookup(m.group(3))
         with self.lock:
             consumer = None if stream is None else self._consumers_of(stream).get(m.group(4))
         if consumer is None or consumer.arn != consumer_arn:
@@ -413,7 +407,7 @@ class ConsumerRegistry:
             raise InvalidArgumentException(
                 "ConsumerARN or both ConsumerName and StreamARN are required for this request."
             )
-        stream = self._engine.stream(stream_arn=stream_arn)
+        stream = self.catalog.stream(stream_arn=stream_arn)
         with self.lock:
             consumer = self._consumers_of(stream).get(consumer_name)
         if consumer is None:
@@ -422,17 +416,46 @@ class ConsumerRegistry:
 
     # -- the registry operations ------------------------------------------------------------
 
-    def register(self, stream_arn, consumer_name, tags: dict | None = None) -> dict:
-        """RegisterStreamConsumer; see :meth:`Engine.register_stream_consumer`."""
+    def register_stream_consumer(self, stream_arn, consumer_name, tags: dict | None = None) -> dict:
+        """boto3's RegisterStreamConsumer: register an enhanced fan-out consumer of a stream.
+
+        Parameters
+        ----------
+        stream_arn : str
+        consumer_name : str
+            1-128 characters of ``[a-zA-Z0-9_.-]``, unique among the stream's consumers.
+        tags : dict, optional
+            The consumer's tags (as for streams; see :meth:`tag_resource`).
+
+        Returns
+        -------
+        dict
+            ``{"Consumer": {"ConsumerName", "ConsumerARN", "ConsumerStatus",
+            "ConsumerCreationTimestamp"}}``; the ARN is
+            ``<StreamARN>/consumer/<ConsumerName>:<creation epoch seconds>``.
+            The consumer is CREATING for the engine's ``transition_ms``, then
+            ACTIVE (at once when it is 0).
+
+        Raises
+        ------
+        ValidationException, SerializationException, InvalidArgumentException
+            A malformed name, ARN or tags.
+        ResourceNotFoundException
+            No such stream.
+        ResourceInUseException
+            The name is taken, or the stream is not ACTIVE (or UPDATING).
+        LimitExceededException
+            The stream has 20 consumers, or 5 CREATING.
+        """
         errs: list = []
         if stream_arn is not None and not isinstance(stream_arn, str):
             raise SerializationException(f"StreamARN must be a str, not {type(stream_arn).__name__}")
         v.check_required(errs, "streamARN", stream_arn)
         self._check_consumer_name(errs, consumer_name, required=True)
         v.raise_if_any(errs)
-        stream = self._engine.stream(stream_arn=stream_arn)
+        stream = self.catalog.stream(stream_arn=stream_arn)
         with self.lock:
-            self._engine._check_open()
+            self.catalog.check_open()
             status = stream.status
             if status not in ("ACTIVE", "UPDATING"):
                 raise ResourceInUseException(
@@ -448,7 +471,7 @@ class ConsumerRegistry:
             if sum(c.status == "CREATING" for c in consumers.values()) >= MAX_CREATING_CONSUMERS:
                 raise LimitExceededException(f"Only {MAX_CREATING_CONSUMERS} consumers can be created at the same time")
             now = self.now_ms()
-            delay = self._engine.transition_ms
+            delay = self.catalog.transition_ms
             consumer = StreamConsumer(  # checks the tags before anything changes
                 self,
                 name=consumer_name,
@@ -464,12 +487,37 @@ class ConsumerRegistry:
             self.save()
             return {"Consumer": consumer.describe()}
 
-    def describe(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> dict:
-        """DescribeStreamConsumer; see :meth:`Engine.describe_stream_consumer`."""
+    def describe_stream_consumer(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> dict:
+        """boto3's DescribeStreamConsumer: ``{"ConsumerDescription": {..., "StreamARN"}}``.
+
+        Name the consumer by ``consumer_arn``, or by ``stream_arn`` and
+        ``consumer_name``; when more are given they must agree
+        (InvalidArgumentException otherwise).  ResourceNotFoundException if
+        there is no such consumer.
+        """
         return {"ConsumerDescription": self.resolve(stream_arn, consumer_name, consumer_arn).description()}
 
-    def list_consumers(self, stream_arn, next_token=None, max_results=None, stream_creation_timestamp=None) -> dict:
-        """ListStreamConsumers; see :meth:`Engine.list_stream_consumers`."""
+    def list_stream_consumers(
+        self,
+        stream_arn: str,
+        next_token: str | None = None,
+        max_results: int | None = None,
+        *,
+        stream_creation_timestamp=None,
+    ) -> dict:
+        """boto3's ListStreamConsumers: ``{"Consumers": [...], "NextToken": ...}`` in name order.
+
+        Parameters
+        ----------
+        stream_arn : str
+        next_token : str, optional
+            From the previous page (valid five minutes); the same ``stream_arn``
+            must be given with it.
+        max_results : int, optional
+            1 to 10,000 per page (default 100).
+        stream_creation_timestamp : datetime or float, optional
+            Must match the stream's creation time (ResourceNotFoundException otherwise).
+        """
         errs: list = []
         if stream_arn is not None and not isinstance(stream_arn, str):
             raise SerializationException(f"StreamARN must be a str, not {type(stream_arn).__name__}")
@@ -483,17 +531,17 @@ class ConsumerRegistry:
             v.check_length(errs, "nextToken", next_token, 1, 1_048_576)
         v.check_required(errs, "streamARN", stream_arn)
         v.raise_if_any(errs)
-        stream = self._engine.stream(stream_arn=stream_arn)
+        stream = self.catalog.stream(stream_arn=stream_arn)
         if stream_creation_timestamp is not None:
             try:
                 given = to_epoch_ms(stream_creation_timestamp)
             except TypeError as exc:
                 raise SerializationException(str(exc)) from None
             if not (given == stream.created_ms or (given % 1000 == 0 and given // 1000 == stream.created_ms // 1000)):
-                raise self._engine._not_found(stream.name)
+                raise self.catalog.not_found(stream.name)
         after = None
         if next_token is not None:
-            text = self._engine._pages.decode(next_token, self.now_ms())
+            text = self.catalog.pages.decode(next_token, self.now_ms())
             try:
                 state = json.loads(text)
                 valid = (
@@ -518,11 +566,16 @@ class ConsumerRegistry:
                 "incarnation": stream.incarnation,
                 "after": consumers[page - 1].name,
             }
-            out["NextToken"] = self._engine._pages.encode(json.dumps(state), self.now_ms())
+            out["NextToken"] = self.catalog.pages.encode(json.dumps(state), self.now_ms())
         return out
 
-    def deregister(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> dict:
-        """DeregisterStreamConsumer; see :meth:`Engine.deregister_stream_consumer`."""
+    def deregister_stream_consumer(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> dict:
+        """boto3's DeregisterStreamConsumer; ``{}``.
+
+        The consumer (named as for :meth:`describe_stream_consumer`) is
+        DELETING for the engine's ``transition_ms``, then gone; its
+        subscriptions end at once with ResourceInUseException.
+        """
         consumer = self.resolve(stream_arn, consumer_name, consumer_arn)
         with self.lock:
             self._remove(consumer)
@@ -531,7 +584,7 @@ class ConsumerRegistry:
 
     def _remove(self, consumer: StreamConsumer) -> None:
         """DELETING for the engine's transition time (gone at once if 0); its subscriptions end."""
-        consumer.mark_deleting(self.now_ms() + self._engine.transition_ms)
+        consumer.mark_deleting(self.now_ms() + self.catalog.transition_ms)
         if consumer.gone:
             consumers = self._by_stream.get(consumer.stream_name, {})
             if consumers.get(consumer.name) is consumer:
@@ -543,7 +596,7 @@ class ConsumerRegistry:
             if key[0] == consumer.arn:
                 sub.terminate(error)
 
-    def drop_stream(self, stream: Stream) -> None:
+    def drop_stream(self, stream) -> None:
         """Deregister every consumer of ``stream`` (DeleteStream with EnforceConsumerDeletion)."""
         with self.lock:
             for consumer in list(self._consumers_of(stream).values()):
@@ -553,7 +606,7 @@ class ConsumerRegistry:
 
     # -- subscriptions --------------------------------------------------------------------
 
-    def subscribe(
+    def subscribe_to_shard(
         self,
         consumer_arn,
         shard_id,
@@ -565,7 +618,51 @@ class ConsumerRegistry:
         heartbeat_s: float | None = None,
         dry_run: bool = False,
     ) -> Subscription:
-        """SubscribeToShard; see :meth:`Engine.subscribe_to_shard` (a dry run registers nothing)."""
+        """boto3's SubscribeToShard, embedded: a live feed of a shard's records.
+
+        Parameters
+        ----------
+        consumer_arn : str
+            An ACTIVE consumer of the stream.
+        shard_id : str
+        starting_position : dict
+            ``{"Type": ..., "SequenceNumber": ..., "Timestamp": ...}`` with the
+            iterator types of :meth:`Stream.get_shard_iterator`.
+        wire : bool
+            Records in the JSON wire shape (``Data`` base64 text,
+            ``ApproximateArrivalTimestamp`` epoch seconds), as the server sends them.
+        lifetime_s : float, optional
+            When the subscription ends (default ``engine.fanout.lifetime_s``, 300 s).
+        poll_interval_s : float, optional
+            Pause between reads while the shard has nothing new (default 0.1 s).
+        heartbeat_s : float, optional
+            Longest time between events (default 1 s).
+        dry_run : bool
+            Make every check (consumer ACTIVE, shard and starting position
+            valid, no recent subscription of the consumer to the shard) and
+            start nothing: DryRunOperationException if the call would succeed.
+
+        Returns
+        -------
+        Subscription
+            An iterator and async iterator of events ``{"Records": [...],
+            "ContinuationSequenceNumber": ..., "MillisBehindLatest": ...}``
+            (plus ``ChildShards``, with a None continuation, as the last event of
+            a closed shard).  Close it (or use it in ``with``) to end it early.
+            See :mod:`shardstream.fanout`.
+
+        Raises
+        ------
+        ResourceNotFoundException
+            No such consumer or shard.
+        ResourceInUseException
+            The consumer is not ACTIVE, or the same consumer subscribed to the
+            same shard less than 5 seconds ago and that subscription is live.
+        InvalidArgumentException, ValidationException
+            A bad starting position (as for GetShardIterator).
+        DryRunOperationException
+            ``dry_run`` and the subscription would have started.
+        """
         errs: list = []
         if consumer_arn is not None and not isinstance(consumer_arn, str):
             raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
@@ -598,12 +695,13 @@ class ConsumerRegistry:
             raise ResourceInUseException(
                 f"Consumer {consumer.arn} under account {self.account_id} not ACTIVE, instead in state {status}"
             )
-        stream = self._engine._lookup(consumer.stream_name)
+        stream = self.catalog.lookup(consumer.stream_name)
         if stream is None or stream.incarnation != consumer.incarnation:
             raise self._not_found(consumer_arn)
-        # the class's own methods: enhanced fan-out is not subject to GetRecords throttling
-        token = type(stream).get_shard_iterator(stream, shard_id, kind, sequence_number, timestamp)["ShardIterator"]
-        start = self._engine._iterators.decode(token, self.now_ms())
+        # the stream's own reads: enhanced fan-out is not subject to GetRecords throttling
+        reads = stream.reads
+        token = reads.get_shard_iterator(shard_id, kind, sequence_number, timestamp)["ShardIterator"]
+        start = self.catalog.iterators.decode(token, self.now_ms())
         shard = stream.shards[start.shard_index]
         with self.lock:
             if consumer.status != "ACTIVE":  # deregistered meanwhile
@@ -666,206 +764,3 @@ class ConsumerRegistry:
             subscriptions = list(self._subscriptions.values())
         for subscription in subscriptions:
             subscription.close()
-
-
-class Subscription:
-    """A SubscribeToShard event stream: both an iterator and an async iterator of events.
-
-    Each event is a dict ``{"Records": [...], "ContinuationSequenceNumber": str,
-    "MillisBehindLatest": int}`` (records in boto3's GetRecords shape, or the
-    JSON wire shape when subscribed with ``wire=True``); the last event of a
-    closed shard has ``ContinuationSequenceNumber`` None and ``ChildShards``.
-    Iteration ends at the shard's end, after the subscription's lifetime, or
-    on :meth:`close`; it raises ResourceInUseException when another
-    subscription takes over or the consumer is deregistered, and
-    ResourceNotFoundException when the stream is deleted.  Use it as a
-    context manager (or call :meth:`close`) to end it early.
-
-    Obtain one from :meth:`Engine.subscribe_to_shard`.
-    """
-
-    def __init__(
-        self,
-        registry: ConsumerRegistry,
-        consumer: StreamConsumer,
-        stream: Stream,
-        shard: ShardInfo,
-        iterator: str,
-        position: int,
-        *,
-        wire: bool,
-        started_ms: int,
-        lifetime_s: float,
-        poll_interval_s: float,
-        heartbeat_s: float,
-    ):
-        self._registry = registry
-        self._stream = stream
-        self.consumer_arn = consumer.arn
-        self.shard_id = shard.shard_id
-        self.started_ms = started_ms
-        self._shard = shard
-        self._iterator = iterator
-        self._wire = wire
-        self._poll_interval = poll_interval_s
-        self._heartbeat = heartbeat_s
-        self._deadline = time.monotonic() + lifetime_s
-        self._continuation: str | None = self._sequence_number(max(position - 1, 0))
-        self._last_event: float | None = None
-        self._more = True
-        self._error: KinesisError | None = None
-        self._done = False
-        self._wake = threading.Event()
-
-    # -- state -----------------------------------------------------------------------
-
-    @property
-    def live(self) -> bool:
-        """Neither ended nor taken over, and within its lifetime."""
-        return not self._done and self._error is None and time.monotonic() < self._deadline
-
-    @property
-    def continuation_sequence_number(self) -> str | None:
-        """Where to resume (with AFTER_SEQUENCE_NUMBER); None once the shard's end was delivered."""
-        return self._continuation
-
-    def close(self) -> None:
-        """End the subscription; iteration stops, without raising a pending error (idempotent)."""
-        self._error = None
-        self._finish()
-
-    def _finish(self) -> None:
-        if not self._done:
-            self._done = True
-            self._registry.release(self)
-        self._wake.set()
-
-    def terminate(self, error: KinesisError) -> None:
-        """End with ``error``: the iteration raises it next (may be called from another thread).
-
-        Parameters
-        ----------
-        error : KinesisError
-            What the subscriber's iteration raises.
-        """
-        if not self._done:
-            self._error = error
-            self._registry.release(self)
-        self._wake.set()
-
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    # -- reading ------------------------------------------------------------------------
-
-    def _sequence_number(self, counter: int) -> str:
-        return self._stream._sequence_number(self._shard, counter)
-
-    def _read(self) -> dict:
-        cls = type(self._stream)
-        try:
-            return cls.get_records(self._stream, self._iterator, MAX_EVENT_RECORDS, wire=self._wire)
-        except ExpiredIteratorException:  # only when the engine's clock jumps: start again where we were
-            self._iterator = cls.get_shard_iterator(
-                self._stream, self.shard_id, "AFTER_SEQUENCE_NUMBER", self._continuation
-            )["ShardIterator"]
-            return cls.get_records(self._stream, self._iterator, MAX_EVENT_RECORDS, wire=self._wire)
-
-    def _event(self, records: list, millis_behind: int) -> dict:
-        if self._stream.encrypted:
-            for record in records:
-                record["EncryptionType"] = self._stream.encryption_type
-        self._last_event = time.monotonic()
-        return {
-            "Records": records,
-            "ContinuationSequenceNumber": self._continuation,
-            "MillisBehindLatest": millis_behind,
-        }
-
-    def poll(self) -> dict | None:
-        """Read the shard once: an event if one is due, else None (never waits).
-
-        Raises
-        ------
-        StopIteration
-            The subscription has ended.
-        ResourceInUseException, ResourceNotFoundException
-            It was taken over, its consumer deregistered, or its stream deleted.
-        """
-        if self._error is not None:
-            error, self._error = self._error, None
-            self._finish()
-            raise error
-        if self._done:
-            raise StopIteration
-        now = time.monotonic()
-        if now >= self._deadline:
-            self._finish()
-            raise StopIteration
-        try:
-            resp = self._read()
-        except KinesisError:
-            self._finish()
-            raise
-        records = resp["Records"]
-        if records:
-            self._continuation = records[-1]["SequenceNumber"]
-            self._iterator = resp["NextShardIterator"]
-            self._more = True
-            return self._event(records, resp["MillisBehindLatest"])
-        self._more = False
-        if resp.get("NextShardIterator") is None:  # past the end of a closed shard
-            self._finish()
-            self._continuation = None
-            self._last_event = now
-            return {
-                "Records": [],
-                "ContinuationSequenceNumber": None,
-                "MillisBehindLatest": 0,
-                "ChildShards": resp.get("ChildShards", []),
-            }
-        self._iterator = resp["NextShardIterator"]
-        position = self._registry._engine._iterators.decode(self._iterator, self._registry.now_ms()).position
-        self._continuation = max(self._continuation, self._sequence_number(max(position - 1, 0)))
-        if self._last_event is None or now - self._last_event >= self._heartbeat:
-            return self._event([], resp["MillisBehindLatest"])
-        return None
-
-    def _delay(self) -> float:
-        """Seconds to wait before the next read."""
-        if self._more or self._done or self._error is not None:
-            return 0.0
-        now = time.monotonic()
-        until_heartbeat = (self._last_event or now) + self._heartbeat - now
-        return max(0.0, min(self._poll_interval, until_heartbeat, self._deadline - now))
-
-    def __iter__(self) -> Subscription:
-        return self
-
-    def __next__(self) -> dict:
-        while True:
-            event = self.poll()
-            if event is not None:
-                return event
-            self._wake.wait(self._delay())
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> dict:
-        while True:
-            try:
-                event = self.poll()
-            except StopIteration:
-                raise StopAsyncIteration from None
-            if event is not None:
-                await asyncio.sleep(0)  # let others run between back-to-back events
-                return event
-            await asyncio.sleep(self._delay())
-
-    def __repr__(self) -> str:
-        state = "live" if self.live else "ended"
-        return f"<Subscription {self.consumer_arn} {self.shard_id} {state}>"

@@ -1,11 +1,21 @@
-"""Plain descriptions of streams and shards (no behaviour beyond rendering)."""
+"""Plain descriptions of streams and shards, and how Kinesis reads a shard id."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
 
-__all__ = ["HASH_KEY_MAX", "ShardInfo", "parse_shard_index", "uniform_ranges"]
+from .errors import ResourceNotFoundException
+
+__all__ = [
+    "HASH_KEY_MAX",
+    "ShardInfo",
+    "parse_shard_index",
+    "shard_does_not_exist",
+    "shard_index_of",
+    "shard_sort_key",
+    "uniform_ranges",
+]
 
 HASH_KEY_MAX = 2**128 - 1
 
@@ -24,6 +34,44 @@ def parse_shard_index(shard_id, *, bounded: bool = True) -> int | None:
         return None
     index = int(digits)
     return index if index <= 2147483647 or not bounded else None
+
+
+def shard_index_of(shard_id, stream_name: str, account_id: str) -> int:
+    """The shard index a ShardId argument names, parsed as Kinesis parses it before looking anything up.
+
+    Parameters
+    ----------
+    shard_id : str
+        The id as given: the decimal number after its first ``-`` (the whole
+        text when there is none), at most 2147483647.
+    stream_name, account_id : str
+        For the error message.
+
+    Raises
+    ------
+    ResourceNotFoundException
+        The id names no index: ``Could not find shard <id as given> in stream
+        <name> under account <acct>.`` (whether or not the stream exists).
+    """
+    index = parse_shard_index(shard_id)
+    if index is None:
+        raise ResourceNotFoundException(
+            f"Could not find shard {shard_id} in stream {stream_name} under account {account_id}."
+        )
+    return index
+
+
+def shard_does_not_exist(index: int, stream_name: str, account_id: str) -> ResourceNotFoundException:
+    """GetShardIterator's error for a shard (or its stream) that does not exist."""
+    return ResourceNotFoundException(
+        f"Shard shardId-{index:012d} in stream {stream_name} under account {account_id} does not exist"
+    )
+
+
+def shard_sort_key(shard_id: str) -> int:
+    """The index of an ExclusiveStartShardId-style argument; -1 (before every shard) if it names none."""
+    index = parse_shard_index(shard_id, bounded=False)
+    return -1 if index is None else index
 
 
 def uniform_ranges(shard_count: int) -> list[tuple[int, int]]:

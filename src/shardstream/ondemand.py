@@ -14,10 +14,7 @@ nothing; ``Stream.check_write_pressure()`` runs one by hand.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .stream import Stream
+from collections.abc import Callable
 
 __all__ = ["OnDemandScaler", "SHARD_WRITE_BYTES_PER_S", "SHARD_WRITE_RECORDS_PER_S"]
 
@@ -31,14 +28,18 @@ class OnDemandScaler:
     Parameters
     ----------
     stream : Stream
+        The stream watched (its ``logs``, ``open_shard_count`` and ``now_ms``).
     scale_after_ms : int
         How long the pressure must last before the stream doubles.
+    scale_out : callable
+        Doubles the stream's open shards within the limits; returns False if it could not.
     utilisation : float
         The fraction of the open shards' write capacity that counts as pressure.
     """
 
-    def __init__(self, stream: Stream, scale_after_ms: int, utilisation: float = 0.8):
+    def __init__(self, stream, scale_after_ms: int, scale_out: Callable[[], bool], utilisation: float = 0.8):
         self.stream = stream
+        self._scale_out = scale_out
         self.scale_after_ms = scale_after_ms
         self.utilisation = utilisation
         self.scale_outs = 0
@@ -86,7 +87,7 @@ class OnDemandScaler:
         if now - self._hot_since < self.scale_after_ms:
             return False
         self._hot_since = None
-        if stream._scale_out():
+        if self._scale_out():
             self.scale_outs += 1
             return True
         return False

@@ -9,23 +9,22 @@ parents before children to keep each partition key in order.
 ``uniform_plan`` turns ``UpdateShardCount`` into such steps without ever
 giving a child more than two adjacent parents: split every open shard that
 straddles a target boundary, then merge the pieces inside each target range
-two at a time.  The functions here check requests and plan; ``Stream``
-applies the steps.
+two at a time.  The functions here check requests and plan;
+:class:`Resharding`, a part of each stream, applies the steps.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from . import validation as v
+from .delegate import saves_metadata
 from .errors import InvalidArgumentException, LimitExceededException, SerializationException, ValidationException
-from .models import HASH_KEY_MAX, ShardInfo, uniform_ranges
-
-if TYPE_CHECKING:
-    from .stream import Stream
+from .models import HASH_KEY_MAX, ShardInfo, shard_index_of, uniform_ranges
 
 __all__ = [
     "MAX_SHARDS_PER_STREAM",
+    "Resharding",
     "Step",
     "check_merge",
     "check_merge_request",
@@ -47,13 +46,13 @@ class Step(NamedTuple):
     second: int
 
 
-def _on_demand_refusal(stream: Stream) -> ValidationException:
+def _on_demand_refusal(stream) -> ValidationException:
     return ValidationException(
         f"Request is invalid. Stream {stream.name} under account {stream.account_id} is in On-Demand mode."
     )
 
 
-def _already_resharded(stream: Stream, shard: ShardInfo) -> InvalidArgumentException:
+def _already_resharded(stream, shard: ShardInfo) -> InvalidArgumentException:
     return InvalidArgumentException(
         f"Shard {shard.shard_id} in stream {stream.name} under account {stream.account_id} has already been "
         "merged or split, and thus is not eligible for merging or splitting."
@@ -89,15 +88,15 @@ def check_merge_request(shard_to_merge, adjacent_shard_to_merge, stream_name=Non
     v.raise_if_any(errs)
 
 
-def check_split(stream: Stream, shard_to_split, new_starting_hash_key) -> tuple[ShardInfo, int]:
+def check_split(stream, shard_to_split, new_starting_hash_key) -> tuple[ShardInfo, int]:
     """Check a SplitShard request against the stream in Kinesis's order; return the parent and the split point.
 
     The request itself has passed :func:`check_split_request` and its shard id
-    has been parsed (:func:`~shardstream.stream.shard_index_of`).
+    has been parsed (:func:`~shardstream.models.shard_index_of`).
     """
-    stream._require_active()
-    shard = stream._resolve_shard(shard_to_split, message="reshard")
-    stream._engine._check_shard_limit(1)
+    stream.require_active()
+    shard = stream.resolve_shard(shard_to_split, message="reshard")
+    stream.catalog.check_shard_limit(1)
     at = int(new_starting_hash_key)
     if not (shard.starting_hash_key + 1 < at < shard.ending_hash_key):
         raise InvalidArgumentException(
@@ -113,15 +112,15 @@ def check_split(stream: Stream, shard_to_split, new_starting_hash_key) -> tuple[
     return shard, at
 
 
-def check_merge(stream: Stream, shard_to_merge, adjacent_shard_to_merge) -> tuple[ShardInfo, ShardInfo]:
+def check_merge(stream, shard_to_merge, adjacent_shard_to_merge) -> tuple[ShardInfo, ShardInfo]:
     """Check a MergeShards request against the stream; return (left, right) with ``left.end + 1 == right.start``.
 
     The request itself has passed :func:`check_merge_request` and its shard
     ids have been parsed.
     """
-    stream._require_active()
-    left = stream._resolve_shard(shard_to_merge, message="reshard")
-    right = stream._resolve_shard(adjacent_shard_to_merge, message="reshard")
+    stream.require_active()
+    left = stream.resolve_shard(shard_to_merge, message="reshard")
+    right = stream.resolve_shard(adjacent_shard_to_merge, message="reshard")
     for shard in (left, right):
         if not shard.is_open:
             raise _already_resharded(stream, shard)
@@ -135,7 +134,7 @@ def check_merge(stream: Stream, shard_to_merge, adjacent_shard_to_merge) -> tupl
     return left, right
 
 
-def check_update_shard_count(stream: Stream, target, scaling_type) -> int:
+def check_update_shard_count(stream, target, scaling_type) -> int:
     """Validate an UpdateShardCount request; return the current open shard count."""
     errs: list = []
     if target is None:
@@ -151,7 +150,7 @@ def check_update_shard_count(stream: Stream, target, scaling_type) -> int:
     v.raise_if_any(errs)
     if stream.stream_mode == "ON_DEMAND":
         raise _on_demand_refusal(stream)
-    stream._require_active()
+    stream.require_active()
     current = stream.open_shard_count
     if target > 2 * current:
         raise LimitExceededException(
@@ -168,7 +167,7 @@ def check_update_shard_count(stream: Stream, target, scaling_type) -> int:
             f"UpdateShardCount cannot scale up to more than {MAX_SHARDS_PER_STREAM} shards in stream "
             f"{stream.name} under account {stream.account_id}. Target shard count: {target}"
         )
-    stream._engine._check_shard_limit(max(0, target - current))
+    stream.catalog.check_shard_limit(max(0, target - current))
     return current
 
 
@@ -229,3 +228,138 @@ def uniform_plan(open_shards: list[ShardInfo], target: int, next_index: int) -> 
                 merged.append(group[-1])
             group = merged
     return steps
+
+
+class Resharding:
+    """Splits, merges and shard-count changes of one stream (a part of :class:`~shardstream.Stream`).
+
+    Each call checks the request as Kinesis does, then applies its steps
+    under the engine's control-plane lock: children are added and routed to
+    first, then the parents close, so a writer never finds no open shard.
+
+    Parameters
+    ----------
+    stream : Stream
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def _apply_split(self, parent: ShardInfo, at: int, now: int) -> None:
+        created = max(now, parent.created_ms)
+        self.stream.add_shard(parent.starting_hash_key, at - 1, created, parent=parent.shard_id)
+        self.stream.add_shard(at, parent.ending_hash_key, created, parent=parent.shard_id)
+        self._close_parents([parent], now)
+
+    def _apply_merge(self, left: ShardInfo, right: ShardInfo, now: int) -> None:
+        created = max(now, left.created_ms, right.created_ms)
+        self.stream.add_shard(
+            left.starting_hash_key,
+            right.ending_hash_key,
+            created,
+            parent=left.shard_id,
+            adjacent_parent=right.shard_id,
+        )
+        self._close_parents([left, right], now)
+
+    def _close_parents(self, parents: list[ShardInfo], now: int) -> None:
+        # Route to the children first, then close the parents: a writer that
+        # finds a parent closed re-reads the routing and already sees them.
+        for parent in parents:
+            parent.closed_ms = now
+        self.stream.rebuild_routing()
+        for parent in parents:
+            self.stream.logs[parent.index].close()
+
+    @saves_metadata
+    def split_shard(self, shard_to_split, new_starting_hash_key) -> dict:
+        """Split an open shard in two at a hash key (Kinesis's SplitShard).
+
+        The parent closes (keeping its records) and two children take
+        ``[start, new - 1]`` and ``[new, end]``.
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+        """
+        check_split_request(shard_to_split, new_starting_hash_key)
+        shard_index_of(shard_to_split, self.stream.name, self.stream.account_id)
+        with self.stream.catalog.lock:
+            parent, at = check_split(self.stream, shard_to_split, new_starting_hash_key)
+            before = self.stream.layout_snapshot()
+            self._apply_split(parent, at, self.stream.now_ms())
+            self.stream.begin_update(before)
+        return {}
+
+    @saves_metadata
+    def merge_shards(self, shard_to_merge, adjacent_shard_to_merge) -> dict:
+        """Merge two adjacent open shards (Kinesis's MergeShards; ``shard_to_merge`` is the lower range).
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+        """
+        check_merge_request(shard_to_merge, adjacent_shard_to_merge)
+        for shard_id in (shard_to_merge, adjacent_shard_to_merge):
+            shard_index_of(shard_id, self.stream.name, self.stream.account_id)
+        with self.stream.catalog.lock:
+            left, right = check_merge(self.stream, shard_to_merge, adjacent_shard_to_merge)
+            before = self.stream.layout_snapshot()
+            self._apply_merge(left, right, self.stream.now_ms())
+            self.stream.begin_update(before)
+        return {}
+
+    @saves_metadata
+    def update_shard_count(self, target_shard_count, scaling_type="UNIFORM_SCALING") -> dict:
+        """Reshape the stream to ``target_shard_count`` uniform shards through splits and merges.
+
+        Every child records at most two adjacent parents, so readers that
+        drain parents before children keep each partition key in order.
+        Targets must lie within half and double the open shard count.
+
+        Returns
+        -------
+        dict
+            ``{"StreamName", "StreamARN", "CurrentShardCount", "TargetShardCount"}``.
+        """
+        with self.stream.catalog.lock:
+            current = check_update_shard_count(self.stream, target_shard_count, scaling_type)
+            before = self.stream.layout_snapshot()
+            self.reshape(target_shard_count)
+            self.stream.begin_update(before)
+        return {
+            "StreamName": self.stream.name,
+            "CurrentShardCount": current,
+            "TargetShardCount": target_shard_count,
+            "StreamARN": self.stream.arn,
+        }
+
+    def reshape(self, target: int) -> None:
+        """Apply the uniform splits and merges that leave ``target`` open shards (checks done)."""
+        now = self.stream.now_ms()
+        open_shards = [s for s in self.stream.shards if s.is_open]
+        for step in uniform_plan(open_shards, target, len(self.stream.shards)):
+            if step.kind == "split":
+                self._apply_split(self.stream.shards[step.first], step.second, now)
+            else:
+                self._apply_merge(self.stream.shards[step.first], self.stream.shards[step.second], now)
+
+    @saves_metadata
+    def scale_out(self) -> bool:
+        """Double the open shards of an on-demand stream, within the limits; False if capped."""
+        with self.stream.catalog.lock:
+            if self.stream.status != "ACTIVE":
+                return False
+            current = self.stream.open_shard_count
+            target = min(2 * current, MAX_SHARDS_PER_STREAM)
+            headroom = self.stream.catalog.shard_headroom()
+            if headroom is not None:
+                target = min(target, current + headroom)
+            if target <= current:
+                return False
+            before = self.stream.layout_snapshot()
+            self.reshape(target)
+            self.stream.begin_update(before)
+            return True

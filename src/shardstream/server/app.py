@@ -367,10 +367,7 @@ async def _health(request: web.Request) -> web.Response:
     from .. import __version__
 
     regions = request.app[_ENGINE_KEY]
-    streams = 0
-    for engine in regions.engines():
-        live = getattr(engine, "_live_streams", None)
-        streams += len(live()) if live is not None else 0
+    streams = sum(len(engine.catalog.live()) for engine in regions.engines())
     body = {
         "status": "ok",
         "version": __version__,

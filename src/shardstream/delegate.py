@@ -1,0 +1,78 @@
+"""Publishing a part's methods under its owner's name.
+
+:class:`~shardstream.Stream` and :class:`~shardstream.Engine` are made of
+parts that each own one job and its state (a stream's settings, its
+resharding, its reads; the engine's catalog, account settings and operation
+families).  The boto3-shaped API stays on the owner: ``stream.split_shard``
+is the ``split_shard`` of ``stream.resharding``.  :class:`delegate` says so in
+one line of the owner's class body, instead of a forwarding method per call.
+"""
+
+from __future__ import annotations
+
+import functools
+
+__all__ = ["delegate", "saves_metadata"]
+
+
+class delegate:  # noqa: N801 - used like a decorator-made attribute
+    """A method or property of a part, published under its owner's name.
+
+    Parameters
+    ----------
+    part : str
+        The owner's attribute that holds the part.
+    part_class : type
+        The part's class: read on the owner's class (``help(Stream.split_shard)``,
+        ``inspect.signature``), the delegate is the part's own function, with its
+        docstring and signature.  A plain attribute of the part's instances is
+        published too when the class annotates it.
+
+    Examples
+    --------
+    >>> class Tags:
+    ...     def count(self) -> int:
+    ...         "How many tags."
+    ...         return 2
+    >>> class Owner:
+    ...     count = delegate("tags", Tags)
+    ...     def __init__(self):
+    ...         self.tags = Tags()
+    >>> Owner().count()
+    2
+    >>> Owner.count.__doc__
+    'How many tags.'
+    """
+
+    __slots__ = ("part", "part_class", "name")
+
+    def __init__(self, part: str, part_class: type):
+        self.part = part
+        self.part_class = part_class
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        if not hasattr(self.part_class, name) and name not in getattr(self.part_class, "__annotations__", {}):
+            raise TypeError(f"{owner.__name__}.{name}: {self.part_class.__name__} has no {name!r}")
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return getattr(self.part_class, self.name, self)
+        return getattr(getattr(instance, self.part), self.name)
+
+
+def saves_metadata(method):
+    """Mark a part's method that changes what a durable stream keeps in ``stream.json``.
+
+    After the method returns, the part's stream (``self.stream``) saves its
+    metadata (a no-op for an in-memory stream).
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self.stream.save_metadata()
+        return result
+
+    return wrapper

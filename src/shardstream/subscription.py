@@ -1,0 +1,221 @@
+"""A SubscribeToShard event stream (enhanced fan-out): a live feed of one shard's records.
+
+Made by :meth:`ConsumerRegistry.subscribe_to_shard
+<shardstream.fanout.ConsumerRegistry.subscribe_to_shard>`; see
+:mod:`shardstream.fanout` for the rules it follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from .errors import ExpiredIteratorException, KinesisError
+
+__all__ = ["MAX_EVENT_RECORDS", "Subscription"]
+
+MAX_EVENT_RECORDS = 10_000
+
+
+class Subscription:
+    """A SubscribeToShard event stream: both an iterator and an async iterator of events.
+
+    Each event is a dict ``{"Records": [...], "ContinuationSequenceNumber": str,
+    "MillisBehindLatest": int}`` (records in boto3's GetRecords shape, or the
+    JSON wire shape when subscribed with ``wire=True``); the last event of a
+    closed shard has ``ContinuationSequenceNumber`` None and ``ChildShards``.
+    Iteration ends at the shard's end, after the subscription's lifetime, or
+    on :meth:`close`; it raises ResourceInUseException when another
+    subscription takes over or the consumer is deregistered, and
+    ResourceNotFoundException when the stream is deleted.  Use it as a
+    context manager (or call :meth:`close`) to end it early.
+
+    Obtain one from :meth:`Engine.subscribe_to_shard`.
+    """
+
+    def __init__(
+        self,
+        registry,
+        consumer,
+        stream,
+        shard,
+        iterator: str,
+        position: int,
+        *,
+        wire: bool,
+        started_ms: int,
+        lifetime_s: float,
+        poll_interval_s: float,
+        heartbeat_s: float,
+    ):
+        self._registry = registry
+        self._stream = stream
+        self.consumer_arn = consumer.arn
+        self.shard_id = shard.shard_id
+        self.started_ms = started_ms
+        self._shard = shard
+        self._iterator = iterator
+        self._wire = wire
+        self._poll_interval = poll_interval_s
+        self._heartbeat = heartbeat_s
+        self._deadline = time.monotonic() + lifetime_s
+        self._continuation: str | None = self._sequence_number(max(position - 1, 0))
+        self._last_event: float | None = None
+        self._more = True
+        self._error: KinesisError | None = None
+        self._done = False
+        self._wake = threading.Event()
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        """Neither ended nor taken over, and within its lifetime."""
+        return not self._done and self._error is None and time.monotonic() < self._deadline
+
+    @property
+    def continuation_sequence_number(self) -> str | None:
+        """Where to resume (with AFTER_SEQUENCE_NUMBER); None once the shard's end was delivered."""
+        return self._continuation
+
+    def close(self) -> None:
+        """End the subscription; iteration stops, without raising a pending error (idempotent)."""
+        self._error = None
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self._done:
+            self._done = True
+            self._registry.release(self)
+        self._wake.set()
+
+    def terminate(self, error: KinesisError) -> None:
+        """End with ``error``: the iteration raises it next (may be called from another thread).
+
+        Parameters
+        ----------
+        error : KinesisError
+            What the subscriber's iteration raises.
+        """
+        if not self._done:
+            self._error = error
+            self._registry.release(self)
+        self._wake.set()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _sequence_number(self, counter: int) -> str:
+        return self._stream.sequence_number(self._shard, counter)
+
+    def _read(self) -> dict:
+        reads = self._stream.reads  # the stream's own reads: enhanced fan-out is not throttled
+        try:
+            return reads.get_records(self._iterator, MAX_EVENT_RECORDS, wire=self._wire)
+        except ExpiredIteratorException:  # only when the engine's clock jumps: start again where we were
+            self._iterator = reads.get_shard_iterator(self.shard_id, "AFTER_SEQUENCE_NUMBER", self._continuation)[
+                "ShardIterator"
+            ]
+            return reads.get_records(self._iterator, MAX_EVENT_RECORDS, wire=self._wire)
+
+    def _event(self, records: list, millis_behind: int) -> dict:
+        if self._stream.encrypted:
+            for record in records:
+                record["EncryptionType"] = self._stream.encryption_type
+        self._last_event = time.monotonic()
+        return {
+            "Records": records,
+            "ContinuationSequenceNumber": self._continuation,
+            "MillisBehindLatest": millis_behind,
+        }
+
+    def poll(self) -> dict | None:
+        """Read the shard once: an event if one is due, else None (never waits).
+
+        Raises
+        ------
+        StopIteration
+            The subscription has ended.
+        ResourceInUseException, ResourceNotFoundException
+            It was taken over, its consumer deregistered, or its stream deleted.
+        """
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._finish()
+            raise error
+        if self._done:
+            raise StopIteration
+        now = time.monotonic()
+        if now >= self._deadline:
+            self._finish()
+            raise StopIteration
+        try:
+            resp = self._read()
+        except KinesisError:
+            self._finish()
+            raise
+        records = resp["Records"]
+        if records:
+            self._continuation = records[-1]["SequenceNumber"]
+            self._iterator = resp["NextShardIterator"]
+            self._more = True
+            return self._event(records, resp["MillisBehindLatest"])
+        self._more = False
+        if resp.get("NextShardIterator") is None:  # past the end of a closed shard
+            self._finish()
+            self._continuation = None
+            self._last_event = now
+            return {
+                "Records": [],
+                "ContinuationSequenceNumber": None,
+                "MillisBehindLatest": 0,
+                "ChildShards": resp.get("ChildShards", []),
+            }
+        self._iterator = resp["NextShardIterator"]
+        position = self._registry.catalog.iterators.decode(self._iterator, self._registry.now_ms()).position
+        self._continuation = max(self._continuation, self._sequence_number(max(position - 1, 0)))
+        if self._last_event is None or now - self._last_event >= self._heartbeat:
+            return self._event([], resp["MillisBehindLatest"])
+        return None
+
+    def _delay(self) -> float:
+        """Seconds to wait before the next read."""
+        if self._more or self._done or self._error is not None:
+            return 0.0
+        now = time.monotonic()
+        until_heartbeat = (self._last_event or now) + self._heartbeat - now
+        return max(0.0, min(self._poll_interval, until_heartbeat, self._deadline - now))
+
+    def __iter__(self) -> Subscription:
+        return self
+
+    def __next__(self) -> dict:
+        while True:
+            event = self.poll()
+            if event is not None:
+                return event
+            self._wake.wait(self._delay())
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict:
+        while True:
+            try:
+                event = self.poll()
+            except StopIteration:
+                raise StopAsyncIteration from None
+            if event is not None:
+                await asyncio.sleep(0)  # let others run between back-to-back events
+                return event
+            await asyncio.sleep(self._delay())
+
+    def __repr__(self) -> str:
+        state = "live" if self.live else "ended"
+        return f"<Subscription {self.consumer_arn} {self.shard_id} {state}>"
