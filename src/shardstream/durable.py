@@ -62,7 +62,7 @@ import pyarrow as pa
 
 from ._native import SLOT_BYTES, ShardLog, StreamCore
 from .errors import InvalidArgumentException, StorageError
-from .puts import parse_hash_keys, put_result_lists
+from .puts import parse_hash_keys, put_result_lists, put_result_table
 from .reads import MAX_GET_RECORDS_BYTES, StreamReads
 from .schema import RECORD_SCHEMA
 from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
@@ -347,7 +347,7 @@ class DurableStream(Stream):
             store.commit(self.logs, self.now_ms)
             if store.rollbacks != rollbacks:
                 self._check_stored(results)
-        tables = [self.put_result(*result) for result in results]
+        tables = [put_result_table(*result) for result in results]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def _count_lost(self, results) -> int:
@@ -382,7 +382,7 @@ class DurableStream(Stream):
             for index in np.unique(shard).tolist():
                 where = shard == index
                 lost[where] = self.store.lost(index, counters[where])
-            shard_ids, seqs = put_result_lists(self.put_result(*result))
+            shard_ids, seqs = put_result_lists(put_result_table(*result))
             for j, gone in enumerate(lost.tolist()):
                 if not gone:
                     records[offset + j] = (shard_ids[j], seqs[j])

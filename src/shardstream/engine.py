@@ -459,24 +459,9 @@ class Engine:
         LimitExceededException
             The engine's shard limit would be exceeded.
         """
-        errs: list = []
-        if shard_count is not None:
-            if not isinstance(shard_count, int) or isinstance(shard_count, bool):
-                raise SerializationException(f"ShardCount must be an int, not {type(shard_count).__name__}")
-            v.check_int_range(errs, "shardCount", shard_count, 1, None)
-        v.check_name(errs, "streamName", name)
-        if stream_mode not in STREAM_MODES:
-            v.check_enum(errs, "streamModeDetails.streamMode", stream_mode, STREAM_MODES)
-        if not isinstance(max_record_size_kib, int) or not 1024 <= max_record_size_kib <= 10240:
-            v.check_int_range(errs, "maxRecordSizeInKiB", max_record_size_kib, 1024, 10240)
-        if record_distribution not in RECORD_DISTRIBUTIONS:
-            CapacityModes.check_record_distribution(record_distribution)
-        v.raise_if_any(errs)
-        if stream_mode == "ON_DEMAND" and shard_count is not None:
-            raise InvalidArgumentException("ShardCount is not expected when StreamMode=ON_DEMAND")
-        if record_distribution == "AUTO" and stream_mode != "ON_DEMAND":
-            raise CapacityModes.on_demand_only_error(name, self.account_id, record_distribution)
-        check_retention(retention_hours)
+        check_create_request(
+            name, shard_count, retention_hours, stream_mode, max_record_size_kib, record_distribution, self.account_id
+        )
         count = ON_DEMAND_SHARDS if shard_count is None else shard_count
         capacity = self.shard_capacity_bytes if shard_capacity_bytes is None else int(shard_capacity_bytes)
         if capacity < 2 * max_record_size_kib * 1024:
@@ -569,6 +554,36 @@ class Engine:
     def __repr__(self) -> str:
         where = "" if self._data is None else f" data_dir={str(self._data.path)!r}"
         return f"<Engine {self.region}/{self.account_id} streams={len(self.catalog)}{where}>"
+
+
+def check_create_request(
+    name, shard_count, retention_hours, stream_mode, max_record_size_kib, record_distribution, account_id: str
+) -> None:
+    """Check a CreateStream request's arguments as Kinesis does, in its order (nothing is created).
+
+    Raises
+    ------
+    SerializationException, ValidationException, InvalidArgumentException
+        As :meth:`Engine.create_stream` lists them.
+    """
+    errs: list = []
+    if shard_count is not None:
+        if not isinstance(shard_count, int) or isinstance(shard_count, bool):
+            raise SerializationException(f"ShardCount must be an int, not {type(shard_count).__name__}")
+        v.check_int_range(errs, "shardCount", shard_count, 1, None)
+    v.check_name(errs, "streamName", name)
+    if stream_mode not in STREAM_MODES:
+        v.check_enum(errs, "streamModeDetails.streamMode", stream_mode, STREAM_MODES)
+    if not isinstance(max_record_size_kib, int) or not 1024 <= max_record_size_kib <= 10240:
+        v.check_int_range(errs, "maxRecordSizeInKiB", max_record_size_kib, 1024, 10240)
+    if record_distribution not in RECORD_DISTRIBUTIONS:
+        CapacityModes.check_record_distribution(record_distribution)
+    v.raise_if_any(errs)
+    if stream_mode == "ON_DEMAND" and shard_count is not None:
+        raise InvalidArgumentException("ShardCount is not expected when StreamMode=ON_DEMAND")
+    if record_distribution == "AUTO" and stream_mode != "ON_DEMAND":
+        raise CapacityModes.on_demand_only_error(name, account_id, record_distribution)
+    check_retention(retention_hours)
 
 
 @atexit.register

@@ -347,13 +347,6 @@ class ConsumerRegistry:
         return ResourceNotFoundException(f"Consumer {what}, account {self.account_id} not found.")
 
     @staticmethod
-    def _check_consumer_arn(errs: list, consumer_arn) -> None:
-        if consumer_arn is not None and not isinstance(consumer_arn, str):
-            raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
-        v.check_length(errs, "consumerARN", consumer_arn, 1, 2048)
-        v.check_pattern(errs, "consumerARN", consumer_arn, CONSUMER_ARN_PATTERN)
-
-    @staticmethod
     def _check_consumer_name(errs: list, consumer_name, *, required: bool) -> None:
         if consumer_name is not None and not isinstance(consumer_name, str):
             raise SerializationException(f"ConsumerName must be a str, not {type(consumer_name).__name__}")
@@ -391,7 +384,7 @@ class ConsumerRegistry:
         """
         errs: list = []
         if consumer_arn is not None:
-            self._check_consumer_arn(errs, consumer_arn)
+            check_consumer_arn(errs, consumer_arn)
         self._check_consumer_name(errs, consumer_name, required=False)
         v.raise_if_any(errs)
         if consumer_arn is not None:
@@ -663,32 +656,9 @@ class ConsumerRegistry:
         DryRunOperationException
             ``dry_run`` and the subscription would have started.
         """
-        errs: list = []
-        if consumer_arn is not None and not isinstance(consumer_arn, str):
-            raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
-        if v.check_required(errs, "consumerARN", consumer_arn):
-            self._check_consumer_arn(errs, consumer_arn)
-        if shard_id is not None and not isinstance(shard_id, str):
-            raise SerializationException(f"ShardId must be a str, not {type(shard_id).__name__}")
-        v.check_name(errs, "shardId", shard_id)
-        if starting_position is not None and not isinstance(starting_position, dict):
-            raise SerializationException("StartingPosition must be a structure")
-        kind = sequence_number = timestamp = None
-        if v.check_required(errs, "startingPosition", starting_position):
-            kind = starting_position.get("Type")
-            sequence_number = starting_position.get("SequenceNumber")
-            timestamp = starting_position.get("Timestamp")
-            if v.check_required(errs, "startingPosition.type", kind):
-                v.check_enum(errs, "startingPosition.type", kind, ITERATOR_TYPES)
-            if sequence_number is not None:
-                if not isinstance(sequence_number, str):
-                    raise SerializationException("SequenceNumber must be a str")
-                v.check_pattern(errs, "startingPosition.sequenceNumber", sequence_number, v.SEQUENCE_NUMBER_PATTERN)
-        v.raise_if_any(errs)
-        timings = {"lifetime_s": lifetime_s, "poll_interval_s": poll_interval_s, "heartbeat_s": heartbeat_s}
-        for name, value in timings.items():
-            if value is not None and not value > 0:
-                raise InvalidArgumentException(f"{name} must be positive")
+        kind, sequence_number, timestamp = check_subscribe_request(
+            consumer_arn, shard_id, starting_position, lifetime_s, poll_interval_s, heartbeat_s
+        )
         consumer = self.by_arn(consumer_arn)
         status = consumer.status
         if status != "ACTIVE":
@@ -764,3 +734,51 @@ class ConsumerRegistry:
             subscriptions = list(self._subscriptions.values())
         for subscription in subscriptions:
             subscription.close()
+
+
+def check_subscribe_request(consumer_arn, shard_id, starting_position, lifetime_s, poll_interval_s, heartbeat_s):
+    """Check a SubscribeToShard request's arguments; return the starting position's
+    ``(Type, SequenceNumber, Timestamp)``.
+
+    Raises
+    ------
+    SerializationException, ValidationException
+        A member of the wrong type or shape, as Kinesis words it.
+    InvalidArgumentException
+        A timing that is not positive.
+    """
+    errs: list = []
+    if consumer_arn is not None and not isinstance(consumer_arn, str):
+        raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
+    if v.check_required(errs, "consumerARN", consumer_arn):
+        check_consumer_arn(errs, consumer_arn)
+    if shard_id is not None and not isinstance(shard_id, str):
+        raise SerializationException(f"ShardId must be a str, not {type(shard_id).__name__}")
+    v.check_name(errs, "shardId", shard_id)
+    if starting_position is not None and not isinstance(starting_position, dict):
+        raise SerializationException("StartingPosition must be a structure")
+    kind = sequence_number = timestamp = None
+    if v.check_required(errs, "startingPosition", starting_position):
+        kind = starting_position.get("Type")
+        sequence_number = starting_position.get("SequenceNumber")
+        timestamp = starting_position.get("Timestamp")
+        if v.check_required(errs, "startingPosition.type", kind):
+            v.check_enum(errs, "startingPosition.type", kind, ITERATOR_TYPES)
+        if sequence_number is not None:
+            if not isinstance(sequence_number, str):
+                raise SerializationException("SequenceNumber must be a str")
+            v.check_pattern(errs, "startingPosition.sequenceNumber", sequence_number, v.SEQUENCE_NUMBER_PATTERN)
+    v.raise_if_any(errs)
+    timings = {"lifetime_s": lifetime_s, "poll_interval_s": poll_interval_s, "heartbeat_s": heartbeat_s}
+    for name, value in timings.items():
+        if value is not None and not value > 0:
+            raise InvalidArgumentException(f"{name} must be positive")
+    return kind, sequence_number, timestamp
+
+
+def check_consumer_arn(errs: list, consumer_arn) -> None:
+    """Add a malformed ConsumerARN's violations to ``errs`` (SerializationException if not a str)."""
+    if consumer_arn is not None and not isinstance(consumer_arn, str):
+        raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
+    v.check_length(errs, "consumerARN", consumer_arn, 1, 2048)
+    v.check_pattern(errs, "consumerARN", consumer_arn, CONSUMER_ARN_PATTERN)

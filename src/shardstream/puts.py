@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import validation as v
+from ._native import format_sequence_numbers
 from ._native import parse_hash_keys as _parse_hash_key_column
 from .columns import as_hash_key_array
 from .errors import InvalidArgumentException, SerializationException, StorageError, ValidationException
@@ -25,6 +26,7 @@ __all__ = [
     "partly_stored_records",
     "put_records_response",
     "put_result_lists",
+    "put_result_table",
     "record_sizes",
 ]
 
@@ -245,3 +247,10 @@ def record_sizes(keys: pa.Array, payloads: pa.Array) -> np.ndarray:
     key_len = pc.binary_length(keys).to_numpy(zero_copy_only=False)
     data_len = pc.binary_length(payloads).to_numpy(zero_copy_only=False)
     return key_len.astype(np.int64) + data_len.astype(np.int64)
+
+
+def put_result_table(positions, counters, routing, open_logs, arrivals) -> pa.Table:
+    """The ``shard_id``/``sequence_number`` table of a put, from the native ``_put_arrays``'s result."""
+    shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
+    seqs = format_sequence_numbers(positions, counters, open_logs, arrivals)
+    return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])

@@ -8,6 +8,8 @@ whose calls the stream publishes under its own name (:mod:`shardstream.delegate`
 
 * :class:`~shardstream.settings.StreamSettings` (``stream.settings``): tags,
   record size, encryption, monitoring, resource policy, retention;
+* :class:`~shardstream.numbering.StreamNumbering` (``stream.numbering``):
+  its sequence numbers, made and read back;
 * :class:`~shardstream.modes.CapacityModes` (``stream.modes``): capacity
   mode, record distribution, warm throughput, on-demand scaling;
 * :class:`~shardstream.resharding.Resharding` (``stream.resharding``): splits,
@@ -27,31 +29,30 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from . import validation as v
-from ._native import RoutingTable, ShardLog, StreamCore, format_sequence_numbers, md5_hash_keys, read_arrow_batch
+from ._native import RoutingTable, ShardLog, StreamCore, md5_hash_keys, read_arrow_batch
 from .columns import as_key_array, as_payload_array
 from .delegate import delegate
 from .describe import StreamDescriptions
 from .errors import (
     DryRunOperationException,
-    InvalidArgumentException,
     ResourceInUseException,
     ResourceNotFoundException,
-    SerializationException,
     StorageError,
 )
 from .models import ShardInfo, parse_shard_index, shard_does_not_exist, shard_index_of
 from .modes import CapacityModes
-from .puts import keyless, parse_hash_keys, parse_put_records, partly_stored_records, put_records_response
+from .numbering import StreamNumbering
+from .puts import (
+    keyless,
+    parse_hash_keys,
+    parse_put_records,
+    partly_stored_records,
+    put_records_response,
+    put_result_table,
+)
 from .reads import StreamReads
 from .resharding import Resharding
 from .sequence import (
-    END_COUNTER,
-    LEGACY_VERSION,
-    SequenceNumber,
-    format_sequence_number,
-    parse_legacy_sequence_number,
-    parse_sequence_number,
     shard_created_s,
 )
 from .settings import StreamSettings
@@ -81,7 +82,7 @@ class Stream(StreamCore):
         ``arn:aws:kinesis:<region>:<account>:stream/<name>``.
     shards : list of ShardInfo
         Every shard ever created in the stream, by index.
-    settings, modes, resharding, reads, descriptions
+    settings, numbering, modes, resharding, reads, descriptions
         The stream's parts (see the module's documentation).
     """
 
@@ -125,6 +126,7 @@ class Stream(StreamCore):
         self.shard_capacity_bytes = shard_capacity_bytes
         self.evict_oldest = evict_oldest
         self.settings = StreamSettings(self, tags)
+        self.numbering = StreamNumbering(self)
         self.resharding = Resharding(self)
         self.modes = CapacityModes(self, stream_mode, record_distribution)
         self.reads = self.reads_part(self)
@@ -174,6 +176,11 @@ class Stream(StreamCore):
     update_stream_warm_throughput = delegate("modes", CapacityModes)
     update_record_distribution_strategy = delegate("modes", CapacityModes)
     check_write_pressure = delegate("modes", CapacityModes)
+
+    sequence_number = delegate("numbering", StreamNumbering)
+    parse_sequence = delegate("numbering", StreamNumbering)
+    is_own = delegate("numbering", StreamNumbering)
+    check_ordering = delegate("numbering", StreamNumbering)
 
     split_shard = delegate("resharding", Resharding)
     merge_shards = delegate("resharding", Resharding)
@@ -372,77 +379,9 @@ class Stream(StreamCore):
         """Deleted and past the DELETING transition."""
         return self._status == "DELETING" and self.now_ms() >= self._status_until_ms
 
-    # -- sequence numbers ------------------------------------------------------------
-
-    def sequence_number(self, shard: ShardInfo, counter: int, arrival_ms: int | None = None) -> str:
-        """The sequence number of ``counter`` in ``shard``.
-
-        Without ``arrival_ms``: counter 0 (StartingSequenceNumber) carries the
-        shard's creation time, the EndingSequenceNumber its close time, and
-        any other counter its record's arrival if the ring holds it, else the
-        creation time (the counter alone fixes the order within the shard).
-        """
-        if arrival_ms is None:
-            if counter == 0:
-                arrival_ms = shard.created_ms
-            elif counter == END_COUNTER and shard.closed_ms is not None:
-                arrival_ms = shard.closed_ms
-            else:
-                return self.logs[shard.index].sequence_number(counter)
-        created_s = self.logs[shard.index].created_s
-        return format_sequence_number(created_s, shard.index, counter, max(arrival_ms, 0) // 1000)
-
-    def parse_sequence(self, text: str) -> SequenceNumber | None:
-        """``text`` parsed as this stream reads it: a stream from before 2026 also takes its legacy numbers."""
-        parsed = parse_sequence_number(text)
-        if self.sequence_layout == LEGACY_VERSION and not self.is_own(parsed):
-            legacy = parse_legacy_sequence_number(text)
-            if self.is_own(legacy):
-                return legacy
-        return parsed
-
-    def is_own(self, parsed: SequenceNumber | None) -> bool:
-        """Whether ``parsed`` names a shard of this stream (index, creation second, layout, salt)."""
-        if parsed is None or parsed.counter is None or not 0 <= parsed.shard_index < len(self.shards):
-            return False
-        if parsed.version == LEGACY_VERSION:  # the old layout carried the shard's own creation second
-            return (
-                self.sequence_layout == LEGACY_VERSION
-                and parsed.salt == self.salt
-                and parsed.shard_created_s == self.shards[parsed.shard_index].created_ms // 1000
-            )
-        return parsed.version == 2 and parsed.shard_created_s == self.logs[parsed.shard_index].created_s
-
-    # -- writes ------------------------------------------------------------------
-
-    def check_ordering(self, sequence_number_for_ordering) -> None:
-        """InvalidArgumentException unless a SequenceNumberForOrdering is one Kinesis would take here."""
-        value = sequence_number_for_ordering
-        if not isinstance(value, str):
-            raise SerializationException(f"SequenceNumberForOrdering must be a str, not {type(value).__name__}")
-        errs: list = []
-        v.check_pattern(errs, "sequenceNumberForOrdering", value, v.SEQUENCE_NUMBER_PATTERN)
-        v.raise_if_any(errs)
-        parsed = self.parse_sequence(value)
-        invalid = InvalidArgumentException(
-            f"ExclusiveMinimumSequenceNumber {value} used in PutRecord on stream {self.name} "
-            f"under account {self.account_id} is invalid."
-        )
-        # As in Kinesis: any well-formed version 1 or 2 number not from the
-        # future (zero fields included); a number of this stream's own must
-        # have been assigned already.
-        if parsed is None or parsed.version == 0:
-            raise invalid
-        if self.is_own(parsed):
-            if parsed.counter >= self.logs[parsed.shard_index].tail:
-                raise invalid  # a number from the future
-        elif parsed.version == LEGACY_VERSION:
-            raise invalid
-        elif parsed.arrival_s is not None and parsed.arrival_s * 1000 > self.now_ms():
-            raise invalid  # written in the future
-
-    # The hook the native put_record calls for a SequenceNumberForOrdering.
-    _check_ordering = check_ordering
+    def _check_ordering(self, sequence_number_for_ordering) -> None:
+        # The hook the native put_record calls for a SequenceNumberForOrdering.
+        self.numbering.check_ordering(sequence_number_for_ordering)
 
     def _on_writes(self) -> None:
         # The hook the native write paths call while ``watch_writes`` is set (on-demand scaling).
@@ -565,14 +504,7 @@ class Stream(StreamCore):
         result = self._put_arrays(keys, payloads, ehk, simd, partial, dry_run)
         if dry_run:
             raise DryRunOperationException()
-        return self.put_result(*result)
-
-    @staticmethod
-    def put_result(positions, counters, routing, open_logs, arrivals) -> pa.Table:
-        """The ``shard_id``/``sequence_number`` table of a put, from the native ``_put_arrays``'s result."""
-        shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
-        seqs = format_sequence_numbers(positions, counters, open_logs, arrivals)
-        return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])
+        return put_result_table(*result)
 
     # -- reads: the storage seam -------------------------------------------------------
 
