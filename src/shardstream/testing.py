@@ -109,7 +109,7 @@ def start_server(engine=None, port: int = 0, auth=None, tls=None, **app_kwargs) 
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context)
             loop.run_until_complete(site.start())
-            state["port"] = site._server.sockets[0].getsockname()[1]
+            state["port"] = runner.addresses[0][1]
         except BaseException as exc:  # report start-up failures to the caller
             state["error"] = exc
             ready.set()
