@@ -212,7 +212,13 @@ class Consumer:
     # -- lifecycle -------------------------------------------------------------------
 
     def run(self) -> None:
-        """Work until :meth:`stop` (or SIGINT/SIGTERM when called from the main thread)."""
+        """Work until :meth:`stop` (or SIGINT/SIGTERM when called from the main thread).
+
+        Raises
+        ------
+        RuntimeError
+            The consumer ran before (a Consumer runs once).
+        """
         if self._started:
             raise RuntimeError("a Consumer runs once")
         self._started = True
@@ -241,13 +247,40 @@ class Consumer:
             _log.exception("consumer %s failed", self.worker_id)
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Stop gracefully: processors get ``shutdown_requested``, leases are released; waits."""
+        """Stop gracefully: processors get ``shutdown_requested``, leases are released; waits.
+
+        Parameters
+        ----------
+        timeout : float or None
+            Longest wait, in seconds, for the worker to finish (None: no limit).
+            Nothing is waited for when the consumer never started.
+        """
         self._stopping.set()
         if self._started:
             self._stopped.wait(timeout)
 
     def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> bool:
-        """Poll ``condition`` until true or ``timeout`` seconds passed; whether it became true."""
+        """Poll ``condition`` until true or ``timeout`` seconds passed.
+
+        Parameters
+        ----------
+        condition : callable
+            Called without arguments; truthy ends the wait.
+        timeout : float
+            Seconds.
+        interval : float
+            Seconds between polls.
+
+        Returns
+        -------
+        bool
+            Whether ``condition`` became true.
+
+        Raises
+        ------
+        RuntimeError
+            The consumer stopped with an error (chained to it).
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():
