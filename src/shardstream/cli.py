@@ -51,11 +51,27 @@ class LazyGroup(click.Group):
         self.lazy_commands = dict(lazy_commands or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """All command names, eager and lazy, sorted."""
+        """All command names, eager and lazy, sorted (``ctx`` as click passes it)."""
         return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """The command called ``cmd_name``, importing its module if it is lazy."""
+        """The command called ``cmd_name``, importing its module if it is lazy.
+
+        Parameters
+        ----------
+        ctx : click.Context
+        cmd_name : str
+
+        Returns
+        -------
+        click.Command or None
+            None for an unknown name (click then reports it).
+
+        Raises
+        ------
+        TypeError
+            A lazy entry that names something other than a click command.
+        """
         if cmd_name in self.lazy_commands:
             module_name, attr = self.lazy_commands[cmd_name].split(":", 1)
             module = importlib.import_module(module_name, package=__package__)

@@ -52,7 +52,25 @@ def _decode_dictionary(arr: pa.Array) -> pa.Array:
 
 
 def as_key_array(values) -> pa.Array:
-    """Partition keys as an Arrow string array without nulls (UTF-8 checked)."""
+    """Partition keys as an Arrow string array without nulls (UTF-8 checked).
+
+    Parameters
+    ----------
+    values : pyarrow array, numpy array, pandas Series or sequence of str
+        Dictionary arrays are decoded; binary arrays are cast to strings.
+
+    Returns
+    -------
+    pyarrow.Array
+        ``string`` or ``large_string``.
+
+    Raises
+    ------
+    InvalidArgumentException
+        A null, or bytes that are not UTF-8.
+    SerializationException
+        Values of another type.
+    """
     arr = _decode_dictionary(_to_arrow(values, "partition_keys"))
     if pa.types.is_null(arr.type) or arr.null_count:
         raise InvalidArgumentException("partition_keys must not contain nulls")
@@ -67,7 +85,26 @@ def as_key_array(values) -> pa.Array:
 
 
 def as_payload_array(values) -> pa.Array:
-    """Record payloads as an Arrow binary-like array without nulls."""
+    """Record payloads as an Arrow binary-like array without nulls.
+
+    Parameters
+    ----------
+    values : pyarrow array, numpy array, pandas Series or sequence of bytes/str
+        A fixed-size binary array (or a 2-D ``uint8`` matrix) gives one
+        fixed-width payload per row.
+
+    Returns
+    -------
+    pyarrow.Array
+        Binary or string (or their large variants).
+
+    Raises
+    ------
+    InvalidArgumentException
+        A null.
+    SerializationException
+        Values of another type.
+    """
     arr = _decode_dictionary(_to_arrow(values, "data"))
     if pa.types.is_fixed_size_binary(arr.type):
         width = arr.type.byte_width
@@ -85,7 +122,26 @@ def as_payload_array(values) -> pa.Array:
 
 
 def as_hash_key_array(values, length: int) -> pa.Array:
-    """Explicit hash keys (decimal strings or ints; None for "use the partition key")."""
+    """Explicit hash keys (decimal strings or ints; None for "use the partition key").
+
+    Parameters
+    ----------
+    values : array-like of str, int or None
+    length : int
+        The number of records: there must be one hash key (or None) per record.
+
+    Returns
+    -------
+    pyarrow.Array
+        Decimal strings, with nulls where the partition key decides (not range-checked here).
+
+    Raises
+    ------
+    SerializationException
+        Values that are neither strings nor integers.
+    InvalidArgumentException
+        Not ``length`` values.
+    """
     if isinstance(values, (list, tuple)):
         values = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
     arr = _decode_dictionary(_to_arrow(values, "explicit_hash_keys"))

@@ -116,6 +116,11 @@ class DryRunOperationException(KinesisError):
     Raised instead of the call's result, as Kinesis answers a dry run that
     would have succeeded (HTTP 400).  A dry run that would fail raises that
     failure instead.
+
+    Parameters
+    ----------
+    message : str
+        Default :attr:`MESSAGE`, the model's text.
     """
 
     #: The model's text for this error.
@@ -142,6 +147,14 @@ class StorageError(ServiceUnavailable, OSError):
 
     Answered as Kinesis's ``ServiceUnavailable`` (HTTP 503); in Python also an
     ``OSError`` (``errno`` is the failed system call's).  Retryable.
+
+    Parameters
+    ----------
+    message : str
+    errno : int, optional
+        The failed system call's error number.
+    records : list, optional
+        See the ``records`` attribute.
     """
 
     error_type = "ServiceUnavailable"

@@ -340,7 +340,7 @@ class ReplayPlan:
         return batch.set_column(i, batch.schema.field(i), column)
 
     def reader(self, columns: list[str] | None = None) -> pa.RecordBatchReader:
-        """The records as a ``pyarrow.RecordBatchReader`` (see :func:`replay`)."""
+        """The records as a ``pyarrow.RecordBatchReader`` of ``columns`` (see :func:`replay`)."""
         schema = _schema(columns)
         return pa.RecordBatchReader.from_batches(schema, self.batches(schema.names))
 
@@ -444,13 +444,17 @@ def replay_dataset(
 ) -> ds.Dataset:
     """A stream's stored records as a ``pyarrow.dataset.Dataset``, for DuckDB and polars.
 
-    Arguments, order and errors are those of :func:`replay`.  The dataset is
-    an ``InMemoryDataset`` over the batches of the segment files, which are
-    memory-mapped, not copied: building it reads each batch's message header
-    and verifies its CRC-32, and the data stays in the (page-cached) files.
-    The files remain mapped while the dataset lives; an engine deleting them
-    meanwhile (retention) does not disturb it.  Unlike the reader of
-    :func:`replay`, the dataset can be scanned any number of times.
+    The dataset is an ``InMemoryDataset`` over the batches of the segment
+    files, which are memory-mapped, not copied: building it reads each batch's
+    message header and verifies its CRC-32, and the data stays in the
+    (page-cached) files.  The files remain mapped while the dataset lives; an
+    engine deleting them meanwhile (retention) does not disturb it.  Unlike the
+    reader of :func:`replay`, the dataset can be scanned any number of times.
+
+    Parameters
+    ----------
+    data_dir, stream, shards, start, end
+        As for :func:`replay`; so are the order of the records and the errors raised.
 
     Returns
     -------

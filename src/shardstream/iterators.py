@@ -66,6 +66,24 @@ class IteratorCodec:
         self._secret = bytes(secret)
 
     def encode(self, stream_name: str, incarnation: int, shard_index: int, position: int, issued_ms: int) -> str:
+        """A signed token naming a read position.
+
+        Parameters
+        ----------
+        stream_name : str
+        incarnation : int
+            Tells a re-created stream of the same name from the old one.
+        shard_index : int
+        position : int
+            The record counter in the shard the token reads from.
+        issued_ms : int
+            Epoch milliseconds; the token expires five minutes later.
+
+        Returns
+        -------
+        str
+            Standard base64 text (see the module docstring for the layout).
+        """
         name = stream_name.encode("utf-8")
         body = _PREFIX + bytes([_VERSION, len(name)]) + name + _TAIL.pack(incarnation, shard_index, position, issued_ms)
         size = max(_BASE_BYTES, _BASE_BYTES + -(-(len(body) + _TAG_BYTES - _BASE_BYTES) // _BLOCK_BYTES) * _BLOCK_BYTES)
@@ -75,6 +93,16 @@ class IteratorCodec:
 
     def decode(self, token, now_ms: int) -> IteratorPosition:
         """Check a token's integrity and age.
+
+        Parameters
+        ----------
+        token : str
+        now_ms : int
+            The engine's clock, epoch milliseconds.
+
+        Returns
+        -------
+        IteratorPosition
 
         Raises
         ------
@@ -97,6 +125,14 @@ class IteratorCodec:
 
         For callers that must know which stream a token reads whatever its age
         (authorization); reading goes through :meth:`decode`.
+
+        Parameters
+        ----------
+        token : str
+
+        Returns
+        -------
+        IteratorPosition
 
         Raises
         ------
@@ -145,12 +181,23 @@ class PageTokenCodec:
         self._secret = bytes(secret)
 
     def encode(self, payload: str, issued_ms: int) -> str:
+        """A signed token carrying ``payload`` (where the next page starts), issued at ``issued_ms``."""
         body = struct.pack(">Q", issued_ms) + payload.encode("utf-8")
         tag = hmac.new(self._secret, b"page" + body, hashlib.sha256).digest()[:_TAG_BYTES]
         return base64.b64encode(body + tag).decode("ascii")
 
     def decode(self, token, now_ms: int) -> str:
         """The payload of a token made by ``encode``.
+
+        Parameters
+        ----------
+        token : str
+        now_ms : int
+            The engine's clock, epoch milliseconds.
+
+        Returns
+        -------
+        str
 
         Raises
         ------
@@ -168,6 +215,14 @@ class PageTokenCodec:
 
     def verify(self, token) -> tuple[str, int]:
         """(payload, issued ms) of a token made by ``encode``; its age is not looked at.
+
+        Parameters
+        ----------
+        token : str
+
+        Returns
+        -------
+        (str, int)
 
         Raises
         ------

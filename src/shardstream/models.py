@@ -27,6 +27,17 @@ def parse_shard_index(shard_id, *, bounded: bool = True) -> int | None:
     is none): ``shardId-5``, ``shard-5``, ``5`` and ``shardId-000000000005``
     all name shard 5.  Non-numeric values name none, and so (when ``bounded``)
     do values above 2**31 - 1.
+
+    Parameters
+    ----------
+    shard_id : object
+        Read as ``str(shard_id)``.
+    bounded : bool
+        Refuse indexes above 2**31 - 1 (a Java int), as Kinesis does.
+
+    Returns
+    -------
+    int or None
     """
     text = str(shard_id)
     digits = text.split("-", 1)[1] if "-" in text else text
@@ -79,6 +90,20 @@ def uniform_ranges(shard_count: int) -> list[tuple[int, int]]:
 
     ``step = 2**128 // N``; shard i covers ``[i * step, (i + 1) * step - 1]``
     and the last shard ends at ``2**128 - 1``, absorbing the remainder.
+
+    Parameters
+    ----------
+    shard_count : int
+
+    Returns
+    -------
+    list of (int, int)
+        ``(starting_hash_key, ending_hash_key)`` per shard, inclusive.
+
+    Raises
+    ------
+    ValueError
+        ``shard_count`` is below 1.
     """
     if shard_count < 1:
         raise ValueError("shard_count must be at least 1")
@@ -90,7 +115,21 @@ def uniform_ranges(shard_count: int) -> list[tuple[int, int]]:
 
 @dataclasses.dataclass
 class ShardInfo:
-    """One shard's place in its stream: index, hash-key range and lineage."""
+    """One shard's place in its stream: index, hash-key range and lineage.
+
+    Attributes
+    ----------
+    index : int
+        The number in the shard id.
+    starting_hash_key, ending_hash_key : int
+        The inclusive hash-key range.
+    created_ms : int
+        Epoch milliseconds.
+    parent, adjacent_parent : str or None
+        The shard ids of the parents (a split has one, a merge two).
+    closed_ms : int or None
+        When a reshard closed the shard (None while open).
+    """
 
     index: int
     starting_hash_key: int
@@ -102,13 +141,16 @@ class ShardInfo:
 
     @property
     def shard_id(self) -> str:
+        """``shardId-`` and the index in 12 digits."""
         return f"shardId-{self.index:012d}"
 
     @property
     def is_open(self) -> bool:
+        """No reshard has closed the shard."""
         return self.closed_ms is None
 
     def contains(self, hash_key: int) -> bool:
+        """Whether ``hash_key`` lies in the shard's range (both ends included)."""
         return self.starting_hash_key <= hash_key <= self.ending_hash_key
 
     def to_doc(self) -> dict:
@@ -120,14 +162,26 @@ class ShardInfo:
 
     @classmethod
     def from_doc(cls, doc: dict) -> ShardInfo:
-        """The inverse of :meth:`to_doc`."""
+        """The inverse of :meth:`to_doc`: the ShardInfo a ``doc`` from it describes."""
         fields = {f.name: doc.get(f.name) for f in dataclasses.fields(cls)}
         fields["starting_hash_key"] = int(fields["starting_hash_key"])
         fields["ending_hash_key"] = int(fields["ending_hash_key"])
         return cls(**fields)
 
     def describe(self, starting_sequence_number: str, ending_sequence_number: str | None) -> dict:
-        """The boto3 ``Shard`` shape."""
+        """The boto3 ``Shard`` shape.
+
+        Parameters
+        ----------
+        starting_sequence_number : str
+        ending_sequence_number : str or None
+            None while the shard is open (the range then has no end).
+
+        Returns
+        -------
+        dict
+            ``ShardId``, the parents present, ``HashKeyRange`` and ``SequenceNumberRange``.
+        """
         shard = {"ShardId": self.shard_id}
         if self.parent is not None:
             shard["ParentShardId"] = self.parent
@@ -145,11 +199,27 @@ class ShardInfo:
 
 
 def ms_to_datetime(ms: int) -> _dt.datetime:
+    """Epoch milliseconds ``ms`` as an aware UTC datetime."""
     return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
 
 
 def to_epoch_ms(value) -> int:
-    """A timestamp (datetime, or epoch seconds as int/float) in epoch milliseconds."""
+    """A timestamp in epoch milliseconds (rounded).
+
+    Parameters
+    ----------
+    value : datetime, int or float
+        A datetime (naive ones are taken as UTC), or epoch seconds.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        Anything else (bools included).
+    """
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=_dt.timezone.utc)

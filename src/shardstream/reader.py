@@ -24,6 +24,14 @@ def to_pandas(table: pa.Table | pa.RecordBatch):
     ``sequence_number``, ``partition_key`` and ``data`` stay in Arrow memory
     (``pandas.ArrowDtype``), which is ~40x faster than object columns for
     millions of rows; ``shard_id`` becomes a dictionary-backed column.
+
+    Parameters
+    ----------
+    table : pyarrow.Table or pyarrow.RecordBatch
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     import pandas as pd
 

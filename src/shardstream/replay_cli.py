@@ -44,6 +44,25 @@ class BoundType(click.ParamType):
     name = "TIME|SEQ"
 
     def convert(self, value, param, ctx):
+        """The ``datetime`` or sequence-number string ``value`` names (click's ``ParamType.convert``).
+
+        Parameters
+        ----------
+        value : str or object
+            The option's text; anything else (a default) is returned unchanged.
+        param : click.Parameter or None
+        ctx : click.Context or None
+            For the usage error.
+
+        Returns
+        -------
+        datetime.datetime or str
+
+        Raises
+        ------
+        click.BadParameter
+            Neither an ISO-8601 time, epoch milliseconds nor a sequence number.
+        """
         if not isinstance(value, str):
             return value
         text = value.strip()

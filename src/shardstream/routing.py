@@ -16,7 +16,7 @@ __all__ = ["HASH_KEY_MAX", "hash_key", "hash_keys", "route_keys", "uniform_range
 
 
 def hash_key(partition_key: str | bytes) -> int:
-    """The hash key Kinesis derives from a partition key (MD5, big-endian)."""
+    """The hash key Kinesis derives from ``partition_key``: its MD5 read as a big-endian 128-bit int."""
     return md5_hash_key(partition_key)
 
 
@@ -33,7 +33,20 @@ def hash_keys(partition_keys, *, simd: bool = True) -> tuple[np.ndarray, np.ndar
 
 
 def route_keys(partition_keys, shard_count: int, *, simd: bool = True) -> np.ndarray:
-    """Shard index of each key in a freshly created stream of ``shard_count`` shards."""
+    """Shard index of each key in a freshly created stream of ``shard_count`` shards.
+
+    Parameters
+    ----------
+    partition_keys : array-like of str
+    shard_count : int
+    simd : bool
+        Use the AVX2 kernel where available (identical results).
+
+    Returns
+    -------
+    numpy.ndarray
+        One shard index per key.
+    """
     table = RoutingTable([start for start, _ in uniform_ranges(shard_count)], range(shard_count))
     hi, lo = hash_keys(partition_keys, simd=simd)
     return table.route_hashes(hi, lo)

@@ -212,6 +212,16 @@ def parse_legacy_sequence_number(text) -> SequenceNumber | None:
     ``49 | creation s (10) | shard index (10) | salt (5) | counter (29)``; the
     legacy EndingSequenceNumber (counter 2**64 - 1) parses with counter
     :data:`END_COUNTER`.
+
+    Parameters
+    ----------
+    text : object
+        Anything; only a 56-digit string starting ``49`` can parse.
+
+    Returns
+    -------
+    SequenceNumber or None
+        None when ``text`` is not a number in that layout.
     """
     if not (_is_digits(text) and len(text) == SEQUENCE_NUMBER_LENGTH and text.startswith("49")):
         return None
@@ -243,6 +253,14 @@ def sequence_number_column(shard_created_s: int, shard_index: int, counters, arr
 
 def sequence_counter(text) -> int:
     """The counter a shardstream sequence number (either layout) encodes.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    int
 
     Raises
     ------

@@ -58,6 +58,12 @@ def _check_map(tags, path: str) -> list:
 def check_tags(tags, path: str = "tags") -> None:
     """Check tags to add, as Kinesis does, before any stream state is touched.
 
+    Parameters
+    ----------
+    tags : dict of str to str
+    path : str
+        The member's name in ValidationException messages.
+
     Raises
     ------
     SerializationException
@@ -79,6 +85,10 @@ def check_tags(tags, path: str = "tags") -> None:
 
 def check_tag_keys(tag_keys) -> None:
     """Check the keys of a RemoveTagsFromStream (or UntagResource) request.
+
+    Parameters
+    ----------
+    tag_keys : list of str
 
     Raises
     ------
@@ -126,6 +136,7 @@ class TagSet:
         self._tags: dict[str, str] = {}
 
     def as_dict(self) -> dict[str, str]:
+        """The tags as a new dict, in key order."""
         return dict(sorted(self._tags.items()))
 
     def __len__(self) -> int:
@@ -133,6 +144,10 @@ class TagSet:
 
     def add(self, tags: dict) -> None:
         """Insert or overwrite tags; all or nothing.
+
+        Parameters
+        ----------
+        tags : dict of str to str
 
         Raises
         ------
@@ -146,6 +161,11 @@ class TagSet:
 
     def try_add(self, tags: dict) -> bool:
         """Insert or overwrite tags that passed :func:`check_tags` unless that would make more than 50.
+
+        Parameters
+        ----------
+        tags : dict of str to str
+            Already checked: nothing is checked here but the count.
 
         Returns
         -------
@@ -165,13 +185,41 @@ class TagSet:
         )
 
     def remove(self, tag_keys) -> None:
-        """Remove tags by key (unknown keys are ignored); checked as :func:`check_tag_keys`."""
+        """Remove tags by key (unknown keys are ignored).
+
+        Parameters
+        ----------
+        tag_keys : list of str
+
+        Raises
+        ------
+        SerializationException, ValidationException, InvalidArgumentException
+            As :func:`check_tag_keys` (nothing is removed).
+        """
         check_tag_keys(tag_keys)
         for key in tag_keys:
             self._tags.pop(key, None)
 
     def list(self, exclusive_start_tag_key: str | None = None, limit: int | None = None) -> dict:
-        """boto3's ListTagsForStream: ``{"Tags": [{"Key", "Value"}...], "HasMoreTags": bool}``."""
+        """boto3's ListTagsForStream: one page of tags in key order.
+
+        Parameters
+        ----------
+        exclusive_start_tag_key : str, optional
+            List the keys after this one.
+        limit : int, optional
+            1 to 50 tags (default 50).
+
+        Returns
+        -------
+        dict
+            ``{"Tags": [{"Key", "Value"}...], "HasMoreTags": bool}``.
+
+        Raises
+        ------
+        ValidationException
+            A limit or start key out of range.
+        """
         errs: list = []
         if limit is not None:
             v.check_int_range(errs, "limit", limit, 1, 50)

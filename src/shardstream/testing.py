@@ -23,7 +23,24 @@ __all__ = ["ServerHandle", "boto3_client", "start_server"]
 
 
 class ServerHandle:
-    """A running server: ``url``, ``engine``, ``port``; ``stop()`` or use it as a context manager."""
+    """A running server: ``url``, ``engine``, ``port``; ``stop()`` or use it as a context manager.
+
+    Made by :func:`start_server`.
+
+    Parameters
+    ----------
+    engine : shardstream.Engine
+        The engine served.
+    loop : asyncio.AbstractEventLoop
+        The server thread's event loop.
+    runner : aiohttp.web.AppRunner
+        The set-up runner (cleaned up by :meth:`stop`).
+    thread : threading.Thread
+        The thread running ``loop``.
+    port : int
+        The bound port.
+    scheme : {"http", "https"}
+    """
 
     def __init__(
         self,
@@ -43,7 +60,13 @@ class ServerHandle:
         self._stopped = False
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving and join the server thread (idempotent)."""
+        """Stop serving and join the server thread (idempotent).
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds for the runner's cleanup, and again for the thread to end.
+        """
         if self._stopped:
             return
         self._stopped = True
@@ -109,7 +132,7 @@ def start_server(engine=None, port: int = 0, auth=None, tls=None, **app_kwargs) 
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context)
             loop.run_until_complete(site.start())
-            state["port"] = site._server.sockets[0].getsockname()[1]
+            state["port"] = runner.addresses[0][1]
         except BaseException as exc:  # report start-up failures to the caller
             state["error"] = exc
             ready.set()
@@ -150,12 +173,24 @@ def _server_ssl_context(tls):
 def boto3_client(url: str, region: str = "us-east-1", verify=None):
     """A boto3 Kinesis client for ``url`` with dummy credentials and retries off.
 
-    ``verify`` (https only) is passed to boto3: None (its default CA bundle),
-    False (no certificate check) or a CA bundle path.
-
     Every request goes to ``url``: botocore's endpoint rules send requests that
     carry a ``StreamId`` (or a queue or channel ARN) to an AWS host even when
     ``endpoint_url`` is set, so the client puts them back on ``url``.
+
+    Parameters
+    ----------
+    url : str
+        The server's URL (``ServerHandle.url``).
+    region : str
+        The region the requests are signed for.
+    verify : None, bool or str
+        (https only) Passed to boto3: None (its default CA bundle), False (no
+        certificate check) or a CA bundle path.
+
+    Returns
+    -------
+    botocore.client.BaseClient
+        A ``kinesis`` client.
     """
     import boto3
     from botocore.config import Config

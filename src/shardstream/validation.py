@@ -38,7 +38,7 @@ class Violation(tuple):
 
 
 def value_repr(value) -> str:
-    """How Kinesis shows a value in a validation message."""
+    """How Kinesis shows ``value`` in a validation message (``null``, ``'text'``, a blob's buffer)."""
     if value is None:
         return "null"
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -49,10 +49,12 @@ def value_repr(value) -> str:
 
 
 def blob_repr(length: int) -> str:
+    """How Kinesis shows a blob of ``length`` bytes: a Java ``HeapByteBuffer``."""
     return f"java.nio.HeapByteBuffer[pos=0 lim={length} cap={length}]"
 
 
 def render(violations: list) -> str:
+    """The ValidationException message for ``violations`` (the first ten are listed)."""
     shown = violations[:10]
     count = len(shown)
     head = f"{count} validation error{'s' if count != 1 else ''} detected: "
@@ -66,6 +68,21 @@ def raise_if_any(violations: list) -> None:
 
 
 def check_required(out: list, path: str, value) -> bool:
+    """``Member must not be null``.
+
+    Parameters
+    ----------
+    out : list
+        Violations found so far; a broken rule appends a :class:`Violation`.
+    path : str
+        The member's path in the message (``streamName``, ``shardFilter.type``, ...).
+    value : object
+
+    Returns
+    -------
+    bool
+        Whether ``value`` is present (so the other checks may look at it).
+    """
     if value is None:
         out.append(Violation("null", path, "Member must not be null"))
         return False
@@ -73,6 +90,20 @@ def check_required(out: list, path: str, value) -> bool:
 
 
 def check_length(out: list, path: str, value, lo: int | None, hi: int | None, *, shown=None) -> None:
+    """``Member must have length greater/less than or equal to ...``.
+
+    Parameters
+    ----------
+    out : list
+        Violations found so far; a broken rule appends a :class:`Violation`.
+    path : str
+        The member's path in the message (``streamName``, ``shardFilter.type``, ...).
+    value : sized
+    lo, hi : int or None
+        Inclusive bounds (None: none).
+    shown : str, optional
+        How the value appears in the message (default :func:`value_repr`).
+    """
     n = len(value)
     rep = value_repr(value) if shown is None else shown
     if lo is not None and n < lo:
@@ -82,6 +113,18 @@ def check_length(out: list, path: str, value, lo: int | None, hi: int | None, *,
 
 
 def check_pattern(out: list, path: str, value: str, pattern: str) -> None:
+    """``Member must satisfy regular expression pattern: ...`` (the whole value must match).
+
+    Parameters
+    ----------
+    out : list
+        Violations found so far; a broken rule appends a :class:`Violation`.
+    path : str
+        The member's path in the message (``streamName``, ``shardFilter.type``, ...).
+    value : str
+    pattern : str
+        A regular expression, compiled once and cached.
+    """
     rx = _compiled.get(pattern)
     if rx is None:
         rx = _compiled[pattern] = re.compile(pattern)
@@ -90,6 +133,18 @@ def check_pattern(out: list, path: str, value: str, pattern: str) -> None:
 
 
 def check_int_range(out: list, path: str, value: int, lo: int | None, hi: int | None) -> None:
+    """``Member must have value greater/less than or equal to ...``.
+
+    Parameters
+    ----------
+    out : list
+        Violations found so far; a broken rule appends a :class:`Violation`.
+    path : str
+        The member's path in the message (``streamName``, ``shardFilter.type``, ...).
+    value : int
+    lo, hi : int or None
+        Inclusive bounds (None: none).
+    """
     if lo is not None and value < lo:
         out.append(Violation(value_repr(value), path, f"Member must have value greater than or equal to {lo}"))
     if hi is not None and value > hi:
@@ -97,12 +152,35 @@ def check_int_range(out: list, path: str, value: int, lo: int | None, hi: int | 
 
 
 def check_enum(out: list, path: str, value: str, allowed: list[str]) -> None:
+    """``Member must satisfy enum value set: [...]``.
+
+    Parameters
+    ----------
+    out : list
+        Violations found so far; a broken rule appends a :class:`Violation`.
+    path : str
+        The member's path in the message (``streamName``, ``shardFilter.type``, ...).
+    value : str
+    allowed : list of str
+        In the order the message lists them.
+    """
     if value not in allowed:
         out.append(Violation(value_repr(value), path, f"Member must satisfy enum value set: [{', '.join(allowed)}]"))
 
 
 def check_name(out: list, path: str, value, *, required: bool = True) -> None:
-    """Stream, shard and consumer names: 1-128 characters of ``[a-zA-Z0-9_.-]``."""
+    """Stream, shard and consumer names: 1-128 characters of ``[a-zA-Z0-9_.-]``.
+
+    Parameters
+    ----------
+    out : list
+        Violations found so far; a broken rule appends a :class:`Violation`.
+    path : str
+        The member's path in the message (``streamName``, ``shardFilter.type``, ...).
+    value : str or None
+    required : bool
+        Whether None is a violation (``Member must not be null``) or passes.
+    """
     if value is None:
         if required:
             check_required(out, path, value)
@@ -116,7 +194,19 @@ MAX_RETENTION_HOURS = 8760
 
 
 def check_retention(hours) -> None:
-    """Raise Kinesis's InvalidArgumentException for a retention outside 24..8760 hours."""
+    """Raise Kinesis's InvalidArgumentException for a retention outside 24..8760 hours.
+
+    Parameters
+    ----------
+    hours : int
+
+    Raises
+    ------
+    SerializationException
+        ``hours`` is not an int.
+    InvalidArgumentException
+        Below 24 or above 8760.
+    """
     if not isinstance(hours, int) or isinstance(hours, bool):
         raise SerializationException(f"RetentionPeriodHours must be an int, not {type(hours).__name__}")
     if hours < MIN_RETENTION_HOURS:
@@ -142,7 +232,22 @@ SHARD_FILTER_TYPES = [
 
 
 def check_shard_filter(shard_filter) -> None:
-    """Validate a ListShards ShardFilter: its Type, and the ShardId or Timestamp that Type needs."""
+    """Validate a ListShards ShardFilter: its Type, and the ShardId or Timestamp that Type needs.
+
+    Parameters
+    ----------
+    shard_filter : dict or None
+        ``{"Type", "ShardId", "Timestamp"}``; None passes.
+
+    Raises
+    ------
+    SerializationException
+        Not a structure.
+    ValidationException
+        A missing or unknown Type, or a malformed ShardId.
+    InvalidArgumentException
+        AFTER_SHARD_ID without a ShardId, AT_/FROM_TIMESTAMP without a Timestamp.
+    """
     if shard_filter is None:
         return
     if not isinstance(shard_filter, dict):

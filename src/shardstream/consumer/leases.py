@@ -83,35 +83,86 @@ class LeaseStore(abc.ABC):
 
     @abc.abstractmethod
     def get(self, lease_key: str) -> Lease | None:
-        """The lease of one shard, or None."""
+        """The lease of shard ``lease_key`` (a copy), or None."""
 
     @abc.abstractmethod
     def take(self, lease_key: str, expected_counter: int, owner: str) -> Lease | None:
-        """Make ``owner`` hold the lease if its counter is still ``expected_counter``; the new lease or None."""
+        """Make ``owner`` hold the lease if its counter is still ``expected_counter``.
+
+        Parameters
+        ----------
+        lease_key : str
+        expected_counter : int
+            The counter the taker last saw: the condition of the write.
+        owner : str
+            The taking worker; a change of owner counts an owner switch.
+
+        Returns
+        -------
+        Lease or None
+            The lease as taken (counter bumped), or None when it is missing or
+            its counter moved on.
+        """
 
     @abc.abstractmethod
     def renew(self, lease_key: str, owner: str) -> Lease | None:
-        """Bump the counter of a lease ``owner`` still holds (others see it is alive); None if lost.
+        """Bump the counter of a lease ``owner`` still holds (others see it is alive).
 
         Conditional on the owner only: checkpoints bump the counter too, and a
         lease is lost exactly when another worker took it.
+
+        Parameters
+        ----------
+        lease_key : str
+        owner : str
+
+        Returns
+        -------
+        Lease or None
+            The renewed lease, or None when ``owner`` no longer holds it.
         """
 
     @abc.abstractmethod
     def release(self, lease_key: str, owner: str) -> bool:
-        """Give up a lease ``owner`` holds, so another worker may take it at once."""
+        """Give up a lease ``owner`` holds, so another worker may take it at once.
+
+        Parameters
+        ----------
+        lease_key : str
+        owner : str
+
+        Returns
+        -------
+        bool
+            False (and nothing changes) when ``owner`` does not hold it.
+        """
 
     @abc.abstractmethod
     def checkpoint(self, lease_key: str, owner: str, checkpoint: str, sub_sequence_number: int = 0) -> bool:
-        """Record a checkpoint if ``owner`` still holds the lease; resets owner switches."""
+        """Record a checkpoint if ``owner`` still holds the lease; resets owner switches.
+
+        Parameters
+        ----------
+        lease_key : str
+        owner : str
+        checkpoint : str
+            A sequence number, a starting position or ``SHARD_END``.
+        sub_sequence_number : int
+            Position inside a KPL-aggregated record (0 otherwise).
+
+        Returns
+        -------
+        bool
+            False (and nothing changes) when ``owner`` does not hold it.
+        """
 
     @abc.abstractmethod
     def set_children(self, lease_key: str, child_shard_ids) -> None:
-        """Record the shard's children (known once it ended)."""
+        """Record ``child_shard_ids``, the children of shard ``lease_key`` (known once it ended)."""
 
     @abc.abstractmethod
     def delete(self, lease_key: str) -> None:
-        """Remove a lease."""
+        """Remove the lease of shard ``lease_key`` (nothing if there is none)."""
 
     def close(self) -> None:  # noqa: B027 - optional: only stores with files need it
         """Release resources (files)."""
@@ -335,6 +386,11 @@ def open_lease_store(leases, group: str) -> LeaseStore:
     leases : None, path-like or LeaseStore
         None: a new in-memory table; a path: an SQLite file; a store: itself.
     group : str
+        The consumer group (an SQLite file holds the tables of several groups).
+
+    Returns
+    -------
+    LeaseStore
     """
     if leases is None:
         return MemoryLeaseStore()

@@ -86,11 +86,16 @@ class RecordProcessor:
         """The shard is closed and fully delivered: call ``checkpointer.checkpoint()``.
 
         The default does exactly that.
+
+        Parameters
+        ----------
+        checkpointer : Checkpointer
+            Its ``checkpoint()`` records ``SHARD_END``.
         """
         checkpointer.checkpoint()
 
     def shutdown_requested(self, checkpointer: Checkpointer) -> None:
-        """The consumer is stopping: checkpoint what is done (optional)."""
+        """The consumer is stopping: checkpoint what is done with ``checkpointer`` (optional)."""
 
 
 class Checkpointer:

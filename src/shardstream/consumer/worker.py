@@ -89,8 +89,9 @@ class ConsumerBatch:
 class _QueueProcessor(RecordProcessor):
     """Hands batches to the consumer's iterator (consumers made without a processor)."""
 
-    def __init__(self, consumer: Consumer):
-        self._consumer = consumer
+    def __init__(self, batches: queue.Queue, stopping: threading.Event):
+        self._batches = batches
+        self._stopping = stopping
         self.shard_id = ""
 
     def initialize(self, shard_id, starting_position):
@@ -98,9 +99,9 @@ class _QueueProcessor(RecordProcessor):
 
     def process(self, records, checkpointer, millis_behind_latest):
         batch = ConsumerBatch(self.shard_id, records, millis_behind_latest, checkpointer)
-        while not self._consumer._stopping.is_set():
+        while not self._stopping.is_set():
             try:
-                self._consumer._batches.put(batch, timeout=0.1)
+                self._batches.put(batch, timeout=0.1)
                 return
             except queue.Full:
                 continue
@@ -195,9 +196,11 @@ class Consumer:
         self.failover_ms = int(failover_ms)
         self.idle_ms = int(idle_ms)
         self.max_records = int(max_records)
-        self._processor_factory = processor if processor is not None else (lambda: _QueueProcessor(self))
         self._batches: queue.Queue = queue.Queue(maxsize=16)
         self._stopping = threading.Event()
+        self._processor_factory = (
+            processor if processor is not None else (lambda: _QueueProcessor(self._batches, self._stopping))
+        )
         self._stopped = threading.Event()
         self._started = False
         self._thread: threading.Thread | None = None
@@ -209,7 +212,13 @@ class Consumer:
     # -- lifecycle -------------------------------------------------------------------
 
     def run(self) -> None:
-        """Work until :meth:`stop` (or SIGINT/SIGTERM when called from the main thread)."""
+        """Work until :meth:`stop` (or SIGINT/SIGTERM when called from the main thread).
+
+        Raises
+        ------
+        RuntimeError
+            The consumer ran before (a Consumer runs once).
+        """
         if self._started:
             raise RuntimeError("a Consumer runs once")
         self._started = True
@@ -238,13 +247,40 @@ class Consumer:
             _log.exception("consumer %s failed", self.worker_id)
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Stop gracefully: processors get ``shutdown_requested``, leases are released; waits."""
+        """Stop gracefully: processors get ``shutdown_requested``, leases are released; waits.
+
+        Parameters
+        ----------
+        timeout : float or None
+            Longest wait, in seconds, for the worker to finish (None: no limit).
+            Nothing is waited for when the consumer never started.
+        """
         self._stopping.set()
         if self._started:
             self._stopped.wait(timeout)
 
     def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> bool:
-        """Poll ``condition`` until true or ``timeout`` seconds passed; whether it became true."""
+        """Poll ``condition`` until true or ``timeout`` seconds passed.
+
+        Parameters
+        ----------
+        condition : callable
+            Called without arguments; truthy ends the wait.
+        timeout : float
+            Seconds.
+        interval : float
+            Seconds between polls.
+
+        Returns
+        -------
+        bool
+            Whether ``condition`` became true.
+
+        Raises
+        ------
+        RuntimeError
+            The consumer stopped with an error (chained to it).
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():
@@ -405,9 +441,13 @@ class Consumer:
         old = self._shards.get(lease.lease_key)
         if old is not None and not old.done.is_set():
             return
-        worker = _ShardWorker(self, lease)
+        worker = _ShardWorker(self, lease, self._processor_factory, self._stopping, self._report_lag)
         self._shards[lease.lease_key] = worker
         worker.thread.start()
+
+    def _report_lag(self, shard_id: str, lag: ShardLag) -> None:
+        """Called by a shard thread after each read."""
+        self._lag[shard_id] = lag
 
     def _reap(self) -> None:
         for key, worker in list(self._shards.items()):
@@ -425,11 +465,26 @@ class Consumer:
 
 
 class _ShardWorker:
-    """Reads one leased shard and drives its processor (the KCL's ShardConsumer)."""
+    """Reads one leased shard and drives its processor (the KCL's ShardConsumer).
 
-    def __init__(self, consumer: Consumer, lease: Lease):
+    Reads the consumer's public settings (``stream``, ``store``, ``worker_id``, ...); what is the
+    consumer's own comes in as arguments: ``make_processor``, the ``stopping`` event (only read) and
+    ``report_lag(shard_id, ShardLag)``, called after every read.
+    """
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        lease: Lease,
+        make_processor: Callable[[], RecordProcessor],
+        stopping: threading.Event,
+        report_lag: Callable[[str, ShardLag], None],
+    ):
         self.consumer = consumer
         self.lease = lease
+        self._make_processor = make_processor
+        self._stopping = stopping
+        self._report_lag = report_lag
         self.shard_id = lease.lease_key
         self.lost = threading.Event()
         self.done = threading.Event()
@@ -453,7 +508,7 @@ class _ShardWorker:
 
     def _wait_for_parents(self) -> bool:
         c = self.consumer
-        while not (c._stopping.is_set() or self.lost.is_set()):
+        while not (self._stopping.is_set() or self.lost.is_set()):
             parents = [c.store.get(p) for p in self.lease.parent_shard_ids]
             if all(p is None or p.finished for p in parents):
                 return True
@@ -479,14 +534,14 @@ class _ShardWorker:
         c = self.consumer
         checkpoint = self.lease.checkpoint
         checkpointer = Checkpointer(self.shard_id, self._save, checkpoint)
-        processor = c._processor_factory()
+        processor = self._make_processor()
         processor.initialize(self.shard_id, checkpoint)
         iterator = self._iterator(checkpoint)
         while True:
             if self.lost.is_set():
                 processor.lease_lost()
                 return
-            if c._stopping.is_set():
+            if self._stopping.is_set():
                 processor.shutdown_requested(checkpointer)
                 return
             try:
@@ -498,20 +553,20 @@ class _ShardWorker:
             count = records.num_rows if c.record_format == "arrow" else len(records)
             behind = response.get("MillisBehindLatest")
             if count:
-                checkpointer._delivered(_last_sequence_number(records))
+                checkpointer.largest_delivered = _last_sequence_number(records)
                 try:
                     processor.process(records, checkpointer, behind)
                 except LeaseLostError:
                     self.lost.set()  # taken by another worker while processing: lease_lost() next
                 except Exception:
                     _log.exception("processor of shard %s failed on a batch; going on", self.shard_id)
-            c._lag[self.shard_id] = ShardLag(behind, self._records_behind(checkpointer.largest_delivered))
+            self._report_lag(self.shard_id, ShardLag(behind, self._records_behind(checkpointer.largest_delivered)))
             if "ChildShards" in response and response.get("NextShardIterator") is None:
                 self._end(processor, checkpointer, response["ChildShards"])
                 return
             iterator = response["NextShardIterator"]
             if not count:
-                c._stopping.wait(c.idle_ms / 1000)
+                self._stopping.wait(c.idle_ms / 1000)
 
     def _end(self, processor: RecordProcessor, checkpointer: Checkpointer, children: list[dict]) -> None:
         """Shard end: lease the children, let the processor checkpoint SHARD_END (the KCL requires it)."""

@@ -33,6 +33,15 @@ def split_command(executable_name: str) -> list[str]:
     The daemon splits at runs of spaces (no shell, no quoting), so a path
     with spaces cannot be given; wrap such a command in a script.
 
+    Parameters
+    ----------
+    executable_name : str
+        The ``executableName`` property.
+
+    Returns
+    -------
+    list of str
+
     Examples
     --------
     >>> split_command("python3  /opt/app/processor.py --verbose")
@@ -137,6 +146,22 @@ class KclConfig:
     @classmethod
     def from_dict(cls, props: Mapping[str, str], base_dir=".") -> KclConfig:
         """Build from already-parsed properties (see :meth:`from_properties` for the keys).
+
+        Parameters
+        ----------
+        props : Mapping of str to str
+            Property names to values (values are stripped; empty ones count as absent).
+        base_dir : str or path-like
+            What relative paths in the properties (the lease file) are relative to.
+
+        Returns
+        -------
+        KclConfig
+
+        Raises
+        ------
+        ValueError
+            A required key is missing or a value is malformed.
 
         Examples
         --------

@@ -101,7 +101,7 @@ class MultiLangProcessor(RecordProcessor):
     # -- RecordProcessor callbacks ------------------------------------------------------------------
 
     def initialize(self, shard_id: str, starting_position: str) -> None:
-        """Start the child and send it ``initialize``."""
+        """Start the child and send it ``initialize`` with ``shard_id`` and ``starting_position``."""
         self.shard_id = shard_id
         self._start()
         message = {"action": "initialize", "shardId": shard_id, "sequenceNumber": starting_position}
@@ -109,7 +109,17 @@ class MultiLangProcessor(RecordProcessor):
         self.state = "active"
 
     def process(self, records, checkpointer: Checkpointer, millis_behind_latest) -> None:
-        """Send ``processRecords`` and serve the child's checkpoints until it reports done."""
+        """Send ``processRecords`` and serve the child's checkpoints until it reports done.
+
+        Parameters
+        ----------
+        records : pyarrow.RecordBatch or list of dict
+            Sent as the MultiLangDaemon's record messages (``data`` base64).
+        checkpointer : Checkpointer
+            Serves the child's ``checkpoint`` requests.
+        millis_behind_latest : int
+            Sent as ``millisBehindLatest``.
+        """
         self._require_active("processRecords")
         message = {
             "action": "processRecords",
@@ -123,13 +133,18 @@ class MultiLangProcessor(RecordProcessor):
         self._finish({"action": "leaseLost"}, None)
 
     def shard_ended(self, checkpointer: Checkpointer) -> None:
-        """Send ``shardEnded`` (the child must checkpoint ``SHARD_END``), then let the child exit."""
+        """Send ``shardEnded`` (the child must checkpoint ``SHARD_END`` through ``checkpointer``), then let it exit."""
         self._finish({"action": "shardEnded"}, checkpointer)
 
     def shutdown_requested(self, checkpointer: Checkpointer) -> None:
         """Send ``shutdownRequested`` (the child may checkpoint), then ``leaseLost`` as KCL 2.x/3.x do.
 
-        The child then exits.
+        The child then exits.  Nothing is sent when the child is not running.
+
+        Parameters
+        ----------
+        checkpointer : Checkpointer
+            Serves the child's ``checkpoint`` requests meanwhile.
         """
         if self.state != "active":
             _log.info("shutdown requested for shard %s, whose child is not running", self.shard_id)

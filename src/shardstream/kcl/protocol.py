@@ -154,6 +154,16 @@ def checkpoint_error_name(exc: BaseException) -> str:
     anything else                               ``KinesisClientLibDependencyException``
     ==========================================  ============================================
 
+    Parameters
+    ----------
+    exc : BaseException
+        What the checkpoint raised.
+
+    Returns
+    -------
+    str
+        The name from the table above.
+
     Examples
     --------
     >>> checkpoint_error_name(LeaseLostError("gone"))

@@ -11,7 +11,7 @@ __all__ = ["make_app"]
 
 
 def make_app(engine, **kwargs):
-    """Build the aiohttp application serving ``engine`` (see :func:`shardstream.server.app.make_app`)."""
+    """Build the aiohttp application serving ``engine``; ``kwargs`` go to :func:`shardstream.server.app.make_app`."""
     from .app import make_app as _make_app
 
     return _make_app(engine, **kwargs)

@@ -137,6 +137,24 @@ class AuthConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> AuthConfig:
+        """The config of the JSON form (see the class docstring).
+
+        Parameters
+        ----------
+        data : Mapping
+            ``{"keys": {...}, "clock_skew_s": ...}``.
+
+        Returns
+        -------
+        AuthConfig
+
+        Raises
+        ------
+        ValueError
+            No ``keys`` object, a key without a string ``secret``, ``actions`` or
+            ``streams`` neither ``"*"`` nor a list of strings, or a negative or
+            non-numeric ``clock_skew_s``.
+        """
         if not isinstance(data, Mapping) or not isinstance(data.get("keys"), Mapping):
             raise ValueError('auth config must be an object with a "keys" object')
         keys = {}
@@ -155,6 +173,23 @@ class AuthConfig:
 
     @classmethod
     def load(cls, path) -> AuthConfig:
+        """:meth:`from_dict` of the JSON file at ``path``.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        AuthConfig
+
+        Raises
+        ------
+        OSError
+            The file cannot be read.
+        ValueError
+            Not JSON (``json.JSONDecodeError``), or as :meth:`from_dict`.
+        """
         with open(path, encoding="utf-8") as fh:
             return cls.from_dict(json.load(fh))
 
@@ -216,7 +251,23 @@ def _hmac(key: bytes, msg: str) -> bytes:
 
 
 def signature(secret: str, date: str, region: str, service: str, string_to_sign: str) -> str:
-    """hex(HMAC(kSigning, string_to_sign)) with the SigV4 key-derivation chain."""
+    """hex(HMAC(kSigning, string_to_sign)) with the SigV4 key-derivation chain.
+
+    Parameters
+    ----------
+    secret : str
+        The secret access key.
+    date : str
+        ``YYYYMMDD`` of the credential scope.
+    region, service : str
+        Of the credential scope.
+    string_to_sign : str
+
+    Returns
+    -------
+    str
+        64 lower-case hex digits.
+    """
     k = _hmac(("AWS4" + secret).encode("utf-8"), date)
     k = _hmac(k, region)
     k = _hmac(k, service)
@@ -228,7 +279,20 @@ _REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 def request_region(headers, query_string: str = "") -> str | None:
-    """The region a SigV4 request is scoped to (from ``Authorization`` or ``X-Amz-Credential``), if any."""
+    """The region a SigV4 request is scoped to (from ``Authorization`` or ``X-Amz-Credential``), if any.
+
+    Parameters
+    ----------
+    headers : Mapping
+        The request headers.
+    query_string : str
+        The raw query string (presigned requests carry ``X-Amz-Credential`` there).
+
+    Returns
+    -------
+    str or None
+        None when there is no credential, or its region part does not look like a region.
+    """
     credential = None
     header = headers.get("Authorization")
     if header:
@@ -561,9 +625,26 @@ class Authenticator:
 def make_authenticator(auth, *, region: str, account_id: str) -> Authenticator:
     """Build the :class:`Authenticator` for ``make_app(..., auth=...)``.
 
-    ``auth`` may be None or ``"presence"`` (the default: kinesalite's checks),
-    ``"off"``, an :class:`AuthConfig`, a dict in the JSON form, a path to a JSON
-    file (verify mode), or an :class:`Authenticator`.
+    Parameters
+    ----------
+    auth : None, str, path-like, Mapping, AuthConfig or Authenticator
+        None or ``"presence"`` (the default: kinesalite's checks), ``"off"``, an
+        :class:`AuthConfig`, a dict in the JSON form, a path to a JSON file
+        (these three: verify mode), or an :class:`Authenticator` (used as it is).
+    region, account_id : str
+        As :class:`Authenticator` takes them (our region; the account named in
+        AccessDenied messages).
+
+    Returns
+    -------
+    Authenticator
+
+    Raises
+    ------
+    TypeError
+        ``auth`` of another type.
+    ValueError, OSError
+        A bad key table (:meth:`AuthConfig.from_dict`, :meth:`AuthConfig.load`).
     """
     if isinstance(auth, Authenticator):
         return auth

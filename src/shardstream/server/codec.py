@@ -74,7 +74,23 @@ def _type_error(value, target: str) -> SerializationException:
 
 
 def decode_blob(value) -> bytes:
-    """Strict RFC 4648 base64 (with padding) -> bytes, with Kinesis's SerializationException texts."""
+    """Strict RFC 4648 base64 (with padding) -> bytes, with Kinesis's SerializationException texts.
+
+    Parameters
+    ----------
+    value : str or bytes-like
+        Base64 text; bytes (from CBOR) are returned as they are.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    SerializationException
+        Not a string, a length not a multiple of 4, a character outside the
+        alphabet, misplaced padding or non-zero bits under it.
+    """
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if not isinstance(value, str):
@@ -116,7 +132,22 @@ def decode_blob(value) -> bytes:
 
 
 def decode_timestamp(value) -> _dt.datetime:
-    """Epoch seconds (int or float; a datetime passes through) -> an aware UTC datetime."""
+    """Epoch seconds -> an aware UTC datetime (rounded to the millisecond).
+
+    Parameters
+    ----------
+    value : int, float or datetime
+        A datetime passes through (a naive one gets UTC).
+
+    Returns
+    -------
+    datetime.datetime
+
+    Raises
+    ------
+    SerializationException
+        A string, a bool or another type, or a value out of datetime's range.
+    """
     if isinstance(value, _dt.datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
     if isinstance(value, str):
@@ -225,7 +256,24 @@ except ImportError:  # pragma: no cover - an extension built before the module e
 
 
 def decode_params(operation: str, params: dict) -> dict:
-    """A JSON-form request body as engine arguments: nulls dropped, blobs -> bytes, timestamps -> datetime."""
+    """A JSON-form request body as engine arguments: nulls dropped, blobs -> bytes, timestamps -> datetime.
+
+    Parameters
+    ----------
+    operation : str
+        Picks the members decoded (:data:`BLOB_PATHS`, :data:`TIMESTAMP_PATHS`).
+    params : dict
+        The validated body (:func:`.shapes.validate`).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    SerializationException
+        A blob or timestamp that does not decode (:func:`decode_blob`, :func:`decode_timestamp`).
+    """
     if operation == "PutRecords":
         fast = _decode_put_records(params)
         if fast is not None:
@@ -263,12 +311,23 @@ class EncodedJSON:
 
 
 def get_records_json(response: dict) -> EncodedJSON | None:
-    """A GetRecords response whose ``Records`` is an Arrow batch, as its JSON body; None if it cannot be.
+    """A GetRecords ``response`` whose ``Records`` is an Arrow batch, as its JSON body; None if it cannot be.
 
     The records are written from the batch's buffers in one pass (no dict per
     record); the other members (``NextShardIterator`` or ``ChildShards``,
     ``MillisBehindLatest``) follow in their order, as :func:`encode_json`
     would write the same response.
+
+    Parameters
+    ----------
+    response : dict
+        From ``Stream.get_record_batch``.
+
+    Returns
+    -------
+    EncodedJSON or None
+        None when the C writer is missing or refuses the batch (nulls, another
+        schema, a pre-1970 arrival time): the caller takes the general path.
     """
     try:
         from .._wire_json import records_json
@@ -283,7 +342,7 @@ def get_records_json(response: dict) -> EncodedJSON | None:
 
 
 def encode_json(value) -> bytes:
-    """A response dict as Kinesis JSON 1.1 (datetimes as epoch seconds, bytes as base64)."""
+    """A response dict ``value`` as Kinesis JSON 1.1 bytes (datetimes as epoch seconds, bytes as base64)."""
     return orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS)
 
 
@@ -300,11 +359,24 @@ class _EpochMillis:
 
 
 def decode_cbor(body: bytes):
-    """Decode a CBOR request body; tag 1 (AWS: epoch *milliseconds*) becomes an :class:`_EpochMillis`.
+    """Decode a CBOR request ``body``; tag 1 (AWS: epoch *milliseconds*) becomes an :class:`_EpochMillis`.
 
     A small decoder of our own: cbor2 reads tag 1 as epoch *seconds* (and fails
     on millisecond values), and AWS needs nothing beyond RFC 8949's basic items.
-    Raises SerializationException on malformed input.
+
+    Parameters
+    ----------
+    body : bytes
+
+    Returns
+    -------
+    object
+        The one data item the body holds.
+
+    Raises
+    ------
+    SerializationException
+        Malformed input, or bytes after the item.
     """
     try:
         value, end = _cbor_item(memoryview(body), 0, 0)
@@ -415,14 +487,29 @@ RAW_BLOB_OPERATIONS = frozenset({"PutRecords", "PutRecord", "GetRecords"})
 
 
 def parse_cbor_request(body: bytes, operation: str | None):
-    """A CBOR request body in the form validation takes (spec 2.2), read in C.
+    """A CBOR request ``body`` of ``operation`` in the form validation takes (spec 2.2), read in C.
 
     :func:`shardstream._wire_cbor.decode_request` reads every body
     :func:`decode_cbor` reads (tags, indefinite lengths, half floats), ~20x
     faster, straight into the JSON form (:func:`cbor_to_json_form`); for the
     operations in :data:`RAW_BLOB_OPERATIONS` the blobs under ``Data`` keys
     stay bytes, so they are not base64-encoded only to be decoded again.
-    Malformed input raises SerializationException.
+
+    Parameters
+    ----------
+    body : bytes
+    operation : str or None
+        The X-Amz-Target's operation (None when unknown).
+
+    Returns
+    -------
+    object
+        The body in JSON form (a dict for any well-formed request).
+
+    Raises
+    ------
+    SerializationException
+        Malformed input.
     """
     try:
         return decode_request(body, operation in RAW_BLOB_OPERATIONS)
@@ -431,7 +518,7 @@ def parse_cbor_request(body: bytes, operation: str | None):
 
 
 def cbor_to_json_form(value):
-    """A decoded CBOR body in JSON form: byte strings -> base64, epoch-ms tags -> epoch seconds."""
+    """A decoded CBOR body ``value`` in JSON form: byte strings -> base64, epoch-ms tags -> epoch seconds."""
     if isinstance(value, _EpochMillis):
         return value.ms / 1000
     if isinstance(value, (bytes, bytearray)):
@@ -458,10 +545,18 @@ def _cbor_ready(value):
 
 
 def encode_cbor(value) -> bytes:
-    """A response dict as Kinesis CBOR 1.1 (datetimes as tag 1 + epoch ms, bytes as byte strings).
+    """A response dict ``value`` as Kinesis CBOR 1.1 (datetimes as tag 1 + epoch ms, bytes as byte strings).
 
     A value without datetimes is written in C (:func:`shardstream._wire_cbor.encode_plain`,
     the bytes cbor2 would write, ~3x faster); others go through cbor2.
+
+    Parameters
+    ----------
+    value : dict
+
+    Returns
+    -------
+    bytes
     """
     out = _encode_plain(value)
     if out is not None:

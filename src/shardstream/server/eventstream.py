@@ -85,13 +85,41 @@ def encode_message(headers: dict[str, str], payload: bytes = b"") -> bytes:
 
 
 def event_message(event_type: str, payload: bytes, content_type: str = JSON_PAYLOAD_TYPE) -> bytes:
-    """An ``event`` message of ``event_type`` (``initial-response``, ``SubscribeToShardEvent``)."""
+    """An ``event`` message of ``event_type`` (``initial-response``, ``SubscribeToShardEvent``).
+
+    Parameters
+    ----------
+    event_type : str
+    payload : bytes
+        The encoded event (JSON or CBOR).
+    content_type : str
+        The payload's ``:content-type`` header.
+
+    Returns
+    -------
+    bytes
+        One event-stream message (prelude, headers, payload, CRCs).
+    """
     headers = {":message-type": "event", ":event-type": event_type, ":content-type": content_type}
     return encode_message(headers, payload)
 
 
 def exception_message(exception_type: str, payload: bytes, content_type: str = JSON_PAYLOAD_TYPE) -> bytes:
-    """An ``exception`` message (``ResourceInUseException``, ...) carrying ``{"message": ...}``."""
+    """An ``exception`` message (``ResourceInUseException``, ...) carrying ``{"message": ...}``.
+
+    Parameters
+    ----------
+    exception_type : str
+    payload : bytes
+        The encoded ``{"message": ...}``.
+    content_type : str
+        The payload's ``:content-type`` header.
+
+    Returns
+    -------
+    bytes
+        One event-stream message.
+    """
     headers = {":message-type": "exception", ":exception-type": exception_type, ":content-type": content_type}
     return encode_message(headers, payload)
 

@@ -90,7 +90,17 @@ class Target:
         return self.stream is None and self.member is not None
 
     def resource_arn(self, region: str, account_id: str) -> str:
-        """The ARN to name in an AccessDenied message: as given, else the stream's, else the account's."""
+        """The ARN to name in an AccessDenied message: as given, else the stream's, else the account's.
+
+        Parameters
+        ----------
+        region, account_id : str
+            For the ARN when the request gave none.
+
+        Returns
+        -------
+        str
+        """
         if self.arn is not None:
             return self.arn
         if self.stream is not None:

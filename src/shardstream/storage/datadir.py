@@ -46,6 +46,17 @@ class DataDirectoryLocked(RuntimeError):
 class DataDirectory:
     """An open data directory (use :meth:`open`).
 
+    Parameters
+    ----------
+    path : pathlib.Path
+    lock_fd : int
+        The open ``LOCK`` file, already locked (closed by :meth:`close`).
+    doc : dict
+        The contents of ``engine.json`` as they will be written.
+    was_clean : bool
+    on_disk : dict or None
+        ``engine.json`` as last read (None: there is no file yet).
+
     Attributes
     ----------
     path : pathlib.Path
@@ -67,6 +78,16 @@ class DataDirectory:
     @classmethod
     def open(cls, path, *, region: str, account_id: str) -> DataDirectory:
         """Lock ``path`` (creating it if needed), check and mark ``engine.json``, clear crash leftovers.
+
+        Parameters
+        ----------
+        path : str or path-like
+        region, account_id : str
+            Recorded in a new ``engine.json``; an existing one must match.
+
+        Returns
+        -------
+        DataDirectory
 
         Raises
         ------
@@ -127,6 +148,7 @@ class DataDirectory:
 
     @property
     def iterator_secret(self) -> bytes:
+        """The key that signs this directory's shard iterators and page tokens (from ``engine.json``)."""
         return bytes.fromhex(self.doc["iterator_secret"])
 
     def mark_in_use(self) -> None:
@@ -147,6 +169,18 @@ class DataDirectory:
         """Update ``engine.json`` with ``fields`` (and the ``clean`` flag) atomically.
 
         Writes nothing when the document would not change.
+
+        Parameters
+        ----------
+        clean : bool, optional
+            The new ``clean`` flag (None: unchanged).
+        **fields
+            Top-level members to set.
+
+        Raises
+        ------
+        OSError
+            The file could not be written (``self.doc`` is updated all the same).
         """
         self.doc.update(fields)
         if clean is not None:
@@ -177,6 +211,11 @@ class DataDirectory:
         If ``engine.json`` cannot be written (a full disk) the directory stays
         marked in use, which only makes the next open recover as after a
         crash; that is logged, not raised.
+
+        Parameters
+        ----------
+        clean : bool
+            False leaves ``engine.json`` saying the directory is in use.
         """
         if self._lock_fd < 0:
             return

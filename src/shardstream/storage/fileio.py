@@ -64,11 +64,11 @@ class SegmentIO:
         return total
 
     def fsync(self, fd: int) -> None:
-        """``fsync(fd)``: what was written survives a power failure once this returns."""
+        """``fsync(fd)``: what was written to ``fd`` survives a power failure once this returns."""
         os.fsync(fd)
 
     def truncate(self, fd: int, size: int) -> None:
-        """Cut the file to ``size`` bytes (never needs free space)."""
+        """Cut the file open as ``fd`` to ``size`` bytes (never needs free space)."""
         os.ftruncate(fd, size)
 
 

@@ -92,6 +92,13 @@ SEGMENT_NAME_RE = re.compile(r"(\d{20})" + re.escape(SEGMENT_SUFFIX))
 class CorruptSegmentError(ValueError):
     """A segment file is damaged somewhere recovery may not repair it.
 
+    Parameters
+    ----------
+    path : str or path-like
+    offset : int
+    reason : str
+        As the attributes below.
+
     Attributes
     ----------
     path : str
@@ -110,8 +117,24 @@ class CorruptSegmentError(ValueError):
 
 
 def segment_file_name(base_counter: int) -> str:
-    """The file name of the segment whose first record has ``base_counter``.
+    """The file name of the segment whose first record has counter ``base_counter``.
 
+    Parameters
+    ----------
+    base_counter : int
+
+    Returns
+    -------
+    str
+        20 digits and ``.arrows``.
+
+    Raises
+    ------
+    ValueError
+        A counter below 0 or above :data:`~shardstream.sequence.LEGACY_END_COUNTER`.
+
+    Examples
+    --------
     >>> segment_file_name(1)
     '00000000000000000001.arrows'
     """
@@ -257,6 +280,15 @@ def _exact(arr: pa.Array, crc: int) -> tuple[pa.Array, int]:
 def prepare_for_write(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
     """``batch`` with exactly the buffers that will be written, and their CRC-32.
 
+    Parameters
+    ----------
+    batch : pyarrow.RecordBatch
+        In the stored schema.
+
+    Returns
+    -------
+    (pyarrow.RecordBatch, int)
+
     The CRC equals what :func:`batch_crc32` computes on the batch read back.
     """
     try:
@@ -288,7 +320,7 @@ def _canonicalize(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def batch_counters(batch: pa.RecordBatch) -> np.ndarray:
-    """The ``counter`` column (the last) of a stored-schema batch, as a uint64 array."""
+    """The ``counter`` column (the last) of ``batch``, a stored-schema batch, as a uint64 array."""
     return batch.column(batch.num_columns - 1).to_numpy(zero_copy_only=False)
 
 
@@ -297,7 +329,7 @@ _DATA_INDEX = RECORD_SCHEMA.get_field_index("data")
 
 
 def batch_data_offsets(batch: pa.RecordBatch) -> np.ndarray:
-    """Start offsets of each row's data (length ``num_rows + 1``), relative to the first row."""
+    """Start offsets of each row's data in ``batch`` (length ``num_rows + 1``), relative to the first row."""
     data = batch.column(_DATA_INDEX)
     width = np.int64 if pa.types.is_large_binary(data.type) else np.int32
     offsets = np.frombuffer(data.buffers()[1], dtype=width)[data.offset : data.offset + len(data) + 1]
@@ -305,5 +337,5 @@ def batch_data_offsets(batch: pa.RecordBatch) -> np.ndarray:
 
 
 def batch_arrivals(batch: pa.RecordBatch) -> np.ndarray:
-    """Arrival times (ms since the epoch, int64) of a stored-schema batch, zero-copy."""
+    """Arrival times (ms since the epoch, int64) of ``batch``, a stored-schema batch, zero-copy."""
     return batch.column(_ARRIVAL_INDEX).view(pa.int64()).to_numpy(zero_copy_only=False)

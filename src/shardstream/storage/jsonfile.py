@@ -116,6 +116,10 @@ def read_json(path: str | os.PathLike) -> Any:
 def remove_stale_temp_files(directory: str | os.PathLike) -> int:
     """Remove the temporary files that crashes left in ``directory`` (uncommitted writes).
 
+    Parameters
+    ----------
+    directory : str or path-like
+
     Returns
     -------
     int

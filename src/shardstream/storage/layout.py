@@ -65,6 +65,11 @@ STREAM_FILE = "stream.json"
 class StoredStream:
     """A stream found in a data directory: its directory and metadata document.
 
+    Parameters
+    ----------
+    path : pathlib.Path
+    doc : dict
+
     Attributes
     ----------
     path : pathlib.Path
@@ -81,6 +86,7 @@ class StoredStream:
 
     @property
     def name(self) -> str:
+        """The stream's name (from ``stream.json``)."""
         return self.doc["name"]
 
     def shard_dir(self, index: int) -> Path:
@@ -92,29 +98,50 @@ class StoredStream:
 
 
 def engine_file(data_dir: str | os.PathLike) -> Path:
+    """The engine document of ``data_dir``: ``<data_dir>/engine.json``."""
     return Path(data_dir) / ENGINE_FILE
 
 
 def streams_dir(data_dir: str | os.PathLike) -> Path:
+    """The stream directories' parent in ``data_dir``: ``<data_dir>/streams``."""
     return Path(data_dir) / "streams"
 
 
 def trash_dir(data_dir: str | os.PathLike) -> Path:
+    """Where ``data_dir`` keeps streams being deleted: ``<data_dir>/trash``."""
     return Path(data_dir) / "trash"
 
 
 def stream_dir_name(name: str, incarnation: int) -> str:
-    """``<name>.<incarnation as 16 hex digits>``."""
+    """The directory name of stream ``name``: ``<name>.<incarnation>``, ``incarnation`` as 16 hex digits."""
     return f"{name}.{incarnation:016x}"
 
 
 def shard_dir(stream_path: str | os.PathLike, index: int) -> Path:
-    """``<stream dir>/shards/shardId-<index:012d>``."""
+    """The segment directory of shard ``index`` in ``stream_path``: ``shards/shardId-<index:012d>``."""
     return Path(stream_path) / "shards" / f"shardId-{index:012d}"
 
 
 def check_format(doc: dict, path: Path) -> dict:
-    """``doc`` if its format is one this version reads; ValueError otherwise."""
+    """``doc`` if its format is one this version reads.
+
+    Parameters
+    ----------
+    doc : dict
+        A parsed ``engine.json`` or ``stream.json``.
+    path : pathlib.Path
+        Where it was read, for the message.
+
+    Returns
+    -------
+    dict
+        ``doc`` itself.
+
+    Raises
+    ------
+    ValueError
+        Not a dict, or a ``format`` other than :data:`FORMAT_VERSION`.
+    """
     version = doc.get("format") if isinstance(doc, dict) else None
     if version != FORMAT_VERSION:
         raise ValueError(f"{path} has format {version!r}; this version of shardstream reads format {FORMAT_VERSION}")
@@ -126,6 +153,20 @@ def list_streams(data_dir: str | os.PathLike) -> list[StoredStream]:
 
     Directories without a ``stream.json`` (a creation cut short by a crash)
     are skipped, not removed: that is the engine's job when it opens.
+
+    Parameters
+    ----------
+    data_dir : str or path-like
+
+    Returns
+    -------
+    list of StoredStream
+        Empty when there is no ``streams/`` directory.
+
+    Raises
+    ------
+    ValueError
+        A ``stream.json`` of another format (:func:`check_format`).
     """
     root = streams_dir(data_dir)
     found = []

@@ -549,6 +549,11 @@ class SegmentLog:
 
         As :meth:`delete_before`, the newest segment is kept even if expired.
 
+        Parameters
+        ----------
+        cutoff_ms : int
+            Epoch milliseconds.
+
         Returns
         -------
         list of pathlib.Path

@@ -262,7 +262,18 @@ class StreamStore:
         return not self.lost(index, [counter])[0]
 
     def create(self, doc: dict) -> None:
-        """Make the stream's directory and write its first ``stream.json``."""
+        """Make the stream's directory and write its first ``stream.json``.
+
+        Parameters
+        ----------
+        doc : dict
+            The stream's metadata document (see :mod:`.layout`).
+
+        Raises
+        ------
+        StorageError
+            The directory or the document could not be written.
+        """
         try:
             (self.path / "shards").mkdir(parents=True)
             fsync_directory(self.path.parent)
@@ -291,7 +302,13 @@ class StreamStore:
             self._saved_doc = copy.deepcopy(doc)
 
     def destroy(self, data_dir: Path) -> None:
-        """Delete the stream's files: one atomic rename into ``trash/``, then removal."""
+        """Delete the stream's files: one atomic rename into ``trash/``, then removal.
+
+        Parameters
+        ----------
+        data_dir : pathlib.Path
+            The data directory whose ``trash/`` receives the stream's directory.
+        """
         self.close(flush=None)
         trash = trash_dir(data_dir)
         trash.mkdir(exist_ok=True)
@@ -303,9 +320,25 @@ class StreamStore:
     # -- shards -----------------------------------------------------------------
 
     def open_shard(self, index: int) -> int:
-        """Open (recovering) shard ``index``'s segment log; returns its next counter.
+        """Open (recovering) shard ``index``'s segment log.
 
         Shards must be opened in index order, once each.
+
+        Parameters
+        ----------
+        index : int
+
+        Returns
+        -------
+        int
+            The counter the shard's next record gets (1 for an empty shard).
+
+        Raises
+        ------
+        ValueError
+            ``index`` is not the next shard in order.
+        StorageError
+            The segment directory could not be opened or recovered.
         """
         if index != len(self._segments):
             raise ValueError(f"shard {index} opened out of order (expected {len(self._segments)})")
@@ -329,6 +362,7 @@ class StreamStore:
         return self._persisted[-1]
 
     def segment_log(self, index: int) -> SegmentLog:
+        """The segment log of shard ``index`` (opened by :meth:`open_shard`)."""
         return self._segments[index]
 
     def persisted(self, index: int) -> int:
@@ -595,6 +629,17 @@ class StreamStore:
     def maintain(self, now_ms: int, retention_ms: int) -> int:
         """Roll segments past their age and delete whole segments past retention.
 
+        A segment that cannot be sealed (no room for its end marker) is logged
+        and tried again next time.
+
+        Parameters
+        ----------
+        now_ms : int
+            The engine's clock, epoch milliseconds.
+        retention_ms : int
+            Segments whose newest record arrived before ``now_ms - retention_ms``
+            are deleted (each shard's newest segment stays).
+
         Returns
         -------
         int
@@ -618,6 +663,19 @@ class StreamStore:
         self, index: int, start: int, limit: int, max_data_bytes: int | None, min_arrival_ms: int
     ) -> list[pa.RecordBatch]:
         """Up to ``limit`` stored records of shard ``index`` from counter ``start``.
+
+        Parameters
+        ----------
+        index : int
+        start : int
+            First counter wanted.
+        limit : int
+            Most records returned.
+        max_data_bytes : int or None
+            Stop before the data bytes would pass this (at least one record is
+            always returned).
+        min_arrival_ms : int
+            Skip records that arrived before this (retention).
 
         Returns
         -------
