@@ -442,7 +442,7 @@ class DurableStream(Stream):
         log = self.logs[index]
         counter = log.locate_timestamp(timestamp_ms)
         if counter == log.head:  # the answer may be older than the ring holds
-            stored = self.store.first_counter_at(index, timestamp_ms)
+            stored = self.store.segment_log(index).first_counter_at(timestamp_ms)
             if stored is not None and stored < counter:
                 return stored
         return counter
@@ -451,7 +451,7 @@ class DurableStream(Stream):
         """Records of shard ``index`` from ``start`` that only the segments hold, as record-schema
         slices, and the next counter; None when the ring holds ``start`` (or nothing does)."""
         log = self.logs[index]
-        if start >= log.head or max(start, self.store.oldest_counter(index) or start) >= log.head:
+        if start >= log.head or max(start, self.store.segment_log(index).oldest_counter() or start) >= log.head:
             return None
         cutoff = now - self.retention_hours * 3_600_000
         stored = self.store.read(index, start, limit, max_data_bytes, cutoff)

@@ -20,34 +20,29 @@ nothing until the caller touches the data.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import logging
 import os
 import threading
 from bisect import bisect_right
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from ..delegate import delegate
 from ..schema import RECORD_SCHEMA
-from ..sequence import LEGACY_END_COUNTER, sequence_counter
+from ..sequence import sequence_counter
 from .fileio import SYSTEM_IO, SegmentIO
 from .format import (
     COUNTER_FIELD,
-    CRC_METADATA_KEY,
     EOS_MARKER,
-    CorruptSegmentError,
-    batch_arrivals,
     batch_counters,
-    batch_crc32,
-    batch_data_offsets,
     stored_schema,
 )
 from .jsonfile import fsync_directory
+from .reads import SegmentReads
 from .recovery import recover_segments
 from .segment import SegmentInfo, SegmentWriter
 
@@ -58,18 +53,6 @@ __all__ = ["DEFAULT_MAX_SEGMENT_BYTES", "SegmentLog"]
 # steps of well under a second of ingest at ~1 GB/s.
 DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 _log = logging.getLogger("shardstream.storage")
-
-
-@dataclasses.dataclass
-class _SegmentIndex:
-    """A segment's batches, zero-copy over its memory map (kept alive by the batches)."""
-
-    size: int
-    batches: list
-    first: np.ndarray  # first counter of each batch
-
-
-_INDEX_CACHE_SEGMENTS = 16
 
 
 class SegmentLog:
@@ -167,7 +150,8 @@ class SegmentLog:
         self._lock = threading.RLock()
         self._writer: SegmentWriter | None = None
         self._closed = False
-        self._index_cache: collections.OrderedDict[Path, _SegmentIndex] = collections.OrderedDict()
+        #: The log's reads (:class:`~.reads.SegmentReads`): ranges, pages and the batch index.
+        self.reads = SegmentReads(self, verify=verify_reads)
         recovered = recover_segments(
             self.directory,
             self.schema,
@@ -220,7 +204,7 @@ class SegmentLog:
         finally:
             os.close(fd)
         self._sealed[-1] = dataclasses.replace(info, size_bytes=info.size_bytes + len(EOS_MARKER), sealed=True)
-        self._index_cache.pop(info.path, None)
+        self.reads.forget(info.path)
         self._unsealed = None
 
     # -- writing ------------------------------------------------------------
@@ -371,7 +355,7 @@ class SegmentLog:
             if self._closed:
                 return
             self._closed = True
-            self._index_cache.clear()
+            self.reads.forget_all()
             if self.readonly:
                 return
             try:
@@ -428,32 +412,31 @@ class SegmentLog:
                 out.append(self._writer.info())
             return out
 
-    def read(self, start_counter: int, end_counter: int | None = None) -> pa.RecordBatchReader:
-        """The records with ``start_counter <= counter < end_counter``, in counter order.
+    def segments_from(self, start: int) -> list[SegmentInfo]:
+        """The segments holding records at or after counter ``start`` (ValueError once closed).
 
-        Parameters
-        ----------
-        start_counter : int
-            First counter wanted (inclusive).
-        end_counter : int, optional
-            Stop before this counter (exclusive); default: read to the end as
-            of this call.
+        The active segment's appends are flushed first, so its snapshot's
+        size covers every record appended before the call.
+        """
+        with self._lock:
+            self._check_open()
+            if self._writer is not None:
+                self._writer.flush()
+            return [i for i in self.segments() if i.last_counter is not None and i.last_counter >= start]
+
+    def map_segments(self, start: int, end: int) -> tuple[list, tuple[Path, int] | None]:
+        """Memory maps of the segments holding counters ``[start, end)``, made under the log's lock.
+
+        Later retention may unlink the files and later appends only add bytes
+        beyond the mapped length, so the maps stay valid.
 
         Returns
         -------
-        pyarrow.RecordBatchReader
-            Batches in the stored schema (record columns plus ``counter``),
-            zero-copy slices of memory-mapped segments.  Records appended
-            after this call are not included.
-
-        Raises
-        ------
-        CorruptSegmentError
-            While iterating, if a batch fails its CRC-32 check (with
-            ``verify_reads``).
+        tuple
+            ``[(path, pyarrow.MemoryMappedFile), ...]`` oldest first, and for a
+            read-only log the ``(path, end of its last good batch)`` of a torn
+            newest segment (None otherwise).
         """
-        end = LEGACY_END_COUNTER + 1 if end_counter is None else int(end_counter)
-        start = int(start_counter)
         with self._lock:
             self._check_open()
             infos = self.segments()
@@ -466,48 +449,12 @@ class SegmentLog:
                 for info in infos[first:]
                 if info.last_counter is not None and info.last_counter >= start and info.base_counter < end
             ]
-            # Map now, under the lock: later retention may unlink the files and
-            # later appends only add bytes beyond the mapped length.
-            maps = [(info.path, pa.memory_map(str(info.path))) for info in chosen]
-        return pa.RecordBatchReader.from_batches(self.schema, self._iter_batches(maps, start, end))
+            return [(info.path, pa.memory_map(str(info.path))) for info in chosen], self._tail_limit
 
-    def _iter_batches(self, maps, start: int, end: int) -> Iterator[pa.RecordBatch]:
-        try:
-            yield from self._iter_maps(maps, start, end)
-        finally:
-            for _, mm in maps:
-                mm.close()
-
-    def _iter_maps(self, maps, start: int, end: int) -> Iterator[pa.RecordBatch]:
-        verify = self.verify_reads
-        for path, mm in maps:
-            reader = pa.ipc.open_stream(mm)
-            limit = self._tail_limit[1] if self._tail_limit and self._tail_limit[0] == path else None
-            while True:
-                offset = mm.tell()
-                if limit is not None and offset >= limit:
-                    break
-                try:
-                    batch, metadata = reader.read_next_batch_with_custom_metadata()
-                except StopIteration:
-                    break
-                except pa.ArrowException as e:
-                    raise CorruptSegmentError(path, offset, f"unreadable message: {e}") from e
-                counters = batch_counters(batch)
-                if counters[-1] < start:
-                    continue
-                if counters[0] >= end:
-                    return
-                if verify:
-                    expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
-                    if expected != str(batch_crc32(batch)).encode():
-                        raise CorruptSegmentError(path, offset, "CRC-32 mismatch")
-                lo = int(np.searchsorted(counters, start, "left"))
-                hi = int(np.searchsorted(counters, end, "left"))
-                if hi > lo:
-                    yield batch if (lo == 0 and hi == batch.num_rows) else batch.slice(lo, hi - lo)
-                if hi < batch.num_rows:
-                    return
+    read = delegate("reads", SegmentReads)
+    read_range = delegate("reads", SegmentReads)
+    first_counter_at = delegate("reads", SegmentReads)
+    oldest_counter = delegate("reads", SegmentReads)
 
     def _deletable(self) -> list[SegmentInfo]:
         """Sealed segments retention may delete: all but the newest segment (active or sealed)."""
@@ -540,7 +487,7 @@ class SegmentLog:
             if deleted:
                 del self._sealed[: len(deleted)]
                 for path in deleted:
-                    self._index_cache.pop(path, None)
+                    self.reads.forget(path)
                 fsync_directory(self.directory)
             return deleted
 
@@ -569,130 +516,6 @@ class SegmentLog:
             if not stop:
                 return []
             return self.delete_before(self._sealed[stop - 1].last_counter + 1)
-
-    def first_counter_at(self, arrival_ms: int) -> int | None:
-        """The first counter whose record arrived at or after ``arrival_ms`` (None if none did)."""
-        with self._lock:
-            infos = [i for i in self.segments() if i.last_counter is not None]
-        for info in infos:
-            if info.last_arrival_ms is not None and info.last_arrival_ms >= arrival_ms:
-                batches = self.read_range(info.base_counter, 1, min_arrival_ms=arrival_ms)
-                return int(batch_counters(batches[0])[0]) if batches else None
-        return None
-
-    def oldest_counter(self) -> int | None:
-        """Counter of the oldest stored record, or None if the log is empty."""
-        with self._lock:
-            for info in self.segments():
-                if info.last_counter is not None:
-                    return info.base_counter
-        return None
-
-    def read_range(
-        self,
-        start: int,
-        max_rows: int,
-        max_data_bytes: int | None = None,
-        *,
-        min_arrival_ms: int | None = None,
-    ) -> list[pa.RecordBatch]:
-        """Up to ``max_rows`` records from counter ``start`` on, for paged reads.
-
-        Unlike :meth:`read`, which streams a whole range, this serves one page
-        (a GetRecords call) quickly: each sealed segment's batches are indexed
-        once (and CRC-checked then) and kept in a small cache, so a page costs
-        a binary search and a few zero-copy slices.
-
-        Parameters
-        ----------
-        start : int
-            First counter wanted.
-        max_rows : int
-            Most records returned.
-        max_data_bytes : int, optional
-            Stop before the data bytes would pass this (at least one record is
-            always returned).
-        min_arrival_ms : int, optional
-            Skip records that arrived before this (retention).
-
-        Returns
-        -------
-        list of pyarrow.RecordBatch
-            Stored-schema slices in counter order (empty when nothing is stored
-            at or after ``start``).
-        """
-        out: list[pa.RecordBatch] = []
-        rows, data_bytes = 0, 0
-        with self._lock:
-            self._check_open()
-            infos = [i for i in self.segments() if i.last_counter is not None and i.last_counter >= start]
-        for info in infos:
-            index = self._index(info)
-            k = max(int(np.searchsorted(index.first, start, "right")) - 1, 0)
-            for batch in index.batches[k:]:
-                counters = batch_counters(batch)
-                lo = int(np.searchsorted(counters, start, "left"))
-                if min_arrival_ms is not None:
-                    arrivals = batch_arrivals(batch)
-                    lo = max(lo, int(np.searchsorted(arrivals, min_arrival_ms, "left")))
-                if lo >= batch.num_rows:
-                    continue
-                hi = min(batch.num_rows, lo + max_rows - rows)
-                if max_data_bytes is not None:
-                    sizes = batch_data_offsets(batch)
-                    budget = max_data_bytes - data_bytes + sizes[lo]
-                    fit = int(np.searchsorted(sizes[lo + 1 : hi + 1], budget, "right"))
-                    if fit < hi - lo:
-                        hi = lo + max(fit, 0 if out else 1)
-                        if hi > lo:
-                            out.append(batch.slice(lo, hi - lo))
-                        return out
-                    data_bytes += int(sizes[hi] - sizes[lo])
-                out.append(batch if lo == 0 and hi == batch.num_rows else batch.slice(lo, hi - lo))
-                rows += hi - lo
-                if rows >= max_rows:
-                    return out
-        return out
-
-    def _index(self, info: SegmentInfo) -> _SegmentIndex:
-        """The batches of one segment (cached while sealed)."""
-        with self._lock:
-            cached = self._index_cache.get(info.path)
-            if cached is not None and cached.size == info.size_bytes:
-                self._index_cache.move_to_end(info.path)
-                return cached
-            if self._writer is not None and self._writer.path == info.path:
-                self._writer.flush()
-        mm = pa.memory_map(str(info.path))
-        batches = []
-        try:
-            reader = pa.ipc.open_stream(mm)
-            limit = info.size_bytes
-            while mm.tell() < limit:
-                offset = mm.tell()
-                try:
-                    batch, metadata = reader.read_next_batch_with_custom_metadata()
-                except StopIteration:
-                    break
-                except pa.ArrowException as e:
-                    raise CorruptSegmentError(info.path, offset, f"unreadable message: {e}") from e
-                if self.verify_reads:
-                    expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
-                    if expected != str(batch_crc32(batch)).encode():
-                        raise CorruptSegmentError(info.path, offset, "CRC-32 mismatch")
-                batches.append(batch)
-        except BaseException:
-            mm.close()
-            raise
-        index = _SegmentIndex(
-            info.size_bytes, batches, np.array([int(batch_counters(b)[0]) for b in batches], dtype=np.uint64)
-        )
-        if info.sealed:
-            with self._lock:
-                self._index_cache[info.path] = index
-                while len(self._index_cache) > _INDEX_CACHE_SEGMENTS:
-                    self._index_cache.popitem(last=False)
-        return index
 
     def __repr__(self) -> str:
         return f"SegmentLog({str(self.directory)!r}, last_counter={self._last_counter})"

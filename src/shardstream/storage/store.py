@@ -50,7 +50,6 @@ ever stored or read.  Counters are not reused.
 from __future__ import annotations
 
 import concurrent.futures
-import copy
 import logging
 import shutil
 import sys
@@ -60,11 +59,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ..delegate import delegate
 from ..errors import StorageError, storage_error
+from .commit import GroupCommit
 from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
-from .jsonfile import fsync_directory, write_json_atomic
-from .layout import STREAM_FILE, shard_dir, trash_dir
+from .jsonfile import fsync_directory
+from .layout import shard_dir, trash_dir
 from .log import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
+from .metadata import StreamMetadataFile
 
 __all__ = ["DEFAULT_MAX_SEGMENT_AGE_MS", "StreamStore"]
 
@@ -75,8 +77,6 @@ _log = logging.getLogger("shardstream.storage")
 DEFAULT_MAX_SEGMENT_AGE_MS = 3_600_000
 #: Most records copied out of a ring into one segment batch.
 FLUSH_BATCH_ROWS = 1 << 16
-#: How long an idle committer thread waits for more commit_async callbacks before it exits.
-COMMITTER_LINGER_S = 0.5
 
 
 _fsync_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -101,14 +101,6 @@ def _sync_all(logs: list[SegmentLog]) -> None:
         return
     for future in futures:
         future.result()
-
-
-def _fire(callbacks, exc) -> None:
-    for callback in callbacks:
-        try:
-            callback(exc)
-        except Exception:  # a caller's bug must not stop the others' answers
-            _log.exception("commit callback failed")
 
 
 class StreamStore:
@@ -150,7 +142,8 @@ class StreamStore:
         self.path = Path(path)
         self._io = io
         self._before_write = before_write
-        self._saved_doc = saved_doc
+        #: The stream's ``stream.json`` (:class:`~.metadata.StreamMetadataFile`).
+        self.metadata = StreamMetadataFile(self.path, saved_doc)
         self._hide_unsynced = False  # sync policy: rings show records only once fsync-ed
         self.failure: StorageError | None = None  # the last flush's error, until one succeeds
         self.last_error: StorageError | None = None  # the newest write error (kept)
@@ -168,16 +161,8 @@ class StreamStore:
         self._persisted: list[int] = []
         self._synced: list[int] = []  # first counter per shard not yet known to be fsync-ed
         self._flush_lock = threading.Lock()
-        self._meta_lock = threading.Lock()
-        lock = threading.Lock()
-        self._commit = threading.Condition(lock)
-        self._work = threading.Condition(lock)  # wakes the committer thread
-        self._waiters: list = []  # commit_async: (generation that covers it, callback)
-        self._source = None  # commit_async: (logs function, clock) of the newest caller
-        self._committer = False  # a committer thread is running
-        self._started = 0  # flush generations begun by commit() ...
-        self._done = 0  # ... and completed
-        self._flushing = False
+        #: Group commit of the stream's writers (:class:`~.commit.GroupCommit`): one flush covers many puts.
+        self.committer = GroupCommit(self._flush_or_discard)
         self._closed = False
 
     # -- creation, metadata, removal -----------------------------------------
@@ -261,45 +246,8 @@ class StreamStore:
                 return False
         return not self.lost(index, [counter])[0]
 
-    def create(self, doc: dict) -> None:
-        """Make the stream's directory and write its first ``stream.json``.
-
-        Parameters
-        ----------
-        doc : dict
-            The stream's metadata document (see :mod:`.layout`).
-
-        Raises
-        ------
-        StorageError
-            The directory or the document could not be written.
-        """
-        try:
-            (self.path / "shards").mkdir(parents=True)
-            fsync_directory(self.path.parent)
-        except OSError as exc:
-            raise storage_error(exc) from exc
-        self.save(doc)
-
-    def save(self, doc_or_factory) -> None:
-        """Write ``stream.json`` atomically.
-
-        Parameters
-        ----------
-        doc_or_factory : dict or callable
-            The document, or a function returning it; a function is called
-            under the store's metadata lock, so that concurrent saves always
-            leave the newest state on disk.
-        """
-        with self._meta_lock:
-            doc = doc_or_factory() if callable(doc_or_factory) else doc_or_factory
-            if doc == self._saved_doc:
-                return
-            try:
-                write_json_atomic(self.path / STREAM_FILE, doc)
-            except OSError as exc:
-                raise storage_error(exc) from exc
-            self._saved_doc = copy.deepcopy(doc)
+    create = delegate("metadata", StreamMetadataFile)
+    save = delegate("metadata", StreamMetadataFile)
 
     def destroy(self, data_dir: Path) -> None:
         """Delete the stream's files: one atomic rename into ``trash/``, then removal.
@@ -467,51 +415,17 @@ class StreamStore:
             self._succeeded()
         return written
 
-    def commit(self, logs, clock) -> None:
-        """Return once every record appended before the call is on disk or discarded (group commit).
+    commit = delegate("committer", GroupCommit)
+    commit_async = delegate("committer", GroupCommit)
 
-        A flush that fails discards every record not yet ``fsync``-ed
-        (:meth:`discard_unsynced`); the writers whose records those were
-        find them in :meth:`lost` (check it when :attr:`rollbacks` changed
-        since the put).  Never raises for a failed write.
-
-        Parameters
-        ----------
-        logs : list of ShardLog
-        clock : callable
-            Returns the current time in ms.
-        """
-        ready = None
-        with self._commit:
-            # A flush that starts after this point covers our records; one
-            # already running may not.
-            target = self._started + 1
-            while self._done < target:
-                if self._flushing:
-                    self._commit.wait()
-                    continue
-                self._flushing = True
-                self._started += 1
-                generation = self._started
-                self._commit.release()
-                ok = False
-                failure = None
-                try:
-                    try:
-                        self.flush(logs, clock(), sync=True)
-                    except StorageError as exc:
-                        failure = exc
-                        self.discard_unsynced(logs)
-                    ok = True
-                finally:
-                    self._commit.acquire()
-                    self._flushing = False
-                    if ok:
-                        self._done = generation
-                        ready = self._take_waiters(generation)
-                    self._commit.notify_all()
-        if ready:
-            _fire(ready, failure)
+    def _flush_or_discard(self, logs, now_ms: int) -> StorageError | None:
+        """One group commit's work: flush and sync, or on failure discard what was not synced."""
+        try:
+            self.flush(logs, now_ms, sync=True)
+        except StorageError as exc:
+            self.discard_unsynced(logs)
+            return exc
+        return None
 
     def discard_unsynced(self, logs) -> None:
         """After a failed commit: drop every record not ``fsync``-ed, from the segments and the rings.
@@ -564,67 +478,6 @@ class StreamStore:
             log.evict_limit = durable
             if self._hide_unsynced:
                 log.visible_limit = durable
-
-    def commit_async(self, logs_fn, clock, callback) -> None:
-        """Call ``callback(None)`` once every record appended before this call is on disk.
-
-        Never waits for a flush: the flush that covers the records (run by a
-        writer in :meth:`commit` or by the store's committer thread) calls
-        ``callback``, from its own thread; ``callback(exc)`` if that flush
-        failed (a :class:`StorageError`: the records were then discarded
-        unless an earlier flush had covered them, see :meth:`lost`).
-        ``callback`` must be quick and must not raise.
-
-        Parameters
-        ----------
-        logs_fn : callable
-            Returns the stream's rings (called when the flush starts: shards
-            may have been added meanwhile).
-        clock : callable
-            Returns the current time in ms.
-        callback : callable
-        """
-        with self._commit:
-            self._waiters.append((self._started + 1, callback))
-            self._source = (logs_fn, clock)
-            if self._committer:
-                self._work.notify()
-                return
-            self._committer = True
-        try:
-            threading.Thread(target=self._run_committer, name="shardstream-commit", daemon=True).start()
-        except BaseException as exc:  # no thread (interpreter shutdown): nobody else would answer
-            with self._commit:
-                self._committer = False
-                ready, self._waiters = self._waiters, []
-            _fire(ready, exc)
-
-    def _take_waiters(self, generation: int) -> list:
-        """Remove and return the commit_async callbacks that flush ``generation`` covered (lock held)."""
-        if not self._waiters:
-            return []
-        ready = [cb for target, cb in self._waiters if target <= generation]
-        if ready:
-            self._waiters = [w for w in self._waiters if w[0] > generation]
-        return ready
-
-    def _run_committer(self) -> None:
-        """The committer thread: runs group commits while commit_async callbacks wait."""
-        while True:
-            with self._commit:
-                if not self._waiters:
-                    self._work.wait(COMMITTER_LINGER_S)
-                    if not self._waiters:
-                        self._committer = False
-                        return
-                logs_fn, clock = self._source
-                target = max(t for t, _ in self._waiters)
-            try:
-                self.commit(logs_fn(), clock)
-            except BaseException as exc:  # the flush failed: tell those it was to cover
-                with self._commit:
-                    failed = self._take_waiters(target)
-                _fire(failed, exc)
 
     def maintain(self, now_ms: int, retention_ms: int) -> int:
         """Roll segments past their age and delete whole segments past retention.
@@ -699,14 +552,6 @@ class StreamStore:
             if keep < batch.num_rows:
                 break
         return out
-
-    def oldest_counter(self, index: int) -> int | None:
-        """Counter of shard ``index``'s oldest stored record (None if it has none)."""
-        return self._segments[index].oldest_counter()
-
-    def first_counter_at(self, index: int, arrival_ms: int) -> int | None:
-        """First stored counter of shard ``index`` that arrived at or after ``arrival_ms``."""
-        return self._segments[index].first_counter_at(arrival_ms)
 
     # -- shutdown -----------------------------------------------------------------
 
