@@ -19,9 +19,6 @@ Two rules:
    * a click command (decorated with ``@<group>.command``/``@click.option``...)
      documents its parameters in the options' ``help=`` texts; its docstring is
      the command's ``--help`` text and gets no numpy sections.
-
-The modules of :data:`PENDING` are being restructured by another change and
-are left out of rule 1 until it lands; that change empties the set.
 """
 
 from __future__ import annotations
@@ -71,17 +68,6 @@ NUMPY_SECTIONS = [
 ]
 
 #: Modules another change is restructuring right now; rule 1 skips them until it is in.  Empty this set then.
-PENDING = {
-    "client.py",
-    "durable.py",
-    "engine.py",
-    "fanout.py",
-    "ondemand.py",
-    "resharding.py",
-    "stream.py",
-    "throttle.py",
-}
-
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _CLICK_DECORATORS = {"command", "group", "option", "argument", "pass_context", "pass_obj"}
 
@@ -214,7 +200,7 @@ def numpy_problems(modules=None) -> list[str]:
 
 
 def test_every_public_definition_has_a_docstring():
-    missing = missing_docstrings([m for m in _modules() if m not in PENDING])
+    missing = missing_docstrings(list(_modules()))
     assert missing == [], f"{len(missing)} public definitions without a docstring:\n" + "\n".join(missing)
 
 
@@ -226,8 +212,6 @@ def test_numpy_modules_document_their_parameters():
 def test_the_lists_name_real_modules():
     modules = set(_modules())
     assert set(NUMPY_SECTIONS) <= modules, sorted(set(NUMPY_SECTIONS) - modules)
-    assert PENDING <= modules, sorted(PENDING - modules)
-    assert not set(NUMPY_SECTIONS) & PENDING
 
 
 def test_the_checker_sees_what_is_missing(tmp_path):

@@ -228,19 +228,23 @@ class RemoteEngine:
         return RemoteStream(self, name)
 
     def delete_stream(self, name: str, *, enforce_consumer_deletion: bool = False) -> dict:
+        """As :meth:`~shardstream.Engine.delete_stream`, over the Kinesis API of the server."""
         return self.call("DeleteStream", {"StreamName": name, "EnforceConsumerDeletion": enforce_consumer_deletion})
 
     def describe_stream(self, name: str, limit: int | None = None, exclusive_start_shard_id: str | None = None):
+        """As :meth:`~shardstream.Engine.describe_stream`, over the Kinesis API of the server."""
         return self.call(
             "DescribeStream", {"StreamName": name, "Limit": limit, "ExclusiveStartShardId": exclusive_start_shard_id}
         )
 
     def describe_stream_summary(self, name: str) -> dict:
+        """As :meth:`~shardstream.Engine.describe_stream_summary`, over the Kinesis API of the server."""
         return self.call("DescribeStreamSummary", {"StreamName": name})
 
     def list_streams(
         self, limit: int | None = None, exclusive_start_stream_name: str | None = None, next_token: str | None = None
     ) -> dict:
+        """As :meth:`~shardstream.Engine.list_streams`, over the Kinesis API of the server."""
         return self.call(
             "ListStreams",
             {"Limit": limit, "ExclusiveStartStreamName": exclusive_start_stream_name, "NextToken": next_token},
@@ -255,6 +259,7 @@ class RemoteEngine:
         *,
         shard_filter: dict | None = None,
     ) -> dict:
+        """As :meth:`~shardstream.Engine.list_shards`, over the Kinesis API of the server."""
         return self.call(
             "ListShards",
             {
@@ -267,9 +272,11 @@ class RemoteEngine:
         )
 
     def describe_limits(self) -> dict:
+        """As :meth:`~shardstream.Engine.describe_limits`, over the Kinesis API of the server."""
         return self.call("DescribeLimits", {})
 
     def get_records(self, shard_iterator: str, limit: int | None = None, *, dry_run: bool = False) -> dict:
+        """As :meth:`~shardstream.Engine.get_records`, over the Kinesis API of the server."""
         return self.call("GetRecords", {"ShardIterator": shard_iterator, "Limit": limit, **_dry(dry_run)})
 
     def update_stream_record_distribution_strategy(self, stream_arn: str, record_distribution_strategy: str) -> dict:
@@ -338,9 +345,11 @@ class RemoteStream:
             time.sleep(0.05)
 
     def describe(self, limit=None, exclusive_start_shard_id=None) -> dict:
+        """As :meth:`~shardstream.Stream.describe`, over the Kinesis API of the server."""
         return self._engine.describe_stream(self.name, limit, exclusive_start_shard_id)
 
     def describe_summary(self) -> dict:
+        """As :meth:`~shardstream.Stream.describe_summary`, over the Kinesis API of the server."""
         return self._call("DescribeStreamSummary", {})
 
     def _shard_ids(self) -> list[str]:
@@ -366,6 +375,7 @@ class RemoteStream:
     def put_record(
         self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
     ) -> dict:
+        """As :meth:`~shardstream.Stream.put_record`, over the Kinesis API of the server."""
         return self._call(
             "PutRecord",
             {
@@ -378,6 +388,7 @@ class RemoteStream:
         )
 
     def put_records(self, records, *, dry_run: bool = False) -> dict:
+        """As :meth:`~shardstream.Stream.put_records`, over the Kinesis API of the server."""
         return self._call("PutRecords", {"Records": records, **_dry(dry_run)})
 
     def put_batch(
@@ -455,6 +466,7 @@ class RemoteStream:
     def get_shard_iterator(
         self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run=False
     ):
+        """As :meth:`~shardstream.Stream.get_shard_iterator`, over the Kinesis API of the server."""
         return self._call(
             "GetShardIterator",
             {
@@ -467,9 +479,11 @@ class RemoteStream:
         )
 
     def get_records(self, shard_iterator, limit=None, *, dry_run=False) -> dict:
+        """As :meth:`~shardstream.Stream.get_records`, over the Kinesis API of the server."""
         return self._engine.get_records(shard_iterator, limit, dry_run=dry_run)
 
     def get_record_batch(self, shard_iterator, limit=None) -> dict:
+        """As :meth:`~shardstream.Stream.get_record_batch`, over the Kinesis API of the server."""
         page = self.get_records(shard_iterator, limit)
         shard_id = _shard_of(page)
         return {**page, "Records": _to_batch(page["Records"], shard_id)}
@@ -494,19 +508,23 @@ class RemoteStream:
         return RecordBatchStream(batches)
 
     def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None) -> pa.Table:
+        """As :meth:`~shardstream.Stream.read_table`, over the Kinesis API of the server."""
         return self.iter_batches(shard_ids, iterator_type, timestamp).read_all()
 
     def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None):
+        """As :meth:`~shardstream.Stream.read_pandas`, over the Kinesis API of the server."""
         return to_pandas(self.read_table(shard_ids, iterator_type, timestamp))
 
     # -- control plane on this stream -------------------------------------------------------
 
     def split_shard(self, shard_to_split, new_starting_hash_key) -> dict:
+        """As :meth:`~shardstream.Stream.split_shard`, over the Kinesis API of the server."""
         return self._call(
             "SplitShard", {"ShardToSplit": shard_to_split, "NewStartingHashKey": str(new_starting_hash_key)}
         )
 
     def merge_shards(self, shard_to_merge, adjacent_shard_to_merge) -> dict:
+        """As :meth:`~shardstream.Stream.merge_shards`, over the Kinesis API of the server."""
         return self._call(
             "MergeShards", {"ShardToMerge": shard_to_merge, "AdjacentShardToMerge": adjacent_shard_to_merge}
         )
@@ -517,21 +535,27 @@ class RemoteStream:
         return self._engine.update_stream_record_distribution_strategy(arn, record_distribution_strategy)
 
     def update_shard_count(self, target_shard_count, scaling_type="UNIFORM_SCALING") -> dict:
+        """As :meth:`~shardstream.Stream.update_shard_count`, over the Kinesis API of the server."""
         return self._call("UpdateShardCount", {"TargetShardCount": target_shard_count, "ScalingType": scaling_type})
 
     def increase_stream_retention_period(self, retention_period_hours) -> dict:
+        """As :meth:`~shardstream.Stream.increase_stream_retention_period`, over the Kinesis API of the server."""
         return self._call("IncreaseStreamRetentionPeriod", {"RetentionPeriodHours": retention_period_hours})
 
     def decrease_stream_retention_period(self, retention_period_hours) -> dict:
+        """As :meth:`~shardstream.Stream.decrease_stream_retention_period`, over the Kinesis API of the server."""
         return self._call("DecreaseStreamRetentionPeriod", {"RetentionPeriodHours": retention_period_hours})
 
     def add_tags_to_stream(self, tags: dict) -> dict:
+        """As :meth:`~shardstream.Stream.add_tags_to_stream`, over the Kinesis API of the server."""
         return self._call("AddTagsToStream", {"Tags": tags})
 
     def remove_tags_from_stream(self, tag_keys) -> dict:
+        """As :meth:`~shardstream.Stream.remove_tags_from_stream`, over the Kinesis API of the server."""
         return self._call("RemoveTagsFromStream", {"TagKeys": list(tag_keys)})
 
     def list_tags_for_stream(self, exclusive_start_tag_key=None, limit=None) -> dict:
+        """As :meth:`~shardstream.Stream.list_tags_for_stream`, over the Kinesis API of the server."""
         return self._call("ListTagsForStream", {"ExclusiveStartTagKey": exclusive_start_tag_key, "Limit": limit})
 
     def __repr__(self) -> str:

@@ -180,6 +180,7 @@ class DurableReads(StreamReads):
     """A durable stream's reads: GetRecords also serves records only its segments still hold."""
 
     def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
+        """As :meth:`StreamReads.get_records`; records the ring no longer holds come from the segments."""
         if dry_run:
             return super().get_records(shard_iterator, limit, wire=wire, dry_run=True)  # raises
         limit = self.check_limit(limit)
@@ -195,8 +196,6 @@ class DurableReads(StreamReads):
         )
         records = [] if batch is None else _records(batch, wire)
         return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
-
-    get_records.__doc__ = StreamReads.get_records.__doc__
 
 
 class DurableStream(Stream):
@@ -269,6 +268,7 @@ class DurableStream(Stream):
         return log
 
     def rebuild_routing(self) -> None:
+        """As :meth:`Stream.rebuild_routing`, after saving ``stream.json`` with the new shards."""
         # Save new shards before any record can be routed to them, so a crash
         # never leaves records in shards that stream.json does not list.
         if self._ready:
@@ -276,11 +276,13 @@ class DurableStream(Stream):
         super().rebuild_routing()
 
     def metadata(self) -> dict:
+        """As :meth:`Stream.metadata`, with the stream's durability policy."""
         doc = super().metadata()
         doc["durability"] = self.durability
         return doc
 
     def save_metadata(self) -> None:
+        """Write ``stream.json`` (atomically; nothing when it already says the same)."""
         if self._ready:
             self.store.save(self.metadata)
 
@@ -289,6 +291,7 @@ class DurableStream(Stream):
     def put_record(
         self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
     ):
+        """As :meth:`Stream.put_record`; under the sync policy it returns once the record is on disk."""
         pending = _nonblocking.pending
         if pending is not None and self.watch_writes:
             raise WouldBlock("an on-demand stream may scale out (file writes)")
@@ -307,8 +310,6 @@ class DurableStream(Stream):
             else:
                 pending.append(put)
         return result
-
-    put_record.__doc__ = StreamCore.put_record.__doc__
 
     def _put(self, keys, payloads, explicit_hash_keys, *, simd=True, partial=False, dry_run=False) -> pa.Table:
         # A full ring is flushed rather than refused (see _raise_reserve), so
@@ -439,6 +440,7 @@ class DurableStream(Stream):
     # -- reads ---------------------------------------------------------------------
 
     def locate_timestamp(self, index: int, timestamp_ms: int) -> int:
+        """As :meth:`Stream.locate_timestamp`, looking in the segments for records the ring no longer holds."""
         log = self.logs[index]
         counter = log.locate_timestamp(timestamp_ms)
         if counter == log.head:  # the answer may be older than the ring holds
@@ -475,6 +477,7 @@ class DurableStream(Stream):
         return pa.RecordBatch.from_arrays(columns, schema=RECORD_SCHEMA)
 
     def read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
+        """As :meth:`Stream.read_page`, served from the segments where the ring no longer holds ``start``."""
         log = self.logs[index]
         for _ in range(3):
             stored = self._read_stored(index, start, limit, max_data_bytes, now)
@@ -490,6 +493,7 @@ class DurableStream(Stream):
         return page
 
     def read_pieces(self, index: int, start: int, limit: int, now: int) -> tuple[list, int]:
+        """As :meth:`Stream.read_pieces`; stored records come as zero-copy slices of the segments."""
         stored = self._read_stored(index, start, limit, None, now)
         if stored is not None:
             return stored

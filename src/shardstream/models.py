@@ -73,14 +73,32 @@ def shard_index_of(shard_id, stream_name: str, account_id: str) -> int:
 
 
 def shard_does_not_exist(index: int, stream_name: str, account_id: str) -> ResourceNotFoundException:
-    """GetShardIterator's error for a shard (or its stream) that does not exist."""
+    """GetShardIterator's error for a shard (or its stream) that does not exist.
+
+    Parameters
+    ----------
+    index : int
+        The shard index asked for.
+    stream_name, account_id : str
+        For the message.
+
+    Returns
+    -------
+    ResourceNotFoundException
+    """
     return ResourceNotFoundException(
         f"Shard shardId-{index:012d} in stream {stream_name} under account {account_id} does not exist"
     )
 
 
 def shard_sort_key(shard_id: str) -> int:
-    """The index of an ExclusiveStartShardId-style argument; -1 (before every shard) if it names none."""
+    """The index of an ExclusiveStartShardId-style argument; -1 (before every shard) if it names none.
+
+    Parameters
+    ----------
+    shard_id : str
+        As given, parsed as :func:`parse_shard_index` parses it (without the upper bound).
+    """
     index = parse_shard_index(shard_id, bounded=False)
     return -1 if index is None else index
 

@@ -76,6 +76,7 @@ class StreamReads:
         return {"ShardIterator": token}
 
     def start_position(self, shard_id, kind, starting_sequence_number, timestamp) -> tuple[ShardInfo, int]:
+        """The shard and the counter an iterator of ``kind`` starts at (GetShardIterator's checks and errors)."""
         check_iterator_request(shard_id, kind, starting_sequence_number)
         shard = self.stream.resolve_shard(shard_id)
         log = self.stream.logs[shard.index]
@@ -138,6 +139,7 @@ class StreamReads:
         return parsed.counter
 
     def decode_iterator(self, shard_iterator, now: int):
+        """The position a shard iterator of this stream names (Kinesis's errors for any other)."""
         pos = self.stream.catalog.iterators.decode(shard_iterator, now)
         if (
             pos.stream_name != self.stream.name
@@ -154,6 +156,7 @@ class StreamReads:
 
     @staticmethod
     def check_limit(limit) -> int:
+        """GetRecords' Limit checked (10,000 when None)."""
         if limit is None:
             return MAX_GET_RECORDS
         if not isinstance(limit, int) or isinstance(limit, bool):

@@ -417,6 +417,11 @@ class SegmentLog:
 
         The active segment's appends are flushed first, so its snapshot's
         size covers every record appended before the call.
+
+        Parameters
+        ----------
+        start : int
+            The first counter wanted.
         """
         with self._lock:
             self._check_open()
@@ -429,6 +434,11 @@ class SegmentLog:
 
         Later retention may unlink the files and later appends only add bytes
         beyond the mapped length, so the maps stay valid.
+
+        Parameters
+        ----------
+        start, end : int
+            The counters wanted, ``end`` excluded.
 
         Returns
         -------
