@@ -596,7 +596,7 @@ class _ShardWorker:
             return None
         index = int(self.shard_id.rsplit("-", 1)[1])
         tail = logs[index].tail
-        parse = getattr(self.consumer.stream, "_parse_sequence", parse_sequence_number)  # knows old layouts
+        parse = getattr(self.consumer.stream, "parse_sequence", parse_sequence_number)  # a Stream knows old layouts
         parsed = parse(last) if last else None
         start = parsed.counter + 1 if parsed is not None and parsed.counter is not None else logs[index].head
         return max(0, tail - start)
