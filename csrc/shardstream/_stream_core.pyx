@@ -80,6 +80,38 @@ cdef object _pool_array(int64_t n, object dtype):
     return default_pool.take(n * dtype.itemsize, dtype)
 
 
+class RingFull(Exception):
+    """A shard's ring had no room for a write of a stream that makes room (``room_on_full``).
+
+    A status, not an error: the write took no effect and no lock is held.  The
+    caller makes room (a durable stream writes the ring to disk, after which
+    the ring may evict) and runs the write again.
+
+    Attributes
+    ----------
+    log : ShardLog
+        The full shard's log.
+    records, nbytes : int
+        What did not fit.
+    """
+
+    def __init__(self, log, records, nbytes):
+        super().__init__(log.shard_id)
+        self.log = log
+        self.records = records
+        self.nbytes = nbytes
+
+
+def ring_full_error(str stream_name, str account_id, ShardLog log, uint64_t nrec, uint64_t nbytes):
+    """The ProvisionedThroughputExceededException of a write that does not fit in a shard's ring."""
+    return _errors.ProvisionedThroughputExceededException(
+        f"Rate exceeded for shard {log.shard_id} in stream {stream_name} under account {account_id}. "
+        f"The shard's log is full: {log.footprint_bytes} of {log.capacity_bytes} bytes hold records "
+        f"still inside retention, and {nrec} more records ({nbytes} bytes) do not fit. Retry after "
+        f"readers catch up and records expire, raise shard_capacity_bytes, or create the stream with "
+        f"evict_oldest=True.")
+
+
 cdef class StreamCore:
     """Write paths shared by every Stream; see the module docstring for threading.
 
@@ -104,6 +136,7 @@ cdef class StreamCore:
     cdef readonly tuple open_logs        # ... and their logs, in hash-key order
     cdef readonly bint accepting       # writes allowed (False while CREATING and once deleted)
     cdef public bint watch_writes      # call _on_writes() now and then (on-demand scaling)
+    cdef public bint room_on_full      # a full ring is a status (RingFull) for the caller to make room, not an error
     cdef int write_countdown           # put_record calls until the next _on_writes()
     cdef readonly bint auto_distribution  # AUTO: deal records round-robin, ignoring keys
     cdef readonly uint64_t spread_next    # AUTO: the round-robin position of the next record
@@ -279,14 +312,13 @@ cdef class StreamCore:
                 if dry_run:
                     rc = _dry_fits(&log.ring, 1, klen_bytes + dlen, now)
                     log.release()
-                    if rc != SS_OK:
-                        self._dry_run_full(log, 1, klen_bytes + dlen)
+                    if rc != SS_OK and not self.room_on_full:
+                        self._reserve_failed(rc, log, 1, klen_bytes + dlen)
                     raise _errors.DryRunOperationException()
                 rc = ss_ring_reserve(&log.ring, 1, klen_bytes, dlen, now)
                 if rc != SS_OK:
                     log.release()
-                    self._raise_reserve(rc, log, 1, klen_bytes + dlen)
-                    continue                    # the hook made room: try again
+                    self._reserve_failed(rc, log, 1, klen_bytes + dlen)
                 if dlen > NOGIL_COPY_BYTES:
                     with nogil:
                         counter = ss_ring_append(&log.ring, <const uint8_t *>key, klen_bytes, dptr, dlen, now)
@@ -506,9 +538,8 @@ cdef class StreamCore:
             PyMem_Free(lock_order)
         if failed_shard < 0:
             return True
-        # Outside the shard locks, so that a durable stream's hook can flush.
-        self._raise_reserve(rc, <ShardLog>open_logs[failed_shard], failed_records, failed_bytes)
-        return False                            # the hook made room: the caller retries
+        # Outside the shard locks: a caller that makes room (RingFull) can flush the ring.
+        self._reserve_failed(rc, <ShardLog>open_logs[failed_shard], failed_records, failed_bytes)
 
     cdef bint _dry_run_routed(self, RoutingTable routing, tuple open_logs, BinaryView *kv, BinaryView *dv,
                               const int32_t *pos, int64_t n, bint partial) except -1:
@@ -516,7 +547,7 @@ cdef class StreamCore:
 
         With ``partial`` (PutRecords) a full shard fails entries, not the
         call, so only closed shards matter; otherwise every target shard must
-        have room (else ``_dry_run_full`` decides).
+        have room, unless the stream makes room (``room_on_full``).
         """
         cdef Py_ssize_t m = routing.size, s, j
         cdef int64_t i, now
@@ -554,15 +585,11 @@ cdef class StreamCore:
                     (<ShardLog>open_logs[s]).release()
             if closed:
                 return False
-            if failed_shard >= 0:
-                self._dry_run_full(<ShardLog>open_logs[failed_shard], cnt[failed_shard], nbytes[failed_shard])
+            if failed_shard >= 0 and not self.room_on_full:
+                self._reserve_failed(SS_FULL, <ShardLog>open_logs[failed_shard], cnt[failed_shard], nbytes[failed_shard])
             return True
         finally:
             PyMem_Free(cnt)
-
-    def _dry_run_full(self, ShardLog log, uint64_t nrec, uint64_t nbytes):
-        """Hook: a dry run found no room in ``log``; raise as the real write would (or return if it would not)."""
-        self._raise_reserve(SS_FULL, log, nrec, nbytes)
 
     def _validate_arrays(self, keys not None, data not None):
         """Check record limits of Arrow key and payload arrays as put_batch does, writing nothing."""
@@ -613,15 +640,13 @@ cdef class StreamCore:
             f"Record size {dlen + klen} (data {dlen} + partition key {klen} bytes) exceeds the stream's "
             f"max record size of {self.max_record_bytes} bytes")
 
-    def _raise_reserve(self, int rc, ShardLog log, uint64_t nrec, uint64_t nbytes):
-        """Raise for a failed reservation, or return after making room (then the write is retried)."""
+    cdef int _reserve_failed(self, int rc, ShardLog log, uint64_t nrec, uint64_t nbytes) except -1:
+        """The one translation of a failed reservation: RingFull (a status) when the stream makes room,
+        else ProvisionedThroughputExceededException (or MemoryError).  Always raises."""
+        if rc == SS_FULL and self.room_on_full:
+            raise RingFull(log, nrec, nbytes)
         if rc == SS_FULL:
-            raise _errors.ProvisionedThroughputExceededException(
-                f"Rate exceeded for shard {log.shard_id} in stream {self.name} under account {self.account_id}. "
-                f"The shard's log is full: {log.footprint_bytes} of {log.capacity_bytes} bytes hold records "
-                f"still inside retention, and {nrec} more records ({nbytes} bytes) do not fit. Retry after "
-                f"readers catch up and records expire, raise shard_capacity_bytes, or create the stream with "
-                f"evict_oldest=True.")
+            raise ring_full_error(self.name, self.account_id, log, nrec, nbytes)
         raise MemoryError(f"could not grow the log of {log.shard_id}")
 
     def _raise_batch_violation(self, int kind, int64_t i, keys, data):

@@ -4,15 +4,18 @@ from ._arrow_encode import read_batch as read_arrow_batch
 from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, parse_hash_keys, simd_available
 from ._shardlog import SLOT_BYTES, ShardLog
 from ._stream_core import (
+    RingFull,
     StreamCore,
     format_sequence_numbers,
     format_shard_sequence_numbers,
     parse_explicit_hash_key,
+    ring_full_error,
     system_now_ms,
 )
 
 __all__ = [
     "SLOT_BYTES",
+    "RingFull",
     "RoutingTable",
     "ShardLog",
     "StreamCore",
@@ -23,6 +26,7 @@ __all__ = [
     "parse_explicit_hash_key",
     "parse_hash_keys",
     "read_arrow_batch",
+    "ring_full_error",
     "simd_available",
     "system_now_ms",
 ]

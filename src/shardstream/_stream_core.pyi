@@ -6,6 +6,12 @@ import pyarrow as pa
 from ._routing import RoutingTable
 from ._shardlog import ShardLog
 
+class RingFull(Exception):
+    log: ShardLog
+    records: int
+    nbytes: int
+    def __init__(self, log: ShardLog, records: int, nbytes: int) -> None: ...
+
 class StreamCore:
     name: str
     account_id: str
@@ -16,6 +22,7 @@ class StreamCore:
     open_logs: tuple[ShardLog, ...]
     accepting: bool
     watch_writes: bool
+    room_on_full: bool
     auto_distribution: bool
     spread_next: int
     def now_ms(self) -> int: ...
@@ -39,4 +46,7 @@ def format_shard_sequence_numbers(
     created_s: int, shard_index: int, counters: np.ndarray, arrivals_ms: np.ndarray
 ) -> pa.Array: ...
 def parse_explicit_hash_key(value: str | int) -> int: ...
+def ring_full_error(
+    stream_name: str, account_id: str, log: ShardLog, nrec: int, nbytes: int
+) -> Exception: ...
 def system_now_ms() -> int: ...

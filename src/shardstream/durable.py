@@ -60,7 +60,7 @@ import weakref
 import numpy as np
 import pyarrow as pa
 
-from ._native import SLOT_BYTES, ShardLog, StreamCore
+from ._native import SLOT_BYTES, RingFull, ShardLog, StreamCore, ring_full_error
 from .errors import InvalidArgumentException, StorageError
 from .puts import parse_hash_keys, put_result_lists, put_result_table
 from .reads import MAX_GET_RECORDS_BYTES, StreamReads
@@ -229,6 +229,7 @@ class DurableStream(Stream):
     ):
         self.store = store
         self.durability = durability
+        self.room_on_full = True  # a full ring is flushed, not refused (see _with_room)
         self._sync = durability == "sync"
         if self._sync:
             store.hide_unsynced()
@@ -299,9 +300,13 @@ class DurableStream(Stream):
         if not store.accepting_writes and not dry_run:
             store.admit(refuse_on_failure=not self._sync)
         rollbacks = store.rollbacks
-        result = StreamCore.put_record(
-            self, data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run=dry_run
-        )  # a dry run raises DryRunOperationException here: nothing to commit
+        if dry_run:  # raises DryRunOperationException (a durable ring always makes room): nothing to commit
+            StreamCore.put_record(
+                self, data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run=True
+            )
+        result = self._with_room(
+            StreamCore.put_record, self, data, partition_key, explicit_hash_key, sequence_number_for_ordering
+        )
         if self._sync:
             put = _SyncPut(self, rollbacks, result)
             if pending is None:
@@ -312,7 +317,7 @@ class DurableStream(Stream):
         return result
 
     def _put(self, keys, payloads, explicit_hash_keys, *, simd=True, partial=False, dry_run=False) -> pa.Table:
-        # A full ring is flushed rather than refused (see _raise_reserve), so
+        # A full ring is flushed rather than refused (see _with_room), so
         # every put is all-or-nothing; one bigger than a ring goes in pieces,
         # after the whole of it has been validated.
         if dry_run:  # the checks of the whole put at once (a durable ring always makes room)
@@ -335,7 +340,7 @@ class DurableStream(Stream):
                 part = ehk if ehk is None or len(bounds) == 2 else tuple(column[a:b] for column in ehk)
                 piece_keys = keys if len(bounds) == 2 else keys.slice(a, b - a)
                 piece_data = payloads if len(bounds) == 2 else payloads.slice(a, b - a)
-                results.append(self._put_arrays(piece_keys, piece_data, part, simd, False))
+                results.append(self._with_room(self._put_arrays, piece_keys, piece_data, part, simd, False))
         except StorageError as exc:
             if not results:
                 raise
@@ -394,9 +399,17 @@ class DurableStream(Stream):
         message = f"{exc.message} ({kept} of the {total} records had been {what})"
         return type(exc)(message, exc.errno, records)
 
-    def _raise_reserve(self, rc, log, nrec, nbytes):
-        # The ring is full of records not yet on disk: write them, then the
-        # caller retries (the ring may now evict them).
+    def _with_room(self, write, *args):
+        """Run a native write; while a shard's ring is full (the status :class:`RingFull`), write that
+        ring to disk to make room (the ring may then evict what is on disk) and run it again."""
+        while True:
+            try:
+                return write(*args)
+            except RingFull as full:
+                self._make_room(full)
+
+    def _make_room(self, full: RingFull) -> None:
+        log = full.log
         limit = log.evict_limit
         if log.tail > limit:
             if _nonblocking.pending is not None:
@@ -406,7 +419,7 @@ class DurableStream(Stream):
             if log.evict_limit > limit:
                 return
             self._refresh_accepting()  # nothing written: the engine was closed under us
-        super()._raise_reserve(rc, log, nrec, nbytes)
+        raise ring_full_error(self.name, self.account_id, log, full.records, full.nbytes)
 
     def commit_async(self, callback) -> None:
         """Call ``callback(None)`` once every record put so far is on disk (``callback(exc)`` if
@@ -415,11 +428,6 @@ class DurableStream(Stream):
 
     def _current_logs(self):
         return self.logs
-
-    def _dry_run_full(self, log, nrec, nbytes):
-        # The real write would flush the ring to make room (see _raise_reserve)
-        # or go in pieces (see _put): a durable stream never refuses for room.
-        return
 
     def flush(self, *, sync: bool = True) -> int:
         """Write everything still only in memory to disk now (and ``fsync`` it with ``sync``).
