@@ -48,7 +48,7 @@ from functools import lru_cache
 
 from . import model as _service_model
 
-__all__ = ["RESOURCE_MEMBERS", "Target", "resolve", "resource_members", "stream_of_arn"]
+__all__ = ["RESOURCE_MEMBERS", "Target", "named_stream", "resolve", "resource_members", "stream_of_arn"]
 
 #: The input members that can name the stream an operation acts on.
 RESOURCE_MEMBERS = ("ShardIterator", "ConsumerARN", "ResourceARN", "NextToken", "StreamARN", "StreamName")
@@ -146,6 +146,23 @@ def stream_of_arn(arn, member: str = "ResourceARN") -> str | None:
     if m is None and member != "ConsumerARN":
         m = _STREAM_ARN.fullmatch(arn)
     return m.group(1) if m else None
+
+
+def named_stream(engine, params: dict):
+    """The stream a request names by ``StreamName`` and/or ``StreamARN``, as the action reads them.
+
+    Parameters
+    ----------
+    engine : Engine
+    params : dict
+        The request's members.
+
+    Raises
+    ------
+    ResourceNotFoundException, InvalidArgumentException
+        No such stream; neither member, or the two disagree.
+    """
+    return engine.stream(params.get("StreamName"), stream_arn=params.get("StreamARN"))
 
 
 def resolve(engine, operation: str, params) -> Target:

@@ -7,6 +7,8 @@ Each function is one Kinesis operation, ``fn(engine, p)`` as in
 
 from __future__ import annotations
 
+from .resources import named_stream
+
 __all__ = [
     "add_tags_to_stream",
     "delete_resource_policy",
@@ -24,11 +26,6 @@ __all__ = [
     "untag_resource",
     "update_account_settings",
 ]
-
-
-def _stream(engine, p: dict):
-    """The stream a request names by StreamName and/or StreamARN."""
-    return engine.stream(p.get("StreamName"), stream_arn=p.get("StreamARN"))
 
 
 # -- tags -------------------------------------------------------------------------------
@@ -57,7 +54,7 @@ def add_tags_to_stream(engine, p: dict) -> dict:
     InvalidArgumentException, ValidationException
         Bad tags, or more than 50 in all (nothing changes).
     """
-    return _stream(engine, p).add_tags_to_stream(p.get("Tags"))
+    return named_stream(engine, p).add_tags_to_stream(p.get("Tags"))
 
 
 def remove_tags_from_stream(engine, p: dict) -> dict:
@@ -83,7 +80,7 @@ def remove_tags_from_stream(engine, p: dict) -> dict:
     InvalidArgumentException, ValidationException
         Bad tag keys.
     """
-    return _stream(engine, p).remove_tags_from_stream(p.get("TagKeys"))
+    return named_stream(engine, p).remove_tags_from_stream(p.get("TagKeys"))
 
 
 def list_tags_for_stream(engine, p: dict) -> dict:
@@ -105,7 +102,7 @@ def list_tags_for_stream(engine, p: dict) -> dict:
     ResourceNotFoundException
         No such stream.
     """
-    return _stream(engine, p).list_tags_for_stream(p.get("ExclusiveStartTagKey"), p.get("Limit"))
+    return named_stream(engine, p).list_tags_for_stream(p.get("ExclusiveStartTagKey"), p.get("Limit"))
 
 
 def tag_resource(engine, p: dict) -> dict:
@@ -210,7 +207,7 @@ def start_stream_encryption(engine, p: dict) -> dict:
     ValidationException, InvalidArgumentException
         A missing argument, an EncryptionType other than KMS, a KeyId too long.
     """
-    return _stream(engine, p).start_stream_encryption(p.get("EncryptionType"), p.get("KeyId"))
+    return named_stream(engine, p).start_stream_encryption(p.get("EncryptionType"), p.get("KeyId"))
 
 
 def stop_stream_encryption(engine, p: dict) -> dict:
@@ -232,7 +229,7 @@ def stop_stream_encryption(engine, p: dict) -> dict:
     ResourceNotFoundException, ResourceInUseException, ValidationException, InvalidArgumentException
         As :func:`start_stream_encryption`.
     """
-    return _stream(engine, p).stop_stream_encryption(p.get("EncryptionType"), p.get("KeyId"))
+    return named_stream(engine, p).stop_stream_encryption(p.get("EncryptionType"), p.get("KeyId"))
 
 
 def enable_enhanced_monitoring(engine, p: dict) -> dict:
@@ -258,7 +255,7 @@ def enable_enhanced_monitoring(engine, p: dict) -> dict:
     ValidationException
         An empty or too long list, or an unknown metric.
     """
-    return _stream(engine, p).enable_enhanced_monitoring(p.get("ShardLevelMetrics"))
+    return named_stream(engine, p).enable_enhanced_monitoring(p.get("ShardLevelMetrics"))
 
 
 def disable_enhanced_monitoring(engine, p: dict) -> dict:
@@ -280,7 +277,7 @@ def disable_enhanced_monitoring(engine, p: dict) -> dict:
     ResourceNotFoundException, ResourceInUseException, ValidationException
         As :func:`enable_enhanced_monitoring`.
     """
-    return _stream(engine, p).disable_enhanced_monitoring(p.get("ShardLevelMetrics"))
+    return named_stream(engine, p).disable_enhanced_monitoring(p.get("ShardLevelMetrics"))
 
 
 # -- resource policies, account settings --------------------------------------------------

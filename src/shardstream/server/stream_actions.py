@@ -11,6 +11,8 @@ documents them in full).
 
 from __future__ import annotations
 
+from .resources import named_stream
+
 __all__ = [
     "create_stream",
     "decrease_stream_retention_period",
@@ -29,11 +31,6 @@ __all__ = [
     "update_stream_record_distribution_strategy",
     "update_stream_warm_throughput",
 ]
-
-
-def _stream(engine, p: dict):
-    """The stream a request names by StreamName and/or StreamARN."""
-    return engine.stream(p.get("StreamName"), stream_arn=p.get("StreamARN"))
 
 
 # -- streams --------------------------------------------------------------------------
@@ -126,7 +123,7 @@ def describe_stream(engine, p: dict) -> dict:
     InvalidArgumentException
         A malformed StreamARN, or neither StreamName nor StreamARN.
     """
-    return _stream(engine, p).describe(p.get("Limit"), p.get("ExclusiveStartShardId"))
+    return named_stream(engine, p).describe(p.get("Limit"), p.get("ExclusiveStartShardId"))
 
 
 def describe_stream_summary(engine, p: dict) -> dict:
@@ -305,7 +302,9 @@ def update_shard_count(engine, p: dict) -> dict:
     LimitExceededException
         A target outside half to double the open shards, or past a shard limit.
     """
-    return _stream(engine, p).update_shard_count(p.get("TargetShardCount"), p.get("ScalingType", "UNIFORM_SCALING"))
+    return named_stream(engine, p).update_shard_count(
+        p.get("TargetShardCount"), p.get("ScalingType", "UNIFORM_SCALING")
+    )
 
 
 def increase_stream_retention_period(engine, p: dict) -> dict:
@@ -331,7 +330,7 @@ def increase_stream_retention_period(engine, p: dict) -> dict:
     InvalidArgumentException
         Hours out of range, or below the current retention period.
     """
-    return _stream(engine, p).increase_stream_retention_period(p.get("RetentionPeriodHours"))
+    return named_stream(engine, p).increase_stream_retention_period(p.get("RetentionPeriodHours"))
 
 
 def decrease_stream_retention_period(engine, p: dict) -> dict:
@@ -357,7 +356,7 @@ def decrease_stream_retention_period(engine, p: dict) -> dict:
     InvalidArgumentException
         Hours out of range, or above the current retention period.
     """
-    return _stream(engine, p).decrease_stream_retention_period(p.get("RetentionPeriodHours"))
+    return named_stream(engine, p).decrease_stream_retention_period(p.get("RetentionPeriodHours"))
 
 
 def update_stream_mode(engine, p: dict) -> dict:
@@ -439,7 +438,7 @@ def update_stream_warm_throughput(engine, p: dict) -> dict:
     InvalidArgumentException
         The account's minimum throughput billing commitment is not enabled.
     """
-    return _stream(engine, p).update_stream_warm_throughput(p.get("WarmThroughputMiBps"))
+    return named_stream(engine, p).update_stream_warm_throughput(p.get("WarmThroughputMiBps"))
 
 
 def update_max_record_size(engine, p: dict) -> dict:
