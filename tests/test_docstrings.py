@@ -67,7 +67,6 @@ NUMPY_SECTIONS = [
     "validation.py",
 ]
 
-#: Modules another change is restructuring right now; rule 1 skips them until it is in.  Empty this set then.
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _CLICK_DECORATORS = {"command", "group", "option", "argument", "pass_context", "pass_obj"}
 
