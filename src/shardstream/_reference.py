@@ -1,0 +1,217 @@
+"""A small pure-Python reference model of routing and the shard ring, for property tests.
+
+Nothing here is used by the engine: it restates, as plainly as possible, what the
+Kinesis semantics (and the engine's docs) say the native core does, so that tests can
+drive the engine and this model side by side and compare.
+
+* routing: partition key -> MD5 hash key (big-endian) or an explicit hash key
+  -> the **open** shard whose inclusive ``[start, end]`` range contains it;
+* CreateStream's even split of ``[0, 2**128 - 1]`` into N shards;
+* SplitShard / MergeShards (children take the next indexes, parents close);
+* a shard ring: per-shard counters from 1, reads from a counter with a record
+  limit and a data-byte limit (at least one record if any), retention;
+* sequence numbers in the 56-digit version 2 layout of :mod:`shardstream.sequence`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+HASH_KEY_MAX = 2**128 - 1
+
+
+def hash_key(partition_key: str, explicit_hash_key: int | str | None = None) -> int:
+    """The 128-bit hash key a record is routed by.
+
+    Parameters
+    ----------
+    partition_key : str
+        Hashed as ``int.from_bytes(md5(utf8(key)).digest(), "big")``.
+    explicit_hash_key : int or str, optional
+        Overrides the partition key when given (decimal string or int).
+    """
+    if explicit_hash_key is not None:
+        value = int(explicit_hash_key)
+        if not 0 <= value <= HASH_KEY_MAX:
+            raise ValueError(f"explicit hash key out of range: {value}")
+        return value
+    return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")
+
+
+def even_split(shard_count: int) -> list[tuple[int, int]]:
+    """The ``(start, end)`` hash-key ranges CreateStream gives ``shard_count`` shards.
+
+    ``step = 2**128 // N``; shard i covers ``[i * step, (i + 1) * step - 1]``
+    and the last one ends at ``2**128 - 1``.
+    """
+    if shard_count < 1:
+        raise ValueError("shard_count must be at least 1")
+    step = (HASH_KEY_MAX + 1) // shard_count
+    return [(i * step, HASH_KEY_MAX if i == shard_count - 1 else (i + 1) * step - 1) for i in range(shard_count)]
+
+
+def sequence_number(created_s: int, shard_index: int, counter: int, arrival_ms: int) -> str:
+    """The 56-digit sequence number of record ``counter`` of a shard.
+
+    ``2 | creation s (9 hex) | index & 0xF | counter (16 hex) | 00 | arrival s (9 hex) | index (8 hex) | 2``.
+    """
+    hexdigits = f"2{created_s:09x}{shard_index & 0xF:x}{counter:016x}00{arrival_ms // 1000:09x}{shard_index:08x}2"
+    return str(int(hexdigits, 16))
+
+
+@dataclass
+class Record:
+    """One record as the model holds it."""
+
+    counter: int
+    partition_key: str
+    data: bytes
+    arrival_ms: int
+
+
+@dataclass
+class ShardRing:
+    """The records of one shard, numbered by consecutive counters from 1.
+
+    Parameters
+    ----------
+    retention_ms : int
+        Records that arrived more than this long before "now" are trimmed
+        (one exactly ``retention_ms`` old is kept).
+    """
+
+    retention_ms: int
+    records: list[Record] = field(default_factory=list)
+    tail: int = 1  # counter the next record receives
+
+    @property
+    def head(self) -> int:
+        """Counter of the oldest retained record (``tail`` when empty)."""
+        return self.records[0].counter if self.records else self.tail
+
+    def append(self, partition_key: str, data: bytes, arrival_ms: int) -> Record:
+        """Append a record; arrival times never go backwards within a shard."""
+        if self.records:
+            arrival_ms = max(arrival_ms, self.records[-1].arrival_ms)
+        record = Record(self.tail, partition_key, bytes(data), arrival_ms)
+        self.records.append(record)
+        self.tail += 1
+        return record
+
+    def trim(self, now_ms: int) -> int:
+        """Drop the records older than retention at ``now_ms``; returns how many."""
+        keep = [r for r in self.records if r.arrival_ms >= now_ms - self.retention_ms]
+        dropped = len(self.records) - len(keep)
+        self.records = keep
+        return dropped
+
+    def read(self, start: int, limit: int, max_data_bytes: int, now_ms: int) -> tuple[list[Record], int]:
+        """Kinesis's GetRecords on this ring: ``(records, next_counter)``.
+
+        Trims first; a ``start`` behind the oldest record starts there.  Stops
+        after ``limit`` records, or before the data bytes would exceed
+        ``max_data_bytes`` -- but returns at least one record if there is one.
+        """
+        self.trim(now_ms)
+        start = max(start, self.head)
+        out: list[Record] = []
+        total = 0
+        for record in self.records[start - self.head :]:
+            if len(out) == limit or (out and total + len(record.data) > max_data_bytes):
+                break
+            out.append(record)
+            total += len(record.data)
+        return out, start + len(out)
+
+
+@dataclass
+class Shard:
+    """A shard of the model: index, inclusive hash-key range, lineage, state."""
+
+    index: int
+    start: int
+    end: int
+    created_s: int
+    parents: tuple[str, ...] = ()
+    open: bool = True
+
+    @property
+    def shard_id(self) -> str:
+        return f"shardId-{self.index:012d}"
+
+
+class StreamModel:
+    """A stream: shards (open and closed) with one :class:`ShardRing` each.
+
+    Parameters
+    ----------
+    shard_count : int
+        Initial shards, laid out by :func:`even_split`.
+    created_ms : int
+        Creation time (the initial shards' sequence numbers carry its second).
+    retention_ms : int
+        Per-ring retention.
+    """
+
+    def __init__(self, shard_count: int, created_ms: int, retention_ms: int = 24 * 3_600_000):
+        self.retention_ms = retention_ms
+        self.shards: list[Shard] = []
+        self.rings: list[ShardRing] = []
+        for start, end in even_split(shard_count):
+            self._add(start, end, created_ms // 1000)
+
+    def _add(self, start: int, end: int, created_s: int, parents: tuple[str, ...] = ()) -> Shard:
+        shard = Shard(len(self.shards), start, end, created_s, parents)
+        self.shards.append(shard)
+        self.rings.append(ShardRing(self.retention_ms))
+        return shard
+
+    def shard(self, shard_id: str) -> Shard:
+        """The shard named ``shardId-<index:012d>``."""
+        return self.shards[int(shard_id.rsplit("-", 1)[1])]
+
+    def open_shards(self) -> list[Shard]:
+        """The open shards in hash-key order (they tile the whole space)."""
+        return sorted((s for s in self.shards if s.open), key=lambda s: s.start)
+
+    def route(self, partition_key: str, explicit_hash_key: int | str | None = None) -> Shard:
+        """The open shard whose inclusive range contains the record's hash key."""
+        h = hash_key(partition_key, explicit_hash_key)
+        (shard,) = [s for s in self.shards if s.open and s.start <= h <= s.end]
+        return shard
+
+    def put(self, partition_key: str, data: bytes, arrival_ms: int, explicit_hash_key=None) -> tuple[str, str]:
+        """Write one record; returns ``(shard_id, sequence_number)``."""
+        shard = self.route(partition_key, explicit_hash_key)
+        record = self.rings[shard.index].append(partition_key, data, arrival_ms)
+        return shard.shard_id, self.sequence_number(shard, record)
+
+    def sequence_number(self, shard: Shard, record: Record) -> str:
+        """The sequence number of a record of ``shard``."""
+        return sequence_number(shard.created_s, shard.index, record.counter, record.arrival_ms)
+
+    def split(self, shard_id: str, new_starting_hash_key: int, now_ms: int) -> tuple[Shard, Shard]:
+        """SplitShard: children ``[start, new - 1]`` and ``[new, end]``; the parent closes."""
+        parent = self.shard(shard_id)
+        if not parent.open or not parent.start + 1 < new_starting_hash_key < parent.end:
+            raise ValueError(f"cannot split {shard_id} at {new_starting_hash_key}")
+        created_s = max(now_ms // 1000, parent.created_s) + 1
+        parent.open = False
+        return (
+            self._add(parent.start, new_starting_hash_key - 1, created_s, (shard_id,)),
+            self._add(new_starting_hash_key, parent.end, created_s, (shard_id,)),
+        )
+
+    def merge(self, shard_id: str, adjacent_shard_id: str, now_ms: int) -> Shard:
+        """MergeShards: ``shard_id`` must be the lower neighbour; both parents close."""
+        left, right = self.shard(shard_id), self.shard(adjacent_shard_id)
+        if not (left.open and right.open and left.end + 1 == right.start):
+            raise ValueError(f"cannot merge {shard_id} and {adjacent_shard_id}")
+        left.open = right.open = False
+        created_s = max(now_ms // 1000, left.created_s, right.created_s) + 1
+        return self._add(left.start, right.end, created_s, (shard_id, adjacent_shard_id))
+
+    def children(self, shard_id: str) -> list[Shard]:
+        """The shards that name ``shard_id`` as a parent, in index order."""
+        return [s for s in self.shards if shard_id in s.parents]
