@@ -127,18 +127,22 @@ class ShardRing:
 
 @dataclass
 class Shard:
-    """A shard of the model: index, inclusive hash-key range, lineage, state."""
+    """A shard of the model: index, inclusive hash-key range, lineage, close time (None while open)."""
 
     index: int
     start: int
     end: int
     created_s: int
     parents: tuple[str, ...] = ()
-    open: bool = True
+    closed_ms: int | None = None
 
     @property
     def shard_id(self) -> str:
         return f"shardId-{self.index:012d}"
+
+    @property
+    def open(self) -> bool:
+        return self.closed_ms is None
 
 
 class StreamModel:
@@ -171,6 +175,10 @@ class StreamModel:
         """The shard named ``shardId-<index:012d>``."""
         return self.shards[int(shard_id.rsplit("-", 1)[1])]
 
+    def listed_shards(self, now_ms: int) -> list[Shard]:
+        """Shards still listed (and readable) at ``now_ms``: all but those closed longer than retention ago."""
+        return [s for s in self.shards if s.open or s.closed_ms >= now_ms - self.retention_ms]
+
     def open_shards(self) -> list[Shard]:
         """The open shards in hash-key order (they tile the whole space)."""
         return sorted((s for s in self.shards if s.open), key=lambda s: s.start)
@@ -197,7 +205,7 @@ class StreamModel:
         if not parent.open or not parent.start + 1 < new_starting_hash_key < parent.end:
             raise ValueError(f"cannot split {shard_id} at {new_starting_hash_key}")
         created_s = max(now_ms // 1000, parent.created_s) + 1
-        parent.open = False
+        parent.closed_ms = now_ms
         return (
             self._add(parent.start, new_starting_hash_key - 1, created_s, (shard_id,)),
             self._add(new_starting_hash_key, parent.end, created_s, (shard_id,)),
@@ -208,7 +216,7 @@ class StreamModel:
         left, right = self.shard(shard_id), self.shard(adjacent_shard_id)
         if not (left.open and right.open and left.end + 1 == right.start):
             raise ValueError(f"cannot merge {shard_id} and {adjacent_shard_id}")
-        left.open = right.open = False
+        left.closed_ms = right.closed_ms = now_ms
         created_s = max(now_ms // 1000, left.created_s, right.created_s) + 1
         return self._add(left.start, right.end, created_s, (shard_id, adjacent_shard_id))
 

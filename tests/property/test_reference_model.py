@@ -1,0 +1,399 @@
+"""The native core against the pure-Python reference model (``shardstream._reference``).
+
+An :class:`Pair` drives an Engine stream and a :class:`StreamModel` with the same operations and
+compares every answer: shard ids and sequence numbers of puts (PutRecord, PutRecords, put_batch),
+reads (``ShardLog.read_records`` with record and byte limits, GetRecords through iterators,
+``read_table``), the open-shard layout after splits and merges, and retention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+import shardstream
+from shardstream import InvalidArgumentException
+from shardstream._reference import HASH_KEY_MAX, StreamModel, even_split, hash_key, sequence_number
+
+T0_MS = 1_700_000_000_000
+DAY_MS = 24 * 3_600_000
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class FakeClock:
+    """A settable clock in ms since the epoch (``Engine(clock=...)``)."""
+
+    def __init__(self) -> None:
+        self.now = T0_MS
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def to_ms(when: dt.datetime) -> int:
+    return (when - EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def model_rows(records, shard, model):
+    """The model's records as (sequence number, key, data, arrival ms)."""
+    return [(model.sequence_number(shard, r), r.partition_key, r.data, r.arrival_ms) for r in records]
+
+
+def record_rows(records):
+    """GetRecords-shaped records as (sequence number, key, data, arrival ms)."""
+    return [
+        (r["SequenceNumber"], r["PartitionKey"], r["Data"], to_ms(r["ApproximateArrivalTimestamp"])) for r in records
+    ]
+
+
+class Pair:
+    """An engine stream and the model, driven together; every method compares their answers."""
+
+    def __init__(self, shard_count: int, retention_hours: int = 24):
+        self.clock = FakeClock()
+        self.engine = shardstream.Engine(clock=self.clock)
+        self.stream = self.engine.create_stream("ref", shard_count, retention_hours)
+        self.model = StreamModel(shard_count, self.clock.now, retention_hours * 3_600_000)
+        self.last_seq: dict[str, int] = {}  # per shard, the newest sequence number a put returned
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _expect_puts(self, entries) -> list[tuple[str, str]]:
+        return [self.model.put(k, d, self.clock.now, h) for k, d, h in entries]
+
+    def _check_increasing(self, answers) -> None:
+        for shard_id, seq in answers:
+            assert int(seq) > self.last_seq.get(shard_id, -1)
+            self.last_seq[shard_id] = int(seq)
+
+    def put_record(self, key: str, data: bytes, ehk: int | None) -> None:
+        resp = self.stream.put_record(data, key, explicit_hash_key=None if ehk is None else str(ehk))
+        got = [(resp["ShardId"], resp["SequenceNumber"])]
+        assert got == self._expect_puts([(key, data, ehk)])
+        self._check_increasing(got)
+
+    def put_records(self, entries) -> None:
+        request = [
+            {"Data": d, "PartitionKey": k} | ({} if h is None else {"ExplicitHashKey": str(h)}) for k, d, h in entries
+        ]
+        resp = self.stream.put_records(request)
+        assert resp["FailedRecordCount"] == 0
+        got = [(r["ShardId"], r["SequenceNumber"]) for r in resp["Records"]]
+        assert got == self._expect_puts(entries)
+        self._check_increasing(got)
+
+    def put_batch(self, entries) -> None:
+        ehks = [None if h is None else str(h) for _, _, h in entries]
+        table = self.stream.put_batch(
+            [k for k, _, _ in entries], [d for _, d, _ in entries], ehks if any(ehks) else None
+        )
+        got = list(zip(table.column("shard_id").to_pylist(), table.column("sequence_number").to_pylist()))
+        assert got == self._expect_puts(entries)
+        self._check_increasing(got)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def readable(self):
+        return self.model.listed_shards(self.clock.now)
+
+    def read_log(self, shard, start: int, limit: int, max_bytes: int) -> None:
+        """One ``ShardLog.read_records`` call against ``ShardRing.read``."""
+        log = self.stream.shard_log(shard.shard_id)
+        records, nxt, tail, next_ts = log.read_records(start, limit, max_bytes, self.clock.now)
+        ring = self.model.rings[shard.index]
+        want, want_next = ring.read(start, limit, max_bytes, self.clock.now)
+        assert record_rows(records) == model_rows(want, shard, self.model)
+        assert (nxt, tail) == (want_next, ring.tail)
+        assert next_ts == (ring.records[want_next - ring.head].arrival_ms if want_next < ring.tail else None)
+        assert log.bounds() == (ring.head, ring.tail)
+
+    def drain(self, shard, limit: int) -> None:
+        """Follow GetRecords iterators from TRIM_HORIZON to the tip (or the end of a closed shard)."""
+        ring = self.model.rings[shard.index]
+        it = self.stream.get_shard_iterator(shard.shard_id, "TRIM_HORIZON")["ShardIterator"]
+        position, seen = 0, []
+        while True:
+            resp = self.stream.get_records(it, limit)
+            want, position = ring.read(position, limit, 10 * 2**20, self.clock.now)
+            assert record_rows(resp["Records"]) == model_rows(want, shard, self.model)
+            seen.extend(int(r["SequenceNumber"]) for r in resp["Records"])
+            caught_up = position >= ring.tail
+            # the age of the first record not returned (ShardLog.read_records' next_arrival_ms), 0 when caught up
+            behind = 0 if caught_up else self.clock.now - ring.records[position - ring.head].arrival_ms
+            assert resp["MillisBehindLatest"] == behind
+            if not shard.open and caught_up and not want:
+                assert "NextShardIterator" not in resp
+                assert [c["ShardId"] for c in resp["ChildShards"]] == [
+                    c.shard_id for c in self.model.children(shard.shard_id)
+                ]
+                break
+            it = resp["NextShardIterator"]
+            if caught_up and (shard.open or not want) and not resp["Records"]:
+                break
+        assert seen == sorted(set(seen))  # strictly increasing
+
+    def read_at(self, shard, nth: int, limit: int) -> None:
+        """``read_batch`` from AT_SEQUENCE_NUMBER of a retained record."""
+        ring = self.model.rings[shard.index]
+        ring.trim(self.clock.now)
+        if not ring.records:
+            return
+        record = ring.records[nth % len(ring.records)]
+        seq = self.model.sequence_number(shard, record)
+        batch = self.stream.read_batch(shard.shard_id, "AT_SEQUENCE_NUMBER", seq, limit=limit)
+        want, _ = ring.read(record.counter, limit, 2**31 - 1, self.clock.now)
+        assert batch.column("sequence_number").to_pylist() == [self.model.sequence_number(shard, r) for r in want]
+        assert batch.column("data").to_pylist() == [r.data for r in want]
+
+    def read_table(self) -> None:
+        """The whole stream, shard by shard in index order."""
+        table = self.stream.read_table(batch_size=7)
+        want = []
+        for shard in self.readable():
+            records, _ = self.model.rings[shard.index].read(0, 2**62, 2**62, self.clock.now)
+            want += [(shard.shard_id, *row) for row in model_rows(records, shard, self.model)]
+        cols = ["shard_id", "sequence_number", "partition_key", "data", "approximate_arrival_timestamp"]
+        got = list(zip(*(table.column(c).to_pylist() for c in cols)))
+        assert [(*row[:4], to_ms(row[4])) for row in got] == want
+
+    # -- resharding ---------------------------------------------------------------------------
+
+    def split(self, pick: int, fraction: int) -> None:
+        """Split an open shard at ``fraction / 2**32`` of its range (the legal part of it)."""
+        candidates = [s for s in self.model.open_shards() if s.end - s.start >= 3]
+        if not candidates:
+            return
+        shard = candidates[pick % len(candidates)]
+        at = shard.start + 2 + (shard.end - shard.start - 3) * fraction // 2**32
+        self.stream.split_shard(shard.shard_id, str(at))
+        self.model.split(shard.shard_id, at, self.clock.now)
+
+    def merge(self, pick: int) -> None:
+        shards = self.model.open_shards()
+        if len(shards) < 2:
+            return
+        i = pick % (len(shards) - 1)
+        self.stream.merge_shards(shards[i].shard_id, shards[i + 1].shard_id)
+        self.model.merge(shards[i].shard_id, shards[i + 1].shard_id, self.clock.now)
+
+    def check_layout(self) -> None:
+        """Open shards: the engine's equal the model's, and they tile the hash space."""
+        got = [
+            (s["ShardId"], int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"]))
+            for s in self.stream.list_shards()
+            if "EndingSequenceNumber" not in s["SequenceNumberRange"]
+        ]
+        want = [(s.shard_id, s.start, s.end) for s in self.model.open_shards()]
+        assert sorted(got, key=lambda x: x[1]) == want
+        assert want[0][1] == 0 and want[-1][2] == HASH_KEY_MAX
+        assert all(a[2] + 1 == b[1] for a, b in zip(want, want[1:]))
+        assert [s.shard_id for s in self.readable()] == [s["ShardId"] for s in self.stream.list_shards()]
+
+
+# -- strategies ---------------------------------------------------------------------------------
+
+keys = st.text(min_size=1, max_size=40) | st.text(min_size=1, max_size=256)
+hash_keys = st.none() | st.integers(0, HASH_KEY_MAX) | st.sampled_from([0, 1, HASH_KEY_MAX, HASH_KEY_MAX - 1])
+datas = st.binary(max_size=40)
+fractions = st.integers(0, 2**32) | st.sampled_from([0, 2**31, 2**32])
+entries = st.tuples(keys, datas, hash_keys)
+
+
+def boundary_hashes(ranges) -> list[int]:
+    """Each range's ends and their neighbours."""
+    out = set()
+    for start, end in ranges:
+        out.update(h for h in (start - 1, start, start + 1, end - 1, end, end + 1) if 0 <= h <= HASH_KEY_MAX)
+    return sorted(out)
+
+
+# -- 1. routing ---------------------------------------------------------------------------------
+
+
+def test_model_spec_vectors():
+    assert hash_key("a") == 16955237001963240173058271559858726497
+    assert hash_key("b") == 195289424170611159128911017612795795343
+    assert StreamModel(3, T0_MS).route("a").index == 0 and StreamModel(3, T0_MS).route("b").index == 1
+    assert even_split(4)[1] == (85070591730234615865843651857942052864, 170141183460469231731687303715884105727)
+    assert len(sequence_number(T0_MS // 1000, 3, 1, T0_MS)) == 56
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 50))
+def test_create_stream_layout_is_the_even_split(n):
+    stream = shardstream.Engine().create_stream("layout", n)
+    ranges = [
+        (int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"]))
+        for s in stream.list_shards()
+    ]
+    assert ranges == even_split(n)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 50), batch=st.lists(entries, min_size=1, max_size=60), data=st.data())
+def test_put_records_and_put_batch_route_as_the_model(n, batch, data):
+    pair = Pair(n)
+    edges = st.sampled_from(boundary_hashes(even_split(n)))
+    batch += data.draw(st.lists(st.tuples(keys, datas, edges), max_size=20))
+    pair.put_records(batch)
+    pair.put_batch(batch)
+    pair.put_batch([(k, d, None) for k, d, _ in batch])
+    k, d, h = batch[0]
+    pair.put_record(k, d, h)
+    pair.read_table()
+
+
+# -- 2. interleaved puts and reads --------------------------------------------------------------
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), entries),
+        st.tuples(st.just("put_records"), st.lists(entries, min_size=1, max_size=20)),
+        st.tuples(st.just("put_batch"), st.lists(entries, min_size=1, max_size=20)),
+        st.tuples(st.just("advance"), st.sampled_from([0, 1, 999, 1000, DAY_MS // 3, DAY_MS, DAY_MS + 1])),
+        st.tuples(st.just("read_log"), st.integers(0, 99), st.integers(0, 60), st.integers(1, 30), st.integers(0, 120)),
+        st.tuples(st.just("drain"), st.integers(0, 99), st.integers(1, 12)),
+        st.tuples(st.just("read_at"), st.integers(0, 99), st.integers(0, 99), st.integers(1, 12)),
+        st.tuples(st.just("read_table")),
+    ),
+    max_size=30,
+)
+
+
+def apply(pair: Pair, op) -> None:
+    name, *args = op
+    shards = pair.readable()
+    if name == "put":
+        pair.put_record(*args[0])
+    elif name in ("put_records", "put_batch"):
+        getattr(pair, name)(args[0])
+    elif name == "advance":
+        pair.clock.now += args[0]
+    elif name == "read_log":
+        pair.read_log(shards[args[0] % len(shards)], *args[1:])
+    elif name == "drain":
+        pair.drain(shards[args[0] % len(shards)], args[1])
+    elif name == "read_at":
+        pair.read_at(shards[args[0] % len(shards)], *args[1:])
+    else:
+        pair.read_table()
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 6), script=ops)
+def test_interleaved_puts_and_reads_match_the_model(n, script):
+    pair = Pair(n)
+    for op in script:
+        apply(pair, op)
+    pair.read_table()
+
+
+# -- 3. resharding ------------------------------------------------------------------------------
+
+reshards = st.lists(
+    st.tuples(st.just("split"), st.integers(0, 99), fractions) | st.tuples(st.just("merge"), st.integers(0, 99)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 8), script=reshards, batch=st.lists(entries, min_size=1, max_size=30))
+def test_layout_and_routing_after_splits_and_merges(n, script, batch):
+    pair = Pair(n)
+    for name, *args in script:
+        getattr(pair, name)(*args)
+        pair.check_layout()
+        pair.clock.now += 1500
+    edges = boundary_hashes([(s.start, s.end) for s in pair.model.open_shards()])
+    pair.put_batch(batch + [("edge", b"", h) for h in edges])
+    pair.put_records(batch)
+    for shard in pair.readable():
+        pair.drain(shard, 5)
+    pair.read_table()
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 5), pick=st.integers(0, 99), offset=st.sampled_from([-1, 0, 1, 2]), side=st.booleans())
+def test_invalid_reshards_are_refused_by_both(n, pick, offset, side):
+    pair = Pair(n)
+    shard = pair.model.open_shards()[pick % n]
+    at = shard.start + 1 + offset if side else shard.end + offset
+    try:
+        pair.model.split(shard.shard_id, at, pair.clock.now)
+        model_ok = True
+    except ValueError:
+        model_ok = False
+    if model_ok:
+        pair.stream.split_shard(shard.shard_id, str(at))
+    elif 0 <= at <= HASH_KEY_MAX:
+        with pytest.raises(InvalidArgumentException):
+            pair.stream.split_shard(shard.shard_id, str(at))
+    pair.check_layout()
+    shards = pair.model.open_shards()
+    if len(shards) >= 2:  # the inverted (upper, lower) pair is not adjacent
+        upper, lower = shards[1], shards[0]
+        with pytest.raises(ValueError):
+            pair.model.merge(upper.shard_id, lower.shard_id, pair.clock.now)
+        with pytest.raises(InvalidArgumentException):
+            pair.stream.merge_shards(upper.shard_id, lower.shard_id)
+    pair.check_layout()
+
+
+# -- 4. everything, as a state machine ----------------------------------------------------------
+
+
+class EngineVersusModel(RuleBasedStateMachine):
+    """Puts, reads, clock advances, splits and merges on an engine stream and the model together."""
+
+    @initialize(n=st.integers(1, 5))
+    def start(self, n):
+        self.pair = Pair(n)
+
+    @rule(entry=entries)
+    def put(self, entry):
+        self.pair.put_record(*entry)
+
+    @rule(batch=st.lists(entries, min_size=1, max_size=15), arrow=st.booleans())
+    def put_many(self, batch, arrow):
+        (self.pair.put_batch if arrow else self.pair.put_records)(batch)
+
+    @rule(ms=st.sampled_from([1, 1000, DAY_MS // 2, DAY_MS + 1]))
+    def advance(self, ms):
+        self.pair.clock.now += ms
+
+    @rule(pick=st.integers(0, 99), start=st.integers(0, 60), limit=st.integers(1, 30), max_bytes=st.integers(0, 120))
+    def read_log(self, pick, start, limit, max_bytes):
+        shards = self.pair.readable()
+        self.pair.read_log(shards[pick % len(shards)], start, limit, max_bytes)
+
+    @rule(pick=st.integers(0, 99), limit=st.integers(1, 12))
+    def drain(self, pick, limit):
+        shards = self.pair.readable()
+        self.pair.drain(shards[pick % len(shards)], limit)
+
+    @rule()
+    def read_table(self):
+        self.pair.read_table()
+
+    @rule(pick=st.integers(0, 99), fraction=fractions)
+    def split(self, pick, fraction):
+        self.pair.split(pick, fraction)
+
+    @rule(pick=st.integers(0, 99))
+    def merge(self, pick):
+        self.pair.merge(pick)
+
+    @invariant()
+    def layout_and_tails_agree(self):
+        self.pair.check_layout()
+        for shard in self.pair.readable():
+            assert self.pair.stream.shard_log(shard.shard_id).tail == self.pair.model.rings[shard.index].tail
+
+
+TestEngineVersusModel = EngineVersusModel.TestCase
+TestEngineVersusModel.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
