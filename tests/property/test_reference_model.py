@@ -100,11 +100,12 @@ class Pair:
     def readable(self):
         return self.model.listed_shards(self.clock.now)
 
-    def read_log(self, shard, start: int, limit: int, max_bytes: int) -> None:
-        """One ``ShardLog.read_records`` call against ``ShardRing.read``."""
+    def read_log(self, shard, offset: int, limit: int, max_bytes: int) -> None:
+        """One ``ShardLog.read_records`` call from ``offset`` past the model's oldest record (may be negative)."""
         log = self.stream.shard_log(shard.shard_id)
-        records, nxt, tail, next_ts = log.read_records(start, limit, max_bytes, self.clock.now)
         ring = self.model.rings[shard.index]
+        start = max(0, ring.head + offset)
+        records, nxt, tail, next_ts = log.read_records(start, limit, max_bytes, self.clock.now)
         want, want_next = ring.read(start, limit, max_bytes, self.clock.now)
         assert record_rows(records) == model_rows(want, shard, self.model)
         assert (nxt, tail) == (want_next, ring.tail)
@@ -198,7 +199,9 @@ class Pair:
 
 keys = st.text(min_size=1, max_size=40) | st.text(min_size=1, max_size=256)
 hash_keys = st.none() | st.integers(0, HASH_KEY_MAX) | st.sampled_from([0, 1, HASH_KEY_MAX, HASH_KEY_MAX - 1])
-datas = st.binary(max_size=40)
+datas = st.binary(max_size=12) | st.binary(min_size=10, max_size=60)
+offsets = st.integers(-2, 4) | st.integers(-3, 30)
+byte_limits = st.integers(0, 100) | st.just(2**31 - 1)
 fractions = st.integers(0, 2**32) | st.sampled_from([0, 2**31, 2**32])
 entries = st.tuples(keys, datas, hash_keys)
 
@@ -255,7 +258,7 @@ ops = st.lists(
         st.tuples(st.just("put_records"), st.lists(entries, min_size=1, max_size=20)),
         st.tuples(st.just("put_batch"), st.lists(entries, min_size=1, max_size=20)),
         st.tuples(st.just("advance"), st.sampled_from([0, 1, 999, 1000, DAY_MS // 3, DAY_MS, DAY_MS + 1])),
-        st.tuples(st.just("read_log"), st.integers(0, 99), st.integers(0, 60), st.integers(1, 30), st.integers(0, 120)),
+        st.tuples(st.just("read_log"), st.integers(0, 99), offsets, st.integers(1, 30), byte_limits),
         st.tuples(st.just("drain"), st.integers(0, 99), st.integers(1, 12)),
         st.tuples(st.just("read_at"), st.integers(0, 99), st.integers(0, 99), st.integers(1, 12)),
         st.tuples(st.just("read_table")),
@@ -289,6 +292,38 @@ def test_interleaved_puts_and_reads_match_the_model(n, script):
     pair = Pair(n)
     for op in script:
         apply(pair, op)
+    pair.read_table()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    batch=st.lists(entries, min_size=4, max_size=40),
+    reads=st.lists(st.tuples(st.integers(0, 99), offsets, st.integers(1, 30), byte_limits), min_size=1, max_size=8),
+)
+def test_shard_log_reads_with_record_and_byte_limits(n, batch, reads):
+    pair = Pair(n)
+    pair.put_batch(batch)
+    for pick, offset, limit, max_bytes in reads:
+        shards = pair.readable()
+        pair.read_log(shards[pick % len(shards)], offset, limit, max_bytes)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    first=st.lists(entries, min_size=1, max_size=10),
+    second=st.lists(entries, min_size=1, max_size=10),
+    gaps=st.lists(st.sampled_from([0, 1, DAY_MS - 1, DAY_MS, DAY_MS + 1]), min_size=2, max_size=2),
+)
+def test_retention_at_its_boundary(n, first, second, gaps):
+    pair = Pair(n)
+    pair.put_batch(first)
+    pair.clock.now += gaps[0]
+    pair.put_records(second)
+    pair.clock.now += gaps[1]
+    for shard in pair.readable():
+        pair.read_log(shard, -1, 100, 2**31 - 1)
     pair.read_table()
 
 
@@ -366,10 +401,10 @@ class EngineVersusModel(RuleBasedStateMachine):
     def advance(self, ms):
         self.pair.clock.now += ms
 
-    @rule(pick=st.integers(0, 99), start=st.integers(0, 60), limit=st.integers(1, 30), max_bytes=st.integers(0, 120))
-    def read_log(self, pick, start, limit, max_bytes):
+    @rule(pick=st.integers(0, 99), offset=offsets, limit=st.integers(1, 30), max_bytes=byte_limits)
+    def read_log(self, pick, offset, limit, max_bytes):
         shards = self.pair.readable()
-        self.pair.read_log(shards[pick % len(shards)], start, limit, max_bytes)
+        self.pair.read_log(shards[pick % len(shards)], offset, limit, max_bytes)
 
     @rule(pick=st.integers(0, 99), limit=st.integers(1, 12))
     def drain(self, pick, limit):
