@@ -337,13 +337,21 @@ reshards = st.lists(
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 8), script=reshards, batch=st.lists(entries, min_size=1, max_size=30))
-def test_layout_and_routing_after_splits_and_merges(n, script, batch):
+@given(
+    n=st.integers(1, 8),
+    script=reshards,
+    batch=st.lists(entries, min_size=1, max_size=30),
+    gap=st.sampled_from([0, 1, DAY_MS - 1, DAY_MS, DAY_MS + 1]),
+)
+def test_layout_and_routing_after_splits_and_merges(n, script, batch, gap):
     pair = Pair(n)
+    pair.put_records(batch)
     for name, *args in script:
+        pair.clock.now += 1500
         getattr(pair, name)(*args)
         pair.check_layout()
-        pair.clock.now += 1500
+    pair.clock.now += gap  # closed shards stay listed until retention has passed since their close
+    pair.check_layout()
     edges = boundary_hashes([(s.start, s.end) for s in pair.model.open_shards()])
     pair.put_batch(batch + [("edge", b"", h) for h in edges])
     pair.put_records(batch)
