@@ -84,6 +84,7 @@ class ShardRing:
     retention_ms: int
     records: list[Record] = field(default_factory=list)
     tail: int = 1  # counter the next record receives
+    last_arrival_ms: int | None = None  # of the newest record ever appended (trimmed or not)
 
     @property
     def head(self) -> int:
@@ -91,9 +92,10 @@ class ShardRing:
         return self.records[0].counter if self.records else self.tail
 
     def append(self, partition_key: str, data: bytes, arrival_ms: int) -> Record:
-        """Append a record; arrival times never go backwards within a shard."""
-        if self.records:
-            arrival_ms = max(arrival_ms, self.records[-1].arrival_ms)
+        """Append a record; arrival times never go backwards within a shard (a clock stepping back is ignored)."""
+        if self.last_arrival_ms is not None:
+            arrival_ms = max(arrival_ms, self.last_arrival_ms)
+        self.last_arrival_ms = arrival_ms
         record = Record(self.tail, partition_key, bytes(data), arrival_ms)
         self.records.append(record)
         self.tail += 1

@@ -257,7 +257,7 @@ ops = st.lists(
         st.tuples(st.just("put"), entries),
         st.tuples(st.just("put_records"), st.lists(entries, min_size=1, max_size=20)),
         st.tuples(st.just("put_batch"), st.lists(entries, min_size=1, max_size=20)),
-        st.tuples(st.just("advance"), st.sampled_from([0, 1, 999, 1000, DAY_MS // 3, DAY_MS, DAY_MS + 1])),
+        st.tuples(st.just("advance"), st.sampled_from([0, 1, 999, 1000, -1500, DAY_MS // 3, DAY_MS, DAY_MS + 1])),
         st.tuples(st.just("read_log"), st.integers(0, 99), offsets, st.integers(1, 30), byte_limits),
         st.tuples(st.just("drain"), st.integers(0, 99), st.integers(1, 12)),
         st.tuples(st.just("read_at"), st.integers(0, 99), st.integers(0, 99), st.integers(1, 12)),
@@ -405,7 +405,7 @@ class EngineVersusModel(RuleBasedStateMachine):
     def put_many(self, batch, arrow):
         (self.pair.put_batch if arrow else self.pair.put_records)(batch)
 
-    @rule(ms=st.sampled_from([1, 1000, DAY_MS // 2, DAY_MS + 1]))
+    @rule(ms=st.sampled_from([1, 1000, -1500, DAY_MS // 2, DAY_MS + 1]))  # the clock may step back
     def advance(self, ms):
         self.pair.clock.now += ms
 
