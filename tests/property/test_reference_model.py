@@ -123,8 +123,8 @@ class Pair:
             assert record_rows(resp["Records"]) == model_rows(want, shard, self.model)
             seen.extend(int(r["SequenceNumber"]) for r in resp["Records"])
             caught_up = position >= ring.tail
-            # the age of the first record not returned (ShardLog.read_records' next_arrival_ms), 0 when caught up
-            behind = 0 if caught_up else self.clock.now - ring.records[position - ring.head].arrival_ms
+            # the age of the first record not returned (never negative), 0 when caught up
+            behind = 0 if caught_up else max(0, self.clock.now - ring.records[position - ring.head].arrival_ms)
             assert resp["MillisBehindLatest"] == behind
             if not shard.open and caught_up and not want:
                 assert "NextShardIterator" not in resp
