@@ -60,6 +60,14 @@ def sequence_number(created_s: int, shard_index: int, counter: int, arrival_ms: 
     return str(int(hexdigits, 16))
 
 
+SLOT_BYTES = 24  # index bytes per record, counted against a ring's capacity
+
+
+def footprint(partition_key: str, data: bytes) -> int:
+    """What one record costs against a ring's capacity: key (UTF-8) + data + :data:`SLOT_BYTES`."""
+    return len(partition_key.encode("utf-8")) + len(data) + SLOT_BYTES
+
+
 @dataclass
 class Record:
     """One record as the model holds it."""
@@ -79,9 +87,13 @@ class ShardRing:
     retention_ms : int
         Records that arrived more than this long before "now" are trimmed
         (one exactly ``retention_ms`` old is kept).
+    capacity_bytes : int, optional
+        Bound on the live key + data bytes plus :data:`SLOT_BYTES` per record
+        (writes that do not fit are refused; the model does not evict).
     """
 
     retention_ms: int
+    capacity_bytes: int | None = None
     records: list[Record] = field(default_factory=list)
     tail: int = 1  # counter the next record receives
     last_arrival_ms: int | None = None  # of the newest record ever appended (trimmed or not)
@@ -90,6 +102,12 @@ class ShardRing:
     def head(self) -> int:
         """Counter of the oldest retained record (``tail`` when empty)."""
         return self.records[0].counter if self.records else self.tail
+
+    def room(self, now_ms: int) -> float:
+        """Bytes still free at ``now_ms`` (after trimming)."""
+        self.trim(now_ms)
+        used = sum(footprint(r.partition_key, r.data) for r in self.records)
+        return float("inf") if self.capacity_bytes is None else self.capacity_bytes - used
 
     def append(self, partition_key: str, data: bytes, arrival_ms: int) -> Record:
         """Append a record; arrival times never go backwards within a shard (a clock stepping back is ignored)."""
@@ -160,8 +178,8 @@ class StreamModel:
         Per-ring retention.
     """
 
-    def __init__(self, shard_count: int, created_ms: int, retention_ms: int = 24 * 3_600_000):
-        self.retention_ms = retention_ms
+    def __init__(self, shard_count: int, created_ms: int, retention_ms: int = 24 * 3_600_000, capacity_bytes=None):
+        self.retention_ms, self.capacity_bytes = retention_ms, capacity_bytes
         self.shards: list[Shard] = []
         self.rings: list[ShardRing] = []
         for start, end in even_split(shard_count):
@@ -170,7 +188,7 @@ class StreamModel:
     def _add(self, start: int, end: int, created_s: int, parents: tuple[str, ...] = ()) -> Shard:
         shard = Shard(len(self.shards), start, end, created_s, parents)
         self.shards.append(shard)
-        self.rings.append(ShardRing(self.retention_ms))
+        self.rings.append(ShardRing(self.retention_ms, self.capacity_bytes))
         return shard
 
     def shard(self, shard_id: str) -> Shard:
@@ -196,6 +214,26 @@ class StreamModel:
         shard = self.route(partition_key, explicit_hash_key)
         record = self.rings[shard.index].append(partition_key, data, arrival_ms)
         return shard.shard_id, self.sequence_number(shard, record)
+
+    def put_many(self, entries, arrival_ms: int, partial: bool) -> list[tuple[str, str] | None] | None:
+        """Write ``(partition_key, data, explicit_hash_key)`` entries against the shards' capacity.
+
+        ``partial`` (PutRecords): each shard takes the longest prefix of its
+        entries that fits; the others fail (None).  Otherwise (put_batch,
+        PutRecord) all entries are written or, when any shard lacks room,
+        none (returns None).
+        """
+        shards = [self.route(k, h) for k, _, h in entries]
+        room = {s.index: self.rings[s.index].room(arrival_ms) for s in shards}
+        fits = []
+        for shard, (key, data, _) in zip(shards, entries):
+            room[shard.index] -= footprint(key, data)
+            fits.append(room[shard.index] >= 0)
+            if room[shard.index] < 0:
+                room[shard.index] = float("-inf")  # later entries of a full shard fail too
+        if not partial and not all(fits):
+            return None
+        return [self.put(k, d, arrival_ms, h) if ok else None for (k, d, h), ok in zip(entries, fits)]
 
     def sequence_number(self, shard: Shard, record: Record) -> str:
         """The sequence number of a record of ``shard``."""

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import shardstream
-from shardstream import InvalidArgumentException
+from shardstream import InvalidArgumentException, ProvisionedThroughputExceededException
 from shardstream._reference import HASH_KEY_MAX, StreamModel, even_split, hash_key, sequence_number
 
 T0_MS = 1_700_000_000_000
@@ -53,46 +53,63 @@ def record_rows(records):
 class Pair:
     """An engine stream and the model, driven together; every method compares their answers."""
 
-    def __init__(self, shard_count: int, retention_hours: int = 24):
+    def __init__(self, shard_count: int, retention_hours: int = 24, capacity_bytes: int | None = None):
         self.clock = FakeClock()
         self.engine = shardstream.Engine(clock=self.clock)
-        self.stream = self.engine.create_stream("ref", shard_count, retention_hours)
-        self.model = StreamModel(shard_count, self.clock.now, retention_hours * 3_600_000)
+        self.stream = self.engine.create_stream(
+            "ref", shard_count, retention_hours, shard_capacity_bytes=capacity_bytes
+        )
+        capacity = self.stream.shard_log("shardId-000000000000").capacity_bytes
+        self.model = StreamModel(shard_count, self.clock.now, retention_hours * 3_600_000, capacity)
         self.last_seq: dict[str, int] = {}  # per shard, the newest sequence number a put returned
 
     # -- writes -------------------------------------------------------------------------------
 
-    def _expect_puts(self, entries) -> list[tuple[str, str]]:
-        return [self.model.put(k, d, self.clock.now, h) for k, d, h in entries]
-
     def _check_increasing(self, answers) -> None:
-        for shard_id, seq in answers:
+        for shard_id, seq in filter(None, answers):
             assert int(seq) > self.last_seq.get(shard_id, -1)
             self.last_seq[shard_id] = int(seq)
 
-    def put_record(self, key: str, data: bytes, ehk: int | None) -> None:
-        resp = self.stream.put_record(data, key, explicit_hash_key=None if ehk is None else str(ehk))
-        got = [(resp["ShardId"], resp["SequenceNumber"])]
-        assert got == self._expect_puts([(key, data, ehk)])
+    def _all_or_nothing(self, entries, write) -> None:
+        """``write()`` returns ``[(shard_id, sequence_number)]`` or raises when a shard lacks room."""
+        want = self.model.put_many(entries, self.clock.now, partial=False)
+        if want is None:
+            with pytest.raises(ProvisionedThroughputExceededException):
+                write()
+            return
+        got = write()
+        assert got == want
         self._check_increasing(got)
 
+    def put_record(self, key: str, data: bytes, ehk: int | None) -> None:
+        def write():
+            resp = self.stream.put_record(data, key, explicit_hash_key=None if ehk is None else str(ehk))
+            return [(resp["ShardId"], resp["SequenceNumber"])]
+
+        self._all_or_nothing([(key, data, ehk)], write)
+
+    def put_batch(self, entries) -> None:
+        ehks = [None if h is None else str(h) for _, _, h in entries]
+
+        def write():
+            keys, payloads = [k for k, _, _ in entries], [d for _, d, _ in entries]
+            table = self.stream.put_batch(keys, payloads, ehks if any(ehks) else None)
+            return list(zip(table.column("shard_id").to_pylist(), table.column("sequence_number").to_pylist()))
+
+        self._all_or_nothing(entries, write)
+
     def put_records(self, entries) -> None:
+        """PutRecords: each entry succeeds or fails (a full shard) on its own."""
         request = [
             {"Data": d, "PartitionKey": k} | ({} if h is None else {"ExplicitHashKey": str(h)}) for k, d, h in entries
         ]
         resp = self.stream.put_records(request)
-        assert resp["FailedRecordCount"] == 0
-        got = [(r["ShardId"], r["SequenceNumber"]) for r in resp["Records"]]
-        assert got == self._expect_puts(entries)
-        self._check_increasing(got)
-
-    def put_batch(self, entries) -> None:
-        ehks = [None if h is None else str(h) for _, _, h in entries]
-        table = self.stream.put_batch(
-            [k for k, _, _ in entries], [d for _, d, _ in entries], ehks if any(ehks) else None
-        )
-        got = list(zip(table.column("shard_id").to_pylist(), table.column("sequence_number").to_pylist()))
-        assert got == self._expect_puts(entries)
+        want = self.model.put_many(entries, self.clock.now, partial=True)
+        got = [(r["ShardId"], r["SequenceNumber"]) if "SequenceNumber" in r else None for r in resp["Records"]]
+        assert got == want
+        assert resp["FailedRecordCount"] == want.count(None)
+        for r, answer in zip(resp["Records"], want):
+            assert answer is not None or r["ErrorCode"] == "ProvisionedThroughputExceededException"
         self._check_increasing(got)
 
     # -- reads --------------------------------------------------------------------------------
@@ -324,6 +341,33 @@ def test_retention_at_its_boundary(n, first, second, gaps):
     pair.clock.now += gaps[1]
     for shard in pair.readable():
         pair.read_log(shard, -1, 100, 2**31 - 1)
+    pair.read_table()
+
+
+MIB = 2**20
+sized = st.sampled_from([0, 1, 1000, 300_000, 700_000, 1_000_000]).map(lambda n: b"\x07" * n)
+sized_entries = st.tuples(st.text(min_size=1, max_size=5), sized, hash_keys)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    script=st.lists(
+        st.one_of(
+            st.tuples(st.just("put"), sized_entries),
+            st.tuples(st.just("put_records"), st.lists(sized_entries, min_size=1, max_size=5)),
+            st.tuples(st.just("put_batch"), st.lists(sized_entries, min_size=1, max_size=5)),
+            st.tuples(st.just("advance"), st.sampled_from([1, DAY_MS // 2, DAY_MS + 1])),
+            st.tuples(st.just("drain"), st.integers(0, 99), st.integers(1, 3)),
+        ),
+        max_size=15,
+    ),
+)
+def test_full_shards_refuse_writes_as_the_model(n, script):
+    """A 2 MiB ring (the least a 1 MiB-record stream allows): back-pressure, never eviction."""
+    pair = Pair(n, capacity_bytes=2 * MIB)
+    for op in script:
+        apply(pair, op)
     pair.read_table()
 
 
