@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -345,8 +345,10 @@ def test_retention_at_its_boundary(n, first, second, gaps):
 
 
 MIB = 2**20
-sized = st.sampled_from([0, 1, 1000, 300_000, 700_000, 1_000_000]).map(lambda n: b"\x07" * n)
-sized_entries = st.tuples(st.text(min_size=1, max_size=5), sized, hash_keys)
+# sizes near half the capacity: two records with a 1-byte key and MIB - 25 bytes of data fill it exactly
+sized = st.sampled_from([0, 1, 1000, 300_000, 700_000, MIB - 25, MIB - 24, MIB - 17]).map(lambda n: b"\x07" * n)
+sized_entries = st.tuples(st.text("abc", min_size=1, max_size=5), sized, hash_keys)
+HALF = ("a", b"\x07" * (MIB - 25), None)
 
 
 @settings(max_examples=30, deadline=None)
@@ -363,6 +365,8 @@ sized_entries = st.tuples(st.text(min_size=1, max_size=5), sized, hash_keys)
         max_size=15,
     ),
 )
+@example(n=1, script=[("put_batch", [HALF, HALF]), ("put", ("a", b"", None))])  # exactly full, then one more
+@example(n=1, script=[("put_records", [HALF, ("a", b"", None), HALF, HALF])])
 def test_full_shards_refuse_writes_as_the_model(n, script):
     """A 2 MiB ring (the least a 1 MiB-record stream allows): back-pressure, never eviction."""
     pair = Pair(n, capacity_bytes=2 * MIB)
