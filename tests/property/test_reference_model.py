@@ -88,12 +88,13 @@ class Pair:
 
         self._all_or_nothing([(key, data, ehk)], write)
 
-    def put_batch(self, entries) -> None:
-        ehks = [None if h is None else str(h) for _, _, h in entries]
+    def put_batch(self, entries, ints: bool = False) -> None:
+        """put_batch (Arrow); explicit hash keys as decimal strings, or as Python ints with ``ints``."""
+        ehks = [h if h is None or ints else str(h) for _, _, h in entries]
 
         def write():
             keys, payloads = [k for k, _, _ in entries], [d for _, d, _ in entries]
-            table = self.stream.put_batch(keys, payloads, ehks if any(ehks) else None)
+            table = self.stream.put_batch(keys, payloads, ehks if any(h is not None for h in ehks) else None)
             return list(zip(table.column("shard_id").to_pylist(), table.column("sequence_number").to_pylist()))
 
         self._all_or_nothing(entries, write)
@@ -261,6 +262,7 @@ def test_put_records_and_put_batch_route_as_the_model(n, batch, data):
     batch += data.draw(st.lists(st.tuples(keys, datas, edges), max_size=20))
     pair.put_records(batch)
     pair.put_batch(batch)
+    pair.put_batch(batch, ints=True)
     pair.put_batch([(k, d, None) for k, d, _ in batch])
     k, d, h = batch[0]
     pair.put_record(k, d, h)
