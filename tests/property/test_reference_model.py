@@ -1,9 +1,10 @@
 """The native core against the pure-Python reference model (``shardstream._reference``).
 
-An :class:`Pair` drives an Engine stream and a :class:`StreamModel` with the same operations and
+A :class:`Pair` drives an Engine stream and a :class:`StreamModel` with the same operations and
 compares every answer: shard ids and sequence numbers of puts (PutRecord, PutRecords, put_batch),
-reads (``ShardLog.read_records`` with record and byte limits, GetRecords through iterators,
-``read_table``), the open-shard layout after splits and merges, and retention.
+refusals when a shard's ring is full, reads (``ShardLog.read_records`` with record and byte limits,
+GetRecords through iterators, ``read_batch``, ``read_table``), the open-shard layout after splits and
+merges, and retention of records and of closed shards.  Only public APIs of the engine are used.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import T0_MS, FakeClock
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -19,19 +21,8 @@ import shardstream
 from shardstream import InvalidArgumentException, ProvisionedThroughputExceededException
 from shardstream._reference import HASH_KEY_MAX, StreamModel, even_split, hash_key, sequence_number
 
-T0_MS = 1_700_000_000_000
 DAY_MS = 24 * 3_600_000
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-class FakeClock:
-    """A settable clock in ms since the epoch (``Engine(clock=...)``)."""
-
-    def __init__(self) -> None:
-        self.now = T0_MS
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def to_ms(when: dt.datetime) -> int:
