@@ -9,8 +9,12 @@ drive the engine and this model side by side and compare.
 * CreateStream's even split of ``[0, 2**128 - 1]`` into N shards;
 * SplitShard / MergeShards (children take the next indexes, parents close);
 * a shard ring: per-shard counters from 1, reads from a counter with a record
-  limit and a data-byte limit (at least one record if any), retention;
+  limit and a data-byte limit (at least one record if any), retention, and a
+  capacity that refuses writes when full;
 * sequence numbers in the 56-digit version 2 layout of :mod:`shardstream.sequence`.
+
+Left out: eviction (``evict_oldest``), durable streams' visibility limit, AUTO
+record distribution, SequenceNumberForOrdering and UpdateShardCount.
 """
 
 from __future__ import annotations
@@ -158,10 +162,12 @@ class Shard:
 
     @property
     def shard_id(self) -> str:
+        """``shardId-`` and the index in 12 digits."""
         return f"shardId-{self.index:012d}"
 
     @property
     def open(self) -> bool:
+        """Whether the shard still takes writes (not split or merged)."""
         return self.closed_ms is None
 
 
@@ -176,9 +182,13 @@ class StreamModel:
         Creation time (the initial shards' sequence numbers carry its second).
     retention_ms : int
         Per-ring retention.
+    capacity_bytes : int, optional
+        Per-ring capacity (default: unbounded).
     """
 
-    def __init__(self, shard_count: int, created_ms: int, retention_ms: int = 24 * 3_600_000, capacity_bytes=None):
+    def __init__(
+        self, shard_count: int, created_ms: int, retention_ms: int = 24 * 3_600_000, capacity_bytes: int | None = None
+    ):
         self.retention_ms, self.capacity_bytes = retention_ms, capacity_bytes
         self.shards: list[Shard] = []
         self.rings: list[ShardRing] = []
@@ -210,7 +220,7 @@ class StreamModel:
         return shard
 
     def put(self, partition_key: str, data: bytes, arrival_ms: int, explicit_hash_key=None) -> tuple[str, str]:
-        """Write one record; returns ``(shard_id, sequence_number)``."""
+        """Write one record, capacity unchecked (see :meth:`put_many`); returns ``(shard_id, sequence_number)``."""
         shard = self.route(partition_key, explicit_hash_key)
         record = self.rings[shard.index].append(partition_key, data, arrival_ms)
         return shard.shard_id, self.sequence_number(shard, record)
