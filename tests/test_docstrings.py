@@ -30,6 +30,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "shardstream"
 
 #: Modules whose docstrings follow the numpy convention (rule 2), paths relative to ``src/shardstream``.
 NUMPY_SECTIONS = [
+    "catalog.py",
     "cli.py",
     "columns.py",
     "consumer/leases.py",
@@ -42,7 +43,9 @@ NUMPY_SECTIONS = [
     "kcl/processor.py",
     "kcl/protocol.py",
     "models.py",
+    "operations.py",
     "reader.py",
+    "reads.py",
     "replay_cli.py",
     "routing.py",
     "sequence.py",
@@ -64,6 +67,8 @@ NUMPY_SECTIONS = [
     "storage/store.py",
     "tags.py",
     "testing.py",
+    "throttle.py",
+    "throttled.py",
     "validation.py",
 ]
 
