@@ -47,26 +47,10 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
-        shard_to_split : str
-            The shard to split.
-        new_starting_hash_key : str
-            The decimal hash key where the second child starts.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
-        InvalidArgumentException, LimitExceededException, ResourceInUseException
-            As :meth:`Stream.split_shard`.
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
+        shard_to_split, new_starting_hash_key : str
+            As for :meth:`Stream.split_shard`.
         """
         resharding.check_split_request(shard_to_split, new_starting_hash_key, stream_name)
         name = self.catalog.name_from(stream_name, stream_arn)
@@ -85,24 +69,10 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
         shard_to_merge, adjacent_shard_to_merge : str
-            The two shards (adjacent hash key ranges) to merge into one.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
-        InvalidArgumentException, LimitExceededException, ResourceInUseException
-            As :meth:`Stream.merge_shards`.
+            As for :meth:`Stream.merge_shards`.
         """
         resharding.check_merge_request(shard_to_merge, adjacent_shard_to_merge, stream_name)
         name = self.catalog.name_from(stream_name, stream_arn)
@@ -122,24 +92,11 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
         target_shard_count : int
-            The open shard count to reach.
         scaling_type : str
-            ``"UNIFORM_SCALING"`` (the only type).
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            As :meth:`Stream.update_shard_count`.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
+            As for :meth:`Stream.update_shard_count`.
         """
         return self.catalog.stream(stream_name, stream_arn=stream_arn).update_shard_count(
             target_shard_count, scaling_type
@@ -152,22 +109,10 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
         retention_period_hours : int
-            The new retention period, hours.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
+            The new retention period.
         """
         stream = self.catalog.stream(stream_name, stream_arn=stream_arn)
         return stream.increase_stream_retention_period(retention_period_hours)
@@ -179,47 +124,22 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
         retention_period_hours : int
-            The new retention period, hours.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
+            The new retention period.
         """
         stream = self.catalog.stream(stream_name, stream_arn=stream_arn)
         return stream.decrease_stream_retention_period(retention_period_hours)
 
     def update_stream_record_distribution_strategy(self, stream_arn: str, record_distribution_strategy: str) -> dict:
-        """boto3's UpdateStreamRecordDistributionStrategy (the stream named by ARN).
-
-        See :meth:`Stream.update_record_distribution_strategy`.
+        """boto3's UpdateStreamRecordDistributionStrategy: :meth:`Stream.update_record_distribution_strategy`.
 
         Parameters
         ----------
         stream_arn : str
-            The stream's ARN.
         record_distribution_strategy : str
-            The new strategy, as :meth:`Stream.update_record_distribution_strategy`.
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
+            As for :meth:`Stream.update_record_distribution_strategy`.
         """
         return self.catalog.stream(stream_arn=stream_arn).update_record_distribution_strategy(
             record_distribution_strategy
@@ -231,21 +151,8 @@ class StreamOperations:
         Parameters
         ----------
         stream_arn : str
-            The stream's ARN.
         stream_mode_details : dict
-            ``{"StreamMode": "ON_DEMAND" | "PROVISIONED"}``.
-
-        Returns
-        -------
-        dict
-            As :meth:`Stream.update_stream_mode`.
-
-        Raises
-        ------
-        SerializationException
-            ``stream_mode_details`` is not a dict.
-        ResourceNotFoundException
-            No such stream.
+            ``{"StreamMode": "ON_DEMAND" | "PROVISIONED"}`` (SerializationException if not a dict).
         """
         if not isinstance(stream_mode_details, dict):
             raise SerializationException("StreamModeDetails must be a structure")
@@ -256,22 +163,10 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
         tags : dict
             ``{key: value}`` to add or overwrite.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
         """
         return self.catalog.stream(stream_name, stream_arn=stream_arn).add_tags_to_stream(tags)
 
@@ -280,22 +175,9 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
         tag_keys : list of str
-            The keys to remove.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
         """
         return self.catalog.stream(stream_name, stream_arn=stream_arn).remove_tags_from_stream(tag_keys)
 
@@ -311,24 +193,10 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
-        exclusive_start_tag_key : str, optional
-            List the keys after this one.
-        limit : int, optional
-            Most tags in the page.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            As :meth:`Stream.list_tags_for_stream`.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
+        exclusive_start_tag_key, limit
+            As for :meth:`Stream.list_tags_for_stream`.
         """
         return self.catalog.stream(stream_name, stream_arn=stream_arn).list_tags_for_stream(
             exclusive_start_tag_key, limit
@@ -337,25 +205,7 @@ class StreamOperations:
     # -- record size, encryption, monitoring (boto3-style) ---------------------------
 
     def update_max_record_size(self, stream_arn: str, max_record_size_kib: int) -> dict:
-        """:meth:`Stream.update_max_record_size` on the stream named by ARN (as boto3's UpdateMaxRecordSize).
-
-        Parameters
-        ----------
-        stream_arn : str
-            The stream's ARN.
-        max_record_size_kib : int
-            1024 to 10240 KiB.
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
-        """
+        """UpdateMaxRecordSize: :meth:`Stream.update_max_record_size` (``max_record_size_kib``) on ``stream_arn``."""
         return self.catalog.stream(stream_arn=stream_arn).update_max_record_size(max_record_size_kib)
 
     def start_stream_encryption(
@@ -365,24 +215,10 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
-        encryption_type : str
-            ``"KMS"``.
-        key_id : str
-            The KMS key.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
+        encryption_type, key_id : str
+            As for :meth:`Stream.start_stream_encryption`.
         """
         return self.catalog.stream(stream_name, stream_arn=stream_arn).start_stream_encryption(encryption_type, key_id)
 
@@ -393,24 +229,10 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
-        encryption_type : str
-            ``"KMS"``.
-        key_id : str
-            The KMS key.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            ``{}`` as boto3.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
+        encryption_type, key_id : str
+            As for :meth:`Stream.stop_stream_encryption`.
         """
         return self.catalog.stream(stream_name, stream_arn=stream_arn).stop_stream_encryption(encryption_type, key_id)
 
@@ -421,22 +243,9 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
         shard_level_metrics : list of str
-            The metrics to enable (``"ALL"`` for every one).
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            As :meth:`Stream.enable_enhanced_monitoring`.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
         """
         return self.catalog.stream(stream_name, stream_arn=stream_arn).enable_enhanced_monitoring(shard_level_metrics)
 
@@ -447,22 +256,9 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
         shard_level_metrics : list of str
-            The metrics to disable (``"ALL"`` for every one).
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-
-        Returns
-        -------
-        dict
-            As :meth:`Stream.disable_enhanced_monitoring`.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
         """
         return self.catalog.stream(stream_name, stream_arn=stream_arn).disable_enhanced_monitoring(shard_level_metrics)
 
@@ -475,10 +271,6 @@ class StreamOperations:
         ----------
         resource_arn : str
             A stream or consumer ARN of this engine.
-
-        Returns
-        -------
-        Stream or StreamConsumer
 
         Raises
         ------
@@ -544,54 +336,15 @@ class StreamOperations:
         Parameters
         ----------
         stream_name : str
-            The stream's name.
-        data : bytes or str
-            The record's payload.
-        partition_key : str, optional
-            Places the record (optional only under AUTO distribution).
-        explicit_hash_key : str or int, optional
-            A hash key that overrides the partition key's.
-        sequence_number_for_ordering : str, optional
-            Orders this put after an earlier one (see :meth:`Stream.put_record`).
-        dry_run : bool
-            Make every check and write nothing (DryRunOperationException if it would be written).
-
-        Returns
-        -------
-        dict
-            As :meth:`Stream.put_record` (``ShardId``, ``SequenceNumber``, ...).
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
+        data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run
+            As for :meth:`Stream.put_record`.
         """
         return self.catalog.stream(stream_name).put_record(
             data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run=dry_run
         )
 
     def put_records(self, records, stream_name: str, *, dry_run: bool = False) -> dict:
-        """:meth:`Stream.put_records` on the named stream.
-
-        Parameters
-        ----------
-        records : list of dict
-            boto3's ``Records`` (``Data``, ``PartitionKey``, optional ``ExplicitHashKey``).
-        stream_name : str
-            The stream's name.
-        dry_run : bool
-            Make every check and write nothing (DryRunOperationException if it would be written).
-
-        Returns
-        -------
-        dict
-            As :meth:`Stream.put_records`.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
-        """
+        """:meth:`Stream.put_records` (``records``, ``dry_run``) on the stream called ``stream_name``."""
         return self.catalog.stream(stream_name).put_records(records, dry_run=dry_run)
 
     def get_shard_iterator(
@@ -615,25 +368,10 @@ class StreamOperations:
 
         Parameters
         ----------
-        stream_name : str or None
-            The stream's name (or give ``stream_arn``).
-        shard_id : str
-            The shard to read.
-        shard_iterator_type : str
-            ``AT_SEQUENCE_NUMBER``, ``AFTER_SEQUENCE_NUMBER``, ``TRIM_HORIZON``, ``LATEST`` or ``AT_TIMESTAMP``.
-        starting_sequence_number : str, optional
-            For the two ``*_SEQUENCE_NUMBER`` types.
-        timestamp : datetime or number, optional
-            For ``AT_TIMESTAMP``.
-        stream_arn : str, optional
-            The stream's ARN (wins over ``stream_name``; the two must agree).
-        dry_run : bool
-            Make every check and make no iterator (DryRunOperationException if it would be made).
-
-        Returns
-        -------
-        dict
-            ``{"ShardIterator": ...}``, as :meth:`Stream.get_shard_iterator`.
+        stream_name, stream_arn : str or None
+            The stream, by name or ARN (the ARN wins; the two must agree).
+        shard_id, shard_iterator_type, starting_sequence_number, timestamp, dry_run
+            As for :meth:`Stream.get_shard_iterator`.
         """
         check_iterator_request(shard_id, shard_iterator_type, starting_sequence_number, stream_name)
         name = self.catalog.name_from(stream_name, stream_arn)
@@ -646,27 +384,7 @@ class StreamOperations:
         )
 
     def get_records(self, shard_iterator: str, limit: int | None = None, *, dry_run: bool = False) -> dict:
-        """GetRecords by iterator alone (the iterator names its stream): :meth:`Stream.get_records`.
-
-        Parameters
-        ----------
-        shard_iterator : str
-            An iterator this engine made.
-        limit : int, optional
-            Most records to return (1 to 10000).
-        dry_run : bool
-            Make every check and read nothing (DryRunOperationException if it would be read).
-
-        Returns
-        -------
-        dict
-            As :meth:`Stream.get_records`.
-
-        Raises
-        ------
-        InvalidArgumentException, ExpiredIteratorException, ResourceNotFoundException
-            As :meth:`iterator_stream`.
-        """
+        """:meth:`Stream.get_records` (``shard_iterator``, ``limit``, ``dry_run``) on the stream the iterator names."""
         return self.iterator_stream(shard_iterator).get_records(shard_iterator, limit, dry_run=dry_run)
 
     def iterator_stream_name(self, shard_iterator) -> str | None:
@@ -691,7 +409,6 @@ class StreamOperations:
         Parameters
         ----------
         shard_iterator : str
-            An iterator this engine made.
 
         Raises
         ------
