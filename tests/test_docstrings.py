@@ -32,6 +32,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "shardstream"
 NUMPY_SECTIONS = [
     "catalog.py",
     "cli.py",
+    "client.py",
     "columns.py",
     "consumer/leases.py",
     "consumer/processor.py",
