@@ -66,6 +66,7 @@ NUMPY_SECTIONS = [
     "storage/layout.py",
     "storage/log.py",
     "storage/store.py",
+    "stream.py",
     "tags.py",
     "testing.py",
     "throttle.py",
