@@ -38,6 +38,7 @@ NUMPY_SECTIONS = [
     "consumer/processor.py",
     "consumer/worker.py",
     "errors.py",
+    "fanout.py",
     "history.py",
     "iterators.py",
     "kcl/config.py",
