@@ -37,6 +37,7 @@ NUMPY_SECTIONS = [
     "consumer/leases.py",
     "consumer/processor.py",
     "consumer/worker.py",
+    "durable.py",
     "errors.py",
     "fanout.py",
     "history.py",
