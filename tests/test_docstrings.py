@@ -61,6 +61,7 @@ NUMPY_SECTIONS = [
     "server/resources.py",
     "server/settings_actions.py",
     "server/stream_actions.py",
+    "settings.py",
     "storage/datadir.py",
     "storage/fileio.py",
     "storage/format.py",
