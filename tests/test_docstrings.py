@@ -50,6 +50,7 @@ NUMPY_SECTIONS = [
     "reader.py",
     "reads.py",
     "replay_cli.py",
+    "resharding.py",
     "routing.py",
     "sequence.py",
     "server/__init__.py",
