@@ -47,6 +47,7 @@ NUMPY_SECTIONS = [
     "kcl/protocol.py",
     "models.py",
     "operations.py",
+    "puts.py",
     "reader.py",
     "reads.py",
     "replay_cli.py",
