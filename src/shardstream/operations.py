@@ -26,6 +26,11 @@ _CONSUMER_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:.*stream/[a-zA-Z0-9_.-]
 class StreamOperations:
     """The by-name Kinesis calls of one engine.
 
+    A call made "on the named stream" returns and raises what the stream's
+    own call does; besides, a stream that does not exist is
+    ResourceNotFoundException, and a bad StreamName / StreamARN pair
+    InvalidArgumentException or ValidationException (:meth:`Catalog.name_from`).
+
     Parameters
     ----------
     catalog : Catalog
