@@ -521,7 +521,8 @@ class StreamThrottle:
 
         Returns
         -------
-        What ``write`` returns (a write that raises gets its budget back).
+        object
+            What ``write`` returns (a write that raises gets its budget back).
 
         Raises
         ------
