@@ -8,7 +8,8 @@ Two rules:
    A method without a docstring of its own passes when a base class of the
    same module defines the method with one (``inspect.getdoc`` inherits it the
    same way, and so does Sphinx).
-2. in the modules of :data:`NUMPY_SECTIONS` those docstrings follow the numpy
+2. in the modules of :data:`NUMPY_SECTIONS` (every module but those of
+   :data:`NUMPY_EXCLUDED`) those docstrings follow the numpy
    convention: a function or method with parameters besides ``self``/``cls``
    has a ``Parameters`` section, and so does a public class whose ``__init__``
    takes parameters (in the class docstring or ``__init__``'s).  Two
@@ -28,51 +29,19 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "shardstream"
 
-#: Modules whose docstrings follow the numpy convention (rule 2), paths relative to ``src/shardstream``.
-NUMPY_SECTIONS = [
-    "cli.py",
-    "columns.py",
-    "consumer/leases.py",
-    "consumer/processor.py",
-    "consumer/worker.py",
-    "errors.py",
-    "history.py",
-    "iterators.py",
-    "kcl/config.py",
-    "kcl/processor.py",
-    "kcl/protocol.py",
-    "models.py",
-    "reader.py",
-    "replay_cli.py",
-    "routing.py",
-    "sequence.py",
-    "server/__init__.py",
-    "server/actions.py",
-    "server/auth.py",
-    "server/codec.py",
-    "server/eventstream.py",
-    "server/record_actions.py",
-    "server/resources.py",
-    "server/settings_actions.py",
-    "server/stream_actions.py",
-    "storage/datadir.py",
-    "storage/fileio.py",
-    "storage/format.py",
-    "storage/jsonfile.py",
-    "storage/layout.py",
-    "storage/log.py",
-    "storage/store.py",
-    "tags.py",
-    "testing.py",
-    "validation.py",
-]
-
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _CLICK_DECORATORS = {"command", "group", "option", "argument", "pass_context", "pass_obj"}
 
 
 def _modules() -> list[str]:
     return sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py"))
+
+
+#: Modules left out of rule 2, paths relative to ``src/shardstream``, each with the reason (none today).
+NUMPY_EXCLUDED: dict[str, str] = {}
+
+#: Modules whose docstrings follow the numpy convention (rule 2): every module but :data:`NUMPY_EXCLUDED`.
+NUMPY_SECTIONS = [m for m in _modules() if m not in NUMPY_EXCLUDED]
 
 
 def _public_defs(tree: ast.Module):
@@ -210,7 +179,7 @@ def test_numpy_modules_document_their_parameters():
 
 def test_the_lists_name_real_modules():
     modules = set(_modules())
-    assert set(NUMPY_SECTIONS) <= modules, sorted(set(NUMPY_SECTIONS) - modules)
+    assert set(NUMPY_EXCLUDED) <= modules, sorted(set(NUMPY_EXCLUDED) - modules)
 
 
 def test_the_checker_sees_what_is_missing(tmp_path):

@@ -93,7 +93,7 @@ class Catalog:
     # -- the streams ---------------------------------------------------------------
 
     def add(self, stream) -> None:
-        """Enter a new (or restored) stream under its name (the caller holds :attr:`lock`)."""
+        """Enter ``stream``, new or restored, under its name (the caller holds :attr:`lock`)."""
         self._streams[stream.name] = stream
 
     def remove(self, name: str) -> None:
@@ -122,11 +122,23 @@ class Catalog:
         return [s for s in list(self._streams.values()) if self.lookup(s.name) is s]
 
     def not_found(self, name: str) -> ResourceNotFoundException:
-        """Kinesis's error for a stream that does not exist."""
+        """Kinesis's ResourceNotFoundException for a stream called ``name`` that does not exist."""
         return ResourceNotFoundException(f"Stream {name} under account {self.account_id} not found.")
 
     def name_from(self, stream_name, stream_arn) -> str:
         """The stream a StreamName / StreamARN pair names (the ARN wins; they must agree).
+
+        Parameters
+        ----------
+        stream_name : str or None
+            The StreamName.
+        stream_arn : str or None
+            The StreamARN: ``arn:aws:kinesis:<region>:<account>:stream/<name>`` of this engine.
+
+        Returns
+        -------
+        str
+            The stream's name (not checked to exist).
 
         Raises
         ------
@@ -155,10 +167,19 @@ class Catalog:
     def stream(self, name: str | None = None, *, stream_arn: str | None = None):
         """The live stream called ``name`` (or identified by ``stream_arn``).
 
+        Parameters
+        ----------
+        name : str or None
+            The stream's name.
+        stream_arn : str or None
+            Its ARN (wins over ``name``; the two must agree).
+
         Raises
         ------
         ResourceNotFoundException
             No such stream.
+        InvalidArgumentException, ValidationException
+            As :meth:`name_from`.
         """
         name = self.name_from(name, stream_arn)
         s = self.lookup(name)

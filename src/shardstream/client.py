@@ -59,8 +59,8 @@ def connect(url: str = "memory://", **engine_kwargs):
     ----------
     url : str
     **engine_kwargs
-        For ``memory://``, passed to :class:`Engine`; for HTTP, ``region``,
-        ``timeout`` and ``retries`` of :class:`RemoteEngine`.
+        For ``memory://``, passed to :class:`Engine`; for HTTP, the keyword
+        arguments of :class:`RemoteEngine` (``region``, ``timeout``, the keys, ``verify``).
 
     Examples
     --------
@@ -117,6 +117,8 @@ class RemoteEngine:
         Region for request signing.
     timeout : float
         Seconds per request.
+    access_key_id, secret_access_key : str, optional
+        Signing keys (default: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, else dummy keys).
     verify : bool or str
         For https: True checks the server certificate against the system CAs,
         a path checks it against that CA bundle (e.g. a self-signed cert),
@@ -177,7 +179,7 @@ class RemoteEngine:
         return headers
 
     def call(self, operation: str, params: dict) -> dict:
-        """Send one Kinesis operation; return the decoded response or raise its error."""
+        """Send one Kinesis ``operation`` (e.g. ``"PutRecord"``) with ``params``; the decoded response or its error."""
         body = json.dumps(_jsonable(params)).encode("utf-8")
         headers = {"Content-Type": _CONTENT_TYPE, "X-Amz-Target": _TARGET + operation}
         request = urllib.request.Request(self.url, data=body, headers=self._sign(headers, body), method="POST")
@@ -206,7 +208,20 @@ class RemoteEngine:
         wait: bool = True,
         record_distribution: str | None = None,
     ) -> RemoteStream:
-        """CreateStream (then IncreaseStreamRetentionPeriod if asked); waits for ACTIVE by default."""
+        """CreateStream (then IncreaseStreamRetentionPeriod if asked); waits for ACTIVE by default.
+
+        Parameters
+        ----------
+        name, shard_count, retention_hours, stream_mode, tags, record_distribution
+            As for :meth:`Engine.create_stream` (``record_distribution`` is sent
+            only when given: the server's default otherwise).
+        wait : bool
+            Poll until the stream is ACTIVE (:meth:`RemoteStream.wait_active`).
+
+        Returns
+        -------
+        RemoteStream
+        """
         params: dict = {"StreamName": name, "StreamModeDetails": {"StreamMode": stream_mode}}
         if record_distribution is not None:
             params["RecordDistributionStrategy"] = record_distribution
@@ -223,28 +238,34 @@ class RemoteEngine:
         return stream
 
     def stream(self, name: str) -> RemoteStream:
-        """A handle on an existing stream (checked with DescribeStreamSummary)."""
+        """A handle on the existing stream called ``name`` (checked with DescribeStreamSummary)."""
         self.call("DescribeStreamSummary", {"StreamName": name})
         return RemoteStream(self, name)
 
     def delete_stream(self, name: str, *, enforce_consumer_deletion: bool = False) -> dict:
-        """As :meth:`~shardstream.Engine.delete_stream`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Engine.delete_stream` (``name``, ``enforce_consumer_deletion``), over HTTP."""
         return self.call("DeleteStream", {"StreamName": name, "EnforceConsumerDeletion": enforce_consumer_deletion})
 
     def describe_stream(self, name: str, limit: int | None = None, exclusive_start_shard_id: str | None = None):
-        """As :meth:`~shardstream.Engine.describe_stream`, over the Kinesis API of the server."""
+        """As :meth:`Engine.describe_stream` (``name``, ``limit``, ``exclusive_start_shard_id``), over HTTP."""
         return self.call(
             "DescribeStream", {"StreamName": name, "Limit": limit, "ExclusiveStartShardId": exclusive_start_shard_id}
         )
 
     def describe_stream_summary(self, name: str) -> dict:
-        """As :meth:`~shardstream.Engine.describe_stream_summary`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Engine.describe_stream_summary` (``name``), over HTTP."""
         return self.call("DescribeStreamSummary", {"StreamName": name})
 
     def list_streams(
         self, limit: int | None = None, exclusive_start_stream_name: str | None = None, next_token: str | None = None
     ) -> dict:
-        """As :meth:`~shardstream.Engine.list_streams`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Engine.list_streams`, over the Kinesis API of the server.
+
+        Parameters
+        ----------
+        limit, exclusive_start_stream_name, next_token
+            As for :meth:`Engine.list_streams`.
+        """
         return self.call(
             "ListStreams",
             {"Limit": limit, "ExclusiveStartStreamName": exclusive_start_stream_name, "NextToken": next_token},
@@ -259,7 +280,13 @@ class RemoteEngine:
         *,
         shard_filter: dict | None = None,
     ) -> dict:
-        """As :meth:`~shardstream.Engine.list_shards`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Engine.list_shards`, over the Kinesis API of the server.
+
+        Parameters
+        ----------
+        stream_name, next_token, exclusive_start_shard_id, max_results, shard_filter
+            As for :meth:`Engine.list_shards`.
+        """
         return self.call(
             "ListShards",
             {
@@ -276,25 +303,31 @@ class RemoteEngine:
         return self.call("DescribeLimits", {})
 
     def get_records(self, shard_iterator: str, limit: int | None = None, *, dry_run: bool = False) -> dict:
-        """As :meth:`~shardstream.Engine.get_records`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Engine.get_records` (``shard_iterator``, ``limit``, ``dry_run``), over HTTP."""
         return self.call("GetRecords", {"ShardIterator": shard_iterator, "Limit": limit, **_dry(dry_run)})
 
     def update_stream_record_distribution_strategy(self, stream_arn: str, record_distribution_strategy: str) -> dict:
-        """UpdateStreamRecordDistributionStrategy; ``{}``."""
+        """UpdateStreamRecordDistributionStrategy of ``stream_arn`` to ``record_distribution_strategy``; ``{}``."""
         params = {"StreamARN": stream_arn, "RecordDistributionStrategy": record_distribution_strategy}
         return self.call("UpdateStreamRecordDistributionStrategy", params)
 
     # -- enhanced fan-out consumers (as Engine's; SubscribeToShard is not offered here) -------
 
     def register_stream_consumer(self, stream_arn: str, consumer_name: str, tags: dict | None = None) -> dict:
-        """RegisterStreamConsumer: ``{"Consumer": {...}}`` (see :meth:`Engine.register_stream_consumer`)."""
+        """As :meth:`Engine.register_stream_consumer` (``stream_arn``, ``consumer_name``, ``tags``), over HTTP."""
         params = {"StreamARN": stream_arn, "ConsumerName": consumer_name, "Tags": tags or None}
         return self.call("RegisterStreamConsumer", params)
 
     def describe_stream_consumer(
         self, stream_arn: str | None = None, consumer_name: str | None = None, consumer_arn: str | None = None
     ) -> dict:
-        """DescribeStreamConsumer: ``{"ConsumerDescription": {...}}``."""
+        """As :meth:`Engine.describe_stream_consumer`, over HTTP.
+
+        Parameters
+        ----------
+        stream_arn, consumer_name, consumer_arn
+            As for :meth:`Engine.describe_stream_consumer`.
+        """
         params = {"StreamARN": stream_arn, "ConsumerName": consumer_name, "ConsumerARN": consumer_arn}
         return self.call("DescribeStreamConsumer", params)
 
@@ -306,7 +339,13 @@ class RemoteEngine:
         *,
         stream_creation_timestamp=None,
     ) -> dict:
-        """ListStreamConsumers: ``{"Consumers": [...], "NextToken": ...}``."""
+        """ListStreamConsumers: ``{"Consumers": [...], "NextToken": ...}``.
+
+        Parameters
+        ----------
+        stream_arn, next_token, max_results, stream_creation_timestamp
+            As for :meth:`Engine.list_stream_consumers`.
+        """
         params = {
             "StreamARN": stream_arn,
             "NextToken": next_token,
@@ -318,7 +357,13 @@ class RemoteEngine:
     def deregister_stream_consumer(
         self, stream_arn: str | None = None, consumer_name: str | None = None, consumer_arn: str | None = None
     ) -> dict:
-        """DeregisterStreamConsumer; ``{}``."""
+        """As :meth:`Engine.deregister_stream_consumer`, over HTTP; ``{}``.
+
+        Parameters
+        ----------
+        stream_arn, consumer_name, consumer_arn
+            As for :meth:`Engine.deregister_stream_consumer`.
+        """
         params = {"StreamARN": stream_arn, "ConsumerName": consumer_name, "ConsumerARN": consumer_arn}
         return self.call("DeregisterStreamConsumer", params)
 
@@ -327,7 +372,7 @@ class RemoteEngine:
 
 
 class RemoteStream:
-    """The :class:`Stream` API of one stream behind a :class:`RemoteEngine`."""
+    """The :class:`Stream` API of the stream called ``name`` behind ``engine``, a :class:`RemoteEngine`."""
 
     def __init__(self, engine: RemoteEngine, name: str):
         self._engine = engine
@@ -337,7 +382,7 @@ class RemoteStream:
         return self._engine.call(operation, {"StreamName": self.name, **params})
 
     def wait_active(self, timeout: float = 60.0) -> None:
-        """Poll DescribeStreamSummary until the stream is ACTIVE."""
+        """Poll DescribeStreamSummary until the stream is ACTIVE (TimeoutError after ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
         while self.describe_summary()["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
             if time.monotonic() > deadline:
@@ -345,7 +390,7 @@ class RemoteStream:
             time.sleep(0.05)
 
     def describe(self, limit=None, exclusive_start_shard_id=None) -> dict:
-        """As :meth:`~shardstream.Stream.describe`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.describe` (``limit``, ``exclusive_start_shard_id``), over HTTP."""
         return self._engine.describe_stream(self.name, limit, exclusive_start_shard_id)
 
     def describe_summary(self) -> dict:
@@ -375,7 +420,13 @@ class RemoteStream:
     def put_record(
         self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
     ) -> dict:
-        """As :meth:`~shardstream.Stream.put_record`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.put_record`, over the Kinesis API of the server.
+
+        Parameters
+        ----------
+        data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run
+            As for :meth:`Stream.put_record`.
+        """
         return self._call(
             "PutRecord",
             {
@@ -388,7 +439,7 @@ class RemoteStream:
         )
 
     def put_records(self, records, *, dry_run: bool = False) -> dict:
-        """As :meth:`~shardstream.Stream.put_records`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.put_records` (``records``, ``dry_run``), over HTTP."""
         return self._call("PutRecords", {"Records": records, **_dry(dry_run)})
 
     def put_batch(
@@ -396,13 +447,27 @@ class RemoteStream:
     ) -> pa.Table:
         """put_batch over PutRecords requests of up to 500 records / 5 MiB.
 
-        Unlike the embedded path this is not atomic: requests land one by one,
-        and throttled entries are retried (with backoff) up to ``retries``
-        times before ProvisionedThroughputExceededException is raised.
-        ``partition_keys`` None sends keyless records (AUTO streams).  With
-        ``dry_run`` every request is sent as a dry run: the first error
-        other than DryRunOperationException is raised, else
-        DryRunOperationException.
+        Unlike the embedded path this is not atomic: requests land one by one.
+
+        Parameters
+        ----------
+        partition_keys, data, explicit_hash_keys
+            As for :meth:`Stream.put_batch` (None keys send keyless records, for AUTO streams).
+        retries : int
+            How many times throttled entries are sent again (with backoff).
+        dry_run : bool
+            Send every request as a dry run: the first error other than
+            DryRunOperationException is raised, else DryRunOperationException.
+
+        Returns
+        -------
+        pyarrow.Table
+            ``shard_id`` and ``sequence_number`` of each input row, in input order.
+
+        Raises
+        ------
+        ProvisionedThroughputExceededException
+            Entries still throttled after ``retries`` retries (the others are written).
         """
         keys = None if partition_keys is None else as_key_array(partition_keys).to_pylist()
         payloads = as_payload_array(data).to_pylist()
@@ -466,7 +531,13 @@ class RemoteStream:
     def get_shard_iterator(
         self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run=False
     ):
-        """As :meth:`~shardstream.Stream.get_shard_iterator`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.get_shard_iterator`, over the Kinesis API of the server.
+
+        Parameters
+        ----------
+        shard_id, shard_iterator_type, starting_sequence_number, timestamp, dry_run
+            As for :meth:`Stream.get_shard_iterator`.
+        """
         return self._call(
             "GetShardIterator",
             {
@@ -479,11 +550,11 @@ class RemoteStream:
         )
 
     def get_records(self, shard_iterator, limit=None, *, dry_run=False) -> dict:
-        """As :meth:`~shardstream.Stream.get_records`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.get_records` (``shard_iterator``, ``limit``, ``dry_run``), over HTTP."""
         return self._engine.get_records(shard_iterator, limit, dry_run=dry_run)
 
     def get_record_batch(self, shard_iterator, limit=None) -> dict:
-        """As :meth:`~shardstream.Stream.get_record_batch`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.get_record_batch` (``shard_iterator``, ``limit``), over HTTP."""
         page = self.get_records(shard_iterator, limit)
         shard_id = _shard_of(page)
         return {**page, "Records": _to_batch(page["Records"], shard_id)}
@@ -491,7 +562,23 @@ class RemoteStream:
     def iter_batches(
         self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = 10_000
     ) -> RecordBatchStream:
-        """Every shard's records (parents first) up to the tip at the time of reading, as Arrow batches."""
+        """Every shard's records (parents first) up to the tip at the time of reading, as Arrow batches.
+
+        Parameters
+        ----------
+        shard_ids : list of str, optional
+            Only these shards, in this order (default: every shard ListShards gives).
+        iterator_type : str
+            Where each shard's read starts (a GetShardIterator type without a sequence number).
+        timestamp : datetime or float, optional
+            For ``AT_TIMESTAMP``.
+        batch_size : int
+            Most records per GetRecords call (and so per batch), at most 10,000.
+
+        Returns
+        -------
+        RecordBatchStream
+        """
         ids = list(shard_ids) if shard_ids is not None else self._shard_ids()
 
         def batches():
@@ -508,54 +595,54 @@ class RemoteStream:
         return RecordBatchStream(batches)
 
     def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None) -> pa.Table:
-        """As :meth:`~shardstream.Stream.read_table`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.read_table` (``shard_ids``, ``iterator_type``, ``timestamp``), over HTTP."""
         return self.iter_batches(shard_ids, iterator_type, timestamp).read_all()
 
     def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None):
-        """As :meth:`~shardstream.Stream.read_pandas`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.read_pandas` (``shard_ids``, ``iterator_type``, ``timestamp``), over HTTP."""
         return to_pandas(self.read_table(shard_ids, iterator_type, timestamp))
 
     # -- control plane on this stream -------------------------------------------------------
 
     def split_shard(self, shard_to_split, new_starting_hash_key) -> dict:
-        """As :meth:`~shardstream.Stream.split_shard`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.split_shard` (``shard_to_split``, ``new_starting_hash_key``), over HTTP."""
         return self._call(
             "SplitShard", {"ShardToSplit": shard_to_split, "NewStartingHashKey": str(new_starting_hash_key)}
         )
 
     def merge_shards(self, shard_to_merge, adjacent_shard_to_merge) -> dict:
-        """As :meth:`~shardstream.Stream.merge_shards`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.merge_shards` (``shard_to_merge``, ``adjacent_shard_to_merge``), over HTTP."""
         return self._call(
             "MergeShards", {"ShardToMerge": shard_to_merge, "AdjacentShardToMerge": adjacent_shard_to_merge}
         )
 
     def update_record_distribution_strategy(self, record_distribution_strategy) -> dict:
-        """UpdateStreamRecordDistributionStrategy on this stream (by its ARN); ``{}``."""
+        """UpdateStreamRecordDistributionStrategy (``record_distribution_strategy``) on this stream; ``{}``."""
         arn = self.describe_summary()["StreamDescriptionSummary"]["StreamARN"]
         return self._engine.update_stream_record_distribution_strategy(arn, record_distribution_strategy)
 
     def update_shard_count(self, target_shard_count, scaling_type="UNIFORM_SCALING") -> dict:
-        """As :meth:`~shardstream.Stream.update_shard_count`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.update_shard_count` (``target_shard_count``, ``scaling_type``), over HTTP."""
         return self._call("UpdateShardCount", {"TargetShardCount": target_shard_count, "ScalingType": scaling_type})
 
     def increase_stream_retention_period(self, retention_period_hours) -> dict:
-        """As :meth:`~shardstream.Stream.increase_stream_retention_period`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.increase_stream_retention_period` (``retention_period_hours``), over HTTP."""
         return self._call("IncreaseStreamRetentionPeriod", {"RetentionPeriodHours": retention_period_hours})
 
     def decrease_stream_retention_period(self, retention_period_hours) -> dict:
-        """As :meth:`~shardstream.Stream.decrease_stream_retention_period`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.decrease_stream_retention_period` (``retention_period_hours``), over HTTP."""
         return self._call("DecreaseStreamRetentionPeriod", {"RetentionPeriodHours": retention_period_hours})
 
     def add_tags_to_stream(self, tags: dict) -> dict:
-        """As :meth:`~shardstream.Stream.add_tags_to_stream`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.add_tags_to_stream` (``tags``), over HTTP."""
         return self._call("AddTagsToStream", {"Tags": tags})
 
     def remove_tags_from_stream(self, tag_keys) -> dict:
-        """As :meth:`~shardstream.Stream.remove_tags_from_stream`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.remove_tags_from_stream` (``tag_keys``), over HTTP."""
         return self._call("RemoveTagsFromStream", {"TagKeys": list(tag_keys)})
 
     def list_tags_for_stream(self, exclusive_start_tag_key=None, limit=None) -> dict:
-        """As :meth:`~shardstream.Stream.list_tags_for_stream`, over the Kinesis API of the server."""
+        """As :meth:`~shardstream.Stream.list_tags_for_stream` (``exclusive_start_tag_key``, ``limit``), over HTTP."""
         return self._call("ListTagsForStream", {"ExclusiveStartTagKey": exclusive_start_tag_key, "Limit": limit})
 
     def __repr__(self) -> str:

@@ -67,6 +67,16 @@ def saves_metadata(method):
 
     After the method returns, the part's stream (``self.stream``) saves its
     metadata (a no-op for an in-memory stream).
+
+    Parameters
+    ----------
+    method : callable
+        A method of a part with a ``stream`` attribute.
+
+    Returns
+    -------
+    callable
+        The wrapped method (its name and docstring kept).
     """
 
     @functools.wraps(method)

@@ -30,7 +30,7 @@ class StreamDescriptions:
         self.stream = stream
 
     def filter_shards(self, shard_filter: dict | None = None) -> list[ShardInfo]:
-        """The listed shards that pass a ListShards ShardFilter (see :meth:`Engine.list_shards`)."""
+        """The listed shards that pass ``shard_filter``, a ListShards ShardFilter (see :meth:`Engine.list_shards`)."""
         shards = self.listed_shards()
         if not shard_filter:
             return shards
@@ -96,12 +96,25 @@ class StreamDescriptions:
         ]
 
     def shard_description(self, shard: ShardInfo) -> dict:
-        """A boto3 ``Shard`` dict: ids, parents, hash-key range and sequence-number range."""
+        """The boto3 ``Shard`` dict of ``shard``: ids, parents, hash-key range and sequence-number range."""
         end = self.stream.sequence_number(shard, END_COUNTER) if not shard.is_open else None
         return shard.describe(self.stream.sequence_number(shard, 0), end)
 
     def describe(self, limit=None, exclusive_start_shard_id=None) -> dict:
-        """boto3's DescribeStream response: ``{"StreamDescription": {...}}``."""
+        """boto3's DescribeStream response: ``{"StreamDescription": {...}}``.
+
+        Parameters
+        ----------
+        limit : int, optional
+            Most shards in the page (1 to 10,000; at most 100 are given).
+        exclusive_start_shard_id : str, optional
+            List the shards after this one.
+
+        Raises
+        ------
+        ValidationException
+            A limit or shard id out of range.
+        """
         errs: list = []
         if limit is not None:
             v.check_int_range(errs, "limit", limit, 1, 10_000)

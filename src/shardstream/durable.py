@@ -180,7 +180,13 @@ class DurableReads(StreamReads):
     """A durable stream's reads: GetRecords also serves records only its segments still hold."""
 
     def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
-        """As :meth:`StreamReads.get_records`; records the ring no longer holds come from the segments."""
+        """As :meth:`StreamReads.get_records`; records the ring no longer holds come from the segments.
+
+        Parameters
+        ----------
+        shard_iterator, limit, wire, dry_run
+            As for :meth:`StreamReads.get_records`.
+        """
         if dry_run:
             return super().get_records(shard_iterator, limit, wire=wire, dry_run=True)  # raises
         limit = self.check_limit(limit)
@@ -204,6 +210,19 @@ class DurableStream(Stream):
     Created by :meth:`Engine.create_stream` on an engine with a ``data_dir``
     (and restored by the engine when it reopens the directory); the API is
     :class:`~shardstream.Stream`'s.
+
+    Parameters
+    ----------
+    catalog, name, shard_count, **kw
+        As for :class:`~shardstream.Stream`.
+    store : StreamStore
+        The stream's files.
+    durability : str
+        ``"sync"``, ``"interval"`` or ``"none"``.
+    counter_gap : int
+        How far the shards' counters skip on reopening after a crash (:func:`counter_gap`; 0 after a clean close).
+    restored : dict, optional
+        The stream's saved metadata, when the engine reopens it (its settings are taken from it).
 
     Attributes
     ----------
@@ -292,7 +311,13 @@ class DurableStream(Stream):
     def put_record(
         self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
     ):
-        """As :meth:`Stream.put_record`; under the sync policy it returns once the record is on disk."""
+        """As :meth:`Stream.put_record`; under the sync policy it returns once the record is on disk.
+
+        Parameters
+        ----------
+        data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run
+            As for :meth:`Stream.put_record`.
+        """
         pending = _nonblocking.pending
         if pending is not None and self.watch_writes:
             raise WouldBlock("an on-demand stream may scale out (file writes)")
@@ -422,15 +447,26 @@ class DurableStream(Stream):
         raise ring_full_error(self.name, self.account_id, log, full.records, full.nbytes)
 
     def commit_async(self, callback) -> None:
-        """Call ``callback(None)`` once every record put so far is on disk (``callback(exc)`` if
-        that failed), from the thread whose flush covered them (see :meth:`StreamStore.commit_async`)."""
+        """Call ``callback(None)`` once every record put so far is on disk (``callback(exc)`` if that failed).
+
+        Parameters
+        ----------
+        callback : callable
+            Called with None or the exception, from the thread whose flush covered the records
+            (see :meth:`StreamStore.commit_async`).
+        """
         self.store.commit_async(self._current_logs, self.now_ms, callback)
 
     def _current_logs(self):
         return self.logs
 
     def flush(self, *, sync: bool = True) -> int:
-        """Write everything still only in memory to disk now (and ``fsync`` it with ``sync``).
+        """Write everything still only in memory to disk now.
+
+        Parameters
+        ----------
+        sync : bool
+            Also ``fsync`` what was written.
 
         Returns
         -------
@@ -448,7 +484,7 @@ class DurableStream(Stream):
     # -- reads ---------------------------------------------------------------------
 
     def locate_timestamp(self, index: int, timestamp_ms: int) -> int:
-        """As :meth:`Stream.locate_timestamp`, looking in the segments for records the ring no longer holds."""
+        """As :meth:`Stream.locate_timestamp` (``index``, ``timestamp_ms``), looking in the segments too."""
         log = self.logs[index]
         counter = log.locate_timestamp(timestamp_ms)
         if counter == log.head:  # the answer may be older than the ring holds
@@ -485,7 +521,13 @@ class DurableStream(Stream):
         return pa.RecordBatch.from_arrays(columns, schema=RECORD_SCHEMA)
 
     def read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
-        """As :meth:`Stream.read_page`, served from the segments where the ring no longer holds ``start``."""
+        """As :meth:`Stream.read_page`, served from the segments where the ring no longer holds ``start``.
+
+        Parameters
+        ----------
+        index, start, limit, max_data_bytes, now
+            As for :meth:`Stream.read_page`.
+        """
         log = self.logs[index]
         for _ in range(3):
             stored = self._read_stored(index, start, limit, max_data_bytes, now)
@@ -501,7 +543,7 @@ class DurableStream(Stream):
         return page
 
     def read_pieces(self, index: int, start: int, limit: int, now: int) -> tuple[list, int]:
-        """As :meth:`Stream.read_pieces`; stored records come as zero-copy slices of the segments."""
+        """As :meth:`Stream.read_pieces` (``index``, ``start``, ``limit``, ``now``); stored records: segment slices."""
         stored = self._read_stored(index, start, limit, None, now)
         if stored is not None:
             return stored
@@ -569,6 +611,11 @@ def counter_gap(shard_capacity_bytes: int) -> int:
     Records not yet on disk all sit in the ring, and each costs at least
     ``SLOT_BYTES`` of its capacity, so no more than this many numbers can have
     been handed out beyond the last one on disk.
+
+    Parameters
+    ----------
+    shard_capacity_bytes : int
+        The capacity of each shard's ring.
     """
     return shard_capacity_bytes // SLOT_BYTES + 1
 
@@ -587,6 +634,11 @@ class Maintenance:
     An engine without streams has nothing to flush: the thread starts on the
     first :meth:`start` (the engine calls it when it restores or creates a
     stream), so engines made for regions nobody writes to cost no thread.
+
+    Parameters
+    ----------
+    engine : Engine
+        The durable engine (held weakly); its ``flush_interval_ms`` sets the interval.
     """
 
     MAINTAIN_EVERY_MS = 10_000

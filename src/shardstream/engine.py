@@ -357,8 +357,11 @@ class Engine:
     def for_region(self, region: str) -> Engine:
         """An engine for another region, with this one's account and settings.
 
-        A durable engine's region lives in a sibling directory named after
-        the region (``shardstream serve --data-dir D`` keeps ``D/<region>``).
+        Parameters
+        ----------
+        region : str
+            A durable engine's region lives in a sibling directory named after
+            it (``shardstream serve --data-dir D`` keeps ``D/<region>``).
         """
         return Engine(
             data_dir=None if self._data is None else self._data.path.with_name(region),
@@ -381,13 +384,7 @@ class Engine:
     # -- streams -----------------------------------------------------------------------
 
     def stream(self, name: str | None = None, *, stream_arn: str | None = None) -> Stream:
-        """The Stream called ``name`` (or identified by ``stream_arn``).
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such stream.
-        """
+        """The Stream called ``name`` (or identified by ``stream_arn``); ResourceNotFoundException if none."""
         return self.catalog.stream(name, stream_arn=stream_arn)
 
     def __contains__(self, name: str) -> bool:
@@ -548,7 +545,7 @@ class Engine:
         return {}
 
     def consumer_count(self, stream_name: str) -> int:
-        """How many enhanced fan-out consumers the named stream has (any status)."""
+        """How many enhanced fan-out consumers the stream ``stream_name`` has (any status)."""
         return self.fanout.count(self.stream(stream_name))
 
     def __repr__(self) -> str:
@@ -560,6 +557,13 @@ def check_create_request(
     name, shard_count, retention_hours, stream_mode, max_record_size_kib, record_distribution, account_id: str
 ) -> None:
     """Check a CreateStream request's arguments as Kinesis does, in its order (nothing is created).
+
+    Parameters
+    ----------
+    name, shard_count, retention_hours, stream_mode, max_record_size_kib, record_distribution
+        As for :meth:`Engine.create_stream`.
+    account_id : str
+        Named in the error for AUTO distribution on a provisioned stream.
 
     Raises
     ------

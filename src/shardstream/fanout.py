@@ -99,11 +99,10 @@ _TOKEN_KIND = "ListStreamConsumers"
 class StreamConsumer:
     """One registered consumer of a stream (see :class:`ConsumerRegistry`).
 
-    Attributes
+    Parameters
     ----------
+    registry : ConsumerRegistry
     name : str
-    arn : str
-        ``<StreamARN>/consumer/<name>:<creation epoch seconds>``.
     stream_name, stream_arn : str
         The stream it reads.
     incarnation : int
@@ -111,6 +110,13 @@ class StreamConsumer:
         of the same name has none of the old one's consumers).
     created_ms : int
         Registration time, ms since the epoch.
+    status, status_until_ms, tags, resource_policy
+        Its state, as :meth:`to_doc` saves it.
+
+    Attributes
+    ----------
+    arn : str
+        ``<StreamARN>/consumer/<name>:<creation epoch seconds>``.
     """
 
     def __init__(
@@ -202,7 +208,7 @@ class StreamConsumer:
         return self._tags.as_dict()
 
     def add_tags_to_stream(self, tags: dict) -> dict:
-        """Add or overwrite tags (TagResource on the consumer's ARN); ``{}``."""
+        """Add or overwrite ``tags`` (TagResource on the consumer's ARN); ``{}``."""
         check_tags(tags)
         with self._registry.lock:
             added = self._tags.try_add(tags)
@@ -213,7 +219,7 @@ class StreamConsumer:
         return {}
 
     def remove_tags_from_stream(self, tag_keys) -> dict:
-        """Remove tags by key (UntagResource on the consumer's ARN); ``{}``."""
+        """Remove the tags of ``tag_keys`` (UntagResource on the consumer's ARN); ``{}``."""
         check_tag_keys(tag_keys)
         with self._registry.lock:
             self._tags.remove(tag_keys)
@@ -221,7 +227,7 @@ class StreamConsumer:
         return {}
 
     def put_resource_policy(self, policy) -> dict:
-        """Attach a resource policy (stored verbatim, never enforced); ``{}``."""
+        """Attach ``policy``, a resource policy (stored verbatim, never enforced); ``{}``."""
         if policy is not None and not isinstance(policy, str):
             raise SerializationException(f"Policy must be a str, not {type(policy).__name__}")
         errs: list = []
@@ -298,7 +304,7 @@ class ConsumerRegistry:
             data.save(consumers=docs)
 
     def restore(self, docs) -> None:
-        """Re-register consumers saved by :meth:`save` whose stream (incarnation) still exists."""
+        """Re-register the consumers of ``docs`` (saved by :meth:`save`) whose stream (incarnation) still exists."""
         for doc in docs or ():
             stream = self.catalog.lookup(doc["stream_name"])
             if stream is None or stream.incarnation != doc["incarnation"]:
@@ -353,13 +359,7 @@ class ConsumerRegistry:
         v.check_name(errs, "consumerName", consumer_name, required=required)
 
     def by_arn(self, consumer_arn: str) -> StreamConsumer:
-        """The consumer a ConsumerARN names.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such consumer (in this engine's region and account).
-        """
+        """The consumer ``consumer_arn`` names; ResourceNotFoundException if none (in this region and account)."""
         m = _OWN_ARN.fullmatch(consumer_arn)
         if m is None or (m.group(1), m.group(2)) != (self.catalog.region, self.account_id):
             raise self._not_found(consumer_arn)
@@ -372,6 +372,11 @@ class ConsumerRegistry:
 
     def resolve(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> StreamConsumer:
         """The consumer named by ConsumerARN, or by StreamARN + ConsumerName (all three must agree if given).
+
+        Parameters
+        ----------
+        stream_arn, consumer_name, consumer_arn : str, optional
+            The request's StreamARN, ConsumerName and ConsumerARN.
 
         Raises
         ------
@@ -483,10 +488,11 @@ class ConsumerRegistry:
     def describe_stream_consumer(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> dict:
         """boto3's DescribeStreamConsumer: ``{"ConsumerDescription": {..., "StreamARN"}}``.
 
-        Name the consumer by ``consumer_arn``, or by ``stream_arn`` and
-        ``consumer_name``; when more are given they must agree
-        (InvalidArgumentException otherwise).  ResourceNotFoundException if
-        there is no such consumer.
+        Parameters
+        ----------
+        stream_arn, consumer_name, consumer_arn : str, optional
+            The consumer, by ``consumer_arn`` or by ``stream_arn`` and ``consumer_name``; when more are
+            given they must agree (InvalidArgumentException otherwise).  ResourceNotFoundException if none.
         """
         return {"ConsumerDescription": self.resolve(stream_arn, consumer_name, consumer_arn).description()}
 
@@ -565,9 +571,13 @@ class ConsumerRegistry:
     def deregister_stream_consumer(self, stream_arn=None, consumer_name=None, consumer_arn=None) -> dict:
         """boto3's DeregisterStreamConsumer; ``{}``.
 
-        The consumer (named as for :meth:`describe_stream_consumer`) is
-        DELETING for the engine's ``transition_ms``, then gone; its
-        subscriptions end at once with ResourceInUseException.
+        The consumer is DELETING for the engine's ``transition_ms``, then gone;
+        its subscriptions end at once with ResourceInUseException.
+
+        Parameters
+        ----------
+        stream_arn, consumer_name, consumer_arn : str, optional
+            As for :meth:`describe_stream_consumer`.
         """
         consumer = self.resolve(stream_arn, consumer_name, consumer_arn)
         with self.lock:
@@ -737,8 +747,12 @@ class ConsumerRegistry:
 
 
 def check_subscribe_request(consumer_arn, shard_id, starting_position, lifetime_s, poll_interval_s, heartbeat_s):
-    """Check a SubscribeToShard request's arguments; return the starting position's
-    ``(Type, SequenceNumber, Timestamp)``.
+    """Check a SubscribeToShard request; return the starting position's ``(Type, SequenceNumber, Timestamp)``.
+
+    Parameters
+    ----------
+    consumer_arn, shard_id, starting_position, lifetime_s, poll_interval_s, heartbeat_s
+        The request's members and the subscription's timings (seconds; None for the default).
 
     Raises
     ------
@@ -777,7 +791,7 @@ def check_subscribe_request(consumer_arn, shard_id, starting_position, lifetime_
 
 
 def check_consumer_arn(errs: list, consumer_arn) -> None:
-    """Add a malformed ConsumerARN's violations to ``errs`` (SerializationException if not a str)."""
+    """Add a malformed ``consumer_arn``'s violations to ``errs`` (SerializationException if not a str)."""
     if consumer_arn is not None and not isinstance(consumer_arn, str):
         raise SerializationException(f"ConsumerARN must be a str, not {type(consumer_arn).__name__}")
     v.check_length(errs, "consumerARN", consumer_arn, 1, 2048)

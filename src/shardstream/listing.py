@@ -36,17 +36,51 @@ class StreamListings:
         *,
         stream_arn: str | None = None,
     ) -> dict:
-        """boto3's DescribeStream: ``{"StreamDescription": {...}}`` (100 shards a page)."""
+        """boto3's DescribeStream: ``{"StreamDescription": {...}}`` (100 shards a page).
+
+        Parameters
+        ----------
+        name, stream_arn : str, optional
+            The stream, by name or ARN (the ARN wins; the two must agree).
+        limit : int, optional
+            Most shards in the page (1 to 10,000; at most 100 are given).
+        exclusive_start_shard_id : str, optional
+            List the shards after this one.
+
+        Raises
+        ------
+        ResourceNotFoundException
+            No such stream.
+        ValidationException
+            A limit or shard id out of range.
+        """
         return self.catalog.stream(name, stream_arn=stream_arn).describe(limit, exclusive_start_shard_id)
 
     def describe_stream_summary(self, name: str | None = None, *, stream_arn: str | None = None) -> dict:
-        """boto3's DescribeStreamSummary: ``{"StreamDescriptionSummary": {...}}``."""
+        """DescribeStreamSummary of stream ``name`` (or ``stream_arn``): ``{"StreamDescriptionSummary": {...}}``."""
         return self.catalog.stream(name, stream_arn=stream_arn).describe_summary()
 
     def list_streams(
         self, limit: int | None = None, exclusive_start_stream_name: str | None = None, next_token: str | None = None
     ) -> dict:
-        """boto3's ListStreams: names in order, with StreamSummaries and a NextToken while more remain."""
+        """boto3's ListStreams: names in order, with StreamSummaries and a NextToken while more remain.
+
+        Parameters
+        ----------
+        limit : int, optional
+            Most names in the page (1 to 10,000; default 100).
+        exclusive_start_stream_name : str, optional
+            List the names after this one.
+        next_token : str, optional
+            The NextToken of the previous page.
+
+        Raises
+        ------
+        ValidationException
+            A limit or name out of range.
+        InvalidArgumentException, ExpiredNextTokenException
+            A malformed or expired NextToken.
+        """
         errs: list = []
         if limit is not None:
             v.check_int_range(errs, "limit", limit, 1, 10_000)
@@ -86,6 +120,14 @@ class StreamListings:
 
         Parameters
         ----------
+        stream_name, stream_arn : str, optional
+            The stream, by name or ARN (not with ``next_token``).
+        next_token : str, optional
+            The NextToken of the previous page (alone: it names the stream and filter).
+        exclusive_start_shard_id : str, optional
+            List the shards after this one.
+        max_results : int, optional
+            Most shards in the page (1 to 10,000; default 1000).
         shard_filter : dict, optional
             ``{"Type": ..., "ShardId": ..., "Timestamp": ...}`` with Type one of
             AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON (the default),
@@ -151,11 +193,15 @@ class StreamListings:
         return state
 
     def shard_page_stream_name(self, next_token) -> str | None:
-        """The stream a ListShards NextToken made by this engine pages through, whatever its age.
+        """The stream a ListShards ``next_token`` made by this engine pages through, whatever its age.
 
         None for anything else (a malformed or altered token, another
         listing's token): ListShards itself then says what is wrong.  For
         authorization, which must know the stream before the call.
+
+        Parameters
+        ----------
+        next_token : str
         """
         try:
             payload, _issued = self.catalog.pages.verify(next_token)

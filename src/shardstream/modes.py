@@ -57,7 +57,7 @@ class CapacityModes:
         }
 
     def restore(self, doc: dict) -> None:
-        """Take the modes of a ``stream.json`` document (the mode itself comes with the constructor)."""
+        """Take the modes of ``doc``, a ``stream.json`` document (the mode itself comes with the constructor)."""
         self._mode_switches = list(doc["mode_switches"])
         self.warm_throughput = doc["warm_throughput"]
         self.stream.set_auto_distribution(doc.get("record_distribution", "USER_PARTITION_KEY") == "AUTO")
@@ -70,10 +70,24 @@ class CapacityModes:
         billing commitment (``Engine.update_account_settings``), as in Kinesis.
         shardstream records the target and reports it as reached.
 
+        Parameters
+        ----------
+        warm_throughput_mibps : int
+            The target, MiB/s (0 or more).
+
         Returns
         -------
         dict
             ``{"StreamARN", "StreamName", "WarmThroughput": {"TargetMiBps", "CurrentMiBps"}}``.
+
+        Raises
+        ------
+        SerializationException, ValidationException
+            Missing, not an int, or negative; or the stream is not ON_DEMAND.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        InvalidArgumentException
+            The account's minimum throughput billing commitment is DISABLED.
         """
         errs: list = []
         if warm_throughput_mibps is None:
@@ -112,6 +126,26 @@ class CapacityModes:
         On-demand streams scale out on sustained write pressure (see
         :mod:`shardstream.ondemand`) and refuse manual resharding.  At most
         two switches per rolling 24 hours, as in Kinesis.
+
+        Parameters
+        ----------
+        stream_mode : {"PROVISIONED", "ON_DEMAND"}
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3 (also when the stream is already in that mode).
+
+        Raises
+        ------
+        ValidationException
+            Not a capacity mode.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        InvalidArgumentException
+            PROVISIONED for a stream with AUTO record distribution.
+        LimitExceededException
+            Two switches already in the last 24 hours.
         """
         errs: list = []
         v.check_enum(errs, "streamModeDetails.streamMode", stream_mode, STREAM_MODES)
@@ -156,7 +190,7 @@ class CapacityModes:
 
     @staticmethod
     def on_demand_only_error(name: str, account_id: str, strategy: str) -> InvalidArgumentException:
-        """Kinesis's refusal of a record distribution strategy on a PROVISIONED stream."""
+        """Kinesis's refusal of ``strategy`` on stream ``name`` of ``account_id``, a PROVISIONED stream."""
         return InvalidArgumentException(
             f"Record distribution strategy {strategy} is only supported for On-Demand streams. "
             f"Stream {name} under account {account_id} is in PROVISIONED mode."

@@ -42,6 +42,14 @@ class StreamNumbering:
         shard's creation time, the EndingSequenceNumber its close time, and
         any other counter its record's arrival if the ring holds it, else the
         creation time (the counter alone fixes the order within the shard).
+
+        Parameters
+        ----------
+        shard : ShardInfo
+        counter : int
+            The record's position in the shard (``END_COUNTER``: the EndingSequenceNumber).
+        arrival_ms : int, optional
+            The arrival time to encode (its second is kept).
         """
         if arrival_ms is None:
             if counter == 0:
@@ -77,7 +85,19 @@ class StreamNumbering:
     # -- writes ------------------------------------------------------------------
 
     def check_ordering(self, sequence_number_for_ordering) -> None:
-        """InvalidArgumentException unless a SequenceNumberForOrdering is one Kinesis would take here."""
+        """InvalidArgumentException unless ``sequence_number_for_ordering`` is one Kinesis would take here.
+
+        Parameters
+        ----------
+        sequence_number_for_ordering : str
+
+        Raises
+        ------
+        SerializationException, ValidationException
+            Not a str, or not a sequence number's digits.
+        InvalidArgumentException
+            A number Kinesis would refuse (version 0, or one of this stream's not yet assigned, ...).
+        """
         value = sequence_number_for_ordering
         if not isinstance(value, str):
             raise SerializationException(f"SequenceNumberForOrdering must be a str, not {type(value).__name__}")

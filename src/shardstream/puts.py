@@ -155,7 +155,7 @@ def _parse_plain_put_records(records, max_bytes: int) -> tuple[pa.Array, pa.Arra
 
 
 def keyless(n: int, auto: bool) -> pa.Array:
-    """``n`` empty partition keys (keyless AUTO records), built without a loop; AUTO streams only."""
+    """``n`` empty partition keys (keyless records), built without a loop; ValidationException unless ``auto``."""
     if not auto:
         raise ValidationException(v.render([v.Violation("null", "partitionKeys", "Member must not be null")]))
     offsets = pa.py_buffer(np.zeros(n + 1, dtype=np.int32))
@@ -163,7 +163,22 @@ def keyless(n: int, auto: bool) -> pa.Array:
 
 
 def parse_hash_keys(explicit_hash_keys, n: int):
-    """``(hi, lo, present)`` of explicit hash keys (None entries fall back to the key), or None."""
+    """``(hi, lo, present)`` of explicit hash keys (None entries fall back to the key), or None.
+
+    Parameters
+    ----------
+    explicit_hash_keys : array-like of str or int, or None
+        One per record (None: none at all).
+    n : int
+        The number of records.
+
+    Raises
+    ------
+    ValidationException
+        A key that is not a decimal number.
+    InvalidArgumentException
+        A key outside 0..2**128-1.
+    """
     if explicit_hash_keys is None:
         return None
     arr = as_hash_key_array(explicit_hash_keys, n)
@@ -191,10 +206,15 @@ def parse_hash_keys(explicit_hash_keys, n: int):
 
 
 def put_result_lists(table: pa.Table) -> tuple[list, list]:
-    """The shard ids and sequence numbers (None where not written) of a put's result table, as lists.
+    """The shard ids and sequence numbers (None where not written) of a put's result ``table``, as lists.
 
     The shard ids go through the dictionary's indices: ``to_pylist`` of a
     dictionary array costs ~2 us a row, this ~20 ns.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        A :func:`put_result_table`.
     """
     shard_col = table.column(0).combine_chunks()
     names = shard_col.dictionary.to_pylist()
@@ -203,8 +223,17 @@ def put_result_lists(table: pa.Table) -> tuple[list, list]:
 
 
 def partly_stored_records(exc: StorageError) -> dict:
-    """PutRecords' answer when a failed write kept only some records: the others fail as
-    Kinesis fails an entry it could not store (``InternalFailure``), with the storage error's message."""
+    """PutRecords' answer when a failed write kept only some records.
+
+    The others fail as Kinesis fails an entry it could not store
+    (``InternalFailure``), with the storage error's message.
+
+    Parameters
+    ----------
+    exc : StorageError
+        The error, whose ``records`` hold ``(shard_id, sequence_number)`` per
+        stored entry and None per lost one.
+    """
     out = []
     for entry in exc.records:
         if entry is None:
@@ -219,6 +248,13 @@ def put_records_response(table: pa.Table, stream_name: str, account_id: str) -> 
 
     Entries without a sequence number failed for want of room in their shard:
     ``ProvisionedThroughputExceededException``, as Kinesis words it.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        The put's result, in request order.
+    stream_name, account_id : str
+        Named in the error messages.
     """
     shard_ids, seqs = put_result_lists(table)
     if table.column(1).null_count == 0:  # the common case: every record written
@@ -243,14 +279,28 @@ def put_records_response(table: pa.Table, stream_name: str, account_id: str) -> 
 
 
 def record_sizes(keys: pa.Array, payloads: pa.Array) -> np.ndarray:
-    """Bytes each record counts against a throughput budget: data plus partition key."""
+    """Bytes each record (``keys``, ``payloads``) counts against a throughput budget: data plus key."""
     key_len = pc.binary_length(keys).to_numpy(zero_copy_only=False)
     data_len = pc.binary_length(payloads).to_numpy(zero_copy_only=False)
     return key_len.astype(np.int64) + data_len.astype(np.int64)
 
 
 def put_result_table(positions, counters, routing, open_logs, arrivals) -> pa.Table:
-    """The ``shard_id``/``sequence_number`` table of a put, from the native ``_put_arrays``'s result."""
+    """The ``shard_id``/``sequence_number`` table of a put, from the native ``_put_arrays``'s result.
+
+    Parameters
+    ----------
+    positions : numpy.ndarray of int32
+        Each row's position in ``routing.shard_ids`` (and ``open_logs``).
+    counters : numpy.ndarray of uint64
+        Each row's counter in its shard (UINT64_MAX: not written, a null number).
+    routing : RoutingTable
+        The routing the put used.
+    open_logs : tuple of ShardLog
+        The open shards' logs, by position.
+    arrivals : numpy.ndarray of int64
+        Per position, the arrival time (ms) of its rows.
+    """
     shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
     seqs = format_sequence_numbers(positions, counters, open_logs, arrivals)
     return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])

@@ -76,7 +76,25 @@ class StreamReads:
         return {"ShardIterator": token}
 
     def start_position(self, shard_id, kind, starting_sequence_number, timestamp) -> tuple[ShardInfo, int]:
-        """The shard and the counter an iterator of ``kind`` starts at (GetShardIterator's checks and errors)."""
+        """The shard and the counter an iterator of ``kind`` starts at (GetShardIterator's checks and errors).
+
+        Parameters
+        ----------
+        shard_id, kind, starting_sequence_number, timestamp
+            As ``shard_id``, ``shard_iterator_type``, ... of :meth:`get_shard_iterator`.
+
+        Returns
+        -------
+        tuple of (ShardInfo, int)
+            The shard and the log counter of the first record the iterator reads.
+
+        Raises
+        ------
+        ValidationException, InvalidArgumentException, SerializationException
+            A malformed request, a sequence number not of this shard, or a future timestamp.
+        ResourceNotFoundException
+            No such shard.
+        """
         check_iterator_request(shard_id, kind, starting_sequence_number)
         shard = self.stream.resolve_shard(shard_id)
         log = self.stream.logs[shard.index]
@@ -139,7 +157,7 @@ class StreamReads:
         return parsed.counter
 
     def decode_iterator(self, shard_iterator, now: int):
-        """The position a shard iterator of this stream names (Kinesis's errors for any other)."""
+        """The position ``shard_iterator`` of this stream names at time ``now`` (Kinesis's errors for any other)."""
         pos = self.stream.catalog.iterators.decode(shard_iterator, now)
         if (
             pos.stream_name != self.stream.name
@@ -156,7 +174,7 @@ class StreamReads:
 
     @staticmethod
     def check_limit(limit) -> int:
-        """GetRecords' Limit checked (10,000 when None)."""
+        """GetRecords' Limit ``limit`` checked (10,000 when None): SerializationException or ValidationException."""
         if limit is None:
             return MAX_GET_RECORDS
         if not isinstance(limit, int) or isinstance(limit, bool):
@@ -206,6 +224,8 @@ class StreamReads:
         shard_iterator : str
         limit : int, optional
             1 to 10,000 (default 10,000); a response also stops before 10 MiB.
+        wire : bool
+            Give ``Data`` and timestamps as Kinesis's JSON protocol carries them (see Returns).
         dry_run : bool
             Check the limit and the iterator (well formed, not expired, its
             stream and shard still there) and read nothing:
@@ -232,7 +252,12 @@ class StreamReads:
         return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
 
     def get_record_batch(self, shard_iterator, limit=None, *, dry_run: bool = False) -> dict:
-        """``get_records`` with the records as one ``pyarrow.RecordBatch`` (``dry_run`` as there).
+        """``get_records`` with the records as one ``pyarrow.RecordBatch``.
+
+        Parameters
+        ----------
+        shard_iterator, limit, dry_run
+            As for :meth:`get_records`.
 
         Returns
         -------
@@ -329,19 +354,38 @@ class StreamReads:
     def read_table(
         self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = DEFAULT_BATCH_ROWS
     ) -> pa.Table:
-        """Everything :meth:`iter_batches` yields, as one ``pyarrow.Table``."""
+        """Everything :meth:`iter_batches` yields, as one ``pyarrow.Table``.
+
+        Parameters
+        ----------
+        shard_ids, iterator_type, timestamp, batch_size
+            As for :meth:`iter_batches`.
+        """
         return self.iter_batches(shard_ids, iterator_type, timestamp, batch_size).read_all()
 
     def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None):
-        """:meth:`read_table` as a pandas DataFrame with Arrow-backed dtypes."""
+        """:meth:`read_table` as a pandas DataFrame with Arrow-backed dtypes.
+
+        Parameters
+        ----------
+        shard_ids, iterator_type, timestamp
+            As for :meth:`iter_batches`.
+        """
         return to_pandas(self.read_table(shard_ids, iterator_type, timestamp))
 
 
 def check_iterator_request(shard_id, kind, starting_sequence_number, stream_name=None) -> None:
     """Check a GetShardIterator request's model constraints (ValidationException), in Kinesis's order.
 
-    ``stream_name`` is checked too when given (the engine checks it here, before
-    the shard id is parsed and the stream looked up).
+    Parameters
+    ----------
+    shard_id : str
+    kind : str
+        The ShardIteratorType.
+    starting_sequence_number : str or None
+    stream_name : str, optional
+        Checked too when given (the engine checks it here, before the shard
+        id is parsed and the stream looked up).
     """
     errs: list = []
     if shard_id is None:

@@ -60,7 +60,15 @@ def _already_resharded(stream, shard: ShardInfo) -> InvalidArgumentException:
 
 
 def check_split_request(shard_to_split, new_starting_hash_key, stream_name=None) -> None:
-    """Check a SplitShard request's model constraints (and ``stream_name``'s when given) in Kinesis's order."""
+    """Check a SplitShard request's model constraints (ValidationException) in Kinesis's order.
+
+    Parameters
+    ----------
+    shard_to_split, new_starting_hash_key
+        The request's ShardToSplit and NewStartingHashKey (a decimal string or int).
+    stream_name : str, optional
+        Checked too when given.
+    """
     errs: list = []
     if new_starting_hash_key is None:
         errs.append(v.Violation("null", "newStartingHashKey", "Member must not be null"))
@@ -76,7 +84,15 @@ def check_split_request(shard_to_split, new_starting_hash_key, stream_name=None)
 
 
 def check_merge_request(shard_to_merge, adjacent_shard_to_merge, stream_name=None) -> None:
-    """Check a MergeShards request's model constraints (and ``stream_name``'s when given) in Kinesis's order."""
+    """Check a MergeShards request's model constraints (ValidationException) in Kinesis's order.
+
+    Parameters
+    ----------
+    shard_to_merge, adjacent_shard_to_merge
+        The request's two shard ids.
+    stream_name : str, optional
+        Checked too when given.
+    """
     errs: list = []
     for path, value in (("shardToMerge", shard_to_merge), ("adjacentShardToMerge", adjacent_shard_to_merge)):
         if value is None:
@@ -93,6 +109,25 @@ def check_split(stream, shard_to_split, new_starting_hash_key) -> tuple[ShardInf
 
     The request itself has passed :func:`check_split_request` and its shard id
     has been parsed (:func:`~shardstream.models.shard_index_of`).
+
+    Parameters
+    ----------
+    stream : Stream
+    shard_to_split, new_starting_hash_key
+        As for :meth:`Resharding.split_shard`.
+
+    Raises
+    ------
+    ResourceInUseException
+        The stream is not ACTIVE.
+    ResourceNotFoundException
+        No such shard.
+    LimitExceededException
+        One more shard would pass the account's shard limit.
+    InvalidArgumentException
+        The hash key is not inside the shard, or the shard is closed.
+    ValidationException
+        The stream is ON_DEMAND.
     """
     stream.require_active()
     shard = stream.resolve_shard(shard_to_split, message="reshard")
@@ -117,6 +152,23 @@ def check_merge(stream, shard_to_merge, adjacent_shard_to_merge) -> tuple[ShardI
 
     The request itself has passed :func:`check_merge_request` and its shard
     ids have been parsed.
+
+    Parameters
+    ----------
+    stream : Stream
+    shard_to_merge, adjacent_shard_to_merge
+        As for :meth:`Resharding.merge_shards`.
+
+    Raises
+    ------
+    ResourceInUseException
+        The stream is not ACTIVE.
+    ResourceNotFoundException
+        No such shard.
+    InvalidArgumentException
+        A shard is closed, or the two are not adjacent (in this order).
+    ValidationException
+        The stream is ON_DEMAND.
     """
     stream.require_active()
     left = stream.resolve_shard(shard_to_merge, message="reshard")
@@ -135,7 +187,28 @@ def check_merge(stream, shard_to_merge, adjacent_shard_to_merge) -> tuple[ShardI
 
 
 def check_update_shard_count(stream, target, scaling_type) -> int:
-    """Validate an UpdateShardCount request; return the current open shard count."""
+    """Validate an UpdateShardCount request; return the current open shard count.
+
+    Parameters
+    ----------
+    stream : Stream
+    target : int
+        The TargetShardCount.
+    scaling_type : str
+        The ScalingType (``"UNIFORM_SCALING"``).
+
+    Raises
+    ------
+    SerializationException, ValidationException
+        A malformed request.
+    ValidationException
+        The stream is ON_DEMAND.
+    ResourceInUseException
+        The stream is not ACTIVE.
+    LimitExceededException
+        A target beyond double or below half the open shards, over
+        :data:`MAX_SHARDS_PER_STREAM`, or over the account's shard limit.
+    """
     errs: list = []
     if target is None:
         errs.append(v.Violation("null", "targetShardCount", "Member must not be null"))
@@ -278,6 +351,14 @@ class Resharding:
         The parent closes (keeping its records) and two children take
         ``[start, new - 1]`` and ``[new, end]``.
 
+        Parameters
+        ----------
+        shard_to_split : str
+            The open shard to split.
+        new_starting_hash_key : str or int
+            The first hash key of the upper child (decimal): greater than the
+            shard's StartingHashKey + 1 and less than its EndingHashKey.
+
         Returns
         -------
         dict
@@ -294,7 +375,14 @@ class Resharding:
 
     @saves_metadata
     def merge_shards(self, shard_to_merge, adjacent_shard_to_merge) -> dict:
-        """Merge two adjacent open shards (Kinesis's MergeShards; ``shard_to_merge`` is the lower range).
+        """Merge two adjacent open shards (Kinesis's MergeShards).
+
+        Parameters
+        ----------
+        shard_to_merge : str
+            The open shard of the lower hash-key range.
+        adjacent_shard_to_merge : str
+            The open shard whose range starts right after it.
 
         Returns
         -------
@@ -317,12 +405,23 @@ class Resharding:
 
         Every child records at most two adjacent parents, so readers that
         drain parents before children keep each partition key in order.
-        Targets must lie within half and double the open shard count.
+        Parameters
+        ----------
+        target_shard_count : int
+            Between half and double the open shard count (and at most
+            :data:`MAX_SHARDS_PER_STREAM`).
+        scaling_type : str
+            ``"UNIFORM_SCALING"`` (the only type).
 
         Returns
         -------
         dict
             ``{"StreamName", "StreamARN", "CurrentShardCount", "TargetShardCount"}``.
+
+        Raises
+        ------
+        ValidationException, SerializationException, ResourceInUseException, LimitExceededException
+            As :func:`check_update_shard_count`.
         """
         with self.stream.catalog.lock:
             current = check_update_shard_count(self.stream, target_shard_count, scaling_type)

@@ -78,7 +78,7 @@ class StreamSettings:
         }
 
     def restore(self, doc: dict) -> None:
-        """Take the settings of a ``stream.json`` document (tags come with the constructor)."""
+        """Take the settings of ``doc``, a ``stream.json`` document (tags come with the constructor)."""
         self.encryption_type = doc["encryption_type"]
         self.key_id = doc["key_id"]
         self.shard_level_metrics = list(doc["shard_level_metrics"])
@@ -103,6 +103,11 @@ class StreamSettings:
     def add_tags_to_stream(self, tags: dict) -> dict:
         """Add or overwrite tags (at most 50 per stream); ``{}`` as boto3.
 
+        Parameters
+        ----------
+        tags : dict
+            ``{key: value}``, both str.
+
         Raises
         ------
         SerializationException, ValidationException, InvalidArgumentException
@@ -123,8 +128,11 @@ class StreamSettings:
     def remove_tags_from_stream(self, tag_keys) -> dict:
         """Remove tags by key (unknown keys are ignored); ``{}`` as boto3.
 
-        The keys are checked as tags are (:func:`shardstream.tags.check_tag_keys`):
-        1 to 50 keys of 1-128 characters, and no characters a tag may not have.
+        Parameters
+        ----------
+        tag_keys : list of str
+            1 to 50 keys of 1-128 characters, checked as tags are
+            (:func:`shardstream.tags.check_tag_keys`).
         """
         check_tag_keys(tag_keys)
         with self.stream.catalog.lock:
@@ -133,7 +141,15 @@ class StreamSettings:
         return {}
 
     def list_tags_for_stream(self, exclusive_start_tag_key: str | None = None, limit: int | None = None) -> dict:
-        """boto3's ListTagsForStream: ``{"Tags": [...], "HasMoreTags": bool}`` in key order."""
+        """boto3's ListTagsForStream: ``{"Tags": [...], "HasMoreTags": bool}`` in key order.
+
+        Parameters
+        ----------
+        exclusive_start_tag_key : str, optional
+            List the keys after this one.
+        limit : int, optional
+            1 to 50 tags (default 50).
+        """
         return self._tags.list(exclusive_start_tag_key, limit)
 
     # -- record size, encryption, monitoring, policy ----------------------------------------
@@ -236,8 +252,12 @@ class StreamSettings:
     def stop_stream_encryption(self, encryption_type, key_id) -> dict:
         """Stop encrypting new records (Kinesis's StopStreamEncryption).
 
-        Takes the same two arguments as :meth:`start_stream_encryption`;
-        the stream goes UPDATING and then shows ``EncryptionType: "NONE"``.
+        The stream goes UPDATING and then shows ``EncryptionType: "NONE"``.
+
+        Parameters
+        ----------
+        encryption_type, key_id
+            As for :meth:`start_stream_encryption`.
 
         Returns
         -------
@@ -317,7 +337,12 @@ class StreamSettings:
     def disable_enhanced_monitoring(self, shard_level_metrics) -> dict:
         """Turn off shard-level metrics (Kinesis's DisableEnhancedMonitoring).
 
-        Takes and returns the same as :meth:`enable_enhanced_monitoring`.
+        Returns and raises as :meth:`enable_enhanced_monitoring`.
+
+        Parameters
+        ----------
+        shard_level_metrics : list of str
+            As for :meth:`enable_enhanced_monitoring`.
         """
         return self._set_monitoring(shard_level_metrics, enable=False)
 
@@ -332,6 +357,11 @@ class StreamSettings:
     @saves_metadata
     def put_resource_policy(self, policy) -> dict:
         """Attach a resource policy (a JSON document, stored verbatim and never enforced).
+
+        Parameters
+        ----------
+        policy : str
+            The policy document (required).
 
         Returns
         -------
@@ -386,9 +416,49 @@ class StreamSettings:
         return {}
 
     def increase_stream_retention_period(self, retention_period_hours) -> dict:
-        """Keep records longer (up to 8760 hours); records already aged out stay gone."""
+        """Keep records longer (up to 8760 hours); records already aged out stay gone.
+
+        Parameters
+        ----------
+        retention_period_hours : int
+            The new retention, not shorter than the current one.
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+
+        Raises
+        ------
+        SerializationException
+            Not an int.
+        InvalidArgumentException
+            Outside 24..8760 hours, or shorter than the current retention.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        """
         return self._set_retention(retention_period_hours, increase=True)
 
     def decrease_stream_retention_period(self, retention_period_hours) -> dict:
-        """Keep records for less time (down to 24 hours); older records disappear at once."""
+        """Keep records for less time (down to 24 hours); older records disappear at once.
+
+        Parameters
+        ----------
+        retention_period_hours : int
+            The new retention, not longer than the current one.
+
+        Returns
+        -------
+        dict
+            ``{}`` as boto3.
+
+        Raises
+        ------
+        SerializationException
+            Not an int.
+        InvalidArgumentException
+            Outside 24..8760 hours, or longer than the current retention.
+        ResourceInUseException
+            The stream is not ACTIVE.
+        """
         return self._set_retention(retention_period_hours, increase=False)

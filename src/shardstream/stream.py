@@ -206,8 +206,7 @@ class Stream(StreamCore):
     # -- structure -------------------------------------------------------------
 
     def add_shard(self, start: int, end: int, created_ms: int, parent=None, adjacent_parent=None) -> ShardInfo:
-        """Add a shard covering hash keys ``[start, end]`` with a new log (not routed to until
-        :meth:`rebuild_routing`)."""
+        """New shard + log of keys ``start``..``end`` (``created_ms``, ``parent``, ``adjacent_parent``); not routed."""
         index = len(self.shards)
         info = ShardInfo(index, start, end, created_ms, parent, adjacent_parent)
         parents = [self.logs[parse_shard_index(p)].created_s for p in (parent, adjacent_parent) if p is not None]
@@ -231,17 +230,11 @@ class Stream(StreamCore):
         return sum(1 for s in self.shards if s.is_open)
 
     def shard_log(self, shard_id: str) -> ShardLog:
-        """The native log of a shard (for inspection: counters, bytes, evictions)."""
+        """The native log of shard ``shard_id`` (for inspection: counters, bytes, evictions)."""
         return self.logs[self.resolve_shard(shard_id).index]
 
     def resolve_shard(self, shard_id, *, message: str = "get") -> ShardInfo:
-        """Find a shard the way Kinesis does: by the digits after the first '-'.
-
-        Raises
-        ------
-        ResourceNotFoundException
-            No such (listed) shard; worded for resharding calls when ``message="reshard"``.
-        """
+        """The shard ``shard_id`` names (digits after its first '-'), else ResourceNotFoundException (``message``)."""
         index = shard_index_of(shard_id, self.name, self.account_id)
         missing = index >= len(self.shards) or self.status == "CREATING" or self._deleted_while_creating
         if not missing and self.is_expired(self.shards[index], self.now_ms()):
@@ -255,13 +248,13 @@ class Stream(StreamCore):
         return self.shards[index]
 
     def is_expired(self, shard: ShardInfo, now: int) -> bool:
-        """A closed shard all of whose records are past retention: Kinesis stops listing it."""
+        """Whether ``shard`` is closed with all its records past retention at ``now`` (Kinesis stops listing it)."""
         return shard.closed_ms is not None and shard.closed_ms < now - self.retention_hours * 3_600_000
 
     # -- settings the parts change --------------------------------------------------
 
     def set_auto_distribution(self, auto: bool) -> None:
-        """Deal records round-robin (True) or route them by key (False) from the next write on."""
+        """Deal records round-robin (``auto`` True) or route them by key (False) from the next write on."""
         self._set_auto_distribution(auto)
 
     def apply_max_record_size(self, kib: int) -> None:
@@ -302,7 +295,7 @@ class Stream(StreamCore):
         }
 
     def restore_settings(self, doc: dict) -> None:
-        """Take the settings of a :meth:`metadata` document (the shards are restored by ``__init__``)."""
+        """Take the settings of ``doc``, a :meth:`metadata` document (the shards are restored by ``__init__``)."""
         self._status = doc["status"]
         self._status_until_ms = doc["status_until_ms"]
         self.modes.restore(doc)
@@ -336,10 +329,11 @@ class Stream(StreamCore):
     def begin_update(self, before: tuple[int, frozenset[int]] | None = None) -> None:
         """ACTIVE -> UPDATING for the engine's transition time (instant by default).
 
-        ``before``: for a change of shards, :meth:`layout_snapshot` taken just
-        before it; until the change completes the stream lists that layout
-        (as Kinesis, whose new shards appear once the stream is ACTIVE again),
-        although writes already go to the new shards.
+        Parameters
+        ----------
+        before : tuple, optional
+            For a change of shards, :meth:`layout_snapshot` taken just before it: the stream lists it until the
+            change completes (as Kinesis, whose new shards appear once ACTIVE), though writes go to the new shards.
         """
         delay = self.catalog.transition_ms
         if delay:
@@ -478,14 +472,11 @@ class Stream(StreamCore):
         return self._put(keys, payloads, explicit_hash_keys, simd=simd, dry_run=dry_run)
 
     def check_rows(self, keys: pa.Array, payloads: pa.Array) -> None:
-        """Check Arrow keys and payloads against the record limits as ``put_batch`` does, writing nothing."""
+        """Check Arrow ``keys`` and ``payloads`` against the record limits as ``put_batch`` does, writing nothing."""
         self._validate_arrays(keys, payloads)
 
     def route_rows(self, keys: pa.Array, ehk=None, simd: bool = True) -> np.ndarray:
-        """Position in ``routing.shard_ids`` of each row, as the write path routes it (writes nothing).
-
-        Under AUTO: the round-robin positions the next write would take now.
-        """
+        """Position in ``routing.shard_ids`` of each row (``keys``, ``ehk``, ``simd``) as a write now would route it."""
         if self.auto_distribution:
             return self._spread_positions(len(keys))
         hi, lo = md5_hash_keys(keys, simd=simd)
@@ -511,8 +502,11 @@ class Stream(StreamCore):
     def read_page(self, index: int, start: int, limit: int, max_data_bytes: int, now: int):
         """One page of shard ``index`` as Arrow: ``(batch or None, next_counter, tail, next_arrival_ms)``.
 
-        A ``start`` behind the oldest retained record moves up to it.  A durable
-        stream also serves records its ring no longer holds, from its segments.
+        Parameters
+        ----------
+        index, start, limit, max_data_bytes, now
+            The shard, the first counter (one behind the oldest retained record moves up to it), most records
+            and data bytes, the current time.  A durable stream also serves records from its segments.
         """
         return read_arrow_batch(self.logs[index], start, limit, max_data_bytes, now)
 
@@ -523,8 +517,10 @@ class Stream(StreamCore):
     def read_pieces(self, index: int, start: int, limit: int, now: int) -> tuple[list, int]:
         """Up to ``limit`` records of shard ``index`` as a list of batches, and the next counter.
 
-        Like :meth:`read_page` without the byte limit, for bulk reads that
-        need not be one batch (stored records come as zero-copy slices).
+        Parameters
+        ----------
+        index, start, limit, now
+            As for :meth:`read_page`, without its byte limit (stored records come as zero-copy slices).
         """
         batch, nxt, _, _ = self.read_page(index, start, limit, 2**31 - 1, now)
         return ([] if batch is None else [batch]), nxt
@@ -534,14 +530,15 @@ class Stream(StreamCore):
     def set_throttle(self, policy) -> None:
         """Consult ``policy`` on every Kinesis data-plane call, or stop consulting one (None).
 
-        ``policy`` is a :class:`~shardstream.throttle.StreamThrottle` (what
-        :func:`shardstream.throttle.install` passes).  The stream binds the
-        calls of a :class:`~shardstream.throttled.ThrottledCalls` in place of
-        its own ``put_record``, ``put_records``, ``put_batch``,
-        ``get_shard_iterator``, ``get_records`` and ``get_record_batch`` once,
-        here, and sets ``stream.throttle`` to the policy; None removes them, so
-        a stream without emulation calls its own methods and pays nothing.
-        Setting a policy replaces the previous one.
+        The stream binds the calls of a :class:`~shardstream.throttled.ThrottledCalls` in place of its own
+        (``THROTTLED_CALLS``: ``put_record``, ``put_records``, ``put_batch``, ``get_shard_iterator``,
+        ``get_records``, ``get_record_batch``) once, here, and sets ``stream.throttle``; None removes them,
+        so a stream without emulation calls its own methods and pays nothing.
+
+        Parameters
+        ----------
+        policy : StreamThrottle or None
+            What :func:`shardstream.throttle.install` passes; it replaces any previous one.
         """
         attrs = vars(self)
         for name in (*THROTTLED_CALLS, "throttle"):

@@ -32,6 +32,24 @@ class Subscription:
     context manager (or call :meth:`close`) to end it early.
 
     Obtain one from :meth:`Engine.subscribe_to_shard`.
+
+    Parameters
+    ----------
+    registry : ConsumerRegistry
+    consumer : StreamConsumer
+    stream : Stream
+    shard : ShardInfo
+        The subscribed shard.
+    iterator : str
+        A shard iterator at the starting position.
+    position : int
+        The starting counter in the shard.
+    wire : bool
+        Give records in the JSON wire shape.
+    started_ms : int
+        When the subscription started, ms since the epoch.
+    lifetime_s, poll_interval_s, heartbeat_s : float
+        See :meth:`Engine.subscribe_to_shard`.
     """
 
     def __init__(

@@ -219,12 +219,20 @@ class ShardThrottle:
             b.refill(now)
 
     def can_write(self, records: int, nbytes: int, now_ms: int) -> bool:
-        """Whether ``records`` records of ``nbytes`` total fit now (consumes nothing)."""
+        """Whether ``records`` records of ``nbytes`` total fit at ``now_ms`` (consumes nothing)."""
         self._refill(now_ms)
         return self.write_records.fits(records) and self.write_bytes.fits(nbytes, oversize=records == 1)
 
     def try_write(self, records: int, nbytes: int, now_ms: int) -> bool:
         """Consume write budget for ``records`` records of ``nbytes`` if both fit.
+
+        Parameters
+        ----------
+        records : int
+        nbytes : int
+            Data + partition key bytes.
+        now_ms : int
+            The current time.
 
         Returns
         -------
@@ -238,16 +246,13 @@ class ShardThrottle:
         return True
 
     def refund_write(self, records: int, nbytes: int, now_ms: int) -> None:
-        """Give back write budget for records admitted but not written."""
+        """Give back the budget of ``records`` records of ``nbytes`` admitted but not written (at ``now_ms``)."""
         self._refill(now_ms)
         self.write_records.give(records)
         self.write_bytes.give(nbytes)
 
     def try_read(self, now_ms: int) -> bool:
-        """Consume one GetRecords call if the shard may be read now.
-
-        A read needs a call token, a byte bucket above zero and no penalty.
-        """
+        """Consume one GetRecords call if the shard may be read at ``now_ms`` (token, bytes, no penalty)."""
         self._refill(now_ms)
         if now_ms < self.penalty_until_ms or not self.read_calls.fits(1) or self.read_bytes.level <= 0:
             return False
@@ -255,25 +260,32 @@ class ShardThrottle:
         return True
 
     def can_read(self, now_ms: int) -> bool:
-        """Whether a GetRecords call may read the shard now (consumes nothing)."""
+        """Whether a GetRecords call may read the shard at ``now_ms`` (consumes nothing)."""
         self._refill(now_ms)
         return now_ms >= self.penalty_until_ms and self.read_calls.fits(1) and self.read_bytes.level > 0
 
     def can_iterator(self, now_ms: int) -> bool:
-        """Whether a GetShardIterator call would get a token now (consumes nothing)."""
+        """Whether a GetShardIterator call would get a token at ``now_ms`` (consumes nothing)."""
         self._refill(now_ms)
         return self.iterator_calls.fits(1)
 
     def refund_read(self, now_ms: int) -> None:
-        """Give back a GetRecords call that failed for another reason."""
+        """Give back a GetRecords call that failed for another reason (at ``now_ms``)."""
         self._refill(now_ms)
         self.read_calls.give(1)
 
     def charge_read(self, nbytes: int, now_ms: int) -> None:
-        """Charge the bytes an admitted GetRecords returned (may leave a debt).
+        """Charge the ``nbytes`` an admitted GetRecords returned at ``now_ms`` (may leave a debt).
 
         More than ``read_bytes_per_s`` in one call also starts the
         ``read_penalty_ms`` penalty.
+
+        Parameters
+        ----------
+        nbytes : int
+            Data + partition key bytes returned.
+        now_ms : int
+            The current time.
         """
         self._refill(now_ms)
         self.read_bytes.take(nbytes)
@@ -281,7 +293,7 @@ class ShardThrottle:
             self.penalty_until_ms = max(self.penalty_until_ms, now_ms + self.limits.read_penalty_ms)
 
     def try_iterator(self, now_ms: int) -> bool:
-        """Consume one GetShardIterator call if a token is left."""
+        """Consume one GetShardIterator call if a token is left at ``now_ms``; True if one was."""
         self._refill(now_ms)
         if not self.iterator_calls.fits(1):
             return False
@@ -289,7 +301,7 @@ class ShardThrottle:
         return True
 
     def snapshot(self, now_ms: int) -> dict:
-        """Remaining budget now: whole units left in each bucket, and the penalty end."""
+        """Remaining budget at ``now_ms``: whole units left in each bucket, and the penalty end."""
         self._refill(now_ms)
         return {
             "WriteBytes": self.write_bytes.available(),
@@ -343,12 +355,12 @@ class StreamThrottle:
         return st
 
     def shard(self, shard_id) -> ShardThrottle:
-        """The :class:`ShardThrottle` of a shard (created if new)."""
+        """The :class:`ShardThrottle` of ``shard_id`` (an id or index; created if new)."""
         with self._lock:
             return self._shard(_shard_key(shard_id), self.stream.now_ms())
 
     def message(self, shard_id) -> str:
-        """Kinesis's throttling message for a shard of this stream."""
+        """Kinesis's throttling message for ``shard_id`` of this stream."""
         return (
             f"Rate exceeded for shard {_shard_key(shard_id)} in stream {self.stream.name} "
             f"under account {self.stream.account_id}."
@@ -410,7 +422,7 @@ class StreamThrottle:
         return self._shards.get(_shard_key(shard_id)) or ShardThrottle(self.limits, now)
 
     def would_write_all(self, usage: Mapping) -> str | None:
-        """:meth:`check_write_all` for a dry run: the first shard without room, or None; consumes nothing."""
+        """:meth:`check_write_all` of ``usage`` for a dry run: the first shard without room, or None; no charge."""
         with self._lock:
             now = self.stream.now_ms()
             for sid, (records, nbytes) in usage.items():
@@ -419,25 +431,30 @@ class StreamThrottle:
             return None
 
     def would_read(self, shard_id) -> bool:
-        """:meth:`check_read` for a dry run: consumes and counts nothing."""
+        """:meth:`check_read` of ``shard_id`` for a dry run: consumes and counts nothing."""
         with self._lock:
             now = self.stream.now_ms()
             return self._peek(shard_id, now).can_read(now)
 
     def would_iterator(self, shard_id) -> bool:
-        """:meth:`check_iterator` for a dry run: consumes and counts nothing."""
+        """:meth:`check_iterator` of ``shard_id`` for a dry run: consumes and counts nothing."""
         with self._lock:
             now = self.stream.now_ms()
             return self._peek(shard_id, now).can_iterator(now)
 
     def refund_write(self, shard_id, records: int, nbytes: int) -> None:
-        """Give back write budget for admitted records that were not written."""
+        """Give ``shard_id`` back the budget of ``records`` admitted records (``nbytes``) not written."""
         with self._lock:
             now = self.stream.now_ms()
             self._shard(_shard_key(shard_id), now).refund_write(records, nbytes, now)
 
     def check_read(self, shard_id) -> bool:
         """Consume one GetRecords call on the shard if it may be read now.
+
+        Parameters
+        ----------
+        shard_id : str or int
+            ``shardId-...`` or a shard index.
 
         Returns
         -------
@@ -453,19 +470,19 @@ class StreamThrottle:
             return ok
 
     def charge_read(self, shard_id, nbytes: int) -> None:
-        """Charge the bytes an admitted GetRecords call returned (see :meth:`ShardThrottle.charge_read`)."""
+        """Charge ``shard_id`` the ``nbytes`` an admitted GetRecords returned (:meth:`ShardThrottle.charge_read`)."""
         with self._lock:
             now = self.stream.now_ms()
             self._shard(_shard_key(shard_id), now).charge_read(int(nbytes), now)
 
     def refund_read(self, shard_id) -> None:
-        """Give back the call of an admitted GetRecords that then failed."""
+        """Give ``shard_id`` back the call of an admitted GetRecords that then failed."""
         with self._lock:
             now = self.stream.now_ms()
             self._shard(_shard_key(shard_id), now).refund_read(now)
 
     def check_iterator(self, shard_id) -> bool:
-        """Consume one GetShardIterator call on the shard if a token is left."""
+        """Consume one GetShardIterator call on ``shard_id`` if a token is left; True if one was."""
         with self._lock:
             now = self.stream.now_ms()
             ok = self._shard(_shard_key(shard_id), now).try_iterator(now)
@@ -492,8 +509,25 @@ class StreamThrottle:
     def admit_record(self, shard_id, nbytes: int, write, *, dry_run: bool = False):
         """A PutRecord of ``nbytes`` routed to ``shard_id``: ``write()`` it if admitted.
 
-        ``write(dry_run=True)`` makes a dry run that had room.  A write that
-        raises gets its budget back.
+        Parameters
+        ----------
+        shard_id : str
+        nbytes : int
+            Data + partition key bytes.
+        write : callable
+            Makes the put; ``write(dry_run=True)`` is called for a dry run that had room.
+        dry_run : bool
+            Check the budget without taking any.
+
+        Returns
+        -------
+        object
+            What ``write`` returns (a write that raises gets its budget back).
+
+        Raises
+        ------
+        ProvisionedThroughputExceededException
+            No budget (nothing written).
         """
         if dry_run:
             if self.would_write_all({shard_id: (1, nbytes)}) is not None:
@@ -549,7 +583,21 @@ class StreamThrottle:
         return {**result, "FailedRecordCount": failed, "Records": out}
 
     def admit_batch(self, usage: Mapping, write, *, dry_run: bool = False):
-        """A put_batch of ``usage`` (shard id -> (records, nbytes)): ``write()`` it all or nothing."""
+        """A put_batch: ``write()`` it if every shard has room, else nothing.
+
+        Parameters
+        ----------
+        usage : mapping of shard id -> (records, nbytes)
+        write : callable
+            Makes the put; ``write(dry_run=True)`` is called for a dry run that had room.
+        dry_run : bool
+            Check the budgets without taking any.
+
+        Raises
+        ------
+        ProvisionedThroughputExceededException
+            A shard lacks budget (nothing written); a ``write`` that raises gets the budgets back.
+        """
         if dry_run:
             refused = self.would_write_all(usage)
             if refused is not None:
@@ -568,7 +616,20 @@ class StreamThrottle:
     def admit_iterator(self, shard_id, result, make, *, dry_run: bool = False):
         """A GetShardIterator on ``shard_id`` that made ``result``: it, if a token is left.
 
-        A dry run with a token left returns ``make(dry_run=True)``.
+        Parameters
+        ----------
+        shard_id : str
+        result : dict
+            The iterator the stream made (dropped when throttled).
+        make : callable
+            ``make(dry_run=True)`` is what a dry run with a token left returns.
+        dry_run : bool
+            Check for a token without taking it.
+
+        Raises
+        ------
+        ProvisionedThroughputExceededException
+            No token left.
         """
         if dry_run:
             if not self.would_iterator(shard_id):
@@ -579,11 +640,25 @@ class StreamThrottle:
         return result
 
     def admit_records_read(self, shard_id, read, *, dry_run: bool = False) -> dict:
-        """A GetRecords on ``shard_id``: ``read()`` if admitted, charged the bytes it returned."""
+        """A GetRecords on ``shard_id``: ``read()`` if admitted, charged the bytes it returned.
+
+        Parameters
+        ----------
+        shard_id : str
+        read : callable
+            Makes the read (for a dry run too: the stream's dry-run read).
+        dry_run : bool
+            Check the budget without taking any, then ``read()``.
+
+        Raises
+        ------
+        ProvisionedThroughputExceededException
+            The shard may not be read now (a ``read`` that raises gets its call back).
+        """
         return self._admit_read(shard_id, read, _returned_bytes, dry_run)
 
     def admit_batch_read(self, shard_id, read, *, dry_run: bool = False) -> dict:
-        """:meth:`admit_records_read` for ``get_record_batch`` (records as an Arrow batch)."""
+        """:meth:`admit_records_read` (``shard_id``, ``read``, ``dry_run``) for ``get_record_batch``."""
         return self._admit_read(shard_id, read, _batch_bytes, dry_run)
 
     def _admit_read(self, shard_id, read, count_bytes, dry_run: bool) -> dict:
@@ -668,8 +743,5 @@ def install(stream, limits: ThroughputLimits | None = None) -> StreamThrottle:
 
 
 def uninstall(stream) -> None:
-    """Turn emulation off: the stream consults no throttle and ``stream.throttle`` goes.
-
-    Does nothing if emulation is not installed.
-    """
+    """Turn emulation off for ``stream`` (no throttle consulted, no ``stream.throttle``); a no-op if not on."""
     stream.set_throttle(None)

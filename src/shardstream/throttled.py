@@ -48,7 +48,13 @@ class ThrottledCalls:
     def put_record(
         self, data, partition_key=None, explicit_hash_key=None, sequence_number_for_ordering=None, *, dry_run=False
     ):
-        """:meth:`Stream.put_record`, admitted by the policy first."""
+        """:meth:`Stream.put_record`, admitted by the policy first.
+
+        Parameters
+        ----------
+        data, partition_key, explicit_hash_key, sequence_number_for_ordering, dry_run
+            As for :meth:`Stream.put_record`.
+        """
         real = self._real["put_record"]
         args = (data, partition_key, explicit_hash_key, sequence_number_for_ordering)
         plan = self._plan_record(data, partition_key, explicit_hash_key)
@@ -60,7 +66,7 @@ class ThrottledCalls:
         return self.policy.admit_record(shard_id, nbytes, functools.partial(real, *args), dry_run=dry_run)
 
     def put_records(self, records, *, dry_run=False):
-        """:meth:`Stream.put_records`, each entry admitted by the policy first."""
+        """:meth:`Stream.put_records` (``records``, ``dry_run``), each entry admitted by the policy first."""
         real = self._real["put_records"]
         if dry_run:  # throttling fails entries, not the request: nothing to check here
             return real(records, dry_run=True)
@@ -70,7 +76,13 @@ class ThrottledCalls:
         return self.policy.admit_entries(records, plan, real)
 
     def put_batch(self, partition_keys, data, explicit_hash_keys=None, *, simd=True, dry_run=False):
-        """:meth:`Stream.put_batch`, admitted by the policy first (all or nothing)."""
+        """:meth:`Stream.put_batch`, admitted by the policy first (all or nothing).
+
+        Parameters
+        ----------
+        partition_keys, data, explicit_hash_keys, simd, dry_run
+            As for :meth:`Stream.put_batch`.
+        """
         real = self._real["put_batch"]
         keys = None if partition_keys is None else as_key_array(partition_keys)
         payloads = as_payload_array(data)
@@ -85,7 +97,13 @@ class ThrottledCalls:
     def get_shard_iterator(
         self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run=False
     ):
-        """:meth:`Stream.get_shard_iterator`, admitted by the policy."""
+        """:meth:`Stream.get_shard_iterator`, admitted by the policy.
+
+        Parameters
+        ----------
+        shard_id, shard_iterator_type, starting_sequence_number, timestamp, dry_run
+            As for :meth:`Stream.get_shard_iterator`.
+        """
         # Making an iterator has no side effect: validate by making it, then drop it if throttled.
         make = functools.partial(
             self._real["get_shard_iterator"], shard_id, shard_iterator_type, starting_sequence_number, timestamp
@@ -95,7 +113,7 @@ class ThrottledCalls:
         return self.policy.admit_iterator(key, result, make, dry_run=dry_run)
 
     def get_records(self, shard_iterator, limit=None, *, wire=False, dry_run=False):
-        """:meth:`Stream.get_records`, admitted by the policy."""
+        """:meth:`Stream.get_records` (``shard_iterator``, ``limit``, ``wire``, ``dry_run``), admitted by the policy."""
         read = functools.partial(self._real["get_records"], shard_iterator, limit, wire=wire, dry_run=dry_run)
         index = self._iterator_shard(shard_iterator, limit)
         if index is None:
@@ -103,7 +121,7 @@ class ThrottledCalls:
         return self.policy.admit_records_read(index, read, dry_run=dry_run)
 
     def get_record_batch(self, shard_iterator, limit=None, *, dry_run=False):
-        """:meth:`Stream.get_record_batch`, admitted by the policy."""
+        """:meth:`Stream.get_record_batch` (``shard_iterator``, ``limit``, ``dry_run``), admitted by the policy."""
         read = functools.partial(self._real["get_record_batch"], shard_iterator, limit, dry_run=dry_run)
         index = self._iterator_shard(shard_iterator, limit)
         if index is None:

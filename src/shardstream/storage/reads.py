@@ -63,7 +63,7 @@ class SegmentReads:
         self._cache: collections.OrderedDict[Path, _SegmentIndex] = collections.OrderedDict()
 
     def forget(self, path: Path) -> None:
-        """Drop the cached index of a segment that changed or was deleted."""
+        """Drop the cached index of the segment at ``path`` (it changed or was deleted)."""
         with self._lock:
             self._cache.pop(path, None)
 
