@@ -1,6 +1,6 @@
 """Conformance details (issue 10, part 4) through real boto3 against the real server on loopback.
 
-The embedded API's side of the same rules is tests/test_conformance_2026.py.
+The embedded API's side of the same rules is tests/kinesis/test_conformance_2026.py.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from distributions import canonical, closure
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 # not from the test extra, on purpose: test_kcl.py takes it from the sdist (its installer downloads Java jars)
 NOT_INSTALLED = {"amazon_kclpy": "tests/consumer/test_kcl.py extracts it from its source distribution"}
 

@@ -34,7 +34,7 @@ def test_passes():
 
 @pytest.mark.parametrize("ci", ["true", ""])
 def test_dependency_skips_fail_under_ci(tmp_path, ci):
-    shutil.copy(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
+    shutil.copy(Path(__file__).parents[1] / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_sample.py").write_text(SAMPLE)
     (tmp_path / "test_module_skip.py").write_text('import pytest\npytest.importorskip("shardstream_no_such")\n')
     env = {**os.environ, "CI": ci}

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "shardstream"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "shardstream"
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _CLICK_DECORATORS = {"command", "group", "option", "argument", "pass_context", "pass_obj"}
