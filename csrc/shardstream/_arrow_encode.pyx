@@ -9,11 +9,18 @@ counter step (2**80) to the previous one's decimal limbs, with a full
 conversion where the arrival second changes.  Large buffers come from the shared BufferPool, which reuses
 blocks nothing references any more, so steady reading does not fault in fresh
 pages.  The
-copy runs under the shard's lock with the GIL released; the batch owns its
-memory, so nothing a writer does later can change it.
+copy runs under the shard's lock with the GIL released, and no Python object
+is made while the lock is held (the buffers are taken between two short
+holds); the batch owns its memory, so nothing a writer does later can change
+it.
 """
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t, uintptr_t
 from libc.string cimport memcpy
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
+cimport cython
 
 from shardstream._buffers import default_pool
 from shardstream._shardlog cimport ShardLog
@@ -101,7 +108,9 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         the read (the next counter with ``unpublished``), and ``next_arrival_ms`` the arrival time of the first record not
         returned (None when the read reached the tail).
     """
-    cdef uint64_t n, end, j, d0, k0, dbytes, kbytes, slot_mask, a, first, stop
+    cdef uint64_t n, end, d0, k0, dbytes, kbytes, slot_mask, a, first, stop
+    cdef int64_t next_ms = 0
+    cdef bint more = False
     cdef int32_t *doffs
     cdef int32_t *koffs
     cdef int64_t *ts_out
@@ -112,22 +121,29 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         limit = MAX_BATCH_ROWS
     if max_data_bytes > MAX_BATCH_DATA_BYTES:
         max_data_bytes = MAX_BATCH_DATA_BYTES
-    log.acquire()
-    try:
+    shard_id = log.shard_id
+    # Two passes under the lock: the first sizes the run, the buffers are made
+    # with the lock released (they are Python objects), and the second copies
+    # the run if it is still there.  Records never change once appended, so
+    # the run is still there unless the ring dropped some of it meanwhile
+    # (eviction, retention, discard_all); then size it again.
+    while True:
+        log.acquire()
         ss_ring_trim_expired(&log.ring, now_ms)
         if start < log.ring.head:
             start = log.ring.head
         stop = log.ring.tail if unpublished else ss_ring_visible_end(&log.ring)
         n = ss_ring_span(&log.ring, start, limit, max_data_bytes, stop)
         end = start + n
-        tail = stop
-        next_ts = ss_ring_ts(&log.ring, end) if end < stop else None
+        more = end < stop
+        if more:
+            next_ms = ss_ring_ts(&log.ring, end)
+        if n:
+            dbytes = ss_ring_doff(&log.ring, end) - ss_ring_doff(&log.ring, start)
+            kbytes = ss_ring_koff(&log.ring, end) - ss_ring_koff(&log.ring, start)
+        log.release()
         if n == 0:
-            return None, end, tail, next_ts
-        d0 = ss_ring_doff(&log.ring, start)
-        k0 = ss_ring_koff(&log.ring, start)
-        dbytes = ss_ring_doff(&log.ring, end) - d0
-        kbytes = ss_ring_koff(&log.ring, end) - k0
+            return None, end, stop, (next_ms if more else None)
         data_buf = _buffer(dbytes)
         doff_buf = _buffer((n + 1) * 4)
         key_buf = _buffer(kbytes)
@@ -140,12 +156,23 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         data_out = _addr(data_buf)
         key_out = _addr(key_buf)
         seq_out = <char *>_addr(seq_buf)
-        slot_mask = log.ring.slot_cap - 1
+        log.acquire()
+        if log.ring.head > start or (log.ring.tail if unpublished else ss_ring_visible_end(&log.ring)) < end:
+            log.release()  # some of the run is gone: size it again
+            continue
+        # What was read as the tail may have grown: report it as now.
+        stop = log.ring.tail if unpublished else ss_ring_visible_end(&log.ring)
+        more = end < stop
+        if more:
+            next_ms = ss_ring_ts(&log.ring, end)
         with nogil:
+            d0 = ss_ring_doff(&log.ring, start)
+            k0 = ss_ring_koff(&log.ring, start)
             if dbytes:
                 ss_ring_read(data_out, log.ring.data, log.ring.data_cap, d0, dbytes)
             ss_ring_read(key_out, log.ring.keys, log.ring.key_cap, k0, kbytes)
             # The slot arrays are rings too: walk them in at most two straight runs.
+            slot_mask = log.ring.slot_cap - 1
             a = start & slot_mask
             first = log.ring.slot_cap - a
             if first > n:
@@ -159,9 +186,10 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
             memcpy(ts_out, log.ring.ts + a, first * 8)
             memcpy(ts_out + first, log.ring.ts, (n - first) * 8)
             ss_seq_format_run(seq_out, log.created_s, log.shard_index, start, ts_out, n)
-        shard_id = log.shard_id
-    finally:
         log.release()
+        break
+    tail = stop
+    next_ts = next_ms if more else None
 
     columns = [
         pa.DictionaryArray.from_buffers(SHARD_ID_TYPE, n, [None, _shared_zeros(n)], _dictionary(shard_id)),
@@ -177,3 +205,190 @@ cdef inline void _rebase(int32_t *out, const uint64_t *offsets, uint64_t n, uint
     cdef uint64_t j
     for j in range(n):
         out[j] = <int32_t>(offsets[j] - base)
+
+
+# -- GetRecords entries from a batch (shardstream.records) -----------------------------------------
+
+cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void *PyUnicode_DATA(object)
+    object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
+    dict _PyDict_NewPresized(Py_ssize_t minused)
+    int PyDict_SetItem(object d, object k, object v) except -1
+
+cdef const char *_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+import datetime as _dt
+
+cdef object _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+cdef object _timedelta = _dt.timedelta
+cdef str _K_SEQ = "SequenceNumber"
+cdef str _K_TS = "ApproximateArrivalTimestamp"
+cdef str _K_DATA = "Data"
+cdef str _K_KEY = "PartitionKey"
+
+
+cdef inline void _b64(char *o, const uint8_t *s, Py_ssize_t n) noexcept nogil:
+    """Standard padded base64 of ``s[:n]`` into ``o`` (``4 * ((n + 2) // 3)`` bytes)."""
+    cdef Py_ssize_t i = 0
+    cdef unsigned int v
+    while i + 3 <= n:
+        v = (<unsigned int>s[i] << 16) | (<unsigned int>s[i + 1] << 8) | s[i + 2]
+        o[0] = _B64[(v >> 18) & 63]
+        o[1] = _B64[(v >> 12) & 63]
+        o[2] = _B64[(v >> 6) & 63]
+        o[3] = _B64[v & 63]
+        o += 4
+        i += 3
+    if n - i == 1:
+        v = <unsigned int>s[i] << 16
+        o[0] = _B64[(v >> 18) & 63]
+        o[1] = _B64[(v >> 12) & 63]
+        o[2] = 61  # '='
+        o[3] = 61
+    elif n - i == 2:
+        v = (<unsigned int>s[i] << 16) | (<unsigned int>s[i + 1] << 8)
+        o[0] = _B64[(v >> 18) & 63]
+        o[1] = _B64[(v >> 12) & 63]
+        o[2] = _B64[(v >> 6) & 63]
+        o[3] = 61
+
+
+cdef extern from *:
+    """
+    struct ss_ArrowArray {
+        int64_t length;
+        int64_t null_count;
+        int64_t offset;
+        int64_t n_buffers;
+        int64_t n_children;
+        const void **buffers;
+        struct ss_ArrowArray **children;
+        struct ss_ArrowArray *dictionary;
+        void (*release)(struct ss_ArrowArray *);
+        void *private_data;
+    };
+    """
+    # The Arrow C data interface's ArrowArray (https://arrow.apache.org/docs/format/CDataInterface.html)
+    struct ss_ArrowArray:
+        int64_t length
+        int64_t null_count
+        int64_t offset
+        int64_t n_buffers
+        int64_t n_children
+        const void **buffers
+        ss_ArrowArray **children
+        void (*release)(ss_ArrowArray *) noexcept nogil
+
+
+cdef list _FORMAT_COLUMNS = ["sequence_number", "partition_key", "data", "approximate_arrival_timestamp"]
+cdef object _FORMAT_TYPES = [RECORD_SCHEMA.field(name).type for name in _FORMAT_COLUMNS]
+
+
+cdef object _format_columns(batch):
+    """``batch`` itself when it has RECORD_SCHEMA, else its four formatted columns in order (checked)."""
+    if batch.schema.equals(RECORD_SCHEMA):
+        return batch
+    try:
+        selected = batch.select(_FORMAT_COLUMNS)
+    except (KeyError, ValueError) as exc:
+        raise ValueError("records_dicts needs RECORD_SCHEMA columns") from exc
+    if selected.schema.types != _FORMAT_TYPES:
+        raise ValueError("records_dicts needs RECORD_SCHEMA columns")
+    return selected
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def records_dicts(batch, bint wire):
+    """GetRecords entries (dicts) of a RECORD_SCHEMA batch, read from its Arrow buffers.
+
+    Parameters
+    ----------
+    batch : pyarrow.RecordBatch
+        Columns ``sequence_number`` (string), ``partition_key`` (string),
+        ``data`` (binary) and ``approximate_arrival_timestamp`` (timestamp[ms]),
+        without nulls; slices are fine, other columns are ignored.
+    wire : bool
+        Kinesis's JSON form (``Data`` as padded base64 text,
+        ``ApproximateArrivalTimestamp`` as epoch seconds, a float) instead of
+        boto3's (bytes and a UTC datetime).
+
+    Returns
+    -------
+    list of dict
+        ``{"SequenceNumber", "ApproximateArrivalTimestamp", "Data", "PartitionKey"}``
+        per record, in order; records with the same arrival time share one
+        timestamp object.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, has nulls or the wrong type.
+    """
+    cdef Py_ssize_t n = batch.num_rows
+    cdef list out = PyList_New(n)
+    if n == 0:
+        return out
+    columns = _format_columns(batch)
+    cdef int base = 1 if columns is batch else 0  # RECORD_SCHEMA's shard_id comes first
+    # The buffers' addresses through the C data interface: one call instead of a
+    # Python object per column and buffer.  The batch keeps the memory alive.
+    cdef ss_ArrowArray exported
+    exported.release = NULL
+    columns._export_to_c(<uintptr_t>&exported)
+    cdef ss_ArrowArray *c_seq = exported.children[base]
+    cdef ss_ArrowArray *c_key = exported.children[base + 1]
+    cdef ss_ArrowArray *c_data = exported.children[base + 2]
+    cdef ss_ArrowArray *c_ts = exported.children[base + 3]
+    cdef bint nulls = (c_seq.null_count != 0 and c_seq.buffers[0] != NULL) or (
+        c_key.null_count != 0 and c_key.buffers[0] != NULL) or (
+        c_data.null_count != 0 and c_data.buffers[0] != NULL) or (
+        c_ts.null_count != 0 and c_ts.buffers[0] != NULL)
+    cdef Py_ssize_t so = exported.offset + c_seq.offset, ko = exported.offset + c_key.offset
+    cdef Py_ssize_t do = exported.offset + c_data.offset, to = exported.offset + c_ts.offset
+    cdef const int32_t *seq_off = <const int32_t *>c_seq.buffers[1]
+    cdef const char *seq_data = <const char *>c_seq.buffers[2]
+    cdef const int32_t *key_off = <const int32_t *>c_key.buffers[1]
+    cdef const char *key_data = <const char *>c_key.buffers[2]
+    cdef const int32_t *data_off = <const int32_t *>c_data.buffers[1]
+    cdef const uint8_t *data_data = <const uint8_t *>c_data.buffers[2]
+    cdef const int64_t *ts = <const int64_t *>c_ts.buffers[1]
+    exported.release(&exported)
+    if nulls and any(columns.column(base + k).null_count for k in range(4)):
+        raise ValueError("records_dicts: null values")
+    cdef Py_ssize_t i, d0, dn
+    cdef int64_t t, last_t = 0
+    cdef object when = None
+    cdef object data
+    cdef dict entry
+    cdef const char *empty = b""
+    if data_data == NULL:
+        data_data = <const uint8_t *>empty
+    if key_data == NULL:
+        key_data = empty
+    if seq_data == NULL:
+        seq_data = empty
+    for i in range(n):
+        t = ts[to + i]
+        if when is None or t != last_t:
+            when = (<double>t) / 1000.0 if wire else _EPOCH + _timedelta(milliseconds=t)
+            last_t = t
+        d0 = data_off[do + i]
+        dn = data_off[do + i + 1] - d0
+        if wire:
+            data = PyUnicode_New(4 * ((dn + 2) // 3), 127)
+            if dn:
+                _b64(<char *>PyUnicode_DATA(data), data_data + d0, dn)
+        else:
+            data = PyBytes_FromStringAndSize(<const char *>data_data + d0 if dn else NULL, dn)
+        entry = _PyDict_NewPresized(4)
+        PyDict_SetItem(entry, _K_SEQ, PyUnicode_DecodeASCII(seq_data + seq_off[so + i],
+                                                            seq_off[so + i + 1] - seq_off[so + i], NULL))
+        PyDict_SetItem(entry, _K_TS, when)
+        PyDict_SetItem(entry, _K_DATA, data)
+        PyDict_SetItem(entry, _K_KEY, PyUnicode_DecodeUTF8(key_data + key_off[ko + i],
+                                                           key_off[ko + i + 1] - key_off[ko + i], NULL))
+        Py_INCREF(entry)  # PyList_SET_ITEM steals a reference
+        PyList_SET_ITEM(out, i, entry)
+    return out

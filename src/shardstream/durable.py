@@ -49,9 +49,7 @@ ring could have handed out before the crash.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime
 import logging
 import threading
 import time
@@ -80,10 +78,8 @@ __all__ = [
 _log = logging.getLogger("shardstream.durable")
 
 DURABILITY_POLICIES = ("sync", "interval", "none")
-_DATA = RECORD_SCHEMA.get_field_index("data")
 _ARRIVAL = RECORD_SCHEMA.get_field_index("approximate_arrival_timestamp")
 _SEQUENCE = RECORD_SCHEMA.get_field_index("sequence_number")
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 class WouldBlock(Exception):
@@ -469,45 +465,8 @@ class DurableStream(Stream):
         batch, nxt, _, _ = self._read_page(index, start, limit, 2**31 - 1, now)
         return ([] if batch is None else [batch]), nxt
 
-    def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
-        if dry_run:
-            return super().get_records(shard_iterator, limit, wire=wire, dry_run=True)  # raises
-        limit = self._check_limit(limit)
-        now = self.now_ms()
-        pos = self._decode_iterator(shard_iterator, now)
-        if pos.position >= self.logs[pos.shard_index].head:
-            response = super().get_records(shard_iterator, limit, wire=wire)
-            records = response["Records"]
-            if not records or sequence_counter(records[0]["SequenceNumber"]) <= pos.position:
-                return response
-        from .stream import MAX_GET_RECORDS_BYTES
-
-        batch, nxt, tail, next_ts = self._read_page(pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now)
-        records = [] if batch is None else _records(batch, wire)
-        return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
-
-    get_records.__doc__ = Stream.get_records.__doc__
-
     def __repr__(self) -> str:
         return f"<DurableStream {self.name!r} {self.status} shards={self.open_shard_count} {self.durability}>"
-
-
-def _records(batch: pa.RecordBatch, wire: bool) -> list[dict]:
-    """GetRecords entries from a RECORD_SCHEMA batch (the path for records read from disk)."""
-    seqs = batch.column("sequence_number").to_pylist()
-    keys = batch.column("partition_key").to_pylist()
-    data = batch.column(_DATA).to_pylist()
-    arrivals = batch.column(_ARRIVAL)
-    millis = arrivals.view(pa.int64()).to_pylist()
-    if wire:
-        times = [ms / 1000.0 for ms in millis]
-        data = [base64.b64encode(d).decode("ascii") for d in data]
-    else:
-        times = [_EPOCH + datetime.timedelta(milliseconds=ms) for ms in millis]
-    return [
-        {"SequenceNumber": s, "ApproximateArrivalTimestamp": t, "Data": d, "PartitionKey": k}
-        for s, t, d, k in zip(seqs, times, data, keys)
-    ]
 
 
 def _chunk_bounds(keys: pa.Array, payloads: pa.Array, max_bytes: int) -> list[int]:
