@@ -21,6 +21,7 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 cimport cython
+from cpython.datetime cimport import_datetime, timedelta_new
 
 from shardstream._buffers import default_pool
 from shardstream._shardlog cimport ShardLog
@@ -220,8 +221,8 @@ cdef const char *_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 import datetime as _dt
 
+import_datetime()
 cdef object _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-cdef object _timedelta = _dt.timedelta
 cdef str _K_SEQ = "SequenceNumber"
 cdef str _K_TS = "ApproximateArrivalTimestamp"
 cdef str _K_DATA = "Data"
@@ -279,6 +280,29 @@ cdef extern from *:
         const void **buffers
         ss_ArrowArray **children
         void (*release)(ss_ArrowArray *) noexcept nogil
+
+
+cdef inline object _arrival(int64_t ms):
+    """``_EPOCH + timedelta(milliseconds=ms)``, without the keyword call."""
+    cdef int64_t days = ms // 86_400_000
+    cdef int64_t rem = ms % 86_400_000
+    return _EPOCH + timedelta_new(days, rem // 1000, (rem % 1000) * 1000)
+
+
+cdef inline bint _ascii(const char *s, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef uint8_t acc = 0
+    for i in range(n):
+        acc |= <uint8_t>s[i]
+    return acc < 0x80
+
+
+cdef inline object _ascii_str(const char *s, Py_ssize_t n):
+    """A str of ``n`` ASCII bytes (checked beforehand)."""
+    out = PyUnicode_New(n, 127)
+    if n:
+        memcpy(PyUnicode_DATA(out), s, n)
+    return out
 
 
 cdef list _FORMAT_COLUMNS = ["sequence_number", "partition_key", "data", "approximate_arrival_timestamp"]
@@ -363,16 +387,22 @@ def records_dicts(batch, bint wire):
     cdef object data
     cdef dict entry
     cdef const char *empty = b""
+    cdef bint seq_ascii, key_ascii
     if data_data == NULL:
         data_data = <const uint8_t *>empty
     if key_data == NULL:
         key_data = empty
     if seq_data == NULL:
         seq_data = empty
+    # Sequence numbers are digits and keys mostly ASCII: check each column once, then
+    # make its strings by copying.
+    with nogil:
+        seq_ascii = _ascii(seq_data + seq_off[so], seq_off[so + n] - seq_off[so])
+        key_ascii = _ascii(key_data + key_off[ko], key_off[ko + n] - key_off[ko])
     for i in range(n):
         t = ts[to + i]
         if when is None or t != last_t:
-            when = (<double>t) / 1000.0 if wire else _EPOCH + _timedelta(milliseconds=t)
+            when = (<double>t) / 1000.0 if wire else _arrival(t)
             last_t = t
         d0 = data_off[do + i]
         dn = data_off[do + i + 1] - d0
@@ -383,12 +413,18 @@ def records_dicts(batch, bint wire):
         else:
             data = PyBytes_FromStringAndSize(<const char *>data_data + d0 if dn else NULL, dn)
         entry = _PyDict_NewPresized(4)
-        PyDict_SetItem(entry, _K_SEQ, PyUnicode_DecodeASCII(seq_data + seq_off[so + i],
-                                                            seq_off[so + i + 1] - seq_off[so + i], NULL))
+        if seq_ascii:
+            PyDict_SetItem(entry, _K_SEQ, _ascii_str(seq_data + seq_off[so + i], seq_off[so + i + 1] - seq_off[so + i]))
+        else:
+            PyDict_SetItem(entry, _K_SEQ, PyUnicode_DecodeASCII(seq_data + seq_off[so + i],
+                                                                seq_off[so + i + 1] - seq_off[so + i], NULL))
         PyDict_SetItem(entry, _K_TS, when)
         PyDict_SetItem(entry, _K_DATA, data)
-        PyDict_SetItem(entry, _K_KEY, PyUnicode_DecodeUTF8(key_data + key_off[ko + i],
-                                                           key_off[ko + i + 1] - key_off[ko + i], NULL))
+        if key_ascii:
+            PyDict_SetItem(entry, _K_KEY, _ascii_str(key_data + key_off[ko + i], key_off[ko + i + 1] - key_off[ko + i]))
+        else:
+            PyDict_SetItem(entry, _K_KEY, PyUnicode_DecodeUTF8(key_data + key_off[ko + i],
+                                                               key_off[ko + i + 1] - key_off[ko + i], NULL))
         Py_INCREF(entry)  # PyList_SET_ITEM steals a reference
         PyList_SET_ITEM(out, i, entry)
     return out
