@@ -42,6 +42,9 @@ DEF MAX_BATCH_DATA_BYTES = (1 << 31) - 1  # keeps binary offsets inside int32
 cdef object _seq_offsets = None   # shared buffer: 0, 56, 112, ... (every batch uses a prefix)
 cdef object _zero_indices = None  # shared buffer of int32 zeros (dictionary indices)
 cdef dict _dictionaries = {}      # shard id -> one-value dictionary array
+cdef object _TS_TYPE = RECORD_SCHEMA.field("approximate_arrival_timestamp").type
+cdef object _STRING = pa.string()
+cdef object _BINARY = pa.binary()
 
 
 cdef object _shared_seq_offsets(int64_t n):
@@ -71,6 +74,10 @@ cdef object _dictionary(str shard_id):
 cdef object _buffer(uint64_t nbytes):
     """An Arrow buffer over pooled memory (see _buffers.pyx)."""
     return pa.py_buffer(default_pool.take(nbytes))
+
+
+cdef inline uint64_t _align(uint64_t nbytes) noexcept nogil:
+    return (nbytes + 63) & ~(<uint64_t>63)
 
 
 cdef inline uint8_t *_addr(object buf):
@@ -110,6 +117,7 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         returned (None when the read reached the tail).
     """
     cdef uint64_t n, end, d0, k0, dbytes, kbytes, slot_mask, a, first, stop
+    cdef uint64_t o_doff, o_key, o_koff, o_seq, o_ts
     cdef int64_t next_ms = 0
     cdef bint more = False
     cdef int32_t *doffs
@@ -145,12 +153,19 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         log.release()
         if n == 0:
             return None, end, stop, (next_ms if more else None)
-        data_buf = _buffer(dbytes)
-        doff_buf = _buffer((n + 1) * 4)
-        key_buf = _buffer(kbytes)
-        koff_buf = _buffer((n + 1) * 4)
-        seq_buf = _buffer(n * SS_SEQ_LEN)
-        ts_buf = _buffer(n * 8)
+        # One block for the six buffers (one allocation, one pool block), each at a 64-byte boundary.
+        o_doff = _align(dbytes)
+        o_key = o_doff + _align((n + 1) * 4)
+        o_koff = o_key + _align(kbytes)
+        o_seq = o_koff + _align((n + 1) * 4)
+        o_ts = o_seq + _align(n * SS_SEQ_LEN)
+        block = _buffer(o_ts + n * 8)
+        data_buf = block.slice(0, dbytes)
+        doff_buf = block.slice(o_doff, (n + 1) * 4)
+        key_buf = block.slice(o_key, kbytes)
+        koff_buf = block.slice(o_koff, (n + 1) * 4)
+        seq_buf = block.slice(o_seq, n * SS_SEQ_LEN)
+        ts_buf = block.slice(o_ts, n * 8)
         doffs = <int32_t *>_addr(doff_buf)
         koffs = <int32_t *>_addr(koff_buf)
         ts_out = <int64_t *>_addr(ts_buf)
@@ -194,10 +209,10 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
 
     columns = [
         pa.DictionaryArray.from_buffers(SHARD_ID_TYPE, n, [None, _shared_zeros(n)], _dictionary(shard_id)),
-        pa.Array.from_buffers(pa.string(), n, [None, _shared_seq_offsets(n), seq_buf]),
-        pa.Array.from_buffers(pa.string(), n, [None, koff_buf, key_buf]),
-        pa.Array.from_buffers(pa.binary(), n, [None, doff_buf, data_buf]),
-        pa.Array.from_buffers(RECORD_SCHEMA.field(4).type, n, [None, ts_buf]),
+        pa.Array.from_buffers(_STRING, n, [None, _shared_seq_offsets(n), seq_buf]),
+        pa.Array.from_buffers(_STRING, n, [None, koff_buf, key_buf]),
+        pa.Array.from_buffers(_BINARY, n, [None, doff_buf, data_buf]),
+        pa.Array.from_buffers(_TS_TYPE, n, [None, ts_buf]),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=RECORD_SCHEMA), end, tail, next_ts
 
