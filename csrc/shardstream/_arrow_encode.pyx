@@ -6,9 +6,12 @@ are one or two memcpy calls each (keys and data live in separate rings), their
 offsets are the ring's logical offsets rebased to zero, arrival times are a
 copy of the slot array, and sequence numbers are written by adding one
 counter step (2**80) to the previous one's decimal limbs, with a full
-conversion where the arrival second changes.  Large buffers come from the shared BufferPool, which reuses
-blocks nothing references any more, so steady reading does not fault in fresh
-pages.  The
+conversion where the arrival second changes.  A batch's buffers are one
+block: a large one comes from the shared BufferPool, which reuses blocks
+nothing references any more, so steady reading does not fault in fresh pages;
+a small one (under 64 KiB) is one malloc block holding the Arrow C data
+interface structs too, imported in one call (building it from Python objects
+would cost more than the copy).  The
 copy runs under the shard's lock with the GIL released, and no Python object
 is made while the lock is held (the buffers are taken between two short
 holds); the batch owns its memory, so nothing a writer does later can change
@@ -84,6 +87,81 @@ cdef inline uint8_t *_addr(object buf):
     return <uint8_t *><uintptr_t>buf.address
 
 
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    struct ss_ArrowArray {  /* the Arrow C data interface's ArrowArray */
+        int64_t length;
+        int64_t null_count;
+        int64_t offset;
+        int64_t n_buffers;
+        int64_t n_children;
+        const void **buffers;
+        struct ss_ArrowArray **children;
+        struct ss_ArrowArray *dictionary;
+        void (*release)(struct ss_ArrowArray *);
+        void *private_data;
+    };
+    /* A small RECORD_SCHEMA batch in one malloc block: the structs, then the buffers. */
+    typedef struct {
+        struct ss_ArrowArray parent, dict, cols[5];
+        struct ss_ArrowArray *children[5];
+        const void *parent_bufs[1];
+        const void *bufs[5][3];
+        const void *dict_bufs[3];
+        int32_t dict_offsets[2];
+        char dict_data[32];
+    } ss_small_batch;
+    static void ss_small_child_release(struct ss_ArrowArray *a) { a->release = NULL; }
+    static void ss_small_release(struct ss_ArrowArray *a) {
+        /* Arrow releases only the top-level array; the children live in the same block. */
+        void *block = a->private_data;
+        a->release = NULL;
+        free(block);
+    }
+    static void ss_small_init(struct ss_ArrowArray *a, int64_t length, int64_t n_buffers, const void **buffers,
+                              void *private_data, int top) {
+        a->length = length;
+        a->null_count = 0;
+        a->offset = 0;
+        a->n_buffers = n_buffers;
+        a->n_children = 0;
+        a->buffers = buffers;
+        a->children = NULL;
+        a->dictionary = NULL;
+        a->release = top ? ss_small_release : ss_small_child_release;
+        a->private_data = private_data;
+    }
+    """
+    struct ss_ArrowArray:
+        int64_t length
+        int64_t null_count
+        int64_t offset
+        int64_t n_buffers
+        int64_t n_children
+        const void **buffers
+        ss_ArrowArray **children
+        ss_ArrowArray *dictionary
+        void (*release)(ss_ArrowArray *) noexcept nogil
+        void *private_data
+    ctypedef struct ss_small_batch:
+        ss_ArrowArray parent
+        ss_ArrowArray dict
+        ss_ArrowArray cols[5]
+        ss_ArrowArray *children[5]
+        const void *parent_bufs[1]
+        const void *bufs[5][3]
+        const void *dict_bufs[3]
+        int32_t dict_offsets[2]
+        char dict_data[32]
+    void ss_small_init(ss_ArrowArray *a, int64_t length, int64_t n_buffers, const void **buffers,
+                       void *private_data, int top) noexcept nogil
+    void *malloc(size_t n) noexcept nogil
+    void free(void *p) noexcept nogil
+
+DEF SMALL_BATCH_BYTES = 1 << 16  # below this a batch is one malloc block, imported through the C data interface
+
+
 def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t max_data_bytes, int64_t now_ms,
                bint unpublished=False):
     """Copy up to ``limit`` records of ``log`` from counter ``start`` into a RecordBatch.
@@ -117,7 +195,9 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         returned (None when the read reached the tail).
     """
     cdef uint64_t n, end, d0, k0, dbytes, kbytes, slot_mask, a, first, stop
-    cdef uint64_t o_doff, o_key, o_koff, o_seq, o_ts
+    cdef uint64_t o_doff, o_key, o_koff, o_seq, o_ts, o_end
+    cdef ss_small_batch *small = NULL
+    cdef uint8_t *base
     cdef int64_t next_ms = 0
     cdef bint more = False
     cdef int32_t *doffs
@@ -131,8 +211,8 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
     if max_data_bytes > MAX_BATCH_DATA_BYTES:
         max_data_bytes = MAX_BATCH_DATA_BYTES
     shard_id = log.shard_id
-    # Two passes under the lock: the first sizes the run, the buffers are made
-    # with the lock released (they are Python objects), and the second copies
+    # Two passes under the lock: the first sizes the run, the block is allocated
+    # with the lock released (it may be a Python object), and the second copies
     # the run if it is still there.  Records never change once appended, so
     # the run is still there unless the ring dropped some of it meanwhile
     # (eviction, retention, discard_all); then size it again.
@@ -153,28 +233,33 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         log.release()
         if n == 0:
             return None, end, stop, (next_ms if more else None)
-        # One block for the six buffers (one allocation, one pool block), each at a 64-byte boundary.
+        # One block for the six buffers (one allocation), each at a 64-byte boundary.
         o_doff = _align(dbytes)
         o_key = o_doff + _align((n + 1) * 4)
         o_koff = o_key + _align(kbytes)
         o_seq = o_koff + _align((n + 1) * 4)
         o_ts = o_seq + _align(n * SS_SEQ_LEN)
-        block = _buffer(o_ts + n * 8)
-        data_buf = block.slice(0, dbytes)
-        doff_buf = block.slice(o_doff, (n + 1) * 4)
-        key_buf = block.slice(o_key, kbytes)
-        koff_buf = block.slice(o_koff, (n + 1) * 4)
-        seq_buf = block.slice(o_seq, n * SS_SEQ_LEN)
-        ts_buf = block.slice(o_ts, n * 8)
-        doffs = <int32_t *>_addr(doff_buf)
-        koffs = <int32_t *>_addr(koff_buf)
-        ts_out = <int64_t *>_addr(ts_buf)
-        data_out = _addr(data_buf)
-        key_out = _addr(key_buf)
-        seq_out = <char *>_addr(seq_buf)
+        o_end = o_ts + _align(n * 8)
+        if o_end + 2 * _align((n + 1) * 4) < SMALL_BATCH_BYTES:
+            # Small: the batch, its structs and its shared columns in one malloc block.
+            small = <ss_small_batch *>malloc(_align(sizeof(ss_small_batch)) + o_end + 2 * _align((n + 1) * 4))
+            if small == NULL:
+                raise MemoryError()
+            base = <uint8_t *>small + _align(sizeof(ss_small_batch))
+        else:
+            small = NULL
+            block = _buffer(o_end)
+            base = _addr(block)
+        data_out = base
+        doffs = <int32_t *>(base + o_doff)
+        key_out = base + o_key
+        koffs = <int32_t *>(base + o_koff)
+        seq_out = <char *>(base + o_seq)
+        ts_out = <int64_t *>(base + o_ts)
         log.acquire()
         if log.ring.head > start or (log.ring.tail if unpublished else ss_ring_visible_end(&log.ring)) < end:
             log.release()  # some of the run is gone: size it again
+            free(small)
             continue
         # What was read as the tail may have grown: report it as now.
         stop = log.ring.tail if unpublished else ss_ring_visible_end(&log.ring)
@@ -206,15 +291,68 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         break
     tail = stop
     next_ts = next_ms if more else None
-
+    if small != NULL:
+        return _import_small(small, n, shard_id, o_doff, o_key, o_koff, o_seq, o_ts, o_end), end, tail, next_ts
     columns = [
         pa.DictionaryArray.from_buffers(SHARD_ID_TYPE, n, [None, _shared_zeros(n)], _dictionary(shard_id)),
-        pa.Array.from_buffers(_STRING, n, [None, _shared_seq_offsets(n), seq_buf]),
-        pa.Array.from_buffers(_STRING, n, [None, koff_buf, key_buf]),
-        pa.Array.from_buffers(_BINARY, n, [None, doff_buf, data_buf]),
-        pa.Array.from_buffers(_TS_TYPE, n, [None, ts_buf]),
+        pa.Array.from_buffers(_STRING, n, [None, _shared_seq_offsets(n), block.slice(o_seq, n * SS_SEQ_LEN)]),
+        pa.Array.from_buffers(_STRING, n, [None, block.slice(o_koff, (n + 1) * 4), block.slice(o_key, kbytes)]),
+        pa.Array.from_buffers(_BINARY, n, [None, block.slice(o_doff, (n + 1) * 4), block.slice(0, dbytes)]),
+        pa.Array.from_buffers(_TS_TYPE, n, [None, block.slice(o_ts, n * 8)]),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=RECORD_SCHEMA), end, tail, next_ts
+
+
+cdef object _import_small(ss_small_batch *b, uint64_t n, str shard_id, uint64_t o_doff, uint64_t o_key,
+                          uint64_t o_koff, uint64_t o_seq, uint64_t o_ts, uint64_t o_end):
+    """The RecordBatch of a filled small block (see read_batch), which Arrow then owns and frees.
+
+    The block holds the structs, then (from ``base``) the data at 0 and the other buffers at
+    the ``o_*`` offsets, then room for the shard_id indices (zeros) and the sequence-number
+    offsets from ``o_end``.
+    """
+    cdef bytes sid = shard_id.encode("ascii")
+    cdef uint64_t j
+    cdef uint8_t *base = <uint8_t *>b + _align(sizeof(ss_small_batch))
+    cdef int32_t *zeros = <int32_t *>(base + o_end)
+    cdef int32_t *seq_offsets = <int32_t *>(base + o_end + _align((n + 1) * 4))
+    if len(sid) > 32:
+        free(b)
+        raise ValueError(f"shard id too long: {shard_id}")
+    for j in range(n):
+        zeros[j] = 0
+        seq_offsets[j] = <int32_t>(j * SS_SEQ_LEN)
+    seq_offsets[n] = <int32_t>(n * SS_SEQ_LEN)
+    memcpy(b.dict_data, <const char *>sid, len(sid))
+    b.dict_offsets[0] = 0
+    b.dict_offsets[1] = <int32_t>len(sid)
+    b.dict_bufs[0] = NULL
+    b.dict_bufs[1] = b.dict_offsets
+    b.dict_bufs[2] = b.dict_data
+    ss_small_init(&b.dict, 1, 3, b.dict_bufs, b, 0)
+    b.parent_bufs[0] = NULL
+    ss_small_init(&b.parent, n, 1, b.parent_bufs, b, 1)
+    b.parent.n_children = 5
+    b.parent.children = b.children
+    for j in range(5):
+        b.children[j] = &b.cols[j]
+        b.bufs[j][0] = NULL
+    b.bufs[0][1] = zeros
+    b.bufs[1][1] = seq_offsets
+    b.bufs[1][2] = base + o_seq
+    b.bufs[2][1] = base + o_koff
+    b.bufs[2][2] = base + o_key
+    b.bufs[3][1] = base + o_doff
+    b.bufs[3][2] = base
+    b.bufs[4][1] = base + o_ts
+    ss_small_init(&b.cols[0], n, 2, b.bufs[0], b, 0)
+    b.cols[0].dictionary = &b.dict
+    ss_small_init(&b.cols[1], n, 3, b.bufs[1], b, 0)
+    ss_small_init(&b.cols[2], n, 3, b.bufs[2], b, 0)
+    ss_small_init(&b.cols[3], n, 3, b.bufs[3], b, 0)
+    ss_small_init(&b.cols[4], n, 2, b.bufs[4], b, 0)
+    # On success Arrow owns the block (ss_small_release frees it); on failure it releases it too.
+    return pa.RecordBatch._import_from_c(<uintptr_t>&b.parent, RECORD_SCHEMA)
 
 
 cdef inline void _rebase(int32_t *out, const uint64_t *offsets, uint64_t n, uint64_t base) noexcept nogil:
@@ -268,33 +406,6 @@ cdef inline void _b64(char *o, const uint8_t *s, Py_ssize_t n) noexcept nogil:
         o[1] = _B64[(v >> 12) & 63]
         o[2] = _B64[(v >> 6) & 63]
         o[3] = 61
-
-
-cdef extern from *:
-    """
-    struct ss_ArrowArray {
-        int64_t length;
-        int64_t null_count;
-        int64_t offset;
-        int64_t n_buffers;
-        int64_t n_children;
-        const void **buffers;
-        struct ss_ArrowArray **children;
-        struct ss_ArrowArray *dictionary;
-        void (*release)(struct ss_ArrowArray *);
-        void *private_data;
-    };
-    """
-    # The Arrow C data interface's ArrowArray (https://arrow.apache.org/docs/format/CDataInterface.html)
-    struct ss_ArrowArray:
-        int64_t length
-        int64_t null_count
-        int64_t offset
-        int64_t n_buffers
-        int64_t n_children
-        const void **buffers
-        ss_ArrowArray **children
-        void (*release)(ss_ArrowArray *) noexcept nogil
 
 
 cdef inline object _arrival(int64_t ms):
