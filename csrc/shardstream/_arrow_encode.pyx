@@ -6,12 +6,12 @@ are one or two memcpy calls each (keys and data live in separate rings), their
 offsets are the ring's logical offsets rebased to zero, arrival times are a
 copy of the slot array, and sequence numbers are written by adding one
 counter step (2**80) to the previous one's decimal limbs, with a full
-conversion where the arrival second changes.  A batch's buffers are one
-block: a large one comes from the shared BufferPool, which reuses blocks
-nothing references any more, so steady reading does not fault in fresh pages;
-a small one (under 64 KiB) is one malloc block holding the Arrow C data
-interface structs too, imported in one call (building it from Python objects
-would cost more than the copy).  The
+conversion where the arrival second changes.  A large batch's buffers come
+from the shared BufferPool, which reuses blocks nothing references any more,
+so steady reading does not fault in fresh pages; a small batch (under 64 KiB)
+is one malloc block holding its buffers and the Arrow C data interface
+structs, imported in one call (building it from Python objects would cost
+more than the copy).  The
 copy runs under the shard's lock with the GIL released, and no Python object
 is made while the lock is held (the buffers are taken between two short
 holds); the batch owns its memory, so nothing a writer does later can change
@@ -233,7 +233,7 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         log.release()
         if n == 0:
             return None, end, stop, (next_ms if more else None)
-        # One block for the six buffers (one allocation), each at a 64-byte boundary.
+        # A small batch is one block: its six buffers at 64-byte boundaries, then its shared columns.
         o_doff = _align(dbytes)
         o_key = o_doff + _align((n + 1) * 4)
         o_koff = o_key + _align(kbytes)
@@ -246,16 +246,27 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
             if small == NULL:
                 raise MemoryError()
             base = <uint8_t *>small + _align(sizeof(ss_small_batch))
+            data_out = base
+            doffs = <int32_t *>(base + o_doff)
+            key_out = base + o_key
+            koffs = <int32_t *>(base + o_koff)
+            seq_out = <char *>(base + o_seq)
+            ts_out = <int64_t *>(base + o_ts)
         else:
+            # Large: a pooled buffer each (pool blocks are reused by size class).
             small = NULL
-            block = _buffer(o_end)
-            base = _addr(block)
-        data_out = base
-        doffs = <int32_t *>(base + o_doff)
-        key_out = base + o_key
-        koffs = <int32_t *>(base + o_koff)
-        seq_out = <char *>(base + o_seq)
-        ts_out = <int64_t *>(base + o_ts)
+            data_buf = _buffer(dbytes)
+            doff_buf = _buffer((n + 1) * 4)
+            key_buf = _buffer(kbytes)
+            koff_buf = _buffer((n + 1) * 4)
+            seq_buf = _buffer(n * SS_SEQ_LEN)
+            ts_buf = _buffer(n * 8)
+            data_out = _addr(data_buf)
+            doffs = <int32_t *>_addr(doff_buf)
+            key_out = _addr(key_buf)
+            koffs = <int32_t *>_addr(koff_buf)
+            seq_out = <char *>_addr(seq_buf)
+            ts_out = <int64_t *>_addr(ts_buf)
         log.acquire()
         if log.ring.head > start or (log.ring.tail if unpublished else ss_ring_visible_end(&log.ring)) < end:
             log.release()  # some of the run is gone: size it again
@@ -295,10 +306,10 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         return _import_small(small, n, shard_id, o_doff, o_key, o_koff, o_seq, o_ts, o_end), end, tail, next_ts
     columns = [
         pa.DictionaryArray.from_buffers(SHARD_ID_TYPE, n, [None, _shared_zeros(n)], _dictionary(shard_id)),
-        pa.Array.from_buffers(_STRING, n, [None, _shared_seq_offsets(n), block.slice(o_seq, n * SS_SEQ_LEN)]),
-        pa.Array.from_buffers(_STRING, n, [None, block.slice(o_koff, (n + 1) * 4), block.slice(o_key, kbytes)]),
-        pa.Array.from_buffers(_BINARY, n, [None, block.slice(o_doff, (n + 1) * 4), block.slice(0, dbytes)]),
-        pa.Array.from_buffers(_TS_TYPE, n, [None, block.slice(o_ts, n * 8)]),
+        pa.Array.from_buffers(_STRING, n, [None, _shared_seq_offsets(n), seq_buf]),
+        pa.Array.from_buffers(_STRING, n, [None, koff_buf, key_buf]),
+        pa.Array.from_buffers(_BINARY, n, [None, doff_buf, data_buf]),
+        pa.Array.from_buffers(_TS_TYPE, n, [None, ts_buf]),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=RECORD_SCHEMA), end, tail, next_ts
 
