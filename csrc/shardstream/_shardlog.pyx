@@ -6,29 +6,20 @@ a ShardLog may be shared by any number of threads.  The lock is only ever
 *waited for* with the GIL released (see ``acquire``), so holding a shard lock
 while taking the GIL cannot deadlock.  Readers receive copies: nothing handed
 out references ring memory, so later writes, trims and wraps never change a
-batch a reader holds.
+batch a reader holds.  Reads copy a run of records into Arrow
+(``_arrow_encode.read_batch``); the core makes no GetRecords dicts, base64 or
+datetimes: that is :mod:`shardstream.records`, outside any lock.
 """
-from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdint cimport INT64_MIN, UINT64_MAX, int64_t, uint8_t, uint64_t
-from libc.string cimport memcpy
+from libc.stdint cimport INT64_MIN, UINT64_MAX, int64_t, uint64_t
 
 from shardstream.includes.native cimport (
     ss_mutex_destroy, ss_mutex_init,
-    SS_FULL, SS_NOMEM, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, ss_ring_count, ss_ring_doff, ss_ring_footprint,
-    ss_ring_free, ss_ring_init, ss_ring_koff, ss_ring_lower_bound_ts, ss_ring_read, ss_ring_span, ss_ring_trim_expired,
-    ss_ring_visible_end, ss_ring_drop,
-    ss_ring_ts, ss_seq_cache, ss_seq_cache_reset, ss_seq_format, ss_seq_format_cached, ss_seq_seconds,
+    SS_SEQ_LEN, SS_SLOT_BYTES, ss_ring_count, ss_ring_drop, ss_ring_footprint, ss_ring_free, ss_ring_init,
+    ss_ring_lower_bound_ts, ss_ring_trim_expired, ss_ring_ts, ss_seq_cache_reset, ss_seq_format, ss_seq_seconds,
 )
-
-import datetime as _dt
-from binascii import b2a_base64 as _b2a_base64
 
 #: Bytes of index each record costs in a ring, on top of its key and data.
 SLOT_BYTES = SS_SLOT_BYTES
-
-_UTC = _dt.timezone.utc
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
 
 
 cdef class ShardLog:
@@ -148,8 +139,8 @@ cdef class ShardLog:
 
         A durable ``sync`` stream sets it to the first counter not yet
         ``fsync``-ed, so that no reader sees a record before it is durable
-        (nor one whose write then failed).  Reads (``read_records``,
-        ``read_batch``) stop there; appends do not.
+        (nor one whose write then failed).  Reads (``read_batch``)
+        stop there; appends do not.
         """
         return self.ring.visible_limit
 
@@ -256,64 +247,5 @@ cdef class ShardLog:
             if self.ring.head <= counter < self.ring.tail:
                 return ss_ring_ts(&self.ring, counter)
             return None
-        finally:
-            self.release()
-
-    # -- reads into Python objects (the GetRecords path) ---------------------
-
-    def read_records(self, uint64_t start, uint64_t limit, uint64_t max_data_bytes, int64_t now_ms,
-                     bint wire=False):
-        """Copy up to ``limit`` records from counter ``start`` into boto3-shaped dicts.
-
-        With ``wire``, records come ready for Kinesis's JSON protocol: ``Data``
-        as base64 text and ``ApproximateArrivalTimestamp`` as epoch seconds.
-
-        Expired records are trimmed first; a ``start`` behind the trim horizon
-        starts at the horizon; records at or beyond ``visible_limit`` are not
-        read (``tail`` is then the visible limit).  Returns ``(records, next_counter, tail,
-        next_arrival_ms)`` where ``next_arrival_ms`` is the arrival time of the
-        first record not returned (None when caught up).
-        """
-        cdef uint64_t n, c, end, d0, d1, k0, k1, stop
-        cdef int64_t ts, last_ts = -1
-        cdef bytes data
-        cdef list out = []
-        cdef char seq[SS_SEQ_LEN]
-        cdef ss_seq_cache cache
-        cdef uint8_t keybuf[1024]
-        cdef object when = None
-        self.acquire()
-        try:
-            ss_ring_trim_expired(&self.ring, now_ms)
-            if start < self.ring.head:
-                start = self.ring.head
-            stop = ss_ring_visible_end(&self.ring)
-            n = ss_ring_span(&self.ring, start, limit, max_data_bytes, stop)
-            end = start + n
-            ss_seq_cache_reset(&cache)
-            for c in range(start, end):
-                d0 = ss_ring_doff(&self.ring, c)
-                d1 = ss_ring_doff(&self.ring, c + 1)
-                k0 = ss_ring_koff(&self.ring, c)
-                k1 = ss_ring_koff(&self.ring, c + 1)
-                data = PyBytes_FromStringAndSize(NULL, d1 - d0)
-                if d1 > d0:
-                    ss_ring_read(<uint8_t *>PyBytes_AS_STRING(data), self.ring.data, self.ring.data_cap, d0, d1 - d0)
-                if k1 - k0 > sizeof(keybuf):  # never for validated keys (<= 256 characters)
-                    raise SystemError(f"partition key of {k1 - k0} bytes in {self.shard_id}")
-                ss_ring_read(keybuf, self.ring.keys, self.ring.key_cap, k0, k1 - k0)
-                ts = ss_ring_ts(&self.ring, c)
-                if ts != last_ts:
-                    when = ts / 1000.0 if wire else _EPOCH + _dt.timedelta(milliseconds=ts)
-                    last_ts = ts
-                ss_seq_format_cached(seq, &cache, self.created_s, self.shard_index, c, ss_seq_seconds(ts))
-                out.append({
-                    "SequenceNumber": seq[:SS_SEQ_LEN].decode("ascii"),
-                    "ApproximateArrivalTimestamp": when,
-                    "Data": _b2a_base64(data, newline=False).decode("ascii") if wire else data,
-                    "PartitionKey": PyUnicode_DecodeUTF8(<char *>keybuf, k1 - k0, NULL),
-                })
-            next_ts = ss_ring_ts(&self.ring, end) if end < stop else None
-            return out, end, stop, next_ts
         finally:
             self.release()

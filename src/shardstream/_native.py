@@ -1,6 +1,7 @@
 """The only importer of the compiled core; everything else imports from here."""
 
 from ._arrow_encode import read_batch as read_arrow_batch
+from ._arrow_encode import records_dicts
 from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, parse_hash_keys, simd_available
 from ._shardlog import SLOT_BYTES, ShardLog
 from ._stream_core import (
@@ -26,6 +27,7 @@ __all__ = [
     "parse_explicit_hash_key",
     "parse_hash_keys",
     "read_arrow_batch",
+    "records_dicts",
     "ring_full_error",
     "simd_available",
     "system_now_ms",

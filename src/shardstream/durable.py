@@ -49,9 +49,7 @@ ring could have handed out before the crash.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime
 import logging
 import threading
 import time
@@ -63,7 +61,6 @@ import pyarrow as pa
 from ._native import SLOT_BYTES, RingFull, ShardLog, StreamCore, ring_full_error
 from .errors import InvalidArgumentException, StorageError
 from .puts import parse_hash_keys, put_result_lists, put_result_table
-from .reads import MAX_GET_RECORDS_BYTES, StreamReads
 from .schema import RECORD_SCHEMA
 from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
 from .storage.store import StreamStore
@@ -82,10 +79,8 @@ __all__ = [
 _log = logging.getLogger("shardstream.durable")
 
 DURABILITY_POLICIES = ("sync", "interval", "none")
-_DATA = RECORD_SCHEMA.get_field_index("data")
 _ARRIVAL = RECORD_SCHEMA.get_field_index("approximate_arrival_timestamp")
 _SEQUENCE = RECORD_SCHEMA.get_field_index("sequence_number")
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 class WouldBlock(Exception):
@@ -176,34 +171,6 @@ class _SyncPut:
         self._stream.commit_async(done)
 
 
-class DurableReads(StreamReads):
-    """A durable stream's reads: GetRecords also serves records only its segments still hold."""
-
-    def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
-        """As :meth:`StreamReads.get_records`; records the ring no longer holds come from the segments.
-
-        Parameters
-        ----------
-        shard_iterator, limit, wire, dry_run
-            As for :meth:`StreamReads.get_records`.
-        """
-        if dry_run:
-            return super().get_records(shard_iterator, limit, wire=wire, dry_run=True)  # raises
-        limit = self.check_limit(limit)
-        now = self.stream.now_ms()
-        pos = self.decode_iterator(shard_iterator, now)
-        if pos.position >= self.stream.logs[pos.shard_index].head:
-            response = super().get_records(shard_iterator, limit, wire=wire)
-            records = response["Records"]
-            if not records or sequence_counter(records[0]["SequenceNumber"]) <= pos.position:
-                return response
-        batch, nxt, tail, next_ts = self.stream.read_page(
-            pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now
-        )
-        records = [] if batch is None else _records(batch, wire)
-        return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
-
-
 class DurableStream(Stream):
     """A stream whose records and metadata live in an engine's data directory.
 
@@ -231,8 +198,6 @@ class DurableStream(Stream):
     store : StreamStore
         The stream's files.
     """
-
-    reads_part = DurableReads
 
     def __init__(
         self,
@@ -552,24 +517,6 @@ class DurableStream(Stream):
 
     def __repr__(self) -> str:
         return f"<DurableStream {self.name!r} {self.status} shards={self.open_shard_count} {self.durability}>"
-
-
-def _records(batch: pa.RecordBatch, wire: bool) -> list[dict]:
-    """GetRecords entries from a RECORD_SCHEMA batch (the path for records read from disk)."""
-    seqs = batch.column("sequence_number").to_pylist()
-    keys = batch.column("partition_key").to_pylist()
-    data = batch.column(_DATA).to_pylist()
-    arrivals = batch.column(_ARRIVAL)
-    millis = arrivals.view(pa.int64()).to_pylist()
-    if wire:
-        times = [ms / 1000.0 for ms in millis]
-        data = [base64.b64encode(d).decode("ascii") for d in data]
-    else:
-        times = [_EPOCH + datetime.timedelta(milliseconds=ms) for ms in millis]
-    return [
-        {"SequenceNumber": s, "ApproximateArrivalTimestamp": t, "Data": d, "PartitionKey": k}
-        for s, t, d, k in zip(seqs, times, data, keys)
-    ]
 
 
 def _chunk_bounds(keys: pa.Array, payloads: pa.Array, max_bytes: int) -> list[int]:

@@ -35,6 +35,7 @@ _BASE_BYTES = 152
 _BLOCK_BYTES = 16
 _TAG_BYTES = 16
 _TAIL = struct.Struct(">QIQQ")  # incarnation, shard index, position, issued ms
+_VERIFIED_TOKENS = 256  # how many verified tokens an IteratorCodec remembers
 
 
 class IteratorPosition(NamedTuple):
@@ -64,6 +65,9 @@ class IteratorCodec:
 
     def __init__(self, secret: bytes):
         self._secret = bytes(secret)
+        # token -> what it names, for tokens verified lately: one request passes its token
+        # through several layers (engine, throttle, stream), and it is decoded only once.
+        self._verified: dict[str, IteratorPosition] = {}
 
     def encode(self, stream_name: str, incarnation: int, shard_index: int, position: int, issued_ms: int) -> str:
         """A signed token naming a read position.
@@ -139,6 +143,19 @@ class IteratorCodec:
         InvalidArgumentException
             ``Invalid ShardIterator.`` for anything not made by this codec.
         """
+        if type(token) is str:
+            pos = self._verified.get(token)
+            if pos is not None:
+                return pos
+            pos = self._verify(token)
+            verified = self._verified
+            if len(verified) >= _VERIFIED_TOKENS:
+                verified.clear()
+            verified[token] = pos
+            return pos
+        return self._verify(token)
+
+    def _verify(self, token) -> IteratorPosition:
         try:
             raw = base64.b64decode(token, validate=True)
         except (binascii.Error, ValueError, TypeError):

@@ -20,6 +20,7 @@ from .errors import (
 )
 from .models import ShardInfo, to_epoch_ms
 from .reader import RecordBatchStream, to_pandas
+from .records import format_records
 from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER
 
@@ -246,9 +247,12 @@ class StreamReads:
         pos = self.decode_iterator(shard_iterator, now)
         if dry_run:
             raise DryRunOperationException()
-        records, nxt, tail, next_ts = self.stream.logs[pos.shard_index].read_records(
-            pos.position, limit, MAX_GET_RECORDS_BYTES, now, wire
+        # The shard is read into Arrow under its lock (a durable stream's from its segments too);
+        # the dicts are made after, with no lock held.
+        batch, nxt, tail, next_ts = self.stream.read_page(
+            pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now
         )
+        records = format_records(batch, wire=wire)
         return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
 
     def get_record_batch(self, shard_iterator, limit=None, *, dry_run: bool = False) -> dict:

@@ -86,9 +86,6 @@ class Stream(StreamCore):
         The stream's parts (see the module's documentation).
     """
 
-    #: The class of the stream's reads part (a durable stream's also reads its segments).
-    reads_part: type = StreamReads
-
     def __init__(
         self,
         catalog,
@@ -129,7 +126,7 @@ class Stream(StreamCore):
         self.numbering = StreamNumbering(self)
         self.resharding = Resharding(self)
         self.modes = CapacityModes(self, stream_mode, record_distribution)
-        self.reads = self.reads_part(self)
+        self.reads = StreamReads(self)
         self.descriptions = StreamDescriptions(self)
         self.shards: list[ShardInfo] = []
         if layout is None:

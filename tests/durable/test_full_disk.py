@@ -24,7 +24,9 @@ from pathlib import Path
 import pytest
 
 import shardstream
+from shardstream._native import read_arrow_batch
 from shardstream.errors import StorageError, StorageFullError
+from shardstream.records import format_records
 from shardstream.storage import SegmentIO
 
 from .full_disk_writer import identity, payload
@@ -179,7 +181,8 @@ def test_sync_records_are_never_visible_before_their_fsync_nor_after_it_failed(t
     writer.start()
     assert io.entered.wait(10)  # record 1 is written to its segment; its fsync has not returned
     # the ring holds it but shows it to no reader (segment reads wait for the fsync meanwhile)
-    records, _, tail, _ = stream.logs[0].read_records(1, 100, 1 << 20, stream.now_ms())
+    batch, _, tail, _ = read_arrow_batch(stream.logs[0], 1, 100, 1 << 20, stream.now_ms())
+    records = format_records(batch, wire=False)
     assert [identity(r["Data"]) for r in records] == [0] and stream.logs[0].tail == tail + 1
     io.fail = True
     io.release.set()

@@ -2,7 +2,7 @@
 
 A :class:`Pair` drives an Engine stream and a :class:`StreamModel` with the same operations and
 compares every answer: shard ids and sequence numbers of puts (PutRecord, PutRecords, put_batch),
-refusals when a shard's ring is full, reads (``ShardLog.read_records`` with record and byte limits,
+refusals when a shard's ring is full, reads (the core's Arrow reads with record and byte limits,
 GetRecords through iterators, ``read_batch``, ``read_table``), the open-shard layout after splits and
 merges, and retention of records and of closed shards.  Only public APIs of the engine are used.
 """
@@ -19,7 +19,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import shardstream
 from shardstream import InvalidArgumentException, ProvisionedThroughputExceededException
+from shardstream._native import read_arrow_batch
 from shardstream._reference import HASH_KEY_MAX, StreamModel, even_split, hash_key, sequence_number
+from shardstream.records import format_records
 
 DAY_MS = 24 * 3_600_000
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -110,11 +112,13 @@ class Pair:
         return self.model.listed_shards(self.clock.now)
 
     def read_log(self, shard, offset: int, limit: int, max_bytes: int) -> None:
-        """One ``ShardLog.read_records`` call from ``offset`` past the model's oldest record (may be negative)."""
+        """One core read of a shard log (Arrow, then GetRecords dicts) from ``offset`` past the model's oldest
+        record (may be negative)."""
         log = self.stream.shard_log(shard.shard_id)
         ring = self.model.rings[shard.index]
         start = max(0, ring.head + offset)
-        records, nxt, tail, next_ts = log.read_records(start, limit, max_bytes, self.clock.now)
+        batch, nxt, tail, next_ts = read_arrow_batch(log, start, limit, max_bytes, self.clock.now)
+        records = format_records(batch, wire=False)
         want, want_next = ring.read(start, limit, max_bytes, self.clock.now)
         assert record_rows(records) == model_rows(want, shard, self.model)
         assert (nxt, tail) == (want_next, ring.tail)

@@ -11,6 +11,7 @@ import pytest
 
 from shardstream import Engine
 from shardstream._native import read_arrow_batch
+from shardstream.records import format_records
 from shardstream.schema import RECORD_SCHEMA
 from shardstream.sequence import sequence_counter
 from shardstream.storage import SegmentIO, SegmentLog
@@ -133,7 +134,8 @@ def test_ring_visible_limit_and_discard_all():
     for i in range(5):
         stream.put_record(b"r%d" % i, "k")  # counters 1..5
     log.visible_limit = 3
-    records, nxt, tail, _ = log.read_records(1, 100, 1 << 20, stream.now_ms())
+    batch, nxt, tail, _ = read_arrow_batch(log, 1, 100, 1 << 20, stream.now_ms())
+    records = format_records(batch, wire=False)
     assert [r["Data"] for r in records] == [b"r0", b"r1"] and (nxt, tail) == (3, 3)
     batch, nxt, tail, _ = read_arrow_batch(log, 1, 100, 1 << 20, stream.now_ms())
     assert batch.num_rows == 2 and (nxt, tail) == (3, 3)
@@ -144,5 +146,6 @@ def test_ring_visible_limit_and_discard_all():
     log.visible_limit = 2**64 - 1
     out = stream.put_record(b"r5", "k")  # counters are not reused
     assert sequence_counter(out["SequenceNumber"]) == 6
-    records, nxt, _, _ = log.read_records(1, 100, 1 << 20, stream.now_ms())
+    batch, nxt, _, _ = read_arrow_batch(log, 1, 100, 1 << 20, stream.now_ms())
+    records = format_records(batch, wire=False)
     assert [r["Data"] for r in records] == [b"r5"] and nxt == 7
