@@ -11,6 +11,7 @@ one line of the owner's class body, instead of a forwarding method per call.
 from __future__ import annotations
 
 import functools
+import inspect
 
 __all__ = ["delegate", "saves_metadata"]
 
@@ -44,22 +45,30 @@ class delegate:  # noqa: N801 - used like a decorator-made attribute
     'How many tags.'
     """
 
-    __slots__ = ("part", "part_class", "name")
+    __slots__ = ("part", "part_class", "name", "method")
 
     def __init__(self, part: str, part_class: type):
         self.part = part
         self.part_class = part_class
         self.name = ""
+        self.method = False
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
         if not hasattr(self.part_class, name) and name not in getattr(self.part_class, "__annotations__", {}):
             raise TypeError(f"{owner.__name__}.{name}: {self.part_class.__name__} has no {name!r}")
+        self.method = inspect.isfunction(inspect.getattr_static(self.part_class, name, None))
 
     def __get__(self, instance, owner=None):
         if instance is None:
             return getattr(self.part_class, self.name, self)
-        return getattr(getattr(instance, self.part), self.name)
+        value = getattr(getattr(instance, self.part), self.name)
+        if self.method:
+            # The part's bound method, kept on the instance: later calls find it in the
+            # instance's __dict__ and cost no more than the owner's own methods.  (A
+            # property or plain attribute of the part is read anew on every access.)
+            instance.__dict__[self.name] = value
+        return value
 
 
 def saves_metadata(method):

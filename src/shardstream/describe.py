@@ -130,7 +130,7 @@ class StreamDescriptions:
             "StreamName": self.stream.name,
             "StreamARN": self.stream.arn,
             "StreamStatus": self.stream.status,
-            "StreamModeDetails": {"StreamMode": self.stream.stream_mode},
+            "StreamModeDetails": {"StreamMode": self.stream.modes.stream_mode},
             "Shards": [self.shard_description(s) for s in shards[:page]],
             "HasMoreShards": len(shards) > page,
             "RetentionPeriodHours": self.stream.retention_hours,
@@ -141,33 +141,26 @@ class StreamDescriptions:
 
     def describe_summary(self) -> dict:
         """boto3's DescribeStreamSummary response."""
-        return {
-            "StreamDescriptionSummary": {
-                "StreamName": self.stream.name,
-                "StreamARN": self.stream.arn,
-                "StreamStatus": self.stream.status,
-                "StreamModeDetails": {"StreamMode": self.stream.stream_mode},
-                "RetentionPeriodHours": self.stream.retention_hours,
-                "StreamCreationTimestamp": ms_to_datetime(self.stream.created_ms),
-                **self.stream.settings.description_fields(),
-                "OpenShardCount": self.stream.open_shard_count,
-                "ConsumerCount": self.stream.catalog.consumer_count(self.stream),
-                "MaxRecordSizeInKiB": self.stream.max_record_size_kib,
-                **(
-                    {"WarmThroughput": dict(self.stream.modes.warm_throughput)}
-                    if self.stream.modes.warm_throughput
-                    else {}
-                ),
-                # As the model documents it: present for on-demand streams only.
-                **(
-                    {"RecordDistributionStrategy": self.stream.record_distribution}
-                    if self.stream.stream_mode == "ON_DEMAND"
-                    else {}
-                ),
-                "QueueCount": 0,  # shardstream has no queues or channels yet
-                "ChannelCount": 0,
-            }
+        stream, modes = self.stream, self.stream.modes
+        summary = {
+            "StreamName": stream.name,
+            "StreamARN": stream.arn,
+            "StreamStatus": stream.status,
+            "StreamModeDetails": {"StreamMode": modes.stream_mode},
+            "RetentionPeriodHours": stream.retention_hours,
+            "StreamCreationTimestamp": ms_to_datetime(stream.created_ms),
+            **stream.settings.description_fields(),
+            "OpenShardCount": stream.open_shard_count,
+            "ConsumerCount": stream.catalog.consumer_count(stream),
+            "MaxRecordSizeInKiB": stream.max_record_size_kib,
         }
+        if modes.warm_throughput:
+            summary["WarmThroughput"] = dict(modes.warm_throughput)
+        if modes.stream_mode == "ON_DEMAND":  # as the model documents it: on-demand streams only
+            summary["RecordDistributionStrategy"] = modes.record_distribution
+        summary["QueueCount"] = 0  # shardstream has no queues or channels yet
+        summary["ChannelCount"] = 0
+        return {"StreamDescriptionSummary": summary}
 
     def summary(self) -> dict:
         """The ListStreams ``StreamSummaries`` entry."""
@@ -175,7 +168,7 @@ class StreamDescriptions:
             "StreamName": self.stream.name,
             "StreamARN": self.stream.arn,
             "StreamStatus": self.stream.status,
-            "StreamModeDetails": {"StreamMode": self.stream.stream_mode},
+            "StreamModeDetails": {"StreamMode": self.stream.modes.stream_mode},
             "StreamCreationTimestamp": ms_to_datetime(self.stream.created_ms),
         }
 
