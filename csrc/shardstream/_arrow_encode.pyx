@@ -29,7 +29,7 @@ from cpython.datetime cimport import_datetime, timedelta_new
 from shardstream._buffers import default_pool
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
-    SS_SEQ_LEN, ss_ring_doff, ss_ring_koff, ss_ring_read, ss_ring_span, ss_ring_trim_expired, ss_ring_ts,
+    SS_SEQ_LEN, ss_b64_encode, ss_ring_doff, ss_ring_koff, ss_ring_read, ss_ring_span, ss_ring_trim_expired, ss_ring_ts,
     ss_ring_visible_end,
     ss_seq_format_run,
 )
@@ -381,7 +381,6 @@ cdef extern from "Python.h":
     dict _PyDict_NewPresized(Py_ssize_t minused)
     int PyDict_SetItem(object d, object k, object v) except -1
 
-cdef const char *_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 import datetime as _dt
 
@@ -391,32 +390,6 @@ cdef str _K_SEQ = "SequenceNumber"
 cdef str _K_TS = "ApproximateArrivalTimestamp"
 cdef str _K_DATA = "Data"
 cdef str _K_KEY = "PartitionKey"
-
-
-cdef inline void _b64(char *o, const uint8_t *s, Py_ssize_t n) noexcept nogil:
-    """Standard padded base64 of ``s[:n]`` into ``o`` (``4 * ((n + 2) // 3)`` bytes)."""
-    cdef Py_ssize_t i = 0
-    cdef unsigned int v
-    while i + 3 <= n:
-        v = (<unsigned int>s[i] << 16) | (<unsigned int>s[i + 1] << 8) | s[i + 2]
-        o[0] = _B64[(v >> 18) & 63]
-        o[1] = _B64[(v >> 12) & 63]
-        o[2] = _B64[(v >> 6) & 63]
-        o[3] = _B64[v & 63]
-        o += 4
-        i += 3
-    if n - i == 1:
-        v = <unsigned int>s[i] << 16
-        o[0] = _B64[(v >> 18) & 63]
-        o[1] = _B64[(v >> 12) & 63]
-        o[2] = 61  # '='
-        o[3] = 61
-    elif n - i == 2:
-        v = (<unsigned int>s[i] << 16) | (<unsigned int>s[i + 1] << 8)
-        o[0] = _B64[(v >> 18) & 63]
-        o[1] = _B64[(v >> 12) & 63]
-        o[2] = _B64[(v >> 6) & 63]
-        o[3] = 61
 
 
 cdef inline object _arrival(int64_t ms):
@@ -546,7 +519,7 @@ def records_dicts(batch, bint wire):
         if wire:
             data = PyUnicode_New(4 * ((dn + 2) // 3), 127)
             if dn:
-                _b64(<char *>PyUnicode_DATA(data), data_data + d0, dn)
+                ss_b64_encode(<char *>PyUnicode_DATA(data), data_data + d0, dn)
         else:
             data = PyBytes_FromStringAndSize(<const char *>data_data + d0 if dn else NULL, dn)
         entry = _PyDict_NewPresized(4)

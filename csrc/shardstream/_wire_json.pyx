@@ -16,6 +16,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport int32_t, int64_t, uint8_t, uintptr_t
 from libc.string cimport memcpy
 
+from shardstream.includes.native cimport ss_b64_encode
+
 __all__ = ["decode_base64_texts", "records_json"]
 
 cdef extern from "Python.h":
@@ -23,7 +25,6 @@ cdef extern from "Python.h":
     void *PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
 
-cdef const char *_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 cdef const char *_HEX = b"0123456789abcdef"
 
 cdef const char *_K_SEQ = b'{"SequenceNumber":"'
@@ -39,34 +40,6 @@ DEF N_KEY = 18
 cdef inline char *_put(char *o, const char *s, Py_ssize_t n) noexcept nogil:
     memcpy(o, s, n)
     return o + n
-
-
-cdef inline char *_b64(char *o, const uint8_t *s, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i = 0
-    cdef unsigned int v
-    while i + 3 <= n:
-        v = (<unsigned int>s[i] << 16) | (<unsigned int>s[i + 1] << 8) | s[i + 2]
-        o[0] = _B64[(v >> 18) & 63]
-        o[1] = _B64[(v >> 12) & 63]
-        o[2] = _B64[(v >> 6) & 63]
-        o[3] = _B64[v & 63]
-        o += 4
-        i += 3
-    if n - i == 1:
-        v = <unsigned int>s[i] << 16
-        o[0] = _B64[(v >> 18) & 63]
-        o[1] = _B64[(v >> 12) & 63]
-        o[2] = 61  # '='
-        o[3] = 61
-        o += 4
-    elif n - i == 2:
-        v = (<unsigned int>s[i] << 16) | (<unsigned int>s[i + 1] << 8)
-        o[0] = _B64[(v >> 18) & 63]
-        o[1] = _B64[(v >> 12) & 63]
-        o[2] = _B64[(v >> 6) & 63]
-        o[3] = 61
-        o += 4
-    return o
 
 
 cdef inline char *_escaped(char *o, const uint8_t *s, Py_ssize_t n) noexcept nogil:
@@ -230,7 +203,7 @@ def records_json(batch, bytes prefix=b"", bytes suffix=b""):
             o = _put(o, _K_DATA, N_DATA)
             d0 = data_off[do + i]
             d1 = data_off[do + i + 1]
-            o = _b64(o, data_data + d0, d1 - d0)
+            o = ss_b64_encode(o, data_data + d0, d1 - d0)
             o = _put(o, _K_KEY, N_KEY)
             o = _escaped(o, key_data + key_off[ko + i], key_off[ko + i + 1] - key_off[ko + i])
             o[0] = 34  # '"'
@@ -244,6 +217,7 @@ def records_json(batch, bytes prefix=b"", bytes suffix=b""):
     return out
 
 
+cdef const char *_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 cdef signed char _B64_VALUE[256]
 
 

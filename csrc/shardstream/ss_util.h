@@ -121,4 +121,35 @@ static inline void ss_ring_transfer(uint8_t *dst, uint64_t dcap, const uint8_t *
     }
 }
 
+/* Standard padded base64 of s[0:n] into o (4 * ((n + 2) / 3) bytes); returns
+ * the end of what was written.  The JSON wire's blobs (GetRecords' Data). */
+static inline char *ss_b64_encode(char *o, const uint8_t *s, int64_t n)
+{
+    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    int64_t i = 0;
+    for (; i + 3 <= n; i += 3, o += 4) {
+        unsigned v = ((unsigned)s[i] << 16) | ((unsigned)s[i + 1] << 8) | s[i + 2];
+        o[0] = table[(v >> 18) & 63];
+        o[1] = table[(v >> 12) & 63];
+        o[2] = table[(v >> 6) & 63];
+        o[3] = table[v & 63];
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)s[i] << 16;
+        o[0] = table[(v >> 18) & 63];
+        o[1] = table[(v >> 12) & 63];
+        o[2] = '=';
+        o[3] = '=';
+        o += 4;
+    } else if (n - i == 2) {
+        unsigned v = ((unsigned)s[i] << 16) | ((unsigned)s[i + 1] << 8);
+        o[0] = table[(v >> 18) & 63];
+        o[1] = table[(v >> 12) & 63];
+        o[2] = table[(v >> 6) & 63];
+        o[3] = '=';
+        o += 4;
+    }
+    return o;
+}
+
 #endif

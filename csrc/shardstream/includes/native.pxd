@@ -7,6 +7,7 @@ cdef extern from "ss_util.h" nogil:
     int ss_parse_u128(const char *s, int64_t length, uint64_t *hi, uint64_t *lo)
     int64_t ss_utf8_length(const uint8_t *s, int64_t length)
     void ss_ring_read(uint8_t *dst, const uint8_t *ring, uint64_t cap, uint64_t pos, uint64_t length)
+    char *ss_b64_encode(char *o, const uint8_t *s, int64_t n)
 
 
 cdef extern from "ss_seqnum.h" nogil:
