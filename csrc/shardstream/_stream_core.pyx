@@ -80,6 +80,30 @@ cdef object _pool_array(int64_t n, object dtype):
     return default_pool.take(n * dtype.itemsize, dtype)
 
 
+class RecordRejected(Exception):
+    """A row of a batch breaks a record limit (a status; nothing was written).
+
+    The core reports which row and which limit; the Kinesis wording (paths
+    such as ``records.<n>.member.partitionKey``) is made outside it
+    (:func:`shardstream.puts.record_rejection`).
+
+    Attributes
+    ----------
+    reason : {"key_too_short", "key_too_long", "data_too_large", "record_too_large"}
+    index : int
+        The row, from 0.
+    """
+
+    def __init__(self, reason, index):
+        super().__init__(reason, index)
+        self.reason = reason
+        self.index = index
+
+
+_REJECTIONS = {BAD_KEY_SHORT: "key_too_short", BAD_KEY_LONG: "key_too_long",
+               BAD_DATA_SIZE: "data_too_large", BAD_RECORD_SIZE: "record_too_large"}
+
+
 class RingFull(Exception):
     """A shard's ring had no room for a write of a stream that makes room (``room_on_full``).
 
@@ -626,7 +650,7 @@ cdef class StreamCore:
                     bad_at = i
                     break
         if bad_at >= 0:
-            self._raise_batch_violation(bad_kind, bad_at, keys, data)
+            raise RecordRejected(_REJECTIONS[bad_kind], bad_at)
         return 0
 
     # -- errors ----------------------------------------------------------------
@@ -649,21 +673,6 @@ cdef class StreamCore:
             raise ring_full_error(self.name, self.account_id, log, nrec, nbytes)
         raise MemoryError(f"could not grow the log of {log.shard_id}")
 
-    def _raise_batch_violation(self, int kind, int64_t i, keys, data):
-        key = keys[i].as_py()
-        path = f"records.{i + 1}.member"
-        if kind == BAD_KEY_SHORT:
-            _raise_key_length(path + ".partitionKey", key)
-        if kind == BAD_KEY_LONG:
-            _raise_key_length(path + ".partitionKey", key)
-        dlen = len(data[i].as_py())
-        if kind == BAD_DATA_SIZE:
-            raise _errors.ValidationException(_validation.render([_validation.Violation(
-                "'" + _validation.blob_repr(dlen) + "'", path + ".data",
-                f"Member must have length less than or equal to {self.max_record_bytes}")]))
-        raise _errors.InvalidArgumentException(
-            f"Record {i + 1} size {dlen + len(key.encode())} (data + partition key) exceeds the stream's "
-            f"max record size of {self.max_record_bytes} bytes")
 
     def _on_writes(self):
         """Hook for Stream, called after writes while ``watch_writes`` is set."""

@@ -5,6 +5,7 @@ from ._arrow_encode import records_dicts
 from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, parse_hash_keys, simd_available
 from ._shardlog import SLOT_BYTES, ShardLog
 from ._stream_core import (
+    RecordRejected,
     RingFull,
     StreamCore,
     format_sequence_numbers,
@@ -16,6 +17,7 @@ from ._stream_core import (
 
 __all__ = [
     "SLOT_BYTES",
+    "RecordRejected",
     "RingFull",
     "RoutingTable",
     "ShardLog",

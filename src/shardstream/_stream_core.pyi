@@ -6,6 +6,11 @@ import pyarrow as pa
 from ._routing import RoutingTable
 from ._shardlog import ShardLog
 
+class RecordRejected(Exception):
+    reason: str
+    index: int
+    def __init__(self, reason: str, index: int) -> None: ...
+
 class RingFull(Exception):
     log: ShardLog
     records: int

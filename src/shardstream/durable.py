@@ -58,9 +58,9 @@ import weakref
 import numpy as np
 import pyarrow as pa
 
-from ._native import SLOT_BYTES, RingFull, ShardLog, StreamCore, ring_full_error
+from ._native import SLOT_BYTES, RecordRejected, RingFull, ShardLog, StreamCore, ring_full_error
 from .errors import InvalidArgumentException, StorageError
-from .puts import parse_hash_keys, put_result_lists, put_result_table
+from .puts import parse_hash_keys, put_result_lists, put_result_table, record_rejection
 from .schema import RECORD_SCHEMA
 from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
 from .storage.store import StreamStore
@@ -323,7 +323,7 @@ class DurableStream(Stream):
             ehk = None
         bounds = _chunk_bounds(keys, payloads, self.shard_capacity_bytes // 4)
         if len(bounds) > 2:
-            self._validate_arrays(keys, payloads)
+            self.check_rows(keys, payloads)  # the whole put, before any piece of it is written
         results = []
         try:
             for a, b in zip(bounds, bounds[1:]):
@@ -331,6 +331,8 @@ class DurableStream(Stream):
                 piece_keys = keys if len(bounds) == 2 else keys.slice(a, b - a)
                 piece_data = payloads if len(bounds) == 2 else payloads.slice(a, b - a)
                 results.append(self._with_room(self._put_arrays, piece_keys, piece_data, part, simd, False))
+        except RecordRejected as bad:  # a one-piece put: the core checked it (nothing was written)
+            raise record_rejection(bad, keys, payloads, self.max_record_bytes) from None
         except StorageError as exc:
             if not results:
                 raise

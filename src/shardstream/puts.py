@@ -15,7 +15,7 @@ from . import validation as v
 from ._native import format_sequence_numbers
 from ._native import parse_hash_keys as _parse_hash_key_column
 from .columns import as_hash_key_array
-from .errors import InvalidArgumentException, SerializationException, StorageError, ValidationException
+from .errors import InvalidArgumentException, KinesisError, SerializationException, StorageError, ValidationException
 
 __all__ = [
     "MAX_PUT_RECORDS",
@@ -25,6 +25,7 @@ __all__ = [
     "parse_put_records",
     "partly_stored_records",
     "put_records_response",
+    "record_rejection",
     "put_result_lists",
     "put_result_table",
     "record_sizes",
@@ -241,6 +242,54 @@ def partly_stored_records(exc: StorageError) -> dict:
         else:
             out.append({"SequenceNumber": entry[1], "ShardId": entry[0]})
     return {"FailedRecordCount": sum(entry is None for entry in exc.records), "Records": out}
+
+
+def record_rejection(rejected, keys: pa.Array, data: pa.Array, max_record_bytes: int) -> KinesisError:
+    """Kinesis's error for a row the native core rejected (:class:`~shardstream._native.RecordRejected`).
+
+    Parameters
+    ----------
+    rejected : RecordRejected
+        Which row (``index``) broke which limit (``reason``).
+    keys, data : pyarrow.Array
+        The put's partition keys and payloads.
+    max_record_bytes : int
+        The stream's largest record.
+
+    Returns
+    -------
+    KinesisError
+        ValidationException for a key of the wrong length or data over the
+        limit (with the entry's path, ``records.<n>.member...``);
+        InvalidArgumentException for key plus data over the limit.
+    """
+    i = rejected.index
+    key = keys[i].as_py()
+    path = f"records.{i + 1}.member"
+    if rejected.reason in ("key_too_short", "key_too_long"):
+        rule = (
+            "Member must have length greater than or equal to 1"
+            if rejected.reason == "key_too_short"
+            else "Member must have length less than or equal to 256"
+        )
+        return ValidationException(v.render([v.Violation(f"'{key}'", path + ".partitionKey", rule)]))
+    dlen = len(data[i].as_py())
+    if rejected.reason == "data_too_large":
+        return ValidationException(
+            v.render(
+                [
+                    v.Violation(
+                        "'" + v.blob_repr(dlen) + "'",
+                        path + ".data",
+                        f"Member must have length less than or equal to {max_record_bytes}",
+                    )
+                ]
+            )
+        )
+    return InvalidArgumentException(
+        f"Record {i + 1} size {dlen + len(key.encode())} (data + partition key) exceeds the stream's "
+        f"max record size of {max_record_bytes} bytes"
+    )
 
 
 def put_records_response(table: pa.Table, stream_name: str, account_id: str) -> dict:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ._native import RoutingTable, ShardLog, StreamCore, md5_hash_keys, read_arrow_batch
+from ._native import RecordRejected, RoutingTable, ShardLog, StreamCore, md5_hash_keys, read_arrow_batch
 from .columns import as_key_array, as_payload_array
 from .delegate import delegate
 from .describe import StreamDescriptions
@@ -49,6 +49,7 @@ from .puts import (
     partly_stored_records,
     put_records_response,
     put_result_table,
+    record_rejection,
 )
 from .reads import StreamReads
 from .resharding import Resharding
@@ -470,7 +471,10 @@ class Stream(StreamCore):
 
     def check_rows(self, keys: pa.Array, payloads: pa.Array) -> None:
         """Check Arrow ``keys`` and ``payloads`` against the record limits as ``put_batch`` does, writing nothing."""
-        self._validate_arrays(keys, payloads)
+        try:
+            self._validate_arrays(keys, payloads)
+        except RecordRejected as bad:
+            raise record_rejection(bad, keys, payloads, self.max_record_bytes) from None
 
     def route_rows(self, keys: pa.Array, ehk=None, simd: bool = True) -> np.ndarray:
         """Position in ``routing.shard_ids`` of each row (``keys``, ``ehk``, ``simd``) as a write now would route it."""
@@ -489,7 +493,10 @@ class Stream(StreamCore):
         ehk = parse_hash_keys(explicit_hash_keys, len(keys))  # validated even when AUTO ignores them
         if self.auto_distribution:
             ehk = None
-        result = self._put_arrays(keys, payloads, ehk, simd, partial, dry_run)
+        try:
+            result = self._put_arrays(keys, payloads, ehk, simd, partial, dry_run)
+        except RecordRejected as bad:
+            raise record_rejection(bad, keys, payloads, self.max_record_bytes) from None
         if dry_run:
             raise DryRunOperationException()
         return put_result_table(*result)
