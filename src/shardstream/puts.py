@@ -264,30 +264,17 @@ def record_rejection(rejected, keys: pa.Array, data: pa.Array, max_record_bytes:
         InvalidArgumentException for key plus data over the limit.
     """
     i = rejected.index
-    key = keys[i].as_py()
+    key, payload = keys[i].as_py(), data[i].as_py()
     path = f"records.{i + 1}.member"
+    errs: list = []
     if rejected.reason in ("key_too_short", "key_too_long"):
-        rule = (
-            "Member must have length greater than or equal to 1"
-            if rejected.reason == "key_too_short"
-            else "Member must have length less than or equal to 256"
-        )
-        return ValidationException(v.render([v.Violation(f"'{key}'", path + ".partitionKey", rule)]))
-    dlen = len(data[i].as_py())
-    if rejected.reason == "data_too_large":
-        return ValidationException(
-            v.render(
-                [
-                    v.Violation(
-                        "'" + v.blob_repr(dlen) + "'",
-                        path + ".data",
-                        f"Member must have length less than or equal to {max_record_bytes}",
-                    )
-                ]
-            )
-        )
+        v.check_length(errs, path + ".partitionKey", key, 1, 256)
+    elif rejected.reason == "data_too_large":
+        v.check_length(errs, path + ".data", payload, None, max_record_bytes)
+    if errs:
+        return ValidationException(v.render(errs))
     return InvalidArgumentException(
-        f"Record {i + 1} size {dlen + len(key.encode())} (data + partition key) exceeds the stream's "
+        f"Record {i + 1} size {len(payload) + len(key.encode())} (data + partition key) exceeds the stream's "
         f"max record size of {max_record_bytes} bytes"
     )
 
