@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from .aws import botocore_client
 from .columns import as_key_array, as_payload_array
 from .engine import Engine
 from .errors import (
@@ -39,7 +40,7 @@ from .errors import (
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
 
-__all__ = ["RemoteEngine", "RemoteStream", "connect"]
+__all__ = ["RemoteEngine", "RemoteStream", "botocore_client", "connect"]
 
 _TARGET = "Kinesis_20131202."
 _CONTENT_TYPE = "application/x-amz-json-1.1"
