@@ -164,6 +164,8 @@ def botocore_client(
 
     Raises
     ------
+    ImportError
+        botocore is not installed (the ``aws`` extra).
     ValueError
         No region is given or configured for an AWS endpoint.
     botocore.exceptions.ProfileNotFound
@@ -176,7 +178,13 @@ def botocore_client(
     >>> kinesis.meta.endpoint_url
     'http://127.0.0.1:4567'
     """
-    import botocore.session
+    try:
+        import botocore.session
+    except ImportError as exc:  # the core install stays lean
+        raise ImportError(
+            f"a {service} client needs botocore: pip install 'shardstream[aws]' "
+            "(connect('http(s)://...') and connect('aws://...') are built on it)"
+        ) from exc
     from botocore import UNSIGNED
     from botocore.config import Config
 

@@ -131,7 +131,7 @@ class RemoteEngine:
             method = self._methods[operation] = getattr(self.client, xform_name(operation))
         return method
 
-    def call(self, operation: str, params: dict) -> dict:
+    def call(self, operation: str, params: dict, *, drop_none: bool = True) -> dict:
         """Send one Kinesis ``operation`` (e.g. ``"PutRecord"``) with ``params``.
 
         Parameters
@@ -141,6 +141,9 @@ class RemoteEngine:
         params : dict
             Its request members in boto3's shapes (bytes for ``Data``,
             datetimes or epoch seconds for timestamps); None members are not sent.
+        drop_none : bool
+            False: ``params`` has no None members already (saves a walk over
+            a large request).
 
         Returns
         -------
@@ -162,7 +165,7 @@ class RemoteEngine:
 
         method = self._method(operation)
         try:
-            response = method(**_without_none(params))
+            response = method(**(_without_none(params) if drop_none else params))
         except ClientError as exc:
             raise error_from_response(exc.response) from None
         except (BotocoreConnectionError, HTTPClientError) as exc:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .columns import as_key_array, as_payload_array
 from .errors import DryRunOperationException, ProvisionedThroughputExceededException
@@ -147,30 +148,21 @@ class RemoteStream:
         ProvisionedThroughputExceededException
             Entries still throttled after ``retries`` retries (the others are written).
         """
-        keys = None if partition_keys is None else as_key_array(partition_keys).to_pylist()
-        payloads = as_payload_array(data).to_pylist()
-        if keys is None:
-            keys = [None] * len(payloads)
-        hash_keys = list(explicit_hash_keys) if explicit_hash_keys is not None else [None] * len(keys)
-
-        def request_entry(i: int) -> dict:
-            ehk = hash_keys[i]
-            return {"Data": payloads[i], "PartitionKey": keys[i], "ExplicitHashKey": None if ehk is None else str(ehk)}
-
+        entries, sizes = _request_entries(partition_keys, data, explicit_hash_keys)
         if dry_run:
-            for chunk in self._chunks(range(len(keys)), keys, payloads):
+            for chunk in _chunks(range(len(entries)), sizes):
                 try:
-                    self.put_records([request_entry(i) for i in chunk], dry_run=True)
+                    self._put_entries([entries[i] for i in chunk], dry_run=True)
                 except DryRunOperationException:
                     continue
             raise DryRunOperationException()
-        shard_ids: list = [None] * len(keys)
-        seqs: list = [None] * len(keys)
-        pending = list(range(len(keys)))
+        shard_ids: list = [None] * len(entries)
+        seqs: list = [None] * len(entries)
+        pending = list(range(len(entries)))
         for attempt in range(retries + 1):
             failed = []
-            for chunk in self._chunks(pending, keys, payloads):
-                result = self.put_records([request_entry(i) for i in chunk])
+            for chunk in _chunks(pending, sizes):
+                result = self._put_entries([entries[i] for i in chunk])
                 for i, entry in zip(chunk, result["Records"]):
                     if "SequenceNumber" in entry:
                         shard_ids[i], seqs[i] = entry["ShardId"], entry["SequenceNumber"]
@@ -180,7 +172,7 @@ class RemoteStream:
                 break
             if attempt == retries:
                 raise ProvisionedThroughputExceededException(
-                    f"{len(failed)} of {len(keys)} records were throttled after {retries} retries"
+                    f"{len(failed)} of {len(entries)} records were throttled after {retries} retries"
                 )
             pending = failed
             time.sleep(random.uniform(0, 0.05 * 2**attempt))  # full jitter
@@ -191,18 +183,10 @@ class RemoteStream:
             }
         )
 
-    @staticmethod
-    def _chunks(indexes, keys, payloads) -> Iterator[list[int]]:
-        chunk, size = [], 0
-        for i in indexes:
-            n = len(payloads[i]) + (len(keys[i].encode("utf-8")) if keys[i] is not None else 0)
-            if chunk and (len(chunk) == _PUT_RECORDS_MAX or size + n > _PUT_RECORDS_BYTES):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(i)
-            size += n
-        if chunk:
-            yield chunk
+    def _put_entries(self, entries: list[dict], dry_run: bool = False) -> dict:
+        """PutRecords of ready entries (no None members: sent as they are)."""
+        params = {"StreamName": self.name, "Records": entries, **dry_run_member(dry_run)}
+        return self._engine.call("PutRecords", params, drop_none=False)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -336,6 +320,38 @@ def _shard_of(page: dict) -> str | None:
 
     parsed = parse_sequence_number(records[0]["SequenceNumber"])
     return parsed.shard_id if parsed else None
+
+
+def _request_entries(partition_keys, data, explicit_hash_keys) -> tuple[list[dict], list[int]]:
+    """PutRecords entries for put_batch's rows, and each row's size toward the 5 MiB request limit."""
+    payload_array = as_payload_array(data)
+    payloads = payload_array.to_pylist()
+    sizes = pc.binary_length(payload_array)
+    if partition_keys is None:
+        entries = [{"Data": d} for d in payloads]
+    else:
+        key_array = as_key_array(partition_keys)
+        entries = [{"Data": d, "PartitionKey": k} for d, k in zip(payloads, key_array.to_pylist())]
+        sizes = pc.add(sizes, pc.binary_length(key_array).fill_null(0))
+    if explicit_hash_keys is not None:
+        for entry, ehk in zip(entries, explicit_hash_keys):
+            if ehk is not None:
+                entry["ExplicitHashKey"] = str(ehk)
+    return entries, sizes.fill_null(0).to_pylist()
+
+
+def _chunks(indexes, sizes: list[int]) -> Iterator[list[int]]:
+    """``indexes`` cut into PutRecords requests of at most 500 entries and 5 MiB."""
+    chunk, size = [], 0
+    for i in indexes:
+        n = sizes[i]
+        if chunk and (len(chunk) == _PUT_RECORDS_MAX or size + n > _PUT_RECORDS_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(i)
+        size += n
+    if chunk:
+        yield chunk
 
 
 def records_to_batch(records: list[dict], shard_id: str | None) -> pa.RecordBatch:
