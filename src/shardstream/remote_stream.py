@@ -7,7 +7,9 @@ turned into Arrow batches in the embedded engine's ``RECORD_SCHEMA``.
 from __future__ import annotations
 
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -18,7 +20,7 @@ from .errors import DryRunOperationException, ProvisionedThroughputExceededExcep
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
 
-__all__ = ["RemoteStream", "dry_run_member", "records_to_batch"]
+__all__ = ["IteratorShards", "RemoteStream", "dry_run_member", "records_to_batch"]
 
 _PUT_RECORDS_MAX = 500
 _PUT_RECORDS_BYTES = 5 * 1024 * 1024
@@ -52,6 +54,7 @@ class RemoteStream:
     def __init__(self, engine, name: str):
         self._engine = engine
         self.name = name
+        self._iterator_shards = IteratorShards()
 
     def _call(self, operation: str, params: dict) -> dict:
         return self._engine.call(operation, {"StreamName": self.name, **params})
@@ -200,7 +203,7 @@ class RemoteStream:
         shard_id, shard_iterator_type, starting_sequence_number, timestamp, dry_run
             As for :meth:`Stream.get_shard_iterator`.
         """
-        return self._call(
+        answer = self._call(
             "GetShardIterator",
             {
                 "ShardId": shard_id,
@@ -210,15 +213,27 @@ class RemoteStream:
                 **dry_run_member(dry_run),
             },
         )
+        self._iterator_shards.remember(answer.get("ShardIterator"), shard_id)
+        return answer
 
     def get_records(self, shard_iterator, limit=None, *, dry_run=False) -> dict:
         """As :meth:`~shardstream.Stream.get_records` (``shard_iterator``, ``limit``, ``dry_run``), remotely."""
-        return self._engine.get_records(shard_iterator, limit, dry_run=dry_run)
+        page = self._engine.get_records(shard_iterator, limit, dry_run=dry_run)
+        self._iterator_shards.follow(shard_iterator, page.get("NextShardIterator"))
+        return page
 
     def get_record_batch(self, shard_iterator, limit=None) -> dict:
-        """As :meth:`~shardstream.Stream.get_record_batch` (``shard_iterator``, ``limit``), remotely."""
+        """As :meth:`~shardstream.Stream.get_record_batch` (``shard_iterator``, ``limit``), remotely.
+
+        The ``shard_id`` column names the shard the iterator was made for (by
+        this handle's :meth:`get_shard_iterator`, or followed from one of its
+        pages); for an iterator from elsewhere, the shard a shardstream or AWS
+        sequence number names.
+        """
+        shard_id = self._iterator_shards.shard_of(shard_iterator)
         page = self.get_records(shard_iterator, limit)
-        shard_id = _shard_of(page)
+        if shard_id is None:
+            shard_id = _shard_of(page)
         return {**page, "Records": records_to_batch(page["Records"], shard_id)}
 
     def iter_batches(
@@ -309,6 +324,66 @@ class RemoteStream:
 
     def __repr__(self) -> str:
         return f"<RemoteStream {self.name!r} at {self._engine.url}>"
+
+
+class IteratorShards:
+    """Which shard each recent shard iterator reads: the newest ``size`` iterators, thread-safe.
+
+    Shard iterators are opaque; a remote stream remembers the shard of those
+    it got, and of the ``NextShardIterator`` of each page read with one.
+
+    Parameters
+    ----------
+    size : int
+        Most iterators remembered (the oldest are forgotten first).
+    """
+
+    def __init__(self, size: int = 4096):
+        self._size = size
+        self._shards: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, iterator: str | None, shard_id: str) -> None:
+        """Note that ``iterator`` reads ``shard_id`` (None: nothing to note).
+
+        Parameters
+        ----------
+        iterator : str or None
+        shard_id : str
+        """
+        if iterator is None:
+            return
+        with self._lock:
+            self._shards[iterator] = shard_id
+            self._shards.move_to_end(iterator)
+            while len(self._shards) > self._size:
+                self._shards.popitem(last=False)
+
+    def follow(self, iterator: str, next_iterator: str | None) -> None:
+        """``next_iterator`` reads the shard ``iterator`` reads (if that one is known).
+
+        Parameters
+        ----------
+        iterator : str
+        next_iterator : str or None
+        """
+        shard_id = self.shard_of(iterator)
+        if shard_id is not None:
+            self.remember(next_iterator, shard_id)
+
+    def shard_of(self, iterator: str) -> str | None:
+        """The shard ``iterator`` reads, or None if it is not remembered.
+
+        Parameters
+        ----------
+        iterator : str
+
+        Returns
+        -------
+        str or None
+        """
+        with self._lock:
+            return self._shards.get(iterator)
 
 
 def _shard_of(page: dict) -> str | None:

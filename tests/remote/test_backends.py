@@ -4,6 +4,7 @@ and at a shardstream server), ``file://`` durability, and the URLs ``connect`` r
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import uuid
 
@@ -12,6 +13,7 @@ import pytest
 import shardstream
 from shardstream import RECORD_SCHEMA, ResourceNotFoundException
 from shardstream.client import RemoteEngine
+from shardstream.consumer import Consumer, RecordProcessor
 
 BACKENDS = ["memory", "file", "http", "aws-moto", "aws-shardstream"]
 
@@ -66,6 +68,10 @@ def test_the_same_calls_on_every_backend(backend):
         first["SequenceNumber"],
     )
     assert record["ApproximateArrivalTimestamp"].utcoffset() == dt.timedelta(0)  # aware, UTC, as embedded
+    it = stream.get_shard_iterator(first["ShardId"], "TRIM_HORIZON")["ShardIterator"]
+    batch = stream.get_record_batch(it, 50)["Records"]
+    assert batch.schema.equals(RECORD_SCHEMA) and batch.num_rows > 0
+    assert set(batch.column("shard_id").to_pylist()) == {first["ShardId"]}  # whatever the endpoint's numbering
 
     table = stream.read_table()
     assert table.schema.equals(RECORD_SCHEMA)
@@ -130,3 +136,35 @@ def test_aws_url_without_a_region_is_a_clear_error(aws):
     aws.profile("default", "AKIDPROFILE", "profile-secret")
     with pytest.raises(ValueError, match="no AWS region"):
         shardstream.connect("aws://")
+
+
+class _Collect(RecordProcessor):
+    """Keeps every record's data (shared list, a lock) and checkpoints each batch."""
+
+    def __init__(self, seen: list, lock: threading.Lock):
+        self.seen, self.lock = seen, lock
+
+    def initialize(self, shard_id, starting_position):
+        self.shard_id = shard_id
+
+    def process(self, records, checkpointer, millis_behind_latest):
+        with self.lock:
+            self.seen.extend((self.shard_id, d) for d in records.column("data").to_pylist())
+        checkpointer.checkpoint()
+
+
+def test_a_consumer_reads_real_aws_code_at_moto(aws, moto_url):
+    aws.setenv("AWS_ENDPOINT_URL_KINESIS", moto_url)
+    aws.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    aws.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    name = f"consumed-{uuid.uuid4().hex[:8]}"
+    with shardstream.connect("aws://eu-west-1") as engine:
+        stream = engine.create_stream(name, 2)
+        written = stream.put_batch([f"k{i}" for i in range(300)], [b"%d" % i for i in range(300)])
+        shard_of = dict(zip([b"%d" % i for i in range(300)], written.column("shard_id").to_pylist()))
+        seen: list = []
+        lock = threading.Lock()
+        with Consumer(stream, "g", lambda: _Collect(seen, lock), failover_ms=300, idle_ms=20) as consumer:
+            assert consumer.wait_until(lambda: len(seen) >= 300)
+        assert sorted(d for _, d in seen) == sorted(shard_of)
+        assert all(shard_of[d] == shard for shard, d in seen)  # each record read from the shard it went to
