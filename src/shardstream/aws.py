@@ -22,6 +22,7 @@ Needs the ``aws`` extra (botocore); boto3 is not required.
 
 from __future__ import annotations
 
+import binascii
 import datetime as _dt
 from urllib.parse import urlsplit, urlunsplit
 
@@ -193,7 +194,10 @@ def botocore_client(
         session = botocore.session.Session(profile=profile)
         session.register_component("data_loader", _shared_loader())
         # botocore's own timestamps are local-time datetimes; the engine's are UTC
-        session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
+        # and a2b_base64 decodes blobs (GetRecords' Data) as b64decode does, with one call less per record
+        session.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=utc_timestamp, blob_parser=binascii.a2b_base64
+        )
     region = region or session.get_config_variable("region")
     endpoint = url
     if endpoint is None:  # where botocore's configuration sends this service (no credentials needed to know)
