@@ -426,8 +426,9 @@ def deaggregate(data) -> list[tuple[str, str | None, bytes]] | None:
     -------
     list of (str, str or None, bytes), or None
         ``(partition_key, explicit_hash_key, data)`` per user record, in
-        order (index = sub-sequence number); None: a plain record, pass it
-        through unchanged.
+        order (index = sub-sequence number; a valid aggregate of no records
+        gives an empty list, as the KCL and ``aws_kinesis_agg`` read it);
+        None: a plain record, pass it through unchanged.
 
     Examples
     --------
