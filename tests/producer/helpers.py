@@ -54,3 +54,27 @@ class RecordingStream:
 
     def list_shards(self, shard_filter=None):
         return self.stream.list_shards(shard_filter)
+
+
+def user_records(stream) -> list[tuple[str, str, int, str, bytes]]:
+    """``(shard id, sequence number, sub-sequence number, partition key, data)`` of every user record in
+    ``stream``: its Kinesis records decompressed (shardstream's envelope) and de-aggregated by
+    ``aws-kinesis-agg``'s own deaggregator (so what we aggregate, the KPL's readers read)."""
+    import base64
+
+    from aws_kinesis_agg.deaggregator import iter_deaggregate_records
+
+    from shardstream.compression import decompress
+
+    out = []
+    for sid, records in read_back(stream).items():
+        for r in records:
+            plain = {**r, "Data": decompress(bytes(r["Data"]))}
+            for u in iter_deaggregate_records([plain], data_format="Boto3"):
+                k = u["kinesis"]
+                if k.get("aggregated"):
+                    data = base64.b64decode(k["data"])
+                    out.append((sid, k["sequenceNumber"], k["subSequenceNumber"], k["partitionKey"], data))
+                else:
+                    out.append((sid, k["sequenceNumber"], 0, k["partitionKey"], bytes(k["data"])))
+    return out
