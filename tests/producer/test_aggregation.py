@@ -26,9 +26,10 @@ def _route(stream, key: str) -> str:
     h = shardstream.hash_key(key)
     for s in stream.list_shards():
         r = s["HashKeyRange"]
-        if int(r["StartingHashKey"]) <= h <= int(r["EndingHashKey"]) and "EndingSequenceNumber" not in s[
-            "SequenceNumberRange"
-        ]:
+        if (
+            int(r["StartingHashKey"]) <= h <= int(r["EndingHashKey"])
+            and "EndingSequenceNumber" not in s["SequenceNumberRange"]
+        ):
             return s["ShardId"]
     raise AssertionError(key)
 
@@ -41,7 +42,10 @@ def test_aggregated_records_unpack_to_every_user_record_in_order(stream):
     found = {(sid, seq, sub): (key, data) for sid, seq, sub, key, data in user_records(stream)}
     assert len(found) == 2000
     for i, res in enumerate(results):
-        assert found[(res["ShardId"], res["SequenceNumber"], res["SubSequenceNumber"])] == (f"u{i % 50}", _json_record(i))
+        assert found[(res["ShardId"], res["SequenceNumber"], res["SubSequenceNumber"])] == (
+            f"u{i % 50}",
+            _json_record(i),
+        )
         assert res["ShardId"] == _route(stream, f"u{i % 50}")  # grouped by the shard the key routes to
     kinesis_records = sum(len(rs) for rs in read_back(stream).values())
     assert kinesis_records <= 40  # a handful of aggregates, not 2000 records

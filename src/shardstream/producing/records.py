@@ -79,6 +79,10 @@ def make_user_record(data, partition_key, explicit_hash_key, max_record_bytes: i
     InvalidArgumentException
         Data plus key over the limit, a hash key out of range.
     """
+    if type(data) is bytes and type(partition_key) is str and explicit_hash_key is None:  # the common record
+        n = len(partition_key)
+        if 0 < n <= 256 and partition_key.isascii() and len(data) + n <= max_record_bytes:
+            return UserRecord(data, partition_key, None, len(data) + n, seq)
     if isinstance(data, str):
         data = data.encode("utf-8")
     elif type(data) is not bytes:
