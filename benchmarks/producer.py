@@ -7,7 +7,8 @@ Two tables, in Markdown:
 1. Throughput.  Each round sends the same ``N`` small JSON records (about 90 bytes, keys ``user-0`` ..
    ``user-999``) once through each workload, in a fixed order, so a workload and its baseline see the same
    machine load: over HTTP to ``shardstream serve`` (a subprocess on loopback), a :class:`Producer` on
-   ``connect(url).stream(name)`` against a hand-written loop of ``put_records`` calls of 500 entries; and
+   ``connect(url).stream(name)`` (one call out at a time, and four) against a hand-written loop of
+   ``put_records`` calls of 500 entries; and
    embedded, a Producer on the :class:`Stream` against a hand-written ``put_batch`` loop of 500 records.  A
    Producer's time runs from the first ``send`` to the end of ``flush()`` (creating and closing it is outside
    the interval).  Medians over the rounds; ratio = the median of the per-round ratios (baseline time /
@@ -112,22 +113,21 @@ def main(argv=None) -> int:
         remote.wait_active()
         local = shardstream.Engine().create_stream(STREAM, SHARDS, shard_capacity_bytes=1 << 30)
         stats: dict[str, list] = {label: [] for label, _ in CONFIGS}
+        loop = Workload("HTTP: put_records loop (500/call)", lambda _: put_records_loop(remote, records))
         pairs = [
-            (
-                producer_workload("HTTP: Producer", remote, records),
-                Workload("HTTP: put_records loop (500/call)", lambda _: put_records_loop(remote, records)),
-            ),
+            (producer_workload("HTTP: Producer", remote, records), loop),
+            (producer_workload("HTTP: Producer, max_in_flight=4", remote, records, max_in_flight=4), loop),
             (
                 producer_workload("embedded: Producer", local, records),
                 Workload("embedded: put_batch loop (500/call)", lambda _: put_batch_loop(local, records)),
             ),
         ]
         configs = [producer_workload(label, remote, records, stats[label], **opts) for label, opts in CONFIGS]
-        order = [w for pair in pairs for w in pair] + configs
+        order = list({id(w): w for pair in pairs for w in pair}.values()) + configs
         for r in range(args.warmup + args.rounds):
             for w in order:
                 w.once(keep=r >= args.warmup)
-                if w in configs and r < args.warmup:
+                if r < args.warmup and w.name in stats:
                     stats[w.name].clear()
 
     print(f"# Producer benchmark: {n} records ({user_bytes / n:.0f} bytes each, data + key), {args.rounds} rounds")

@@ -158,7 +158,7 @@ class KinesisRecord:
         self.members = members
         self.lane = lane
         self.seq = members[0].seq
-        self.size = len(data) + len(partition_key.encode("utf-8"))
+        self.size = len(data) + (len(partition_key) if partition_key.isascii() else len(partition_key.encode()))
         self.attempts = 0
         self.not_before = 0.0
         self.last_error: BaseException | None = None
