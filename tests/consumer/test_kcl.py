@@ -156,7 +156,7 @@ class FakeLeaseTable:
 
 def checkpointer_for(records, table: FakeLeaseTable, last="TRIM_HORIZON") -> Checkpointer:
     checkpointer = Checkpointer(SHARD, table, last)
-    checkpointer._delivered(records[-1]["SequenceNumber"])  # what the Consumer does before process()
+    checkpointer.delivered(records[-1]["SequenceNumber"])  # what the Consumer does before process()
     return checkpointer
 
 
