@@ -138,3 +138,23 @@ def test_ordered_aggregation_on_a_throttled_stream():
     for _, _, _, key, data in user_records(stream):  # in stream order per shard, sub-sequence order within
         got.setdefault(key, []).append(data)
     assert got == sent
+
+
+def test_read_table_unpacks_what_the_producer_packed(stream):
+    with Producer(stream, linger_ms=20, aggregate=True, compression="zstd") as producer:
+        futures = [producer.send(_json_record(i), f"u{i % 50}") for i in range(600)]
+    table = stream.read_table()
+    assert table.num_rows == 600
+    rows = {
+        (sid, seq, sub): (key, data)
+        for sid, seq, sub, key, data in zip(
+            table.column("shard_id").to_pylist(),
+            table.column("sequence_number").to_pylist(),
+            table.column("sub_sequence_number").to_pylist(),
+            table.column("partition_key").to_pylist(),
+            table.column("data").to_pylist(),
+        )
+    }
+    for i, f in enumerate(futures):
+        r = f.result()
+        assert rows[(r["ShardId"], r["SequenceNumber"], r["SubSequenceNumber"])] == (f"u{i % 50}", _json_record(i))
