@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from concurrent.futures import Future
 
 from .producing.buffer import BufferFullError, ProducerClosedError, RecordBuffer
@@ -171,6 +172,8 @@ class Producer:
             target=self._sender.run, name=f"shardstream-producer-{self._target.name}", daemon=True
         )
         self._thread.start()
+        # a producer dropped without close(): its thread still sends what it holds, then stops
+        weakref.finalize(self, self._buffer.close)
         self.retry_policy = policy
 
     @property

@@ -227,3 +227,16 @@ def test_async_producer(stream):
     first, rest, stats = asyncio.run(main())
     assert first["SubSequenceNumber"] == 0 and len(rest) == 100
     assert stats["user_records_sent"] == 101 and stats["put_calls"] < 101
+
+
+def test_a_dropped_producer_still_sends_what_it_holds_and_its_thread_stops(stream):
+    import gc
+
+    producer = Producer(stream, linger_ms=60_000)
+    future = producer.send(b"orphan", "k")
+    (thread,) = [t for t in threading.enumerate() if t.name == "shardstream-producer-events"]
+    del producer
+    gc.collect()
+    assert future.result(timeout=5)["SequenceNumber"]
+    thread.join(timeout=5)
+    assert not thread.is_alive()
