@@ -67,3 +67,13 @@ def test_retryable(exc):
 )
 def test_not_retryable(exc):
     assert not is_retryable(exc)
+
+
+def test_a_connection_error_wrapped_by_a_client_is_still_retried():
+    wrapper = shardstream.KinesisError("could not reach the endpoint")
+    wrapper.error_type = "EndpointUnreachable"
+    wrapper.__cause__ = EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+    assert is_retryable(wrapper)
+    plain = shardstream.KinesisError("something else")
+    plain.error_type = "SomethingElse"
+    assert not is_retryable(plain)
