@@ -220,6 +220,12 @@ class Producer:
             No room (``block=False`` or ``timeout``).
         ProducerClosedError
             After :meth:`close`.
+
+        Notes
+        -----
+        Callbacks added with ``future.add_done_callback`` run on the producer's thread, between its calls:
+        keep them short, and do not wait in them for the producer (``flush``, ``close``, or a ``send`` that
+        may block), which would wait for itself.
         """
         record = make_user_record(data, partition_key, explicit_hash_key, self._max_record_bytes)
         self._buffer.put(record, block=block, timeout=timeout)

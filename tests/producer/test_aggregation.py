@@ -158,3 +158,34 @@ def test_read_table_unpacks_what_the_producer_packed(stream):
     for i, f in enumerate(futures):
         r = f.result()
         assert rows[(r["ShardId"], r["SequenceNumber"], r["SubSequenceNumber"])] == (f"u{i % 50}", _json_record(i))
+
+
+class ThrottledListing:
+    """A real stream whose first ListShards call is refused as Kinesis refuses one (LimitExceededException)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.name = stream.name
+        self.refused = 0
+
+    def put_records(self, records):
+        return self.stream.put_records(records)
+
+    def list_shards(self, shard_filter=None):
+        if not self.refused:
+            self.refused += 1
+            raise shardstream.LimitExceededException("Rate exceeded for ListShards")
+        return self.stream.list_shards(shard_filter)
+
+
+def test_a_batch_goes_unaggregated_when_the_shards_cannot_be_listed(stream):
+    target = ThrottledListing(stream)
+    with Producer(target, linger_ms=1000, aggregate=True) as producer:
+        first = [producer.send(b"first", f"k{i}") for i in range(20)]
+        producer.flush()
+        second = [producer.send(b"second", f"k{i}") for i in range(20)]
+    assert target.refused == 1
+    assert all(f.result()["SubSequenceNumber"] == 0 for f in first)  # sent one by one
+    assert len({f.result()["SequenceNumber"] for f in first}) == 20
+    assert len({(f.result()["ShardId"], f.result()["SequenceNumber"]) for f in second}) <= 4  # aggregated again
+    assert sorted(d for *_, d in user_records(stream)) == [b"first"] * 20 + [b"second"] * 20
