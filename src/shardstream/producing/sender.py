@@ -35,6 +35,10 @@ __all__ = ["Sender"]
 _ORDERED_SCAN = 5000
 
 
+def _seq_of(unit) -> int:
+    return unit.seq
+
+
 class Sender:
     """The loop of a producer's background thread, and the records it holds between calls.
 
@@ -145,11 +149,9 @@ class Sender:
         after = sum(u.size for u in units)
         self.stats.add(user_bytes=user_bytes, aggregated_bytes=before, compressed_bytes=after)
         queue = self._queue
-        if not queue or queue[-1].seq < units[0].seq:
-            queue.extend(units)
-        else:  # cannot happen with one thread taking records in order; kept safe
-            queue.extend(units)
-            queue.sort(key=lambda u: u.seq)
+        queue.extend(units)
+        if len(queue) > len(units) and queue[-len(units) - 1].seq > units[0].seq:
+            queue.sort(key=_seq_of)  # cannot happen with one thread taking records in order; kept safe
 
     def _promote_due(self) -> None:
         waiting = self._waiting
@@ -165,7 +167,7 @@ class Sender:
                 else:
                     del self._blocked[unit.lane]
             queue = self._queue
-            queue.insert(bisect.bisect_left([u.seq for u in queue], seq) if queue else 0, unit)
+            queue.insert(bisect.bisect_left(queue, seq, key=_seq_of), unit)
 
     def _next_call(self) -> list:
         queue = self._queue
