@@ -93,7 +93,8 @@ class Producer:
     Notes
     -----
     ``partition_key=None`` gives the record a random key (32 hex digits): records spread evenly over the
-    shards and have no order between them.
+    shards and have no order between them.  A record may weigh (data plus key) up to the stream's record
+    size: an embedded stream's ``max_record_bytes``, 1 MiB for a remote one.
 
     **Ordering.** Without ``ordered``, records are written in ``send()`` order as long as nothing fails and
     ``max_in_flight`` is 1; a record that is retried may land after records sent later, and with
