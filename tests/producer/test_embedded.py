@@ -34,7 +34,7 @@ def stream(engine):
 
 
 def test_every_record_arrives_once_with_its_sequence_number(stream):
-    with Producer(stream, linger_ms=5) as producer:
+    with Producer(stream, linger_ms=1000) as producer:  # close() sends without waiting for linger
         futures = [producer.send(f"r{i}".encode(), partition_key=f"k{i % 7}") for i in range(1000)]
     results = [f.result(timeout=5) for f in futures]
     stored = {(sid, r["SequenceNumber"]): bytes(r["Data"]) for sid, rs in read_back(stream).items() for r in rs}
@@ -48,7 +48,7 @@ def test_every_record_arrives_once_with_its_sequence_number(stream):
         assert by_key[f"k{k}"] == [f"r{i}".encode() for i in range(k, 1000, 7)]
     stats = producer.stats()
     assert stats["user_records_sent"] == stats["kinesis_records_sent"] == 1000
-    assert stats["put_calls"] < 50  # batched, not one call per record
+    assert stats["put_calls"] <= 4  # batches of up to 500 (a full batch is taken with what queued meanwhile)
     assert stats["user_bytes"] == stats["put_bytes"] == sum(len(f"r{i}") + len(f"k{i % 7}") for i in range(1000))
     assert stats["records_outstanding"] == 0 and stats["bytes_buffered"] == 0
 
@@ -191,7 +191,7 @@ def test_close_with_a_timeout_fails_what_it_could_not_send(engine):
     failed = [f for f in futures if f.exception() is not None]
     assert failed and all(isinstance(f.exception(), ProducerClosedError) for f in failed)
     written = len(read_back(stream)["shardId-000000000000"])
-    assert written == 50 - len(failed) and written >= 1
+    assert written == 50 - len(failed) and written <= 1  # the shard takes one record a second
 
 
 @pytest.mark.parametrize("value", [-1, "5"])
