@@ -259,3 +259,16 @@ def test_many_threads_send_at_once(stream):
     for t in range(4):
         assert all(f.result()["SequenceNumber"] for f in results[t])
         assert by_key[f"thread-{t}"] == [b"%d-%d" % (t, i) for i in range(500)]  # each thread's order kept
+
+
+def test_cancelling_a_record_already_in_a_batch_does_not_break_the_producer(engine):
+    limits = shardstream.ThroughputLimits(write_records_per_s=1)
+    stream = engine.create_stream("one-a-second", shard_count=1, throughput_limits=limits)
+    producer = Producer(stream, linger_ms=0, max_retries=1000, retry_deadline=None, backoff_base=0.01)
+    first, second = producer.send(b"1", "k"), producer.send(b"2", "k")
+    assert first.result(timeout=5)["SequenceNumber"]  # the second waits for budget: taken, being retried
+    assert second.cancel()
+    with pytest.raises(TimeoutError):
+        producer.close(timeout=0.1)
+    assert second.cancelled() and producer.stats()["records_outstanding"] == 0
+    assert [bytes(r["Data"]) for r in read_back(stream)["shardId-000000000000"]] == [b"1"]

