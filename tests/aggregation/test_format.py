@@ -11,7 +11,10 @@ from aws_kinesis_agg.deaggregator import iter_deaggregate_records
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shardstream._native import parse_aggregated_record
 from shardstream.aggregation import DIGEST_SIZE, MAGIC, MAX_BYTES, AggregateBuilder, deaggregate, encode_aggregate
+
+from . import kpl_reference
 
 # the deaggregator (imported above) puts the package's generated protobuf modules on sys.path
 RecordAggregator = importlib.import_module("aws_kinesis_agg.aggregator").RecordAggregator
@@ -216,3 +219,48 @@ def test_we_read_what_aws_kinesis_agg_aggregates(records):
             raise AssertionError("aws_kinesis_agg's output did not read as an aggregate")
         got.extend(inner)
     assert got == records
+
+
+# -- the compiled reader against the pure-Python model ------------------------------------------------------
+
+
+def _mutated(body: bytes, edits) -> bytes:
+    out = bytearray(body)
+    for kind, where, value in edits:
+        if not out:
+            break
+        at = where % len(out)
+        if kind == "set":
+            out[at] = value
+        elif kind == "cut":
+            del out[at:]
+        else:
+            out[at:at] = bytes([value]) * (1 + value % 3)
+    return bytes(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    user_records,
+    st.lists(
+        st.tuples(st.sampled_from(["set", "cut", "insert"]), st.integers(0, 10**6), st.integers(0, 255)), max_size=3
+    ),
+)
+def test_the_compiled_reader_agrees_with_the_model(records, edits):
+    """Valid bodies, and bodies with bytes changed, cut or inserted: the same user records or the same None."""
+    blob = encode_aggregate([k for k, _, _ in records], [d for _, _, d in records], [h for _, h, _ in records])
+    body = _mutated(blob[4:-DIGEST_SIZE], edits)
+    expected = kpl_reference.parse(body)
+    assert parse_aggregated_record(MAGIC + body + b"\0" * 16, 4, 4 + len(body)) == expected
+    if not edits:
+        assert expected == records
+    # an aggregate is longer than magic + digest: an empty body is plain data
+    assert deaggregate(MAGIC + body + hashlib.md5(body).digest()) == (expected if body else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_the_compiled_reader_agrees_with_the_model_on_noise(body):
+    assert parse_aggregated_record(body, 0, len(body)) == kpl_reference.parse(body)
+    varint_65_bits = b"\x1a" + b"\xff" * 9 + b"\x02"  # a length over 64 bits, not truncated to a small one
+    assert parse_aggregated_record(varint_65_bits, 0, 11) is None is kpl_reference.parse(varint_65_bits)
