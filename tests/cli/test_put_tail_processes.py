@@ -1,0 +1,88 @@
+"""``shardstream put`` and ``tail`` as real processes (``python -m shardstream``), piped into each other."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shardstream.testing import start_server
+
+
+@pytest.fixture(scope="module")
+def server():
+    with start_server() as handle:
+        yield handle
+
+
+def shardstream(*args, url, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "SHARDSTREAM_URL": url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "shardstream", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
+    )
+
+
+def test_put_from_stdin_then_tail_piped_into_put(server):
+    source, copy = server.engine.create_stream("source", 2), server.engine.create_stream("copy", 3)
+    lines = [json.dumps({"user": f"u{i % 7}", "n": i}) for i in range(300)]
+    put = shardstream("put", "source", "--key-field", "user", url=server.url, stdin=subprocess.PIPE)
+    out, err = put.communicate("\n".join(lines).encode() + b"\n", timeout=60)
+    assert put.returncode == 0, err.decode()
+    assert out == b"" and err.decode().strip() == "sent 300 records to source"
+    assert source.read_table().num_rows == 300
+
+    # tail | put: the records of one stream into another, keyed by the same field of each line
+    tail = shardstream("tail", "source", url=server.url)
+    extract = subprocess.Popen(
+        [sys.executable, "-c", "import sys, json\nfor l in sys.stdin: print(json.loads(l)['data'], flush=True)"],
+        stdin=tail.stdout,
+        stdout=subprocess.PIPE,
+    )
+    tail.stdout.close()
+    put = shardstream("put", "copy", "-", "--key-field", "user", url=server.url, stdin=extract.stdout)
+    extract.stdout.close()
+    _, err = put.communicate(timeout=60)
+    assert put.returncode == 0, err.decode()
+    assert tail.wait(timeout=30) == 0 and extract.wait(timeout=30) == 0
+    copied = copy.read_table().to_pylist()
+    assert sorted(json.loads(r["data"])["n"] for r in copied) == list(range(300))
+    # per user, the order of the source survives (the key routes a user to one shard, read in order)
+    by_user: dict[str, list[int]] = {}
+    for row in sorted(copied, key=lambda r: (r["shard_id"], int(r["sequence_number"]))):
+        doc = json.loads(row["data"])
+        assert row["partition_key"] == doc["user"]
+        by_user.setdefault(doc["user"], []).append(doc["n"])
+    assert all(ns == sorted(ns) for ns in by_user.values())
+
+
+def test_tail_follow_stops_after_n(server):
+    stream = server.engine.create_stream("live", 2)
+    stream.put_record(b"one", "a")
+    stream.put_record(b"two", "b")
+    tail = shardstream("tail", "live", "-f", "-n", "4", "--poll-interval", "0.02", url=server.url)
+    seen = [json.loads(tail.stdout.readline()) for _ in range(2)]  # caught up with what was there
+    assert sorted(r["data"] for r in seen) == ["one", "two"]
+    stream.split_shard("shardId-000000000000", str(2**126))  # a reshard while following
+    stream.put_records([{"Data": b"three", "PartitionKey": "c"}, {"Data": b"four", "PartitionKey": "d"}])
+    out, err = tail.communicate(timeout=30)
+    assert tail.returncode == 0, err.decode()
+    assert sorted(json.loads(line)["data"] for line in out.decode().splitlines()) == ["four", "three"]
+
+
+def test_put_a_file_with_aggregation_and_compression(server, tmp_path):
+    stream = server.engine.create_stream("packed", 1)
+    path = tmp_path / "lines.txt"
+    path.write_text("".join(f"line {i}\n" for i in range(1000)))
+    put = shardstream("put", "packed", str(path), "-k", "k", "--aggregate", "--compression", "zstd", url=server.url)
+    _, err = put.communicate(timeout=60)
+    assert put.returncode == 0, err.decode()
+    assert 0 < stream.read_table().num_rows < 1000  # aggregated into fewer Kinesis records
+    tail = shardstream("tail", "packed", url=server.url)
+    out, err = tail.communicate(timeout=60)
+    assert tail.returncode == 0, err.decode()
+    records = [json.loads(line) for line in out.decode().splitlines()]
+    assert [r["data"] for r in records] == [f"line {i}" for i in range(1000)]
+    assert [r["sub_sequence_number"] for r in records[:3]] == [0, 1, 2]
