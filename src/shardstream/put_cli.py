@@ -103,13 +103,13 @@ def put(name, source, partition_key, key_field, aggregate, compression, linger_m
     """Send the lines of SOURCE (a file, or - for stdin) to stream NAME, one record a line."""
     if partition_key is not None and key_field is not None:
         raise click.UsageError("give --partition-key or --key-field, not both")
-    from .producer import Producer
-
     outcomes = Outcomes()
     show_progress = sys.stderr.isatty()
     with engine_at(url) as engine:
         stream = engine.stream(name)
         stream.describe_summary()  # a missing stream says so before reading any input
+        from .producer import Producer
+
         producer = Producer(stream, linger_ms=linger_ms, aggregate=aggregate, compression=compression)
         try:
             lines = _lines(source)
