@@ -120,11 +120,8 @@ def test_durable_put_batch(benchmark, records, fresh, ref64, durability):
 
     def teardown(path, engine, stream):
         engine.close()
-        dr.check(
-            "records on disk",
-            sum(stream.store.segment_log(i).last_counter() or 0 for i in range(data.SHARD_COUNT)),
-            len(records),
-        )
+        dr.check("records on disk", sum(stream.store.segment_log(i).last_counter() or 0
+                                        for i in range(data.SHARD_COUNT)), len(records))
         _rm(path)
 
     benchmark.pedantic(run, setup=setup, teardown=teardown, rounds=ROUNDS, warmup_rounds=1)
@@ -150,15 +147,15 @@ def test_durable_baseline_arrow_ipc_write(benchmark, records, fresh, ref64):
 def test_durable_baseline_arrow_ipc_fsync_per_put(benchmark, records, fresh, ref_sync):
     _info(benchmark, len(records), ref_sync)
     batches = dr.load_batches(ref_sync)
-    benchmark.pedantic(
-        lambda p: dr.arrow_write_fsync_per_put(p, batches), setup=_out_dir(fresh), teardown=_rm, rounds=ROUNDS
-    )
+    benchmark.pedantic(lambda p: dr.arrow_write_fsync_per_put(p, batches), setup=_out_dir(fresh), teardown=_rm,
+                       rounds=ROUNDS)
 
 
 def test_durable_baseline_raw_write(benchmark, records, fresh, ref64):
     _info(benchmark, len(records), ref64)
     chunks = dr.load_bytes(ref64)
-    benchmark.pedantic(lambda p: dr.raw_write(p / "raw", chunks), setup=_out_dir(fresh), teardown=_rm, rounds=ROUNDS)
+    benchmark.pedantic(lambda p: dr.raw_write(p / "raw", chunks), setup=_out_dir(fresh), teardown=_rm,
+                       rounds=ROUNDS)
 
 
 # -- put_record under sync ----------------------------------------------------------------
@@ -189,9 +186,8 @@ def test_durable_put_record_sync(benchmark, sync_records, fresh, threads):
 
 def test_durable_baseline_write_fsync(benchmark, sync_records, fresh):
     _info(benchmark, len(sync_records))
-    benchmark.pedantic(
-        lambda p: dr.write_fsync_each(p / "log", sync_records.data), setup=_out_dir(fresh), teardown=_rm, rounds=ROUNDS
-    )
+    benchmark.pedantic(lambda p: dr.write_fsync_each(p / "log", sync_records.data), setup=_out_dir(fresh),
+                       teardown=_rm, rounds=ROUNDS)
 
 
 # -- recovery and read-back -------------------------------------------------------------------
@@ -247,7 +243,8 @@ def test_durable_read_table_after_reopen(benchmark, records, ref64):
         engine.close()
         dr.check("rows read back", out.pop(), len(records))
 
-    benchmark.pedantic(run, setup=lambda: ((dr.reopen(ref64),), {}), teardown=teardown, rounds=ROUNDS, warmup_rounds=1)
+    benchmark.pedantic(run, setup=lambda: ((dr.reopen(ref64),), {}), teardown=teardown, rounds=ROUNDS,
+                       warmup_rounds=1)
 
 
 def test_durable_baseline_ipc_read(benchmark, records, ref64):

@@ -27,17 +27,15 @@ def stream(records):
 
 def test_put_batch_arrow(benchmark, stream, records):
     benchmark.extra_info.update(records=len(records), unit="records")
-    table = benchmark.pedantic(
-        stream.put_batch, args=(records.keys, records.data), rounds=10, iterations=1, warmup_rounds=1
-    )
+    table = benchmark.pedantic(stream.put_batch, args=(records.keys, records.data), rounds=10, iterations=1,
+                               warmup_rounds=1)
     assert table.num_rows == len(records)
 
 
 def test_put_batch_pylists(benchmark, stream, py_records):
     benchmark.extra_info.update(records=len(py_records), unit="records")
-    table = benchmark.pedantic(
-        stream.put_batch, args=(py_records.keys, py_records.data), rounds=5, iterations=1, warmup_rounds=1
-    )
+    table = benchmark.pedantic(stream.put_batch, args=(py_records.keys, py_records.data), rounds=5, iterations=1,
+                               warmup_rounds=1)
     assert table.num_rows == len(py_records)
 
 

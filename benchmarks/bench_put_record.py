@@ -36,9 +36,8 @@ def stream(pr_records):
 
 def test_put_record(benchmark, stream, pr_records):
     benchmark.extra_info.update(records=len(pr_records), unit="records")
-    benchmark.pedantic(
-        put_each, args=(stream.put_record, pr_records.keys, pr_records.data), rounds=5, iterations=1, warmup_rounds=1
-    )
+    benchmark.pedantic(put_each, args=(stream.put_record, pr_records.keys, pr_records.data), rounds=5,
+                       iterations=1, warmup_rounds=1)
 
 
 def test_put_record_naive(benchmark, pr_records):

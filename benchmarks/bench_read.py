@@ -24,11 +24,8 @@ pytestmark = pytest.mark.benchmark(group="read")
 
 @pytest.fixture(scope="module")
 def stream(records):
-    return data.filled_stream(
-        "bench-read",
-        records,
-        shard_capacity_bytes=max(data.SHARD_CAPACITY_BYTES, 2 * len(records) * 200 // data.SHARD_COUNT),
-    )
+    return data.filled_stream("bench-read", records, shard_capacity_bytes=max(
+        data.SHARD_CAPACITY_BYTES, 2 * len(records) * 200 // data.SHARD_COUNT))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +49,8 @@ def test_read_table(benchmark, stream, records):
 
 def test_read_table_batch_10k(benchmark, stream, records):
     benchmark.extra_info.update(records=len(records), unit="records")
-    t = benchmark.pedantic(stream.read_table, kwargs={"batch_size": 10_000}, rounds=10, iterations=1, warmup_rounds=1)
+    t = benchmark.pedantic(stream.read_table, kwargs={"batch_size": 10_000}, rounds=10, iterations=1,
+                           warmup_rounds=1)
     assert t.num_rows == len(records)
 
 

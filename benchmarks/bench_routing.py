@@ -17,23 +17,20 @@ pytestmark = pytest.mark.benchmark(group="routing")
 
 def test_routing_hash_keys_simd(benchmark, records):
     benchmark.extra_info.update(records=len(records), unit="keys")
-    hi, _ = benchmark.pedantic(
-        hash_keys, args=(records.keys,), kwargs={"simd": True}, rounds=20, iterations=1, warmup_rounds=1
-    )
+    hi, _ = benchmark.pedantic(hash_keys, args=(records.keys,), kwargs={"simd": True}, rounds=20, iterations=1,
+                               warmup_rounds=1)
     assert len(hi) == len(records)
 
 
 def test_routing_hash_keys_scalar(benchmark, records):
     benchmark.extra_info.update(records=len(records), unit="keys")
-    hi, _ = benchmark.pedantic(
-        hash_keys, args=(records.keys,), kwargs={"simd": False}, rounds=10, iterations=1, warmup_rounds=1
-    )
+    hi, _ = benchmark.pedantic(hash_keys, args=(records.keys,), kwargs={"simd": False}, rounds=10, iterations=1,
+                               warmup_rounds=1)
     assert len(hi) == len(records)
 
 
 def test_routing_route_keys(benchmark, records):
     benchmark.extra_info.update(records=len(records), unit="keys")
-    shards = benchmark.pedantic(
-        route_keys, args=(records.keys, data.SHARD_COUNT), rounds=20, iterations=1, warmup_rounds=1
-    )
+    shards = benchmark.pedantic(route_keys, args=(records.keys, data.SHARD_COUNT), rounds=20, iterations=1,
+                                warmup_rounds=1)
     assert len(shards) == len(records)

@@ -30,15 +30,10 @@ import data  # noqa: E402
 
 def pytest_addoption(parser):
     group = parser.getgroup("shardstream benchmarks")
-    group.addoption(
-        "--records", type=int, default=data.N_RECORDS, help="records in the batch workloads (default 1,000,000)"
-    )
-    group.addoption(
-        "--put-record-records",
-        type=int,
-        default=200_000,
-        help="records in the per-record put workloads (default 200,000)",
-    )
+    group.addoption("--records", type=int, default=data.N_RECORDS,
+                    help="records in the batch workloads (default 1,000,000)")
+    group.addoption("--put-record-records", type=int, default=200_000,
+                    help="records in the per-record put workloads (default 200,000)")
 
 
 @pytest.hookimpl(tryfirst=True)

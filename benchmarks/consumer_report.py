@@ -56,10 +56,8 @@ def run_plain(url: str, total: int) -> None:
 
     stream = shardstream.connect(url).stream(STREAM)
     seen = 0
-    iterators = {
-        s["ShardId"]: stream.get_shard_iterator(s["ShardId"], "TRIM_HORIZON")["ShardIterator"]
-        for s in stream.list_shards()
-    }
+    iterators = {s["ShardId"]: stream.get_shard_iterator(s["ShardId"], "TRIM_HORIZON")["ShardIterator"]
+                 for s in stream.list_shards()}
     while seen < total:
         for shard, it in list(iterators.items()):
             resp = stream.get_record_batch(it, 10_000)
@@ -108,9 +106,8 @@ def report(records: int, rounds: int, shards: int) -> None:
     import shardstream
 
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "shardstream", "serve", "--port", str(port)], stdout=subprocess.DEVNULL
-    )
+    server = subprocess.Popen([sys.executable, "-m", "shardstream", "serve", "--port", str(port)],
+                              stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -149,15 +146,11 @@ def report(records: int, rounds: int, shards: int) -> None:
     print(f"- load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print("| Workload | Median | Records/s | × plain reader |")
     print("|---|---:|---:|---:|")
-    print(
-        f"| group of 2 worker processes (leases, checkpoint per batch) | {gm:.2f} s | {records / gm:,.0f} | "
-        f"{statistics.median(ratios):.2f}× |"
-    )
+    print(f"| group of 2 worker processes (leases, checkpoint per batch) | {gm:.2f} s | {records / gm:,.0f} | "
+          f"{statistics.median(ratios):.2f}× |")
     print(f"| one plain reader process (`get_record_batch` loops) | {pm:.2f} s | {records / pm:,.0f} | 1.00× |")
-    print(
-        f"\nRounds: group {', '.join(f'{t:.2f}' for t in group_times)} s; "
-        f"plain {', '.join(f'{t:.2f}' for t in plain_times)} s"
-    )
+    print(f"\nRounds: group {', '.join(f'{t:.2f}' for t in group_times)} s; "
+          f"plain {', '.join(f'{t:.2f}' for t in plain_times)} s")
 
 
 def main(argv=None) -> None:

@@ -88,20 +88,14 @@ SHARD_COUNT = 4
 SHARD_CAPACITY_BYTES = 64 * 1024 * 1024
 
 
-def new_stream(
-    name: str,
-    *,
-    shard_count: int = SHARD_COUNT,
-    shard_capacity_bytes: int = SHARD_CAPACITY_BYTES,
-    evict_oldest: bool = True,
-):
+def new_stream(name: str, *, shard_count: int = SHARD_COUNT, shard_capacity_bytes: int = SHARD_CAPACITY_BYTES,
+               evict_oldest: bool = True):
     """A fresh stream in its own Engine: ``shard_count`` shards whose rings are reused (evict_oldest)."""
     import shardstream
 
     engine = shardstream.Engine(shard_limit=None)
-    return engine.create_stream(
-        name, shard_count=shard_count, shard_capacity_bytes=shard_capacity_bytes, evict_oldest=evict_oldest
-    )
+    return engine.create_stream(name, shard_count=shard_count, shard_capacity_bytes=shard_capacity_bytes,
+                                evict_oldest=evict_oldest)
 
 
 def steady_stream(name: str, records: ArrowRecords, *, warmup_puts: int = 3, **kwargs):

@@ -136,9 +136,8 @@ def dir_bytes(data_dir) -> int:
     return sum(f.stat().st_size for files in segment_files(data_dir) for f in files)
 
 
-def make_reference(
-    path, rec, *, durability: str = "none", batch: int | None = None, n: int | None = None, crash: bool = False
-) -> Path:
+def make_reference(path, rec, *, durability: str = "none", batch: int | None = None, n: int | None = None,
+                   crash: bool = False) -> Path:
     """A directory holding ``rec[:n]``.
 
     ``batch=None``: one put of everything into a ``none`` stream whose background
@@ -301,7 +300,7 @@ def raw_read(data_dir, buf: bytearray) -> int:
         for f in files:
             with open(f, "rb", buffering=0) as src:
                 while True:
-                    got = src.readinto(mv[:WRITE_CHUNK])
+                    got = src.readinto(mv[: WRITE_CHUNK])
                     if not got:
                         break
                     total += got
@@ -331,12 +330,10 @@ def git_state() -> str:
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     root = os.path.dirname(HERE)
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, env=env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        diff = subprocess.run(
-            ["git", "diff", "HEAD", "--", "src"], cwd=root, env=env, capture_output=True, check=True
-        ).stdout
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, env=env, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        diff = subprocess.run(["git", "diff", "HEAD", "--", "src"], cwd=root, env=env, capture_output=True,
+                              check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head} + uncommitted src/ changes {hashlib.sha1(diff).hexdigest()[:8]}" if diff else head
@@ -358,23 +355,12 @@ def main(argv=None) -> int:
     ap.add_argument("--records", type=int, default=data.N_RECORDS, help="records in the batch and recovery workloads")
     ap.add_argument("--rounds", type=int, default=5, help="timed rounds (median reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
-    ap.add_argument(
-        "--put-record-records",
-        type=int,
-        default=5_000,
-        help="records in the put_record workloads (one fsync each under sync: keep it small)",
-    )
-    ap.add_argument(
-        "--sustained-passes",
-        type=int,
-        default=4,
-        help="the sustained row puts the records this many times back to back (default 4)",
-    )
-    ap.add_argument(
-        "--dir",
-        default=tempfile.gettempdir(),
-        help="where to make the scratch directory (default: the temp dir); it is deleted at the end",
-    )
+    ap.add_argument("--put-record-records", type=int, default=5_000,
+                    help="records in the put_record workloads (one fsync each under sync: keep it small)")
+    ap.add_argument("--sustained-passes", type=int, default=4,
+                    help="the sustained row puts the records this many times back to back (default 4)")
+    ap.add_argument("--dir", default=tempfile.gettempdir(),
+                    help="where to make the scratch directory (default: the temp dir); it is deleted at the end")
     args = ap.parse_args(argv)
     n, npr = args.records, args.put_record_records
     ns = n * args.sustained_passes
@@ -421,7 +407,6 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
             path = fresh(durability)
             engine, stream = open_durable(path, durability)
             return path, engine, stream
-
         return setup
 
     def durable_teardown(arg, _result) -> None:
@@ -462,7 +447,6 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
     def reopened(path):
         def setup():
             return reopen(path)
-
         return setup
 
     def close_arg(engine, table) -> None:
@@ -473,7 +457,6 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
         def setup():
             drop_cache(path)
             return path
-
         return setup
 
     def put_mem(batch: int):
@@ -485,7 +468,6 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
         def run(a):
             stream_records[id(a[2])] = (n if count is None else count) * passes
             return {"put": durable_put(a[1], a[2], rec, batch, count, passes)}
-
         return run
 
     def put_record_each(threads: int = 1):
@@ -495,7 +477,6 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
                 put_each(a[2].put_record, pr.keys, pr.data)
             else:
                 put_each_threads(a[2].put_record, pr.keys, pr.data, threads)
-
         return run
 
     def naive_setup():
@@ -503,71 +484,51 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
         path.mkdir()
         return path
 
-    W = {
-        w.name: w
-        for w in [
-            # ingest
-            Workload("memory_put_10k", put_mem(BATCH), memory_setup, memory_teardown),
-            Workload("sync_put_10k", put_durable(BATCH), durable_setup("sync"), durable_teardown),
-            Workload("interval_put_10k", put_durable(BATCH), durable_setup("interval"), durable_teardown),
-            Workload("none_put_10k", put_durable(BATCH), durable_setup("none"), durable_teardown),
-            Workload(
-                "interval_put_10k_sustained",
-                put_durable(BATCH, passes=args.sustained_passes),
-                durable_setup("interval"),
-                durable_teardown,
-            ),
-            Workload("arrow_ipc_write_64k", lambda p: arrow_write(p, batches64), out_dir_setup, rm_teardown),
-            Workload(
-                "arrow_ipc_fsync_per_put_10k",
-                lambda p: arrow_write_fsync_per_put(p, batches_put),
-                out_dir_setup,
-                rm_teardown,
-            ),
-            Workload("raw_write", lambda p: raw_write(p / "raw", raw_chunks), out_dir_setup, rm_teardown),
-            Workload("memory_put_500", put_mem(PUTRECORDS_BATCH), memory_setup, memory_teardown),
-            Workload("interval_put_500", put_durable(PUTRECORDS_BATCH), durable_setup("interval"), durable_teardown),
-            Workload("none_put_500", put_durable(PUTRECORDS_BATCH), durable_setup("none"), durable_teardown),
-            Workload("sync_put_500", put_durable(PUTRECORDS_BATCH, n500), durable_setup("sync"), durable_teardown),
-            Workload(
-                "arrow_ipc_fsync_per_put_500",
-                lambda p: arrow_write_fsync_per_put(p, batches_put500),
-                out_dir_setup,
-                rm_teardown,
-            ),
-            # put_record
-            Workload("sync_put_record_1t", put_record_each(1), durable_setup("sync"), durable_teardown),
-            Workload("sync_put_record_4t", put_record_each(4), durable_setup("sync"), durable_teardown),
-            Workload(
-                "write_fsync_per_record", lambda p: write_fsync_each(p / "log", pr.data), naive_setup, rm_teardown
-            ),
-            Workload("interval_put_record_1t", put_record_each(1), durable_setup("interval"), durable_teardown),
-            Workload("memory_put_record_1t", put_record_each(1), memory_setup, memory_teardown),
-            # recovery and read-back
-            Workload("reopen_clean", lambda _: reopen(ref64), None, close_teardown),
-            Workload("reopen_clean_cold", lambda p: reopen(p), cold(ref64), close_teardown),
-            Workload("reopen_after_crash", lambda p: reopen(p), crashed_setup, crashed_teardown),
-            Workload("read_table_after_reopen", read_all_shards, reopened(ref64), close_arg),
-            Workload("reopen_clean_sync_dir", lambda _: reopen(ref_sync), None, close_teardown),
-            Workload("read_table_after_reopen_sync_dir", read_all_shards, reopened(ref_sync), close_arg),
-            Workload("ipc_read", lambda _: ipc_read(ref64)),
-            Workload("ipc_read_crc", lambda _: ipc_read(ref64, crc=True)),
-            Workload("raw_read", lambda _: raw_read(ref64, read_buf)),
-            Workload("ipc_read_cold", lambda p: ipc_read(p), cold(ref64)),
-            Workload("raw_read_cold", lambda p: raw_read(p, read_buf), cold(ref64)),
-        ]
-    }
+    W = {w.name: w for w in [
+        # ingest
+        Workload("memory_put_10k", put_mem(BATCH), memory_setup, memory_teardown),
+        Workload("sync_put_10k", put_durable(BATCH), durable_setup("sync"), durable_teardown),
+        Workload("interval_put_10k", put_durable(BATCH), durable_setup("interval"), durable_teardown),
+        Workload("none_put_10k", put_durable(BATCH), durable_setup("none"), durable_teardown),
+        Workload("interval_put_10k_sustained", put_durable(BATCH, passes=args.sustained_passes),
+                 durable_setup("interval"), durable_teardown),
+        Workload("arrow_ipc_write_64k", lambda p: arrow_write(p, batches64), out_dir_setup, rm_teardown),
+        Workload("arrow_ipc_fsync_per_put_10k", lambda p: arrow_write_fsync_per_put(p, batches_put),
+                 out_dir_setup, rm_teardown),
+        Workload("raw_write", lambda p: raw_write(p / "raw", raw_chunks), out_dir_setup, rm_teardown),
+        Workload("memory_put_500", put_mem(PUTRECORDS_BATCH), memory_setup, memory_teardown),
+        Workload("interval_put_500", put_durable(PUTRECORDS_BATCH), durable_setup("interval"), durable_teardown),
+        Workload("none_put_500", put_durable(PUTRECORDS_BATCH), durable_setup("none"), durable_teardown),
+        Workload("sync_put_500", put_durable(PUTRECORDS_BATCH, n500), durable_setup("sync"), durable_teardown),
+        Workload("arrow_ipc_fsync_per_put_500", lambda p: arrow_write_fsync_per_put(p, batches_put500),
+                 out_dir_setup, rm_teardown),
+        # put_record
+        Workload("sync_put_record_1t", put_record_each(1), durable_setup("sync"), durable_teardown),
+        Workload("sync_put_record_4t", put_record_each(4), durable_setup("sync"), durable_teardown),
+        Workload("write_fsync_per_record", lambda p: write_fsync_each(p / "log", pr.data), naive_setup, rm_teardown),
+        Workload("interval_put_record_1t", put_record_each(1), durable_setup("interval"), durable_teardown),
+        Workload("memory_put_record_1t", put_record_each(1), memory_setup, memory_teardown),
+        # recovery and read-back
+        Workload("reopen_clean", lambda _: reopen(ref64), None, close_teardown),
+        Workload("reopen_clean_cold", lambda p: reopen(p), cold(ref64), close_teardown),
+        Workload("reopen_after_crash", lambda p: reopen(p), crashed_setup, crashed_teardown),
+        Workload("read_table_after_reopen", read_all_shards, reopened(ref64), close_arg),
+        Workload("reopen_clean_sync_dir", lambda _: reopen(ref_sync), None, close_teardown),
+        Workload("read_table_after_reopen_sync_dir", read_all_shards, reopened(ref_sync), close_arg),
+        Workload("ipc_read", lambda _: ipc_read(ref64)),
+        Workload("ipc_read_crc", lambda _: ipc_read(ref64, crc=True)),
+        Workload("raw_read", lambda _: raw_read(ref64, read_buf)),
+        Workload("ipc_read_cold", lambda p: ipc_read(p), cold(ref64)),
+        Workload("raw_read_cold", lambda p: raw_read(p, read_buf), cold(ref64)),
+    ]}
 
     order = list(W.values())
     t_run = time.perf_counter()
     for r in range(args.warmup + args.rounds):
         for w in order if r % 2 == 0 else reversed(order):
             w.once(keep=r >= args.warmup)
-        print(
-            f"round {r + 1}/{args.warmup + args.rounds} done ({time.perf_counter() - t_run:.0f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"round {r + 1}/{args.warmup + args.rounds} done ({time.perf_counter() - t_run:.0f} s)",
+              file=sys.stderr, flush=True)
     t_run = time.perf_counter() - t_run
 
     def ratio(ours: str, base: str, count: int, bcount: int, sub: str | None = None) -> float:
@@ -576,102 +537,68 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
 
     mb = nbytes / 1e6
     print("# shardstream durability report\n")
-    print(
-        f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); load average at end: "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
-    )
+    print(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); load average at end: "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     end_source = git_state()
     changed = "" if end_source == source else f" (**changed during the run**: now {end_source})"
     print(f"- Versions: {versions()}; source: {source}{changed}")
-    print(
-        f"- Scratch directory: {scratch} (filesystem of `--dir`; {shutil.disk_usage(scratch).free / 1e9:.0f} GB free)"
-    )
-    print(
-        f"- Records: {n:,} (keys {data.KEY_MIN_CHARS}-{data.KEY_MAX_CHARS} chars, {data.PAYLOAD_BYTES}-byte payloads: "
-        f"{rec.nbytes / 1e6:.0f} MB of user data), 4 shards; stored as {mb:.1f} MB of Arrow IPC segments "
-        f"(65,536-row batches; {sync_nbytes / 1e6:.1f} MB when written by sync puts of {BATCH:,}). "
-        f"MB/s below are of those {mb:.0f} MB."
-    )
+    print(f"- Scratch directory: {scratch} (filesystem of `--dir`; {shutil.disk_usage(scratch).free / 1e9:.0f} GB free)")
+    print(f"- Records: {n:,} (keys {data.KEY_MIN_CHARS}-{data.KEY_MAX_CHARS} chars, {data.PAYLOAD_BYTES}-byte payloads: "
+          f"{rec.nbytes / 1e6:.0f} MB of user data), 4 shards; stored as {mb:.1f} MB of Arrow IPC segments "
+          f"(65,536-row batches; {sync_nbytes / 1e6:.1f} MB when written by sync puts of {BATCH:,}). "
+          f"MB/s below are of those {mb:.0f} MB.")
     print(f"- put_record workloads: {npr:,} records; sync with {PUTRECORDS_BATCH}-record puts: {n500:,} records")
-    print(
-        f"- Rounds: {args.rounds} timed (+{args.warmup} warm-up), all workloads interleaved per round (order "
-        f"reversed every other round), gc disabled while timing; setup {t_setup:.1f} s, timing {t_run:.1f} s"
-    )
+    print(f"- Rounds: {args.rounds} timed (+{args.warmup} warm-up), all workloads interleaved per round (order "
+          f"reversed every other round), gc disabled while timing; setup {t_setup:.1f} s, timing {t_run:.1f} s")
     print()
 
     # -- table 1: ingest
     print(f"## Ingest: put_batch of {n:,} records, timed to the end of `engine.close()` (all on disk, synced)\n")
-    print(
-        "| Workload | Median | Records/s | MB/s | × pyarrow IPC writer | × raw write | × pyarrow IPC, fsync per put |"
-    )
+    print("| Workload | Median | Records/s | MB/s | × pyarrow IPC writer | × raw write | × pyarrow IPC, fsync per put |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     ingest = [
         ("in-memory engine, puts of 10,000 (no data_dir)", "memory_put_10k", n, None),
         ("durable **sync**, puts of 10,000", "sync_put_10k", n, "arrow_ipc_fsync_per_put_10k"),
         ("durable **interval** (200 ms), puts of 10,000", "interval_put_10k", n, None),
         ("durable **none**, puts of 10,000", "none_put_10k", n, None),
-        (
-            f"durable **interval**, puts of 10,000, sustained: the records {ns // n}× back to back ({ns:,} records)",
-            "interval_put_10k_sustained",
-            ns,
-            None,
-        ),
+        (f"durable **interval**, puts of 10,000, sustained: the records {ns // n}× back to back ({ns:,} records)",
+         "interval_put_10k_sustained", ns, None),
         ("in-memory engine, puts of 500", "memory_put_500", n, None),
         ("durable **interval**, puts of 500", "interval_put_500", n, None),
         ("durable **none**, puts of 500", "none_put_500", n, None),
         (f"durable **sync**, puts of 500 ({n500:,} records)", "sync_put_500", n500, "arrow_ipc_fsync_per_put_500"),
         ("baseline: pyarrow IPC writer, 65,536-row batches, + fsync", "arrow_ipc_write_64k", n, None),
-        (
-            "baseline: pyarrow IPC writer, the sync batches, fsync per put of 10,000",
-            "arrow_ipc_fsync_per_put_10k",
-            n,
-            None,
-        ),
-        (
-            f"baseline: pyarrow IPC writer, the sync batches, fsync per put of 500 ({n500:,} records)",
-            "arrow_ipc_fsync_per_put_500",
-            n500,
-            None,
-        ),
+        ("baseline: pyarrow IPC writer, the sync batches, fsync per put of 10,000", "arrow_ipc_fsync_per_put_10k",
+         n, None),
+        (f"baseline: pyarrow IPC writer, the sync batches, fsync per put of 500 ({n500:,} records)",
+         "arrow_ipc_fsync_per_put_500", n500, None),
         ("baseline: raw sequential write of the same bytes + fsync", "raw_write", n, None),
     ]
     for label, name, count, per_put in ingest:
         w = W[name]
         byts = nbytes * count / n
         like = f"{ratio(name, per_put, count, n if per_put.endswith('10k') else n500):.2f}×" if per_put else ""
-        print(
-            f"| {label} | {fmt_time(w.median)} | {fmt_rate(count / w.median)} | {byts / w.median / 1e6:,.0f} | "
-            f"{ratio(name, 'arrow_ipc_write_64k', count, n):.2f}× | {ratio(name, 'raw_write', count, n):.2f}× | "
-            f"{like} |"
-        )
+        print(f"| {label} | {fmt_time(w.median)} | {fmt_rate(count / w.median)} | {byts / w.median / 1e6:,.0f} | "
+              f"{ratio(name, 'arrow_ipc_write_64k', count, n):.2f}× | {ratio(name, 'raw_write', count, n):.2f}× | "
+              f"{like} |")
     print()
-    print(
-        "× = median over rounds of (this row's records/s ÷ the baseline's records/s) within the same round; "
-        "< 1 is slower than the baseline.  The last column pairs each sync row with the Arrow writer that "
-        "writes the same per-put batches and fsyncs each shard file after every put."
-    )
+    print("× = median over rounds of (this row's records/s ÷ the baseline's records/s) within the same round; "
+          "< 1 is slower than the baseline.  The last column pairs each sync row with the Arrow writer that "
+          "writes the same per-put batches and fsyncs each shard file after every put.")
     print()
-    print(
-        "Put-only time (`put_batch` calls returned, before `close()`) and the close, for the background-writer "
-        "policies:\n"
-    )
+    print("Put-only time (`put_batch` calls returned, before `close()`) and the close, for the background-writer "
+          "policies:\n")
     print("| Workload | put-only median | close median | put-only records/s | put-only × in-memory put |")
     print("|---|---:|---:|---:|---:|")
-    for name, mem, count in (
-        ("interval_put_10k", "memory_put_10k", n),
-        ("none_put_10k", "memory_put_10k", n),
-        ("interval_put_10k_sustained", "memory_put_10k", ns),
-        ("interval_put_500", "memory_put_500", n),
-        ("none_put_500", "memory_put_500", n),
-        ("sync_put_10k", "memory_put_10k", n),
-    ):
+    for name, mem, count in (("interval_put_10k", "memory_put_10k", n), ("none_put_10k", "memory_put_10k", n),
+                             ("interval_put_10k_sustained", "memory_put_10k", ns),
+                             ("interval_put_500", "memory_put_500", n), ("none_put_500", "memory_put_500", n),
+                             ("sync_put_10k", "memory_put_10k", n)):
         w = W[name]
         put = statistics.median(w.extra["put"])
         close = statistics.median(t - p for t, p in zip(w.times, w.extra["put"]))
-        print(
-            f"| {name} | {fmt_time(put)} | {fmt_time(close)} | {fmt_rate(count / put)} | "
-            f"{ratio(name, mem, count, n, sub='put'):.2f}× |"
-        )
+        print(f"| {name} | {fmt_time(put)} | {fmt_time(close)} | {fmt_rate(count / put)} | "
+              f"{ratio(name, mem, count, n, sub='put'):.2f}× |")
     print()
 
     # -- table 2: put_record
@@ -686,11 +613,9 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
         ("in-memory engine, 1 thread", "memory_put_record_1t"),
     ):
         w = W[name]
-        print(
-            f"| {label} | {fmt_time(w.median)} | {fmt_rate(npr / w.median)} | "
-            f"{ratio(name, 'write_fsync_per_record', npr, npr):.2f}× | "
-            f"{ratio(name, 'sync_put_record_1t', npr, npr):.2f}× |"
-        )
+        print(f"| {label} | {fmt_time(w.median)} | {fmt_rate(npr / w.median)} | "
+              f"{ratio(name, 'write_fsync_per_record', npr, npr):.2f}× | "
+              f"{ratio(name, 'sync_put_record_1t', npr, npr):.2f}× |")
     print()
 
     # -- table 3: recovery
@@ -700,12 +625,8 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
     hot = ("ipc_read", "ipc_read_crc", "raw_read")
     recovery = [
         ("`Engine(data_dir)` after a clean close", "reopen_clean", nbytes, hot),
-        (
-            "`Engine(data_dir)` after a clean close, page cache cold",
-            "reopen_clean_cold",
-            nbytes,
-            ("ipc_read_cold", None, "raw_read_cold"),
-        ),
+        ("`Engine(data_dir)` after a clean close, page cache cold", "reopen_clean_cold", nbytes,
+         ("ipc_read_cold", None, "raw_read_cold")),
         ("`Engine(data_dir)` after `engine._crash()`", "reopen_after_crash", nbytes, hot),
         ("`read_table()` of all shards right after a reopen", "read_table_after_reopen", nbytes, hot),
         (f"`Engine(data_dir)`, directory written by sync puts of {BATCH:,}", "reopen_clean_sync_dir", sync_nbytes, hot),
@@ -713,42 +634,28 @@ def run_report(args, n: int, npr: int, n500: int, ns: int, scratch: Path) -> int
         ("baseline: `pa.ipc.open_stream(OSFile).read_all()` of the segments", "ipc_read", nbytes, hot),
         ("baseline: the same + `zlib.crc32` of every buffer", "ipc_read_crc", nbytes, hot),
         ("baseline: raw sequential read of the segment files", "raw_read", nbytes, hot),
-        (
-            "baseline: pyarrow IPC read, page cache cold",
-            "ipc_read_cold",
-            nbytes,
-            ("ipc_read_cold", None, "raw_read_cold"),
-        ),
-        (
-            "baseline: raw sequential read, page cache cold",
-            "raw_read_cold",
-            nbytes,
-            ("ipc_read_cold", None, "raw_read_cold"),
-        ),
+        ("baseline: pyarrow IPC read, page cache cold", "ipc_read_cold", nbytes,
+         ("ipc_read_cold", None, "raw_read_cold")),
+        ("baseline: raw sequential read, page cache cold", "raw_read_cold", nbytes,
+         ("ipc_read_cold", None, "raw_read_cold")),
     ]
     for label, name, byts, bases in recovery:
         w = W[name]
         cells = ["" if b is None else f"{ratio(name, b, n, n):.2f}×" for b in bases]
-        print(
-            f"| {label} | {fmt_time(w.median)} | {fmt_rate(n / w.median)} | {byts / w.median / 1e6:,.0f} | "
-            f"{' | '.join(cells)} |"
-        )
+        print(f"| {label} | {fmt_time(w.median)} | {fmt_rate(n / w.median)} | {byts / w.median / 1e6:,.0f} | "
+              f"{' | '.join(cells)} |")
     print()
-    print(
-        "Cold: the segment files are evicted from the page cache (`posix_fadvise(POSIX_FADV_DONTNEED)`) in "
-        "the setup, so the read comes from the disk, as after a reboot; the other rows read hot files, as "
-        "after a process restart."
-    )
+    print("Cold: the segment files are evicted from the page cache (`posix_fadvise(POSIX_FADV_DONTNEED)`) in "
+          "the setup, so the read comes from the disk, as after a reboot; the other rows read hot files, as "
+          "after a process restart.")
     print()
     print("Spread of each workload's rounds (min/median – max/median):")
     print()
     print("| Workload | Rounds (s) | Spread |")
     print("|---|---|---:|")
     for w in W.values():
-        print(
-            f"| {w.name} | {', '.join(f'{t:.4f}' for t in w.times)} | "
-            f"{min(w.times) / w.median:.2f}–{max(w.times) / w.median:.2f} |"
-        )
+        print(f"| {w.name} | {', '.join(f'{t:.4f}' for t in w.times)} | "
+              f"{min(w.times) / w.median:.2f}–{max(w.times) / w.median:.2f} |")
     return 0
 
 

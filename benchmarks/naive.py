@@ -85,15 +85,13 @@ class NaiveStream:
         for s, records in self.shards.items():
             shard_id = self.shard_ids[s]
             for seq, key, payload, ts in records:
-                add(
-                    {
-                        "shard_id": shard_id,
-                        "sequence_number": str(seq),
-                        "partition_key": key,
-                        "data": payload,
-                        "approximate_arrival_timestamp": ts,
-                    }
-                )
+                add({
+                    "shard_id": shard_id,
+                    "sequence_number": str(seq),
+                    "partition_key": key,
+                    "data": payload,
+                    "approximate_arrival_timestamp": ts,
+                })
         return pa.Table.from_pylist(rows, schema=RECORD_SCHEMA)
 
 

@@ -113,12 +113,8 @@ def cpu_flags() -> set:
 
 
 def versions() -> str:
-    parts = [
-        f"Python {platform.python_version()}",
-        f"shardstream {shardstream.__version__}",
-        f"numpy {np.__version__}",
-        f"pyarrow {pa.__version__}",
-    ]
+    parts = [f"Python {platform.python_version()}", f"shardstream {shardstream.__version__}",
+             f"numpy {np.__version__}", f"pyarrow {pa.__version__}"]
     try:
         import pandas as pd
 
@@ -173,9 +169,8 @@ def main(argv=None) -> int:
     record_stream = data.new_stream("report-put-record")
     for _ in range(2):
         put_each(record_stream.put_record, pr.keys, pr.data)
-    read_stream = data.filled_stream(
-        "report-read", rec, shard_capacity_bytes=max(data.SHARD_CAPACITY_BYTES, 2 * n * 200 // data.SHARD_COUNT)
-    )
+    read_stream = data.filled_stream("report-read", rec, shard_capacity_bytes=max(
+        data.SHARD_CAPACITY_BYTES, 2 * n * 200 // data.SHARD_COUNT))
     table = read_stream.read_table()
     nbytes = table.nbytes
     memcpy_src = np.ones(nbytes, dtype=np.uint8)
@@ -189,8 +184,7 @@ def main(argv=None) -> int:
 
     def filled_for_reshard():
         stream = shardstream.Engine(shard_limit=None).create_stream(
-            "report-reshard", data.SHARD_COUNT, shard_capacity_bytes=512 << 20
-        )
+            "report-reshard", data.SHARD_COUNT, shard_capacity_bytes=512 << 20)
         stream.put_batch(rec.keys, rec.data)
         return stream
 
@@ -199,28 +193,25 @@ def main(argv=None) -> int:
         stream.update_shard_count(data.SHARD_COUNT)
         return stream
 
-    W = {
-        w.name: w
-        for w in [
-            Workload("put_batch_arrow", lambda _: put_stream.put_batch(rec.keys, rec.data)),
-            Workload("put_batch_pylists", lambda _: put_stream.put_batch(py.keys, py.data)),
-            Workload("naive_put_batch", lambda s: s.put_batch(py.keys, py.data), fresh_naive),
-            Workload("hashlib_loop", lambda _: naive.hashlib_loop(py.keys)),
-            Workload("hash_keys_simd", lambda _: hash_keys(rec.keys, simd=True)),
-            Workload("hash_keys_scalar", lambda _: hash_keys(rec.keys, simd=False)),
-            Workload("route_keys", lambda _: route_keys(rec.keys, data.SHARD_COUNT)),
-            Workload("put_record", lambda _: put_each(record_stream.put_record, pr.keys, pr.data)),
-            Workload("naive_put", lambda s: put_each(s.put, pr.keys, pr.data), fresh_naive),
-            Workload("read_table_64k", lambda _: read_stream.read_table()),
-            Workload("read_table_10k", lambda _: read_stream.read_table(batch_size=10_000)),
-            Workload("memcpy_np_copy", lambda _: np.copy(memcpy_src)),
-            Workload("memcpy_reused_dst", lambda _: np.copyto(memcpy_dst, memcpy_src)),
-            Workload("naive_read_from_pylist", lambda _: naive_store.read_table()),
-            Workload("to_pandas_arrow", lambda _: shardstream.to_pandas(table)),
-            Workload("to_pandas_default", lambda _: table.to_pandas()),
-            Workload("reshard_4_8_4", reshard_4_8_4, filled_for_reshard),
-        ]
-    }
+    W = {w.name: w for w in [
+        Workload("put_batch_arrow", lambda _: put_stream.put_batch(rec.keys, rec.data)),
+        Workload("put_batch_pylists", lambda _: put_stream.put_batch(py.keys, py.data)),
+        Workload("naive_put_batch", lambda s: s.put_batch(py.keys, py.data), fresh_naive),
+        Workload("hashlib_loop", lambda _: naive.hashlib_loop(py.keys)),
+        Workload("hash_keys_simd", lambda _: hash_keys(rec.keys, simd=True)),
+        Workload("hash_keys_scalar", lambda _: hash_keys(rec.keys, simd=False)),
+        Workload("route_keys", lambda _: route_keys(rec.keys, data.SHARD_COUNT)),
+        Workload("put_record", lambda _: put_each(record_stream.put_record, pr.keys, pr.data)),
+        Workload("naive_put", lambda s: put_each(s.put, pr.keys, pr.data), fresh_naive),
+        Workload("read_table_64k", lambda _: read_stream.read_table()),
+        Workload("read_table_10k", lambda _: read_stream.read_table(batch_size=10_000)),
+        Workload("memcpy_np_copy", lambda _: np.copy(memcpy_src)),
+        Workload("memcpy_reused_dst", lambda _: np.copyto(memcpy_dst, memcpy_src)),
+        Workload("naive_read_from_pylist", lambda _: naive_store.read_table()),
+        Workload("to_pandas_arrow", lambda _: shardstream.to_pandas(table)),
+        Workload("to_pandas_default", lambda _: table.to_pandas()),
+        Workload("reshard_4_8_4", reshard_4_8_4, filled_for_reshard),
+    ]}
 
     t_run = time.perf_counter()
     for r in range(args.warmup + args.rounds):
@@ -234,146 +225,52 @@ def main(argv=None) -> int:
     # ratio = our rate / the baseline's rate, per round (with equal counts, the
     # baseline's time over ours).
     rows = [
-        (
-            f"put_batch, Arrow arrays ({n:,} rec, 4 shards, steady state)",
-            "put_batch_arrow",
-            n,
-            "rec",
-            f"naive pure-Python put, one call per record ({npr:,} rec; rates compared)",
-            "naive_put",
-            30,
-            npr,
-        ),
-        (
-            "put_batch, Arrow arrays",
-            "put_batch_arrow",
-            n,
-            "rec",
-            "naive pure-Python put_batch (a tight loop: hoisted locals, one timestamp per batch)",
-            "naive_put_batch",
-            None,
-        ),
-        (
-            "put_batch, Arrow arrays",
-            "put_batch_arrow",
-            n,
-            "rec",
-            "`hashlib.md5(k.encode()).digest()` loop",
-            "hashlib_loop",
-            7,
-        ),
-        (
-            "put_batch, Python lists (incl. list→Arrow)",
-            "put_batch_pylists",
-            n,
-            "rec",
-            "put_batch, Arrow arrays",
-            "put_batch_arrow",
-            None,
-        ),
-        (
-            "put_batch, Python lists",
-            "put_batch_pylists",
-            n,
-            "rec",
-            "naive pure-Python put_batch",
-            "naive_put_batch",
-            None,
-        ),
-        (
-            f"hash_keys simd=True ({'AVX2' if shardstream.simd_available() else 'no AVX2'})",
-            "hash_keys_simd",
-            n,
-            "keys",
-            "hash_keys simd=False (scalar C)",
-            "hash_keys_scalar",
-            5,
-        ),
-        ("hash_keys simd=True", "hash_keys_simd", n, "keys", "`hashlib.md5` loop", "hashlib_loop", None),
-        ("route_keys (hash + 4-shard lookup)", "route_keys", n, "keys", "hash_keys simd=True", "hash_keys_simd", None),
-        (f"put_record ({npr:,} calls)", "put_record", npr, "calls", "naive pure-Python put", "naive_put", 5),
-        (
-            f"read_table, 65,536-row batches ({nbytes / 1e6:.0f} MB)",
-            "read_table_64k",
-            nbytes,
-            "GB",
-            "np.copy of table.nbytes (fresh dst)",
-            "memcpy_np_copy",
-            0.5,
-        ),
-        (
-            "read_table, 10,000-row batches",
-            "read_table_10k",
-            nbytes,
-            "GB",
-            "np.copy of table.nbytes (fresh dst)",
-            "memcpy_np_copy",
-            0.5,
-        ),
-        (
-            "read_table, 65,536-row batches",
-            "read_table_64k",
-            nbytes,
-            "GB",
-            "np.copyto into a reused buffer",
-            "memcpy_reused_dst",
-            0.5,
-        ),
-        (
-            "read_table, 10,000-row batches",
-            "read_table_10k",
-            nbytes,
-            "GB",
-            "np.copyto into a reused buffer",
-            "memcpy_reused_dst",
-            0.5,
-        ),
-        (
-            "read_table, 65,536-row batches",
-            "read_table_64k",
-            n,
-            "rec",
-            "naive read: `pa.Table.from_pylist`",
-            "naive_read_from_pylist",
-            None,
-        ),
-        (
-            "shardstream.to_pandas (Arrow-backed dtypes)",
-            "to_pandas_arrow",
-            n,
-            "rec",
-            "`table.to_pandas()` (default dtypes)",
-            "to_pandas_default",
-            None,
-        ),
-        (
-            f"update_shard_count 4→8→4 on a stream holding {n:,} records",
-            "reshard_4_8_4",
-            n,
-            "rec",
-            "put_batch of those records (records never move in a reshard)",
-            "put_batch_arrow",
-            None,
-        ),
+        (f"put_batch, Arrow arrays ({n:,} rec, 4 shards, steady state)", "put_batch_arrow", n, "rec",
+         f"naive pure-Python put, one call per record ({npr:,} rec; rates compared)", "naive_put", 30, npr),
+        ("put_batch, Arrow arrays", "put_batch_arrow", n, "rec",
+         "naive pure-Python put_batch (a tight loop: hoisted locals, one timestamp per batch)",
+         "naive_put_batch", None),
+        ("put_batch, Arrow arrays", "put_batch_arrow", n, "rec",
+         "`hashlib.md5(k.encode()).digest()` loop", "hashlib_loop", 7),
+        ("put_batch, Python lists (incl. list→Arrow)", "put_batch_pylists", n, "rec",
+         "put_batch, Arrow arrays", "put_batch_arrow", None),
+        ("put_batch, Python lists", "put_batch_pylists", n, "rec",
+         "naive pure-Python put_batch", "naive_put_batch", None),
+        (f"hash_keys simd=True ({'AVX2' if shardstream.simd_available() else 'no AVX2'})", "hash_keys_simd",
+         n, "keys", "hash_keys simd=False (scalar C)", "hash_keys_scalar", 5),
+        ("hash_keys simd=True", "hash_keys_simd", n, "keys",
+         "`hashlib.md5` loop", "hashlib_loop", None),
+        ("route_keys (hash + 4-shard lookup)", "route_keys", n, "keys",
+         "hash_keys simd=True", "hash_keys_simd", None),
+        (f"put_record ({npr:,} calls)", "put_record", npr, "calls",
+         "naive pure-Python put", "naive_put", 5),
+        (f"read_table, 65,536-row batches ({nbytes / 1e6:.0f} MB)", "read_table_64k", nbytes, "GB",
+         "np.copy of table.nbytes (fresh dst)", "memcpy_np_copy", 0.5),
+        ("read_table, 10,000-row batches", "read_table_10k", nbytes, "GB",
+         "np.copy of table.nbytes (fresh dst)", "memcpy_np_copy", 0.5),
+        ("read_table, 65,536-row batches", "read_table_64k", nbytes, "GB",
+         "np.copyto into a reused buffer", "memcpy_reused_dst", 0.5),
+        ("read_table, 10,000-row batches", "read_table_10k", nbytes, "GB",
+         "np.copyto into a reused buffer", "memcpy_reused_dst", 0.5),
+        ("read_table, 65,536-row batches", "read_table_64k", n, "rec",
+         "naive read: `pa.Table.from_pylist`", "naive_read_from_pylist", None),
+        ("shardstream.to_pandas (Arrow-backed dtypes)", "to_pandas_arrow", n, "rec",
+         "`table.to_pandas()` (default dtypes)", "to_pandas_default", None),
+        (f"update_shard_count 4→8→4 on a stream holding {n:,} records", "reshard_4_8_4", n, "rec",
+         "put_batch of those records (records never move in a reshard)", "put_batch_arrow", None),
     ]
 
     flags = cpu_flags()
     print("# shardstream benchmark report\n")
-    print(
-        f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs; "
-        f"avx2={'avx2' in flags}, avx512f={'avx512f' in flags}, sha_ni={'sha_ni' in flags})"
-    )
+    print(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs; "
+          f"avx2={'avx2' in flags}, avx512f={'avx512f' in flags}, sha_ni={'sha_ni' in flags})")
     print(f"- AVX2 MD5 kernel active: {shardstream.simd_available()}")
     print(f"- Versions: {versions()}")
     print(f"- Load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(
-        f"- Records: {n:,} (keys {data.KEY_MIN_CHARS}-{data.KEY_MAX_CHARS} chars, {data.PAYLOAD_BYTES}-byte "
-        f"payloads, seed {data.SEED:#x}); per-record workloads: {npr:,}"
-    )
-    print(
-        f"- Rounds: {args.rounds} timed (+{args.warmup} warm-up), all workloads interleaved per round, "
-        f"gc disabled while timing; setup {t_setup:.1f} s, timing {t_run:.1f} s"
-    )
+    print(f"- Records: {n:,} (keys {data.KEY_MIN_CHARS}-{data.KEY_MAX_CHARS} chars, {data.PAYLOAD_BYTES}-byte "
+          f"payloads, seed {data.SEED:#x}); per-record workloads: {npr:,}")
+    print(f"- Rounds: {args.rounds} timed (+{args.warmup} warm-up), all workloads interleaved per round, "
+          f"gc disabled while timing; setup {t_setup:.1f} s, timing {t_run:.1f} s")
     print()
     print("| Workload | Median | Rate | Baseline | Baseline median | Baseline rate | Ratio | Target | Met |")
     print("|---|---:|---:|---|---:|---:|---:|---:|:---:|")
@@ -383,22 +280,16 @@ def main(argv=None) -> int:
         ratio = statistics.median((b / bcount) / (o / count) for b, o in zip(wb.times, wo.times))
         met = "" if target is None else ("yes" if ratio >= target else "**NO**")
         tgt = "" if target is None else f"≥ {target:g}×"
-        print(
-            f"| {label} | {fmt_time(wo.median)} | {fmt_rate(count, wo.median, unit)} | {blabel} | "
-            f"{fmt_time(wb.median)} | {fmt_rate(bcount, wb.median, unit)} | {ratio:.2f}× | {tgt} | {met} |"
-        )
+        print(f"| {label} | {fmt_time(wo.median)} | {fmt_rate(count, wo.median, unit)} | {blabel} | "
+              f"{fmt_time(wb.median)} | {fmt_rate(bcount, wb.median, unit)} | {ratio:.2f}× | {tgt} | {met} |")
     print()
-    print(
-        "Ratio = median over rounds of (baseline time / workload time) within the same round (for the "
-        "GB/s rows that equals our GB/s divided by the baseline's, the bytes being the same)."
-    )
+    print("Ratio = median over rounds of (baseline time / workload time) within the same round (for the "
+          "GB/s rows that equals our GB/s divided by the baseline's, the bytes being the same).")
     print()
-    print(
-        "`np.copy` allocates its destination: numpy asks for transparent huge pages on large arrays and, "
-        "with THP defrag set to `madvise`, the kernel may compact memory synchronously first, so that "
-        "baseline swings with the process's memory state (from ~10 GB/s down to under 1 GB/s). "
-        "`np.copyto` into a reused buffer is the stable memcpy floor."
-    )
+    print("`np.copy` allocates its destination: numpy asks for transparent huge pages on large arrays and, "
+          "with THP defrag set to `madvise`, the kernel may compact memory synchronously first, so that "
+          "baseline swings with the process's memory state (from ~10 GB/s down to under 1 GB/s). "
+          "`np.copyto` into a reused buffer is the stable memcpy floor.")
     print()
     print("Spread of each workload's rounds (min/median – max/median):")
     print()
