@@ -373,8 +373,21 @@ def _parse(buf: bytes, end: int) -> list[tuple[str, str | None, bytes]]:
     keys: list[str] = []
     hash_keys: list[str] = []
     records: list[tuple[int, int | None, bytes]] = []
+    append = records.append
     pos = len(MAGIC)
     while pos < end:
+        tag = buf[pos]
+        if tag == 0x1A and buf[pos + 1] < 0x80:  # a Record under 128 bytes
+            stop = pos + 2 + buf[pos + 1]
+            if stop > end:
+                raise ValueError("field past the end")
+            # the common layout: key index < 128, no hash key, data < 128 bytes
+            if buf[pos + 2] == 0x08 and buf[pos + 3] < 0x80 and buf[pos + 4] == 0x1A and pos + 6 + buf[pos + 5] == stop:
+                append((buf[pos + 3], None, buf[pos + 6 : stop]))
+            else:
+                append(_parse_record(buf, pos + 2, stop))
+            pos = stop
+            continue
         tag, pos = _read_varint(buf, pos)
         field, wire_type = tag >> 3, tag & 7
         if wire_type != 2:

@@ -38,6 +38,7 @@ from .errors import (
 )
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
+from .unpack import USER_RECORD_SCHEMA, unpack_batch
 
 __all__ = ["RemoteEngine", "RemoteStream", "connect"]
 
@@ -553,14 +554,21 @@ class RemoteStream:
         """As :meth:`~shardstream.Stream.get_records` (``shard_iterator``, ``limit``, ``dry_run``), over HTTP."""
         return self._engine.get_records(shard_iterator, limit, dry_run=dry_run)
 
-    def get_record_batch(self, shard_iterator, limit=None) -> dict:
-        """As :meth:`~shardstream.Stream.get_record_batch` (``shard_iterator``, ``limit``), over HTTP."""
+    def get_record_batch(self, shard_iterator, limit=None, *, deaggregate=True) -> dict:
+        """As :meth:`~shardstream.Stream.get_record_batch` (``shard_iterator``, ``limit``, ``deaggregate``)."""
         page = self.get_records(shard_iterator, limit)
         shard_id = _shard_of(page)
-        return {**page, "Records": _to_batch(page["Records"], shard_id)}
+        batch = _to_batch(page["Records"], shard_id)
+        return {**page, "Records": unpack_batch(batch) if deaggregate else batch}
 
     def iter_batches(
-        self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = 10_000
+        self,
+        shard_ids=None,
+        iterator_type="TRIM_HORIZON",
+        timestamp=None,
+        batch_size: int = 10_000,
+        *,
+        deaggregate=True,
     ) -> RecordBatchStream:
         """Every shard's records (parents first) up to the tip at the time of reading, as Arrow batches.
 
@@ -574,6 +582,9 @@ class RemoteStream:
             For ``AT_TIMESTAMP``.
         batch_size : int
             Most records per GetRecords call (and so per batch), at most 10,000.
+        deaggregate : bool
+            As for :meth:`Stream.iter_batches <shardstream.Stream.iter_batches>`: user records
+            (USER_RECORD_SCHEMA) by default, the records as stored with False.
 
         Returns
         -------
@@ -587,20 +598,33 @@ class RemoteStream:
                 while it:
                     page = self.get_records(it, min(batch_size, 10_000))
                     if page["Records"]:
-                        yield _to_batch(page["Records"], shard_id)
+                        batch = _to_batch(page["Records"], shard_id)
+                        yield unpack_batch(batch) if deaggregate else batch
                     elif page.get("MillisBehindLatest", 0) == 0:
                         break  # caught up with this shard
                     it = page.get("NextShardIterator")
 
-        return RecordBatchStream(batches)
+        return RecordBatchStream(batches, USER_RECORD_SCHEMA if deaggregate else RECORD_SCHEMA)
 
-    def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None) -> pa.Table:
-        """As :meth:`~shardstream.Stream.read_table` (``shard_ids``, ``iterator_type``, ``timestamp``), over HTTP."""
-        return self.iter_batches(shard_ids, iterator_type, timestamp).read_all()
+    def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, *, deaggregate=True) -> pa.Table:
+        """As :meth:`~shardstream.Stream.read_table`, over HTTP.
 
-    def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None):
-        """As :meth:`~shardstream.Stream.read_pandas` (``shard_ids``, ``iterator_type``, ``timestamp``), over HTTP."""
-        return to_pandas(self.read_table(shard_ids, iterator_type, timestamp))
+        Parameters
+        ----------
+        shard_ids, iterator_type, timestamp, deaggregate
+            As for :meth:`iter_batches`.
+        """
+        return self.iter_batches(shard_ids, iterator_type, timestamp, deaggregate=deaggregate).read_all()
+
+    def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, *, deaggregate=True):
+        """As :meth:`~shardstream.Stream.read_pandas`, over HTTP.
+
+        Parameters
+        ----------
+        shard_ids, iterator_type, timestamp, deaggregate
+            As for :meth:`iter_batches`.
+        """
+        return to_pandas(self.read_table(shard_ids, iterator_type, timestamp, deaggregate=deaggregate))
 
     # -- control plane on this stream -------------------------------------------------------
 
