@@ -11,7 +11,7 @@ Each record is one JSON object a line: ``shard_id``, ``sequence_number``
 (and ``sub_sequence_number`` for a record that came out of a KPL aggregate),
 ``partition_key``, ``arrival`` (ISO 8601) and ``data`` (the payload as text
 when it is UTF-8, else ``data_base64``).  Compressed and aggregated records
-are unpacked when :mod:`shardstream.unpack` is there.
+are unpacked (:func:`shardstream.unpack.unpack_records`): one line per user record.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import click
 
 from .errors import ExpiredIteratorException
 from .stream_cli import engine_at, url_option
+from .unpack import unpack_records
 
 __all__ = ["StreamTail", "parse_start", "record_line", "tail"]
 
@@ -68,15 +69,6 @@ def parse_start(value: str) -> tuple[str, _dt.datetime | None]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
     return "AT_TIMESTAMP", when
-
-
-def _unpacker():
-    """``shardstream.unpack.unpack_records`` when that module exists, else None (records as stored)."""
-    try:
-        from .unpack import unpack_records
-    except ImportError:
-        return None
-    return unpack_records
 
 
 class StreamTail:
@@ -237,7 +229,6 @@ def record_line(shard_id: str, record: dict) -> str:
 def tail(name, start, follow, count, poll_interval, url):
     """Print the records of stream NAME as JSON lines, shard by shard across reshards."""
     kind, timestamp = parse_start(start)
-    unpack = _unpacker()
     printed = 0
     if count == 0:
         return
@@ -247,7 +238,7 @@ def tail(name, start, follow, count, poll_interval, url):
         reader = StreamTail(stream, kind, timestamp, poll_interval)
         try:
             for shard_id, record in reader.records(follow=follow):
-                for user_record in unpack([record]) if unpack is not None else (record,):
+                for user_record in unpack_records([record]):
                     click.echo(record_line(shard_id, user_record))
                     printed += 1
                     if count is not None and printed >= count:

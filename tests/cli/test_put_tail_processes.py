@@ -34,26 +34,30 @@ def test_put_from_stdin_then_tail_piped_into_put(server):
     assert out == b"" and err.decode().strip() == "sent 300 records to source"
     assert source.read_table().num_rows == 300
 
-    # tail | put: the records of one stream into another, keyed by the same field of each line
-    tail = shardstream("tail", "source", url=server.url)
-    extract = subprocess.Popen(
-        [sys.executable, "-c", "import sys, json\nfor l in sys.stdin: print(json.loads(l)['data'], flush=True)"],
-        stdin=tail.stdout,
-        stdout=subprocess.PIPE,
+    # tail | put, a real shell pipeline: each tail line (JSON) becomes a record of the copy, keyed as before
+    pipeline = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "set -o pipefail; python -m shardstream tail source | python -m shardstream put copy --key-field partition_key",
+        ],
+        env={
+            **os.environ,
+            "SHARDSTREAM_URL": server.url,
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+        },
+        capture_output=True,
+        timeout=60,
     )
-    tail.stdout.close()
-    put = shardstream("put", "copy", "-", "--key-field", "user", url=server.url, stdin=extract.stdout)
-    extract.stdout.close()
-    _, err = put.communicate(timeout=60)
-    assert put.returncode == 0, err.decode()
-    assert tail.wait(timeout=30) == 0 and extract.wait(timeout=30) == 0
-    copied = copy.read_table().to_pylist()
-    assert sorted(json.loads(r["data"])["n"] for r in copied) == list(range(300))
+    assert pipeline.returncode == 0, pipeline.stderr.decode()
+    assert pipeline.stderr.decode().strip() == "sent 300 records to copy"
+    copied = [{**row, "line": json.loads(row["data"])} for row in copy.read_table().to_pylist()]
+    assert sorted(json.loads(r["line"]["data"])["n"] for r in copied) == list(range(300))
     # per user, the order of the source survives (the key routes a user to one shard, read in order)
     by_user: dict[str, list[int]] = {}
     for row in sorted(copied, key=lambda r: (r["shard_id"], int(r["sequence_number"]))):
-        doc = json.loads(row["data"])
-        assert row["partition_key"] == doc["user"]
+        doc = json.loads(row["line"]["data"])
+        assert row["partition_key"] == row["line"]["partition_key"] == doc["user"]
         by_user.setdefault(doc["user"], []).append(doc["n"])
     assert all(ns == sorted(ns) for ns in by_user.values())
 
@@ -79,7 +83,7 @@ def test_put_a_file_with_aggregation_and_compression(server, tmp_path):
     put = shardstream("put", "packed", str(path), "-k", "k", "--aggregate", "--compression", "zstd", url=server.url)
     _, err = put.communicate(timeout=60)
     assert put.returncode == 0, err.decode()
-    assert 0 < stream.read_table().num_rows < 1000  # aggregated into fewer Kinesis records
+    assert 0 < stream.read_table(deaggregate=False).num_rows < 1000  # aggregated into fewer Kinesis records
     tail = shardstream("tail", "packed", url=server.url)
     out, err = tail.communicate(timeout=60)
     assert tail.returncode == 0, err.decode()
