@@ -20,9 +20,8 @@ def server():
 
 def shardstream(*args, url, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "SHARDSTREAM_URL": url}
-    return subprocess.Popen(
-        [sys.executable, "-m", "shardstream", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
-    )
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
+    return subprocess.Popen([sys.executable, "-m", "shardstream", *args], env=env, **pipes)
 
 
 def test_put_from_stdin_then_tail_piped_into_put(server):
@@ -90,3 +89,30 @@ def test_put_a_file_with_aggregation_and_compression(server, tmp_path):
     records = [json.loads(line) for line in out.decode().splitlines()]
     assert [r["data"] for r in records] == [f"line {i}" for i in range(1000)]
     assert [r["sub_sequence_number"] for r in records[:3]] == [0, 1, 2]
+
+
+def test_put_shows_a_progress_bar_only_on_a_terminal(server, tmp_path):
+    import pty
+
+    stream = server.engine.create_stream("bar", 1)
+    path = tmp_path / "in.txt"
+    path.write_text("".join(f"{i}\n" for i in range(200)))
+    leader, follower = pty.openpty()
+    try:
+        put = shardstream("put", "bar", str(path), url=server.url, stderr=follower)
+        os.close(follower)
+        put.stdout.close()
+        assert put.wait(timeout=60) == 0
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed, all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert b"put bar" in shown and b"100%" in shown and b"sent 200 records to bar" in shown
+    assert stream.read_table().num_rows == 200

@@ -155,3 +155,21 @@ def test_tail_reads_children_after_their_parents(server, engine):
     ]
     # from LATEST the closed parents are skipped: nothing until something new arrives
     assert cli(server, "tail", "r", "--from", "latest").stdout == ""
+
+
+def test_put_keys_and_its_errors(server, engine):
+    stream = engine.create_stream("p", 2)
+    keyed = cli(server, "put", "p", "--partition-key", "fixed", input="a\nb\r\n\nc")
+    assert keyed.exit_code == 0, keyed.output
+    assert keyed.stdout == "" and keyed.stderr == "sent 4 records to p\n"
+    rows = stream.read_table().to_pylist()
+    assert sorted(r["data"] for r in rows) == [b"", b"a", b"b", b"c"]  # line endings dropped, empty lines kept
+    assert {r["partition_key"] for r in rows} == {"fixed"}
+
+    bad = cli(server, "put", "p", "--key-field", "user", input='{"user": "u1"}\nnot json\n{"user": "u3"}\n')
+    assert bad.exit_code == 1
+    assert bad.stderr.splitlines()[-1] == "Error: line 2: not a JSON object with a 'user' field"
+    assert stream.read_table().num_rows == 5  # the line before the bad one was sent, nothing after it
+
+    both = cli(server, "put", "p", "-k", "x", "--key-field", "user", input="")
+    assert both.exit_code == 2 and "not both" in both.stderr
