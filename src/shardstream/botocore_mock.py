@@ -36,7 +36,6 @@ import threading
 from urllib.parse import urlsplit
 
 from .engine import Engine
-from .server.local import LocalDispatcher
 
 __all__ = ["MockKinesis", "answer", "install", "mock_kinesis"]
 
@@ -145,7 +144,7 @@ class MockKinesis:
         self._engine_arg = engine
         self.region = region
         self._dispatcher_kwargs = dispatcher_kwargs
-        self._dispatcher: LocalDispatcher | None = None
+        self._dispatcher = None  # a server.local.LocalDispatcher while active
         self._restore_environment: dict[str, str | None] = {}
 
     @property
@@ -165,6 +164,8 @@ class MockKinesis:
         RuntimeError
             Already active (a mock object activates once at a time; make another for nesting).
         """
+        from .server.local import LocalDispatcher  # the server's dependencies, only once a mock starts
+
         install()
         engine = self._engine_arg if self._engine_arg is not None else Engine(region=self.region)
         dispatcher = LocalDispatcher(engine, **self._dispatcher_kwargs)
