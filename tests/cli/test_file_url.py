@@ -23,7 +23,9 @@ def test_commands_on_a_data_directory(tmp_path):
 
     assert cli("create", "events", "--shards", "2", "--wait").stdout.startswith("created stream events: 2 shards")
     assert cli("list").stdout.split() == ["events"]
-    cli("put", "events", "--key-field", "id", input="".join(json.dumps({"id": i % 5, "n": i}) + "\n" for i in range(50)))
+    cli(
+        "put", "events", "--key-field", "id", input="".join(json.dumps({"id": i % 5, "n": i}) + "\n" for i in range(50))
+    )
     assert json.loads(cli("describe", "events").stdout)["OpenShardCount"] == 2
 
     # a new process reads what the others wrote: the records are on disk
