@@ -255,3 +255,16 @@ def test_durable_engine_requests_run_on_the_dispatchers_loop(tmp_path):
         assert engine.stream("durable").read_table().num_rows == 2
     finally:
         engine.close()
+
+
+def test_connect_aws_and_the_producer_run_against_the_mock(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL_KINESIS", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_kinesis(region="eu-west-1") as engine:
+        remote = shardstream.connect("aws://eu-west-1")  # a botocore client for real Kinesis: answered in process
+        stream = remote.create_stream("orders", 2)
+        with shardstream.Producer(stream, linger_ms=1, aggregate=True) as producer:
+            futures = [producer.send(f"order {i}".encode(), partition_key=f"c{i % 5}") for i in range(100)]
+        assert all(f.result()["SequenceNumber"] for f in futures)
+        assert engine.stream("orders").read_table().num_rows == 100  # user records, de-aggregated
+        assert engine.stream("orders").read_table(deaggregate=False).num_rows < 100
