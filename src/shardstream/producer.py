@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from concurrent.futures import Future
 
 from .producing.buffer import BufferFullError, ProducerClosedError, RecordBuffer
@@ -77,6 +78,10 @@ class Producer:
     ordered : bool
         Keep the order of records with the same partition key (and explicit hash key), retries included (see
         Notes).
+    max_in_flight : int
+        Calls out at once (1 to 64).  With more than one, a remote stream is written faster (while the
+        server works on one call the next is on its way) but calls may land in any order: records keep their
+        order only with ``ordered=True`` (a lane has at most one call out).
 
     Raises
     ------
@@ -88,17 +93,21 @@ class Producer:
     Notes
     -----
     ``partition_key=None`` gives the record a random key (32 hex digits): records spread evenly over the
-    shards and have no order between them.
+    shards and have no order between them.  A record may weigh (data plus key) up to the stream's record
+    size: an embedded stream's ``max_record_bytes``, 1 MiB for a remote one.
 
-    **Ordering.** Without ``ordered``, a record that is retried may land after records sent later.  With
-    ``ordered=True``: records of the same lane are written in ``send()`` order, where a lane is the
-    partition key with the explicit hash key (with ``aggregate=True``: the shard the record routes to when its
-    batch is made).  A call carries at most one Kinesis record per lane, and while a lane's record waits to be
-    retried, no later record of the lane is sent; once it is written (or has failed for good, its future
-    failing) the lane moves on.  So among the records of a lane that are written, the stream holds them in
-    ``send()`` order; one that failed for good is missing, not reordered.  The cost: a hot key sends one
-    record per call (use ``aggregate=True``, which sends one aggregate per shard per call).  Records whose
-    shard changes by a reshard while one of them waits to be retried may be reordered with aggregation.
+    **Ordering.** Without ``ordered``, records are written in ``send()`` order as long as nothing fails and
+    ``max_in_flight`` is 1; a record that is retried may land after records sent later, and with
+    ``max_in_flight > 1`` a call may land before an earlier one.  With ``ordered=True`` the records of a
+    *lane* are written in ``send()`` order, retries and ``max_in_flight`` notwithstanding.  A lane is the
+    partition key with the explicit hash key (with ``aggregate=True``: the shard the record routes to when
+    its batch is made).  A call carries at most one Kinesis record per lane, a lane has at most one call out
+    at a time, and while a lane's record waits to be retried no later record of the lane is sent; once it is
+    written (or has failed for good, its future failing) the lane moves on.  So the records of a lane that
+    are written are in the stream in ``send()`` order; one that failed for good is missing, not reordered.
+    The cost: a hot key sends one record per call (``aggregate=True`` sends one aggregate per shard per
+    call instead).  With aggregation, a reshard while a record waits to be retried may reorder records whose
+    shard it changed.
 
     Examples
     --------
@@ -128,12 +137,14 @@ class Producer:
         backoff_cap: float = 2.0,
         max_buffered_bytes: int = 64 * MIB,
         ordered: bool = False,
+        max_in_flight: int = 1,
     ):
         if not isinstance(linger_ms, (int, float)) or isinstance(linger_ms, bool) or not linger_ms >= 0:
             raise ValueError(f"linger_ms must be a number >= 0, not {linger_ms!r}")
         _check_int("max_batch_records", max_batch_records, 1, MAX_PUT_RECORDS)
         _check_int("max_batch_bytes", max_batch_bytes, 1, PUT_RECORDS_BYTES)
         _check_int("max_buffered_bytes", max_buffered_bytes, 1)
+        _check_int("max_in_flight", max_in_flight, 1, 64)
         policy = RetryPolicy(max_retries, retry_deadline, backoff_base, backoff_cap)
         self._target = target_for(target, engine)
         self._max_record_bytes = self._target.max_record_bytes
@@ -155,12 +166,15 @@ class Producer:
             max_batch_records=max_batch_records,
             max_batch_bytes=max_batch_bytes,
             ordered=bool(ordered),
+            max_in_flight=max_in_flight,
         )
         self._close_lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._sender.run, name=f"shardstream-producer-{self._target.name}", daemon=True
         )
         self._thread.start()
+        # a producer dropped without close(): its thread still sends what it holds, then stops
+        weakref.finalize(self, self._buffer.close)
         self.retry_policy = policy
 
     @property
@@ -207,6 +221,12 @@ class Producer:
             No room (``block=False`` or ``timeout``).
         ProducerClosedError
             After :meth:`close`.
+
+        Notes
+        -----
+        Callbacks added with ``future.add_done_callback`` run on the producer's thread, between its calls:
+        keep them short, and do not wait in them for the producer (``flush``, ``close``, or a ``send`` that
+        may block), which would wait for itself.
         """
         record = make_user_record(data, partition_key, explicit_hash_key, self._max_record_bytes)
         self._buffer.put(record, block=block, timeout=timeout)

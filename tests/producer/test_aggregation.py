@@ -26,9 +26,10 @@ def _route(stream, key: str) -> str:
     h = shardstream.hash_key(key)
     for s in stream.list_shards():
         r = s["HashKeyRange"]
-        if int(r["StartingHashKey"]) <= h <= int(r["EndingHashKey"]) and "EndingSequenceNumber" not in s[
-            "SequenceNumberRange"
-        ]:
+        if (
+            int(r["StartingHashKey"]) <= h <= int(r["EndingHashKey"])
+            and "EndingSequenceNumber" not in s["SequenceNumberRange"]
+        ):
             return s["ShardId"]
     raise AssertionError(key)
 
@@ -41,7 +42,10 @@ def test_aggregated_records_unpack_to_every_user_record_in_order(stream):
     found = {(sid, seq, sub): (key, data) for sid, seq, sub, key, data in user_records(stream)}
     assert len(found) == 2000
     for i, res in enumerate(results):
-        assert found[(res["ShardId"], res["SequenceNumber"], res["SubSequenceNumber"])] == (f"u{i % 50}", _json_record(i))
+        assert found[(res["ShardId"], res["SequenceNumber"], res["SubSequenceNumber"])] == (
+            f"u{i % 50}",
+            _json_record(i),
+        )
         assert res["ShardId"] == _route(stream, f"u{i % 50}")  # grouped by the shard the key routes to
     kinesis_records = sum(len(rs) for rs in read_back(stream).values())
     assert kinesis_records <= 40  # a handful of aggregates, not 2000 records
@@ -134,3 +138,54 @@ def test_ordered_aggregation_on_a_throttled_stream():
     for _, _, _, key, data in user_records(stream):  # in stream order per shard, sub-sequence order within
         got.setdefault(key, []).append(data)
     assert got == sent
+
+
+def test_read_table_unpacks_what_the_producer_packed(stream):
+    with Producer(stream, linger_ms=20, aggregate=True, compression="zstd") as producer:
+        futures = [producer.send(_json_record(i), f"u{i % 50}") for i in range(600)]
+    table = stream.read_table()
+    assert table.num_rows == 600
+    rows = {
+        (sid, seq, sub): (key, data)
+        for sid, seq, sub, key, data in zip(
+            table.column("shard_id").to_pylist(),
+            table.column("sequence_number").to_pylist(),
+            table.column("sub_sequence_number").to_pylist(),
+            table.column("partition_key").to_pylist(),
+            table.column("data").to_pylist(),
+        )
+    }
+    for i, f in enumerate(futures):
+        r = f.result()
+        assert rows[(r["ShardId"], r["SequenceNumber"], r["SubSequenceNumber"])] == (f"u{i % 50}", _json_record(i))
+
+
+class ThrottledListing:
+    """A real stream whose first ListShards call is refused as Kinesis refuses one (LimitExceededException)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.name = stream.name
+        self.refused = 0
+
+    def put_records(self, records):
+        return self.stream.put_records(records)
+
+    def list_shards(self, shard_filter=None):
+        if not self.refused:
+            self.refused += 1
+            raise shardstream.LimitExceededException("Rate exceeded for ListShards")
+        return self.stream.list_shards(shard_filter)
+
+
+def test_a_batch_goes_unaggregated_when_the_shards_cannot_be_listed(stream):
+    target = ThrottledListing(stream)
+    with Producer(target, linger_ms=1000, aggregate=True) as producer:
+        first = [producer.send(b"first", f"k{i}") for i in range(20)]
+        producer.flush()
+        second = [producer.send(b"second", f"k{i}") for i in range(20)]
+    assert target.refused == 1
+    assert all(f.result()["SubSequenceNumber"] == 0 for f in first)  # sent one by one
+    assert len({f.result()["SequenceNumber"] for f in first}) == 20
+    assert len({(f.result()["ShardId"], f.result()["SequenceNumber"]) for f in second}) <= 4  # aggregated again
+    assert sorted(d for *_, d in user_records(stream)) == [b"first"] * 20 + [b"second"] * 20

@@ -155,8 +155,9 @@ def test_a_record_bigger_than_the_buffer_still_goes_alone(stream):
         assert producer.send(b"x" * 1000, "k").result(timeout=5)["SequenceNumber"]
 
 
-def test_deleting_the_stream_fails_the_futures_without_hanging(engine, stream):
-    producer = Producer(stream, linger_ms=1, retry_deadline=5)
+@pytest.mark.parametrize("aggregate", [False, True])
+def test_deleting_the_stream_fails_the_futures_without_hanging(engine, stream, aggregate):
+    producer = Producer(stream, linger_ms=1, retry_deadline=5, aggregate=aggregate)
     assert producer.send(b"before", "k").result(timeout=5)
     engine.delete_stream("events")
     futures = [producer.send(b"after", f"k{i}") for i in range(50)]
@@ -227,3 +228,34 @@ def test_async_producer(stream):
     first, rest, stats = asyncio.run(main())
     assert first["SubSequenceNumber"] == 0 and len(rest) == 100
     assert stats["user_records_sent"] == 101 and stats["put_calls"] < 101
+
+
+def test_a_dropped_producer_still_sends_what_it_holds_and_its_thread_stops(stream):
+    import gc
+
+    producer = Producer(stream, linger_ms=60_000)
+    future = producer.send(b"orphan", "k")
+    (thread,) = [t for t in threading.enumerate() if t.name == "shardstream-producer-events"]
+    del producer
+    gc.collect()
+    assert future.result(timeout=5)["SequenceNumber"]
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_many_threads_send_at_once(stream):
+    with Producer(stream, linger_ms=2) as producer:
+
+        def send_some(t):
+            return [producer.send(b"%d-%d" % (t, i), f"thread-{t}") for i in range(500)]
+
+        threads, results = [], {}
+        for t in range(4):
+            threads.append(threading.Thread(target=lambda t=t: results.setdefault(t, send_some(t))))
+            threads[-1].start()
+        for thread in threads:
+            thread.join()
+    by_key = payloads_by_key(stream)
+    for t in range(4):
+        assert all(f.result()["SequenceNumber"] for f in results[t])
+        assert by_key[f"thread-{t}"] == [b"%d-%d" % (t, i) for i in range(500)]  # each thread's order kept

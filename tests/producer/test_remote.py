@@ -54,6 +54,22 @@ def test_a_shardstream_server(server):
     assert producer.stats()["put_calls"] == len(recording.calls)
 
 
+@pytest.mark.parametrize("ordered", [False, True])
+def test_several_calls_in_flight(server, ordered):
+    name = f"in-flight-{ordered}"
+    server.engine.create_stream(name, shard_count=4)
+    stream = shardstream.connect(server.url).stream(name)
+    with Producer(stream, linger_ms=2, max_in_flight=4, max_batch_records=50, ordered=ordered) as producer:
+        futures = _send_all(producer, 2000, 40 if ordered else 7)
+    assert all(f.result()["SequenceNumber"] for f in futures)
+    stored = payloads_by_key(stream)
+    expected = _sent(2000, 40 if ordered else 7)
+    if ordered:
+        assert stored == expected
+    else:
+        assert {k: sorted(v) for k, v in stored.items()} == {k: sorted(v) for k, v in expected.items()}
+
+
 def test_a_stream_name_on_a_remote_engine(server):
     server.engine.create_stream("named", shard_count=1)
     with Producer("named", engine=shardstream.connect(server.url), linger_ms=1) as producer:

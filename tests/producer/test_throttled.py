@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import wait
 
+import pytest
+
 import shardstream
 from shardstream import Producer, ThroughputLimits
 
@@ -17,11 +19,12 @@ def _check_exactly_once_in_order(stream, sent: dict[str, list[bytes]]) -> None:
     assert stored == sent  # every record once, each key's records in send order
 
 
-def test_ordered_producer_keeps_each_key_in_order_through_throttling():
+@pytest.mark.parametrize("max_in_flight", [1, 4])
+def test_ordered_producer_keeps_each_key_in_order_through_throttling(max_in_flight):
     limits = ThroughputLimits(write_records_per_s=400, write_bytes_per_s=64 * 1024)
     stream = shardstream.Engine().create_stream("throttled", shard_count=2, throughput_limits=limits)
     sent: dict[str, list[bytes]] = {}
-    with Producer(stream, linger_ms=2, ordered=True, **FAST_RETRIES) as producer:
+    with Producer(stream, linger_ms=2, ordered=True, max_in_flight=max_in_flight, **FAST_RETRIES) as producer:
         futures = []
         for i in range(1200):
             key = f"key-{i % 12}"

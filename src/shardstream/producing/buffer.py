@@ -40,7 +40,7 @@ class RecordBuffer:
     """
 
     def __init__(self, max_buffered_bytes: int, linger_s: float, batch_records: int | None, batch_bytes: int):
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._queue: deque = deque()
         self._queued_bytes = 0
         self._held_bytes = 0
@@ -48,6 +48,7 @@ class RecordBuffer:
         self._urgent = 0
         self._closed = False
         self._abandoned = False
+        self._kicked = False
         self._next_seq = 0
         self.max_buffered_bytes = max_buffered_bytes
         self.linger_s = linger_s
@@ -138,6 +139,12 @@ class RecordBuffer:
             self._closed = self._abandoned = True
             self._cond.notify_all()
 
+    def kick(self) -> None:
+        """Wake the thread from :meth:`take` now (a call it made has been answered)."""
+        with self._cond:
+            self._kicked = True
+            self._cond.notify_all()
+
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` (or :meth:`abandon`) was called."""
@@ -160,7 +167,7 @@ class RecordBuffer:
 
     # -- the background thread's side ---------------------------------------------------------
 
-    def take(self, wake_at: float | None, *, wait: bool = True) -> list | None:
+    def take(self, wake_at: float | None, *, wait: bool = True, busy: bool = False) -> list | None:
         """The queued records once a batch is due: the thread's wait.
 
         Parameters
@@ -169,19 +176,23 @@ class RecordBuffer:
             A ``time.monotonic`` time to return by even with nothing due (a retry is due then).
         wait : bool
             False: return at once (the records if a batch is due, else an empty list).
+        busy : bool
+            The thread still has calls out: never answer None, wait for :meth:`kick` instead.
 
         Returns
         -------
         list of UserRecord or None
-            The records taken (empty: woken for ``wake_at``, or nothing due with ``wait=False``); None when
-            the buffer is closed (or abandoned) and empty and there is nothing to wait for.
+            The records taken (empty: woken for ``wake_at`` or by :meth:`kick`, or nothing due with
+            ``wait=False``); None when the buffer is closed (or abandoned) and empty and there is nothing to
+            wait for.
         """
         with self._cond:
             while True:
                 queue = self._queue
-                if self._abandoned:
+                if self._abandoned and not busy:
                     return self._drain() if queue else None
                 now = time.monotonic()
+                deadline = None
                 if queue:
                     if (
                         self._closed
@@ -190,13 +201,13 @@ class RecordBuffer:
                         or self._queued_bytes >= self.batch_bytes
                         or queue[0].sent_at + self.linger_s <= now
                     ):
+                        self._kicked = False
                         return self._drain()
                     deadline = queue[0].sent_at + self.linger_s
-                elif self._closed and wake_at is None and wait:
+                elif self._closed and wake_at is None and wait and not busy:
                     return None
-                else:
-                    deadline = None
-                if not wait or (wake_at is not None and wake_at <= now):
+                if self._kicked or not wait or (wake_at is not None and wake_at <= now):
+                    self._kicked = False
                     return []
                 if wake_at is not None:
                     deadline = wake_at if deadline is None else min(deadline, wake_at)

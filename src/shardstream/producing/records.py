@@ -79,6 +79,10 @@ def make_user_record(data, partition_key, explicit_hash_key, max_record_bytes: i
     InvalidArgumentException
         Data plus key over the limit, a hash key out of range.
     """
+    if type(data) is bytes and type(partition_key) is str and explicit_hash_key is None:  # the common record
+        n = len(partition_key)
+        if 0 < n <= 256 and partition_key.isascii() and len(data) + n <= max_record_bytes:
+            return UserRecord(data, partition_key, None, len(data) + n, seq)
     if isinstance(data, str):
         data = data.encode("utf-8")
     elif type(data) is not bytes:
@@ -154,7 +158,7 @@ class KinesisRecord:
         self.members = members
         self.lane = lane
         self.seq = members[0].seq
-        self.size = len(data) + len(partition_key.encode("utf-8"))
+        self.size = len(data) + (len(partition_key) if partition_key.isascii() else len(partition_key.encode()))
         self.attempts = 0
         self.not_before = 0.0
         self.last_error: BaseException | None = None

@@ -58,15 +58,32 @@ def error_code(exc: BaseException) -> str | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Whether a call that raised ``exc`` may succeed if made again."""
+    """Whether a call that raised ``exc`` may succeed if made again.
+
+    Parameters
+    ----------
+    exc : BaseException
+        A Kinesis error (by its code), or a transport error -- also one a client wrapped (its ``__cause__``).
+
+    Returns
+    -------
+    bool
+    """
     code = error_code(exc)
-    if code is not None:
-        return code in RETRYABLE_CODES
-    if isinstance(exc, (ConnectionError, TimeoutError)):
+    if code in RETRYABLE_CODES or code in _CONNECTION_ERRORS:
         return True
-    if isinstance(exc, OSError) and not isinstance(exc, errors.KinesisError):
-        return True  # urllib's URLError and other transport failures
-    return any(cls.__name__ in _CONNECTION_ERRORS for cls in type(exc).__mro__)
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain of causes, not forever
+        if seen is None:
+            return False
+        if isinstance(seen, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(seen, OSError) and not isinstance(seen, errors.KinesisError):
+            return True  # urllib's URLError and other transport failures
+        if any(cls.__name__ in _CONNECTION_ERRORS for cls in type(seen).__mro__):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 class RetryPolicy:

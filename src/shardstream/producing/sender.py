@@ -5,13 +5,15 @@ One thread runs :meth:`Sender.run`.  It takes the queued user records from the
 (:class:`~shardstream.producing.units.UnitBuilder`), and sends them in calls of at most ``max_batch_records``
 entries and ``max_batch_bytes`` bytes (data plus keys; never more than PutRecords' 500 and 5 MiB).  A failed
 entry is retried when the :class:`~shardstream.producing.retry.RetryPolicy` allows (its backoff passed: the
-thread sends other records meanwhile), else its user records' futures fail with its last error.
+thread sends other records meanwhile), else its user records' futures fail with its last error.  Up to
+``max_in_flight`` calls are out at once (made by a small pool of threads that only wait for the answers);
+everything else -- the records, their futures, retries -- stays with the one thread.
 
 With ``ordered=True`` each Kinesis record has a lane (the shard of an aggregate; else the user record's
 partition key and explicit hash key), and:
 
-* a call carries at most one Kinesis record per lane, so a call that fails some of its entries never writes a
-  lane's later record ahead of an earlier one;
+* a call carries at most one Kinesis record per lane, and a lane has at most one call out at a time, so a
+  call that fails some of its entries never writes a lane's later record ahead of an earlier one;
 * while a lane's record waits to be retried, no later record of that lane is sent; it follows once the
   record is written or has failed for good.
 """
@@ -21,6 +23,8 @@ from __future__ import annotations
 import bisect
 import heapq
 import time
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 
 from .buffer import ProducerClosedError
 from .retry import is_retryable
@@ -29,6 +33,10 @@ __all__ = ["Sender"]
 
 #: How far into the queue an ordered call looks for records of lanes it does not carry yet.
 _ORDERED_SCAN = 5000
+
+
+def _seq_of(unit) -> int:
+    return unit.seq
 
 
 class Sender:
@@ -50,6 +58,8 @@ class Sender:
         The limits of one call.
     ordered : bool
         Keep each lane in order (see the module's documentation).
+    max_in_flight : int
+        Calls out at once (1: the thread makes each call itself).
     """
 
     def __init__(
@@ -64,6 +74,7 @@ class Sender:
         max_batch_records: int,
         max_batch_bytes: int,
         ordered: bool,
+        max_in_flight: int = 1,
     ):
         self.buffer = buffer
         self.builder = builder
@@ -78,17 +89,27 @@ class Sender:
         self._waiting: list = []  # heap of (not_before, seq, record) waiting to be retried
         self._blocked: dict = {}  # lane -> records of it waiting (ordered)
         self._done: list = []  # user records settled during the current call, released together
+        self.max_in_flight = max_in_flight
+        self._pool = None
+        self._in_flight = 0
+        self._lanes_out: Counter = Counter()  # lane -> records of it in calls out (ordered)
+        self._answers: deque = deque()  # (call, concurrent Future of target.put) answered, to settle
 
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
         """Send until the buffer is closed and nothing is held; on any crash fail what is held and stop."""
+        if self.max_in_flight > 1:
+            self._pool = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="shardstream-producer-call")
         try:
             self._loop()
         except BaseException as exc:  # a bug must not leave futures hanging forever
             self.buffer.abandon()
             self._fail_everything(exc)
             raise
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
         if self.buffer.abandoned:
             self._fail_everything(ProducerClosedError("the producer was closed before the record was sent"))
 
@@ -96,17 +117,19 @@ class Sender:
         buffer = self.buffer
         while True:
             wake_at = self._waiting[0][0] if self._waiting else None
-            records = buffer.take(wake_at)
-            if records is None or buffer.abandoned:
+            records = buffer.take(wake_at, wait=not self._answers, busy=self._in_flight > 0)
+            if records is None or (buffer.abandoned and not self._in_flight and not self._answers):
                 return
             self._ingest(records)
-            while not buffer.abandoned:
+            self._settle_answers()
+            while self._in_flight < self.max_in_flight and not buffer.abandoned:
                 self._promote_due()
                 call = self._next_call()
                 if not call:
                     break
-                self._send(call)
-                self._ingest(buffer.take(None, wait=False) or [])
+                self._start(call)
+                self._settle_answers()
+                self._ingest(buffer.take(None, wait=False, busy=True) or [])
 
     def _ingest(self, records: list) -> None:
         if not records:
@@ -126,11 +149,9 @@ class Sender:
         after = sum(u.size for u in units)
         self.stats.add(user_bytes=user_bytes, aggregated_bytes=before, compressed_bytes=after)
         queue = self._queue
-        if not queue or queue[-1].seq < units[0].seq:
-            queue.extend(units)
-        else:  # cannot happen with one thread taking records in order; kept safe
-            queue.extend(units)
-            queue.sort(key=lambda u: u.seq)
+        queue.extend(units)
+        if len(queue) > len(units) and queue[-len(units) - 1].seq > units[0].seq:
+            queue.sort(key=_seq_of)  # cannot happen with one thread taking records in order; kept safe
 
     def _promote_due(self) -> None:
         waiting = self._waiting
@@ -146,7 +167,7 @@ class Sender:
                 else:
                     del self._blocked[unit.lane]
             queue = self._queue
-            queue.insert(bisect.bisect_left([u.seq for u in queue], seq) if queue else 0, unit)
+            queue.insert(bisect.bisect_left(queue, seq, key=_seq_of), unit)
 
     def _next_call(self) -> list:
         queue = self._queue
@@ -164,6 +185,7 @@ class Sender:
             del queue[:n]
             return call
         call, keep, nbytes, used = [], [], 0, set(self._blocked)
+        used.update(self._lanes_out)
         for i, unit in enumerate(queue):
             if len(call) == max_records or i >= _ORDERED_SCAN:
                 keep.extend(queue[i:])
@@ -181,11 +203,40 @@ class Sender:
 
     # -- one call ----------------------------------------------------------------------------
 
-    def _send(self, call: list) -> None:
+    def _start(self, call: list) -> None:
+        if self.ordered:
+            self._lanes_out.update(unit.lane for unit in call)
+        self._in_flight += 1
+        if self._pool is None:
+            try:
+                answers = self.target.put(call)
+            except Exception as exc:
+                self._answered(call, None, exc)
+            else:
+                self._answered(call, answers, None)
+            return
+        future = self._pool.submit(self.target.put, call)
+        future.add_done_callback(lambda f: self._on_answer(call, f))
+
+    def _on_answer(self, call: list, future) -> None:
+        # runs on the pool's thread: hand the answer to the sender's thread and wake it
+        self._answers.append((call, future))
+        self.buffer.kick()
+
+    def _settle_answers(self) -> None:
+        answers = self._answers
+        while answers:
+            call, future = answers.popleft()
+            exc = future.exception()
+            self._answered(call, None if exc is not None else future.result(), exc)
+
+    def _answered(self, call: list, answers, exc) -> None:
+        self._in_flight -= 1
+        if self.ordered:
+            self._lanes_out.subtract(unit.lane for unit in call)
+            self._lanes_out += Counter()  # drop the lanes at zero
         put_bytes = sum(u.size for u in call)
-        try:
-            answers = self.target.put(call)
-        except Exception as exc:
+        if exc is not None:
             self.stats.add(put_calls=1, put_calls_failed=1, put_bytes=put_bytes)
             retryable = is_retryable(exc)
             for unit in call:
@@ -225,6 +276,10 @@ class Sender:
                     self._blocked[unit.lane] = self._blocked.get(unit.lane, 0) + 1
                 self.stats.add(kinesis_records_retried=1)
                 return
+        if retryable and self.buffer.abandoned:  # it would have been retried
+            closed = ProducerClosedError("the producer was closed before the record could be sent again")
+            closed.__cause__ = exc
+            exc = closed
         self.stats.add(kinesis_records_failed=1)
         self._settle_failed(unit.members, exc)
         self._done.extend(unit.members)
@@ -236,6 +291,9 @@ class Sender:
         self.stats.add(user_records_failed=len(members))
 
     def _fail_everything(self, exc: BaseException) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # calls out are answered as they were
+        self._settle_answers()
         held = [u for u in self._queue] + [entry[2] for entry in self._waiting]
         self._queue, self._waiting, self._blocked = [], [], {}
         members = [r for u in held for r in u.members]

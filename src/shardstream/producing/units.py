@@ -4,8 +4,10 @@ Aggregation groups the records of one batch by the shard their keys route to now
 else the MD5 of the partition key, looked up in a :class:`~shardstream.producing.shardmap.ShardMap`) and packs
 each group into as few aggregates as the record limit allows, in send order.  An aggregate carries its first
 user record's keys, so it lands in that shard.  A group of one record is sent as it is (no aggregate), and so
-is a record too big to be aggregated.  Compression (:func:`shardstream.compression.compress`) then applies to
-each Kinesis record; it leaves a record that would not shrink as it was.
+is a record too big to be aggregated.  When the shards cannot be listed, the batch goes unaggregated
+(except with ``ordered``, whose lanes are shards: its records fail with the listing's error).  Compression
+(:func:`shardstream.compression.compress`) then applies to each Kinesis record; it leaves a record that would
+not shrink as it was.
 """
 
 from __future__ import annotations
@@ -76,24 +78,22 @@ class UnitBuilder:
         Raises
         ------
         KinesisError
-            Listing the shards failed (aggregation only).
+            Listing the shards failed (aggregation with ``ordered`` only: otherwise the batch goes
+            unaggregated).
         """
         if self._aggregate_builder is None:
-            units, ordered = [], self.ordered
-            for r in records:
-                units.append(
-                    KinesisRecord(
-                        r.partition_key,
-                        r.explicit_hash_key,
-                        r.data,
-                        [r],
-                        (r.partition_key, r.explicit_hash_key) if ordered else None,
-                    )
-                )
-            before = sum(u.size for u in units)
+            units = self._plain(records)
         else:
-            units = self._aggregated(records)
-            before = sum(u.size for u in units)
+            try:
+                units = self._aggregated(records)
+            except Exception:
+                if self.ordered:  # a lane is a shard here: without the map, order cannot be kept
+                    raise
+                # the shards could not be listed (throttled, unreachable...): send this batch as it is; the put
+                # itself answers for a stream that is gone
+                self.shard_map.invalidate()
+                units = self._plain(records)
+        before = sum(u.size for u in units)
         if self._compress is not None:
             compress, codec = self._compress, self.codec
             for u in units:
@@ -102,6 +102,19 @@ class UnitBuilder:
                     u.size -= len(u.data) - len(data)
                     u.data = data
         return units, before
+
+    def _plain(self, records: list) -> list:
+        ordered = self.ordered
+        return [
+            KinesisRecord(
+                r.partition_key,
+                r.explicit_hash_key,
+                r.data,
+                [r],
+                (r.partition_key, r.explicit_hash_key) if ordered else None,
+            )
+            for r in records
+        ]
 
     def _aggregated(self, records: list) -> list:
         builders: dict = {}
