@@ -19,11 +19,12 @@ An aggregated record's ``Data`` is laid out as (spec section 10)::
     }
 
 The protobuf is encoded and decoded here by hand (a few varints and
-length-delimited fields), so the core install needs no ``protobuf``: on
-1000 user records of 100 bytes it is faster than the ``protobuf`` library
-(upb) at encoding and within reach at decoding, see the report of issue 13.
-The output reads back with ``aws_kinesis_agg`` and the KCL, and what they
-make reads back here.
+length-delimited fields), so the core install needs no ``protobuf``.
+Measured on 1000 user records of 100 bytes (``benchmarks/aggregation_report.py``):
+encoding ~1.3 ms (the ``protobuf`` library's upb backend ~0.85 ms,
+``aws_kinesis_agg`` ~3.2 ms), decoding ~1.4 ms (upb ~0.5 ms,
+``aws_kinesis_agg`` ~1.9 ms).  The output reads back with ``aws_kinesis_agg``
+and the KCL, and what they make reads back here.
 
 * :class:`AggregateBuilder` collects user records for one aggregate, with
   the exact Kinesis record size it would have (outer partition key + data,
@@ -425,8 +426,9 @@ def deaggregate(data) -> list[tuple[str, str | None, bytes]] | None:
     -------
     list of (str, str or None, bytes), or None
         ``(partition_key, explicit_hash_key, data)`` per user record, in
-        order (index = sub-sequence number); None: a plain record, pass it
-        through unchanged.
+        order (index = sub-sequence number; a valid aggregate of no records
+        gives an empty list, as the KCL and ``aws_kinesis_agg`` read it);
+        None: a plain record, pass it through unchanged.
 
     Examples
     --------

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shardstream
+from shardstream import throttle
 from shardstream.aggregation import MAGIC, encode_aggregate
 from shardstream.compression import compress
 from shardstream.schema import RECORD_SCHEMA
@@ -183,3 +184,11 @@ def test_remote_streams_unpack_too_and_the_server_never_does():
         assert [r["Data"] for r in remote.get_records(it)["Records"]] == [d for _, d in STORED]  # GetRecords: raw
         assert _rows(remote.get_record_batch(it)["Records"]) == _user(STORED)
         assert remote.get_record_batch(it, deaggregate=False)["Records"].num_rows == len(STORED)
+
+
+def test_a_throttled_stream_counts_records_as_stored_and_unpacks_them(stream):
+    policy = throttle.install(stream)
+    it = stream.get_shard_iterator(SHARD0, "TRIM_HORIZON")["ShardIterator"]
+    assert stream.throttle is policy
+    assert _rows(stream.get_record_batch(it)["Records"]) == _user(STORED)
+    assert stream.get_record_batch(it, deaggregate=False)["Records"].num_rows == len(STORED)
