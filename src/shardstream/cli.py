@@ -27,10 +27,16 @@ __all__ = ["COMMANDS", "main"]
 
 #: Lazily imported subcommands: name -> "module:attribute" (module relative to this package).
 COMMANDS: dict[str, str] = {
+    "create": ".stream_cli:create",
+    "delete": ".stream_cli:delete",
     "demo": ".demo:demo",
+    "describe": ".stream_cli:describe",
     "kcl": ".kcl_cli:kcl",
+    "list": ".stream_cli:list_streams",
+    "put": ".put_cli:put",
     "replay": ".replay_cli:replay",
     "serve": ".serve:serve",
+    "tail": ".tail_cli:tail",
 }
 
 

@@ -11,6 +11,17 @@ can set state up or check it directly.  Needs the ``server`` extra.
 
 ``start_server(tls=(certfile, keyfile))`` serves https instead; pass the
 certificate (or its CA) to ``boto3_client(server.url, verify=certfile)``.
+
+Without a server: under :func:`mock_kinesis` (a context manager and a
+decorator) every boto3 Kinesis client is answered in process by an embedded
+engine, through the server's own request pipeline (no socket)::
+
+    with mock_kinesis() as engine:
+        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+
+The pytest plugin (:mod:`shardstream.pytest_plugin`) gives the fixtures
+``kinesis_engine``, ``kinesis_client`` and ``kinesis_server``.
 """
 
 from __future__ import annotations
@@ -18,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
-__all__ = ["ServerHandle", "boto3_client", "start_server"]
+from .botocore_mock import MockKinesis, mock_kinesis
+
+__all__ = ["MockKinesis", "ServerHandle", "boto3_client", "mock_kinesis", "start_server"]
 
 
 class ServerHandle:

@@ -59,6 +59,7 @@ __all__ = [
     "JSON_CONTENT_TYPE",
     "OFF_LOOP_BODY_BYTES",
     "TARGET_PREFIX",
+    "handle_request",
     "make_app",
     "model_version",
 ]
@@ -349,7 +350,7 @@ def make_app(
     app.on_cleanup.append(offload.close)
     app.on_cleanup.append(regions_served.close)  # once no engine call runs any more
     app.router.add_get(HEALTH_PATH, _health)
-    app.router.add_route("*", "/{tail:.*}", _handle)
+    app.router.add_route("*", "/{tail:.*}", handle_request)
     eventstream.install(app)
     return app
 
@@ -462,7 +463,23 @@ def _checked_params(operation: str, params: dict, keyed: bool) -> dict:
     return codec.decode_params(operation, shapes.validate(operation, params, partition_key_required=keyed))
 
 
-async def _handle(request: web.Request) -> web.StreamResponse:
+async def handle_request(request: web.Request) -> web.StreamResponse:
+    """Answer one Kinesis request: the whole pipeline, as the server runs it for every request.
+
+    Parameters
+    ----------
+    request : aiohttp.web.Request
+        The request, or any object with its ``method``, ``path``, ``raw_path``,
+        ``query_string``, ``headers``, ``content_length``, ``app`` (made by
+        :func:`make_app`) and ``async read()`` (:mod:`.local` passes one that
+        carries a body in memory).
+
+    Returns
+    -------
+    aiohttp.web.StreamResponse
+        A :class:`aiohttp.web.Response` with the status, headers and body; for
+        SubscribeToShard over a real connection, the already-written event stream.
+    """
     headers = _base_headers(request)
     try:
         return await _pipeline(request, headers)
@@ -568,7 +585,7 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
             )
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
-    # any other exception propagates to _handle: logged, 500 InternalFailure
+    # any other exception propagates to handle_request: logged, 500 InternalFailure
     if operation == "SubscribeToShard":  # an event stream rather than a body (spec 8.2-8.3)
         return await eventstream.serve_subscription(request, result, headers, cbor=cbor)
 

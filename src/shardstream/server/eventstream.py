@@ -28,6 +28,7 @@ import asyncio
 import logging
 import struct
 import zlib
+from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -36,6 +37,7 @@ from . import codec
 
 __all__ = [
     "EVENTSTREAM_CONTENT_TYPE",
+    "LocalEventStream",
     "encode_message",
     "event_message",
     "exception_message",
@@ -145,6 +147,53 @@ def _wire_event(event: dict) -> dict:
     return event
 
 
+class LocalEventStream:
+    """SubscribeToShard's answer to a request without a connection (:mod:`.local`): messages made as they are read.
+
+    Iterating :meth:`messages` blocks between events as the subscription
+    does (it is iterated synchronously, in the reader's thread: no event loop).
+
+    Parameters
+    ----------
+    subscription : shardstream.fanout.Subscription
+    headers : dict
+        Response headers; Content-Type is set here.
+    cbor : bool
+        Encode payloads as CBOR instead of JSON.
+    """
+
+    status = 200
+
+    def __init__(self, subscription, headers: dict, *, cbor: bool = False):
+        self.subscription = subscription
+        self.headers = {**headers, "Content-Type": EVENTSTREAM_CONTENT_TYPE}
+        self.cbor = cbor
+
+    def messages(self) -> Iterator[bytes]:
+        """The event-stream messages: ``initial-response``, one per event, an ``exception`` if it fails.
+
+        Returns
+        -------
+        iterator of bytes
+            Framed messages; the subscription is closed when the iterator ends or is closed.
+        """
+        content_type = CBOR_PAYLOAD_TYPE if self.cbor else JSON_PAYLOAD_TYPE
+        encode = codec.encode_cbor if self.cbor else codec.encode_json
+        try:
+            yield event_message("initial-response", encode({}), content_type)
+            try:
+                for event in self.subscription:
+                    yield event_message("SubscribeToShardEvent", encode(_wire_event(event)), content_type)
+            except KinesisError as err:
+                yield exception_message(err.error_type, encode({"message": err.message}), content_type)
+        finally:
+            self.subscription.close()
+
+    def close(self) -> None:
+        """End the subscription (idempotent)."""
+        self.subscription.close()
+
+
 async def serve_subscription(request: web.Request, subscription, headers: dict, *, cbor: bool = False):
     """Stream ``subscription``'s events as the SubscribeToShard response.
 
@@ -160,9 +209,13 @@ async def serve_subscription(request: web.Request, subscription, headers: dict, 
 
     Returns
     -------
-    aiohttp.web.StreamResponse
-        Already written and finished (or abandoned when the client went away).
+    aiohttp.web.StreamResponse or LocalEventStream
+        Already written and finished (or abandoned when the client went away);
+        for a request without a connection (not an aiohttp request), a
+        :class:`LocalEventStream` whose reader makes the messages.
     """
+    if not isinstance(request, web.BaseRequest):
+        return LocalEventStream(subscription, headers, cbor=cbor)
     content_type = CBOR_PAYLOAD_TYPE if cbor else JSON_PAYLOAD_TYPE
     encode = codec.encode_cbor if cbor else codec.encode_json
     response = web.StreamResponse(status=200, headers={**headers, "Content-Type": EVENTSTREAM_CONTENT_TYPE})
