@@ -7,24 +7,23 @@ import uuid
 
 import botocore.session
 import pytest
-from moto.server import ThreadedMotoServer
+from moto_process import SerialMoto
 
 from shardstream.consumer import DynamoDBLeaseStore, Lease, MemoryLeaseStore, SQLiteLeaseStore
+
+SESSION = botocore.session.get_session()  # one session: it loads the service model once
 
 
 @pytest.fixture(scope="module")
 def moto_url():
-    """moto's server (DynamoDB) in this process, on a free loopback port, for the module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """moto's server (DynamoDB) in this process on a free loopback port, one request at a time."""
+    with SerialMoto() as moto:
+        yield moto.url
 
 
 def dynamodb(url: str):
     """A botocore DynamoDB client on moto."""
-    return botocore.session.get_session().create_client(
+    return SESSION.create_client(
         "dynamodb", region_name="us-east-1", endpoint_url=url, aws_access_key_id="k", aws_secret_access_key="s"
     )
 
