@@ -4,6 +4,15 @@ Every error carries ``error_type`` (the ``__type`` Kinesis puts in an error
 body) and ``http_status``, and also derives from the builtin exception that
 fits, so ``except LookupError`` or ``except ValueError`` catch what a Python
 user would expect.  ``ERRORS`` maps Kinesis type names to classes.
+
+Every error also has a botocore-style ``response`` dict, so code written for
+boto3's ``except ClientError as e: e.response["Error"]["Code"]`` works on
+shardstream's errors, embedded or remote: an error that came back from a
+server (:func:`error_from_response`) keeps the response botocore parsed; an
+embedded one builds it from its own type, message and status.
+
+A remote call that never got an answer (connection refused, TLS failure,
+time-out) raises :class:`RemoteConnectionError`, a builtin ``ConnectionError``.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ __all__ = [
     "KinesisError",
     "LimitExceededException",
     "ProvisionedThroughputExceededException",
+    "RemoteConnectionError",
     "ResourceInUseException",
     "ResourceNotFoundException",
     "SerializationException",
@@ -27,6 +37,7 @@ __all__ = [
     "StorageFullError",
     "ValidationException",
     "error_for",
+    "error_from_response",
     "storage_error",
 ]
 
@@ -47,10 +58,16 @@ class KinesisError(Exception):
         The Kinesis error name (``__type`` in a JSON error body).
     http_status : int
         The HTTP status the Kinesis API answers with.
+    response : dict
+        botocore's shape of the error: ``{"Error": {"Code", "Message"},
+        "ResponseMetadata": {"HTTPStatusCode", ...}}`` (the parsed response
+        for an error from a server, else built from ``error_type``,
+        ``message`` and ``http_status``).
     """
 
     error_type = "KinesisError"
     http_status = 400
+    _response: dict | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -68,6 +85,27 @@ class KinesisError(Exception):
     def to_dict(self) -> dict:
         """The JSON error body Kinesis sends: ``{"__type": ..., "message": ...}``."""
         return {"__type": self.error_type, "message": self.message}
+
+    @property
+    def response(self) -> dict:
+        """botocore's error shape (``e.response["Error"]["Code"]``), as boto3's ``ClientError`` has it."""
+        if self._response is not None:
+            return self._response
+        return {
+            "Error": {"Code": self.error_type, "Message": self.message},
+            "ResponseMetadata": {"HTTPStatusCode": self.http_status},
+        }
+
+    @response.setter
+    def response(self, value: dict) -> None:
+        """Keep the response an error came back with (see :func:`error_from_response`).
+
+        Parameters
+        ----------
+        value : dict
+            botocore's parsed error response.
+        """
+        self._response = value
 
 
 class ResourceNotFoundException(KinesisError, LookupError):
@@ -204,6 +242,52 @@ def storage_error(exc: OSError) -> StorageError:
     if code in (_errno.ENOSPC, _errno.EDQUOT):
         return StorageFullError(StorageFullError.MESSAGE.format(reason=reason), code)
     return StorageError(f"Writing the data directory failed ({reason}): the write was not stored; retry later", code)
+
+
+class RemoteConnectionError(ConnectionError):
+    """A remote call got no answer: connection refused or reset, TLS failure, time-out.
+
+    Raised by the remote engine (``shardstream.connect(url)``) after botocore's
+    own retries; the botocore exception is ``__cause__``.  A builtin
+    ``ConnectionError``, so retry loops can catch it without botocore.
+
+    Parameters
+    ----------
+    message : str
+    url : str, optional
+        The endpoint that could not be reached.
+    """
+
+    def __init__(self, message: str, url: str | None = None):
+        super().__init__(message)
+        self.url = url
+
+
+def error_from_response(response: dict) -> KinesisError:
+    """The shardstream exception for an error response as botocore parses it.
+
+    Parameters
+    ----------
+    response : dict
+        ``ClientError.response``: ``{"Error": {"Code": ..., "Message": ...},
+        "ResponseMetadata": {"HTTPStatusCode": ...}}``.
+
+    Returns
+    -------
+    KinesisError
+        The class registered under the code (see :func:`error_for`), with
+        ``response`` kept as it came; an unknown code gets the response's
+        HTTP status as ``http_status``.
+    """
+    error = response.get("Error") or {}
+    code = error.get("Code") or "InternalFailure"
+    exc = error_for(code, error.get("Message") or "")
+    if code not in ERRORS:
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        if status is not None:
+            exc.http_status = status
+    exc.response = response
+    return exc
 
 
 def error_for(error_type: str, message: str) -> KinesisError:

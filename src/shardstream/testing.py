@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["ServerHandle", "boto3_client", "start_server"]
 
@@ -195,6 +194,8 @@ def boto3_client(url: str, region: str = "us-east-1", verify=None):
     import boto3
     from botocore.config import Config
 
+    from .aws import pin_endpoint
+
     client = boto3.session.Session().client(
         "kinesis",
         region_name=region,
@@ -204,17 +205,5 @@ def boto3_client(url: str, region: str = "us-east-1", verify=None):
         verify=verify,
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30),
     )
-    client.meta.events.register("before-send.kinesis.*", _pin_to(url))
+    client.meta.events.register("before-send.kinesis.*", pin_endpoint(url))
     return client
-
-
-def _pin_to(url: str):
-    """A botocore before-send hook that sends the request to ``url``'s scheme and host."""
-    target = urlsplit(url)
-
-    def pin(request, **_):
-        parts = urlsplit(request.url)
-        if (parts.scheme, parts.netloc) != (target.scheme, target.netloc):
-            request.url = urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
-
-    return pin

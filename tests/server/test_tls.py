@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import ipaddress
-import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -100,17 +99,22 @@ def test_plain_http_to_tls_port_fails(tls_server):
             response.read()
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # verify=False warns, as asked
 def test_connect_https_with_verify(tls_server, cert_pair):
-    engine = shardstream.connect(tls_server.url, verify=cert_pair[0])
-    stream = engine.create_stream("remote", 1)
-    stream.wait_active(timeout=5)
-    stream.put_record(b"hello", "k")
-    assert engine.list_streams()["StreamNames"] == ["remote"]
+    # each engine closes its pooled keep-alive connection before the server stops
+    with shardstream.connect(tls_server.url, verify=cert_pair[0]) as engine:
+        stream = engine.create_stream("remote", 1)
+        stream.wait_active(timeout=5)
+        stream.put_record(b"hello", "k")
+        assert engine.list_streams()["StreamNames"] == ["remote"]
     assert tls_server.engine.stream("remote").describe_summary()["StreamDescriptionSummary"]["OpenShardCount"] == 1
-    assert shardstream.connect(tls_server.url, verify=False).list_streams()["StreamNames"] == ["remote"]
-    with pytest.raises(urllib.error.URLError) as info:
-        shardstream.connect(tls_server.url).list_streams()  # system CAs: the self-signed cert is refused
-    assert isinstance(info.value.reason, ssl.SSLCertVerificationError)
+    with shardstream.connect(tls_server.url, verify=False) as insecure:
+        assert insecure.list_streams()["StreamNames"] == ["remote"]
+    with shardstream.connect(tls_server.url, retries=0) as default_cas:
+        with pytest.raises(shardstream.errors.RemoteConnectionError) as info:
+            default_cas.list_streams()  # default CAs: the self-signed cert is refused
+    assert isinstance(info.value, ConnectionError) and info.value.url == tls_server.url
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
