@@ -1,6 +1,7 @@
 """A consumer group across processes as it runs across machines on AWS: the stream on Kinesis and
-the leases in a DynamoDB table (``leases="dynamodb://<table>"``), both moto's server in a child
-process, found through ``AWS_ENDPOINT_URL_KINESIS`` / ``AWS_ENDPOINT_URL_DYNAMODB``.
+the leases in a DynamoDB table: ``connect("aws://us-east-1")`` and ``leases="dynamodb://<table>"``,
+both reaching moto's server in a child process through ``AWS_ENDPOINT_URL_KINESIS`` /
+``AWS_ENDPOINT_URL_DYNAMODB``, as the same code would reach AWS without them.
 
 Two worker processes share a 4-shard stream; one SIGKILLs itself in the middle of a batch (after
 logging it, before checkpointing it: ``group_worker.py``); the survivor takes its leases over once
@@ -46,9 +47,9 @@ def aws_environment(url: str) -> dict:
     }
 
 
-def start_worker(url: str, env: dict, worker_id: str, out: Path, die_file: Path | None = None):
+def start_worker(env: dict, worker_id: str, out: Path, die_file: Path | None = None):
     die = [str(die_file)] if die_file is not None else []
-    args = [url, "orders", f"dynamodb://{TABLE}", worker_id, str(out), str(FAILOVER_MS), *die]
+    args = ["aws://us-east-1", "orders", f"dynamodb://{TABLE}", worker_id, str(out), str(FAILOVER_MS), *die]
     return subprocess.Popen([sys.executable, str(WORKER), *args], env=env, stderr=subprocess.PIPE, text=True)
 
 
@@ -66,8 +67,6 @@ def until(condition, timeout: float, what: str) -> None:
 
 
 def test_a_group_over_aws_endpoints_survives_a_sigkill(tmp_path, monkeypatch):
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
     outs = {w: tmp_path / f"{w}.log" for w in ("w0", "w1")}
     die_file = tmp_path / "die-w0"
 
@@ -79,7 +78,9 @@ def test_a_group_over_aws_endpoints_survives_a_sigkill(tmp_path, monkeypatch):
 
     with MotoProcess() as moto:
         env = aws_environment(moto.url)
-        stream = shardstream.connect(moto.url).create_stream("orders", shard_count=4)
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_KINESIS"):
+            monkeypatch.setenv(name, env[name])
+        stream = shardstream.connect("aws://us-east-1").create_stream("orders", shard_count=4)
         written: set[tuple[str, str]] = set()
 
         def put(n: int, base: int) -> None:
@@ -99,8 +100,8 @@ def test_a_group_over_aws_endpoints_survives_a_sigkill(tmp_path, monkeypatch):
 
         put(400, 0)
         workers = {
-            "w0": start_worker(moto.url, env, "w0", outs["w0"], die_file),
-            "w1": start_worker(moto.url, env, "w1", outs["w1"]),
+            "w0": start_worker(env, "w0", outs["w0"], die_file),
+            "w1": start_worker(env, "w1", outs["w1"]),
         }
         try:
             until(lambda: owners() == {"w0": 2, "w1": 2}, 20, "two workers holding two leases each")

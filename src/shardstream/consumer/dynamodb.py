@@ -33,8 +33,10 @@ look lost: a lease is lost exactly when another worker took it (which changes
 the owner), and a KCL worker taking one of our leases still sees the counter
 move with every renewal.
 
-The DynamoDB client is botocore's (the ``aws`` extra): region, endpoint
-(``AWS_ENDPOINT_URL_DYNAMODB``) and credentials come from its usual chain.
+The DynamoDB client is botocore's (the ``aws`` extra), made by
+:func:`shardstream.aws.botocore_client`: region, endpoint
+(``AWS_ENDPOINT_URL_DYNAMODB``), credentials and retries come from its usual
+configuration.
 """
 
 from __future__ import annotations
@@ -43,36 +45,14 @@ import re
 import threading
 import time
 
+from ..aws import botocore_client
 from ..errors import ResourceNotFoundException
 from .leases import Lease, LeaseStore
 
-__all__ = ["DynamoDBLeaseStore", "dynamodb_client", "lease_from_item", "lease_to_item"]
+__all__ = ["DynamoDBLeaseStore", "lease_from_item", "lease_to_item"]
 
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _PENDING = ("pendingCheckpoint", "pendingCheckpointSubSequenceNumber", "pendingCheckpointState")
-
-
-def dynamodb_client(region: str | None = None, endpoint_url: str | None = None):
-    """A botocore ``dynamodb`` client, configured the usual botocore way.
-
-    Parameters
-    ----------
-    region : str, optional
-        Default: ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` or the profile's region.
-    endpoint_url : str, optional
-        Default: ``AWS_ENDPOINT_URL_DYNAMODB`` / ``AWS_ENDPOINT_URL`` or AWS's endpoint.
-
-    Returns
-    -------
-    botocore.client.BaseClient
-    """
-    import botocore.config
-    import botocore.session
-
-    config = botocore.config.Config(retries={"mode": "standard"})
-    return botocore.session.get_session().create_client(
-        "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
-    )
 
 
 def lease_to_item(lease: Lease) -> dict:
@@ -153,9 +133,13 @@ class DynamoDBLeaseStore(LeaseStore):
     table : str
         The table name (3 to 255 letters, digits, ``_``, ``-`` and ``.``).
     client : botocore dynamodb client, optional
-        Default: a new one from :func:`dynamodb_client` (closed by :meth:`close`).
+        Default: a new one from :func:`shardstream.aws.botocore_client` (closed by :meth:`close`).
     region, endpoint_url : str, optional
-        For the default client.
+        For the default client (default: botocore's configuration: ``AWS_REGION`` /
+        ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_DYNAMODB``, the profile).
+    **client_options
+        More :func:`shardstream.aws.botocore_client` settings for the default client
+        (``retries``, ``profile``, ``timeout``, ...).
     create : bool
         Create the table (on demand capacity) on first use if it does not exist,
         and wait until it is ACTIVE.  A concurrent creator is fine.
@@ -165,7 +149,11 @@ class DynamoDBLeaseStore(LeaseStore):
     Raises
     ------
     ValueError
-        ``table`` is not a valid DynamoDB table name.
+        ``table`` is not a valid DynamoDB table name, or no region is configured for AWS.
+    TypeError
+        ``client_options`` beside a given ``client``.
+    ImportError
+        botocore (the ``aws`` extra) is missing and no ``client`` is given.
 
     Examples
     --------
@@ -182,6 +170,7 @@ class DynamoDBLeaseStore(LeaseStore):
         endpoint_url: str | None = None,
         create: bool = True,
         wait_timeout: float = 300.0,
+        **client_options,
     ):
         if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ValueError(
@@ -191,7 +180,11 @@ class DynamoDBLeaseStore(LeaseStore):
         self.create = bool(create)
         self.wait_timeout = float(wait_timeout)
         self._own_client = client is None
-        self.client = client if client is not None else dynamodb_client(region, endpoint_url)
+        if client is None:
+            client = botocore_client("dynamodb", endpoint_url, region, **client_options)
+        elif client_options:
+            raise TypeError(f"client options {sorted(client_options)} are for the default client, not a given one")
+        self.client = client
         self._ready = False
         self._ready_lock = threading.Lock()
 
