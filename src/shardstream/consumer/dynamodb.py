@@ -269,6 +269,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return response["Attributes"]
 
     def create_if_absent(self, lease: Lease) -> bool:
+        """Put ``lease`` unless its shard has an item (``attribute_not_exists(leaseKey)``); True if put."""
         self.ensure_table()
         try:
             self.client.put_item(
@@ -279,6 +280,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return True
 
     def take(self, lease_key: str, expected_counter: int, owner: str) -> Lease | None:
+        """Make ``owner`` hold the lease of ``lease_key`` if its counter is ``expected_counter``; it, or None."""
         expected = "leaseCounter = :expected"
         if expected_counter == 0:  # a KCL item without a counter reads as counter 0
             expected = "(leaseCounter = :expected OR attribute_not_exists(leaseCounter))"
@@ -304,6 +306,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return None if item is None else lease_from_item(item)
 
     def renew(self, lease_key: str, owner: str) -> Lease | None:
+        """Bump the counter of the lease of ``lease_key`` if ``owner`` holds it; the lease renewed, or None."""
         item = self._update(
             lease_key,
             "SET leaseCounter = leaseCounter + :one",
@@ -313,6 +316,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return None if item is None else lease_from_item(item)
 
     def release(self, lease_key: str, owner: str) -> bool:
+        """Remove ``owner`` from the lease of ``lease_key`` (the KCL's evict) if it holds it; False if not."""
         item = self._update(
             lease_key,
             "SET leaseCounter = leaseCounter + :one REMOVE leaseOwner",
@@ -322,6 +326,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return item is not None
 
     def checkpoint(self, lease_key: str, owner: str, checkpoint: str, sub_sequence_number: int = 0) -> bool:
+        """Save ``checkpoint``, ``sub_sequence_number`` on ``lease_key``'s lease if ``owner`` holds it; False if not."""
         item = self._update(
             lease_key,
             "SET checkpoint = :checkpoint, checkpointSubSequenceNumber = :sub, "
@@ -339,6 +344,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return item is not None
 
     def set_children(self, lease_key: str, child_shard_ids) -> None:
+        """Record ``child_shard_ids`` on the lease of ``lease_key`` (nothing if it has none)."""
         children = sorted(set(child_shard_ids))
         if children:
             self._update(
@@ -351,12 +357,14 @@ class DynamoDBLeaseStore(LeaseStore):
             self._update(lease_key, "REMOVE childShardIds", "attribute_exists(leaseKey)")
 
     def delete(self, lease_key: str) -> None:
+        """Delete the lease of ``lease_key`` (nothing if there is none)."""
         self.ensure_table()
         self.client.delete_item(TableName=self.table, Key={"leaseKey": {"S": lease_key}})
 
     # -- reads -----------------------------------------------------------------------------
 
     def list(self) -> list[Lease]:
+        """Every lease, by key (a strongly consistent Scan)."""
         self.ensure_table()
         leases = []
         kwargs = {"TableName": self.table, "ConsistentRead": True}
@@ -369,6 +377,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return sorted(leases, key=lambda lease: lease.lease_key)
 
     def get(self, lease_key: str) -> Lease | None:
+        """The lease of ``lease_key`` (a strongly consistent GetItem), or None."""
         self.ensure_table()
         item = self.client.get_item(TableName=self.table, Key={"leaseKey": {"S": lease_key}}, ConsistentRead=True)
         return lease_from_item(item["Item"]) if "Item" in item else None
