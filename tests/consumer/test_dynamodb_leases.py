@@ -87,7 +87,7 @@ def test_a_kcl_written_lease_reads_and_writes_here(client, table):
     store = DynamoDBLeaseStore(table, client=client)
     store.ensure_table()
     client.put_item(TableName=table, Item=KCL_ITEM)
-    client.put_item(TableName=table, Item={"leaseKey": {"S": "bare"}, "leaseCounter": {"N": "0"}})
+    client.put_item(TableName=table, Item={"leaseKey": {"S": "bare"}})
     lease = store.get("shardId-000000000002")
     assert lease == Lease(
         "shardId-000000000002",
@@ -102,6 +102,9 @@ def test_a_kcl_written_lease_reads_and_writes_here(client, table):
         ending_hash_key="170141183460469231731687303715884105727",
     )
     assert store.get("bare") == Lease("bare")  # what the KCL leaves out reads as its defaults
+    assert store.take("bare", 0, "w").counter == 1 and store.renew("bare", "w").counter == 2
+    assert store.checkpoint("bare", "w", "7") and store.release("bare", "w")
+    assert store.get("bare") == Lease("bare", counter=4, checkpoint="7")
     # taking it over and checkpointing: the KCL's changes; what we do not know stays, pending goes
     taken = store.take("shardId-000000000002", 41, "ours")
     assert (taken.owner, taken.counter, taken.owner_switches_since_checkpoint) == ("ours", 42, 3)

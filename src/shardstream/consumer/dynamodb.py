@@ -52,6 +52,8 @@ from .leases import Lease, LeaseStore
 __all__ = ["DynamoDBLeaseStore", "lease_from_item", "lease_to_item"]
 
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+# +1 on the counter; a KCL item without one counts from 0 (as the KCL reads it)
+_BUMP = "leaseCounter = if_not_exists(leaseCounter, :zero) + :one"
 _PENDING = ("pendingCheckpoint", "pendingCheckpointSubSequenceNumber", "pendingCheckpointState")
 
 
@@ -286,12 +288,11 @@ class DynamoDBLeaseStore(LeaseStore):
             expected = "(leaseCounter = :expected OR attribute_not_exists(leaseCounter))"
         values = {":expected": {"N": str(int(expected_counter))}, ":owner": {"S": owner}, ":one": {"N": "1"}}
         values[":zero"] = {"N": "0"}
-        counter = "leaseCounter = if_not_exists(leaseCounter, :zero) + :one"
         # Two cases, so that the owner-switch count stays exact with one atomic write each: the lease
         # changes hands (the usual case, one request), or its owner takes it again.
         item = self._update(
             lease_key,
-            f"SET leaseOwner = :owner, {counter}, "
+            f"SET leaseOwner = :owner, {_BUMP}, "
             "ownerSwitchesSinceCheckpoint = if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one",
             f"attribute_exists(leaseKey) AND {expected} AND (attribute_not_exists(leaseOwner) OR leaseOwner <> :owner)",
             values,
@@ -299,7 +300,7 @@ class DynamoDBLeaseStore(LeaseStore):
         if item is None:
             item = self._update(
                 lease_key,
-                f"SET {counter}",
+                f"SET {_BUMP}",
                 f"attribute_exists(leaseKey) AND {expected} AND leaseOwner = :owner",
                 values,
             )
@@ -309,9 +310,9 @@ class DynamoDBLeaseStore(LeaseStore):
         """Bump the counter of the lease of ``lease_key`` if ``owner`` holds it; the lease renewed, or None."""
         item = self._update(
             lease_key,
-            "SET leaseCounter = leaseCounter + :one",
+            f"SET {_BUMP}",
             "leaseOwner = :owner",
-            {":owner": {"S": owner}, ":one": {"N": "1"}},
+            {":owner": {"S": owner}, ":one": {"N": "1"}, ":zero": {"N": "0"}},
         )
         return None if item is None else lease_from_item(item)
 
@@ -319,9 +320,9 @@ class DynamoDBLeaseStore(LeaseStore):
         """Remove ``owner`` from the lease of ``lease_key`` (the KCL's evict) if it holds it; False if not."""
         item = self._update(
             lease_key,
-            "SET leaseCounter = leaseCounter + :one REMOVE leaseOwner",
+            f"SET {_BUMP} REMOVE leaseOwner",
             "leaseOwner = :owner",
-            {":owner": {"S": owner}, ":one": {"N": "1"}},
+            {":owner": {"S": owner}, ":one": {"N": "1"}, ":zero": {"N": "0"}},
         )
         return item is not None
 
@@ -330,7 +331,7 @@ class DynamoDBLeaseStore(LeaseStore):
         item = self._update(
             lease_key,
             "SET checkpoint = :checkpoint, checkpointSubSequenceNumber = :sub, "
-            "ownerSwitchesSinceCheckpoint = :zero, leaseCounter = leaseCounter + :one "
+            f"ownerSwitchesSinceCheckpoint = :zero, {_BUMP} "
             f"REMOVE {', '.join(_PENDING)}",
             "leaseOwner = :owner",
             {
