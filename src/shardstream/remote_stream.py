@@ -223,12 +223,22 @@ class RemoteStream:
         return page
 
     def get_record_batch(self, shard_iterator, limit=None) -> dict:
-        """As :meth:`~shardstream.Stream.get_record_batch` (``shard_iterator``, ``limit``), remotely.
+        """As :meth:`~shardstream.Stream.get_record_batch`, remotely.
 
         The ``shard_id`` column names the shard the iterator was made for (by
         this handle's :meth:`get_shard_iterator`, or followed from one of its
         pages); for an iterator from elsewhere, the shard a shardstream or AWS
         sequence number names.
+
+        Parameters
+        ----------
+        shard_iterator, limit
+            As for :meth:`Stream.get_record_batch`.
+
+        Returns
+        -------
+        dict
+            The GetRecords page with ``Records`` as a RecordBatch in ``RECORD_SCHEMA``.
         """
         shard_id = self._iterator_shards.shard_of(shard_iterator)
         page = self.get_records(shard_iterator, limit)

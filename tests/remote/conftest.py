@@ -9,7 +9,6 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 import shardstream
 from shardstream.testing import start_server
@@ -60,6 +59,8 @@ def aws(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def moto_url():
     """moto's server (all services, Kinesis among them) on a free loopback port."""
+    from moto.server import ThreadedMotoServer  # here: importing moto adds a hook to every botocore session
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

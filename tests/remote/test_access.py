@@ -80,6 +80,7 @@ def test_dummy_keys_when_there_are_no_credentials(aws, server):
 def test_botocore_retries_a_5xx_and_a_throttle(aws, flaky):
     proxy = flaky([(500, "InternalFailureException"), (400, "ProvisionedThroughputExceededException")])
     with shardstream.connect(proxy.url, retries=2) as engine:
+        assert engine.client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
         assert engine.create_stream("retried", 1).put_record(b"x", "k")["ShardId"] == "shardId-000000000000"
     assert proxy.requests >= 3 and not proxy.failures
 
