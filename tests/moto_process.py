@@ -18,21 +18,21 @@ import threading
 import time
 from pathlib import Path
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
-
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-class _QuietHandler(MotoRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        """No line per request."""
 
 
 class SerialMoto:
     """moto's server app behind one lock, on a free loopback port, served from a daemon thread."""
 
     def __init__(self, quiet: bool = True):
+        # imported here, not at collection: importing moto adds a hook to every botocore session
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, *args, **kwargs) -> None:
+                """No line per request."""
+
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 
@@ -40,7 +40,7 @@ class SerialMoto:
             with lock:
                 return list(app(environ, start_response))
 
-        handler = _QuietHandler if quiet else MotoRequestHandler
+        handler = QuietHandler if quiet else MotoRequestHandler
         self.server = make_server("127.0.0.1", 0, serial, threaded=True, request_handler=handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, name="moto", daemon=True)
