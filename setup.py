@@ -52,6 +52,7 @@ extensions = [
     extension("_stream_core", "ss_md5.c"),
     extension("_wire_json"),
     extension("_wire_cbor"),
+    extension("_kpl"),
 ]
 
 setup(

@@ -28,6 +28,7 @@ from .errors import (
     ValidationException,
 )
 from .history import replay, replay_dataset
+from .producer import AsyncProducer, BufferFullError, Producer, ProducerClosedError
 from .reader import RecordBatchStream, to_pandas
 from .routing import hash_key, route_keys
 from .schema import RECORD_SCHEMA
@@ -38,6 +39,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RECORD_SCHEMA",
+    "AsyncProducer",
+    "BufferFullError",
     "Consumer",
     "DryRunOperationException",
     "Engine",
@@ -45,6 +48,8 @@ __all__ = [
     "InvalidArgumentException",
     "KinesisError",
     "LimitExceededException",
+    "Producer",
+    "ProducerClosedError",
     "ProvisionedThroughputExceededException",
     "RecordBatchStream",
     "RecordProcessor",

@@ -39,25 +39,26 @@ def to_pandas(table: pa.Table | pa.RecordBatch):
 
 
 class RecordBatchStream:
-    """A re-iterable stream of record batches in ``RECORD_SCHEMA``.
+    """A re-iterable stream of record batches in one schema (``RECORD_SCHEMA`` unless told).
 
     Parameters
     ----------
     make_batches : callable
         Returns a fresh iterator of ``pyarrow.RecordBatch`` each time it is called.
+    schema : pyarrow.Schema
+        The batches' schema (``shardstream.unpack.USER_RECORD_SCHEMA`` for user records).
     """
 
-    schema = RECORD_SCHEMA
-
-    def __init__(self, make_batches: Callable[[], Iterable[pa.RecordBatch]]):
+    def __init__(self, make_batches: Callable[[], Iterable[pa.RecordBatch]], schema: pa.Schema = RECORD_SCHEMA):
         self._make_batches = make_batches
+        self.schema = schema
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         return iter(self._make_batches())
 
     def to_reader(self) -> pa.RecordBatchReader:
         """A ``pyarrow.RecordBatchReader`` over the batches."""
-        return pa.RecordBatchReader.from_batches(RECORD_SCHEMA, iter(self))
+        return pa.RecordBatchReader.from_batches(self.schema, iter(self))
 
     def __arrow_c_stream__(self, requested_schema=None):
         """Export as an Arrow C stream (the PyCapsule interface)."""
@@ -65,7 +66,7 @@ class RecordBatchStream:
 
     def read_all(self) -> pa.Table:
         """All batches as one ``pyarrow.Table``."""
-        return pa.Table.from_batches(list(self), schema=RECORD_SCHEMA)
+        return pa.Table.from_batches(list(self), schema=self.schema)
 
     def read_pandas(self):
         """All batches as a pandas DataFrame with Arrow-backed dtypes."""

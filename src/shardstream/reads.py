@@ -23,6 +23,7 @@ from .reader import RecordBatchStream, to_pandas
 from .records import format_records
 from .schema import RECORD_SCHEMA
 from .sequence import END_COUNTER
+from .unpack import USER_RECORD_SCHEMA, unpack_batch
 
 __all__ = ["ITERATOR_TYPES", "MAX_GET_RECORDS", "MAX_GET_RECORDS_BYTES", "StreamReads", "check_iterator_request"]
 
@@ -255,20 +256,24 @@ class StreamReads:
         records = format_records(batch, wire=wire)
         return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
 
-    def get_record_batch(self, shard_iterator, limit=None, *, dry_run: bool = False) -> dict:
-        """``get_records`` with the records as one ``pyarrow.RecordBatch``.
+    def get_record_batch(self, shard_iterator, limit=None, *, dry_run: bool = False, deaggregate: bool = True) -> dict:
+        """``get_records`` with the records as one ``pyarrow.RecordBatch``, as user records by default.
 
         Parameters
         ----------
         shard_iterator, limit, dry_run
-            As for :meth:`get_records`.
+            As for :meth:`get_records` (``limit`` counts stored Kinesis records).
+        deaggregate : bool
+            True: user records (:func:`shardstream.unpack.unpack_batch`:
+            compression envelopes opened, KPL aggregates taken apart, a
+            ``sub_sequence_number`` column); False: the records as stored.
 
         Returns
         -------
         dict
-            ``Records`` (a RecordBatch in RECORD_SCHEMA, possibly empty) plus
-            the same ``NextShardIterator``/``ChildShards`` and
-            ``MillisBehindLatest`` as ``get_records``.
+            ``Records`` (a RecordBatch in USER_RECORD_SCHEMA, or RECORD_SCHEMA
+            with ``deaggregate=False``, possibly empty) plus the same
+            ``NextShardIterator``/``ChildShards`` and ``MillisBehindLatest`` as ``get_records``.
         """
         limit = self.check_limit(limit)
         now = self.stream.now_ms()
@@ -280,10 +285,18 @@ class StreamReads:
         )
         if batch is None:
             batch = EMPTY_BATCH
-        return {"Records": batch, **self._read_response(pos, now, batch.num_rows, nxt, tail, next_ts)}
+        response = self._read_response(pos, now, batch.num_rows, nxt, tail, next_ts)
+        return {"Records": unpack_batch(batch) if deaggregate else batch, **response}
 
     def read_batch(
-        self, shard_id, iterator_type="TRIM_HORIZON", starting_sequence_number=None, timestamp=None, limit=10_000
+        self,
+        shard_id,
+        iterator_type="TRIM_HORIZON",
+        starting_sequence_number=None,
+        timestamp=None,
+        limit=10_000,
+        *,
+        deaggregate: bool = True,
     ) -> pa.RecordBatch:
         """Read one batch of a shard into Arrow, starting where an iterator of that type would.
 
@@ -293,20 +306,30 @@ class StreamReads:
         iterator_type, starting_sequence_number, timestamp
             As for :meth:`get_shard_iterator`.
         limit : int
-            Most records in the batch.
+            Most (stored) records in the batch.
+        deaggregate : bool
+            As for :meth:`get_record_batch`.
 
         Returns
         -------
         pyarrow.RecordBatch
             Columns ``shard_id``, ``sequence_number``, ``partition_key``,
-            ``data``, ``approximate_arrival_timestamp`` (possibly no rows).
+            ``data``, ``approximate_arrival_timestamp`` and (unless
+            ``deaggregate=False``) ``sub_sequence_number``; possibly no rows.
         """
         shard, position = self.start_position(shard_id, iterator_type, starting_sequence_number, timestamp)
         batch, *_ = self.stream.read_page(shard.index, position, int(limit), 2**31 - 1, self.stream.now_ms())
-        return batch if batch is not None else EMPTY_BATCH
+        batch = batch if batch is not None else EMPTY_BATCH
+        return unpack_batch(batch) if deaggregate else batch
 
     def iter_batches(
-        self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = DEFAULT_BATCH_ROWS
+        self,
+        shard_ids=None,
+        iterator_type="TRIM_HORIZON",
+        timestamp=None,
+        batch_size: int = DEFAULT_BATCH_ROWS,
+        *,
+        deaggregate: bool = True,
     ) -> RecordBatchStream:
         """Stream every shard's records as Arrow batches, shard by shard.
 
@@ -322,7 +345,11 @@ class StreamReads:
         timestamp : datetime or float, optional
             For ``AT_TIMESTAMP``.
         batch_size : int
-            Most rows per batch.
+            Most stored records per batch.
+        deaggregate : bool
+            True: user records in USER_RECORD_SCHEMA (compression envelopes
+            opened, KPL aggregates taken apart, a ``sub_sequence_number``
+            column); False: the records as stored, in RECORD_SCHEMA.
 
         Returns
         -------
@@ -351,31 +378,40 @@ class StreamReads:
                     )
                     if not pieces:
                         break
-                    yield from pieces
+                    if deaggregate:
+                        yield from (unpack_batch(piece) for piece in pieces)
+                    else:
+                        yield from pieces
 
-        return RecordBatchStream(batches)
+        return RecordBatchStream(batches, USER_RECORD_SCHEMA if deaggregate else RECORD_SCHEMA)
 
     def read_table(
-        self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = DEFAULT_BATCH_ROWS
+        self,
+        shard_ids=None,
+        iterator_type="TRIM_HORIZON",
+        timestamp=None,
+        batch_size: int = DEFAULT_BATCH_ROWS,
+        *,
+        deaggregate: bool = True,
     ) -> pa.Table:
         """Everything :meth:`iter_batches` yields, as one ``pyarrow.Table``.
 
         Parameters
         ----------
-        shard_ids, iterator_type, timestamp, batch_size
+        shard_ids, iterator_type, timestamp, batch_size, deaggregate
             As for :meth:`iter_batches`.
         """
-        return self.iter_batches(shard_ids, iterator_type, timestamp, batch_size).read_all()
+        return self.iter_batches(shard_ids, iterator_type, timestamp, batch_size, deaggregate=deaggregate).read_all()
 
-    def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None):
+    def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, *, deaggregate: bool = True):
         """:meth:`read_table` as a pandas DataFrame with Arrow-backed dtypes.
 
         Parameters
         ----------
-        shard_ids, iterator_type, timestamp
+        shard_ids, iterator_type, timestamp, deaggregate
             As for :meth:`iter_batches`.
         """
-        return to_pandas(self.read_table(shard_ids, iterator_type, timestamp))
+        return to_pandas(self.read_table(shard_ids, iterator_type, timestamp, deaggregate=deaggregate))
 
 
 def check_iterator_request(shard_id, kind, starting_sequence_number, stream_name=None) -> None:

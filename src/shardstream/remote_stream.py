@@ -19,6 +19,7 @@ from .columns import as_key_array, as_payload_array
 from .errors import DryRunOperationException, ProvisionedThroughputExceededException
 from .reader import RecordBatchStream, to_pandas
 from .schema import RECORD_SCHEMA
+from .unpack import USER_RECORD_SCHEMA, unpack_batch
 
 __all__ = ["IteratorShards", "RemoteStream", "dry_run_member", "records_to_batch"]
 
@@ -222,7 +223,7 @@ class RemoteStream:
         self._iterator_shards.follow(shard_iterator, page.get("NextShardIterator"))
         return page
 
-    def get_record_batch(self, shard_iterator, limit=None) -> dict:
+    def get_record_batch(self, shard_iterator, limit=None, *, deaggregate=True) -> dict:
         """As :meth:`~shardstream.Stream.get_record_batch`, remotely.
 
         The ``shard_id`` column names the shard the iterator was made for (by
@@ -232,22 +233,30 @@ class RemoteStream:
 
         Parameters
         ----------
-        shard_iterator, limit
+        shard_iterator, limit, deaggregate
             As for :meth:`Stream.get_record_batch`.
 
         Returns
         -------
         dict
-            The GetRecords page with ``Records`` as a RecordBatch in ``RECORD_SCHEMA``.
+            The GetRecords page with ``Records`` as a RecordBatch (USER_RECORD_SCHEMA
+            by default, RECORD_SCHEMA with ``deaggregate=False``).
         """
         shard_id = self._iterator_shards.shard_of(shard_iterator)
         page = self.get_records(shard_iterator, limit)
         if shard_id is None:
             shard_id = _shard_of(page)
-        return {**page, "Records": records_to_batch(page["Records"], shard_id)}
+        batch = records_to_batch(page["Records"], shard_id)
+        return {**page, "Records": unpack_batch(batch) if deaggregate else batch}
 
     def iter_batches(
-        self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, batch_size: int = 10_000
+        self,
+        shard_ids=None,
+        iterator_type="TRIM_HORIZON",
+        timestamp=None,
+        batch_size: int = 10_000,
+        *,
+        deaggregate=True,
     ) -> RecordBatchStream:
         """Every shard's records (parents first) up to the tip at the time of reading, as Arrow batches.
 
@@ -261,6 +270,9 @@ class RemoteStream:
             For ``AT_TIMESTAMP``.
         batch_size : int
             Most records per GetRecords call (and so per batch), at most 10,000.
+        deaggregate : bool
+            As for :meth:`Stream.iter_batches <shardstream.Stream.iter_batches>`: user records
+            (USER_RECORD_SCHEMA) by default, the records as stored with False.
 
         Returns
         -------
@@ -274,20 +286,33 @@ class RemoteStream:
                 while it:
                     page = self.get_records(it, min(batch_size, 10_000))
                     if page["Records"]:
-                        yield records_to_batch(page["Records"], shard_id)
+                        batch = records_to_batch(page["Records"], shard_id)
+                        yield unpack_batch(batch) if deaggregate else batch
                     elif page.get("MillisBehindLatest", 0) == 0:
                         break  # caught up with this shard
                     it = page.get("NextShardIterator")
 
-        return RecordBatchStream(batches)
+        return RecordBatchStream(batches, USER_RECORD_SCHEMA if deaggregate else RECORD_SCHEMA)
 
-    def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None) -> pa.Table:
-        """As :meth:`~shardstream.Stream.read_table` (``shard_ids``, ``iterator_type``, ``timestamp``), remotely."""
-        return self.iter_batches(shard_ids, iterator_type, timestamp).read_all()
+    def read_table(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, *, deaggregate=True) -> pa.Table:
+        """As :meth:`~shardstream.Stream.read_table`, remotely.
 
-    def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None):
-        """As :meth:`~shardstream.Stream.read_pandas` (``shard_ids``, ``iterator_type``, ``timestamp``), remotely."""
-        return to_pandas(self.read_table(shard_ids, iterator_type, timestamp))
+        Parameters
+        ----------
+        shard_ids, iterator_type, timestamp, deaggregate
+            As for :meth:`iter_batches`.
+        """
+        return self.iter_batches(shard_ids, iterator_type, timestamp, deaggregate=deaggregate).read_all()
+
+    def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, *, deaggregate=True):
+        """As :meth:`~shardstream.Stream.read_pandas`, remotely.
+
+        Parameters
+        ----------
+        shard_ids, iterator_type, timestamp, deaggregate
+            As for :meth:`iter_batches`.
+        """
+        return to_pandas(self.read_table(shard_ids, iterator_type, timestamp, deaggregate=deaggregate))
 
     # -- control plane on this stream -------------------------------------------------------
 

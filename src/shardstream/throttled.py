@@ -20,6 +20,7 @@ import pyarrow as pa
 from .columns import as_key_array, as_payload_array
 from .errors import KinesisError
 from .puts import keyless, parse_hash_keys, parse_put_records, record_sizes
+from .unpack import unpack_batch
 
 __all__ = ["THROTTLED_CALLS", "ThrottledCalls"]
 
@@ -120,13 +121,20 @@ class ThrottledCalls:
             return read()  # raises the stream's own error
         return self.policy.admit_records_read(index, read, dry_run=dry_run)
 
-    def get_record_batch(self, shard_iterator, limit=None, *, dry_run=False):
-        """:meth:`Stream.get_record_batch` (``shard_iterator``, ``limit``, ``dry_run``), admitted by the policy."""
-        read = functools.partial(self._real["get_record_batch"], shard_iterator, limit, dry_run=dry_run)
+    def get_record_batch(self, shard_iterator, limit=None, *, dry_run=False, deaggregate=True):
+        """:meth:`Stream.get_record_batch`, admitted by the policy (which counts the records as stored).
+
+        Parameters
+        ----------
+        shard_iterator, limit, dry_run, deaggregate
+            As for :meth:`Stream.get_record_batch`; the records are unpacked after admission.
+        """
+        read = functools.partial(
+            self._real["get_record_batch"], shard_iterator, limit, dry_run=dry_run, deaggregate=False
+        )
         index = self._iterator_shard(shard_iterator, limit)
-        if index is None:
-            return read()  # raises the stream's own error
-        return self.policy.admit_batch_read(index, read, dry_run=dry_run)
+        result = read() if index is None else self.policy.admit_batch_read(index, read, dry_run=dry_run)
+        return {**result, "Records": unpack_batch(result["Records"])} if deaggregate else result
 
     def _iterator_shard(self, shard_iterator, limit) -> int | None:
         """The shard index a GetRecords call reads, or None if the stream would refuse the call."""

@@ -27,7 +27,8 @@ import pytest
 from click.testing import CliRunner
 
 import shardstream
-from shardstream.consumer import Checkpointer, SQLiteLeaseStore
+from shardstream.aggregation import AggregateBuilder
+from shardstream.consumer import Checkpointer, Consumer, SQLiteLeaseStore
 from shardstream.kcl import (
     KclConfig,
     MultiLangError,
@@ -156,7 +157,7 @@ class FakeLeaseTable:
 
 def checkpointer_for(records, table: FakeLeaseTable, last="TRIM_HORIZON") -> Checkpointer:
     checkpointer = Checkpointer(SHARD, table, last)
-    checkpointer._delivered(records[-1]["SequenceNumber"])  # what the Consumer does before process()
+    checkpointer.delivered(records[-1]["SequenceNumber"])  # what the Consumer does before process()
     return checkpointer
 
 
@@ -496,6 +497,66 @@ def test_an_executable_that_cannot_start(tmp_path):
     with pytest.raises(MultiLangError, match="Failed to start client executable"):
         processor.initialize(SHARD, "TRIM_HORIZON")
     assert len(failures) == 1 and processor.state == "failed"
+
+
+# -- KPL aggregates through the daemon ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("record_format", ["dicts", "arrow"])
+def test_the_child_gets_user_records_and_checkpoints_at_sub_sequence_granularity(kclpy, tmp_path, record_format):
+    """processRecords carries each user record of an aggregate with its subSequenceNumber; the child's
+    checkpoints keep it; a restart sends it in ``initialize`` and resumes after that user record."""
+    stream = shardstream.Engine().create_stream("orders", shard_count=1)
+    plain = stream.put_record(b"plain-0", "p")["SequenceNumber"]
+    builder = AggregateBuilder()
+    for i in range(5):
+        assert builder.try_add(f"u{i}", f"agg-{i}".encode())
+    key, _, data = builder.build()
+    aggregate = stream.put_record(data, key)["SequenceNumber"]
+    leases_file = tmp_path / "leases.db"
+
+    def run(out: Path, count: int) -> None:
+        config = config_for(sys.executable, RECORDER, out, "explicit")
+        consumer = Consumer(
+            stream,
+            "KclTestApp",
+            lambda: MultiLangProcessor(config, env=kclpy.env(), stderr=Lines()),
+            record_format=record_format,
+            leases=leases_file,
+            failover_ms=300,
+            idle_ms=20,
+        )
+        with consumer:
+            until(lambda: len([e for e in events(out) if e["event"] == "record"]) >= count, 20, f"{count} records")
+
+    def records(out: Path) -> list[tuple[str, int, str, str]]:
+        return [
+            (e["sequenceNumber"], e["subSequenceNumber"], e["partitionKey"], e["data"])
+            for e in events(out)
+            if e["event"] == "record"
+        ]
+
+    out1 = tmp_path / "run1.jsonl"
+    run(out1, 6)
+    assert records(out1) == [(plain, 0, "p", "plain-0")] + [(aggregate, i, f"u{i}", f"agg-{i}") for i in range(5)]
+    initialize = [e for e in events(out1) if e["event"] == "initialize"]
+    assert [(e["sequenceNumber"], e["subSequenceNumber"]) for e in initialize] == [("TRIM_HORIZON", 0)]
+    store = SQLiteLeaseStore(leases_file, "KclTestApp")
+    lease = store.get(SHARD)
+    assert (lease.checkpoint, lease.checkpoint_sub_sequence_number) == (aggregate, 4)  # the child's explicit one
+
+    # as if the child had checkpointed in the middle of the aggregate before its worker died
+    lease = store.take(SHARD, lease.counter, "crashed")
+    assert store.checkpoint(SHARD, "crashed", aggregate, 1) and store.release(SHARD, "crashed")
+    after = stream.put_record(b"after", "q")["SequenceNumber"]
+    out2 = tmp_path / "run2.jsonl"
+    run(out2, 4)
+    initialize = [e for e in events(out2) if e["event"] == "initialize"]
+    assert [(e["sequenceNumber"], e["subSequenceNumber"]) for e in initialize] == [(aggregate, 1)]
+    assert records(out2) == [(aggregate, i, f"u{i}", f"agg-{i}") for i in (2, 3, 4)] + [(after, 0, "q", "after")]
+    lease = store.get(SHARD)
+    assert (lease.checkpoint, lease.checkpoint_sub_sequence_number) == (after, 0)
+    store.close()
 
 
 # -- shardstream kcl end to end -----------------------------------------------------------------------

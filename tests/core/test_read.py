@@ -26,6 +26,8 @@ from shardstream import (
     ResourceNotFoundException,
     ValidationException,
 )
+from shardstream.schema import RECORD_SCHEMA
+from shardstream.unpack import USER_RECORD_SCHEMA
 
 MIB = 1024 * 1024
 
@@ -59,13 +61,18 @@ def _apply(s, op, model, shard_count):
         model[sid].append((k, d, seq))
 
 
-def _drain_record_batches(s, sid, limit):
+def _drain_record_batches(s, sid, limit, deaggregate=True):
     it = s.get_shard_iterator(sid, "TRIM_HORIZON")["ShardIterator"]
     rows = []
     while True:
-        resp = s.get_record_batch(it, limit)
+        resp = s.get_record_batch(it, limit, deaggregate=deaggregate)
         batch = resp["Records"]
-        assert isinstance(batch, pa.RecordBatch) and batch.schema.equals(shardstream.RECORD_SCHEMA)
+        # user records (a sub_sequence_number column, 0 for plain records), or the records as stored
+        assert isinstance(batch, pa.RecordBatch) and batch.schema.equals(
+            USER_RECORD_SCHEMA if deaggregate else RECORD_SCHEMA
+        )
+        if deaggregate:
+            assert set(batch.column("sub_sequence_number").to_pylist()) <= {0}
         rows.extend((r["partition_key"], r["data"], r["sequence_number"]) for r in batch.to_pylist())
         it = resp["NextShardIterator"]
         if batch.num_rows == 0:
@@ -74,8 +81,13 @@ def _drain_record_batches(s, sid, limit):
 
 
 @settings(max_examples=40, deadline=None)
-@given(shard_count=st.integers(1, 5), ops=st.lists(op_st, min_size=1, max_size=12),
-       limit=st.integers(1, 7), batch_size=st.integers(1, 9), seed=st.integers(0, 2**32 - 1))
+@given(
+    shard_count=st.integers(1, 5),
+    ops=st.lists(op_st, min_size=1, max_size=12),
+    limit=st.integers(1, 7),
+    batch_size=st.integers(1, 9),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_reads_equal_model(shard_count, ops, limit, batch_size, seed):
     e = shardstream.Engine()
     s = e.create_stream("m", shard_count)
@@ -90,6 +102,7 @@ def test_reads_equal_model(shard_count, ops, limit, batch_size, seed):
         got = [(r["PartitionKey"], r["Data"], r["SequenceNumber"]) for r in read_all_get_records(s, sid, limit=limit)]
         assert got == expected
         assert _drain_record_batches(s, sid, limit) == expected
+        assert _drain_record_batches(s, sid, limit, deaggregate=False) == expected
         batch = s.read_batch(sid)
         assert [(r["partition_key"], r["data"], r["sequence_number"]) for r in batch.to_pylist()] == expected
         assert all(r["shard_id"] == sid for r in batch.to_pylist())
@@ -98,7 +111,8 @@ def test_reads_equal_model(shard_count, ops, limit, batch_size, seed):
     assert {k: v for k, v in model.items() if v} == by_shard
     batches = list(s.iter_batches(batch_size=batch_size))
     assert all(0 < b.num_rows <= batch_size for b in batches)
-    assert table_by_shard(pa.Table.from_batches(batches, schema=shardstream.RECORD_SCHEMA)) == by_shard
+    assert table_by_shard(pa.Table.from_batches(batches, schema=USER_RECORD_SCHEMA)) == by_shard
+    assert table_by_shard(s.read_table(batch_size=batch_size, deaggregate=False)) == by_shard
 
     # AT_ / AFTER_SEQUENCE_NUMBER from a random record of each shard
     rng = random.Random(seed)
@@ -110,7 +124,7 @@ def test_reads_equal_model(shard_count, ops, limit, batch_size, seed):
         at = read_all_get_records(s, sid, "AT_SEQUENCE_NUMBER", starting_sequence_number=seq)
         assert [r["SequenceNumber"] for r in at] == [r[2] for r in expected[i:]]
         after = s.read_batch(sid, "AFTER_SEQUENCE_NUMBER", seq)
-        assert after.column("sequence_number").to_pylist() == [r[2] for r in expected[i + 1:]]
+        assert after.column("sequence_number").to_pylist() == [r[2] for r in expected[i + 1 :]]
 
 
 # -- individual iterator types ----------------------------------------------------------------
@@ -165,16 +179,18 @@ def test_at_timestamp_with_injected_clock(clock, clocked_engine):
         clock.advance(1000)
     recs = read_all_get_records(s, shard_id(0))
     assert [r["ApproximateArrivalTimestamp"] for r in recs] == [
-        dt.datetime.fromtimestamp((t0 + 1000 * i) / 1000, tz=dt.timezone.utc) for i in range(6)]
+        dt.datetime.fromtimestamp((t0 + 1000 * i) / 1000, tz=dt.timezone.utc) for i in range(6)
+    ]
     table = s.read_table()
     assert [int(x.timestamp() * 1000) for x in table.column("approximate_arrival_timestamp").to_pylist()] == [
-        t0 + 1000 * i for i in range(6)]
+        t0 + 1000 * i for i in range(6)
+    ]
     for ts_arg, first in [
-        ((t0 + 2000) / 1000, 2),                      # epoch seconds, exact arrival
-        ((t0 + 2500) / 1000, 3),                      # between arrivals
+        ((t0 + 2000) / 1000, 2),  # epoch seconds, exact arrival
+        ((t0 + 2500) / 1000, 3),  # between arrivals
         (dt.datetime.fromtimestamp((t0 + 4000) / 1000, tz=dt.timezone.utc), 4),
-        ((t0 - 10_000) / 1000, 0),                    # before everything: the trim horizon
-        (clock.now / 1000, 6),                        # now: the tip
+        ((t0 - 10_000) / 1000, 0),  # before everything: the trim horizon
+        (clock.now / 1000, 6),  # now: the tip
     ]:
         got = read_all_get_records(s, shard_id(0), "AT_TIMESTAMP", timestamp=ts_arg)
         assert [r["SequenceNumber"] for r in got] == written[first:]
@@ -213,12 +229,19 @@ def test_arrow_schema_and_interop(stream):
     data = [str(i).encode() for i in range(500)]
     s.put_batch(keys, data)
     table = s.read_table(batch_size=64)
-    assert table.schema.equals(shardstream.RECORD_SCHEMA, check_metadata=True)
+    assert table.schema.equals(USER_RECORD_SCHEMA, check_metadata=True)
     assert table.num_rows == 500
+    assert table.column("sub_sequence_number").to_pylist() == [0] * 500
+    stored = s.read_table(batch_size=64, deaggregate=False)
+    assert stored.schema.equals(shardstream.RECORD_SCHEMA, check_metadata=True)
+    assert stored.equals(table.drop_columns(["sub_sequence_number"]))
     for b in s.iter_batches():
-        assert b.schema.equals(shardstream.RECORD_SCHEMA)
+        assert b.schema.equals(USER_RECORD_SCHEMA)
         assert len(set(b.column("shard_id").to_pylist())) == 1
-    assert s.read_batch(shard_id(0)).schema.equals(shardstream.RECORD_SCHEMA)
+    for b in s.iter_batches(deaggregate=False):
+        assert b.schema.equals(shardstream.RECORD_SCHEMA)
+    assert s.read_batch(shard_id(0)).schema.equals(USER_RECORD_SCHEMA)
+    assert s.read_batch(shard_id(0), deaggregate=False).schema.equals(shardstream.RECORD_SCHEMA)
 
     df = s.read_pandas()
     assert len(df) == 500
@@ -253,7 +276,8 @@ def test_iter_batches_is_reiterable_and_snapshotted(stream):
 def test_empty_reads(stream):
     s = stream(2)
     assert s.read_table().num_rows == 0
-    assert s.read_table().schema.equals(shardstream.RECORD_SCHEMA)
+    assert s.read_table().schema.equals(USER_RECORD_SCHEMA)
+    assert s.read_table(deaggregate=False).schema.equals(shardstream.RECORD_SCHEMA)
     assert s.read_batch(shard_id(1)).num_rows == 0
     assert list(s.iter_batches()) == []
     resp = s.get_record_batch(s.get_shard_iterator(shard_id(0), "TRIM_HORIZON")["ShardIterator"])
@@ -282,9 +306,11 @@ def test_read_batch_is_immutable_under_wrapping_writers(stream):
 
 # -- iterator errors -----------------------------------------------------------------------------
 
-SEQ_ARGS = ("Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "
-            "(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {} and {} "
-            "StartingSequenceNumber.")
+SEQ_ARGS = (
+    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "
+    "(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {} and {} "
+    "StartingSequenceNumber."
+)
 
 
 def test_iterator_sequence_number_argument_errors(stream):
@@ -301,26 +327,36 @@ def test_iterator_sequence_number_argument_errors(stream):
         assert str(ei.value) == SEQ_ARGS.format(kind, "also a")
     with pytest.raises(InvalidArgumentException) as ei:
         s.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", seq1)
-    assert str(ei.value) == ("Invalid StartingSequenceNumber. It encodes shardId-000000000001, while it was used "
-                             "in a call to a shard with shardId-000000000000")
+    assert str(ei.value) == (
+        "Invalid StartingSequenceNumber. It encodes shardId-000000000001, while it was used "
+        "in a call to a shard with shardId-000000000000"
+    )
     with pytest.raises(InvalidArgumentException) as ei:
         s.read_batch(shard_id(1), "AFTER_SEQUENCE_NUMBER", seq0)
-    assert str(ei.value) == ("Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used "
-                             "in a call to a shard with shardId-000000000001")
+    assert str(ei.value) == (
+        "Invalid StartingSequenceNumber. It encodes shardId-000000000000, while it was used "
+        "in a call to a shard with shardId-000000000001"
+    )
     with pytest.raises(InvalidArgumentException) as ei:
         s.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", "9" * 56)
-    assert str(ei.value) == (f"StartingSequenceNumber {'9' * 56} used in GetShardIterator on shard "
-                             f"shardId-000000000000 in stream {s.name} under account {ACCOUNT} is invalid.")
+    assert str(ei.value) == (
+        f"StartingSequenceNumber {'9' * 56} used in GetShardIterator on shard "
+        f"shardId-000000000000 in stream {s.name} under account {ACCOUNT} is invalid."
+    )
     # As Kinesis: a number below 2**124 is a version 0 one, its shard index in the low 16 bits.
     with pytest.raises(InvalidArgumentException) as ei:
         s.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", "5")
-    assert str(ei.value) == ("Invalid StartingSequenceNumber. It encodes shardId-000000000005, while it was used "
-                             "in a call to a shard with shardId-000000000000")
+    assert str(ei.value) == (
+        "Invalid StartingSequenceNumber. It encodes shardId-000000000005, while it was used "
+        "in a call to a shard with shardId-000000000000"
+    )
     with pytest.raises(InvalidArgumentException) as ei:
         s.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", "0")
-    assert str(ei.value) == (f"StartingSequenceNumber {2**124} used in GetShardIterator on shard shardId-000000000000 "
-                             f"in stream {s.name} under account {ACCOUNT} is invalid because it did not come from "
-                             "this stream.")
+    assert str(ei.value) == (
+        f"StartingSequenceNumber {2**124} used in GetShardIterator on shard shardId-000000000000 "
+        f"in stream {s.name} under account {ACCOUNT} is invalid because it did not come from "
+        "this stream."
+    )
 
 
 def test_iterator_sequence_number_from_other_stream(clocked_engine, clock):
@@ -332,9 +368,11 @@ def test_iterator_sequence_number_from_other_stream(clocked_engine, clock):
     a.put_record(b"x", "k")
     with pytest.raises(InvalidArgumentException) as ei:
         a.get_shard_iterator(shard_id(0), "AT_SEQUENCE_NUMBER", seq)
-    assert str(ei.value) == (f"StartingSequenceNumber {seq} used in GetShardIterator on shard shardId-000000000000 "
-                             f"in stream {a.name} under account {ACCOUNT} is invalid because it did not come from "
-                             "this stream.")
+    assert str(ei.value) == (
+        f"StartingSequenceNumber {seq} used in GetShardIterator on shard shardId-000000000000 "
+        f"in stream {a.name} under account {ACCOUNT} is invalid because it did not come from "
+        "this stream."
+    )
 
 
 def test_invalid_iterators(stream, engine):
@@ -375,13 +413,17 @@ def test_at_timestamp_errors(clock, clocked_engine):
     s = clocked_engine.create_stream("tse", 1)
     with pytest.raises(InvalidArgumentException) as ei:
         s.get_shard_iterator(shard_id(0), "AT_TIMESTAMP")
-    assert str(ei.value) == ("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
-                             "Current request has no timestamp parameter.")
+    assert str(ei.value) == (
+        "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
+        "Current request has no timestamp parameter."
+    )
     future = clock.now + 60_000
     with pytest.raises(InvalidArgumentException) as ei:
         s.get_shard_iterator(shard_id(0), "AT_TIMESTAMP", timestamp=future / 1000)
-    assert str(ei.value) == ("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
-                             f"timestampInMillis: {future}, currentTimestampInMillis: {clock.now}")
+    assert str(ei.value) == (
+        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+        f"timestampInMillis: {future}, currentTimestampInMillis: {clock.now}"
+    )
 
 
 def test_unknown_shard_and_lenient_ids(stream):
@@ -390,8 +432,9 @@ def test_unknown_shard_and_lenient_ids(stream):
     for bad in ("shardId-000000000009", "shardId-9", "9"):
         with pytest.raises(ResourceNotFoundException) as ei:
             s.get_shard_iterator(bad, "TRIM_HORIZON")
-        assert str(ei.value) == (f"Shard shardId-000000000009 in stream {s.name} under account {ACCOUNT} "
-                                 "does not exist")
+        assert str(ei.value) == (
+            f"Shard shardId-000000000009 in stream {s.name} under account {ACCOUNT} does not exist"
+        )
     expected = s.read_batch(shard_id(1)).to_pylist()
     assert expected
     for alias in ("shardId-1", "1", "shard-000001", "anything-1"):
@@ -400,27 +443,33 @@ def test_unknown_shard_and_lenient_ids(stream):
         assert [r["SequenceNumber"] for r in s.get_records(it)["Records"]] == [r["sequence_number"] for r in expected]
 
 
-@pytest.mark.parametrize("limit,rule", [
-    (0, "Member must have value greater than or equal to 1"),
-    (10001, "Member must have value less than or equal to 10000"),
-])
+@pytest.mark.parametrize(
+    "limit,rule",
+    [
+        (0, "Member must have value greater than or equal to 1"),
+        (10001, "Member must have value less than or equal to 10000"),
+    ],
+)
 def test_get_records_limit_bounds(stream, limit, rule):
     s = stream(1)
     it = s.get_shard_iterator(shard_id(0), "TRIM_HORIZON")["ShardIterator"]
     for call in (s.get_records, s.get_record_batch):
         with pytest.raises(ValidationException) as ei:
             call(it, limit)
-        assert str(ei.value) == (f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy "
-                                 f"constraint: {rule}")
+        assert str(ei.value) == (
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: {rule}"
+        )
 
 
 def test_iterator_type_enum(stream):
     s = stream(1)
     with pytest.raises(ValidationException) as ei:
         s.get_shard_iterator(shard_id(0), "")
-    assert str(ei.value) == ("1 validation error detected: Value '' at 'shardIteratorType' failed to satisfy "
-                             "constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, "
-                             "AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON]")
+    assert str(ei.value) == (
+        "1 validation error detected: Value '' at 'shardIteratorType' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, "
+        "AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON]"
+    )
 
 
 def test_reads_after_delete(engine, stream):

@@ -12,6 +12,7 @@ import shardstream
 from shardstream import ResourceInUseException, ResourceNotFoundException, ValidationException
 from shardstream.client import RemoteEngine
 from shardstream.testing import start_server
+from shardstream.unpack import USER_RECORD_SCHEMA
 
 
 def test_memory_url_gives_an_embedded_engine():
@@ -38,7 +39,8 @@ def test_remote_engine_round_trip(server):
     assert sorted(remote_table.column("sequence_number").to_pylist()) == sorted(
         local_table.column("sequence_number").to_pylist()
     )
-    assert remote_table.schema.equals(shardstream.RECORD_SCHEMA)
+    assert remote_table.schema.equals(USER_RECORD_SCHEMA)  # user records by default
+    assert s.read_table(deaggregate=False).schema.equals(shardstream.RECORD_SCHEMA)  # as stored
     by_seq = dict(zip(local_table.column("sequence_number").to_pylist(), local_table.column("data").to_pylist()))
     assert all(by_seq[q] == d for q, d in zip(remote_table.column("sequence_number").to_pylist(),
                                               remote_table.column("data").to_pylist()))

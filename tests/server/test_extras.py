@@ -62,12 +62,18 @@ def test_the_server_package_needs_only_the_server_extra():
 # A child process in which only the core's and the [server] extra's distributions can be imported.
 _BLOCKER = textwrap.dedent(
     """
-    import json, sys
+    import importlib.util, json, sys
     BLOCKED = set(json.loads({blocked!r}))
     class Block:
+        # a blocked module is found (importlib.util.find_spec probes, as yarl's for pydantic_core, see
+        # something) but importing it fails as a missing module does
         def find_spec(self, name, path=None, target=None):
             if name.split(".")[0] in BLOCKED:
-                raise ImportError("not installed by shardstream[server]: " + name)
+                return importlib.util.spec_from_loader(name, self)
+        def create_module(self, spec):
+            raise ModuleNotFoundError("not installed by shardstream[server]: " + spec.name, name=spec.name)
+        def exec_module(self, module):
+            pass
     sys.meta_path.insert(0, Block())
     from shardstream.cli import main
     sys.argv[0] = "shardstream"

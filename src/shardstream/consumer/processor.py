@@ -12,8 +12,10 @@ holds a lease on and calls, in order:
    checkpointing any more), or :meth:`RecordProcessor.shutdown_requested`
    (the consumer is stopping gracefully: a last checkpoint is welcome).
 
-Checkpoints are sequence numbers; a worker that takes a shard over resumes
-*after* the checkpoint, so everything after it is delivered again
+Checkpoints are positions of user records: a sequence number and a
+sub-sequence number (the user record's index inside a KPL aggregate, 0 for
+a plain record).  A worker that takes a shard over resumes *after* the
+checkpointed user record, so everything after it is delivered again
 (at-least-once delivery).
 """
 
@@ -66,14 +68,34 @@ class RecordProcessor:
             never checkpointed.
         """
 
+    def initialize_at(self, shard_id: str, starting_position: str, sub_sequence_number: int) -> None:
+        """Called once before the shard's first batch, with the checkpoint's sub-sequence number too.
+
+        The consumer calls this one; the default calls :meth:`initialize`
+        (override this when the sub-sequence number matters, as the KCL
+        daemon does).
+
+        Parameters
+        ----------
+        shard_id : str
+        starting_position : str
+            As for :meth:`initialize`.
+        sub_sequence_number : int
+            The checkpointed user record's position in its aggregate (0 otherwise).
+        """
+        self.initialize(shard_id, starting_position)
+
     def process(self, records, checkpointer: Checkpointer, millis_behind_latest: int) -> None:
         """Handle one batch of the shard's records, in sequence order.
 
         Parameters
         ----------
         records : pyarrow.RecordBatch or list of dict
-            As the consumer's ``record_format`` says (``"arrow"``: a batch in
-            :data:`~shardstream.RECORD_SCHEMA`; ``"dicts"``: GetRecords entries).
+            User records (KPL aggregates taken apart, compression envelopes
+            opened), as the consumer's ``record_format`` says (``"arrow"``: a
+            batch in :data:`~shardstream.unpack.USER_RECORD_SCHEMA`; ``"dicts"``:
+            GetRecords entries with ``SubSequenceNumber``, see
+            :func:`shardstream.unpack.unpack_records`).
         checkpointer : Checkpointer
         millis_behind_latest : int
             How far the batch's end is behind the shard's newest record.
@@ -109,17 +131,31 @@ class Checkpointer:
         that fails (False) when the worker no longer holds the lease.
     last_checkpoint : str
         Where the shard resumed (a sequence number or a sentinel).
+    last_sub_sequence_number : int
+        The sub-sequence number of ``last_checkpoint``.
     """
 
-    def __init__(self, shard_id: str, save: Callable[[str, int], bool], last_checkpoint: str):
+    def __init__(
+        self, shard_id: str, save: Callable[[str, int], bool], last_checkpoint: str, last_sub_sequence_number: int = 0
+    ):
         self.shard_id = shard_id
         self._save = save
         self.last_checkpoint = last_checkpoint
-        self.largest_delivered: str | None = None  # sequence number of the last record handed over
+        self.last_sub_sequence_number = int(last_sub_sequence_number)
+        self.largest_delivered: str | None = None  # sequence number of the last user record handed over
+        self.largest_delivered_sub = 0  # and its sub-sequence number
         self.at_shard_end = False
 
-    def _delivered(self, sequence_number: str) -> None:
+    def delivered(self, sequence_number: str, sub_sequence_number: int = 0) -> None:
+        """Note the position of the last user record handed to the processor (the consumer calls this).
+
+        Parameters
+        ----------
+        sequence_number : str
+        sub_sequence_number : int
+        """
         self.largest_delivered = sequence_number
+        self.largest_delivered_sub = int(sub_sequence_number)
 
     def checkpoint(self, sequence_number: str | None = None, sub_sequence_number: int = 0) -> None:
         """Record progress.
@@ -127,10 +163,12 @@ class Checkpointer:
         Parameters
         ----------
         sequence_number : str, optional
-            A sequence number handed over; default the last one handed over
+            A sequence number handed over; default the position (sequence
+            and sub-sequence number) of the last user record handed over
             (at shard end: ``SHARD_END``).
         sub_sequence_number : int
-            Position inside a KPL-aggregated record (0 otherwise).
+            Position inside a KPL-aggregated record (0 otherwise); ignored
+            when ``sequence_number`` is None.
 
         Raises
         ------
@@ -141,32 +179,39 @@ class Checkpointer:
         """
         if sequence_number is None:
             if self.at_shard_end:
-                value = SHARD_END
+                value, sub = SHARD_END, 0
             elif self.largest_delivered is None:
                 return  # nothing delivered yet: nothing to record
             else:
-                value = self.largest_delivered
+                value, sub = self.largest_delivered, self.largest_delivered_sub
         else:
-            value = str(sequence_number)
-            self._check(value)
-        if not self._save(value, int(sub_sequence_number)):
+            value, sub = str(sequence_number), int(sub_sequence_number)
+            self._check(value, sub)
+        if not self._save(value, sub):
             raise LeaseLostError(f"Can't update checkpoint - instance doesn't hold the lease for shard {self.shard_id}")
         self.last_checkpoint = value
+        self.last_sub_sequence_number = sub
 
-    def _check(self, value: str) -> None:
+    def _check(self, value: str, sub: int) -> None:
         if value == SHARD_END:
             if not self.at_shard_end:
                 raise InvalidCheckpointError(f"shard {self.shard_id} has not ended: SHARD_END is not allowed yet")
             return
         if not value.isdigit():
             raise InvalidCheckpointError(f"not a sequence number: {value!r}")
+        if sub < 0:
+            raise InvalidCheckpointError(f"sub-sequence number {sub} is negative")
         if self.last_checkpoint not in SENTINELS and self.last_checkpoint != SHARD_END:
-            if int(value) < int(self.last_checkpoint):
+            if (int(value), sub) < (int(self.last_checkpoint), self.last_sub_sequence_number):
                 raise InvalidCheckpointError(
-                    f"checkpoint {value} is below the previous checkpoint {self.last_checkpoint} of {self.shard_id}"
+                    f"checkpoint {value}/{sub} is below the previous checkpoint "
+                    f"{self.last_checkpoint}/{self.last_sub_sequence_number} of {self.shard_id}"
                 )
-        if self.largest_delivered is None or int(value) > int(self.largest_delivered):
+        if self.largest_delivered is None or (int(value), sub) > (
+            int(self.largest_delivered),
+            self.largest_delivered_sub,
+        ):
             raise InvalidCheckpointError(
-                f"checkpoint {value} is beyond the last record handed over for {self.shard_id} "
-                f"({self.largest_delivered})"
+                f"checkpoint {value}/{sub} is beyond the last record handed over for {self.shard_id} "
+                f"({self.largest_delivered}/{self.largest_delivered_sub})"
             )

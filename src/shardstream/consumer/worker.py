@@ -18,8 +18,15 @@ lease file, and workers on several machines share a Kinesis stream
 (``connect("aws://<region>")``) and a DynamoDB lease table
 (``leases="dynamodb://<table>"``).
 
-Delivery is at-least-once: a shard resumes after its last checkpoint,
-wherever it is taken over.
+Records reach processors as user records: KPL aggregates are taken apart
+and compression envelopes opened (:mod:`shardstream.unpack`), and, as in
+KCL 2.x, user records of an aggregate whose effective hash key falls outside
+the leased shard's hash range are dropped.  A checkpoint is the position
+(sequence number, sub-sequence number) of a user record.
+
+Delivery is at-least-once: a shard resumes after its last checkpointed user
+record (the read starts AT_SEQUENCE_NUMBER of the checkpoint and drops the
+user records up to it), wherever it is taken over.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from dataclasses import dataclass
 
 from ..errors import ExpiredIteratorException
 from ..sequence import parse_sequence_number
+from ..unpack import unpack_batch, unpack_records
 from .leases import Lease, LeaseStore
 from .processor import SENTINELS, Checkpointer, LeaseLostError, RecordProcessor
 from .stores import open_lease_store
@@ -85,8 +93,10 @@ class ConsumerBatch:
     checkpointer: Checkpointer
 
     def checkpoint(self) -> None:
-        """Checkpoint at this batch's last record."""
-        self.checkpointer.checkpoint(_last_sequence_number(self.records))
+        """Checkpoint at this batch's last user record."""
+        position = _last_position(self.records)
+        if position is not None:
+            self.checkpointer.checkpoint(*position)
 
 
 class _QueueProcessor(RecordProcessor):
@@ -143,7 +153,8 @@ class Consumer:
     timestamp : datetime or float, optional
         For ``AT_TIMESTAMP``.
     record_format : {"arrow", "dicts"}
-        Records as one ``pyarrow.RecordBatch`` per call, or GetRecords dicts.
+        User records as one ``pyarrow.RecordBatch`` per call (in
+        ``USER_RECORD_SCHEMA``), or GetRecords dicts with ``SubSequenceNumber``.
     failover_ms : int
         Lease duration: a lease whose counter has not changed for this long
         may be taken by another worker (KCL default 10 s).
@@ -496,6 +507,8 @@ class _ShardWorker:
         self._stopping = stopping
         self._report_lag = report_lag
         self.shard_id = lease.lease_key
+        self._hash_range: tuple[int, int] | None = None
+        self._resume: tuple[str, int] | None = None  # drop user records up to this (seq, sub) position
         self.lost = threading.Event()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"shard-{self.shard_id}", daemon=True)
@@ -525,28 +538,69 @@ class _ShardWorker:
             time.sleep(min(c.failover_ms / 1000, 1.0))
         return False
 
-    def _iterator(self, checkpoint: str) -> str:
+    def _iterator(self, checkpoint: str, sub_sequence_number: int = 0) -> str:
+        """An iterator at the user record after (``checkpoint``, ``sub_sequence_number``)."""
         c = self.consumer
         if checkpoint in SENTINELS:
             kind = checkpoint
             if kind == "AT_TIMESTAMP":
                 return c.stream.get_shard_iterator(self.shard_id, kind, timestamp=c.timestamp)["ShardIterator"]
             return c.stream.get_shard_iterator(self.shard_id, kind)["ShardIterator"]
-        return c.stream.get_shard_iterator(self.shard_id, "AFTER_SEQUENCE_NUMBER", checkpoint)["ShardIterator"]
+        # At the checkpointed record: the user records of its aggregate after the checkpoint come next.
+        self._resume = (checkpoint, int(sub_sequence_number))
+        return c.stream.get_shard_iterator(self.shard_id, "AT_SEQUENCE_NUMBER", checkpoint)["ShardIterator"]
+
+    def _shard_hash_range(self) -> tuple[int, int] | None:
+        """The leased shard's hash range (from the lease, else ListShards once)."""
+        if self._hash_range is None:
+            start, end = self.lease.starting_hash_key, self.lease.ending_hash_key
+            if not (start and end):
+                for shard in self.consumer.stream.list_shards():
+                    if shard["ShardId"] == self.shard_id:
+                        start, end = shard["HashKeyRange"]["StartingHashKey"], shard["HashKeyRange"]["EndingHashKey"]
+            if start and end:
+                self._hash_range = (int(start), int(end))
+        return self._hash_range
 
     def _read(self, iterator: str) -> dict:
+        """One GetRecords page, as user records of this shard after the resume position."""
         c = self.consumer
         if c.record_format == "arrow":
-            return c.stream.get_record_batch(iterator, c.max_records)
-        return c.stream.get_records(iterator, c.max_records)
+            page = c.stream.get_record_batch(iterator, c.max_records, deaggregate=False)
+            stored = page["Records"].num_rows
+            records = unpack_batch(page["Records"], hash_range=self._shard_hash_range())
+        else:
+            page = c.stream.get_records(iterator, c.max_records)
+            stored = len(page["Records"])
+            records = unpack_records(page["Records"], hash_range=self._shard_hash_range())
+        if self._resume is not None and stored:
+            records = self._after_resume(records)
+        return {**page, "Records": records}
+
+    def _after_resume(self, records):
+        """``records`` without the user records at or before the resume position (they lead the first page)."""
+        seq, sub = self._resume
+        self._resume = None
+        if isinstance(records, list):
+            skip = 0
+            while skip < len(records) and records[skip]["SequenceNumber"] == seq:
+                if records[skip]["SubSequenceNumber"] > sub:
+                    break
+                skip += 1
+            return records[skip:]
+        seqs, subs = records.column("sequence_number"), records.column("sub_sequence_number")
+        skip = 0
+        while skip < records.num_rows and seqs[skip].as_py() == seq and subs[skip].as_py() <= sub:
+            skip += 1
+        return records.slice(skip)
 
     def _consume(self) -> None:
         c = self.consumer
-        checkpoint = self.lease.checkpoint
-        checkpointer = Checkpointer(self.shard_id, self._save, checkpoint)
+        checkpoint, sub = self.lease.checkpoint, self.lease.checkpoint_sub_sequence_number
+        checkpointer = Checkpointer(self.shard_id, self._save, checkpoint, sub)
         processor = self._make_processor()
-        processor.initialize(self.shard_id, checkpoint)
-        iterator = self._iterator(checkpoint)
+        processor.initialize_at(self.shard_id, checkpoint, sub)
+        iterator = self._iterator(checkpoint, sub)
         while True:
             if self.lost.is_set():
                 processor.lease_lost()
@@ -557,13 +611,16 @@ class _ShardWorker:
             try:
                 response = self._read(iterator)
             except ExpiredIteratorException:
-                iterator = self._iterator(checkpointer.largest_delivered or checkpoint)
+                if checkpointer.largest_delivered is None:
+                    iterator = self._iterator(checkpoint, sub)
+                else:
+                    iterator = self._iterator(checkpointer.largest_delivered, checkpointer.largest_delivered_sub)
                 continue
             records = response["Records"]
             count = records.num_rows if c.record_format == "arrow" else len(records)
             behind = response.get("MillisBehindLatest")
             if count:
-                checkpointer.largest_delivered = _last_sequence_number(records)
+                checkpointer.delivered(*_last_position(records))
                 try:
                     processor.process(records, checkpointer, behind)
                 except LeaseLostError:
@@ -612,7 +669,11 @@ class _ShardWorker:
         return max(0, tail - start)
 
 
-def _last_sequence_number(records) -> str | None:
+def _last_position(records) -> tuple[str, int] | None:
+    """(sequence number, sub-sequence number) of the last user record, or None when there are none."""
     if isinstance(records, list):
-        return records[-1]["SequenceNumber"] if records else None
-    return records.column("sequence_number")[-1].as_py() if records.num_rows else None
+        return (records[-1]["SequenceNumber"], records[-1].get("SubSequenceNumber", 0)) if records else None
+    if not records.num_rows:
+        return None
+    sub = records.column("sub_sequence_number")[-1].as_py() if "sub_sequence_number" in records.schema.names else 0
+    return records.column("sequence_number")[-1].as_py(), sub

@@ -101,11 +101,24 @@ class MultiLangProcessor(RecordProcessor):
     # -- RecordProcessor callbacks ------------------------------------------------------------------
 
     def initialize(self, shard_id: str, starting_position: str) -> None:
-        """Start the child and send it ``initialize`` with ``shard_id`` and ``starting_position``."""
+        """Start the child and send it ``initialize`` with ``shard_id`` and ``starting_position`` (sub-sequence 0)."""
+        self.initialize_at(shard_id, starting_position, 0)
+
+    def initialize_at(self, shard_id: str, starting_position: str, sub_sequence_number: int) -> None:
+        """Start the child and send it ``initialize`` with the checkpoint it resumes after.
+
+        Parameters
+        ----------
+        shard_id : str
+        starting_position : str
+            Sent as ``sequenceNumber``.
+        sub_sequence_number : int
+            Sent as ``subSequenceNumber`` (the checkpoint's position in a KPL aggregate).
+        """
         self.shard_id = shard_id
         self._start()
         message = {"action": "initialize", "shardId": shard_id, "sequenceNumber": starting_position}
-        self._call({**message, "subSequenceNumber": 0}, None)
+        self._call({**message, "subSequenceNumber": int(sub_sequence_number)}, None)
         self.state = "active"
 
     def process(self, records, checkpointer: Checkpointer, millis_behind_latest) -> None:

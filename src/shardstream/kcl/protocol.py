@@ -11,13 +11,15 @@ The protocol, as the Java daemon speaks it
 Per leased shard the daemon starts ``executableName`` (split at spaces, not
 run through a shell) and writes one JSON object per line to its stdin:
 
-``{"action":"initialize","shardId":...,"sequenceNumber":...,"subSequenceNumber":0}``
+``{"action":"initialize","shardId":...,"sequenceNumber":...,"subSequenceNumber":...}``
     Once.  ``sequenceNumber`` is where the shard resumes: the checkpoint or
-    ``TRIM_HORIZON`` / ``LATEST`` / ``AT_TIMESTAMP``.
+    ``TRIM_HORIZON`` / ``LATEST`` / ``AT_TIMESTAMP``; ``subSequenceNumber``
+    the checkpoint's position inside a KPL aggregate (0 otherwise).
 ``{"action":"processRecords","records":[...],"millisBehindLatest":...}``
     Per batch; each record is ``{"data": <base64>, "partitionKey",
     "sequenceNumber", "approximateArrivalTimestamp": <epoch ms>,
-    "subSequenceNumber", "action": "record"}``.
+    "subSequenceNumber", "action": "record"}``: user records, KPL
+    aggregates taken apart (``subSequenceNumber`` = index in the aggregate).
 ``{"action":"leaseLost"}``
     Another worker took the shard; checkpointing is refused.
 ``{"action":"shardEnded"}``
@@ -114,7 +116,8 @@ def record_messages(records) -> list[dict]:
     ----------
     records : list of dict or pyarrow.RecordBatch
         GetRecords records (``record_format="dicts"``), or a batch in
-        ``shardstream.RECORD_SCHEMA`` (``record_format="arrow"``).
+        ``shardstream.unpack.USER_RECORD_SCHEMA`` (``record_format="arrow"``;
+        ``RECORD_SCHEMA`` reads as sub-sequence 0).
 
     Returns
     -------
@@ -128,7 +131,7 @@ def record_messages(records) -> list[dict]:
     """
     if isinstance(records, list):
         return [record_message(r) for r in records]
-    # a pyarrow RecordBatch in shardstream.RECORD_SCHEMA (a Consumer with record_format="arrow")
+    # a pyarrow RecordBatch in shardstream.USER_RECORD_SCHEMA (a Consumer with record_format="arrow")
     return [
         record_message(
             {
@@ -136,6 +139,7 @@ def record_messages(records) -> list[dict]:
                 "Data": row["data"],
                 "PartitionKey": row["partition_key"],
                 "ApproximateArrivalTimestamp": row["approximate_arrival_timestamp"],
+                "SubSequenceNumber": row.get("sub_sequence_number", 0),
             }
         )
         for row in records.to_pylist()

@@ -189,7 +189,7 @@ def get_records(engine, p: dict, *, json_wire: bool = False):
     stream = engine.iterator_stream(iterator)
     dry_run = _dry_run(p)
     if json_wire and not dry_run and not stream.encrypted:
-        body = codec.get_records_json(stream.get_record_batch(iterator, p.get("Limit")))
+        body = codec.get_records_json(stream.get_record_batch(iterator, p.get("Limit"), deaggregate=False))
         if body is not None:
             return body
     out = stream.get_records(iterator, p.get("Limit"), wire=json_wire, dry_run=dry_run)
