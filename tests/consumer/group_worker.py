@@ -1,9 +1,13 @@
 """A consumer-group worker process for the tests: logs what it processes, then checkpoints.
 
-    python group_worker.py URL STREAM LEASE_FILE WORKER_ID OUT_FILE FAILOVER_MS [DIE_FILE]
+    python group_worker.py URL STREAM LEASES WORKER_ID OUT_FILE FAILOVER_MS [DIE_FILE]
+
+URL is anything ``shardstream.connect`` takes; LEASES a Consumer's ``leases`` (an SQLite file
+or ``dynamodb://<table>``).
 
 Each output line is tab-separated: ``time  kind  session  shard  value``, with kind
 ``record`` (value: sequence number), ``initialize`` (value: starting position),
+``checkpointed`` (value: the checkpoint written, logged once the write returned),
 ``shard_ended``, ``lease_lost``, ``shutdown`` or ``killed`` (value: how many records the
 fatal batch held); a session is one processor instance.
 Lines are flushed before the checkpoint, so a record checkpointed was logged.
@@ -47,6 +51,7 @@ class Logger(shardstream.RecordProcessor):
             os.kill(os.getpid(), signal.SIGKILL)
         out.flush()
         checkpointer.checkpoint()
+        log("checkpointed", self.session, self.shard_id, checkpointer.last_checkpoint)
 
     def lease_lost(self):
         log("lease_lost", self.session, self.shard_id)

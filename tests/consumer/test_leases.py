@@ -1,23 +1,51 @@
-"""Lease tables: conditional writes, shared by two handles on one SQLite file, and the in-memory one."""
+"""Lease tables: conditional writes, shared by two handles on one table - in memory, in one SQLite
+file and in one DynamoDB table (moto's server on loopback) - the same contract for each store."""
 
 from __future__ import annotations
 
+import uuid
+
+import botocore.session
 import pytest
+from moto_process import SerialMoto
 
-from shardstream.consumer import Lease, MemoryLeaseStore, SQLiteLeaseStore
+from shardstream.consumer import DynamoDBLeaseStore, Lease, MemoryLeaseStore, SQLiteLeaseStore
+
+SESSION = botocore.session.get_session()  # one session: it loads the service model once
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="module")
+def moto_url():
+    """moto's server (DynamoDB) in this process on a free loopback port, one request at a time."""
+    with SerialMoto() as moto:
+        yield moto.url
+
+
+def dynamodb(url: str):
+    """A botocore DynamoDB client on moto."""
+    return SESSION.create_client(
+        "dynamodb", region_name="us-east-1", endpoint_url=url, aws_access_key_id="k", aws_secret_access_key="s"
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
 def stores(request, tmp_path):
     """Two handles on one table (two workers' views)."""
     if request.param == "memory":
         store = MemoryLeaseStore()
         yield store, store
-    else:
+    elif request.param == "sqlite":
         a, b = SQLiteLeaseStore(tmp_path / "leases.db", "g"), SQLiteLeaseStore(tmp_path / "leases.db", "g")
         yield a, b
         a.close()
         b.close()
+    else:
+        url, table = request.getfixturevalue("moto_url"), f"leases-{uuid.uuid4().hex}"
+        a, b = DynamoDBLeaseStore(table, client=dynamodb(url)), DynamoDBLeaseStore(table, client=dynamodb(url))
+        yield a, b
+        a.client.delete_table(TableName=table)
+        a.client.close()
+        b.client.close()
 
 
 def test_create_is_idempotent_and_lists_by_key(stores):

@@ -1,14 +1,16 @@
-"""Consumer groups with the Kinesis Client Library's semantics, on one machine.
+"""Consumer groups with the Kinesis Client Library's semantics, on one machine or many.
 
 :class:`Consumer`
     One worker of a group: leases, balancing, checkpoints, failover.
 :class:`RecordProcessor`, :class:`Checkpointer`
     The processor contract (:mod:`.processor`).
-:class:`SQLiteLeaseStore`, :class:`MemoryLeaseStore`
-    Lease tables (:mod:`.leases`).
+:class:`SQLiteLeaseStore`, :class:`MemoryLeaseStore`, :class:`DynamoDBLeaseStore`
+    Lease tables (:mod:`.leases`, :mod:`.dynamodb`); :func:`open_lease_store` (:mod:`.stores`)
+    picks one from a Consumer's ``leases`` argument.
 """
 
-from .leases import Lease, LeaseStore, MemoryLeaseStore, SQLiteLeaseStore, open_lease_store
+from .dynamodb import DynamoDBLeaseStore
+from .leases import Lease, LeaseStore, MemoryLeaseStore, SQLiteLeaseStore
 from .processor import (
     SHARD_END,
     Checkpointer,
@@ -16,6 +18,7 @@ from .processor import (
     LeaseLostError,
     RecordProcessor,
 )
+from .stores import open_lease_store
 from .worker import INITIAL_POSITIONS, Consumer, ConsumerBatch, ShardLag
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "Checkpointer",
     "Consumer",
     "ConsumerBatch",
+    "DynamoDBLeaseStore",
     "InvalidCheckpointError",
     "Lease",
     "LeaseLostError",

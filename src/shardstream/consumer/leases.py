@@ -11,7 +11,9 @@ also bumps the counter, never looks like a lost lease to its own worker.)
 :class:`SQLiteLeaseStore` keeps the table in an SQLite file (WAL mode), so
 worker processes on one machine share it; :class:`MemoryLeaseStore` is the
 same table for the threads of one process.  Both implement
-:class:`LeaseStore`, the small interface another store (DynamoDB) would.
+:class:`LeaseStore`, the small interface :class:`~.dynamodb.DynamoDBLeaseStore`
+implements too (workers on many machines); :func:`~.stores.open_lease_store`
+picks one from a Consumer's ``leases`` argument.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-__all__ = ["Lease", "LeaseStore", "MemoryLeaseStore", "SQLiteLeaseStore", "open_lease_store"]
+__all__ = ["Lease", "LeaseStore", "MemoryLeaseStore", "SQLiteLeaseStore"]
 
 
 @dataclasses.dataclass
@@ -376,24 +378,3 @@ class SQLiteLeaseStore(LeaseStore):
 
     def __repr__(self) -> str:
         return f"SQLiteLeaseStore({str(self.path)!r}, group={self.group!r})"
-
-
-def open_lease_store(leases, group: str) -> LeaseStore:
-    """A :class:`LeaseStore` from a Consumer's ``leases`` argument.
-
-    Parameters
-    ----------
-    leases : None, path-like or LeaseStore
-        None: a new in-memory table; a path: an SQLite file; a store: itself.
-    group : str
-        The consumer group (an SQLite file holds the tables of several groups).
-
-    Returns
-    -------
-    LeaseStore
-    """
-    if leases is None:
-        return MemoryLeaseStore()
-    if isinstance(leases, LeaseStore):
-        return leases
-    return SQLiteLeaseStore(leases, group)

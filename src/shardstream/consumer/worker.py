@@ -14,7 +14,9 @@ API (``get_shard_iterator`` / ``get_records`` or ``get_record_batch``) and
 drives the processor (:mod:`.processor`).  ``stream`` may be an embedded
 :class:`~shardstream.Stream` or a :func:`shardstream.connect` stream, so
 workers in several processes share a stream through a server and an SQLite
-lease file.
+lease file, and workers on several machines share a Kinesis stream
+(``connect("aws://<region>")``) and a DynamoDB lease table
+(``leases="dynamodb://<table>"``).
 
 Records reach processors as user records: KPL aggregates are taken apart
 and compression envelopes opened (:mod:`shardstream.unpack`), and, as in
@@ -47,8 +49,9 @@ from dataclasses import dataclass
 from ..errors import ExpiredIteratorException
 from ..sequence import parse_sequence_number
 from ..unpack import unpack_batch, unpack_records
-from .leases import Lease, LeaseStore, open_lease_store
+from .leases import Lease, LeaseStore
 from .processor import SENTINELS, Checkpointer, LeaseLostError, RecordProcessor
+from .stores import open_lease_store
 
 __all__ = ["INITIAL_POSITIONS", "Consumer", "ConsumerBatch", "ShardLag"]
 
@@ -133,10 +136,17 @@ class Consumer:
         to get :class:`ConsumerBatch` objects.
     worker_id : str, optional
         Unique per worker (default: host, pid and a random suffix).
-    leases : None, path-like or LeaseStore
+    leases : None, path-like, str or LeaseStore
         The lease table: None for one in this process's memory (workers on
         threads of one process must then share one store object), a path for
-        an SQLite file that processes share.
+        an SQLite file that processes on one machine share,
+        ``"dynamodb://<table>"`` for a DynamoDB table in the KCL's schema that
+        workers on any machine share (``"dynamodb://"``: the table named after
+        the group; created on first use; region, endpoint and credentials from
+        botocore's usual configuration, e.g. ``AWS_REGION`` and
+        ``AWS_ENDPOINT_URL_DYNAMODB``; needs the ``aws`` extra), or a
+        :class:`LeaseStore` (e.g. a :class:`DynamoDBLeaseStore` with its own
+        client).
     initial_position : {"TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"}
         Where shards never checkpointed start (children of read shards always
         start at their beginning).
