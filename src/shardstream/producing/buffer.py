@@ -94,10 +94,14 @@ class RecordBuffer:
             self._next_seq += 1
             queue = self._queue
             queue.append(record)
-            self._queued_bytes += size
+            before = self._queued_bytes
+            self._queued_bytes = before + size
             self._held_bytes += size
             self._outstanding += 1
-            if len(queue) == 1 or len(queue) >= self.batch_records or self._queued_bytes >= self.batch_bytes:
+            # wake the thread only when this record changes what it waits for: the first record (a linger
+            # deadline now exists) or the one that makes a batch due; later records add nothing it must see
+            n = len(queue)
+            if n == 1 or n == self.batch_records or (before < self.batch_bytes <= self._queued_bytes):
                 self._cond.notify_all()
 
     def _full_message(self, size: int) -> str:
