@@ -18,6 +18,12 @@ compresses the Kinesis record; readers decompress first, then de-aggregate
 (:mod:`shardstream.unpack`).  :func:`compress` never makes data bigger: when
 the envelope would not be smaller than the data, the data is kept as it is.
 
+What a reader unpacks is bounded: an envelope that would open to more than
+:data:`MAX_DECOMPRESSED_BYTES` (10 MiB, the largest record any stream
+accepts, so no producer could have compressed more) is not ours and passes
+through unchanged, so a hostile record cannot make a reader allocate
+gigabytes from a 1 MiB blob.
+
 gzip comes from the standard library; ``zstandard`` and ``lz4`` are
 imported when first used and come with the ``compression`` extra
 (``pip install 'shardstream[compression]'``).
@@ -27,7 +33,15 @@ from __future__ import annotations
 
 import zlib
 
-__all__ = ["CODECS", "ENVELOPE_MAGIC", "compress", "decompress", "envelope_codec", "is_compressed"]
+__all__ = [
+    "CODECS",
+    "ENVELOPE_MAGIC",
+    "MAX_DECOMPRESSED_BYTES",
+    "compress",
+    "decompress",
+    "envelope_codec",
+    "is_compressed",
+]
 
 CODECS = ("zstd", "gzip", "lz4")
 ENVELOPE_MAGIC = b"\xf5SSC"
@@ -35,6 +49,8 @@ _HEADER = len(ENVELOPE_MAGIC) + 1
 _IDS = {"zstd": 1, "gzip": 2, "lz4": 3}
 _NAMES = {v: k for k, v in _IDS.items()}
 _DEFAULT_LEVELS = {"zstd": 3, "gzip": 6, "lz4": 0}
+#: The most an envelope may open to (the largest record any stream accepts); bigger ones pass through.
+MAX_DECOMPRESSED_BYTES = 10 * 1024 * 1024
 
 
 def _module(codec: str):
@@ -161,17 +177,28 @@ def decompress(data: bytes) -> bytes:
     if codec is None:
         return data
     frame = memoryview(data)[_HEADER:]
+    limit = MAX_DECOMPRESSED_BYTES
     try:
         if codec == "gzip":
             unpacker = zlib.decompressobj(31)
-            out = unpacker.decompress(frame)
-            return out if unpacker.eof and not unpacker.unused_data else data
+            out = unpacker.decompress(frame, limit + 1)
+            return out if len(out) <= limit and unpacker.eof and not unpacker.unused_data else data
         if codec == "zstd":
             zstandard = _module(codec)
-            unpacker = zstandard.ZstdDecompressor().decompressobj()
+            dctx = zstandard.ZstdDecompressor()
+            size = zstandard.frame_content_size(frame)
+            if size > limit:
+                return data
+            if size < 0:  # a frame without its size (not one of ours): bound the output before trusting it
+                with dctx.stream_reader(frame, read_across_frames=False) as reader:
+                    if len(reader.read(limit + 1)) > limit:
+                        return data
+            unpacker = dctx.decompressobj()
             out = unpacker.decompress(frame)
             return out if unpacker.eof and not unpacker.unused_data else data
-        return _module(codec).decompress(frame)
+        unpacker = _module(codec).LZ4FrameDecompressor()
+        out = unpacker.decompress(frame, max_length=limit + 1)
+        return out if len(out) <= limit and unpacker.eof and not unpacker.unused_data else data
     except ImportError:
         raise
     except Exception:  # a corrupt frame: not ours to judge; the record passes through

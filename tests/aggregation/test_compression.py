@@ -92,3 +92,24 @@ def test_a_missing_codec_module_names_the_extra():
     lines = out.splitlines()
     assert len(lines) == 3 and all("shardstream[compression]" in line for line in lines), out
     assert "'zstandard'" in lines[0] and "'lz4.frame'" in lines[1]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_an_envelope_opening_past_the_largest_record_passes_through(codec):
+    from shardstream.compression import MAX_DECOMPRESSED_BYTES as limit
+
+    at_limit = b"a" * limit
+    assert decompress(compress(at_limit, codec)) == at_limit
+    bomb = compress(b"a" * (limit + 1), codec)  # ~1 KiB that would open to 10 MiB + 1
+    assert len(bomb) < 64 * 1024
+    assert decompress(bomb) is bomb
+
+
+def test_a_zstd_frame_without_its_size_is_bounded_too():
+    from shardstream.compression import MAX_DECOMPRESSED_BYTES as limit
+
+    unsized = zstandard.ZstdCompressor(write_content_size=False)
+    bomb = ENVELOPE_MAGIC + b"\x01" + unsized.compress(b"b" * (limit + 5))
+    assert decompress(bomb) is bomb
+    fine = ENVELOPE_MAGIC + b"\x01" + unsized.compress(b"b" * 1000)
+    assert decompress(fine) == b"b" * 1000
