@@ -141,7 +141,8 @@ def run_daemon(config, stream=None, *, install_signals: bool = True, stop_event:
 @click.option(
     "--endpoint",
     default=None,
-    help="URL of the shardstream/Kinesis server (overrides shardstreamEndpoint; default http://127.0.0.1:4567).",
+    help="URL of the shardstream/Kinesis server, or aws://region (overrides shardstreamEndpoint; "
+    "default http://127.0.0.1:4567).",
 )
 @click.option(
     "--lease-file",
@@ -183,8 +184,8 @@ def kcl(
         config.lease_file = lease_file
     if worker_id is not None:
         config.worker_id = worker_id
-    if not config.endpoint.startswith(("http://", "https://")):
-        raise click.ClickException(f"the endpoint must be an http(s):// URL, not {config.endpoint!r}")
+    if not config.endpoint.startswith(("http://", "https://", "aws://")):
+        raise click.ClickException(f"the endpoint must be an http(s):// or aws:// URL, not {config.endpoint!r}")
 
     from .client import connect
 

@@ -294,6 +294,8 @@ def test_configuration_keys_and_errors(tmp_path):
     assert (config.worker_id, config.timeout_in_seconds) == ("w1", 2.5)
     assert config.endpoint == "http://localhost:4566"
     assert config.lease_file == str(tmp_path / "state" / "leases.db")
+    in_dynamodb = KclConfig.from_dict({**base, "shardstreamLeaseFile": "dynamodb://app-leases"}, base_dir=tmp_path)
+    assert in_dynamodb.lease_file == "dynamodb://app-leases"  # a URL is not a path next to the properties
     assert KclConfig.from_dict({**base, "shardstreamEndpoint": "http://h:1", "kinesisEndpoint": "x"}).endpoint == (
         "http://h:1"
     )

@@ -79,7 +79,8 @@ class KclConfig:
                                         ``kinesisEndpoint``, then ``http://127.0.0.1:4567``
     ``shardstreamLeaseFile``            SQLite lease table file (default
                                         ``<applicationName>.leases.db``); a relative path is
-                                        relative to the ``.properties`` file's directory
+                                        relative to the ``.properties`` file's directory;
+                                        ``dynamodb://<table>`` keeps the leases in DynamoDB
     ==================================  ==========================================================
 
     Attributes
@@ -243,7 +244,7 @@ class KclConfig:
 
         endpoint = take("shardstreamEndpoint") or take("kinesisEndpoint") or DEFAULT_ENDPOINT
         lease_file = take("shardstreamLeaseFile")
-        if lease_file is not None and not Path(lease_file).is_absolute():
+        if lease_file is not None and "://" not in lease_file and not Path(lease_file).is_absolute():
             lease_file = str(Path(base_dir) / lease_file)
 
         config = cls(
