@@ -12,9 +12,12 @@ malformed input.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport int32_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
 
-__all__ = ["parse_aggregated_record"]
+__all__ = ["packed_rows", "parse_aggregated_record"]
+
+import numpy as np
 
 
 cdef inline bint _varint(const uint8_t *buf, Py_ssize_t *pos, Py_ssize_t end, uint64_t *out) noexcept:
@@ -154,3 +157,45 @@ def parse_aggregated_record(bytes data, Py_ssize_t start, Py_ssize_t end):
             )
         )
     return out
+
+
+cdef inline bint _packed(const uint8_t *values, int32_t start, int32_t stop, uint32_t kpl, uint32_t envelope,
+                         int32_t min_length) noexcept nogil:
+    cdef uint32_t word
+    if stop - start < min_length:
+        return False
+    memcpy(&word, values + start, 4)
+    return word == kpl or word == envelope
+
+
+def packed_rows(const int32_t[::1] offsets, const uint8_t[::1] values, uint32_t kpl, uint32_t envelope,
+                int32_t min_length):
+    """Rows whose data starts with one of two 4-byte words (in the machine's byte order) and has ``min_length`` bytes.
+
+    ``offsets`` are a binary array's ``length + 1`` offsets (already sliced to the array's rows) into
+    ``values``; a word that is 0 matches nothing (pass 0 to look for one magic only).  The scan runs
+    without the GIL and allocates only the answer.
+    """
+    cdef Py_ssize_t n = offsets.shape[0] - 1, i, found = 0
+    cdef const uint8_t *data = &values[0] if values.shape[0] else NULL
+    if n <= 0 or data == NULL or (kpl == 0 and envelope == 0):
+        return np.empty(0, np.intp)
+    if kpl == 0:
+        kpl = envelope
+    if envelope == 0:
+        envelope = kpl
+    with nogil:
+        for i in range(n):
+            if _packed(data, offsets[i], offsets[i + 1], kpl, envelope, min_length):
+                found += 1
+    rows = np.empty(found, np.intp)
+    if not found:
+        return rows
+    cdef Py_ssize_t[::1] out = rows
+    found = 0
+    with nogil:
+        for i in range(n):
+            if _packed(data, offsets[i], offsets[i + 1], kpl, envelope, min_length):
+                out[found] = i
+                found += 1
+    return rows

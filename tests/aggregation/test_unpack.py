@@ -192,3 +192,37 @@ def test_a_throttled_stream_counts_records_as_stored_and_unpacks_them(stream):
     assert stream.throttle is policy
     assert _rows(stream.get_record_batch(it)["Records"]) == _user(STORED)
     assert stream.get_record_batch(it, deaggregate=False)["Records"].num_rows == len(STORED)
+
+
+_HEADS = [b"", b"\xf3", b"\xf3\x89\x9a\xc2", b"\xf5SSC", b"\xf5SSC\x01", b"\xf1\x89\x9a\xc2", b"\x00\x00\x00\x00"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_HEADS), st.binary(max_size=30)), max_size=60),
+    st.integers(0, 10),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_native_scan_finds_exactly_the_rows_a_plain_check_finds(rows, cut, kpl, envelope):
+    import sys
+
+    import numpy as np
+
+    from shardstream._native import packed_rows
+
+    values = [head + tail for head, tail in rows]
+    array = pa.array(values, pa.binary()).slice(min(cut, len(values)))
+    kept = values[min(cut, len(values)) :]
+    words = [w for w, on in ((b"\xf3\x89\x9a\xc2", kpl), (b"\xf5SSC", envelope)) if on]
+    want = [i for i, v in enumerate(kept) if len(v) >= 6 and v[:4] in words]
+    _, offsets, data = array.buffers()
+    n = len(array)
+    got = packed_rows(
+        np.frombuffer(offsets, np.int32, count=array.offset + n + 1)[array.offset :],
+        np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8),
+        int.from_bytes(b"\xf3\x89\x9a\xc2", sys.byteorder) if kpl else 0,
+        int.from_bytes(b"\xf5SSC", sys.byteorder) if envelope else 0,
+        6,
+    )
+    assert got.tolist() == want
