@@ -34,11 +34,13 @@ from .routing import hash_key, route_keys
 from .schema import RECORD_SCHEMA
 from .stream import Stream
 from .throttle import ThroughputLimits
+from .unpack import USER_RECORD_SCHEMA, unpack_records
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RECORD_SCHEMA",
+    "USER_RECORD_SCHEMA",
     "AsyncProducer",
     "BufferFullError",
     "Consumer",
@@ -70,4 +72,5 @@ __all__ = [
     "route_keys",
     "simd_available",
     "to_pandas",
+    "unpack_records",
 ]
