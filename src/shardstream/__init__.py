@@ -10,7 +10,7 @@
 from . import errors
 from ._native import simd_available
 from .client import connect
-from .consumer import Consumer, RecordProcessor
+from .consumer import CheckpointEvery, Consumer, RecordProcessor
 from .engine import Engine
 from .errors import (
     DryRunOperationException,
@@ -43,6 +43,7 @@ __all__ = [
     "USER_RECORD_SCHEMA",
     "AsyncProducer",
     "BufferFullError",
+    "CheckpointEvery",
     "Consumer",
     "DryRunOperationException",
     "Engine",

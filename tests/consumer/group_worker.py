@@ -1,6 +1,6 @@
 """A consumer-group worker process for the tests: logs what it processes, then checkpoints.
 
-    python group_worker.py URL STREAM LEASES WORKER_ID OUT_FILE FAILOVER_MS [DIE_FILE]
+    python group_worker.py URL STREAM LEASES WORKER_ID OUT_FILE FAILOVER_MS [DIE_FILE] [--OPTION=VALUE ...]
 
 URL is anything ``shardstream.connect`` takes; LEASES a Consumer's ``leases`` (an SQLite file
 or ``dynamodb://<table>``).
@@ -15,6 +15,10 @@ Lines are flushed before the checkpoint, so a record checkpointed was logged.
 With DIE_FILE, the first batch handed to ``process`` once that file exists is logged and then
 the process SIGKILLs itself, before ``process`` returns and so before its checkpoint: those
 records were received but never checkpointed, and another worker must deliver them again.
+
+Options: ``--delivery=at_most_once`` (the Consumer's delivery mode; at most once the batch was
+checkpointed before ``process``, so a kill loses it), ``--max-records=N`` (records per batch),
+``--die-at-batch=N`` (SIGKILL inside the N-th ``process`` call of the process, as DIE_FILE does).
 """
 
 from __future__ import annotations
@@ -27,8 +31,12 @@ import time
 
 import shardstream
 
-url, stream_name, lease_file, worker_id, out_path, failover_ms = sys.argv[1:7]
-die_file = sys.argv[7] if len(sys.argv) > 7 else None
+options = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+url, stream_name, lease_file, worker_id, out_path, failover_ms = args[:6]
+die_file = args[6] if len(args) > 6 else None
+die_at_batch = int(options.get("die-at-batch", 0))
+batches = itertools.count(1)
 out = open(out_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
 sessions = itertools.count()
 
@@ -45,7 +53,8 @@ class Logger(shardstream.RecordProcessor):
     def process(self, records, checkpointer, millis_behind_latest):
         for seq in records.column("sequence_number").to_pylist():
             log("record", self.session, self.shard_id, seq)
-        if die_file is not None and os.path.exists(die_file):
+        batch = next(batches)
+        if (die_file is not None and os.path.exists(die_file)) or batch == die_at_batch:
             log("killed", self.session, self.shard_id, str(records.num_rows))
             out.flush()
             os.kill(os.getpid(), signal.SIGKILL)
@@ -67,6 +76,14 @@ class Logger(shardstream.RecordProcessor):
 
 stream = shardstream.connect(url).stream(stream_name)
 shardstream.Consumer(
-    stream, "group", Logger, worker_id=worker_id, leases=lease_file, failover_ms=int(failover_ms), idle_ms=50
+    stream,
+    "group",
+    Logger,
+    worker_id=worker_id,
+    leases=lease_file,
+    failover_ms=int(failover_ms),
+    idle_ms=50,
+    delivery=options.get("delivery", "at_least_once"),
+    max_records=int(options.get("max-records", 10_000)),
 ).run()
 out.write(f"{time.time():.6f}\texit\t-\t-\t{worker_id}\n")

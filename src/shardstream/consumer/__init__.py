@@ -2,6 +2,8 @@
 
 :class:`Consumer`
     One worker of a group: leases, balancing, checkpoints, failover.
+Delivery modes and :class:`CheckpointEvery`
+    At-least-once or at-most-once, and checkpoints on a schedule (:mod:`.delivery`).
 :class:`RecordProcessor`, :class:`Checkpointer`
     The processor contract (:mod:`.processor`).
 :class:`SQLiteLeaseStore`, :class:`MemoryLeaseStore`, :class:`DynamoDBLeaseStore`
@@ -9,6 +11,7 @@
     picks one from a Consumer's ``leases`` argument.
 """
 
+from .delivery import DELIVERY_MODES, CheckpointEvery
 from .dynamodb import DynamoDBLeaseStore
 from .leases import Lease, LeaseStore, MemoryLeaseStore, SQLiteLeaseStore
 from .processor import (
@@ -22,8 +25,10 @@ from .stores import open_lease_store
 from .worker import INITIAL_POSITIONS, Consumer, ConsumerBatch, ShardLag
 
 __all__ = [
+    "DELIVERY_MODES",
     "INITIAL_POSITIONS",
     "SHARD_END",
+    "CheckpointEvery",
     "Checkpointer",
     "Consumer",
     "ConsumerBatch",

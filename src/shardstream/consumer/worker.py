@@ -24,9 +24,10 @@ KCL 2.x, user records of an aggregate whose effective hash key falls outside
 the leased shard's hash range are dropped.  A checkpoint is the position
 (sequence number, sub-sequence number) of a user record.
 
-Delivery is at-least-once: a shard resumes after its last checkpointed user
-record (the read starts AT_SEQUENCE_NUMBER of the checkpoint and drops the
-user records up to it), wherever it is taken over.
+A shard resumes after its last checkpointed user record (the read starts
+AT_SEQUENCE_NUMBER of the checkpoint and drops the user records up to it),
+wherever it is taken over.  Whether that means at-least-once or at-most-once
+delivery, and checkpoints on a schedule, is :mod:`.delivery`'s job.
 """
 
 from __future__ import annotations
@@ -44,80 +45,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..errors import ExpiredIteratorException
 from ..sequence import parse_sequence_number
 from ..unpack import unpack_batch, unpack_records
+from .batches import ConsumerBatch, QueueProcessor, ShardLag, last_position
+from .delivery import CheckpointEvery, ShardDelivery, check_delivery
 from .leases import Lease, LeaseStore
 from .processor import SENTINELS, Checkpointer, LeaseLostError, RecordProcessor
 from .stores import open_lease_store
 
-__all__ = ["INITIAL_POSITIONS", "Consumer", "ConsumerBatch", "ShardLag"]
+__all__ = ["INITIAL_POSITIONS", "CheckpointEvery", "Consumer", "ConsumerBatch", "ShardLag"]
 
 INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 _log = logging.getLogger("shardstream.consumer")
-
-
-@dataclass
-class ShardLag:
-    """How far a group is behind on one shard, as of its last read.
-
-    Attributes
-    ----------
-    millis_behind_latest : int or None
-        From the last GetRecords response.
-    records_behind : int or None
-        Records after the last one delivered (embedded streams only).
-    """
-
-    millis_behind_latest: int | None = None
-    records_behind: int | None = None
-
-
-@dataclass
-class ConsumerBatch:
-    """A batch handed out by ``for batch in consumer`` / ``async for`` (a consumer without a processor).
-
-    Attributes
-    ----------
-    shard_id : str
-    records : pyarrow.RecordBatch or list of dict
-    millis_behind_latest : int
-    checkpointer : Checkpointer
-    """
-
-    shard_id: str
-    records: object
-    millis_behind_latest: int
-    checkpointer: Checkpointer
-
-    def checkpoint(self) -> None:
-        """Checkpoint at this batch's last user record."""
-        position = _last_position(self.records)
-        if position is not None:
-            self.checkpointer.checkpoint(*position)
-
-
-class _QueueProcessor(RecordProcessor):
-    """Hands batches to the consumer's iterator (consumers made without a processor)."""
-
-    def __init__(self, batches: queue.Queue, stopping: threading.Event):
-        self._batches = batches
-        self._stopping = stopping
-        self.shard_id = ""
-
-    def initialize(self, shard_id, starting_position):
-        self.shard_id = shard_id
-
-    def process(self, records, checkpointer, millis_behind_latest):
-        batch = ConsumerBatch(self.shard_id, records, millis_behind_latest, checkpointer)
-        while not self._stopping.is_set():
-            try:
-                self._batches.put(batch, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
 
 class Consumer:
@@ -162,6 +103,48 @@ class Consumer:
         Pause after a read that returned nothing.
     max_records : int
         Most records per read (and per ``process`` call).
+    delivery : {"at_least_once", "at_most_once"}
+        When a batch is checkpointed for the processor (see below).
+    checkpoint_every : CheckpointEvery, optional
+        Checkpoint automatically after successful batches, every so many user records
+        and/or seconds (Kafka's auto-commit); ``at_least_once`` only.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``initial_position``, ``record_format`` or ``delivery``, AT_TIMESTAMP without
+        a timestamp, ``failover_ms`` below 100, or a ``checkpoint_every`` that is not a
+        :class:`CheckpointEvery` or comes with ``at_most_once``.
+
+    Notes
+    -----
+    The two delivery modes side by side:
+
+    ============================  ====================================  ======================================
+    what                          ``delivery="at_least_once"``          ``delivery="at_most_once"``
+    ============================  ====================================  ======================================
+    checkpoint written            by the processor (or                  by the consumer, at the batch's last
+                                  ``checkpoint_every``), after it       user record, *before* ``process``
+                                  handled the batch
+    a worker crashes mid-batch    the batch (and all since the last     the batch in hand is lost; nothing
+                                  checkpoint) is delivered again        is delivered twice
+    ``process`` raises            not checkpointed by the schedule      already checkpointed: lost
+    manual ``checkpoint()``       as always                             allowed but redundant; only forward
+                                                                        (a position inside the batch is below
+                                                                        the checkpoint: InvalidCheckpointError)
+    shard end                     the processor checkpoints             the same: ``shard_ended`` must
+                                  ``SHARD_END`` (the default does)      checkpoint ``SHARD_END``
+    ============================  ====================================  ======================================
+
+    ``checkpoint_every`` is a :class:`CheckpointEvery` rather than a number so that
+    ``records`` and ``seconds`` cannot be confused; with both, whichever comes first.  A batch
+    whose ``process`` raised is not checkpointed: the end of the last good batch is written
+    and the schedule stops for that lease, so the failed batch comes again after a restart.
+    On a graceful stop the pending scheduled checkpoint is written after
+    ``shutdown_requested``.  When the consumer is iterated (no processor), a batch counts as
+    processed once it is handed to the iterator: use at-least-once with
+    ``batch.checkpoint()`` for work that must not be lost.  The KCL daemon
+    (``shardstream kcl``) is not affected: its processors checkpoint themselves.
 
     Examples
     --------
@@ -196,6 +179,8 @@ class Consumer:
         failover_ms: int = 10_000,
         idle_ms: int = 200,
         max_records: int = 10_000,
+        delivery: str = "at_least_once",
+        checkpoint_every: CheckpointEvery | None = None,
     ):
         if initial_position not in INITIAL_POSITIONS:
             raise ValueError(
@@ -207,6 +192,9 @@ class Consumer:
             raise ValueError(f"record_format must be 'arrow' or 'dicts', not {record_format!r}")
         if failover_ms < 100:
             raise ValueError("failover_ms must be at least 100")
+        check_delivery(delivery, checkpoint_every)
+        self.delivery = delivery
+        self.checkpoint_every = checkpoint_every
         self.stream = stream
         self.group = group
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -220,7 +208,7 @@ class Consumer:
         self._batches: queue.Queue = queue.Queue(maxsize=16)
         self._stopping = threading.Event()
         self._processor_factory = (
-            processor if processor is not None else (lambda: _QueueProcessor(self._batches, self._stopping))
+            processor if processor is not None else (lambda: QueueProcessor(self._batches, self._stopping))
         )
         self._stopped = threading.Event()
         self._started = False
@@ -598,6 +586,7 @@ class _ShardWorker:
         c = self.consumer
         checkpoint, sub = self.lease.checkpoint, self.lease.checkpoint_sub_sequence_number
         checkpointer = Checkpointer(self.shard_id, self._save, checkpoint, sub)
+        delivery = ShardDelivery(c.delivery, c.checkpoint_every, checkpointer)
         processor = self._make_processor()
         processor.initialize_at(self.shard_id, checkpoint, sub)
         iterator = self._iterator(checkpoint, sub)
@@ -607,6 +596,7 @@ class _ShardWorker:
                 return
             if self._stopping.is_set():
                 processor.shutdown_requested(checkpointer)
+                self._guarded(delivery.flush)
                 return
             try:
                 response = self._read(iterator)
@@ -620,13 +610,13 @@ class _ShardWorker:
             count = records.num_rows if c.record_format == "arrow" else len(records)
             behind = response.get("MillisBehindLatest")
             if count:
-                checkpointer.delivered(*_last_position(records))
-                try:
-                    processor.process(records, checkpointer, behind)
-                except LeaseLostError:
-                    self.lost.set()  # taken by another worker while processing: lease_lost() next
-                except Exception:
-                    _log.exception("processor of shard %s failed on a batch; going on", self.shard_id)
+                position = last_position(records)
+                checkpointer.delivered(*position)
+                if not self._guarded(delivery.before, position):
+                    continue  # at most once, and the lease is gone: the batch is not handed over
+                self._guarded(delivery.after, position, count, self._process(processor, records, checkpointer, behind))
+            else:
+                self._guarded(delivery.tick)
             self._report_lag(self.shard_id, ShardLag(behind, self._records_behind(checkpointer.largest_delivered)))
             if "ChildShards" in response and response.get("NextShardIterator") is None:
                 self._end(processor, checkpointer, response["ChildShards"])
@@ -634,6 +624,26 @@ class _ShardWorker:
             iterator = response["NextShardIterator"]
             if not count:
                 self._stopping.wait(c.idle_ms / 1000)
+
+    def _process(self, processor: RecordProcessor, records, checkpointer: Checkpointer, behind) -> bool:
+        """Hand one batch to the processor; whether ``process`` returned."""
+        try:
+            processor.process(records, checkpointer, behind)
+            return True
+        except LeaseLostError:
+            self.lost.set()  # taken by another worker while processing: lease_lost() next
+        except Exception:
+            _log.exception("processor of shard %s failed on a batch; going on", self.shard_id)
+        return False
+
+    def _guarded(self, write, *args) -> bool:
+        """Run a checkpoint ``write``; False (and the lease marked lost) when the lease is gone."""
+        try:
+            write(*args)
+            return True
+        except LeaseLostError:
+            self.lost.set()
+            return False
 
     def _end(self, processor: RecordProcessor, checkpointer: Checkpointer, children: list[dict]) -> None:
         """Shard end: lease the children, let the processor checkpoint SHARD_END (the KCL requires it)."""
@@ -667,13 +677,3 @@ class _ShardWorker:
         parsed = parse(last) if last else None
         start = parsed.counter + 1 if parsed is not None and parsed.counter is not None else logs[index].head
         return max(0, tail - start)
-
-
-def _last_position(records) -> tuple[str, int] | None:
-    """(sequence number, sub-sequence number) of the last user record, or None when there are none."""
-    if isinstance(records, list):
-        return (records[-1]["SequenceNumber"], records[-1].get("SubSequenceNumber", 0)) if records else None
-    if not records.num_rows:
-        return None
-    sub = records.column("sub_sequence_number")[-1].as_py() if "sub_sequence_number" in records.schema.names else 0
-    return records.column("sequence_number")[-1].as_py(), sub
