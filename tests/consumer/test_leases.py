@@ -98,9 +98,33 @@ def test_children_finish_and_delete(stores):
     assert a.get("p") is None
 
 
+def test_reset_is_conditional_on_the_counter_and_frees_the_lease(stores):
+    a, b = stores
+    assert not a.reset("missing", 0, "TRIM_HORIZON")
+    a.create_if_absent(Lease("s"))
+    a.take("s", 0, "w1")
+    assert a.checkpoint("s", "w1", "49000000000000000000000000000000000000000000000000000009")
+    seen = b.get("s")  # counter 2
+    assert a.renew("s", "w1") is not None  # the worker is alive: the counter moved on
+    assert not b.reset("s", seen.counter, "TRIM_HORIZON")
+    assert b.get("s").checkpoint.endswith("9") and b.get("s").owner == "w1"
+    assert b.reset("s", seen.counter + 1, "49000000000000000000000000000000000000000000000000000004", -1)
+    lease = a.get("s")
+    assert lease.owner is None and lease.counter == seen.counter + 2 and lease.owner_switches_since_checkpoint == 0
+    assert (lease.checkpoint, lease.checkpoint_sub_sequence_number) == (
+        "49000000000000000000000000000000000000000000000000000004",
+        -1,
+    )
+    assert not a.checkpoint("s", "w1", "49000000000000000000000000000000000000000000000000000010")  # w1 lost it
+    assert a.take("s", lease.counter, "w2").owner == "w2"
+
+
 def test_groups_in_one_file_are_separate(tmp_path):
     one, two = SQLiteLeaseStore(tmp_path / "l.db", "billing"), SQLiteLeaseStore(tmp_path / "l.db", "audit")
     one.create_if_absent(Lease("s", checkpoint="LATEST"))
     assert two.get("s") is None
     two.create_if_absent(Lease("s"))
     assert one.get("s").checkpoint == "LATEST" and two.get("s").checkpoint == "TRIM_HORIZON"
+    groups = SQLiteLeaseStore.groups(tmp_path / "l.db")
+    assert sorted(groups) == ["audit", "billing"] and groups["billing"][0].checkpoint == "LATEST"
+    assert SQLiteLeaseStore.groups(tmp_path / "none.db") == {}

@@ -344,6 +344,27 @@ class DynamoDBLeaseStore(LeaseStore):
         )
         return item is not None
 
+    def reset(self, lease_key: str, expected_counter: int, checkpoint: str, sub_sequence_number: int = 0) -> bool:
+        """Move ``lease_key``'s checkpoint and clear its owner if its counter is ``expected_counter``; False if not."""
+        expected = "leaseCounter = :expected"
+        if expected_counter == 0:  # a KCL item without a counter reads as counter 0
+            expected = "(leaseCounter = :expected OR attribute_not_exists(leaseCounter))"
+        item = self._update(
+            lease_key,
+            "SET checkpoint = :checkpoint, checkpointSubSequenceNumber = :sub, "
+            f"ownerSwitchesSinceCheckpoint = :zero, {_BUMP} "
+            f"REMOVE leaseOwner, {', '.join(_PENDING)}",
+            f"attribute_exists(leaseKey) AND {expected}",
+            {
+                ":expected": {"N": str(int(expected_counter))},
+                ":checkpoint": {"S": str(checkpoint)},
+                ":sub": {"N": str(int(sub_sequence_number))},
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+            },
+        )
+        return item is not None
+
     def set_children(self, lease_key: str, child_shard_ids) -> None:
         """Record ``child_shard_ids`` on the lease of ``lease_key`` (nothing if it has none)."""
         children = sorted(set(child_shard_ids))

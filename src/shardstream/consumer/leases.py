@@ -159,6 +159,32 @@ class LeaseStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def reset(self, lease_key: str, expected_counter: int, checkpoint: str, sub_sequence_number: int = 0) -> bool:
+        """Move a lease's checkpoint from outside the group (``shardstream groups reset``).
+
+        Conditional on the counter alone: the write happens only if nobody took, renewed,
+        released or checkpointed the lease since the caller saw ``expected_counter``.  The
+        owner is cleared (a dead worker's lease is free at once), owner switches reset, the
+        counter bumped.
+
+        Parameters
+        ----------
+        lease_key : str
+        expected_counter : int
+            The counter the caller last saw.
+        checkpoint : str
+            A sequence number or a starting position (``TRIM_HORIZON``, ``LATEST``).
+        sub_sequence_number : int
+            With a sequence number: the last user record processed inside it; -1 means just
+            before the record's first user record (the group resumes *at* that record).
+
+        Returns
+        -------
+        bool
+            False (and nothing changes) when the lease is missing or its counter moved on.
+        """
+
+    @abc.abstractmethod
     def set_children(self, lease_key: str, child_shard_ids) -> None:
         """Record ``child_shard_ids``, the children of shard ``lease_key`` (known once it ended)."""
 
@@ -228,6 +254,18 @@ class MemoryLeaseStore(LeaseStore):
                 return False
             lease.checkpoint = checkpoint
             lease.checkpoint_sub_sequence_number = sub_sequence_number
+            lease.owner_switches_since_checkpoint = 0
+            lease.counter += 1
+            return True
+
+    def reset(self, lease_key: str, expected_counter: int, checkpoint: str, sub_sequence_number: int = 0) -> bool:
+        with self._lock:
+            lease = self._leases.get(lease_key)
+            if lease is None or lease.counter != expected_counter:
+                return False
+            lease.owner = None
+            lease.checkpoint = checkpoint
+            lease.checkpoint_sub_sequence_number = int(sub_sequence_number)
             lease.owner_switches_since_checkpoint = 0
             lease.counter += 1
             return True
@@ -362,6 +400,47 @@ class SQLiteLeaseStore(LeaseStore):
                 (checkpoint, int(sub_sequence_number), self.group, lease_key, owner),
             )
         )
+
+    def reset(self, lease_key: str, expected_counter: int, checkpoint: str, sub_sequence_number: int = 0) -> bool:
+        return bool(
+            self._write(
+                "UPDATE leases SET owner = NULL, checkpoint = ?, checkpoint_sub_sequence_number = ?, "
+                "owner_switches_since_checkpoint = 0, counter = counter + 1 "
+                "WHERE group_name = ? AND lease_key = ? AND counter = ?",
+                (checkpoint, int(sub_sequence_number), self.group, lease_key, int(expected_counter)),
+            )
+        )
+
+    @staticmethod
+    def groups(path) -> dict[str, list[Lease]]:
+        """The groups an SQLite lease file holds, with their leases (read only; no file: none).
+
+        Parameters
+        ----------
+        path : path-like
+
+        Returns
+        -------
+        dict of str to list of Lease
+            By group name, sorted; leases by key.
+        """
+        path = Path(path)
+        if not path.exists():
+            return {}
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            try:
+                rows = db.execute(
+                    f"SELECT group_name, {_COLUMNS} FROM leases ORDER BY group_name, lease_key"
+                ).fetchall()
+            except sqlite3.OperationalError:
+                return {}  # not a lease file (no table)
+        finally:
+            db.close()
+        groups: dict[str, list[Lease]] = {}
+        for row in rows:
+            groups.setdefault(row[0], []).append(SQLiteLeaseStore._lease(row[1:]))
+        return groups
 
     def set_children(self, lease_key: str, child_shard_ids) -> None:
         self._write(
