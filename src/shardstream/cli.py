@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "delete": ".stream_cli:delete",
     "demo": ".demo:demo",
     "describe": ".stream_cli:describe",
+    "groups": ".groups_cli:groups",
     "kcl": ".kcl_cli:kcl",
     "list": ".stream_cli:list_streams",
     "put": ".put_cli:put",

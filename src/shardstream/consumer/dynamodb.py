@@ -345,7 +345,7 @@ class DynamoDBLeaseStore(LeaseStore):
         return item is not None
 
     def reset(self, lease_key: str, expected_counter: int, checkpoint: str, sub_sequence_number: int = 0) -> bool:
-        """Move ``lease_key``'s checkpoint and clear its owner if its counter is ``expected_counter``; False if not."""
+        """Set ``checkpoint``, ``sub_sequence_number`` on ``lease_key`` if ``expected_counter`` holds; False if not."""
         expected = "leaseCounter = :expected"
         if expected_counter == 0:  # a KCL item without a counter reads as counter 0
             expected = "(leaseCounter = :expected OR attribute_not_exists(leaseCounter))"
