@@ -208,7 +208,7 @@ def test_manual_checkpoints_work_beside_the_schedule():
 
 
 def run_group(tmp_path: Path, delivery: str) -> tuple[list[str], list[list[str]], list[str]]:
-    """Two workers on a 2-shard served stream; w0 SIGKILLs itself in its 3rd batch; w1 finishes.
+    """Two workers on a 2-shard served stream; w0 SIGKILLs itself in its 3rd batch; then w1 finishes.
 
     Returns the written sequence numbers, the log rows (time, kind, session, shard, value, worker)
     and the records of the fatal batch."""
@@ -226,17 +226,20 @@ def run_group(tmp_path: Path, delivery: str) -> tuple[list[str], list[list[str]]
         for seq in sorted(written, key=int):
             last[f"shardId-{parse_sequence_number(seq).shard_index:012d}"] = seq
         options = [f"--delivery={delivery}", "--max-records=20"]
-        workers = [
-            subprocess.Popen(
-                [sys.executable, str(WORKER), url, "orders", str(lease_file), f"w{i}", str(outs[i]), "1000", *opts],
+
+        def worker(i: int, *extra: str):
+            return subprocess.Popen(
+                [sys.executable, str(WORKER), url, "orders", str(lease_file), f"w{i}", str(outs[i]), "1000", *extra],
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for i, opts in enumerate([[*options, "--die-at-batch=3"], options])
-        ]
+
+        # w0 alone first (it holds both shards, so it surely reaches its 3rd batch), then w1 takes over
+        workers = [worker(0, *options, "--die-at-batch=3")]
         store = SQLiteLeaseStore(lease_file, "group")
         try:
             assert workers[0].wait(timeout=30) == -signal.SIGKILL
+            workers.append(worker(1, *options))
             deadline = time.monotonic() + 40
             while {lease.lease_key: lease.checkpoint for lease in store.list()} != last:
                 assert time.monotonic() < deadline, f"w1 did not finish: {store.list()}"
