@@ -40,7 +40,7 @@ import time
 
 import click
 
-from .stream_cli import engine_at, url_option
+from .stream_cli import engine_at, kinesis_errors, url_option
 
 __all__ = ["describe", "groups", "list_groups", "reset"]
 
@@ -58,17 +58,21 @@ stream_option = click.option("--stream", "stream_name", required=True, help="The
 
 @contextlib.contextmanager
 def _store(leases: str, group: str):
-    """The group's lease store (an SQLite file must exist: nothing is created), closed afterwards."""
-    from .consumer import open_lease_store
+    """The group's lease store, closed afterwards; nothing is created (no SQLite file, no DynamoDB table)."""
+    from .consumer import DynamoDBLeaseStore, open_lease_store
 
     if "://" not in leases and not os.path.exists(leases):
         raise click.ClickException(f"no lease file {leases}")
     try:
         store = open_lease_store(leases, group)
+        if isinstance(store, DynamoDBLeaseStore):
+            store.close()
+            store = DynamoDBLeaseStore(store.table, create=False)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--leases") from None
     try:
-        yield store
+        with kinesis_errors(leases):
+            yield store
     finally:
         store.close()
 
