@@ -280,3 +280,16 @@ def test_sigkilled_worker_at_most_once_loses_the_batch_in_hand_at_least_once_rep
             assert set(delivered) == set(written), "at least once lost records"
             assert set(fatal) <= after_kill, "the fatal batch was not delivered again"
             assert max(delivered.values()) == 2
+
+
+@pytest.mark.parametrize("kwargs", [{"delivery": "at_most_once"}, {"checkpoint_every": CheckpointEvery(records=1)}])
+def test_shard_end_still_checkpoints_shard_end_and_children_follow(kwargs):
+    stream, before = one_shard(5)
+    stream.split_shard(SHARD, str(2**127))
+    after = stream.put_batch([f"n{i}" for i in range(20)], [b"x"] * 20).column("sequence_number").to_pylist()
+    store = MemoryLeaseStore()
+    seen = []
+    with Consumer(stream, "g", lambda: Idle(seen), leases=store, **kwargs) as consumer:
+        assert consumer.wait_until(lambda: set(before + after) <= set(seen), timeout=10)
+        assert consumer.wait_until(lambda: store.get(SHARD).finished, timeout=10)
+    assert sorted(seen, key=int) == sorted(before + after, key=int)  # each once: no repeats across the split
