@@ -5,6 +5,7 @@ Consumer resuming where each kind of reset told it to."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from click.testing import CliRunner
@@ -199,6 +200,7 @@ def test_a_dynamodb_table_is_one_group(setup, monkeypatch):
     from shardstream.consumer import DynamoDBLeaseStore, Lease
 
     stream, url, _ = setup
+    table, nobody = f"leases-{uuid.uuid4().hex[:8]}", f"nobody-{uuid.uuid4().hex[:8]}"  # moto's state is global
     with SerialMoto() as moto:
         for name, value in {
             "AWS_ENDPOINT_URL_DYNAMODB": moto.url,
@@ -207,24 +209,24 @@ def test_a_dynamodb_table_is_one_group(setup, monkeypatch):
             "AWS_REGION": "us-east-1",
         }.items():
             monkeypatch.setenv(name, value)
-        store = DynamoDBLeaseStore("billing-leases")
+        store = DynamoDBLeaseStore(table)
         for shard in ("shardId-000000000000", "shardId-000000000001"):
             store.create_if_absent(Lease(shard))
         lease = store.get("shardId-000000000000")
         store.take(lease.lease_key, lease.counter, "w1")
-        listed = [line.split() for line in cli(None, "dynamodb://billing-leases", "list").stdout.splitlines()]
-        assert listed[1:] == [["billing-leases", "2", "1", "1"]]
-        rows = cli(url, "dynamodb://billing-leases", "describe", "billing", "--stream", "orders").stdout.splitlines()
+        listed = [line.split() for line in cli(None, f"dynamodb://{table}", "list").stdout.splitlines()]
+        assert listed[1:] == [[table, "2", "1", "1"]]
+        rows = cli(url, f"dynamodb://{table}", "describe", "billing", "--stream", "orders").stdout.splitlines()
         assert [line.split()[:3] for line in rows[1:]] == [
             ["shardId-000000000000", "w1", "TRIM_HORIZON"],
             ["shardId-000000000001", "-", "TRIM_HORIZON"],
         ]
         # the dead w1 never renews: the reset waits failover_ms, then moves and frees both leases
         args = ("reset", "billing", "--to", "latest", "--stream", "orders", "--failover-ms", "200")
-        cli(url, "dynamodb://billing-leases", *args)
+        cli(url, f"dynamodb://{table}", *args)
         assert [(x.owner, x.checkpoint) for x in store.list()] == [(None, "LATEST"), (None, "LATEST")]
         # a group with no table: an error, and no table made
-        missing = cli(url, "dynamodb://", "describe", "nobody", "--stream", "orders", code=1)
-        assert "nobody" in missing.stderr and "not found" in missing.stderr
-        assert "nobody" not in store.client.list_tables()["TableNames"]
+        missing = cli(url, "dynamodb://", "describe", nobody, "--stream", "orders", code=1)
+        assert nobody in missing.stderr and "not found" in missing.stderr
+        assert nobody not in store.client.list_tables()["TableNames"]
         store.close()
