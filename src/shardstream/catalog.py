@@ -49,6 +49,9 @@ class Catalog:
     consumers : object or None
         The engine's fan-out registry once the engine made one (anything with
         ``count(stream)``): a stream's description reports its consumer count.
+    queues : object or None
+        The engine's queue registry (anything with ``count(stream)``): queues
+        count against a stream's consumer limit and keep it from being deleted.
     commitment_status : callable
         The account's minimum throughput billing commitment status
         (``"ENABLED"``, ``"DISABLED"``, ...); warm throughput needs it.
@@ -77,6 +80,7 @@ class Catalog:
         self.iterators = IteratorCodec(secret)
         self.pages = PageTokenCodec(secret)
         self.consumers = None
+        self.queues = None
         self.commitment_status = lambda: "DISABLED"
         self.closed = False
         self._streams: dict = {}
@@ -217,3 +221,7 @@ class Catalog:
     def consumer_count(self, stream) -> int:
         """How many enhanced fan-out consumers ``stream`` has (0 before the registry exists)."""
         return 0 if self.consumers is None else self.consumers.count(stream)
+
+    def queue_count(self, stream) -> int:
+        """How many queues ``stream`` has (0 before the registry exists)."""
+        return 0 if self.queues is None else self.queues.count(stream)

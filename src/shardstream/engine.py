@@ -44,6 +44,7 @@ from .listing import StreamListings
 from .models import ShardInfo
 from .modes import RECORD_DISTRIBUTIONS, STREAM_MODES, CapacityModes
 from .operations import StreamOperations
+from .queues import QueueRegistry
 from .sequence import LEGACY_VERSION
 from .storage import layout
 from .storage.datadir import DataDirectory
@@ -157,6 +158,7 @@ class Engine:
         self._maintenance: Maintenance | None = None
         if data_dir is not None:
             self._data = DataDirectory.open(data_dir, region=region, account_id=account_id)
+        secret = secrets.token_bytes(32) if self._data is None else self._data.iterator_secret
         self.catalog = Catalog(
             region=region,
             account_id=account_id,
@@ -164,7 +166,7 @@ class Engine:
             clock=clock,
             transition_ms=transition_ms,
             on_demand_scale_after_ms=on_demand_scale_after_ms,
-            secret=secrets.token_bytes(32) if self._data is None else self._data.iterator_secret,
+            secret=secret,
         )
         self.account = AccountSettings(self.catalog.now_ms, self.catalog.lock, self._data)
         self.catalog.commitment_status = self.account.commitment_status
@@ -173,6 +175,9 @@ class Engine:
         #: The enhanced fan-out consumers and their subscriptions (:mod:`shardstream.fanout`).
         self.fanout = ConsumerRegistry(self.catalog, self._data)
         self.catalog.consumers = self.fanout
+        #: The queues (:mod:`shardstream.queues`); their delivery state is in memory only for now.
+        self.queues = QueueRegistry(self.catalog, secret)
+        self.catalog.queues = self.queues
         if self._data is not None:
             try:
                 self._restore_streams()
@@ -228,6 +233,19 @@ class Engine:
     list_stream_consumers = delegate("fanout", ConsumerRegistry)
     deregister_stream_consumer = delegate("fanout", ConsumerRegistry)
     subscribe_to_shard = delegate("fanout", ConsumerRegistry)
+
+    create_queue = delegate("queues", QueueRegistry)
+    describe_queue = delegate("queues", QueueRegistry)
+    list_queues = delegate("queues", QueueRegistry)
+    update_queue = delegate("queues", QueueRegistry)
+    delete_queue = delegate("queues", QueueRegistry)
+    receive_queue_records = delegate("queues", QueueRegistry)
+    acknowledge_queue_records = delegate("queues", QueueRegistry)
+    update_queue_records_visibility = delegate("queues", QueueRegistry)
+    receive_dead_letter_queue_records = delegate("queues", QueueRegistry)
+    acknowledge_dead_letter_queue_records = delegate("queues", QueueRegistry)
+    update_dead_letter_queue_records_visibility = delegate("queues", QueueRegistry)
+    restore_dead_letter_queue_records = delegate("queues", QueueRegistry)
 
     describe_account_settings = delegate("account", AccountSettings)
     update_account_settings = delegate("account", AccountSettings)
@@ -523,7 +541,7 @@ class Engine:
         ResourceNotFoundException
             No such stream.
         ResourceInUseException
-            The stream has registered consumers and ``enforce_consumer_deletion`` is false.
+            The stream has registered consumers and ``enforce_consumer_deletion`` is false, or it has queues.
         """
         name = self.catalog.name_from(name, stream_arn)
         with self.catalog.lock:
@@ -531,6 +549,8 @@ class Engine:
             if stream is None:
                 raise self.catalog.not_found(name)
             if stream.status != "DELETING":
+                if self.queues.count(stream):
+                    raise self.queues.stream_in_use_error(stream, "delete it")
                 if self.fanout.count(stream):
                     if not enforce_consumer_deletion:
                         raise ResourceInUseException(
