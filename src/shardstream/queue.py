@@ -243,7 +243,7 @@ class Queue:
         sd = self._delivery(index)
         out = []
         table = sd.dead if dead else sd.inflight
-        if not dead and self.max_receive_count is not None:
+        if self.max_receive_count is not None:  # expired past the count: dead letters now
             due = sd.inflight.visible(now)
             over = due[sd.inflight.cols["count"][due] >= self.max_receive_count]
             if len(over):
