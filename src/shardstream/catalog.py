@@ -16,6 +16,7 @@ from . import validation as v
 from ._native import system_now_ms
 from .errors import InvalidArgumentException, LimitExceededException, ResourceNotFoundException
 from .iterators import IteratorCodec, PageTokenCodec
+from .queue_handles import HandleCodec
 
 __all__ = ["Catalog"]
 
@@ -36,7 +37,7 @@ class Catalog:
     on_demand_scale_after_ms : int
         How long an on-demand stream's writes must stay high before it scales out.
     secret : bytes
-        Signs shard iterators and page tokens.
+        Signs shard iterators, page tokens and receipt handles.
 
     Attributes
     ----------
@@ -46,6 +47,8 @@ class Catalog:
         Makes and checks shard iterators.
     pages : PageTokenCodec
         Makes and checks the NextTokens of listings.
+    receipts : HandleCodec
+        Makes and checks the receipt handles of queue deliveries.
     consumers : object or None
         The engine's fan-out registry once the engine made one (anything with
         ``count(stream)``): a stream's description reports its consumer count.
@@ -79,6 +82,7 @@ class Catalog:
         self.lock = threading.RLock()
         self.iterators = IteratorCodec(secret)
         self.pages = PageTokenCodec(secret)
+        self.receipts = HandleCodec(secret)
         self.consumers = None
         self.queues = None
         self.commitment_status = lambda: "DISABLED"

@@ -158,7 +158,6 @@ class Engine:
         self._maintenance: Maintenance | None = None
         if data_dir is not None:
             self._data = DataDirectory.open(data_dir, region=region, account_id=account_id)
-        secret = secrets.token_bytes(32) if self._data is None else self._data.iterator_secret
         self.catalog = Catalog(
             region=region,
             account_id=account_id,
@@ -166,7 +165,7 @@ class Engine:
             clock=clock,
             transition_ms=transition_ms,
             on_demand_scale_after_ms=on_demand_scale_after_ms,
-            secret=secret,
+            secret=secrets.token_bytes(32) if self._data is None else self._data.iterator_secret,
         )
         self.account = AccountSettings(self.catalog.now_ms, self.catalog.lock, self._data)
         self.catalog.commitment_status = self.account.commitment_status
@@ -175,9 +174,7 @@ class Engine:
         #: The enhanced fan-out consumers and their subscriptions (:mod:`shardstream.fanout`).
         self.fanout = ConsumerRegistry(self.catalog, self._data)
         self.catalog.consumers = self.fanout
-        #: The queues (:mod:`shardstream.queues`); their delivery state is in memory only for now.
-        self.queues = QueueRegistry(self.catalog, secret)
-        self.catalog.queues = self.queues
+        self.queues = QueueRegistry(self.catalog)  # in memory only for now, even with a data_dir
         if self._data is not None:
             try:
                 self._restore_streams()
@@ -233,7 +230,6 @@ class Engine:
     list_stream_consumers = delegate("fanout", ConsumerRegistry)
     deregister_stream_consumer = delegate("fanout", ConsumerRegistry)
     subscribe_to_shard = delegate("fanout", ConsumerRegistry)
-
     create_queue = delegate("queues", QueueRegistry)
     describe_queue = delegate("queues", QueueRegistry)
     list_queues = delegate("queues", QueueRegistry)
@@ -246,7 +242,6 @@ class Engine:
     acknowledge_dead_letter_queue_records = delegate("queues", QueueRegistry)
     update_dead_letter_queue_records_visibility = delegate("queues", QueueRegistry)
     restore_dead_letter_queue_records = delegate("queues", QueueRegistry)
-
     describe_account_settings = delegate("account", AccountSettings)
     update_account_settings = delegate("account", AccountSettings)
 
@@ -549,8 +544,7 @@ class Engine:
             if stream is None:
                 raise self.catalog.not_found(name)
             if stream.status != "DELETING":
-                if self.queues.count(stream):
-                    raise self.queues.stream_in_use_error(stream, "delete it")
+                self.queues.check_deletable(stream)
                 if self.fanout.count(stream):
                     if not enforce_consumer_deletion:
                         raise ResourceInUseException(

@@ -55,7 +55,13 @@ class DeliveryTable:
         return np.flatnonzero(self.cols["deadline"] <= now)
 
     def find(self, counters: np.ndarray, nonces: np.ndarray) -> np.ndarray:
-        """Row of each (counter, nonce) pair, -1 where the table has no such delivery."""
+        """Row of each (counter, nonce) pair, -1 where the table has no such delivery.
+
+        Parameters
+        ----------
+        counters, nonces : numpy.ndarray of int64
+            The deliveries to look for, pair by pair.
+        """
         c = self.cols["counter"]
         pos = np.searchsorted(c, counters)
         ok = pos < len(c)
@@ -78,7 +84,13 @@ class DeliveryTable:
             self.cols = {k: v[keep] for k, v in self.cols.items()}
 
     def add(self, columns: dict) -> None:
-        """Add rows (their counters must not be in the table yet); the table stays sorted."""
+        """Add rows (their counters must not be in the table yet); the table stays sorted.
+
+        Parameters
+        ----------
+        columns : dict of array-like
+            The :data:`COLUMNS` of the new rows.
+        """
         if not len(columns["counter"]):
             return
         merged = {k: np.concatenate([self.cols[k], np.asarray(columns[k], dtype=t)]) for k, t in COLUMNS.items()}
@@ -86,7 +98,13 @@ class DeliveryTable:
         self.cols = {k: v[order] for k, v in merged.items()}
 
     def append_sorted(self, columns: dict) -> None:
-        """Add rows all above the table's counters (new records from the frontier)."""
+        """Add rows all above the table's counters (new records from the frontier).
+
+        Parameters
+        ----------
+        columns : dict of array-like
+            The :data:`COLUMNS` of the new rows, sorted by counter.
+        """
         self.cols = {k: np.concatenate([self.cols[k], np.asarray(columns[k], dtype=t)]) for k, t in COLUMNS.items()}
 
     def to_doc(self) -> dict:

@@ -47,7 +47,6 @@ from .errors import (
 )
 from .models import to_epoch_ms
 from .queue import Queue
-from .queue_handles import HandleCodec
 
 __all__ = ["MAX_RECEIVE_LIMIT", "QueueRegistry"]
 
@@ -102,15 +101,15 @@ class QueueRegistry:
     Parameters
     ----------
     catalog : Catalog
-        The engine's streams, clock, lock and token codecs.
-    secret : bytes
-        Signs receipt handles.
+        The engine's streams, clock, lock and token codecs; the registry
+        enters itself as its ``queues``.
     """
 
-    def __init__(self, catalog, secret: bytes):
+    def __init__(self, catalog):
         self.catalog = catalog
+        catalog.queues = self
         self.account_id = catalog.account_id
-        self.handles = HandleCodec(secret)
+        self.handles = catalog.receipts
         self._lock = catalog.lock
         self._by_arn: dict[str, Queue] = {}
         self._serial = 0
@@ -552,14 +551,14 @@ class QueueRegistry:
         """
         return self._settle(queue_arn, entries, "restore", True)
 
-    def stream_in_use_error(self, stream, what: str) -> ResourceInUseException:
-        """The refusal to ``what`` (delete, switch to PROVISIONED) a stream that has queues.
+    def check_deletable(self, stream) -> None:
+        """ResourceInUseException if ``stream`` has queues (DeleteStream refuses it).
 
         Parameters
         ----------
         stream : Stream
-        what : str
         """
-        return ResourceInUseException(
-            f"Stream {stream.name} under account {self.account_id} has queues; delete them before you {what}."
-        )
+        if self.count(stream):
+            raise ResourceInUseException(
+                f"Stream {stream.name} under account {self.account_id} has queues; delete them before you delete it."
+            )
