@@ -394,13 +394,11 @@ class Queue:
         codec = self._registry.handles
         n = len(handles)
         ok = np.zeros(n, bool)
-        shard = np.full(n, -1, np.int64)
-        counter = np.zeros(n, np.int64)
-        nonce = np.zeros(n, np.int64)
-        for i, h in enumerate(handles):
-            r = codec.decode(h)
-            if r is not None and r.queue == self.serial and r.kind == int(dead):
-                shard[i], counter[i], nonce[i] = r.shard, r.counter, r.nonce
+        genuine, fields = codec.decode_many(handles)
+        mine = genuine & (fields["queue"] == self.serial) & (fields["kind"] == int(dead)) & (fields["nonce"] < 2**63)
+        shard = np.where(mine, fields["shard"].astype(np.int64), -1)
+        counter = fields["counter"].astype(np.int64)
+        nonce = fields["nonce"].astype(np.int64)
         timeouts = np.broadcast_to(np.asarray(0 if visibility_s is None else visibility_s, np.int64), (n,))
         with self._lock:
             now = self._registry.now_ms()

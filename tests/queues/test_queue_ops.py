@@ -255,3 +255,18 @@ def test_handles_of_one_queue_do_not_work_on_another_nor_after_delete(env):
     engine.delete_queue(a)
     with pytest.raises(ResourceNotFoundException):
         engine.acknowledge_queue_records(a, entries(records))
+
+
+def test_a_batch_of_good_and_bad_handles_is_answered_entry_by_entry(env):
+    clock, engine, stream = env
+    arn = make_queue(engine, stream)
+    put(stream, 3)
+    records = engine.receive_queue_records(arn, wait_time_seconds=1)["QueueRecords"]
+    good = [r["ReceiptHandle"] for r in records]
+    bad = ["!" * len(good[0]), good[0][:-1] + ("A" if good[0][-1] != "A" else "B"), "short"]
+    answer = engine.acknowledge_queue_records(
+        arn, [{"ReceiptHandle": h} for h in [bad[0], good[0], bad[1], good[1], bad[2]]]
+    )
+    assert [e["ReceiptHandle"] for e in answer["Successful"]] == good[:2]
+    assert [e["ReceiptHandle"] for e in answer["Failed"]] == bad
+    assert engine.queues.queue(arn).state_size() == 1
