@@ -163,6 +163,20 @@ class QueueRegistry:
             raise ResourceNotFoundException(f"Queue {queue_arn} under account {self.account_id} not found.")
         return q
 
+    def queue_stream_name(self, queue_arn) -> str:
+        """The name of the stream the queue ``queue_arn`` reads (for authorization).
+
+        Parameters
+        ----------
+        queue_arn : str
+
+        Raises
+        ------
+        KinesisError
+            As :meth:`queue`.
+        """
+        return self.queue(queue_arn).stream.name
+
     # -- control plane ----------------------------------------------------------------------
 
     def create_queue(self, queue_name, stream_configuration_list, queue_attributes=None, tags=None) -> dict:
