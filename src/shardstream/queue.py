@@ -25,7 +25,7 @@ import pyarrow as pa
 from .errors import InvalidArgumentException, ResourceNotFoundException
 from .models import ms_to_datetime
 from .queue_state import ShardDelivery
-from .tags import TagSet
+from .tags import TagSet, check_tag_keys, check_tags
 
 __all__ = ["POLL_INTERVAL_S", "Queue"]
 
@@ -198,6 +198,49 @@ class Queue:
     def tags(self) -> dict[str, str]:
         """The queue's tags, by key."""
         return self._tags.as_dict()
+
+    def add_tags_to_stream(self, tags: dict) -> dict:
+        """Add or overwrite ``tags`` (TagResource on the queue's ARN); ``{}``.
+
+        Parameters
+        ----------
+        tags : dict
+        """
+        check_tags(tags)
+        with self._lock:
+            added = self._tags.try_add(tags)
+        if not added:
+            raise self._tags.too_many()
+        return {}
+
+    def remove_tags_from_stream(self, tag_keys) -> dict:
+        """Remove the tags of ``tag_keys`` (UntagResource on the queue's ARN); ``{}``.
+
+        Parameters
+        ----------
+        tag_keys : list of str
+        """
+        check_tag_keys(tag_keys)
+        with self._lock:
+            self._tags.remove(tag_keys)
+        return {}
+
+    def put_resource_policy(self, policy) -> dict:
+        """Resource policies on queues are not supported yet: InvalidArgumentException.
+
+        Parameters
+        ----------
+        policy : str
+        """
+        raise InvalidArgumentException("Resource policies on queues are not supported by shardstream yet")
+
+    def get_resource_policy(self) -> dict:
+        """``{"Policy": "{}"}``: a queue has no resource policy."""
+        return {"Policy": "{}"}
+
+    def delete_resource_policy(self) -> dict:
+        """ResourceNotFoundException: a queue has no resource policy."""
+        raise ResourceNotFoundException(f"No resource policy found for resource ARN {self.arn}.")
 
     def state_size(self) -> int:
         """Rows of delivery state kept, over all shards (in-flight plus dead letters)."""

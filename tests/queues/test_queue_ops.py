@@ -270,3 +270,17 @@ def test_a_batch_of_good_and_bad_handles_is_answered_entry_by_entry(env):
     assert [e["ReceiptHandle"] for e in answer["Successful"]] == good[:2]
     assert [e["ReceiptHandle"] for e in answer["Failed"]] == bad
     assert engine.queues.queue(arn).state_size() == 1
+
+
+def test_tags_by_queue_arn(env):
+    clock, engine, stream = env
+    arn = engine.create_queue("q", [{"StreamARN": stream.arn}], tags={"team": "a"})["QueueDescription"]["QueueARN"]
+    assert engine.list_tags_for_resource(arn) == {"Tags": [{"Key": "team", "Value": "a"}]}
+    engine.tag_resource(arn, {"env": "test"})
+    engine.untag_resource(arn, ["team"])
+    assert engine.list_tags_for_resource(arn) == {"Tags": [{"Key": "env", "Value": "test"}]}
+    assert engine.list_tags_for_stream(stream.name)["Tags"] == []  # the stream's own tags are apart
+    with pytest.raises(ValidationException):
+        engine.tag_resource(arn, {"": "x"})
+    with pytest.raises(ResourceNotFoundException):
+        engine.list_tags_for_resource(arn + "0")

@@ -79,6 +79,8 @@ def test_every_operation_over_the_wire(env):
     assert discard["Failed"] == []
     [back] = kinesis.receive_queue_records(QueueARN=q, WaitTimeSeconds=1)["QueueRecords"]
     assert back["ReceiveCount"] == 1 and back["RecordId"] == dead[0]["RecordId"]
+    kinesis.tag_resource(ResourceARN=q, Tags={"team": "a"})
+    assert kinesis.list_tags_for_resource(ResourceARN=q)["Tags"] == [{"Key": "team", "Value": "a"}]
     updated = kinesis.update_queue(QueueARN=q, QueueAttributes={"VisibilityTimeoutSeconds": 7})["QueueDescription"]
     assert updated["QueueAttributes"]["VisibilityTimeoutSeconds"] == 7
     assert code_of(lambda: kinesis.delete_stream(StreamName="jobs")) == "ResourceInUseException"

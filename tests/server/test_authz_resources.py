@@ -135,6 +135,7 @@ def attacks(w) -> dict[str, list[dict]]:
         out[op] = [
             {**extra, "StreamName": "A", "StreamARN": arn("A"), "ResourceARN": arn("B")},
             {**extra, "StreamName": "A", "ResourceARN": w.consumer_b},
+            {**extra, "StreamARN": arn("A"), "ResourceARN": w.queue_b},
         ]
     for op in ("DescribeStreamConsumer", "DeregisterStreamConsumer"):
         out[op] = [
