@@ -25,6 +25,7 @@ import pyarrow as pa
 from .errors import InvalidArgumentException, ResourceNotFoundException
 from .models import ms_to_datetime
 from .queue_state import ShardDelivery
+from .sequence import sequence_counter
 from .tags import TagSet, check_tag_keys, check_tags
 
 __all__ = ["POLL_INTERVAL_S", "Queue"]
@@ -272,14 +273,15 @@ class Queue:
         breaks = np.flatnonzero(np.diff(counters) > _RUN_GAP) + 1
         for lo_pos, hi_pos in zip(np.r_[0, breaks], np.r_[breaks, len(counters)]):
             lo, hi = int(counters[lo_pos]), int(counters[hi_pos - 1])
-            batch, nxt, _, _ = self.stream.read_page(index, lo, hi - lo + 1, _READ_BYTES, now)
+            batch, _, _, _ = self.stream.read_page(index, lo, hi - lo + 1, _READ_BYTES, now)
             if batch is None or not batch.num_rows:
                 continue
-            first = nxt - batch.num_rows
+            have = _counters_of(batch)
             run = counters[lo_pos:hi_pos]
-            there = (run >= first) & (run < nxt)
+            at = np.minimum(np.searchsorted(have, run), len(have) - 1)
+            there = have[at] == run
             found[lo_pos:hi_pos] = there
-            pieces.append(batch.take(pa.array(run[there] - first)))
+            pieces.append(batch.take(pa.array(at[there])))
         return pieces, found
 
     def _receive_shard(self, index: int, need: int, now: int, until: int, dead: bool) -> list:
@@ -314,7 +316,7 @@ class Queue:
             batch, nxt, _, _ = self.stream.read_page(index, sd.frontier, need, _READ_BYTES, now)
             n = 0 if batch is None else batch.num_rows
             if n:
-                counters = np.arange(nxt - n, nxt, dtype=np.int64)
+                counters = _counters_of(batch)
                 nonces = self._nonces(n)
                 new = {
                     "counter": counters,
@@ -473,6 +475,16 @@ class Queue:
 
     def __repr__(self) -> str:
         return f"<Queue {self.name!r} of {self.stream.name!r} {self.status}>"
+
+
+def _counters_of(batch: pa.RecordBatch) -> np.ndarray:
+    """The shard counters of a page's records (consecutive but for a durable shard's gap after a crash)."""
+    numbers = batch.column("sequence_number")
+    n = len(numbers)
+    first, last = sequence_counter(numbers[0].as_py()), sequence_counter(numbers[n - 1].as_py())
+    if last - first + 1 == n:
+        return np.arange(first, last + 1, dtype=np.int64)
+    return np.array([sequence_counter(x) for x in numbers.to_pylist()], np.int64)
 
 
 _EMPTY = pa.schema(

@@ -213,3 +213,19 @@ def test_state_shrinks_as_acks_arrive(env):
     assert table.num_rows == 2000
     assert queue.settle(table.column("receipt_handle").to_pylist() + handles[:1], "ack").all()
     assert queue.state_size() == 0
+
+
+def test_a_queue_reads_a_durable_stream(tmp_path):
+    from shardstream import Engine
+
+    with Engine(data_dir=tmp_path / "data", durability="none") as engine:
+        stream = engine.create_stream("jobs", stream_mode="ON_DEMAND")
+        arn = make_queue(engine, stream)
+        sent = put(stream, 30)
+        engine.flush()
+        got = []
+        while records := engine.receive_queue_records(arn, wait_time_seconds=1)["QueueRecords"]:
+            got.extend(records)
+            assert engine.acknowledge_queue_records(arn, entries(records))["Failed"] == []
+        assert sorted(r["Data"] for r in got) == sorted(sent)
+        assert engine.queues.queue(arn).state_size() == 0
