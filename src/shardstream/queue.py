@@ -8,10 +8,12 @@ and :meth:`Queue.settle` (acknowledge, change visibility, restore).  Records
 are read through the stream's read path (``Stream.read_page``, Arrow);
 visibility deadlines follow the engine's clock.
 
-Long polls wait on the queue's condition, which the queue's own calls notify
-when they make a record visible; new records in the stream are looked for
-every :data:`POLL_INTERVAL_S` (the stream has no write signal yet; this is
-what SubscribeToShard does too).
+Long polls wait on the stream's write signal (``stream.writes``,
+:mod:`shardstream.write_signal`), which the native write paths fire while
+someone waits and which the queue's own calls fire when they make a record
+visible (a visibility change, a restore, a deletion); and, for in-flight
+records, until the soonest visibility deadline (engine clock, waited in real
+time).  Nothing polls.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from .queue_state import ShardDelivery
 from .sequence import sequence_counter
 from .tags import TagSet, check_tag_keys, check_tags
 
-__all__ = ["POLL_INTERVAL_S", "Queue"]
+__all__ = ["Queue"]
 
-POLL_INTERVAL_S = 0.05
+MIN_PAUSE_S = 0.001
 _READ_BYTES = 2**31 - 1
 _RUN_GAP = 256  # redeliveries closer than this are read in one range
 
@@ -86,7 +88,6 @@ class Queue:
         if tags:
             self._tags.add(tags)
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
         self._next_nonce = 0
         self._next_shard = 0
         self._shards: dict[int, ShardDelivery] = {}
@@ -126,7 +127,7 @@ class Queue:
                 self._status = "DELETING"
                 self._status_until_ms = until_ms
                 self._shards.clear()
-            self._changed.notify_all()
+        self.stream.writes.notify()
 
     def update(self, visibility_s: int | None, dead_letter: dict | None, until_ms: int) -> None:
         """Take new attributes (None: unchanged); UPDATING until ``until_ms`` (at once when it is now).
@@ -145,7 +146,7 @@ class Queue:
             if until_ms > self._registry.now_ms():
                 self._status = "UPDATING"
                 self._status_until_ms = until_ms
-            self._changed.notify_all()
+        self.stream.writes.notify()
 
     def require_receiving(self) -> None:
         """InvalidArgumentException unless the queue is ACTIVE or UPDATING; ResourceNotFoundException if deleted."""
@@ -380,19 +381,22 @@ class Queue:
         self.require_receiving()
         visibility = self.visibility_s if visibility_s is None else visibility_s
         end = time.monotonic() + wait_s
-        with self._lock:
+        signal = self.stream.writes
+        with signal.watching():
             while True:
-                if self._status == "DELETING":
+                generation = signal.generation
+                with self._lock:
+                    deleted = self._status == "DELETING"
+                    got = [] if deleted else self._receive_now(limit, visibility, dead)
+                    soonest = self._next_visible_ms(dead)
+                if deleted:
                     self.require_receiving()
-                got = self._receive_now(limit, visibility, dead)
                 left = end - time.monotonic()
                 if got or left <= 0:
                     break
-                pause = min(left, POLL_INTERVAL_S)
-                soonest = self._next_visible_ms(dead)
-                if soonest is not None:
-                    pause = min(pause, max(0.0, (soonest - self._registry.now_ms()) / 1000))
-                self._changed.wait(pause)
+                if soonest is not None:  # an in-flight record becomes visible (on the engine's clock)
+                    left = min(left, max(MIN_PAUSE_S, (soonest - self._registry.now_ms()) / 1000))
+                signal.wait(generation, left)
         return self._as_table(got, dead)
 
     def _as_table(self, got: list, dead: bool) -> pa.Table:
@@ -469,8 +473,8 @@ class Queue:
                     sd.inflight.add(back)
                 else:
                     table.remove(rows)
-            if action != "ack":
-                self._changed.notify_all()
+        if action != "ack":  # records may be visible now: wake the long polls
+            self.stream.writes.notify()
         return ok
 
     def __repr__(self) -> str:

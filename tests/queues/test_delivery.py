@@ -229,3 +229,36 @@ def test_a_queue_reads_a_durable_stream(tmp_path):
             assert engine.acknowledge_queue_records(arn, entries(records))["Failed"] == []
         assert sorted(r["Data"] for r in got) == sorted(sent)
         assert engine.queues.queue(arn).state_size() == 0
+
+
+def test_the_write_signal_fires_only_while_someone_waits(env):
+    clock, engine, stream = env
+    signal = stream.writes
+    assert stream.write_signal is None
+    stream.put_record(b"x", "k")
+    before = signal.generation
+    with signal.watching():
+        stream.put_record(b"x", "k")
+        stream.put_batch(["a", "b"], [b"1", b"2"])
+        stream.put_records([{"Data": b"3", "PartitionKey": "c"}])
+        assert signal.generation == before + 3
+        assert signal.wait(before, 0.0)
+        assert not signal.wait(signal.generation, 0.01)
+    assert stream.write_signal is None
+    stream.put_record(b"x", "k")
+    assert signal.generation == before + 3
+
+
+def test_a_single_put_record_wakes_a_long_poll_at_once(env):
+    clock, engine, stream = env
+    arn = make_queue(engine, stream)
+    out = []
+    t = threading.Thread(
+        target=lambda: out.extend(engine.receive_queue_records(arn, wait_time_seconds=10)["QueueRecords"])
+    )
+    t.start()
+    time.sleep(0.1)
+    began = time.monotonic()
+    stream.put_record(b"now", "k")
+    t.join()
+    assert [r["Data"] for r in out] == [b"now"] and time.monotonic() - began < 0.5
