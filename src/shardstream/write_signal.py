@@ -32,6 +32,7 @@ class WriteSignal:
         self._changed = threading.Condition()
         self._generation = 0
         self._watchers = 0
+        self._blocked = 0
 
     @property
     def generation(self) -> int:
@@ -39,10 +40,17 @@ class WriteSignal:
         return self._generation
 
     def notify(self) -> None:
-        """Wake every waiting reader (the write paths call it; so may anything that makes records visible)."""
-        with self._changed:
-            self._generation += 1
-            self._changed.notify_all()
+        """Wake every waiting reader (the write paths call it; so may anything that makes records visible).
+
+        Cheap when nobody is blocked: the generation moves without the lock.
+        A reader counts itself blocked (under the lock) before it checks the
+        generation, so a write either shows it the new generation or finds it
+        counted and wakes it.
+        """
+        self._generation += 1
+        if self._blocked:
+            with self._changed:
+                self._changed.notify_all()
 
     @contextlib.contextmanager
     def watching(self):
@@ -73,4 +81,8 @@ class WriteSignal:
             Whether it fired.
         """
         with self._changed:
-            return self._changed.wait_for(lambda: self._generation != generation, timeout)
+            self._blocked += 1
+            try:
+                return self._changed.wait_for(lambda: self._generation != generation, timeout)
+            finally:
+                self._blocked -= 1
