@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 from . import validation as v
@@ -110,7 +111,7 @@ class QueueRegistry:
         catalog.queues = self
         self.account_id = catalog.account_id
         self.handles = catalog.receipts
-        self._lock = catalog.lock
+        self._lock = threading.Lock()  # guards _by_arn; data-plane calls never take the catalog's lock
         self._by_arn: dict[str, Queue] = {}
         self._serial = 0
 
@@ -122,10 +123,11 @@ class QueueRegistry:
 
     def _live(self) -> list[Queue]:
         with self._lock:
-            for arn, q in list(self._by_arn.items()):
-                stream = self.catalog.lookup(q.stream.name)
-                if q.gone or stream is not q.stream:
-                    del self._by_arn[arn]
+            queues = list(self._by_arn.items())
+        dead = [arn for arn, q in queues if q.gone or self.catalog.lookup(q.stream.name) is not q.stream]
+        with self._lock:
+            for arn in dead:
+                self._by_arn.pop(arn, None)
             return list(self._by_arn.values())
 
     def queues(self, stream) -> list[Queue]:
@@ -156,10 +158,9 @@ class QueueRegistry:
             v.check_length(errs, "queueARN", queue_arn, 1, 2048)
             v.check_pattern(errs, "queueARN", queue_arn, QUEUE_ARN_PATTERN)
         v.raise_if_any(errs)
-        self._live()
         with self._lock:
             q = self._by_arn.get(queue_arn)
-        if q is None:
+        if q is None or q.gone:
             raise ResourceNotFoundException(f"Queue {queue_arn} under account {self.account_id} not found.")
         return q
 
@@ -261,7 +262,7 @@ class QueueRegistry:
         dead_letter = _dead_letter(attrs.get("DeadLetterConfiguration") or DEFAULT_DEAD_LETTER)
         visibility = attrs.get("VisibilityTimeoutSeconds", DEFAULT_VISIBILITY_S)
         stream = self.catalog.stream(stream_arn=stream_arn)
-        with self._lock:
+        with self.catalog.lock:
             self.catalog.check_open()
             status = stream.status
             if status not in ("ACTIVE", "UPDATING"):
@@ -291,7 +292,8 @@ class QueueRegistry:
                 created_ms=self.now_ms(),
                 tags=tags,
             )
-            self._by_arn[arn] = queue
+            with self._lock:
+                self._by_arn[arn] = queue
         return {"QueueDescription": queue.describe()}
 
     def describe_queue(self, queue_arn) -> dict:
@@ -316,6 +318,10 @@ class QueueRegistry:
             ``[{"StreamARN", "StreamCreationTimestamp"}]``: only those streams' queues.
         """
         _typed("MaxResults", max_results, int, "an int")
+        _typed("NextToken", next_token, str, "a str")
+        _typed("StreamFilter", stream_filter, list, "a list")
+        if stream_filter is not None and not all(isinstance(f, dict) for f in stream_filter):
+            raise SerializationException("StreamFilter entries must be structures")
         errs: list = []
         if max_results is not None:
             v.check_int_range(errs, "maxResults", max_results, 1, 10_000)
@@ -388,7 +394,7 @@ class QueueRegistry:
         queue_arn : str
         """
         queue = self.queue(queue_arn)
-        with self._lock:
+        with self.catalog.lock:
             queue.mark_deleting(self.now_ms() + self.catalog.transition_ms)
         self._live()
         return {}

@@ -284,3 +284,13 @@ def test_tags_by_queue_arn(env):
         engine.tag_resource(arn, {"": "x"})
     with pytest.raises(ResourceNotFoundException):
         engine.list_tags_for_resource(arn + "0")
+
+
+def test_list_queues_errors(env):
+    clock, engine, stream = env
+    with pytest.raises(ValidationException):
+        engine.list_queues(max_results=0)
+    with pytest.raises(SerializationException):
+        engine.list_queues(stream_filter="x")
+    with pytest.raises(InvalidArgumentException):
+        engine.list_queues(next_token="not-a-token")
