@@ -262,3 +262,27 @@ def test_a_single_put_record_wakes_a_long_poll_at_once(env):
     stream.put_record(b"now", "k")
     t.join()
     assert [r["Data"] for r in out] == [b"now"] and time.monotonic() - began < 0.5
+
+
+def test_delivery_state_is_a_small_json_document(env):
+    import json
+
+    from shardstream.queue_state import ShardDelivery
+
+    clock, engine, stream = env
+    arn = make_queue(
+        engine,
+        stream,
+        VisibilityTimeoutSeconds=0,
+        DeadLetterConfiguration={"TargetType": "BUILT_IN", "MaxReceiveCount": 1},
+    )
+    put(stream, 40)
+    queue = engine.queues.queue(arn)
+    queue.receive_batch(25)
+    queue.receive_batch(5, dead=True)  # some dead letters, some in flight
+    doc = json.loads(json.dumps(queue.state_doc()))
+    for shard in doc.values():
+        again = ShardDelivery.from_doc(shard)
+        assert again.to_doc() == shard
+        assert again.watermark <= again.frontier
+    assert sum(len(s["inflight"]["counter"]) + len(s["dead"]["counter"]) for s in doc.values()) == queue.state_size()
