@@ -16,6 +16,7 @@ from . import validation as v
 from ._native import system_now_ms
 from .errors import InvalidArgumentException, LimitExceededException, ResourceNotFoundException
 from .iterators import IteratorCodec, PageTokenCodec
+from .queue_handles import HandleCodec
 
 __all__ = ["Catalog"]
 
@@ -36,7 +37,7 @@ class Catalog:
     on_demand_scale_after_ms : int
         How long an on-demand stream's writes must stay high before it scales out.
     secret : bytes
-        Signs shard iterators and page tokens.
+        Signs shard iterators, page tokens and receipt handles.
 
     Attributes
     ----------
@@ -46,9 +47,14 @@ class Catalog:
         Makes and checks shard iterators.
     pages : PageTokenCodec
         Makes and checks the NextTokens of listings.
+    receipts : HandleCodec
+        Makes and checks the receipt handles of queue deliveries.
     consumers : object or None
         The engine's fan-out registry once the engine made one (anything with
         ``count(stream)``): a stream's description reports its consumer count.
+    queues : object or None
+        The engine's queue registry (anything with ``count(stream)``): queues
+        count against a stream's consumer limit and keep it from being deleted.
     commitment_status : callable
         The account's minimum throughput billing commitment status
         (``"ENABLED"``, ``"DISABLED"``, ...); warm throughput needs it.
@@ -76,7 +82,9 @@ class Catalog:
         self.lock = threading.RLock()
         self.iterators = IteratorCodec(secret)
         self.pages = PageTokenCodec(secret)
+        self.receipts = HandleCodec(secret)
         self.consumers = None
+        self.queues = None
         self.commitment_status = lambda: "DISABLED"
         self.closed = False
         self._streams: dict = {}
@@ -217,3 +225,7 @@ class Catalog:
     def consumer_count(self, stream) -> int:
         """How many enhanced fan-out consumers ``stream`` has (0 before the registry exists)."""
         return 0 if self.consumers is None else self.consumers.count(stream)
+
+    def queue_count(self, stream) -> int:
+        """How many queues ``stream`` has (0 before the registry exists)."""
+        return 0 if self.queues is None else self.queues.count(stream)

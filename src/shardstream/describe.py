@@ -158,8 +158,8 @@ class StreamDescriptions:
             summary["WarmThroughput"] = dict(modes.warm_throughput)
         if modes.stream_mode == "ON_DEMAND":  # as the model documents it: on-demand streams only
             summary["RecordDistributionStrategy"] = modes.record_distribution
-        summary["QueueCount"] = 0  # shardstream has no queues or channels yet
-        summary["ChannelCount"] = 0
+        summary["QueueCount"] = stream.catalog.queue_count(stream)
+        summary["ChannelCount"] = 0  # shardstream has no channels yet
         return {"StreamDescriptionSummary": summary}
 
     def summary(self) -> dict:

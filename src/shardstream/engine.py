@@ -44,6 +44,7 @@ from .listing import StreamListings
 from .models import ShardInfo
 from .modes import RECORD_DISTRIBUTIONS, STREAM_MODES, CapacityModes
 from .operations import StreamOperations
+from .queues import QueueRegistry
 from .sequence import LEGACY_VERSION
 from .storage import layout
 from .storage.datadir import DataDirectory
@@ -173,6 +174,7 @@ class Engine:
         #: The enhanced fan-out consumers and their subscriptions (:mod:`shardstream.fanout`).
         self.fanout = ConsumerRegistry(self.catalog, self._data)
         self.catalog.consumers = self.fanout
+        self.queues = QueueRegistry(self.catalog)  # in memory only for now, even with a data_dir
         if self._data is not None:
             try:
                 self._restore_streams()
@@ -228,7 +230,18 @@ class Engine:
     list_stream_consumers = delegate("fanout", ConsumerRegistry)
     deregister_stream_consumer = delegate("fanout", ConsumerRegistry)
     subscribe_to_shard = delegate("fanout", ConsumerRegistry)
-
+    create_queue = delegate("queues", QueueRegistry)
+    describe_queue = delegate("queues", QueueRegistry)
+    list_queues = delegate("queues", QueueRegistry)
+    update_queue = delegate("queues", QueueRegistry)
+    delete_queue = delegate("queues", QueueRegistry)
+    receive_queue_records = delegate("queues", QueueRegistry)
+    acknowledge_queue_records = delegate("queues", QueueRegistry)
+    update_queue_records_visibility = delegate("queues", QueueRegistry)
+    receive_dead_letter_queue_records = delegate("queues", QueueRegistry)
+    acknowledge_dead_letter_queue_records = delegate("queues", QueueRegistry)
+    update_dead_letter_queue_records_visibility = delegate("queues", QueueRegistry)
+    restore_dead_letter_queue_records = delegate("queues", QueueRegistry)
     describe_account_settings = delegate("account", AccountSettings)
     update_account_settings = delegate("account", AccountSettings)
 
@@ -523,7 +536,7 @@ class Engine:
         ResourceNotFoundException
             No such stream.
         ResourceInUseException
-            The stream has registered consumers and ``enforce_consumer_deletion`` is false.
+            The stream has registered consumers and ``enforce_consumer_deletion`` is false, or it has queues.
         """
         name = self.catalog.name_from(name, stream_arn)
         with self.catalog.lock:
@@ -531,6 +544,7 @@ class Engine:
             if stream is None:
                 raise self.catalog.not_found(name)
             if stream.status != "DELETING":
+                self.queues.check_deletable(stream)
                 if self.fanout.count(stream):
                     if not enforce_consumer_deletion:
                         raise ResourceInUseException(

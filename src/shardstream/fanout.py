@@ -301,7 +301,7 @@ class ConsumerRegistry:
             consumers = self._consumers_of(stream)
             if consumer_name in consumers:
                 raise ResourceInUseException(f"Consumer {consumer_name} under stream {stream.name} already exists.")
-            if len(consumers) >= MAX_CONSUMERS_PER_STREAM:
+            if len(consumers) + self.catalog.queue_count(stream) >= MAX_CONSUMERS_PER_STREAM:
                 raise LimitExceededException(
                     f"Only {MAX_CONSUMERS_PER_STREAM} consumers can be registered to a stream at once"
                 )

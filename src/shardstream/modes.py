@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from . import validation as v
 from .delegate import saves_metadata
-from .errors import InvalidArgumentException, LimitExceededException, SerializationException, ValidationException
+from .errors import (
+    InvalidArgumentException,
+    LimitExceededException,
+    ResourceInUseException,
+    SerializationException,
+    ValidationException,
+)
 from .ondemand import OnDemandScaler
 
 __all__ = ["RECORD_DISTRIBUTIONS", "STREAM_MODES", "CapacityModes"]
@@ -154,6 +160,11 @@ class CapacityModes:
             self.stream.require_active()
             if stream_mode == self.stream_mode:
                 return {}
+            if stream_mode == "PROVISIONED" and self.stream.catalog.queue_count(self.stream):
+                raise ResourceInUseException(
+                    f"Stream {self.stream.name} under account {self.stream.account_id} has queues; delete them "
+                    "before you switch it to PROVISIONED."
+                )
             if stream_mode == "PROVISIONED" and self.stream.auto_distribution:
                 raise InvalidArgumentException(
                     f"Stream {self.stream.name} under account {self.stream.account_id} uses the AUTO record "

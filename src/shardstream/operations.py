@@ -19,7 +19,7 @@ from .reads import check_iterator_request
 
 __all__ = ["RESOURCE_ARN_PATTERN", "StreamOperations"]
 
-RESOURCE_ARN_PATTERN = r"arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+"
+RESOURCE_ARN_PATTERN = r"arn:aws.*:kinesis:.*:\d{12}:.*(stream|queue)/\S+"
 _CONSUMER_ARN = re.compile(r"arn:aws.*:kinesis:.*:\d{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/.*")
 
 
@@ -270,7 +270,7 @@ class StreamOperations:
     # -- resources by ARN: tags and policies ----------------------------------------------
 
     def resource(self, resource_arn: str):
-        """The stream or consumer a ResourceARN names (TagResource, the resource policies, ...).
+        """The stream, consumer or queue a ResourceARN names (TagResource, the resource policies, ...).
 
         Parameters
         ----------
@@ -297,6 +297,8 @@ class StreamOperations:
         v.raise_if_any(errs)
         if _CONSUMER_ARN.fullmatch(resource_arn):
             return self.catalog.consumers.by_arn(resource_arn)
+        if ":queue/" in resource_arn and self.catalog.queues is not None:
+            return self.catalog.queues.queue(resource_arn)
         return self.catalog.stream(stream_arn=resource_arn)
 
     def tag_resource(self, resource_arn: str, tags: dict) -> dict:

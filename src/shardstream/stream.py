@@ -17,7 +17,9 @@ whose calls the stream publishes under its own name (:mod:`shardstream.delegate`
 * :class:`~shardstream.reads.StreamReads` (``stream.reads``): iterators,
   GetRecords, Arrow reads;
 * :class:`~shardstream.describe.StreamDescriptions` (``stream.descriptions``):
-  DescribeStream, ListShards' shards, statistics.
+  DescribeStream, ListShards' shards, statistics;
+* :class:`~shardstream.write_signal.WriteSignal` (``stream.writes``): wakes
+  readers waiting for the next write (queue long polls).
 
 Every method is safe to call from any number of threads.  Control-plane
 changes take the engine's lock (``stream.catalog.lock``); writes and reads
@@ -58,6 +60,7 @@ from .sequence import (
 )
 from .settings import StreamSettings
 from .throttled import THROTTLED_CALLS, ThrottledCalls
+from .write_signal import WriteSignal
 
 __all__ = ["Stream"]
 
@@ -83,7 +86,7 @@ class Stream(StreamCore):
         ``arn:aws:kinesis:<region>:<account>:stream/<name>``.
     shards : list of ShardInfo
         Every shard ever created in the stream, by index.
-    settings, numbering, modes, resharding, reads, descriptions
+    settings, numbering, modes, resharding, reads, descriptions, writes
         The stream's parts (see the module's documentation).
     """
 
@@ -129,6 +132,7 @@ class Stream(StreamCore):
         self.modes = CapacityModes(self, stream_mode, record_distribution)
         self.reads = StreamReads(self)
         self.descriptions = StreamDescriptions(self)
+        self.writes = WriteSignal(self)
         self.shards: list[ShardInfo] = []
         if layout is None:
             step = 2**128 // shard_count

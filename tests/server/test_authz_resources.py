@@ -101,6 +101,20 @@ _BY_RESOURCE_ARN = {
 }
 
 
+_BY_QUEUE_ARN = {  # the queue operations: a queue of B by its ARN (Entries filled in by attacks)
+    "DescribeQueue": {},
+    "UpdateQueue": {"QueueAttributes": {"VisibilityTimeoutSeconds": 1}},
+    "DeleteQueue": {},
+    "ReceiveQueueRecords": {"WaitTimeSeconds": 1},
+    "ReceiveDeadLetterQueueRecords": {"WaitTimeSeconds": 1},
+    "AcknowledgeQueueRecords": {},
+    "UpdateQueueRecordsVisibility": {},
+    "AcknowledgeDeadLetterQueueRecords": {},
+    "UpdateDeadLetterQueueRecordsVisibility": {},
+    "RestoreDeadLetterQueueRecords": {},
+}
+
+
 def attacks(w) -> dict[str, list[dict]]:
     """Per operation, requests of key A that name B through the member the action reads (``w``: the world)."""
     out: dict[str, list[dict]] = {}
@@ -121,6 +135,7 @@ def attacks(w) -> dict[str, list[dict]]:
         out[op] = [
             {**extra, "StreamName": "A", "StreamARN": arn("A"), "ResourceARN": arn("B")},
             {**extra, "StreamName": "A", "ResourceARN": w.consumer_b},
+            {**extra, "StreamARN": arn("A"), "ResourceARN": w.queue_b},
         ]
     for op in ("DescribeStreamConsumer", "DeregisterStreamConsumer"):
         out[op] = [
@@ -138,10 +153,19 @@ def attacks(w) -> dict[str, list[dict]]:
         {"ShardIterator": w.iterator_b},  # an iterator another key minted for B
     ]
     out["CreateStream"] = [{"StreamName": "C", "ShardCount": 1}]
+    handle = [{"ReceiptHandle": "h"}]
+    for op, extra in _BY_QUEUE_ARN.items():
+        out[op] = [{**extra, "StreamName": "A", "StreamARN": arn("A"), "QueueARN": w.queue_b}]
+    for op in ("AcknowledgeQueueRecords", "AcknowledgeDeadLetterQueueRecords", "RestoreDeadLetterQueueRecords"):
+        out[op][0]["Entries"] = handle
+    for op in ("UpdateQueueRecordsVisibility", "UpdateDeadLetterQueueRecordsVisibility"):
+        out[op][0]["Entries"] = [{**handle[0], "VisibilityTimeoutSeconds": 0}]
     return out
 
 
-ATTACKED = sorted(attacks(SimpleNamespace(shard_token_b="", consumer_token_b="", consumer_b="", iterator_b="")))
+ATTACKED = sorted(
+    attacks(SimpleNamespace(shard_token_b="", consumer_token_b="", consumer_b="", iterator_b="", queue_b=""))
+)
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +183,9 @@ def world():
         consumer_token_b = admin.list_stream_consumers(StreamARN=arn("B"), MaxResults=1)["NextToken"]
         iterator_b = admin.get_shard_iterator(StreamName="B", ShardId=SHARD0, ShardIteratorType="TRIM_HORIZON")
         shard_token_b = admin.list_shards(StreamName="B", MaxResults=1)["NextToken"]
+        admin.update_stream_mode(StreamARN=arn("B"), StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        config = [{"StreamARN": arn("B"), "StartingPosition": {"Type": "TRIM_HORIZON"}}]
+        queue_b = admin.create_queue(QueueName="qb", StreamConfigurationList=config)["QueueDescription"]["QueueARN"]
         yield SimpleNamespace(
             url=srv.url,
             engine=srv.engine,
@@ -167,6 +194,7 @@ def world():
             iterator_b=iterator_b["ShardIterator"],
             shard_token_b=shard_token_b,
             consumer_token_b=consumer_token_b,
+            queue_b=queue_b,
         )
 
 
@@ -188,6 +216,10 @@ def state_of_b(w) -> dict:
         "consumers": consumers,
         "consumer_tags": [admin.list_tags_for_resource(ResourceARN=c["ConsumerARN"])["Tags"] for c in consumers],
         "records": records,
+        "queues": [
+            admin.describe_queue(QueueARN=q["QueueARN"])["QueueDescription"]
+            for q in admin.list_queues()["QueueSummaries"]
+        ],
     }
 
 
@@ -202,7 +234,7 @@ def test_every_operation_naming_a_resource_is_attacked():
             naming.add(op)
     served = naming & ACTIONS.keys()
     assert served == set(ATTACKED), "an operation naming a resource has no authorization test (or a stale one)"
-    # the rest (queues, channels) are refused outright; serving one needs its resources authorized and tested
+    # the rest (channels) are refused outright; serving one needs its resources authorized and tested
     assert naming - served <= UNSUPPORTED
     for op in naming - served:
         assert not set(resources.resource_members(op)), op
@@ -221,7 +253,7 @@ def test_key_limited_to_a_cannot_touch_b(world, operation):
         )
         assert body["message"].startswith(prefix), body
         resource = body["message"][len(prefix) :]
-        named = params.get("ConsumerARN") or params.get("ResourceARN")
+        named = params.get("ConsumerARN") or params.get("ResourceARN") or params.get("QueueARN")
         if operation == "CreateStream":
             assert resource == arn("C")
         elif named is not None:
@@ -369,3 +401,13 @@ def test_key_limited_to_a_uses_a(world):
     # keys limited to streams still call the operations that name none
     assert "B" in a.list_streams()["StreamNames"]
     assert a.describe_limits()["ShardLimit"] > 0
+
+
+def test_a_key_limited_to_a_cannot_make_a_queue_on_b(world):
+    before = state_of_b(world)
+    for target in (arn("B"), arn("B", region="eu-west-1")):
+        config = [{"StreamARN": target, "StartingPosition": {"Type": "TRIM_HORIZON"}}]
+        status, body = post(world.url, "CreateQueue", {"QueueName": "evil", "StreamConfigurationList": config})
+        assert (status, body.get("__type")) == (400, "AccessDeniedException"), body
+        assert body["message"].endswith(f"kinesis:CreateQueue on resource: {target}")
+    assert state_of_b(world) == before

@@ -1,5 +1,5 @@
 """Today's Kinesis API through real boto3 against ``shardstream serve``: DryRun, StreamId,
-RecordDistributionStrategy, the new summary counts, and the not-yet-supported queue and channel operations."""
+RecordDistributionStrategy, the new summary counts, and the not-yet-supported channel operations."""
 
 from __future__ import annotations
 
@@ -210,21 +210,17 @@ def test_remote_client_passes_dry_run_and_keyless_batches(server, engine):
         s.get_records(it, dry_run=True)
 
 
-# -- queues and channels: known operations, not supported yet -----------------------------
+# -- channels: known operations, not supported yet (queues: tests/queues) ------------------------
 
 
 @pytest.mark.parametrize(
     "operation, params",
     [
-        ("create_queue", {"QueueName": "q", "StreamConfigurationList": [{"StreamARN": arn("s")}]}),
-        ("list_queues", {}),
-        ("describe_queue", {"QueueARN": f"arn:aws:kinesis:us-east-1:{ACCT}:queue/q"}),
-        ("receive_queue_records", {"QueueARN": f"arn:aws:kinesis:us-east-1:{ACCT}:queue/q"}),
         ("list_channels", {}),
         ("describe_channel", {"ChannelARN": f"arn:aws:kinesis:us-east-1:{ACCT}:channel/c"}),
     ],
 )
-def test_queue_and_channel_operations_answer_not_supported(kinesis, operation, params):
+def test_channel_operations_answer_not_supported(kinesis, operation, params):
     code, message, status = error_of(lambda: getattr(kinesis, operation)(**params))
     name = "".join(part.title() for part in operation.split("_"))
     assert (code, message, status) == ("InvalidArgumentException", f"{name} is not supported by shardstream yet", 400)

@@ -18,8 +18,8 @@ itself (:class:`~.codec.EncodedJSON`).
 
 The actions live in :mod:`.stream_actions` (streams, shards, retention,
 modes, limits), :mod:`.settings_actions` (tags, encryption, monitoring,
-resource policies, account settings) and :mod:`.record_actions` (records,
-consumers, SubscribeToShard); this module imports them, so
+resource policies, account settings), :mod:`.record_actions` (records,
+consumers, SubscribeToShard) and :mod:`.queue_actions` (queues); this module imports them, so
 ``actions.put_record`` and the rest are still here.
 """
 
@@ -27,6 +27,21 @@ from __future__ import annotations
 
 from ..errors import InvalidArgumentException, KinesisError
 from . import model as _service_model
+from .queue_actions import (
+    LONG_POLLS,
+    acknowledge_dead_letter_queue_records,
+    acknowledge_queue_records,
+    create_queue,
+    delete_queue,
+    describe_queue,
+    list_queues,
+    receive_dead_letter_queue_records,
+    receive_queue_records,
+    restore_dead_letter_queue_records,
+    update_dead_letter_queue_records_visibility,
+    update_queue,
+    update_queue_records_visibility,
+)
 from .record_actions import (
     deregister_stream_consumer,
     describe_stream_consumer,
@@ -74,7 +89,7 @@ from .stream_actions import (
     update_stream_warm_throughput,
 )
 
-__all__ = ["ACTIONS", "OPERATIONS", "UNSUPPORTED", "dispatch", "unsupported"]
+__all__ = ["ACTIONS", "LONG_POLLS", "OPERATIONS", "UNSUPPORTED", "dispatch", "unsupported"]
 
 #: Every operation of the Kinesis 2013-12-02 API (the vendored service model, :mod:`.model`).
 OPERATIONS: frozenset[str] = _service_model.operations()
@@ -150,6 +165,18 @@ ACTIONS = {
     "ListStreamConsumers": list_stream_consumers,
     "DeregisterStreamConsumer": deregister_stream_consumer,
     "SubscribeToShard": subscribe_to_shard,
+    "CreateQueue": create_queue,
+    "DescribeQueue": describe_queue,
+    "ListQueues": list_queues,
+    "UpdateQueue": update_queue,
+    "DeleteQueue": delete_queue,
+    "ReceiveQueueRecords": receive_queue_records,
+    "AcknowledgeQueueRecords": acknowledge_queue_records,
+    "UpdateQueueRecordsVisibility": update_queue_records_visibility,
+    "ReceiveDeadLetterQueueRecords": receive_dead_letter_queue_records,
+    "AcknowledgeDeadLetterQueueRecords": acknowledge_dead_letter_queue_records,
+    "UpdateDeadLetterQueueRecordsVisibility": update_dead_letter_queue_records_visibility,
+    "RestoreDeadLetterQueueRecords": restore_dead_letter_queue_records,
 }
 
 #: Operations of the API that shardstream does not implement yet (answered with InvalidArgumentException).

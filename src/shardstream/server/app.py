@@ -76,6 +76,8 @@ _MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
 _AUTH_KEY = web.AppKey("auth", object)
 _OFFLOAD_KEY = web.AppKey("offload", object)
 HEALTH_PATH = "/_shardstream/health"
+#: Most long polls (ReceiveQueueRecords with WaitTimeSeconds) waiting at once; more queue for a thread.
+LONG_POLL_WORKERS = 64
 _ACCESS_DENIED = "Unable to determine service/operation name to be authorized"
 _CORS_EXPOSE = "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date"
 
@@ -208,6 +210,7 @@ class _Offload:
     def __init__(self, workers: int = 32):
         self.workers = int(workers)
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._waits: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         # finished calls waiting for the loop, and whether it has been woken for them already
         self._finished: collections.deque = collections.deque()
@@ -232,6 +235,23 @@ class _Offload:
         future = loop.create_future()
         self._executor().submit(self._run, loop, future, fn, args, kwargs)
         return await future
+
+    async def wait(self, fn, *args):
+        """``fn(*args)`` on a thread of its own pool whatever the engine: a call that may wait (a long poll).
+
+        Parameters
+        ----------
+        fn : callable
+        *args
+            Its arguments.
+        """
+        with self._lock:
+            if self._waits is None:
+                self._waits = concurrent.futures.ThreadPoolExecutor(
+                    LONG_POLL_WORKERS, thread_name_prefix="shardstream-poll"
+                )
+            pool = self._waits
+        return await asyncio.wrap_future(pool.submit(fn, *args))
 
     async def put_record(self, engine, params: dict, json_wire: bool):
         """PutRecord: the record appended on the loop, the answer once it is durable.
@@ -303,6 +323,9 @@ class _Offload:
         """Wait for running calls and stop the threads (an aiohttp ``on_cleanup`` hook)."""
         with self._lock:
             pool, self._pool = self._pool, None
+            waits, self._waits = self._waits, None
+        if waits is not None:  # long polls end by themselves within their wait time
+            waits.shutdown(wait=False, cancel_futures=True)
         if pool is not None:
             await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
 
@@ -579,6 +602,8 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
             result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
         elif operation == "PutRecord":
             result = await request.app[_OFFLOAD_KEY].put_record(engine, decoded, not cbor)
+        elif operation in actions.LONG_POLLS:  # may wait for records: never on the loop
+            result = await request.app[_OFFLOAD_KEY].wait(actions.dispatch, engine, operation, decoded)
         else:
             result = await request.app[_OFFLOAD_KEY].call(
                 engine, actions.dispatch, engine, operation, decoded, json_wire=not cbor

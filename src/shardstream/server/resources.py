@@ -24,6 +24,11 @@ vendored model (:mod:`.model`):
    disagrees.
 6. ``StreamName`` when given.
 
+Queues: ``QueueARN`` names the stream of the queue (looked up in the
+engine; a queue that does not exist names no stream), and CreateQueue's
+``StreamConfigurationList`` the stream of its (one) configuration.
+ListQueues names none.
+
 Only members of the operation's input shape are read: a ``StreamName`` sent
 to an operation that takes none (UpdateStreamMode, TagResource, ...) names
 nothing here, as it names nothing to the action.  A member that is present
@@ -46,12 +51,22 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..errors import KinesisError
 from . import model as _service_model
 
 __all__ = ["RESOURCE_MEMBERS", "Target", "named_stream", "resolve", "resource_members", "stream_of_arn"]
 
 #: The input members that can name the stream an operation acts on.
-RESOURCE_MEMBERS = ("ShardIterator", "ConsumerARN", "ResourceARN", "NextToken", "StreamARN", "StreamName")
+RESOURCE_MEMBERS = (
+    "ShardIterator",
+    "ConsumerARN",
+    "QueueARN",
+    "StreamConfigurationList",
+    "ResourceARN",
+    "NextToken",
+    "StreamARN",
+    "StreamName",
+)
 
 #: Operations whose NextToken names the stream they page through (rule 4).
 _STREAM_PAGE_TOKENS = frozenset({"ListShards"})
@@ -121,6 +136,8 @@ def resource_members(operation: str) -> tuple[str, ...]:
     out = [m for m in RESOURCE_MEMBERS if m in members]
     if "NextToken" in out and operation not in _STREAM_PAGE_TOKENS:
         out.remove("NextToken")
+    if "StreamConfigurationList" in out and operation != "CreateQueue":  # channels are not served yet
+        out.remove("StreamConfigurationList")
     if "ShardIterator" in out:  # the action reads by iterator alone
         out = ["ShardIterator"]
     return tuple(out)
@@ -189,11 +206,28 @@ def resolve(engine, operation: str, params) -> Target:
             return Target(engine.iterator_stream_name(value), None, member)
         if member == "NextToken":
             return Target(engine.shard_page_stream_name(value), None, member)
+        if member == "QueueARN":
+            name = _queue_stream(engine, value)
+            return Target(name, value if isinstance(value, str) else None, member)
+        if member == "StreamConfigurationList":  # CreateQueue: the one stream configuration's StreamARN
+            first = value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else {}
+            value = first.get("StreamARN")
+            member = "StreamARN"
+            name = stream_of_arn(value, member)
+            return Target(name, value, member) if name is not None else _unresolved(value, member)
         if member == "StreamName":
             return Target(value, None, member) if isinstance(value, str) else _unresolved(value, member)
         name = stream_of_arn(value, member)
         return Target(name, value, member) if name is not None else _unresolved(value, member)
     return _NOTHING
+
+
+def _queue_stream(engine, queue_arn) -> str | None:
+    """The stream of the queue ``queue_arn`` names, or None (no such queue, or not an ARN)."""
+    try:
+        return engine.queues.queue_stream_name(queue_arn)
+    except KinesisError:
+        return None
 
 
 def _unresolved(value, member: str) -> Target:
