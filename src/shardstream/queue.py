@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import InvalidArgumentException, ResourceNotFoundException
+from .lifecycle import Lifecycle
 from .models import ms_to_datetime
 from .queue_state import ShardDelivery
 from .sequence import sequence_counter
@@ -81,9 +82,7 @@ class Queue:
         self.starting_position = dict(starting_position)
         self.visibility_s = visibility_s
         self.dead_letter = dict(dead_letter)
-        delay = registry.catalog.transition_ms
-        self._status = "CREATING" if delay else "ACTIVE"
-        self._status_until_ms = created_ms + delay
+        self._life = Lifecycle.created(registry.now_ms, created_ms, registry.catalog.transition_ms)
         self._tags = TagSet(name, registry.account_id)
         if tags:
             self._tags.add(tags)
@@ -106,14 +105,12 @@ class Queue:
     @property
     def status(self) -> str:
         """CREATING, ACTIVE, UPDATING or DELETING (transitions settle on the engine's clock)."""
-        if self._status in ("CREATING", "UPDATING") and self._registry.now_ms() >= self._status_until_ms:
-            self._status = "ACTIVE"
-        return self._status
+        return self._life.status
 
     @property
     def gone(self) -> bool:
         """Deleted and past the DELETING transition."""
-        return self._status == "DELETING" and self._registry.now_ms() >= self._status_until_ms
+        return self._life.gone
 
     def mark_deleting(self, until_ms: int) -> None:
         """Enter DELETING (handles stop working at once), gone at ``until_ms`` on the engine's clock.
@@ -123,9 +120,7 @@ class Queue:
         until_ms : int
         """
         with self._lock:
-            if self._status != "DELETING":
-                self._status = "DELETING"
-                self._status_until_ms = until_ms
+            if self._life.mark_deleting(until_ms):
                 self._shards.clear()
         self.stream.writes.notify()
 
@@ -143,9 +138,7 @@ class Queue:
                 self.visibility_s = visibility_s
             if dead_letter is not None:
                 self.dead_letter = dict(dead_letter)
-            if until_ms > self._registry.now_ms():
-                self._status = "UPDATING"
-                self._status_until_ms = until_ms
+            self._life.mark_updating(until_ms)
         self.stream.writes.notify()
 
     def require_receiving(self) -> None:
@@ -386,7 +379,7 @@ class Queue:
             while True:
                 generation = signal.generation
                 with self._lock:
-                    deleted = self._status == "DELETING"
+                    deleted = self._life.deleting
                     got = [] if deleted else self._receive_now(limit, visibility, dead)
                     soonest = self._next_visible_ms(dead)
                 if deleted:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import validation as v
 from .errors import ResourceNotFoundException, SerializationException
+from .lifecycle import Lifecycle
 from .models import ms_to_datetime
 from .tags import TagSet, check_tag_keys, check_tags
 
@@ -60,8 +61,7 @@ class StreamConsumer:
         self.incarnation = incarnation
         self.created_ms = created_ms
         self.arn = f"{stream_arn}/consumer/{name}:{created_ms // 1000}"
-        self._status = status
-        self._status_until_ms = status_until_ms
+        self._life = Lifecycle(registry.now_ms, status, status_until_ms)
         self._tags = TagSet(stream_name, registry.account_id)
         if tags:
             self._tags.add(tags)
@@ -72,14 +72,12 @@ class StreamConsumer:
     @property
     def status(self) -> str:
         """CREATING, ACTIVE or DELETING (transitions settle on the engine's clock)."""
-        if self._status == "CREATING" and self._registry.now_ms() >= self._status_until_ms:
-            self._status = "ACTIVE"
-        return self._status
+        return self._life.status
 
     @property
     def gone(self) -> bool:
         """Deregistered and past the DELETING transition."""
-        return self._status == "DELETING" and self._registry.now_ms() >= self._status_until_ms
+        return self._life.gone
 
     def mark_deleting(self, until_ms: int) -> None:
         """Enter DELETING (deregistered), to be gone at ``until_ms`` on the engine's clock (idempotent).
@@ -89,9 +87,7 @@ class StreamConsumer:
         until_ms : int
             When the DELETING transition ends; an earlier call's deadline stands.
         """
-        if self._status != "DELETING":
-            self._status = "DELETING"
-            self._status_until_ms = until_ms
+        self._life.mark_deleting(until_ms)
 
     def describe(self) -> dict:
         """The boto3 ``Consumer`` shape."""
@@ -114,8 +110,7 @@ class StreamConsumer:
             "stream_arn": self.stream_arn,
             "incarnation": self.incarnation,
             "created_ms": self.created_ms,
-            "status": self._status,
-            "status_until_ms": self._status_until_ms,
+            **self._life.to_doc(),
             "tags": self._tags.as_dict(),
             "resource_policy": self.resource_policy,
         }
