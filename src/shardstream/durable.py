@@ -641,6 +641,11 @@ class Maintenance:
                 except Exception as exc:  # keep serving; report
                     self.last_error = exc
                     _log.exception("background flush of stream %s failed", stream.name)
+            try:
+                engine.queues.flush()
+            except Exception as exc:  # keep serving; report
+                self.last_error = exc
+                _log.exception("background sync of queue journals failed")
             if due:
                 last_maintain = time.monotonic()
             del engine

@@ -94,10 +94,10 @@ class Engine:
         shards' capacity before it doubles its shards (see
         :mod:`shardstream.ondemand`).
     data_dir : path-like, optional
-        Keep every stream's records and metadata in this directory (created
-        if missing) so that they survive restarts and crashes; reopening it
-        restores all streams.  Without it the engine is purely in memory.
-        See :mod:`shardstream.durable`.
+        Keep streams (records, metadata) and their queues (delivery state) in
+        this directory (created if missing) so that they survive restarts and
+        crashes; reopening it restores them.  Without it the engine is purely
+        in memory.  See :mod:`shardstream.durable` and :mod:`shardstream.queues`.
     durability : {"sync", "interval", "none"}
         The default durability policy of streams in ``data_dir``: a put
         returns once on disk (``sync``), or a background thread writes and
@@ -109,8 +109,7 @@ class Engine:
         Size at which a shard's segment file is closed and a new one begun.
     segment_io : shardstream.storage.SegmentIO, optional
         What writes, syncs and truncates segment files (default: the system
-        calls).  Tests pass a subclass that fails on demand, e.g. with
-        ``OSError(errno.ENOSPC)``, to see what a full disk does.
+        calls); tests pass one that fails on demand (``ENOSPC``: a full disk).
 
     Examples
     --------
@@ -174,11 +173,12 @@ class Engine:
         #: The enhanced fan-out consumers and their subscriptions (:mod:`shardstream.fanout`).
         self.fanout = ConsumerRegistry(self.catalog, self._data)
         self.catalog.consumers = self.fanout
-        self.queues = QueueRegistry(self.catalog)  # in memory only for now, even with a data_dir
+        self.queues = QueueRegistry(self.catalog, self.data_dir)
         if self._data is not None:
             try:
                 self._restore_streams()
                 self.fanout.restore(self._data.doc.get("consumers"))
+                self.queues.restore()
             except BaseException:
                 self._data.release()
                 raise
@@ -320,11 +320,10 @@ class Engine:
         return sum(stream.flush(sync=sync) for stream in self.durable_streams())
 
     def close(self) -> None:
-        """Write and sync everything, seal the segment files and release the data directory.
+        """Write and sync everything, seal the files and release the data directory.
 
-        An in-memory engine just stops accepting writes.  Idempotent; the
-        engine and its streams cannot be used afterwards.  ``with Engine(...)``
-        closes on exit.
+        An in-memory engine just stops accepting writes.  Idempotent; nothing
+        of the engine can be used afterwards.  ``with Engine(...)`` closes on exit.
         """
         with self.catalog.lock:
             if self.closed:
@@ -336,6 +335,7 @@ class Engine:
             for stream in self.catalog.all():
                 stream.stop_accepting()
             if self._data is not None:
+                self.queues.close()
                 error = None
                 for stream in self.durable_streams():
                     try:

@@ -27,7 +27,7 @@ import pyarrow as pa
 from .errors import InvalidArgumentException, ResourceNotFoundException
 from .lifecycle import Lifecycle
 from .models import ms_to_datetime
-from .queue_state import ShardDelivery
+from .queue_state import ShardDelivery, pack_state
 from .sequence import sequence_counter
 from .tags import TagSet, check_tag_keys, check_tags
 
@@ -55,6 +55,9 @@ class Queue:
         ``{"TargetType": "BUILT_IN", "MaxReceiveCount": n}`` or ``{"TargetType": "NONE"}``.
     created_ms : int
     tags : dict, optional
+    restored : dict, optional
+        For a queue found on disk: ``{"life": Lifecycle.to_doc(), "shards": {index:
+        ShardDelivery}, "next_nonce": int}``; every record in hand is visible again.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class Queue:
         dead_letter: dict,
         created_ms: int,
         tags: dict | None = None,
+        restored: dict | None = None,
     ):
         self._registry = registry
         self.name = name
@@ -82,14 +86,27 @@ class Queue:
         self.starting_position = dict(starting_position)
         self.visibility_s = visibility_s
         self.dead_letter = dict(dead_letter)
-        self._life = Lifecycle.created(registry.now_ms, created_ms, registry.catalog.transition_ms)
+        if restored is None:
+            self._life = Lifecycle.created(registry.now_ms, created_ms, registry.catalog.transition_ms)
+        else:
+            life = restored["life"]
+            self._life = Lifecycle(registry.now_ms, life["status"], life["status_until_ms"])
         self._tags = TagSet(name, registry.account_id)
         if tags:
             self._tags.add(tags)
         self._lock = threading.Lock()
+        self._files = None  # in memory until keep_in
+        self._sync_acks = False
         self._next_nonce = 0
         self._next_shard = 0
         self._shards: dict[int, ShardDelivery] = {}
+        if restored is not None:
+            now = registry.now_ms()
+            self._shards = restored["shards"]
+            self._next_nonce = restored["next_nonce"]
+            for sd in self._shards.values():
+                sd.visible_all(now)
+            return
         kind = starting_position["Type"]
         for shard in stream.shards:
             if kind == "LATEST":
@@ -122,6 +139,8 @@ class Queue:
         with self._lock:
             if self._life.mark_deleting(until_ms):
                 self._shards.clear()
+                if self._files is not None:
+                    self._files.remove(self._registry.trash)
         self.stream.writes.notify()
 
     def update(self, visibility_s: int | None, dead_letter: dict | None, until_ms: int) -> None:
@@ -139,6 +158,7 @@ class Queue:
             if dead_letter is not None:
                 self.dead_letter = dict(dead_letter)
             self._life.mark_updating(until_ms)
+            self._save()
         self.stream.writes.notify()
 
     def require_receiving(self) -> None:
@@ -204,6 +224,7 @@ class Queue:
         check_tags(tags)
         with self._lock:
             added = self._tags.try_add(tags)
+            self._save()
         if not added:
             raise self._tags.too_many()
         return {}
@@ -218,6 +239,7 @@ class Queue:
         check_tag_keys(tag_keys)
         with self._lock:
             self._tags.remove(tag_keys)
+            self._save()
         return {}
 
     def put_resource_policy(self, policy) -> dict:
@@ -237,13 +259,76 @@ class Queue:
         """ResourceNotFoundException: a queue has no resource policy."""
         raise ResourceNotFoundException(f"No resource policy found for resource ARN {self.arn}.")
 
+    # -- persistence ---------------------------------------------------------------------
+
+    def to_doc(self) -> dict:
+        """The queue's settings as JSON-ready data (its ``queue.json``)."""
+        return {
+            "format": 1,
+            "name": self.name,
+            "arn": self.arn,
+            "serial": self.serial,
+            "stream_name": self.stream.name,
+            "incarnation": self.incarnation,
+            "starting_position": self.starting_position,
+            "visibility_s": self.visibility_s,
+            "dead_letter": self.dead_letter,
+            "created_ms": self.created_ms,
+            "tags": self._tags.as_dict(),
+            "life": self._life.to_doc(),
+        }
+
+    def keep_in(self, files) -> None:
+        """Keep the queue in ``files`` from now on: a snapshot of its state, then a journal of every change.
+
+        Acknowledgements are synced before they are answered when the
+        stream's durability policy is ``"sync"``.
+
+        Parameters
+        ----------
+        files : QueueFiles
+            Its directory (:mod:`shardstream.storage.queue_files`), holding its ``queue.json``.
+        """
+        with self._lock:
+            files.start(pack_state(self._shards, self._next_nonce))
+            self._files = files
+            self._sync_acks = getattr(self.stream, "durability", None) == "sync"
+
+    def _save(self) -> None:
+        if self._files is not None:
+            self._files.save_doc(self.to_doc())
+
+    def _journal(self, log: list) -> int | None:
+        """Append ``log``'s ``(shard, Change)`` pairs to the journal (holding the lock); the position after."""
+        files = self._files
+        if files is None or not log:
+            return None
+        written = files.append([change.encode(index) for index, change in log])
+        if files.snapshot_due:
+            files.snapshot(pack_state(self._shards, self._next_nonce))
+        return written
+
+    def flush(self) -> None:
+        """``fsync`` the journal unless the stream's policy is ``"none"`` (the maintenance thread calls it).
+
+        A journal's entries are with the OS from the moment they are made; this
+        makes them survive a power failure too.
+        """
+        if self._files is not None and getattr(self.stream, "durability", None) != "none":
+            self._files.sync()
+
+    def close(self) -> None:
+        """Sync and close the queue's files (a durable engine's close)."""
+        if self._files is not None:
+            self._files.close()
+
     def state_size(self) -> int:
         """Rows of delivery state kept, over all shards (in-flight plus dead letters)."""
         with self._lock:
             return sum(s.size for s in self._shards.values())
 
     def state_doc(self) -> dict:
-        """The delivery state as JSON-ready data, by shard index (the seam for durability)."""
+        """The delivery state as JSON-ready data, by shard index."""
         with self._lock:
             return {str(i): s.to_doc() for i, s in self._shards.items()}
 
@@ -260,71 +345,45 @@ class Queue:
         self._next_nonce += n
         return np.arange(start, start + n, dtype=np.int64)
 
-    def _read_counters(self, index: int, counters: np.ndarray, now: int) -> tuple[list, np.ndarray]:
-        """The stream's batches holding ``counters`` (sorted) of shard ``index``; mask of those still there."""
-        found = np.zeros(len(counters), bool)
-        pieces = []
-        breaks = np.flatnonzero(np.diff(counters) > _RUN_GAP) + 1
-        for lo_pos, hi_pos in zip(np.r_[0, breaks], np.r_[breaks, len(counters)]):
-            lo, hi = int(counters[lo_pos]), int(counters[hi_pos - 1])
-            batch, _, _, _ = self.stream.read_page(index, lo, hi - lo + 1, _READ_BYTES, now)
-            if batch is None or not batch.num_rows:
-                continue
-            have = _counters_of(batch)
-            run = counters[lo_pos:hi_pos]
-            at = np.minimum(np.searchsorted(have, run), len(have) - 1)
-            there = have[at] == run
-            found[lo_pos:hi_pos] = there
-            pieces.append(batch.take(pa.array(at[there])))
-        return pieces, found
-
-    def _receive_shard(self, index: int, need: int, now: int, until: int, dead: bool) -> list:
+    def _receive_shard(self, index: int, need: int, now: int, until: int, dead: bool, log: list) -> list:
         sd = self._delivery(index)
         out = []
-        table = sd.dead if dead else sd.inflight
+        changes: list = []
         if self.max_receive_count is not None:  # expired past the count: dead letters now
-            due = sd.inflight.visible(now)
-            over = due[sd.inflight.cols["count"][due] >= self.max_receive_count]
-            if len(over):
-                moved = sd.inflight.take(over)
-                moved["deadline"][:] = now
-                moved["nonce"][:] = -1
-                sd.inflight.remove(over)
-                sd.dead.add(moved)
+            sd.expire(now, self.max_receive_count, changes)
+        table = sd.table(dead)
         rows = table.visible(now)[:need]
         if len(rows):
-            cols = table.cols
-            pieces, found = self._read_counters(index, cols["counter"][rows], now)
-            keep, gone = rows[found], rows[~found]
-            nonces = self._nonces(len(keep))
-            cols["deadline"][keep] = until
-            cols["nonce"][keep] = nonces
-            if not dead:
-                cols["count"][keep] += 1
-            cols["first"][keep] = np.where(cols["first"][keep] < 0, now, cols["first"][keep])
+            counters = table.cols["counter"][rows]
+            pieces, found = _read_counters(self.stream, index, counters, now)
+            sd.remove(dead, rows[~found], now, changes)  # aged out of the stream: nothing left to deliver
+            counters = counters[found]
+            nonces = self._nonces(len(counters))
+            cols = sd.redeliver(dead, counters, now, until, int(nonces[0]) if len(nonces) else 0, changes)
             if pieces:
-                out.append((index, pa.Table.from_batches(pieces), cols["counter"][keep], nonces, table.take(keep)))
-            table.remove(gone)  # aged out of the stream: nothing left to deliver
+                out.append((index, pa.Table.from_batches(pieces), counters, nonces, cols))
         need -= len(rows)
         if not dead and need > 0:
             batch, nxt, _, _ = self.stream.read_page(index, sd.frontier, need, _READ_BYTES, now)
             n = 0 if batch is None else batch.num_rows
-            if n:
-                counters = _counters_of(batch)
-                nonces = self._nonces(n)
-                new = {
-                    "counter": counters,
-                    "deadline": np.full(n, until, np.int64),
-                    "count": np.ones(n, np.int32),
-                    "first": np.full(n, now, np.int64),
-                    "nonce": nonces,
-                }
-                sd.inflight.append_sorted(new)
-                out.append((index, pa.Table.from_batches([batch]), counters, nonces, new))
-            sd.frontier = max(sd.frontier, nxt)
+            if n or nxt > sd.frontier:  # records, or only a frontier moved past records that aged out
+                counters = _counters_of(batch) if n else np.empty(0, np.int64)
+                nonce = self._next_nonce
+                self._next_nonce += n
+                new = sd.deliver_new(counters, now, until, nonce, nxt, changes)
+                if n:
+                    out.append((index, pa.Table.from_batches([batch]), counters, new["nonce"], new))
+        log.extend((index, change) for change in changes)
         return out
 
     def _receive_now(self, limit: int, visibility_s: int, dead: bool) -> list:
+        log: list = []
+        try:
+            return self._receive_into(limit, visibility_s, dead, log)
+        finally:
+            self._journal(log)
+
+    def _receive_into(self, limit: int, visibility_s: int, dead: bool, log: list) -> list:
         now = self._registry.now_ms()
         until = now + visibility_s * 1000
         shards = [s.index for s in self.stream.shards]
@@ -335,7 +394,7 @@ class Queue:
         for index in shards[start:] + shards[:start]:
             if need <= 0:
                 break
-            got = self._receive_shard(index, need, now, until, dead)
+            got = self._receive_shard(index, need, now, until, dead, log)
             need -= sum(len(piece[2]) for piece in got)
             out.extend(got)
         return out
@@ -442,36 +501,56 @@ class Queue:
         counter = fields["counter"].astype(np.int64)
         nonce = fields["nonce"].astype(np.int64)
         timeouts = np.broadcast_to(np.asarray(0 if visibility_s is None else visibility_s, np.int64), (n,))
+        log: list = []
         with self._lock:
             now = self._registry.now_ms()
             for index in np.unique(shard[shard >= 0]).tolist():
                 sd = self._shards.get(index)
                 if sd is None:
                     continue
-                table = sd.dead if dead else sd.inflight
+                table = sd.table(dead)
                 mine = np.flatnonzero(shard == index)
                 rows = table.find(counter[mine], nonce[mine])
                 hit = rows >= 0
                 mine, rows = mine[hit], rows[hit]
                 rows, first = np.unique(rows, return_index=True)  # the same handle twice counts once
                 ok[mine] = True
+                changes: list = []
                 if action == "visibility":
                     table.cols["deadline"][rows] = now + timeouts[mine[first]] * 1000
                 elif action == "restore":
-                    back = table.take(rows)
-                    back["deadline"][:] = now
-                    back["count"][:] = 0
-                    back["nonce"][:] = -1
-                    table.remove(rows)
-                    sd.inflight.add(back)
+                    sd.restore(rows, now, changes)
                 else:
-                    table.remove(rows)
+                    sd.remove(dead, rows, now, changes)
+                log.extend((index, change) for change in changes)
+            written = self._journal(log)
+        if action == "ack" and written is not None and self._sync_acks:
+            self._files.sync(written)  # outside the lock: concurrent acks share one fsync
         if action != "ack":  # records may be visible now: wake the long polls
             self.stream.writes.notify()
         return ok
 
     def __repr__(self) -> str:
         return f"<Queue {self.name!r} of {self.stream.name!r} {self.status}>"
+
+
+def _read_counters(stream, index: int, counters: np.ndarray, now: int) -> tuple[list, np.ndarray]:
+    """The stream's batches holding ``counters`` (sorted) of shard ``index``; mask of those still there."""
+    found = np.zeros(len(counters), bool)
+    pieces = []
+    breaks = np.flatnonzero(np.diff(counters) > _RUN_GAP) + 1
+    for lo_pos, hi_pos in zip(np.r_[0, breaks], np.r_[breaks, len(counters)]):
+        lo, hi = int(counters[lo_pos]), int(counters[hi_pos - 1])
+        batch, _, _, _ = stream.read_page(index, lo, hi - lo + 1, _READ_BYTES, now)
+        if batch is None or not batch.num_rows:
+            continue
+        have = _counters_of(batch)
+        run = counters[lo_pos:hi_pos]
+        at = np.minimum(np.searchsorted(have, run), len(have) - 1)
+        there = have[at] == run
+        found[lo_pos:hi_pos] = there
+        pieces.append(batch.take(pa.array(at[there])))
+    return pieces, found
 
 
 def _counters_of(batch: pa.RecordBatch) -> np.ndarray:

@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import uuid
 
@@ -48,6 +49,9 @@ from .errors import (
 )
 from .models import to_epoch_ms
 from .queue import Queue
+from .queue_state import replay
+from .storage.layout import trash_dir
+from .storage.queue_files import QUEUE_FILE, QueueFiles, queues_dir
 
 __all__ = ["MAX_RECEIVE_LIMIT", "QueueRegistry"]
 
@@ -96,6 +100,91 @@ def _dead_letter(config) -> dict:
     return {"TargetType": "BUILT_IN", "MaxReceiveCount": config["MaxReceiveCount"]}
 
 
+def _parse_create(queue_name, configs, queue_attributes) -> tuple:
+    """CreateQueue's checks: ``(stream ARN, starting position, visibility timeout, dead-letter configuration)``."""
+    _typed("QueueName", queue_name, str, "a str")
+    if configs is not None and not isinstance(configs, list):
+        raise SerializationException("StreamConfigurationList must be a list")
+    if queue_attributes is not None and not isinstance(queue_attributes, dict):
+        raise SerializationException("QueueAttributes must be a structure")
+    errs: list = []
+    v.check_name(errs, "queueName", queue_name)
+    if v.check_required(errs, "streamConfigurationList", configs):
+        v.check_length(errs, "streamConfigurationList", configs, 1, 10_000)
+    attrs = queue_attributes or {}
+    _check_visibility(errs, "queueAttributes.visibilityTimeoutSeconds", attrs.get("VisibilityTimeoutSeconds"))
+    _check_dead_letter(errs, attrs.get("DeadLetterConfiguration"))
+    position = {"Type": "LATEST"}
+    stream_arn = None
+    if configs:
+        config = configs[0]
+        if not isinstance(config, dict):
+            raise SerializationException("QueueStreamConfiguration must be a structure")
+        stream_arn = config.get("StreamARN")
+        _typed("StreamARN", stream_arn, str, "a str")
+        if v.check_required(errs, "streamConfigurationList.1.member.streamARN", stream_arn):
+            v.check_pattern(errs, "streamConfigurationList.1.member.streamARN", stream_arn, STREAM_ARN_PATTERN)
+        given = config.get("StartingPosition")
+        if given is not None:
+            if not isinstance(given, dict):
+                raise SerializationException("StartingPosition must be a structure")
+            kind = given.get("Type")
+            if v.check_required(errs, "streamConfigurationList.1.member.startingPosition.type", kind):
+                v.check_enum(
+                    errs,
+                    "streamConfigurationList.1.member.startingPosition.type",
+                    kind,
+                    ["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"],
+                )
+            position = {"Type": kind, "Timestamp": given.get("Timestamp")}
+    v.raise_if_any(errs)
+    if len(configs) != 1:
+        raise InvalidArgumentException("StreamConfigurationList must contain exactly one stream configuration.")
+    if position.get("Timestamp") is not None:
+        if position["Type"] != "AT_TIMESTAMP":
+            raise ValidationException("Timestamp is only allowed when the StartingPosition Type is AT_TIMESTAMP.")
+        try:
+            position["Timestamp"] = to_epoch_ms(position["Timestamp"])
+        except TypeError as exc:
+            raise SerializationException(str(exc)) from None
+    elif position["Type"] == "AT_TIMESTAMP":
+        raise ValidationException("Timestamp is required when the StartingPosition Type is AT_TIMESTAMP.")
+    dead_letter = _dead_letter(attrs.get("DeadLetterConfiguration") or DEFAULT_DEAD_LETTER)
+    visibility = attrs.get("VisibilityTimeoutSeconds", DEFAULT_VISIBILITY_S)
+    return stream_arn, position, visibility, dead_letter
+
+
+def _open_stored(registry, path) -> Queue | None:
+    """The queue kept in ``path`` (snapshot plus journal replayed), or None if it should not exist."""
+    if not (path / QUEUE_FILE).exists():
+        return None
+    doc, snapshot, payloads = QueueFiles.load(path)
+    stream = registry.catalog.lookup(doc["stream_name"])
+    if (
+        snapshot is None  # CreateQueue never returned
+        or stream is None
+        or stream.incarnation != doc["incarnation"]
+        or doc["life"]["status"] == "DELETING"
+    ):
+        return None
+    shards, next_nonce = replay(snapshot, payloads)
+    queue = Queue(
+        registry,
+        name=doc["name"],
+        arn=doc["arn"],
+        serial=doc["serial"],
+        stream=stream,
+        starting_position=doc["starting_position"],
+        visibility_s=doc["visibility_s"],
+        dead_letter=doc["dead_letter"],
+        created_ms=doc["created_ms"],
+        tags=doc["tags"],
+        restored={"life": doc["life"], "shards": shards, "next_nonce": next_nonce},
+    )
+    queue.keep_in(QueueFiles(path))
+    return queue
+
+
 class QueueRegistry:
     """The queues of one engine (see :mod:`shardstream.queues`).
 
@@ -104,9 +193,13 @@ class QueueRegistry:
     catalog : Catalog
         The engine's streams, clock, lock and token codecs; the registry
         enters itself as its ``queues``.
+    data_dir : path-like, optional
+        A durable engine's data directory: queues on its durable streams keep
+        their settings and delivery state in ``<data_dir>/queues``
+        (:mod:`shardstream.storage.queue_files`) and :meth:`restore` finds them again.
     """
 
-    def __init__(self, catalog):
+    def __init__(self, catalog, data_dir=None):
         self.catalog = catalog
         catalog.queues = self
         self.account_id = catalog.account_id
@@ -114,6 +207,41 @@ class QueueRegistry:
         self._lock = threading.Lock()  # guards _by_arn; data-plane calls never take the catalog's lock
         self._by_arn: dict[str, Queue] = {}
         self._serial = 0
+        self._root = None if data_dir is None else queues_dir(data_dir)
+        #: Where deleted queues' files go before they are removed (None: in memory).
+        self.trash = None if data_dir is None else trash_dir(data_dir)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Open the durable queues kept in the data directory whose stream (incarnation) still exists.
+
+        Each queue's delivery state is its snapshot plus its journal replayed;
+        what was in flight is visible again, nothing acknowledged comes back.
+        The files of queues whose stream is gone are removed.
+        """
+        if self._root is None or not self._root.is_dir():
+            return
+        for path in sorted(self._root.iterdir()):
+            queue = _open_stored(self, path)
+            if queue is None:
+                shutil.rmtree(path, ignore_errors=True)  # a creation cut short, or its stream is gone
+                continue
+            self._serial = max(self._serial, queue.serial)
+            with self._lock:
+                self._by_arn[queue.arn] = queue
+
+    def flush(self) -> None:
+        """Sync the durable queues' journals (the maintenance thread, every flush interval)."""
+        for queue in self._live():
+            queue.flush()
+
+    def close(self) -> None:
+        """Sync and close every durable queue's files (the engine's close)."""
+        with self._lock:
+            queues = list(self._by_arn.values())
+        for queue in queues:
+            queue.close()
 
     def now_ms(self) -> int:
         """The engine's current time, ms since the epoch."""
@@ -211,56 +339,9 @@ class QueueRegistry:
         LimitExceededException
             The stream has 20 consumers and queues.
         """
-        _typed("QueueName", queue_name, str, "a str")
-        if stream_configuration_list is not None and not isinstance(stream_configuration_list, list):
-            raise SerializationException("StreamConfigurationList must be a list")
-        if queue_attributes is not None and not isinstance(queue_attributes, dict):
-            raise SerializationException("QueueAttributes must be a structure")
-        errs: list = []
-        v.check_name(errs, "queueName", queue_name)
-        configs = stream_configuration_list
-        if v.check_required(errs, "streamConfigurationList", configs):
-            v.check_length(errs, "streamConfigurationList", configs, 1, 10_000)
-        attrs = queue_attributes or {}
-        _check_visibility(errs, "queueAttributes.visibilityTimeoutSeconds", attrs.get("VisibilityTimeoutSeconds"))
-        _check_dead_letter(errs, attrs.get("DeadLetterConfiguration"))
-        position = {"Type": "LATEST"}
-        stream_arn = None
-        if configs:
-            config = configs[0]
-            if not isinstance(config, dict):
-                raise SerializationException("QueueStreamConfiguration must be a structure")
-            stream_arn = config.get("StreamARN")
-            _typed("StreamARN", stream_arn, str, "a str")
-            if v.check_required(errs, "streamConfigurationList.1.member.streamARN", stream_arn):
-                v.check_pattern(errs, "streamConfigurationList.1.member.streamARN", stream_arn, STREAM_ARN_PATTERN)
-            given = config.get("StartingPosition")
-            if given is not None:
-                if not isinstance(given, dict):
-                    raise SerializationException("StartingPosition must be a structure")
-                kind = given.get("Type")
-                if v.check_required(errs, "streamConfigurationList.1.member.startingPosition.type", kind):
-                    v.check_enum(
-                        errs,
-                        "streamConfigurationList.1.member.startingPosition.type",
-                        kind,
-                        ["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"],
-                    )
-                position = {"Type": kind, "Timestamp": given.get("Timestamp")}
-        v.raise_if_any(errs)
-        if len(configs) != 1:
-            raise InvalidArgumentException("StreamConfigurationList must contain exactly one stream configuration.")
-        if position.get("Timestamp") is not None:
-            if position["Type"] != "AT_TIMESTAMP":
-                raise ValidationException("Timestamp is only allowed when the StartingPosition Type is AT_TIMESTAMP.")
-            try:
-                position["Timestamp"] = to_epoch_ms(position["Timestamp"])
-            except TypeError as exc:
-                raise SerializationException(str(exc)) from None
-        elif position["Type"] == "AT_TIMESTAMP":
-            raise ValidationException("Timestamp is required when the StartingPosition Type is AT_TIMESTAMP.")
-        dead_letter = _dead_letter(attrs.get("DeadLetterConfiguration") or DEFAULT_DEAD_LETTER)
-        visibility = attrs.get("VisibilityTimeoutSeconds", DEFAULT_VISIBILITY_S)
+        stream_arn, position, visibility, dead_letter = _parse_create(
+            queue_name, stream_configuration_list, queue_attributes
+        )
         stream = self.catalog.stream(stream_arn=stream_arn)
         with self.catalog.lock:
             self.catalog.check_open()
@@ -279,7 +360,8 @@ class QueueRegistry:
             if self.catalog.consumer_count(stream) + self.count(stream) >= 20:
                 raise LimitExceededException("Only 20 consumers and queues can be registered to a stream at once")
             self._serial += 1
-            arn = f"arn:aws:kinesis:{self.catalog.region}:{self.account_id}:queue/{uuid.uuid4().hex}"
+            queue_id = uuid.uuid4().hex
+            arn = f"arn:aws:kinesis:{self.catalog.region}:{self.account_id}:queue/{queue_id}"
             queue = Queue(
                 self,
                 name=queue_name,
@@ -292,6 +374,8 @@ class QueueRegistry:
                 created_ms=self.now_ms(),
                 tags=tags,
             )
+            if self._root is not None and hasattr(stream, "store"):  # a durable stream: a durable queue
+                queue.keep_in(QueueFiles.create(self._root, queue_id, queue.to_doc()))
             with self._lock:
                 self._by_arn[arn] = queue
         return {"QueueDescription": queue.describe()}

@@ -27,7 +27,14 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TEMP_SUFFIX", "fsync_directory", "read_json", "remove_stale_temp_files", "write_json_atomic"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "fsync_directory",
+    "read_json",
+    "remove_stale_temp_files",
+    "write_bytes_atomic",
+    "write_json_atomic",
+]
 
 TEMP_SUFFIX = ".tmp"
 
@@ -63,8 +70,20 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     file systems would not be atomic) and is removed if anything fails before
     the rename.
     """
-    path = Path(path)
     data = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    write_bytes_atomic(path, data)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` as :func:`write_json_atomic` writes a document: all or nothing.
+
+    Parameters
+    ----------
+    path : path-like
+        The final file name.  Its directory must exist.
+    data : bytes
+    """
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
