@@ -31,7 +31,9 @@ class Catalog:
     shard_limit : int or None
         Most open shards across all live streams (None: no limit).
     clock : callable or None
-        Returns ms since the epoch (None: the system clock).
+        Returns ms since the epoch (None: the system clock).  A clock with a
+        ``subscribe(callback)`` method (:class:`shardstream.clock.ManualClock`)
+        is told to call :meth:`time_moved` whenever it moves.
     transition_ms : int
         How long CREATING, UPDATING and DELETING last.
     on_demand_scale_after_ms : int
@@ -88,6 +90,13 @@ class Catalog:
         self.commitment_status = lambda: "DISABLED"
         self.closed = False
         self._streams: dict = {}
+        if hasattr(clock, "subscribe"):  # a clock that says when it moves (shardstream.clock.ManualClock)
+            clock.subscribe(self.time_moved)
+
+    def time_moved(self) -> None:
+        """Wake every wait measured on the engine's clock (queue long polls): time moved."""
+        for stream in list(self._streams.values()):
+            stream.writes.notify()
 
     def now_ms(self) -> int:
         """The engine's current time, ms since the epoch."""

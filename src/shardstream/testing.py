@@ -20,6 +20,11 @@ engine, through the server's own request pipeline (no socket)::
         kinesis = boto3.client("kinesis", region_name="us-east-1")
         kinesis.create_stream(StreamName="s", ShardCount=1)
 
+Time: ``Engine(clock=ManualClock())`` (:mod:`shardstream.clock`) runs an
+engine on a clock the test moves with ``clock.advance(seconds=30)``; each
+move wakes the engine's long polls, so a visibility timeout can pass in no
+real time.
+
 The pytest plugin (:mod:`shardstream.pytest_plugin`) gives the fixtures
 ``kinesis_engine``, ``kinesis_client`` and ``kinesis_server``.
 """
@@ -30,8 +35,9 @@ import asyncio
 import threading
 
 from .botocore_mock import MockKinesis, mock_kinesis
+from .clock import ManualClock
 
-__all__ = ["MockKinesis", "ServerHandle", "boto3_client", "mock_kinesis", "start_server"]
+__all__ = ["ManualClock", "MockKinesis", "ServerHandle", "boto3_client", "mock_kinesis", "start_server"]
 
 
 class ServerHandle:

@@ -39,6 +39,11 @@ class WriteSignal:
         """How many times the signal fired (writes, and :meth:`notify` calls by others) while watched."""
         return self._generation
 
+    @property
+    def waiting(self) -> int:
+        """How many readers are blocked in :meth:`wait` right now."""
+        return self._blocked
+
     def notify(self) -> None:
         """Wake every waiting reader (the write paths call it; so may anything that makes records visible).
 
