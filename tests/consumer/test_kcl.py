@@ -558,6 +558,15 @@ def test_the_child_gets_user_records_and_checkpoints_at_sub_sequence_granularity
     assert records(out2) == [(aggregate, i, f"u{i}", f"agg-{i}") for i in (2, 3, 4)] + [(after, 0, "q", "after")]
     lease = store.get(SHARD)
     assert (lease.checkpoint, lease.checkpoint_sub_sequence_number) == (after, 0)
+
+    # `shardstream groups reset --to sequence` puts the checkpoint just before a record (sub-sequence -1):
+    # the child hears that record's number with 0 (the protocol has no negative sub-sequence) and gets it again
+    assert store.reset(SHARD, store.get(SHARD).counter, plain, -1)
+    out3 = tmp_path / "run3.jsonl"
+    run(out3, 7)
+    initialize = [e for e in events(out3) if e["event"] == "initialize"]
+    assert [(e["sequenceNumber"], e["subSequenceNumber"]) for e in initialize] == [(plain, 0)]
+    assert records(out3)[:2] == [(plain, 0, "p", "plain-0"), (aggregate, 0, "u0", "agg-0")]
     store.close()
 
 

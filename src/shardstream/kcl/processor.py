@@ -113,12 +113,14 @@ class MultiLangProcessor(RecordProcessor):
         starting_position : str
             Sent as ``sequenceNumber``.
         sub_sequence_number : int
-            Sent as ``subSequenceNumber`` (the checkpoint's position in a KPL aggregate).
+            Sent as ``subSequenceNumber`` (the checkpoint's position in a KPL aggregate).  The
+            protocol's is never negative: a checkpoint just before a record (-1, which
+            ``shardstream groups reset`` writes) is sent as 0.
         """
         self.shard_id = shard_id
         self._start()
         message = {"action": "initialize", "shardId": shard_id, "sequenceNumber": starting_position}
-        self._call({**message, "subSequenceNumber": int(sub_sequence_number)}, None)
+        self._call({**message, "subSequenceNumber": max(0, int(sub_sequence_number))}, None)
         self.state = "active"
 
     def process(self, records, checkpointer: Checkpointer, millis_behind_latest) -> None:
