@@ -414,40 +414,12 @@ class QueueRegistry:
         return self.queue(queue_arn)
 
     def _receive(self, queue_arn, limit, wait_time_seconds, visibility_timeout_seconds, dead: bool) -> dict:
-        from datetime import datetime, timedelta, timezone  # local: only this method needs them
+        from .queue_records import queue_records  # local: the rest of this module is edited elsewhere
 
         queue = self._check_receive(queue_arn, limit, wait_time_seconds, visibility_timeout_seconds)
         wait = DEFAULT_WAIT_S if wait_time_seconds is None else wait_time_seconds
         table = queue.receive_batch(limit or MAX_RECEIVE_LIMIT, visibility_timeout_seconds, wait, dead=dead)
-        if not table.num_rows:
-            return {"QueueRecords": []}
-        column = table.column
-        # timestamps as int64 ms through numpy: pyarrow's own datetimes look the time zone up per call (~45 us)
-        arrived = column("approximate_arrival_timestamp").to_numpy().astype("int64").tolist()
-        first = column("first_receive_timestamp").to_numpy().astype("int64").tolist()
-        epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
-        return {
-            "QueueRecords": [
-                {
-                    "ReceiptHandle": handle,
-                    "RecordId": record_id,
-                    "PartitionKey": key,
-                    "Data": data,
-                    "ApproximateArrivalTimestamp": epoch + timedelta(0, 0, 0, a),
-                    "FirstReceiveTimestamp": epoch + timedelta(0, 0, 0, f),
-                    "ReceiveCount": count,
-                }
-                for handle, record_id, key, data, a, f, count in zip(
-                    column("receipt_handle").to_pylist(),
-                    column("record_id").to_pylist(),
-                    column("partition_key").to_pylist(),
-                    column("data").to_pylist(),
-                    arrived,
-                    first,
-                    column("receive_count").to_pylist(),
-                )
-            ]
-        }
+        return {"QueueRecords": queue_records(table)}
 
     def receive_queue_records(
         self, queue_arn, limit=None, wait_time_seconds=None, visibility_timeout_seconds=None
@@ -494,9 +466,11 @@ class QueueRegistry:
         return self._receive(queue_arn, limit, wait_time_seconds, visibility_timeout_seconds, True)
 
     def _settle(self, queue_arn, entries, action: str, dead: bool) -> dict:
+        from .queue_records import settle_results  # local: the rest of this module is edited elsewhere
+
         visibility = action == "visibility"
-        # the common request (a list of plain dicts, each with a str handle of allowed length and, to change
-        # visibility, an int timeout in range) has nothing to report: skip the per-member validation calls
+        # a list of plain dicts, each with a str handle of an allowed length (and, to change visibility, an int
+        # timeout in range) has nothing to report: the per-member validation below is for the other requests
         fast = type(entries) is list and 0 < len(entries) <= MAX_ENTRIES and all(type(e) is dict for e in entries)
         if fast:
             handles = [e.get("ReceiptHandle") for e in entries]
@@ -527,20 +501,9 @@ class QueueRegistry:
             v.raise_if_any(errs)
         queue = self.queue(queue_arn)
         queue.require_receiving()
-        ok = queue.settle(handles, action, dead=dead, visibility_s=timeouts or None).tolist()
-        arn = queue.arn
-        return {
-            "Successful": [{"ReceiptHandle": h} for h, good in zip(handles, ok) if good],
-            "Failed": [
-                {
-                    "ReceiptHandle": h,
-                    "ErrorCode": "InvalidArgumentException",
-                    "ErrorMessage": f"The receipt handle {h} is not valid for queue {arn}.",
-                }
-                for h, good in zip(handles, ok)
-                if not good
-            ],
-        }
+        return settle_results(
+            handles, queue.settle(handles, action, dead=dead, visibility_s=timeouts or None), queue.arn
+        )
 
     def acknowledge_queue_records(self, queue_arn, entries) -> dict:
         """boto3's AcknowledgeQueueRecords: per entry ``Successful`` or ``Failed``.
