@@ -53,6 +53,7 @@ extensions = [
     extension("_wire_json"),
     extension("_wire_cbor"),
     extension("_kpl"),
+    extension("_receipts"),
 ]
 
 setup(

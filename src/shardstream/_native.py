@@ -3,6 +3,7 @@
 from ._arrow_encode import read_batch as read_arrow_batch
 from ._arrow_encode import records_dicts
 from ._kpl import packed_rows, parse_aggregated_record
+from ._receipts import decode_handles, encode_handles, siphash24
 from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, parse_hash_keys, simd_available
 from ._shardlog import SLOT_BYTES, ShardLog
 from ._stream_core import (
@@ -23,6 +24,8 @@ __all__ = [
     "RoutingTable",
     "ShardLog",
     "StreamCore",
+    "decode_handles",
+    "encode_handles",
     "format_sequence_numbers",
     "format_shard_sequence_numbers",
     "md5_hash_key",
@@ -35,5 +38,6 @@ __all__ = [
     "records_dicts",
     "ring_full_error",
     "simd_available",
+    "siphash24",
     "system_now_ms",
 ]

@@ -498,24 +498,12 @@ class QueueRegistry:
         return self.queue(queue_arn)
 
     def _receive(self, queue_arn, limit, wait_time_seconds, visibility_timeout_seconds, dead: bool) -> dict:
+        from .queue_records import queue_records  # local: the rest of this module is edited elsewhere
+
         queue = self._check_receive(queue_arn, limit, wait_time_seconds, visibility_timeout_seconds)
         wait = DEFAULT_WAIT_S if wait_time_seconds is None else wait_time_seconds
         table = queue.receive_batch(limit or MAX_RECEIVE_LIMIT, visibility_timeout_seconds, wait, dead=dead)
-        cols = {name: table.column(name).to_pylist() for name in table.column_names}
-        records = []
-        for i in range(table.num_rows):
-            records.append(
-                {
-                    "ReceiptHandle": cols["receipt_handle"][i],
-                    "RecordId": cols["record_id"][i],
-                    "PartitionKey": cols["partition_key"][i],
-                    "Data": cols["data"][i],
-                    "ApproximateArrivalTimestamp": cols["approximate_arrival_timestamp"][i],
-                    "FirstReceiveTimestamp": cols["first_receive_timestamp"][i],
-                    "ReceiveCount": cols["receive_count"][i],
-                }
-            )
-        return {"QueueRecords": records}
+        return {"QueueRecords": queue_records(table)}
 
     def receive_queue_records(
         self, queue_arn, limit=None, wait_time_seconds=None, visibility_timeout_seconds=None
@@ -562,42 +550,44 @@ class QueueRegistry:
         return self._receive(queue_arn, limit, wait_time_seconds, visibility_timeout_seconds, True)
 
     def _settle(self, queue_arn, entries, action: str, dead: bool) -> dict:
-        _typed("Entries", entries, list, "a list")
-        errs: list = []
-        if v.check_required(errs, "entries", entries):
-            v.check_length(errs, "entries", entries, 1, MAX_ENTRIES)
-        v.raise_if_any(errs)
-        handles, timeouts = [], []
-        for i, entry in enumerate(entries, 1):
-            if not isinstance(entry, dict):
-                raise SerializationException("Entries must be structures")
-            handle = entry.get("ReceiptHandle")
-            _typed("ReceiptHandle", handle, str, "a str")
-            if v.check_required(errs, f"entries.{i}.member.receiptHandle", handle):
-                v.check_length(errs, f"entries.{i}.member.receiptHandle", handle, 1, 1024)
-            if action == "visibility":
-                t = entry.get("VisibilityTimeoutSeconds")
-                if v.check_required(errs, f"entries.{i}.member.visibilityTimeoutSeconds", t):
-                    _check_visibility(errs, f"entries.{i}.member.visibilityTimeoutSeconds", t)
-                timeouts.append(t)
-            handles.append(handle)
-        v.raise_if_any(errs)
+        from .queue_records import settle_results  # local: the rest of this module is edited elsewhere
+
+        visibility = action == "visibility"
+        # a list of plain dicts, each with a str handle of an allowed length (and, to change visibility, an int
+        # timeout in range) has nothing to report: the per-member validation below is for the other requests
+        fast = type(entries) is list and 0 < len(entries) <= MAX_ENTRIES and all(type(e) is dict for e in entries)
+        if fast:
+            handles = [e.get("ReceiptHandle") for e in entries]
+            timeouts = [e.get("VisibilityTimeoutSeconds") for e in entries] if visibility else []
+            fast = all(type(h) is str and 0 < len(h) <= 1024 for h in handles) and all(
+                type(t) is int and 0 <= t <= MAX_VISIBILITY_S for t in timeouts
+            )
+        if not fast:
+            _typed("Entries", entries, list, "a list")
+            errs: list = []
+            if v.check_required(errs, "entries", entries):
+                v.check_length(errs, "entries", entries, 1, MAX_ENTRIES)
+            v.raise_if_any(errs)
+            handles, timeouts = [], []
+            for i, entry in enumerate(entries, 1):
+                if not isinstance(entry, dict):
+                    raise SerializationException("Entries must be structures")
+                handle = entry.get("ReceiptHandle")
+                _typed("ReceiptHandle", handle, str, "a str")
+                if v.check_required(errs, f"entries.{i}.member.receiptHandle", handle):
+                    v.check_length(errs, f"entries.{i}.member.receiptHandle", handle, 1, 1024)
+                if visibility:
+                    t = entry.get("VisibilityTimeoutSeconds")
+                    if v.check_required(errs, f"entries.{i}.member.visibilityTimeoutSeconds", t):
+                        _check_visibility(errs, f"entries.{i}.member.visibilityTimeoutSeconds", t)
+                    timeouts.append(t)
+                handles.append(handle)
+            v.raise_if_any(errs)
         queue = self.queue(queue_arn)
         queue.require_receiving()
-        ok = queue.settle(handles, action, dead=dead, visibility_s=timeouts or None)
-        out: dict = {"Successful": [], "Failed": []}
-        for handle, good in zip(handles, ok.tolist()):
-            if good:
-                out["Successful"].append({"ReceiptHandle": handle})
-            else:
-                out["Failed"].append(
-                    {
-                        "ReceiptHandle": handle,
-                        "ErrorCode": "InvalidArgumentException",
-                        "ErrorMessage": f"The receipt handle {handle} is not valid for queue {queue.arn}.",
-                    }
-                )
-        return out
+        return settle_results(
+            handles, queue.settle(handles, action, dead=dead, visibility_s=timeouts or None), queue.arn
+        )
 
     def acknowledge_queue_records(self, queue_arn, entries) -> dict:
         """boto3's AcknowledgeQueueRecords: per entry ``Successful`` or ``Failed``.
