@@ -49,6 +49,7 @@ from .errors import (
 )
 from .models import to_epoch_ms
 from .queue import Queue
+from .queue_records import queue_records, settle_results
 from .queue_state import replay
 from .storage.layout import trash_dir
 from .storage.queue_files import QUEUE_FILE, QueueFiles, queues_dir
@@ -497,13 +498,33 @@ class QueueRegistry:
         v.raise_if_any(errs)
         return self.queue(queue_arn)
 
-    def _receive(self, queue_arn, limit, wait_time_seconds, visibility_timeout_seconds, dead: bool) -> dict:
-        from .queue_records import queue_records  # local: the rest of this module is edited elsewhere
-
+    def _receive(self, queue_arn, limit, wait_time_seconds, visibility_timeout_seconds, dead: bool, wait=True):
         queue = self._check_receive(queue_arn, limit, wait_time_seconds, visibility_timeout_seconds)
-        wait = DEFAULT_WAIT_S if wait_time_seconds is None else wait_time_seconds
-        table = queue.receive_batch(limit or MAX_RECEIVE_LIMIT, visibility_timeout_seconds, wait, dead=dead)
+        if not wait:
+            wait_time_seconds = 0
+        elif wait_time_seconds is None:
+            wait_time_seconds = DEFAULT_WAIT_S
+        limit = limit or MAX_RECEIVE_LIMIT
+        table = queue.receive_batch(limit, visibility_timeout_seconds, wait_time_seconds, dead=dead)
         return {"QueueRecords": queue_records(table)}
+
+    def receive_without_waiting(
+        self, queue_arn, limit=None, wait_time_seconds=None, visibility_timeout_seconds=None, *, dead=False
+    ) -> dict | None:
+        """A receive's answer if records are visible now, else None (nothing changes): a long poll's first try.
+
+        The server answers a long poll from its event loop when records are
+        there, and hands it to a thread that may wait only when they are not.
+
+        Parameters
+        ----------
+        queue_arn, limit, wait_time_seconds, visibility_timeout_seconds
+            As for :meth:`receive_queue_records` (all checked).
+        dead : bool
+            Dead letters instead.
+        """
+        answer = self._receive(queue_arn, limit, wait_time_seconds, visibility_timeout_seconds, dead, wait=False)
+        return answer if answer["QueueRecords"] else None
 
     def receive_queue_records(
         self, queue_arn, limit=None, wait_time_seconds=None, visibility_timeout_seconds=None
@@ -550,7 +571,6 @@ class QueueRegistry:
         return self._receive(queue_arn, limit, wait_time_seconds, visibility_timeout_seconds, True)
 
     def _settle(self, queue_arn, entries, action: str, dead: bool) -> dict:
-        from .queue_records import settle_results  # local: the rest of this module is edited elsewhere
 
         visibility = action == "visibility"
         # a list of plain dicts, each with a str handle of an allowed length (and, to change visibility, an int

@@ -35,6 +35,7 @@ from .queue_actions import (
     delete_queue,
     describe_queue,
     list_queues,
+    long_poll_now,
     receive_dead_letter_queue_records,
     receive_queue_records,
     restore_dead_letter_queue_records,
@@ -89,7 +90,7 @@ from .stream_actions import (
     update_stream_warm_throughput,
 )
 
-__all__ = ["ACTIONS", "LONG_POLLS", "OPERATIONS", "UNSUPPORTED", "dispatch", "unsupported"]
+__all__ = ["ACTIONS", "LONG_POLLS", "OPERATIONS", "UNSUPPORTED", "dispatch", "long_poll_now", "unsupported"]
 
 #: Every operation of the Kinesis 2013-12-02 API (the vendored service model, :mod:`.model`).
 OPERATIONS: frozenset[str] = _service_model.operations()

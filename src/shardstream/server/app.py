@@ -602,8 +602,11 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
             result = actions.dispatch(engine, operation, decoded, json_wire=not cbor)
         elif operation == "PutRecord":
             result = await request.app[_OFFLOAD_KEY].put_record(engine, decoded, not cbor)
-        elif operation in actions.LONG_POLLS:  # may wait for records: never on the loop
-            result = await request.app[_OFFLOAD_KEY].wait(actions.dispatch, engine, operation, decoded)
+        elif operation in actions.LONG_POLLS:  # may wait for records: never waits on the loop
+            offload = request.app[_OFFLOAD_KEY]
+            result = None if offload.blocking(engine) else actions.long_poll_now(engine, operation, decoded)
+            if result is None:  # nothing visible now: a thread that may wait
+                result = await offload.wait(actions.dispatch, engine, operation, decoded)
         else:
             result = await request.app[_OFFLOAD_KEY].call(
                 engine, actions.dispatch, engine, operation, decoded, json_wire=not cbor

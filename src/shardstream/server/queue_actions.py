@@ -17,6 +17,7 @@ __all__ = [
     "delete_queue",
     "describe_queue",
     "list_queues",
+    "long_poll_now",
     "receive_dead_letter_queue_records",
     "receive_queue_records",
     "restore_dead_letter_queue_records",
@@ -27,6 +28,26 @@ __all__ = [
 
 #: The operations that may wait for records (WaitTimeSeconds).
 LONG_POLLS = frozenset({"ReceiveQueueRecords", "ReceiveDeadLetterQueueRecords"})
+
+
+def long_poll_now(engine, operation: str, p: dict) -> dict | None:
+    """A long poll's answer if records are visible now, else None (then run it where it may wait).
+
+    Parameters
+    ----------
+    engine : Engine
+    operation : str
+        One of :data:`LONG_POLLS`.
+    p : dict
+        As for :func:`receive_queue_records`.
+    """
+    return engine.queues.receive_without_waiting(
+        p.get("QueueARN"),
+        p.get("Limit"),
+        p.get("WaitTimeSeconds"),
+        p.get("VisibilityTimeoutSeconds"),
+        dead=operation == "ReceiveDeadLetterQueueRecords",
+    )
 
 
 def create_queue(engine, p: dict) -> dict:
