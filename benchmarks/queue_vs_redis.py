@@ -28,7 +28,11 @@ WaitTimeSeconds=1) + AcknowledgeQueueRecords of what it got, until a receive com
 - ``lean``: ``http.client`` keep-alive POSTs of orjson bodies with the Kinesis JSON headers and a
   well-formed dummy SigV4 header (the server's default auth mode checks presence only), the
   payloads base64-decoded: the protocol's cost without boto3's;
-- against k redis-py clients over TCP loopback doing ``XREADGROUP COUNT 10`` + ``XACK``.
+- against k redis-py clients over TCP loopback doing ``XREADGROUP COUNT 10`` + ``XACK``;
+- and, for the lean rows, against the same lean clients driving the *HTTP floor*
+  (``queue_clients.py``): an aiohttp server that parses each body and answers canned Receive (10
+  records of the real shapes) and Acknowledge bodies, the same number of calls: what the HTTP stack
+  alone allows on this machine.  shardstream / floor is the share of that which the server keeps.
 
 A multi-process drain is timed from the moment the clients leave a barrier (after connecting) to
 the last acknowledgement any of them got back: the final, empty long poll each shardstream
@@ -41,61 +45,39 @@ of Redis); the records/s columns are medians of the rounds.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import hashlib
-import http.client
-import multiprocessing as mp
+import math
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from urllib.parse import urlsplit
-
-import orjson
 
 HERE = os.path.abspath(__file__)
 sys.path.insert(0, os.path.dirname(HERE))
 
 from data import list_records  # noqa: E402
-from server_load import DUMMY_AUTH, JSON_CT, TARGET  # noqa: E402
+from queue_clients import (  # noqa: E402
+    HTTP_LIMIT,
+    QUEUE_VISIBILITY_S,
+    ClientPool,
+    FloorServer,
+    ServedShardstream,
+    drain_redis,
+    free_port,
+    wait_listening,
+)
 
 EMBEDDED_BATCHES = (10, 100, 1000)
-HTTP_LIMIT = 10  # the most ReceiveQueueRecords and AcknowledgeQueueRecords take
-PUT_BATCH = 500
-QUEUE_VISIBILITY_S = 600  # no redelivery during a drain
-BARRIER_TIMEOUT_S = 120
 
 
 def redis_stream(n: int) -> str:
     """The Redis stream holding the first ``n`` records."""
     return f"bench-{n}"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_listening(port: int, proc: subprocess.Popen, what: str, timeout: float = 15.0) -> None:
-    """Return once 127.0.0.1:``port`` accepts connections; raise if ``proc`` exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited early ({proc.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on {port} within {timeout} s")
 
 
 # -- Redis ---------------------------------------------------------------------------------------
@@ -188,247 +170,6 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def drain_redis(r, stream: str, group: str, consumer: str, count: int) -> tuple[int, float | None]:
-    """XREADGROUP ``count`` + XACK until nothing is new; (records, perf_counter of the last ack)."""
-    xreadgroup, xack = r.xreadgroup, r.xack
-    streams = {stream: ">"}
-    done, last = 0, None
-    while True:
-        reply = xreadgroup(group, consumer, streams, count=count)
-        if not reply:
-            return done, last
-        entries = reply[0][1]
-        if not entries:
-            return done, last
-        acked = xack(stream, group, *[e[0] for e in entries])
-        done += acked
-        last = time.perf_counter()
-
-
-# -- shardstream over HTTP -----------------------------------------------------------------------
-
-
-class LeanKinesis:
-    """Kinesis JSON calls over one keep-alive ``http.client`` connection, bodies by orjson.
-
-    Parameters
-    ----------
-    url : str
-        ``http://host:port`` of a shardstream server.
-    """
-
-    def __init__(self, url: str):
-        parts = urlsplit(url)
-        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        self._headers = {
-            op: {"Content-Type": JSON_CT, "X-Amz-Target": TARGET + op, **DUMMY_AUTH}
-            for op in ("ReceiveQueueRecords", "AcknowledgeQueueRecords", "DescribeQueue")
-        }
-
-    def call(self, operation: str, body: bytes) -> dict:
-        """POST ``body`` (JSON bytes) as ``operation``; the parsed answer (RuntimeError unless 200)."""
-        self._conn.request("POST", "/", body, self._headers[operation])
-        response = self._conn.getresponse()
-        payload = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"{operation}: HTTP {response.status}: {payload[:300]!r}")
-        return orjson.loads(payload)
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-
-def drain_lean(client: LeanKinesis, arn: str) -> tuple[int, float | None]:
-    """ReceiveQueueRecords(10) + AcknowledgeQueueRecords until a receive is empty; (acked, last ack time)."""
-    receive = orjson.dumps({"QueueARN": arn, "Limit": HTTP_LIMIT, "WaitTimeSeconds": 1})
-    b64decode, dumps, call = base64.b64decode, orjson.dumps, client.call
-    done, last = 0, None
-    while True:
-        records = call("ReceiveQueueRecords", receive)["QueueRecords"]
-        if not records:
-            return done, last
-        for record in records:
-            b64decode(record["Data"])
-        entries = [{"ReceiptHandle": record["ReceiptHandle"]} for record in records]
-        answer = call("AcknowledgeQueueRecords", dumps({"QueueARN": arn, "Entries": entries}))
-        done += len(records) - len(answer.get("Failed") or ())
-        last = time.perf_counter()
-
-
-def drain_boto3(client, arn: str) -> tuple[int, float | None]:
-    """As :func:`drain_lean`, through a boto3 ``kinesis`` client."""
-    receive, acknowledge = client.receive_queue_records, client.acknowledge_queue_records
-    done, last = 0, None
-    while True:
-        records = receive(QueueARN=arn, Limit=HTTP_LIMIT, WaitTimeSeconds=1)["QueueRecords"]
-        if not records:
-            return done, last
-        answer = acknowledge(QueueARN=arn, Entries=[{"ReceiptHandle": r["ReceiptHandle"]} for r in records])
-        done += len(records) - len(answer.get("Failed") or ())
-        last = time.perf_counter()
-
-
-# -- client processes ----------------------------------------------------------------------------
-
-
-def client_process(index: int, inbox, outbox, barrier) -> None:
-    """A load-generating process: for each task, connect (untimed), meet the others, drain, report.
-
-    A task is ``(kind, target, arg)``: ``("boto3" | "lean", server_url, queue_arn)`` or
-    ``("redis", port, (stream, group))``.  The answer is ``(records, perf_counter at start, at the last ack)``
-    or ``("error", text)``.  ``None`` ends the process.
-    """
-    clients: dict = {}
-    while True:
-        task = inbox.get()
-        if task is None:
-            return
-        kind, target, arg = task
-        try:
-            client = clients.get((kind, target))
-            if client is None:
-                if kind == "boto3":
-                    from shardstream.testing import boto3_client
-
-                    client = boto3_client(target)
-                elif kind == "lean":
-                    client = LeanKinesis(target)
-                else:
-                    import redis
-
-                    client = redis.Redis(host="127.0.0.1", port=target)
-                clients[(kind, target)] = client
-            # warm the connection (and boto3's operation models) before the clock starts
-            if kind == "boto3":
-                client.describe_queue(QueueARN=arg)
-            elif kind == "lean":
-                client.call("DescribeQueue", orjson.dumps({"QueueARN": arg}))
-            else:
-                client.ping()
-            barrier.wait(BARRIER_TIMEOUT_S)
-            began = time.perf_counter()
-            if kind == "boto3":
-                done, last = drain_boto3(client, arg)
-            elif kind == "lean":
-                done, last = drain_lean(client, arg)
-            else:
-                done, last = drain_redis(client, *arg, f"c{index}", HTTP_LIMIT)
-            outbox.put((done, began, last))
-        except BaseException as exc:  # report it; the parent raises
-            with contextlib.suppress(Exception):
-                barrier.abort()
-            outbox.put(("error", f"{type(exc).__name__}: {exc}"))
-
-
-class ClientPool:
-    """``k`` spawned client processes that run one drain together per :meth:`run`.
-
-    Parameters
-    ----------
-    k : int
-        How many processes.
-    """
-
-    def __init__(self, k: int):
-        ctx = mp.get_context("spawn")
-        self.k = k
-        self._barrier = ctx.Barrier(k)
-        self._outbox = ctx.Queue()
-        self._inboxes = [ctx.Queue() for _ in range(k)]
-        self._procs = [
-            ctx.Process(target=client_process, args=(i, self._inboxes[i], self._outbox, self._barrier), daemon=True)
-            for i in range(k)
-        ]
-        for proc in self._procs:
-            proc.start()
-
-    def run(self, kind: str, target, arg) -> tuple[int, float]:
-        """Every process drains (``kind``, ``target``, ``arg``); (records acknowledged, seconds).
-
-        The seconds run from the earliest start to the latest last acknowledgement.
-        """
-        self._barrier.reset()
-        for inbox in self._inboxes:
-            inbox.put((kind, target, arg))
-        answers = [self._outbox.get(timeout=BARRIER_TIMEOUT_S + 600) for _ in range(self.k)]
-        errors = [a[1] for a in answers if a[0] == "error"]
-        if errors:
-            raise RuntimeError(f"client process failed: {errors}")
-        done = sum(a[0] for a in answers)
-        lasts = [a[2] for a in answers if a[2] is not None]
-        return done, max(lasts) - min(a[1] for a in answers)
-
-    def close(self) -> None:
-        """End the processes."""
-        for inbox in self._inboxes:
-            inbox.put(None)
-        for proc in self._procs:
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-
-
-class ServedShardstream:
-    """``shardstream serve`` in a child process, with a stream holding the records and queues on it.
-
-    Parameters
-    ----------
-    keys, data : list
-        The records, put once through PutRecords (500 per call).
-    """
-
-    def __init__(self, keys: list, data: list):
-        from shardstream.testing import boto3_client
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shardstream", "serve", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        wait_listening(self.port, self.proc, "shardstream serve")
-        self.client = boto3_client(self.url)
-        self.client.create_stream(StreamName="bench", StreamModeDetails={"StreamMode": "ON_DEMAND"})
-        self.client.get_waiter("stream_exists").wait(StreamName="bench", WaiterConfig={"Delay": 0.1})
-        self.stream_arn = self.client.describe_stream_summary(StreamName="bench")["StreamDescriptionSummary"][
-            "StreamARN"
-        ]
-        for start in range(0, len(keys), PUT_BATCH):
-            records = [
-                {"Data": d, "PartitionKey": k}
-                for k, d in zip(keys[start : start + PUT_BATCH], data[start : start + PUT_BATCH])
-            ]
-            answer = self.client.put_records(StreamName="bench", Records=records)
-            if answer["FailedRecordCount"]:
-                raise RuntimeError("PutRecords refused records")
-        self._serial = 0
-
-    def new_queue(self) -> str:
-        """A fresh queue from TRIM_HORIZON of the stream; its ARN."""
-        self._serial += 1
-        config = [{"StreamARN": self.stream_arn, "StartingPosition": {"Type": "TRIM_HORIZON"}}]
-        attrs = {"VisibilityTimeoutSeconds": QUEUE_VISIBILITY_S}
-        return self.client.create_queue(
-            QueueName=f"q{self._serial}", StreamConfigurationList=config, QueueAttributes=attrs
-        )["QueueDescription"]["QueueARN"]
-
-    def delete_queue(self, arn: str) -> None:
-        """Delete a queue made by :meth:`new_queue`."""
-        self.client.delete_queue(QueueARN=arn)
-
-    def stop(self) -> None:
-        """Stop the server."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 # -- the embedded engine -------------------------------------------------------------------------
@@ -559,6 +300,7 @@ class Bench:
             self.redis.append(RedisServer(scratch, appendonly=True))
         self.embedded = EmbeddedShardstream(keys[: args.records], data[: args.records])
         self.served = ServedShardstream(keys[: args.http_records], data[: args.http_records])
+        self.floor = FloorServer()
         self.pools = {k: ClientPool(k) for k in args.clients}
         self._admin = {s.label: s.client(unix=True) for s in self.redis}
         self._local = {s.label: s.client(unix=True) for s in self.redis}
@@ -607,6 +349,12 @@ class Bench:
 
         return run
 
+    def _floor(self, k: int):
+        def run() -> tuple[int, float]:
+            return self.pools[k].run("floor", self.floor.url, self.args.http_records // (HTTP_LIMIT * k))
+
+        return run
+
     def rows(self) -> list:
         """The report's rows, in order."""
         n, m = self.args.records, self.args.http_records
@@ -634,13 +382,16 @@ class Bench:
         )
         for k in self.args.clients:
             for kind, what in (("boto3", "boto3"), ("lean", "http.client + orjson")):
+                baselines = {s.label: self._redis_drain(s, m, HTTP_LIMIT, k) for s in self.redis}
+                if kind == "lean":
+                    baselines["floor"] = self._floor(k)
                 rows.append(
                     Row(
                         "HTTP",
                         f"Receive + Acknowledge (10), {what}, {k} client process{'es' * (k > 1)}",
                         m,
                         self._served(kind, k),
-                        {s.label: self._redis_drain(s, m, HTTP_LIMIT, k) for s in self.redis},
+                        baselines,
                         f"XREADGROUP COUNT {HTTP_LIMIT} + XACK, TCP, {k} redis-py process{'es' * (k > 1)}",
                     )
                 )
@@ -673,6 +424,7 @@ class Bench:
         for client in [*self._admin.values(), *self._local.values()]:
             client.close()
         self.served.stop()
+        self.floor.stop()
         self.embedded.close()
         for server in self.redis:
             server.stop()
@@ -717,8 +469,11 @@ def print_report(rows: list, labels: list) -> None:
         head += " Redis AOF rec/s | shardstream / Redis AOF |"
         rule += "---:|---:|"
     for section in dict.fromkeys(r.section for r in rows):
-        print(f"\n### {section}\n\n{head}\n{rule}")
-        for row in (r for r in rows if r.section == section):
+        part = [r for r in rows if r.section == section]
+        floor = any("floor" in r.rates for r in part)
+        extra = (" HTTP floor rec/s | shardstream / floor |", "---:|---:|") if floor else ("", "")
+        print(f"\n### {section}\n\n{head}{extra[0]}\n{rule}{extra[1]}")
+        for row in part:
             med = {label: statistics.median(v) for label, v in row.rates.items()}
             line = (
                 f"| {row.name} | {fmt_rate(med['shardstream'])} | {row.baseline_name} | "
@@ -726,6 +481,10 @@ def print_report(rows: list, labels: list) -> None:
             )
             if aof:
                 line += f" {fmt_rate(med['redis-aof'])} | {row.median_ratio('redis-aof'):.2f} |"
+            if floor:
+                line += (
+                    f" {fmt_rate(med['floor'])} | {row.median_ratio('floor'):.2f} |" if "floor" in med else " — | — |"
+                )
             print(line)
     print("\n### Every round (records/s, thousands)\n")
     print("| Workload | side | rounds | spread (max/min) |\n|---|---|---|---:|")
@@ -749,6 +508,7 @@ def main(argv=None) -> None:
     parser.add_argument("--dir", default=None, help="scratch directory for Redis (default: the temp dir)")
     args = parser.parse_args(argv)
     args.clients = [int(k) for k in args.clients.split(",") if k]
+    args.http_records -= args.http_records % (HTTP_LIMIT * math.lcm(*args.clients))  # whole floor pairs per client
     if shutil.which("redis-server") is None:
         sys.exit("redis-server not found (Debian: apt-get install redis-server)")
     load_before = os.getloadavg()
