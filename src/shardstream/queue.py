@@ -452,26 +452,21 @@ class Queue:
         return self._as_table(got, dead)
 
     def _as_table(self, got: list, dead: bool) -> pa.Table:
+        if not got:
+            return _EMPTY
         codec = self._registry.handles
-        parts = []
+        out = []
         for index, table, counters, nonces, cols in got:
             handles = codec.encode_many(self.serial, int(dead), index, counters, nonces)
-            parts.append(
-                pa.table(
-                    {
-                        "receipt_handle": pa.array(handles, pa.string()),
-                        "record_id": table.column("sequence_number"),
-                        "partition_key": table.column("partition_key"),
-                        "data": table.column("data"),
-                        "approximate_arrival_timestamp": table.column("approximate_arrival_timestamp"),
-                        "first_receive_timestamp": pa.array(cols["first"], pa.timestamp("ms", tz="UTC")),
-                        "receive_count": pa.array(cols["count"], pa.int32()),
-                    }
-                )
-            )
-        if not parts:
-            return _EMPTY
-        return pa.concat_tables(parts)
+            first = _timestamps(cols["first"])
+            count = pa.array(cols["count"], pa.int32())
+            at = 0
+            for batch in table.to_batches():
+                n = batch.num_rows
+                columns = [handles.slice(at, n), *batch.select(_STORED).columns, first.slice(at, n), count.slice(at, n)]
+                out.append(pa.RecordBatch.from_arrays(columns, schema=_SCHEMA))
+                at += n
+        return pa.Table.from_batches(out, schema=_SCHEMA)
 
     # -- acknowledging, visibility, restoring ------------------------------------------------
 
@@ -500,7 +495,8 @@ class Queue:
         shard = np.where(mine, fields["shard"].astype(np.int64), -1)
         counter = fields["counter"].astype(np.int64)
         nonce = fields["nonce"].astype(np.int64)
-        timeouts = np.broadcast_to(np.asarray(0 if visibility_s is None else visibility_s, np.int64), (n,))
+        if action == "visibility":
+            timeouts = np.broadcast_to(np.asarray(0 if visibility_s is None else visibility_s, np.int64), (n,))
         log: list = []
         with self._lock:
             now = self._registry.now_ms()
@@ -553,6 +549,12 @@ def _read_counters(stream, index: int, counters: np.ndarray, now: int) -> tuple[
     return pieces, found
 
 
+def _timestamps(ms: np.ndarray) -> pa.Array:
+    """ms since the epoch as Arrow UTC timestamps, sharing the numbers' memory (``pa.array`` looks the zone up)."""
+    ms = np.ascontiguousarray(ms, np.int64)
+    return pa.Array.from_buffers(_TIMESTAMP, len(ms), [None, pa.py_buffer(ms)])
+
+
 def _counters_of(batch: pa.RecordBatch) -> np.ndarray:
     """The shard counters of a page's records (consecutive but for a durable shard's gap after a crash)."""
     numbers = batch.column("sequence_number")
@@ -563,14 +565,17 @@ def _counters_of(batch: pa.RecordBatch) -> np.ndarray:
     return np.array([sequence_counter(x) for x in numbers.to_pylist()], np.int64)
 
 
-_EMPTY = pa.schema(
+_TIMESTAMP = pa.timestamp("ms", tz="UTC")
+_SCHEMA = pa.schema(
     [
         ("receipt_handle", pa.string()),
         ("record_id", pa.string()),
         ("partition_key", pa.string()),
         ("data", pa.binary()),
-        ("approximate_arrival_timestamp", pa.timestamp("ms", tz="UTC")),
-        ("first_receive_timestamp", pa.timestamp("ms", tz="UTC")),
+        ("approximate_arrival_timestamp", _TIMESTAMP),
+        ("first_receive_timestamp", _TIMESTAMP),
         ("receive_count", pa.int32()),
     ]
-).empty_table()
+)
+_EMPTY = _SCHEMA.empty_table()
+_STORED = ["sequence_number", "partition_key", "data", "approximate_arrival_timestamp"]
