@@ -47,6 +47,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate ``proc`` (killed if it has not ended within 10 s) and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_listening(port: int, proc: subprocess.Popen, what: str, timeout: float = 15.0) -> None:
     """Return once 127.0.0.1:``port`` accepts connections; raise if ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
@@ -303,13 +314,7 @@ class ServedShardstream:
 
     def stop(self) -> None:
         """Stop the server."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # -- the HTTP floor ------------------------------------------------------------------------------
@@ -370,9 +375,7 @@ class FloorServer:
 
     def stop(self) -> None:
         """Stop the server."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        stop_process(self.proc)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ from queue_clients import (  # noqa: E402
     ServedShardstream,
     drain_redis,
     free_port,
+    stop_process,
     wait_listening,
 )
 
@@ -162,13 +163,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """Stop the server and delete its directory."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
