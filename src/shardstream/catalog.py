@@ -16,6 +16,8 @@ from . import validation as v
 from ._native import system_now_ms
 from .errors import InvalidArgumentException, LimitExceededException, ResourceNotFoundException
 from .iterators import IteratorCodec, PageTokenCodec
+from .metrics.registry import MetricRegistry, clock_ms
+from .metrics.sampler import MetricSampler
 from .queue_handles import HandleCodec
 
 __all__ = ["Catalog"]
@@ -90,6 +92,8 @@ class Catalog:
         self.commitment_status = lambda: "DISABLED"
         self.closed = False
         self._streams: dict = {}
+        self.metrics = MetricRegistry(clock_ms(clock))  # not self.now_ms: the sampler must not hold the catalog
+        self.sampler = MetricSampler(self, self.metrics)
         if hasattr(clock, "subscribe"):  # a clock that says when it moves (shardstream.clock.ManualClock)
             clock.subscribe(self.time_moved)
 
@@ -110,8 +114,17 @@ class Catalog:
     # -- the streams ---------------------------------------------------------------
 
     def add(self, stream) -> None:
-        """Enter ``stream``, new or restored, under its name (the caller holds :attr:`lock`)."""
+        """Enter ``stream``, new or restored, under its name (the caller holds :attr:`lock`).
+
+        The metric sampler counts what it appends from now on (and starts looking once a second).
+
+        Parameters
+        ----------
+        stream : Stream
+        """
         self._streams[stream.name] = stream
+        self.sampler.watch(stream)
+        self.sampler.start()
 
     def remove(self, name: str) -> None:
         """Forget the stream called ``name`` (the caller holds :attr:`lock`)."""

@@ -174,6 +174,8 @@ class Engine:
         self.fanout = ConsumerRegistry(self.catalog, self._data)
         self.catalog.consumers = self.fanout
         self.queues = QueueRegistry(self.catalog, self.data_dir)
+        #: The metrics (:mod:`shardstream.metrics`): CloudWatch's operations, Arrow tables.
+        self.metrics = self.catalog.metrics
         if self._data is not None:
             try:
                 self._restore_streams()
@@ -257,26 +259,18 @@ class Engine:
         """The engine was closed: its streams take no writes and nothing new can be made."""
         return self.catalog.closed
 
+    def _store(self, path, **kwargs) -> StreamStore:
+        io, before = self._segment_io, self._data.mark_in_use
+        return StreamStore(path, max_segment_bytes=self.max_segment_bytes, io=io, before_write=before, **kwargs)
+
     def _store_for(self, name: str, incarnation: int) -> StreamStore:
-        return StreamStore(
-            layout.streams_dir(self._data.path) / layout.stream_dir_name(name, incarnation),
-            max_segment_bytes=self.max_segment_bytes,
-            io=self._segment_io,
-            before_write=self._data.mark_in_use,
-        )
+        return self._store(layout.streams_dir(self._data.path) / layout.stream_dir_name(name, incarnation))
 
     def _restore_streams(self) -> None:
         unclean = not self._data.was_clean
         for stored in layout.list_streams(self._data.path):
             doc = stored.doc
-            store = StreamStore(
-                stored.path,
-                max_segment_bytes=self.max_segment_bytes,
-                clean=not unclean,
-                io=self._segment_io,
-                before_write=self._data.mark_in_use,
-                saved_doc=copy.deepcopy(doc),
-            )
+            store = self._store(stored.path, clean=not unclean, saved_doc=copy.deepcopy(doc))
             capacity = doc["shard_capacity_bytes"]
             stream = DurableStream(
                 self.catalog,
@@ -329,6 +323,7 @@ class Engine:
             if self.closed:
                 return
             self.catalog.closed = True
+            self.catalog.sampler.stop()
             self.fanout.end_all()
             if self._maintenance is not None:
                 self._maintenance.stop()

@@ -25,8 +25,10 @@ __all__ = [
     "ExpiredNextTokenException",
     "InternalFailureException",
     "InvalidArgumentException",
+    "InvalidParameterValueException",
     "KinesisError",
     "LimitExceededException",
+    "MissingRequiredParameterException",
     "ProvisionedThroughputExceededException",
     "RemoteConnectionError",
     "ResourceInUseException",
@@ -166,6 +168,18 @@ class DryRunOperationException(KinesisError):
 
     def __init__(self, message: str = MESSAGE):
         super().__init__(message)
+
+
+class InvalidParameterValueException(KinesisError, ValueError):
+    """A CloudWatch request with a bad parameter (a period, a statistic, a time range)."""
+
+    error_type = "InvalidParameterValue"
+
+
+class MissingRequiredParameterException(KinesisError, ValueError):
+    """A CloudWatch request without a parameter it needs."""
+
+    error_type = "MissingParameter"
 
 
 class InternalFailureException(KinesisError):

@@ -322,6 +322,11 @@ class Queue:
         if self._files is not None:
             self._files.close()
 
+    def counts(self) -> tuple[int, int]:
+        """``(in flight, dead letters)``: records delivered and not acknowledged, and dead-lettered ones."""
+        with self._lock:
+            return sum(len(s.inflight) for s in self._shards.values()), sum(len(s.dead) for s in self._shards.values())
+
     def state_size(self) -> int:
         """Rows of delivery state kept, over all shards (in-flight plus dead letters)."""
         with self._lock:

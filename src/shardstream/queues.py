@@ -259,6 +259,10 @@ class QueueRegistry:
                 self._by_arn.pop(arn, None)
             return list(self._by_arn.values())
 
+    def all(self) -> list[Queue]:
+        """Every queue not deleted, in no particular order."""
+        return self._live()
+
     def queues(self, stream) -> list[Queue]:
         """The queues of ``stream`` (any status), by name."""
         return sorted((q for q in self._live() if q.stream is stream), key=lambda q: q.name)

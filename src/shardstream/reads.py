@@ -9,6 +9,8 @@ from that batch once, outside any shard lock.
 
 from __future__ import annotations
 
+import time
+
 import pyarrow as pa
 
 from . import validation as v
@@ -18,6 +20,7 @@ from .errors import (
     ResourceNotFoundException,
     SerializationException,
 )
+from .metrics.registry import CallMeter
 from .models import ShardInfo, to_epoch_ms
 from .reader import RecordBatchStream, to_pandas
 from .records import format_records
@@ -44,6 +47,7 @@ class StreamReads:
 
     def __init__(self, stream):
         self.stream = stream
+        self._meter = None  # GetRecords' metric series, found on the first read
 
     def get_shard_iterator(
         self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run: bool = False
@@ -200,6 +204,20 @@ class StreamReads:
         resp["MillisBehindLatest"] = 0 if next_ts is None else max(0, now - next_ts)
         return resp
 
+    def _metered(self, now: int, batch, started: float, behind_ms: int) -> None:
+        """Record a GetRecords call in the engine's metrics (``GetRecords.*``)."""
+        meter = self._meter
+        if meter is None:
+            meter = self._meter = CallMeter(self.stream.catalog.metrics, "GetRecords", self.stream.name, reads=True)
+        if batch is None or not batch.num_rows:
+            n = nbytes = 0
+        else:
+            data = batch.column("data")
+            n, width = batch.num_rows, 8 if pa.types.is_large_binary(data.type) else 4
+            offsets = memoryview(data.buffers()[1]).cast("q" if width == 8 else "i")
+            nbytes = offsets[data.offset + n] - offsets[data.offset]
+        meter.record(now, n, nbytes, (time.perf_counter() - started) * 1000, behind_ms)
+
     def _child_shards(self, index: int) -> list[dict]:
         sid = f"shardId-{index:012d}"
         children = []
@@ -243,6 +261,7 @@ class StreamReads:
             ``Data`` is base64 text and its ``ApproximateArrivalTimestamp``
             epoch seconds, as Kinesis's JSON protocol carries them.
         """
+        started = time.perf_counter()
         limit = self.check_limit(limit)
         now = self.stream.now_ms()
         pos = self.decode_iterator(shard_iterator, now)
@@ -254,7 +273,9 @@ class StreamReads:
             pos.shard_index, pos.position, limit, MAX_GET_RECORDS_BYTES, now
         )
         records = format_records(batch, wire=wire)
-        return {"Records": records, **self._read_response(pos, now, len(records), nxt, tail, next_ts)}
+        response = self._read_response(pos, now, len(records), nxt, tail, next_ts)
+        self._metered(now, batch, started, response["MillisBehindLatest"])
+        return {"Records": records, **response}
 
     def get_record_batch(self, shard_iterator, limit=None, *, dry_run: bool = False, deaggregate: bool = True) -> dict:
         """``get_records`` with the records as one ``pyarrow.RecordBatch``, as user records by default.
@@ -275,6 +296,7 @@ class StreamReads:
             with ``deaggregate=False``, possibly empty) plus the same
             ``NextShardIterator``/``ChildShards`` and ``MillisBehindLatest`` as ``get_records``.
         """
+        started = time.perf_counter()
         limit = self.check_limit(limit)
         now = self.stream.now_ms()
         pos = self.decode_iterator(shard_iterator, now)
@@ -286,6 +308,7 @@ class StreamReads:
         if batch is None:
             batch = EMPTY_BATCH
         response = self._read_response(pos, now, batch.num_rows, nxt, tail, next_ts)
+        self._metered(now, batch, started, response["MillisBehindLatest"])
         return {"Records": unpack_batch(batch) if deaggregate else batch, **response}
 
     def read_batch(

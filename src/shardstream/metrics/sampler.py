@@ -1,0 +1,156 @@
+"""Once a second, the core's cumulative counters become per-second metrics.
+
+The shard rings count every record and byte they append (``ShardLog.tail``,
+``ShardLog.appended_bytes``) as part of the append itself, so the write paths
+pay nothing for ``IncomingRecords`` and ``IncomingBytes``: a
+:class:`MetricSampler` reads the counters once a second and records what
+moved since its last look, per stream (dimension ``StreamName``) and, for the
+metrics a stream's enhanced monitoring turns on, per shard (``StreamName``,
+``ShardId``).  It also records each queue's state (namespace ``shardstream``,
+dimension ``QueueName``): records in flight, dead letters.
+
+:meth:`MetricSampler.sample` is one look; after :meth:`MetricSampler.start`
+one daemon thread per process looks at every started sampler each second
+(engines start theirs with their first stream; tests on an injected clock
+call :meth:`~MetricSampler.sample` themselves).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+
+from .registry import OURS
+
+__all__ = ["MetricSampler"]
+
+_log = logging.getLogger(__name__)
+
+
+class MetricSampler:
+    """Turns cumulative counters into per-second metrics (see the module's documentation).
+
+    Parameters
+    ----------
+    catalog : Catalog
+        The engine's streams (and its ``queues`` registry).
+    metrics : MetricRegistry
+        Where the values go.
+    """
+
+    def __init__(self, catalog, metrics):
+        self._catalog = weakref.ref(catalog)
+        self.metrics = metrics
+        self._lock = threading.Lock()  # one look at a time; guards _last
+        self._last: dict[tuple, tuple[int, int]] = {}
+        self._stop = threading.Event()
+
+    def watch(self, stream) -> None:
+        """Take ``stream``'s counters as they are now: what it appends from here on is counted.
+
+        Parameters
+        ----------
+        stream : Stream
+        """
+        with self._lock:
+            for shard, log in zip(stream.shards, stream.logs):
+                self._last[(stream.name, stream.incarnation, shard.index)] = (log.tail, log.appended_bytes)
+
+    def sample(self) -> None:
+        """One look: record what every live stream's shards appended since the last look, and queue states."""
+        catalog = self._catalog()
+        if catalog is None or not self.metrics.enabled:
+            return
+        record = self.metrics.record
+        with self._lock:
+            seen = set()
+            for stream in catalog.live():
+                dims = {"StreamName": stream.name}
+                per_shard = set(stream.settings.shard_level_metrics)
+                records = nbytes = 0
+                for shard, log in zip(stream.shards, stream.logs):
+                    key = (stream.name, stream.incarnation, shard.index)
+                    seen.add(key)
+                    tail, appended = log.tail, log.appended_bytes
+                    before_tail, before_bytes = self._last.get(key, (log.head, 0))  # a shard made since: all of it
+                    self._last[key] = (tail, appended)
+                    d_records, d_bytes = max(0, tail - before_tail), max(0, appended - before_bytes)
+                    records += d_records
+                    nbytes += d_bytes
+                    if per_shard and (d_records or d_bytes):
+                        shard_dims = {"StreamName": stream.name, "ShardId": shard.shard_id}
+                        if "IncomingRecords" in per_shard:
+                            record("IncomingRecords", shard_dims, d_records, unit="Count")
+                        if "IncomingBytes" in per_shard:
+                            record("IncomingBytes", shard_dims, d_bytes, unit="Bytes")
+                record("IncomingRecords", dims, records, unit="Count")
+                record("IncomingBytes", dims, nbytes, unit="Bytes")
+            for key in set(self._last) - seen:  # deleted streams
+                del self._last[key]
+            queues = getattr(catalog, "queues", None)
+            for queue in queues.all() if queues is not None else ():
+                in_flight, dead = queue.counts()
+                dims = {"QueueName": queue.name}
+                record("QueueRecordsInFlight", dims, in_flight, unit="Count", namespace=OURS)
+                record("QueueDeadLetterRecords", dims, dead, unit="Count", namespace=OURS)
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Be looked at every second by the process's sampling thread (idempotent; never after :meth:`stop`)."""
+        if not self._stop.is_set():
+            _Ticker.shared().add(self)
+
+    def stop(self) -> None:
+        """Stop being sampled (the engine's close)."""
+        self._stop.set()
+        _Ticker.shared().discard(self)
+
+
+class _Ticker:
+    """One daemon thread per process that samples every started :class:`MetricSampler` each second.
+
+    Samplers are held weakly: an engine dropped without being closed stops
+    being sampled once it is collected.
+    """
+
+    _instance: _Ticker | None = None
+    _instance_lock = threading.Lock()
+
+    def __init__(self, interval_s: float = 1.0):
+        self.interval_s = interval_s
+        self._samplers: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def shared(cls) -> _Ticker:
+        with cls._instance_lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def add(self, sampler: MetricSampler) -> None:
+        with self._lock:
+            self._samplers.add(sampler)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="shardstream-metrics", daemon=True)
+                self._thread.start()
+
+    def discard(self, sampler: MetricSampler) -> None:
+        with self._lock:
+            self._samplers.discard(sampler)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval_s)
+            with self._lock:
+                samplers = list(self._samplers)
+            for sampler in samplers:
+                try:
+                    sampler.sample()
+                except Exception:  # keep sampling; report
+                    _log.exception("sampling metrics failed")
+            del samplers
