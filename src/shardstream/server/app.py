@@ -27,8 +27,9 @@ request goes to the engine of the region it is signed for (:class:`_Regions`:
 made on first use, at most ``max_regions`` of them).
 
 ``GET /_shardstream/health`` answers a JSON status for container health
-checks; the ``/_shardstream/`` prefix is shardstream's own, and every other
-non-Kinesis request gets Kinesis's answers.
+checks and ``GET /_shardstream/metrics`` the metrics in Prometheus's text
+format (:mod:`shardstream.metrics.prometheus`); the ``/_shardstream/`` prefix
+is shardstream's own, and every other non-Kinesis request gets Kinesis's answers.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from aiohttp import web
 
 from ..durable import WouldBlock, nonblocking_puts
 from ..errors import InternalFailureException, KinesisError, ResourceInUseException
+from ..metrics.prometheus import exposition
 from ..storage.datadir import DataDirectoryLocked
 from . import actions, codec, eventstream, model, resources, shapes
 from . import auth as _auth
@@ -76,6 +78,8 @@ _MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
 _AUTH_KEY = web.AppKey("auth", object)
 _OFFLOAD_KEY = web.AppKey("offload", object)
 HEALTH_PATH = "/_shardstream/health"
+METRICS_PATH = "/_shardstream/metrics"
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Most long polls (ReceiveQueueRecords with WaitTimeSeconds) waiting at once; more queue for a thread.
 LONG_POLL_WORKERS = 64
 _ACCESS_DENIED = "Unable to determine service/operation name to be authorized"
@@ -190,6 +194,11 @@ class _Regions:
         """The engines made so far, one per region."""
         with self._lock:
             return list(self._engines.values())
+
+    def items(self) -> list:
+        """``(region, engine)`` of the engines made so far."""
+        with self._lock:
+            return list(self._engines.items())
 
 
 class _Offload:
@@ -373,6 +382,7 @@ def make_app(
     app.on_cleanup.append(offload.close)
     app.on_cleanup.append(regions_served.close)  # once no engine call runs any more
     app.router.add_get(HEALTH_PATH, _health)
+    app.router.add_get(METRICS_PATH, _prometheus)
     app.router.add_route("*", "/{tail:.*}", handle_request)
     eventstream.install(app)
     return app
@@ -400,6 +410,12 @@ async def _health(request: web.Request) -> web.Response:
         "streams": streams,
     }
     return web.Response(status=200, body=orjson.dumps(body), headers={"Content-Type": "application/json"})
+
+
+async def _prometheus(request: web.Request) -> web.Response:
+    """``GET /_shardstream/metrics``: every region's metrics in Prometheus's text format."""
+    body = exposition(request.app[_ENGINE_KEY].items)
+    return web.Response(status=200, body=body, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
 
 # -- responses ---------------------------------------------------------------------
