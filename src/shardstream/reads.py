@@ -20,8 +20,8 @@ from .errors import (
     ResourceNotFoundException,
     SerializationException,
 )
-from .metrics.registry import CallMeter
 from .models import ShardInfo, to_epoch_ms
+from .puts import value_bytes
 from .reader import RecordBatchStream, to_pandas
 from .records import format_records
 from .schema import RECORD_SCHEMA
@@ -47,7 +47,6 @@ class StreamReads:
 
     def __init__(self, stream):
         self.stream = stream
-        self._meter = None  # GetRecords' metric series, found on the first read
 
     def get_shard_iterator(
         self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run: bool = False
@@ -205,18 +204,10 @@ class StreamReads:
         return resp
 
     def _metered(self, now: int, batch, started: float, behind_ms: int) -> None:
-        """Record a GetRecords call in the engine's metrics (``GetRecords.*``)."""
-        meter = self._meter
-        if meter is None:
-            meter = self._meter = CallMeter(self.stream.catalog.metrics, "GetRecords", self.stream.name, reads=True)
-        if batch is None or not batch.num_rows:
-            n = nbytes = 0
-        else:
-            data = batch.column("data")
-            n, width = batch.num_rows, 8 if pa.types.is_large_binary(data.type) else 4
-            offsets = memoryview(data.buffers()[1]).cast("q" if width == 8 else "i")
-            nbytes = offsets[data.offset + n] - offsets[data.offset]
-        meter.record(now, n, nbytes, (time.perf_counter() - started) * 1000, behind_ms)
+        """Record a GetRecords call in the stream's meters (``GetRecords.*``)."""
+        n = 0 if batch is None else batch.num_rows
+        nbytes = value_bytes(batch.column("data")) if n else 0
+        self.stream.meters.get_records(now, n, nbytes, started, behind_ms)
 
     def _child_shards(self, index: int) -> list[dict]:
         sid = f"shardId-{index:012d}"
