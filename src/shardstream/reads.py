@@ -37,6 +37,9 @@ DEFAULT_BATCH_ROWS = 65_536
 EMPTY_BATCH = pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
 
 
+_DATA = RECORD_SCHEMA.get_field_index("data")  # a page's data column (pages are RECORD_SCHEMA)
+
+
 class StreamReads:
     """The read calls of one stream: iterators, GetRecords and Arrow reads.
 
@@ -205,9 +208,10 @@ class StreamReads:
 
     def _metered(self, now: int, batch, started: float, behind_ms: int) -> None:
         """Record a GetRecords call in the stream's meters (``GetRecords.*``)."""
-        n = 0 if batch is None else batch.num_rows
-        nbytes = value_bytes(batch.column("data")) if n else 0
-        self.stream.meters.get_records(now, n, nbytes, started, behind_ms)
+        meters = self.stream.meters
+        if meters.enabled:
+            n = 0 if batch is None else batch.num_rows
+            meters.get_records(now, n, value_bytes(batch.column(_DATA)) if n else 0, started, behind_ms)
 
     def _child_shards(self, index: int) -> list[dict]:
         sid = f"shardId-{index:012d}"

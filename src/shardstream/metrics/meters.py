@@ -32,6 +32,11 @@ class StreamMeters:
         self._put_records: CallMeter | None = None
         self._put_record: CallMeter | None = None
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the engine's metrics are on (callers skip measuring when not)."""
+        return self._metrics.enabled
+
     def get_records(self, now_ms: int, records: int, nbytes: int, started: float, behind_ms: int) -> None:
         """A GetRecords call that returned ``records`` records of ``nbytes`` bytes.
 
@@ -44,6 +49,8 @@ class StreamMeters:
         behind_ms : int
             Its MillisBehindLatest (``GetRecords.IteratorAgeMilliseconds``).
         """
+        if not self._metrics.enabled:
+            return
         meter = self._get_records
         if meter is None:
             meter = self._get_records = CallMeter(self._metrics, "GetRecords", self._name, reads=True)
@@ -80,6 +87,8 @@ class StreamMeters:
         nbytes : int
         started : float
         """
+        if not self._metrics.enabled:
+            return
         meter = self._put_record
         if meter is None:
             meter = self._put_record = CallMeter(self._metrics, "PutRecord", self._name)
