@@ -312,3 +312,24 @@ def test_put_records_and_a_served_put_record_are_metered():
     assert total("PutRecords.Success") == 2
     assert total("PutRecord.Success") == 1 and total("PutRecord.Bytes") == len(b"hello") + 1
     engine.close()
+
+
+def test_a_consumer_groups_lag_is_recorded_per_shard():
+    from shardstream.consumer import Consumer
+
+    engine = shardstream.Engine()
+    stream = engine.create_stream("s", 1)
+    stream.put_batch([f"k{i}" for i in range(30)], [b"v"] * 30)
+    consumer = Consumer(stream, "billing", max_records=10, idle_ms=10)
+    seen = 0
+    with consumer:
+        for batch in consumer:
+            seen += len(batch.records)
+            if seen >= 30:
+                break
+    dims = {"StreamName": "s", "ConsumerGroup": "billing", "ShardId": "shardId-000000000000"}
+    table = engine.metrics.table("ConsumerLagRecords", dims, namespace="shardstream")
+    assert table.num_rows >= 1
+    assert table.column("maximum").to_pylist()[0] >= 20  # behind by the two batches not yet read
+    assert table.column("minimum").to_pylist()[-1] == 0  # caught up
+    engine.close()

@@ -70,6 +70,8 @@ def clock_ms(clock):
 
 
 def _dims_key(dimensions) -> tuple:
+    if isinstance(dimensions, tuple):  # already a key's (name, value) pairs
+        return tuple(sorted(dimensions))
     if isinstance(dimensions, dict):
         return tuple(sorted((str(k), str(v)) for k, v in dimensions.items()))
     return tuple(sorted((d["Name"], d["Value"]) for d in dimensions or ()))
