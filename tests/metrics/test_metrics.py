@@ -333,3 +333,26 @@ def test_a_consumer_groups_lag_is_recorded_per_shard():
     assert table.column("maximum").to_pylist()[0] >= 20  # behind by the two batches not yet read
     assert table.column("minimum").to_pylist()[-1] == 0  # caught up
     engine.close()
+
+
+def test_a_durable_streams_flushes_are_sampled(tmp_path):
+    clock = FakeClock(T0 * 1000)
+    engine = shardstream.Engine(data_dir=tmp_path / "data", clock=clock, durability="sync")
+    stream = engine.create_stream("s", 1)
+    for i in range(3):
+        stream.put_batch([f"k{i}"] * 10, [b"v"] * 10)
+    engine.catalog.sampler.sample()
+    dims = {"StreamName": "s"}
+    assert stats(engine.metrics, "FlushedRecords", dims, namespace="shardstream")[0]["Sum"] == 30
+    flushes = stats(engine.metrics, "Flushes", dims, namespace="shardstream")[0]["Sum"]
+    assert flushes >= 3 and stats(engine.metrics, "Fsyncs", dims, namespace="shardstream")[0]["Sum"] == flushes
+    [latency] = stats(
+        engine.metrics,
+        "FlushLatency",
+        dims,
+        namespace="shardstream",
+        statistics=("SampleCount",),
+        extended_statistics=["p99"],
+    )
+    assert latency["SampleCount"] == flushes and latency["ExtendedStatistics"]["p99"] > 0
+    engine.close()

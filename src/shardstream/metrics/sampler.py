@@ -7,7 +7,9 @@ pay nothing for ``IncomingRecords`` and ``IncomingBytes``: a
 moved since its last look, per stream (dimension ``StreamName``) and, for the
 metrics a stream's enhanced monitoring turns on, per shard (``StreamName``,
 ``ShardId``).  It also records each queue's state (namespace ``shardstream``,
-dimension ``QueueName``): records in flight, dead letters.
+dimension ``QueueName``): records in flight, dead letters; and each durable
+stream's flushes (``Flushes``, ``Fsyncs``, ``FlushedRecords``, ``FlushLatency``
+with percentiles; dimension ``StreamName``).
 
 :meth:`MetricSampler.sample` is one look; after :meth:`MetricSampler.start`
 one daemon thread per process looks at every started sampler each second
@@ -87,6 +89,10 @@ class MetricSampler:
                             record("IncomingBytes", shard_dims, d_bytes, unit="Bytes")
                 record("IncomingRecords", dims, records, unit="Count")
                 record("IncomingBytes", dims, nbytes, unit="Bytes")
+                store = getattr(stream, "store", None)
+                if store is not None:
+                    self._sample_store(stream, store.flush_stats)
+            seen.update(("store", s.name, s.incarnation) for s in catalog.live())
             for key in set(self._last) - seen:  # deleted streams
                 del self._last[key]
             queues = getattr(catalog, "queues", None)
@@ -95,6 +101,20 @@ class MetricSampler:
                 dims = {"QueueName": queue.name}
                 record("QueueRecordsInFlight", dims, in_flight, unit="Count", namespace=OURS)
                 record("QueueDeadLetterRecords", dims, dead, unit="Count", namespace=OURS)
+
+    def _sample_store(self, stream, stats) -> None:
+        """A durable stream's flushes since the last look (namespace ``shardstream``)."""
+        key = ("store", stream.name, stream.incarnation)
+        totals = (stats.flushes, stats.syncs, stats.records)
+        before = self._last.get(key, (0, 0, 0))
+        self._last[key] = totals
+        dims = {"StreamName": stream.name}
+        record = self.metrics.record
+        for name, now, then in zip(("Flushes", "Fsyncs", "FlushedRecords"), totals, before):
+            record(name, dims, max(0, now - then), unit="Count", namespace=OURS)
+        durations = stats.take_durations()
+        if durations:
+            self.metrics.record_values("FlushLatency", dims, durations, unit="Milliseconds", namespace=OURS)
 
     # -- the thread ---------------------------------------------------------------------------
 

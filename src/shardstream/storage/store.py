@@ -54,6 +54,7 @@ import logging
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,7 @@ from ..delegate import delegate
 from ..errors import StorageError, storage_error
 from .commit import GroupCommit
 from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
+from .flushstats import FlushStats
 from .jsonfile import fsync_directory
 from .layout import shard_dir, trash_dir
 from .log import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
@@ -149,6 +151,7 @@ class StreamStore:
         self.last_error: StorageError | None = None  # the newest write error (kept)
         self._lost: list[list[tuple[int, int]]] = []  # per shard: [lo, hi) counters discarded by rollbacks
         self._rollbacks = 0
+        self.flush_stats = FlushStats()  # read by the metrics sampler
         self._broken: StorageError | None = None  # records could not be cut back: refuse every write
         #: False once :meth:`close` could not write or seal everything (the directory is then not clean).
         self.closed_cleanly = True
@@ -355,7 +358,7 @@ class StreamStore:
         """
         from .._native import read_arrow_batch
 
-        written = 0
+        written, started = 0, time.perf_counter()
         touched: list[SegmentLog] = []
         with self._flush_lock:
             if self._closed:
@@ -413,6 +416,7 @@ class StreamStore:
             except OSError as exc:
                 raise self._failed(exc) from exc
             self._succeeded()
+            self.flush_stats.flushed(written, sync and bool(touched), time.perf_counter() - started)
         return written
 
     commit = delegate("committer", GroupCommit)
