@@ -62,6 +62,9 @@ def test_the_scrape_shows_what_the_streams_and_queues_did():
     assert set(per_shard("shardstream_shard_records")) == set(shards)
     labels = (("region", "us-east-1"), ("stream", "s"))
     assert samples[("shardstream_get_records_total", labels)] == len(shards)
+    assert samples[("shardstream_get_records_records_total", labels)] == 40
+    assert samples[("shardstream_get_records_bytes_total", labels)] == 400
+    assert after[("shardstream_get_records_records_total", labels)] == 80  # and the group read them all again
     assert samples[("shardstream_get_records_iterator_age_milliseconds", labels)] >= 0
     assert samples[("shardstream_queue_records_in_flight", (("queue", "q"), ("region", "us-east-1")))] == len(got)
     assert samples[("shardstream_queue_dead_letter_records", (("queue", "q"), ("region", "us-east-1")))] == 0

@@ -37,6 +37,18 @@ class StreamMeters:
         """Whether the engine's metrics are on (callers skip measuring when not)."""
         return self._metrics.enabled
 
+    def totals(self, operation: str) -> tuple[int, int, int]:
+        """``(calls, records, bytes)`` of ``operation`` (``GetRecords``, ``PutRecords``, ``PutRecord``) so far.
+
+        Parameters
+        ----------
+        operation : str
+        """
+        meter = {"GetRecords": self._get_records, "PutRecords": self._put_records, "PutRecord": self._put_record}[
+            operation
+        ]
+        return (0, 0, 0) if meter is None else meter.totals()
+
     def get_records(self, now_ms: int, records: int, nbytes: int, started: float, behind_ms: int) -> None:
         """A GetRecords call that returned ``records`` records of ``nbytes`` bytes.
 

@@ -10,7 +10,9 @@ kept twice.  What it exposes:
 * ``shardstream_shard_records`` ``{region, stream, shard}``: records the shard holds;
 * ``shardstream_get_records_iterator_age_milliseconds`` ``{region, stream}``: the
   largest iterator age GetRecords saw in the last minute;
-* ``shardstream_get_records_total`` ``{region, stream}``: GetRecords calls in the window;
+* ``shardstream_get_records_total``, ``shardstream_get_records_records_total``,
+  ``shardstream_get_records_bytes_total`` ``{region, stream}``: GetRecords calls,
+  and the records and data bytes they returned;
 * ``shardstream_queue_records_in_flight`` / ``shardstream_queue_dead_letter_records``
   ``{region, queue}``: queue state now;
 * ``shardstream_consumer_lag_records`` ``{region, stream, group, shard}``: a
@@ -57,8 +59,12 @@ class EngineCollector:
             "Largest GetRecords iterator age in the last minute",
             labels=["region", "stream"],
         )
-        gets = CounterMetricFamily(
-            "shardstream_get_records", "GetRecords calls in the metrics window", labels=["region", "stream"]
+        gets = CounterMetricFamily("shardstream_get_records", "GetRecords calls", labels=["region", "stream"])
+        got = CounterMetricFamily(
+            "shardstream_get_records_records", "Records GetRecords returned", labels=["region", "stream"]
+        )
+        got_bytes = CounterMetricFamily(
+            "shardstream_get_records_bytes", "Data bytes GetRecords returned", labels=["region", "stream"]
         )
         in_flight = GaugeMetricFamily(
             "shardstream_queue_records_in_flight", "Records delivered and not acknowledged", labels=["region", "queue"]
@@ -83,8 +89,10 @@ class EngineCollector:
                 recent = metrics.table("GetRecords.IteratorAgeMilliseconds", dims, start=since, end=now_s + 1)
                 if recent.num_rows:
                     age.add_metric([region, stream.name], max(recent.column("maximum").to_pylist()))
-                calls = metrics.table("GetRecords.Success", dims)
-                gets.add_metric([region, stream.name], sum(calls.column("sum").to_pylist()))
+                calls, returned, returned_bytes = stream.meters.totals("GetRecords")
+                gets.add_metric([region, stream.name], calls)
+                got.add_metric([region, stream.name], returned)
+                got_bytes.add_metric([region, stream.name], returned_bytes)
             for namespace, name, dims in metrics.keys():
                 if namespace == "shardstream" and name == "ConsumerLagRecords":
                     recent = metrics.table(name, dims, namespace=namespace, start=now_s - _RECENT_S, end=now_s + 1)
@@ -96,7 +104,7 @@ class EngineCollector:
                 flying, dead_letters = queue.counts()
                 in_flight.add_metric([region, queue.name], flying)
                 dead.add_metric([region, queue.name], dead_letters)
-        yield from (records, nbytes, held, age, gets, in_flight, dead, lag)
+        yield from (records, nbytes, held, age, gets, got, got_bytes, in_flight, dead, lag)
 
 
 def exposition(engines) -> bytes:

@@ -495,7 +495,15 @@ class CallMeter:
         self._lock = threading.Lock()
         self._second = -1
         self._values: list[list] = [[] for _ in self._series]
+        self._totals = [0, 0, 0]  # calls, records, bytes handed to the series so far
         metrics.add_meter(self)
+
+    def totals(self) -> tuple[int, int, int]:
+        """``(calls, records, bytes)`` since the meter was made: running totals (Prometheus counters)."""
+        with self._lock:
+            pending = self._values
+            calls, records, nbytes = self._totals
+            return calls + len(pending[0]), records + sum(pending[0]), nbytes + sum(pending[1])
 
     def record(self, now_ms: int, records: int, nbytes: int, latency_ms: float, age_ms: int = 0) -> None:
         """One successful call that moved ``records`` records of ``nbytes`` bytes in ``latency_ms``.
@@ -526,6 +534,9 @@ class CallMeter:
         if not values[0]:
             return
         self._success.add(second, float(len(values[0])), len(values[0]), 1.0, 1.0)
+        self._totals[0] += len(values[0])
+        self._totals[1] += sum(values[0])
+        self._totals[2] += sum(values[1])
         for series, column in zip(self._series, values):
             series.add_values(second, column)
         self._values = [[] for _ in self._series]
