@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "replay": ".replay_cli:replay",
     "serve": ".serve:serve",
     "tail": ".tail_cli:tail",
+    "top": ".top_cli:top",
 }
 
 
