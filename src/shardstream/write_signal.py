@@ -5,17 +5,27 @@ While at least one reader watches (:meth:`WriteSignal.watching`), the native
 write paths call :meth:`WriteSignal.notify` after every write (the core's
 ``write_signal`` hook); with no reader watching the hook is None and writes
 pay nothing.  A reader takes the :attr:`~WriteSignal.generation`, looks for
-records, and if it found none waits for the generation to change
-(:meth:`WriteSignal.wait`): a write between the look and the wait is not
-missed.  Queue long polls (:mod:`shardstream.queue`) wait on it.
+records, and if it found none waits for the generation to change: a write
+between the look and the wait is not missed.  Threads wait with
+:meth:`WriteSignal.wait`, coroutines with :meth:`WriteSignal.wait_async`
+(a write from any thread wakes them on their own event loop).  Queue long
+polls (:mod:`shardstream.queue`) and enhanced fan-out subscriptions
+(:mod:`shardstream.subscription`) wait on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 
 __all__ = ["WriteSignal"]
+
+
+def _resolve(future: asyncio.Future, fired: bool) -> None:
+    """On the future's loop: end a :meth:`WriteSignal.wait_async` (unless it already ended)."""
+    if not future.done():
+        future.set_result(fired)
 
 
 class WriteSignal:
@@ -32,7 +42,8 @@ class WriteSignal:
         self._changed = threading.Condition()
         self._generation = 0
         self._watchers = 0
-        self._blocked = 0
+        self._blocked = 0  # threads in wait() and coroutines in wait_async()
+        self._coroutines: dict = {}  # future of a wait_async() not yet woken -> (its loop, the loop's thread id)
 
     @property
     def generation(self) -> int:
@@ -41,7 +52,7 @@ class WriteSignal:
 
     @property
     def waiting(self) -> int:
-        """How many readers are blocked in :meth:`wait` right now."""
+        """How many readers (threads and coroutines) are blocked waiting right now."""
         return self._blocked
 
     def notify(self) -> None:
@@ -50,12 +61,31 @@ class WriteSignal:
         Cheap when nobody is blocked: the generation moves without the lock.
         A reader counts itself blocked (under the lock) before it checks the
         generation, so a write either shows it the new generation or finds it
-        counted and wakes it.
+        counted and wakes it.  Waiting coroutines are woken on their own loop
+        (directly when this runs on that loop's thread, else with
+        ``call_soon_threadsafe``), each once.
         """
         self._generation += 1
         if self._blocked:
             with self._changed:
                 self._changed.notify_all()
+                coroutines = self._coroutines
+                if coroutines:
+                    self._coroutines = {}
+            if coroutines:
+                self._wake(coroutines)
+
+    @staticmethod
+    def _wake(coroutines: dict) -> None:
+        here = threading.get_ident()
+        for future, (loop, thread) in coroutines.items():
+            if thread == here:  # a write made on the waiter's own loop
+                _resolve(future, True)
+                continue
+            try:
+                loop.call_soon_threadsafe(_resolve, future, True)
+            except RuntimeError:  # its loop is closed: nobody awaits it any more
+                pass
 
     @contextlib.contextmanager
     def watching(self):
@@ -91,3 +121,35 @@ class WriteSignal:
                 return self._changed.wait_for(lambda: self._generation != generation, timeout)
             finally:
                 self._blocked -= 1
+
+    async def wait_async(self, generation: int, timeout: float) -> bool:
+        """As :meth:`wait`, for a coroutine: the event loop runs on while it waits.
+
+        Parameters
+        ----------
+        generation : int
+            :attr:`generation` as read before looking for records.
+        timeout : float
+
+        Returns
+        -------
+        bool
+            Whether it fired.
+        """
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._changed:
+            self._blocked += 1
+            if self._generation != generation:
+                self._blocked -= 1
+                return True
+            self._coroutines[future] = (loop, threading.get_ident())
+        timer = loop.call_later(max(timeout, 0.0), _resolve, future, False)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            with self._changed:
+                self._blocked -= 1
+                self._coroutines.pop(future, None)
+        return self._generation != generation
