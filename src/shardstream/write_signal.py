@@ -42,8 +42,12 @@ class WriteSignal:
         self._changed = threading.Condition()
         self._generation = 0
         self._watchers = 0
-        self._blocked = 0  # threads in wait() and coroutines in wait_async()
-        self._coroutines: dict = {}  # future of a wait_async() not yet woken -> (its loop, the loop's thread id)
+        # Readers waiting and not yet woken: threads in wait() (each notify that wakes them starts
+        # a new round) and coroutines in wait_async(); _blocked counts both, for notify's cheap check.
+        self._threads = 0
+        self._round = 0
+        self._coroutines: dict = {}  # future -> (its loop, the loop's thread id)
+        self._blocked = 0
 
     @property
     def generation(self) -> int:
@@ -52,26 +56,31 @@ class WriteSignal:
 
     @property
     def waiting(self) -> int:
-        """How many readers (threads and coroutines) are blocked waiting right now."""
+        """How many readers (threads and coroutines) wait for the signal and have not been woken yet."""
         return self._blocked
 
     def notify(self) -> None:
         """Wake every waiting reader (the write paths call it; so may anything that makes records visible).
 
-        Cheap when nobody is blocked: the generation moves without the lock.
-        A reader counts itself blocked (under the lock) before it checks the
+        Cheap when nobody waits: the generation moves without the lock.  A
+        reader counts itself waiting (under the lock) before it checks the
         generation, so a write either shows it the new generation or finds it
-        counted and wakes it.  Waiting coroutines are woken on their own loop
-        (directly when this runs on that loop's thread, else with
-        ``call_soon_threadsafe``), each once.
+        counted and wakes it.  A woken reader no longer counts, so the writes
+        that follow stay cheap until it waits again.  Waiting coroutines are
+        woken on their own loop (directly when this runs on that loop's
+        thread, else with ``call_soon_threadsafe``).
         """
         self._generation += 1
         if self._blocked:
             with self._changed:
-                self._changed.notify_all()
+                if self._threads:
+                    self._threads = 0
+                    self._round += 1
+                    self._changed.notify_all()
                 coroutines = self._coroutines
                 if coroutines:
                     self._coroutines = {}
+                self._blocked = 0
             if coroutines:
                 self._wake(coroutines)
 
@@ -116,11 +125,15 @@ class WriteSignal:
             Whether it fired.
         """
         with self._changed:
+            self._threads += 1
             self._blocked += 1
+            round_ = self._round
             try:
                 return self._changed.wait_for(lambda: self._generation != generation, timeout)
             finally:
-                self._blocked -= 1
+                if self._round == round_:  # not woken by notify (timed out): no longer waiting
+                    self._threads -= 1
+                    self._blocked -= 1
 
     async def wait_async(self, generation: int, timeout: float) -> bool:
         """As :meth:`wait`, for a coroutine: the event loop runs on while it waits.
@@ -150,6 +163,6 @@ class WriteSignal:
         finally:
             timer.cancel()
             with self._changed:
-                self._blocked -= 1
-                self._coroutines.pop(future, None)
+                if self._coroutines.pop(future, None) is not None:  # not woken by notify (timeout, cancelled)
+                    self._blocked -= 1
         return self._generation != generation
