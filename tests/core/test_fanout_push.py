@@ -156,6 +156,32 @@ def test_a_blocked_thread_is_woken_by_deregistration(engine):
     assert isinstance(reader.error, ResourceInUseException)
 
 
+def test_a_blocked_thread_is_woken_by_the_stream_being_deleted(engine):
+    stream = engine.create_stream("s", 1)
+    subscription = idle_subscription(engine, stream)
+    reader = Reader(subscription)
+    reader.start()
+    until(lambda: stream.writes.waiting == 1)
+    began = time.monotonic()
+    engine.delete_stream("s", enforce_consumer_deletion=True)
+    assert reader.arrived.wait(5) and time.monotonic() - began < BOUND_S
+    assert isinstance(reader.error, ResourceInUseException)
+    assert not subscription.live
+
+
+def test_a_blocked_thread_ends_when_the_engine_closes():
+    engine = shardstream.Engine()
+    stream = engine.create_stream("s", 1)
+    subscription = idle_subscription(engine, stream)
+    reader = Reader(subscription)
+    reader.start()
+    until(lambda: stream.writes.waiting == 1)
+    began = time.monotonic()
+    engine.close()
+    assert reader.arrived.wait(5) and time.monotonic() - began < BOUND_S
+    assert reader.error is None and reader.records == []
+
+
 def test_sync_durable_records_are_pushed_once_on_disk(tmp_path):
     # under "sync" a record is readable only after its fsync, which comes after the write fired the signal
     engine = shardstream.Engine(data_dir=tmp_path, durability="sync")
