@@ -23,8 +23,9 @@ and the ratio of the polled path's median to the pushed one's.
   a record is readable only once ``fsync``-ed; its put returns after the
   fsync), and ``server``: ``shardstream.testing.start_server`` in this process
   (its own thread and loop) with boto3 clients: ``put_record`` on one, the
-  ``subscribe_to_shard`` event stream read in a thread on another.  The server
-  row also gives the median ``put_record`` round trip alone.
+  ``subscribe_to_shard`` event stream read in a thread on another.  The sync
+  and server rows are followed by the ``put_record`` call's own duration (the
+  fsync; boto3's round trip), which the push latency includes.
 
 Put cost: per-record time of ``put_record`` (``--put-records`` calls) and of
 ``put_batch`` (batches of 100) with no subscriber, with the write signal
@@ -90,8 +91,11 @@ def polled(subscription, interval: float):
 # -- embedded, a subscriber thread ----------------------------------------------------------------
 
 
-def thread_latency(engine, name: str, n: int, interval: float | None) -> list:
-    """Samples (s) with a subscriber thread: pushed (``interval`` None) or polled every ``interval``."""
+def thread_latency(engine, name: str, n: int, interval: float | None) -> tuple[list, list]:
+    """(put -> event samples, put call durations) in seconds with a subscriber thread.
+
+    Pushed (``interval`` None) or polled every ``interval``.
+    """
     stream, subscription = new_subscription(engine, name, **IDLE)
     next(subscription)
     got = threading.Event()
@@ -106,7 +110,7 @@ def thread_latency(engine, name: str, n: int, interval: float | None) -> list:
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
-    samples = []
+    samples, trips = [], []
     for i in range(n):
         if interval is None:
             until_blocked(stream)
@@ -115,19 +119,20 @@ def thread_latency(engine, name: str, n: int, interval: float | None) -> list:
         got.clear()
         began = time.perf_counter()
         stream.put_record(b"x" * 100, "k")
+        trips.append(time.perf_counter() - began)
         if not got.wait(10):
             raise RuntimeError("no event")
         samples.append(arrivals[-1] - began)
     subscription.close()
     thread.join(10)
-    return samples
+    return samples, trips
 
 
 # -- embedded, asyncio ----------------------------------------------------------------------------
 
 
-def asyncio_latency(engine, name: str, n: int, interval: float | None) -> list:
-    """Samples (s) with the subscriber and the writer as coroutines of one loop."""
+def asyncio_latency(engine, name: str, n: int, interval: float | None) -> tuple[list, None]:
+    """(put -> event samples in seconds, None) with the subscriber and the writer as coroutines of one loop."""
     stream, subscription = new_subscription(engine, name, **IDLE)
     next(subscription)
 
@@ -172,7 +177,7 @@ def asyncio_latency(engine, name: str, n: int, interval: float | None) -> list:
             await task
         return samples
 
-    return asyncio.run(scenario())
+    return asyncio.run(scenario()), None
 
 
 # -- through the server ---------------------------------------------------------------------------
@@ -331,9 +336,9 @@ def main(argv=None) -> int:
             "thread, sync durable": lambda name, n, iv: thread_latency(durable, name, n, iv),
         }
         for i, (label, run) in enumerate(paths.items()):
-            push = run(f"push{i}", args.samples, None)
-            poll = run(f"poll{i}", args.poll_samples, args.poll_interval)
-            rows.append((label, push, poll, None))
+            push, trips = run(f"push{i}", args.samples, None)
+            poll, _ = run(f"poll{i}", args.poll_samples, args.poll_interval)
+            rows.append((label, push, poll, trips if "durable" in label else None))
         durable.close()
         memory.close()
     push, trips = server_latency(args.samples, None)
@@ -346,9 +351,13 @@ def main(argv=None) -> int:
     print("|---|---:|---:|---:|---:|---:|")
     for label, push, poll, trips in rows:
         p50, q50 = statistics.median(push), statistics.median(poll)
-        print(f"| {label} | {us(p50)} | {us(pct(push, 0.99))} | {us(q50)} | {us(pct(poll, 0.99))} | {q50 / p50:,.0f}x |")
+        print(
+            f"| {label} | {us(p50)} | {us(pct(push, 0.99))} | {us(q50)} | {us(pct(poll, 0.99))} | {q50 / p50:,.0f}x |"
+        )
         if trips:
-            print(f"| (server: put_record round trip alone) | {us(statistics.median(trips))} | {us(pct(trips, 0.99))} | | | |")
+            print(
+                f"| ({label}: the put_record call alone) | {us(statistics.median(trips))} | {us(pct(trips, 0.99))} | | | |"
+            )
     print(f"\npush: {args.samples} samples per path; poll: {args.poll_samples}")
 
     modes = ["none", "watched", "pushed", "polled"]
@@ -361,7 +370,9 @@ def main(argv=None) -> int:
                 costs[(mode, kind)].append(put_cost(mode, kind, n, args.poll_interval))
     print(f"\n## Put cost per record (ns), medians of {args.rounds} interleaved rounds (ratio to none)\n")
     print("writer: the putting thread's wall time; CPU: every thread's, until the subscriber read everything.\n")
-    print("| put | measure | none | watched (hook only) | pushed subscriber thread | polled subscriber thread (before) |")
+    print(
+        "| put | measure | none | watched (hook only) | pushed subscriber thread | polled subscriber thread (before) |"
+    )
     print("|---|---|---:|---:|---:|---:|")
     for kind in ("put_record", "put_batch"):
         for which, label in ((0, "writer wall"), (1, "process CPU")):
@@ -371,8 +382,10 @@ def main(argv=None) -> int:
                 cost = statistics.median(c[which] for c in costs[(mode, kind)])
                 cells.append(f"{cost * 1e9:.0f} ({cost / base:.2f})")
             print(f"| {kind} | {label} | {' | '.join(cells)} |")
-    print(f"\n- Python {sys.version.split()[0]}, shardstream {shardstream.__version__}, "
-          f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"\n- Python {sys.version.split()[0]}, shardstream {shardstream.__version__}, "
+        f"{os.cpu_count()} CPUs, load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     return 0
 
 
