@@ -16,9 +16,12 @@ around it.  Rules (spec section 8):
   shard's records as events.  It reads through the stream's own
   ``get_shard_iterator``/``get_records`` (the class methods, so a stream's
   optional GetRecords throttling does not apply: enhanced fan-out has its own
-  throughput), polling every ``poll_interval_s`` without busy-waiting, and
-  emits an event whenever records arrive (at most 10,000 per event) and at
-  least every ``heartbeat_s`` (1 s) without them.  At the end of a closed
+  throughput).  Records are pushed: with nothing to send it waits on the
+  stream's write signal, so the next write wakes it at once (see
+  :mod:`shardstream.subscription`); it reads again at least every
+  ``poll_interval_s`` anyway, a safety net for changes that signal nothing
+  (resharding).  It emits an event whenever records arrive (at most 10,000
+  per event) and at least every ``heartbeat_s`` (1 s) without them.  At the end of a closed
   shard it emits a last event with ``ChildShards`` and a null
   ``ContinuationSequenceNumber`` and stops; it also stops after
   ``lifetime_s`` (5 minutes, as Kinesis).
@@ -35,7 +38,7 @@ position that is the shard's ``StartingSequenceNumber`` (which no record
 carries), so resuming after it neither skips nor repeats a record.
 
 Timing: the 5 s re-subscribe window and consumer status transitions follow
-the engine's clock (``Engine(clock=...)``); polling, heartbeats and the
+the engine's clock (``Engine(clock=...)``); the poll bound, heartbeats and the
 subscription lifetime are real (monotonic) time.
 
 Examples
@@ -111,7 +114,7 @@ class ConsumerRegistry:
     lifetime_s : float
         Default lifetime of a subscription (Kinesis: 5 minutes).
     poll_interval_s : float
-        Default pause between reads of a subscribed shard when it has nothing new.
+        Default longest wait between two reads of a subscribed shard with nothing new (writes wake it sooner).
     heartbeat_s : float
         Default longest time between two events of a subscription.
     """
@@ -476,7 +479,8 @@ class ConsumerRegistry:
         lifetime_s : float, optional
             When the subscription ends (default ``engine.fanout.lifetime_s``, 300 s).
         poll_interval_s : float, optional
-            Pause between reads while the shard has nothing new (default 0.1 s).
+            Longest wait between two reads while the shard has nothing new
+            (default 0.1 s); a write to the stream wakes the subscription at once.
         heartbeat_s : float, optional
             Longest time between events (default 1 s).
         dry_run : bool

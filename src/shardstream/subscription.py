@@ -3,12 +3,26 @@
 Made by :meth:`ConsumerRegistry.subscribe_to_shard
 <shardstream.fanout.ConsumerRegistry.subscribe_to_shard>`; see
 :mod:`shardstream.fanout` for the rules it follows.
+
+Records are pushed, not polled for: a subscription with nothing to send
+waits on its stream's write signal (``stream.writes``,
+:mod:`shardstream.write_signal`) -- a thread with ``wait``, a coroutine with
+``wait_async`` -- so the next write wakes it at once.  It reads the
+signal's generation before it looks at the shard and waits on that
+generation, so a write between the look and the wait is not missed.  Its own
+end (``close``, a take-over, its consumer deregistered, the engine closing)
+fires the same signal.  Under the ``sync`` durability policy a record is
+readable only once ``fsync``-ed, after its write fired the signal: a
+subscription that finds records appended but not yet readable asks the
+stream to call it back when they are durable (``commit_async``), and that
+callback fires the signal.  ``poll_interval_s`` remains the longest wait
+between two reads, a safety net for changes that fire nothing (a reshard
+closing the shard; ``heartbeat_s`` and the lifetime bound the wait too).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 from .errors import ExpiredIteratorException, KinesisError
@@ -83,7 +97,8 @@ class Subscription:
         self._more = True
         self._error: KinesisError | None = None
         self._done = False
-        self._wake = threading.Event()
+        self._log = stream.shard_log(shard.shard_id)  # to see records appended but not yet readable
+        self._publishing = False  # a commit_async callback is due (see _wait_for_visibility)
 
     # -- state -----------------------------------------------------------------------
 
@@ -106,7 +121,7 @@ class Subscription:
         if not self._done:
             self._done = True
             self._registry.release(self)
-        self._wake.set()
+        self._stream.writes.notify()  # wake the iteration if it waits
 
     def terminate(self, error: KinesisError) -> None:
         """End with ``error``: the iteration raises it next (may be called from another thread).
@@ -119,7 +134,7 @@ class Subscription:
         if not self._done:
             self._error = error
             self._registry.release(self)
-        self._wake.set()
+        self._stream.writes.notify()
 
     def __enter__(self) -> Subscription:
         return self
@@ -203,36 +218,64 @@ class Subscription:
         return None
 
     def _delay(self) -> float:
-        """Seconds to wait before the next read."""
+        """Longest wait before the next read (a write, or the subscription's end, cuts it short)."""
         if self._more or self._done or self._error is not None:
             return 0.0
         now = time.monotonic()
         until_heartbeat = (self._last_event or now) + self._heartbeat - now
         return max(0.0, min(self._poll_interval, until_heartbeat, self._deadline - now))
 
+    def _wait_for_visibility(self) -> None:
+        """If the shard holds records not yet readable (``sync``: not yet ``fsync``-ed), fire the signal when they are.
+
+        Their write fired the signal before they could be read; the stream's
+        group commit calls back once they are durable (or discarded).
+        """
+        log = self._log
+        if self._publishing or log.tail <= log.visible_limit:
+            return
+        self._publishing = True
+        self._stream.commit_async(self._published)
+
+    def _published(self, _exc) -> None:
+        """The commit covering the unreadable records ended (any thread): read again."""
+        self._publishing = False
+        self._stream.writes.notify()
+
     def __iter__(self) -> Subscription:
         return self
 
     def __next__(self) -> dict:
-        while True:
-            event = self.poll()
-            if event is not None:
-                return event
-            self._wake.wait(self._delay())
+        signal = self._stream.writes
+        with signal.watching():
+            while True:
+                generation = signal.generation  # before the read: a write after it moves the generation
+                event = self.poll()
+                if event is not None:
+                    return event
+                self._wait_for_visibility()
+                signal.wait(generation, self._delay())
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> dict:
-        while True:
-            try:
-                event = self.poll()
-            except StopIteration:
-                raise StopAsyncIteration from None
-            if event is not None:
-                await asyncio.sleep(0)  # let others run between back-to-back events
-                return event
-            await asyncio.sleep(self._delay())
+        signal = self._stream.writes
+        waited = False
+        with signal.watching():
+            while True:
+                generation = signal.generation
+                try:
+                    event = self.poll()
+                except StopIteration:
+                    raise StopAsyncIteration from None
+                if event is not None:
+                    if not waited:
+                        await asyncio.sleep(0)  # let others run between back-to-back events
+                    return event
+                self._wait_for_visibility()
+                await signal.wait_async(generation, self._delay())
+                waited = True
 
     def __repr__(self) -> str:
         state = "live" if self.live else "ended"
