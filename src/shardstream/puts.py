@@ -340,3 +340,34 @@ def put_result_table(positions, counters, routing, open_logs, arrivals) -> pa.Ta
     shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
     seqs = format_sequence_numbers(positions, counters, open_logs, arrivals)
     return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])
+
+
+def value_bytes(array: pa.Array) -> int:
+    """Bytes of a string/binary array's values (its offsets' span).
+
+    Parameters
+    ----------
+    array : pyarrow.Array
+        A ``string``/``binary`` (or large) array.
+    """
+    if not len(array):
+        return 0
+    offsets = memoryview(array.buffers()[1]).cast("q" if pa.types.is_large_binary(array.type) else "i")
+    return offsets[array.offset + len(array)] - offsets[array.offset]
+
+
+def metered_puts(response: dict, keys: pa.Array, payloads: pa.Array) -> tuple[int, int, int, int]:
+    """``(total, failed, throttled, bytes)`` of a PutRecords answer, for ``stream.meters``.
+
+    Parameters
+    ----------
+    response : dict
+        :func:`put_records_response`'s answer.
+    keys, payloads : pyarrow.Array
+        The request's partition keys and payloads (``bytes`` counts both, as Kinesis's ``PutRecords.Bytes``).
+    """
+    failed = response["FailedRecordCount"]
+    throttled = failed and sum(
+        1 for r in response["Records"] if r.get("ErrorCode") == "ProvisionedThroughputExceededException"
+    )
+    return len(response["Records"]), failed, throttled, value_bytes(keys) + value_bytes(payloads)

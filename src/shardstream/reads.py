@@ -20,8 +20,8 @@ from .errors import (
     ResourceNotFoundException,
     SerializationException,
 )
-from .metrics.registry import CallMeter
 from .models import ShardInfo, to_epoch_ms
+from .puts import value_bytes
 from .reader import RecordBatchStream, to_pandas
 from .records import format_records
 from .schema import RECORD_SCHEMA
@@ -37,6 +37,9 @@ DEFAULT_BATCH_ROWS = 65_536
 EMPTY_BATCH = pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
 
 
+_DATA = RECORD_SCHEMA.get_field_index("data")  # a page's data column (pages are RECORD_SCHEMA)
+
+
 class StreamReads:
     """The read calls of one stream: iterators, GetRecords and Arrow reads.
 
@@ -47,7 +50,6 @@ class StreamReads:
 
     def __init__(self, stream):
         self.stream = stream
-        self._meter = None  # GetRecords' metric series, found on the first read
 
     def get_shard_iterator(
         self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run: bool = False
@@ -205,18 +207,11 @@ class StreamReads:
         return resp
 
     def _metered(self, now: int, batch, started: float, behind_ms: int) -> None:
-        """Record a GetRecords call in the engine's metrics (``GetRecords.*``)."""
-        meter = self._meter
-        if meter is None:
-            meter = self._meter = CallMeter(self.stream.catalog.metrics, "GetRecords", self.stream.name, reads=True)
-        if batch is None or not batch.num_rows:
-            n = nbytes = 0
-        else:
-            data = batch.column("data")
-            n, width = batch.num_rows, 8 if pa.types.is_large_binary(data.type) else 4
-            offsets = memoryview(data.buffers()[1]).cast("q" if width == 8 else "i")
-            nbytes = offsets[data.offset + n] - offsets[data.offset]
-        meter.record(now, n, nbytes, (time.perf_counter() - started) * 1000, behind_ms)
+        """Record a GetRecords call in the stream's meters (``GetRecords.*``)."""
+        meters = self.stream.meters
+        if meters.enabled:
+            n = 0 if batch is None else batch.num_rows
+            meters.get_records(now, n, value_bytes(batch.column(_DATA)) if n else 0, started, behind_ms)
 
     def _child_shards(self, index: int) -> list[dict]:
         sid = f"shardId-{index:012d}"

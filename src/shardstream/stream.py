@@ -28,6 +28,8 @@ take only the shard locks inside the native core.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyarrow as pa
 
@@ -41,11 +43,13 @@ from .errors import (
     ResourceNotFoundException,
     StorageError,
 )
+from .metrics.meters import StreamMeters
 from .models import ShardInfo, parse_shard_index, shard_does_not_exist, shard_index_of
 from .modes import CapacityModes
 from .numbering import StreamNumbering
 from .puts import (
     keyless,
+    metered_puts,
     parse_hash_keys,
     parse_put_records,
     partly_stored_records,
@@ -133,6 +137,7 @@ class Stream(StreamCore):
         self.reads = StreamReads(self)
         self.descriptions = StreamDescriptions(self)
         self.writes = WriteSignal(self)
+        self.meters = StreamMeters(self)
         self.shards: list[ShardInfo] = []
         if layout is None:
             step = 2**128 // shard_count
@@ -420,6 +425,7 @@ class Stream(StreamCore):
             entry was stored; when some were, they are answered as stored and
             the others fail with ``ErrorCode`` ``InternalFailure``.
         """
+        started = time.perf_counter()
         keys, payloads, hash_keys = parse_put_records(records, self.max_record_bytes, self.auto_distribution)
         try:
             table = self._put(keys, payloads, hash_keys, partial=True, dry_run=dry_run)
@@ -427,7 +433,9 @@ class Stream(StreamCore):
             if exc.records is None:  # nothing stored: the whole call failed (retryable)
                 raise
             return partly_stored_records(exc)
-        return put_records_response(table, self.name, self.account_id)
+        response = put_records_response(table, self.name, self.account_id)
+        self.meters.put_records(self.now_ms(), *metered_puts(response, keys, payloads), started)
+        return response
 
     def put_batch(
         self, partition_keys, data, explicit_hash_keys=None, *, simd: bool = True, dry_run: bool = False

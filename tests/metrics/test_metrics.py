@@ -284,3 +284,52 @@ def test_metrics_off_records_nothing(engine_on_clock):
     stream.get_records(iterator)
     engine.catalog.sampler.sample()
     assert engine.metrics.list_metrics()["Metrics"] == []
+
+
+def test_put_records_and_a_served_put_record_are_metered():
+    from shardstream.testing import boto3_client, start_server
+
+    engine = shardstream.Engine()
+    with start_server(engine) as server:
+        kinesis = boto3_client(server.url)
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        entries = [{"Data": b"abc", "PartitionKey": "kk"} for _ in range(5)]
+        assert kinesis.put_records(StreamName="s", Records=entries)["FailedRecordCount"] == 0
+        kinesis.put_record(StreamName="s", Data=b"hello", PartitionKey="k")
+    stream = engine.stream("s")
+    stream.put_records([{"Data": b"x", "PartitionKey": "p"}] * 4)
+    now = engine.metrics.now_ms() // 1000
+    dims = {"StreamName": "s"}
+
+    def total(name):
+        return sum(p["Sum"] for p in stats(engine.metrics, name, dims, period=60, start=now - 120, end=now + 60))
+
+    assert total("PutRecords.TotalRecords") == 9
+    assert total("PutRecords.SuccessfulRecords") == 9
+    assert total("PutRecords.ThrottledRecords") == 0
+    assert total("PutRecords.FailedRecords") == 0
+    assert total("PutRecords.Bytes") == 5 * 5 + 4 * 2
+    assert total("PutRecords.Success") == 2
+    assert total("PutRecord.Success") == 1 and total("PutRecord.Bytes") == len(b"hello") + 1
+    engine.close()
+
+
+def test_a_consumer_groups_lag_is_recorded_per_shard():
+    from shardstream.consumer import Consumer
+
+    engine = shardstream.Engine()
+    stream = engine.create_stream("s", 1)
+    stream.put_batch([f"k{i}" for i in range(30)], [b"v"] * 30)
+    consumer = Consumer(stream, "billing", max_records=10, idle_ms=10)
+    seen = 0
+    with consumer:
+        for batch in consumer:
+            seen += len(batch.records)
+            if seen >= 30:
+                break
+    dims = {"StreamName": "s", "ConsumerGroup": "billing", "ShardId": "shardId-000000000000"}
+    table = engine.metrics.table("ConsumerLagRecords", dims, namespace="shardstream")
+    assert table.num_rows >= 1
+    assert table.column("maximum").to_pylist()[0] >= 20  # behind by the two batches not yet read
+    assert table.column("minimum").to_pylist()[-1] == 0  # caught up
+    engine.close()

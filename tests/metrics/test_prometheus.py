@@ -7,6 +7,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 import shardstream
+from shardstream.consumer import Consumer
 from shardstream.testing import boto3_client, start_server
 
 
@@ -37,6 +38,13 @@ def test_the_scrape_shows_what_the_streams_and_queues_did():
         queue = kinesis.create_queue(QueueName="q", StreamConfigurationList=config)["QueueDescription"]["QueueARN"]
         got = kinesis.receive_queue_records(QueueARN=queue, Limit=7, WaitTimeSeconds=1)["QueueRecords"]
         samples = scrape(server.url)
+        with Consumer(engine.stream("s"), "billing", idle_ms=10) as consumer:  # a group reading the served engine
+            read = 0
+            for batch in consumer:
+                read += len(batch.records)
+                if read >= 40:
+                    break
+        after = scrape(server.url)
     engine.close()
 
     def per_shard(name):
@@ -57,3 +65,6 @@ def test_the_scrape_shows_what_the_streams_and_queues_did():
     assert samples[("shardstream_get_records_iterator_age_milliseconds", labels)] >= 0
     assert samples[("shardstream_queue_records_in_flight", (("queue", "q"), ("region", "us-east-1")))] == len(got)
     assert samples[("shardstream_queue_dead_letter_records", (("queue", "q"), ("region", "us-east-1")))] == 0
+    assert not [k for k in samples if k[0] == "shardstream_consumer_lag_records"]
+    lags = {dict(labels)["shard"]: v for (n, labels), v in after.items() if n == "shardstream_consumer_lag_records"}
+    assert set(lags) <= set(shards) and lags and all(v == 0 for v in lags.values())  # caught up

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .processor import Checkpointer, RecordProcessor
 
-__all__ = ["ConsumerBatch", "QueueProcessor", "ShardLag", "last_position"]
+__all__ = ["ConsumerBatch", "QueueProcessor", "ShardLag", "last_position", "record_lag"]
 
 
 @dataclass
@@ -30,6 +30,27 @@ class ShardLag:
 
     millis_behind_latest: int | None = None
     records_behind: int | None = None
+
+
+def record_lag(metrics, stream_name: str, group: str, shard_id: str, lag: ShardLag) -> None:
+    """Record a group's lag on a shard in ``metrics`` (namespace ``shardstream``).
+
+    ``ConsumerLagRecords`` and ``ConsumerLagMilliseconds``, dimensions
+    ``StreamName``, ``ConsumerGroup`` and ``ShardId``; what is unknown is not recorded.
+
+    Parameters
+    ----------
+    metrics : MetricRegistry
+    stream_name, group, shard_id : str
+    lag : ShardLag
+    """
+    dims = {"StreamName": stream_name, "ConsumerGroup": group, "ShardId": shard_id}
+    if lag.records_behind is not None:
+        metrics.record("ConsumerLagRecords", dims, lag.records_behind, unit="Count", namespace="shardstream")
+    if lag.millis_behind_latest is not None:
+        metrics.record(
+            "ConsumerLagMilliseconds", dims, lag.millis_behind_latest, unit="Milliseconds", namespace="shardstream"
+        )
 
 
 @dataclass

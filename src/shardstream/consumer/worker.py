@@ -49,7 +49,7 @@ from collections.abc import Callable
 from ..errors import ExpiredIteratorException
 from ..sequence import parse_sequence_number
 from ..unpack import unpack_batch, unpack_records
-from .batches import ConsumerBatch, QueueProcessor, ShardLag, last_position
+from .batches import ConsumerBatch, QueueProcessor, ShardLag, last_position, record_lag
 from .delivery import CheckpointEvery, ShardDelivery, check_delivery
 from .leases import Lease, LeaseStore
 from .processor import SENTINELS, Checkpointer, LeaseLostError, RecordProcessor
@@ -455,8 +455,11 @@ class Consumer:
         worker.thread.start()
 
     def _report_lag(self, shard_id: str, lag: ShardLag) -> None:
-        """Called by a shard thread after each read."""
+        """Called by a shard thread after each read; recorded in an embedded stream's engine metrics."""
         self._lag[shard_id] = lag
+        metrics = getattr(getattr(self.stream, "catalog", None), "metrics", None)
+        if metrics is not None:
+            record_lag(metrics, self.stream.name, self.group, shard_id, lag)
 
     def _reap(self) -> None:
         for key, worker in list(self._shards.items()):

@@ -12,7 +12,10 @@ kept twice.  What it exposes:
   largest iterator age GetRecords saw in the last minute;
 * ``shardstream_get_records_total`` ``{region, stream}``: GetRecords calls in the window;
 * ``shardstream_queue_records_in_flight`` / ``shardstream_queue_dead_letter_records``
-  ``{region, queue}``: queue state now.
+  ``{region, queue}``: queue state now;
+* ``shardstream_consumer_lag_records`` ``{region, stream, group, shard}``: a
+  consumer group's lag as of its last read (groups reading embedded streams
+  of the served engine, within the last minute).
 
 Needs ``prometheus_client`` (the ``server`` extra).
 """
@@ -61,6 +64,11 @@ class EngineCollector:
             "shardstream_queue_records_in_flight", "Records delivered and not acknowledged", labels=["region", "queue"]
         )
         dead = GaugeMetricFamily("shardstream_queue_dead_letter_records", "Dead letters", labels=["region", "queue"])
+        lag = GaugeMetricFamily(
+            "shardstream_consumer_lag_records",
+            "Records after the last one a consumer group was handed, as of its last read in the last minute",
+            labels=["region", "stream", "group", "shard"],
+        )
         for region, engine in self._engines():
             metrics = engine.metrics
             now_s = metrics.now_ms() // 1000
@@ -77,11 +85,18 @@ class EngineCollector:
                     age.add_metric([region, stream.name], max(recent.column("maximum").to_pylist()))
                 calls = metrics.table("GetRecords.Success", dims)
                 gets.add_metric([region, stream.name], sum(calls.column("sum").to_pylist()))
+            for namespace, name, dims in metrics.keys():
+                if namespace == "shardstream" and name == "ConsumerLagRecords":
+                    recent = metrics.table(name, dims, namespace=namespace, start=now_s - _RECENT_S, end=now_s + 1)
+                    if recent.num_rows:
+                        d = dict(dims)
+                        labels = [region, d["StreamName"], d["ConsumerGroup"], d["ShardId"]]
+                        lag.add_metric(labels, recent.column("maximum")[-1].as_py())
             for queue in engine.queues.all():
                 flying, dead_letters = queue.counts()
                 in_flight.add_metric([region, queue.name], flying)
                 dead.add_metric([region, queue.name], dead_letters)
-        yield from (records, nbytes, held, age, gets, in_flight, dead)
+        yield from (records, nbytes, held, age, gets, in_flight, dead, lag)
 
 
 def exposition(engines) -> bytes:

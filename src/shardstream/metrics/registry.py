@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 
 import numpy as np
 import pyarrow as pa
@@ -69,6 +70,8 @@ def clock_ms(clock):
 
 
 def _dims_key(dimensions) -> tuple:
+    if isinstance(dimensions, tuple):  # already a key's (name, value) pairs
+        return tuple(sorted(dimensions))
     if isinstance(dimensions, dict):
         return tuple(sorted((str(k), str(v)) for k, v in dimensions.items()))
     return tuple(sorted((d["Name"], d["Value"]) for d in dimensions or ()))
@@ -98,6 +101,24 @@ class MetricRegistry:
         self._lock = threading.Lock()  # guards _series and _units
         self._series: dict[tuple, SecondSeries] = {}
         self._units: dict[tuple, str] = {}
+        self._meters: weakref.WeakSet = weakref.WeakSet()
+
+    def add_meter(self, meter) -> None:
+        """Flush ``meter`` (a :class:`CallMeter`, held weakly) before every answer.
+
+        Parameters
+        ----------
+        meter : CallMeter
+        """
+        with self._lock:
+            self._meters.add(meter)
+
+    def flush_meters(self) -> None:
+        """Hand every meter's pending second to its series."""
+        with self._lock:
+            meters = list(self._meters)
+        for meter in meters:
+            meter.flush()
 
     # -- recording -------------------------------------------------------------------------
 
@@ -174,6 +195,7 @@ class MetricRegistry:
     # -- asking ---------------------------------------------------------------------------------
 
     def _periods(self, key: tuple, start_s: int, end_s: int, period: int) -> dict:
+        self.flush_meters()
         series = self._series.get(key)
         if series is None:
             return {}
@@ -381,6 +403,7 @@ class MetricRegistry:
         dict
             ``{"Metrics": [{"Namespace", "MetricName", "Dimensions": [{"Name", "Value"}]}]}``.
         """
+        self.flush_meters()
         wanted = [(d.get("Name"), d.get("Value")) for d in dimensions or ()]
         out = []
         for key in self.keys():
@@ -438,11 +461,15 @@ class MetricRegistry:
 
 
 class CallMeter:
-    """The series of one Kinesis operation on one stream, found once and recorded into per call.
+    """The series of one Kinesis operation on one stream, recorded into once per call.
 
     ``<Operation>.Success`` (1 a call), ``.Records``, ``.Bytes`` (Count and
-    Bytes sums), ``.Latency`` (Milliseconds, with percentiles) and, for reads,
+    Bytes), ``.Latency`` (Milliseconds, with percentiles) and, for reads,
     ``.IteratorAgeMilliseconds``, all with the dimension ``StreamName``.
+
+    A call appends its values to the current second's lists (well under a
+    microsecond); the second is handed to the series, as whole arrays, when
+    the next second begins or when the registry is asked (:meth:`flush`).
 
     Parameters
     ----------
@@ -457,13 +484,20 @@ class CallMeter:
     def __init__(self, metrics: MetricRegistry, operation: str, stream_name: str, reads: bool = False):
         dims = {"StreamName": stream_name}
         self.metrics = metrics
+        self._series = [
+            metrics.series(f"{operation}.Records", dims, unit="Count"),
+            metrics.series(f"{operation}.Bytes", dims, unit="Bytes"),
+            metrics.series(f"{operation}.Latency", dims, unit="Milliseconds", histogram=True),
+        ]
+        if reads:
+            self._series.append(metrics.series(f"{operation}.IteratorAgeMilliseconds", dims, unit="Milliseconds"))
         self._success = metrics.series(f"{operation}.Success", dims, unit="Count")
-        self._records = metrics.series(f"{operation}.Records", dims, unit="Count")
-        self._bytes = metrics.series(f"{operation}.Bytes", dims, unit="Bytes")
-        self._latency = metrics.series(f"{operation}.Latency", dims, unit="Milliseconds", histogram=True)
-        self._age = metrics.series(f"{operation}.IteratorAgeMilliseconds", dims, unit="Milliseconds") if reads else None
+        self._lock = threading.Lock()
+        self._second = -1
+        self._values: list[list] = [[] for _ in self._series]
+        metrics.add_meter(self)
 
-    def record(self, now_ms: int, records: int, nbytes: int, latency_ms: float, age_ms: int | None = None) -> None:
+    def record(self, now_ms: int, records: int, nbytes: int, latency_ms: float, age_ms: int = 0) -> None:
         """One successful call that moved ``records`` records of ``nbytes`` bytes in ``latency_ms``.
 
         Parameters
@@ -472,15 +506,31 @@ class CallMeter:
             The engine's time of the call.
         records, nbytes : int
         latency_ms : float
-        age_ms : int, optional
+        age_ms : int
             How far behind the newest record the read was (reads only).
         """
-        if not self.metrics.enabled:
-            return
         second = now_ms // 1000
-        self._success.add(second, 1.0)
-        self._records.add(second, records)
-        self._bytes.add(second, nbytes)
-        self._latency.add(second, latency_ms)
-        if self._age is not None:
-            self._age.add(second, age_ms or 0)
+        with self._lock:
+            if second != self._second:
+                self._flush_locked()
+                self._second = second
+            values = self._values
+            values[0].append(records)
+            values[1].append(nbytes)
+            values[2].append(latency_ms)
+            if len(values) > 3:
+                values[3].append(age_ms)
+
+    def _flush_locked(self) -> None:
+        values, second = self._values, self._second
+        if not values[0]:
+            return
+        self._success.add(second, float(len(values[0])), len(values[0]), 1.0, 1.0)
+        for series, column in zip(self._series, values):
+            series.add_values(second, column)
+        self._values = [[] for _ in self._series]
+
+    def flush(self) -> None:
+        """Hand the current second to the series now (the registry calls it before it answers)."""
+        with self._lock:
+            self._flush_locked()

@@ -10,6 +10,8 @@ emulates throttling (:mod:`shardstream.throttle`) or from a full shard log.
 
 from __future__ import annotations
 
+import time
+
 from ..errors import InvalidArgumentException
 from . import codec
 
@@ -68,15 +70,14 @@ def put_record(engine, p: dict) -> dict:
     DryRunOperationException
         ``DryRun`` and the put would have succeeded.
     """
+    started = time.perf_counter()
     stream = engine.stream(p.get("StreamName"), stream_arn=p.get("StreamARN"))
     # Without a PartitionKey a USER_PARTITION_KEY stream raises the model's old "must not be null".
+    data, key = p.get("Data"), p.get("PartitionKey")
     out = stream.put_record(
-        p.get("Data"),
-        p.get("PartitionKey"),
-        p.get("ExplicitHashKey"),
-        p.get("SequenceNumberForOrdering"),
-        dry_run=_dry_run(p),
+        data, key, p.get("ExplicitHashKey"), p.get("SequenceNumberForOrdering"), dry_run=_dry_run(p)
     )
+    stream.meters.put_record(stream.now_ms(), len(data) + len((key or "").encode()), started)
     return _with_encryption(stream, out)
 
 

@@ -1,0 +1,95 @@
+"""One stream's per-call metrics: the Kinesis operations' CloudWatch series, found once per stream.
+
+``stream.meters`` is a :class:`StreamMeters`.  The paths that serve a Kinesis
+call record into it once per call (never per record): GetRecords (the reads
+part), PutRecords (the stream), PutRecord (the server; embedded
+``put_record`` is the native single-record path and is counted only in
+``IncomingRecords``/``IncomingBytes``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from .registry import CallMeter
+
+__all__ = ["StreamMeters"]
+
+
+class StreamMeters:
+    """The call meters of one stream, each made on its first use.
+
+    Parameters
+    ----------
+    stream : Stream
+        Its ``catalog.metrics`` is where values go.
+    """
+
+    def __init__(self, stream):
+        self._metrics = stream.catalog.metrics
+        self._name = stream.name
+        self._get_records: CallMeter | None = None
+        self._put_records: CallMeter | None = None
+        self._put_record: CallMeter | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the engine's metrics are on (callers skip measuring when not)."""
+        return self._metrics.enabled
+
+    def get_records(self, now_ms: int, records: int, nbytes: int, started: float, behind_ms: int) -> None:
+        """A GetRecords call that returned ``records`` records of ``nbytes`` bytes.
+
+        Parameters
+        ----------
+        now_ms : int
+        records, nbytes : int
+        started : float
+            ``time.perf_counter()`` when the call began.
+        behind_ms : int
+            Its MillisBehindLatest (``GetRecords.IteratorAgeMilliseconds``).
+        """
+        if not self._metrics.enabled:
+            return
+        meter = self._get_records
+        if meter is None:
+            meter = self._get_records = CallMeter(self._metrics, "GetRecords", self._name, reads=True)
+        meter.record(now_ms, records, nbytes, (time.perf_counter() - started) * 1000, behind_ms)
+
+    def put_records(self, now_ms: int, total: int, failed: int, throttled: int, nbytes: int, started: float):
+        """A PutRecords call of ``total`` entries, ``failed`` of them failed (``throttled`` by throughput).
+
+        Parameters
+        ----------
+        now_ms : int
+        total, failed, throttled, nbytes : int
+        started : float
+        """
+        if not self._metrics.enabled:
+            return
+        meter = self._put_records
+        if meter is None:
+            meter = self._put_records = CallMeter(self._metrics, "PutRecords", self._name)
+        meter.record(now_ms, total - failed, nbytes, (time.perf_counter() - started) * 1000)
+        dims = {"StreamName": self._name}
+        record = self._metrics.record
+        record("PutRecords.TotalRecords", dims, total, unit="Count")
+        record("PutRecords.SuccessfulRecords", dims, total - failed, unit="Count")
+        record("PutRecords.FailedRecords", dims, failed - throttled, unit="Count")
+        record("PutRecords.ThrottledRecords", dims, throttled, unit="Count")
+
+    def put_record(self, now_ms: int, nbytes: int, started: float) -> None:
+        """A successful PutRecord call of ``nbytes`` bytes.
+
+        Parameters
+        ----------
+        now_ms : int
+        nbytes : int
+        started : float
+        """
+        if not self._metrics.enabled:
+            return
+        meter = self._put_record
+        if meter is None:
+            meter = self._put_record = CallMeter(self._metrics, "PutRecord", self._name)
+        meter.record(now_ms, 1, nbytes, (time.perf_counter() - started) * 1000)
