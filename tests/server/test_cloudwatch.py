@@ -283,6 +283,17 @@ def test_kinesis_requests_are_still_kinesis_answers(traffic):
     assert STREAM in kinesis.list_streams()["StreamNames"]
 
 
+def test_verified_signatures_guard_cloudwatch_too(data_paths):
+    """With a key table, a CloudWatch request signed with a wrong secret is refused, in CloudWatch's protocol."""
+    with start_server(shardstream.Engine(), auth={"keys": {"x": {"secret": "right"}}}) as server:
+        client = _client(server.url, data_paths["json"])  # signs with secret "y"
+        with pytest.raises(ClientError) as info:
+            client.list_metrics()
+    error = info.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "InvalidSignatureException"
+
+
 # -- the alarm operations' dispatch, with a stand-in for engine.alarms ---------------------------------
 
 
