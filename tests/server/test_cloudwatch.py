@@ -9,14 +9,18 @@ botocore's loader (and by the CLI through ``AWS_DATA_PATH``).
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -41,6 +45,7 @@ STREAM = "cw"
 RECORDS = 7
 NS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
 AWS = shutil.which("aws", path=sysconfig.get_path("scripts"))
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "update_kinesis_model.py"
 
 
 @pytest.fixture(scope="module")
@@ -292,6 +297,35 @@ def test_verified_signatures_guard_cloudwatch_too(data_paths):
     error = info.value.response
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "InvalidSignatureException"
+
+
+# -- the vendored model ------------------------------------------------------------------------------
+
+
+def test_vendored_cloudwatch_model_matches_its_recorded_source():
+    data = Path(cloudwatch_model.__file__).parent / "data"
+    raw = gzip.decompress((data / cloudwatch_model.MODEL_FILE).read_bytes())
+    info = cloudwatch_model.source()
+    assert hashlib.sha256(raw).hexdigest() == info["sha256"]
+    assert info["operations"] == len(cloudwatch_model.operations())
+    assert cloudwatch_model.metadata()["protocols"] == list(PROTOCOLS)
+    assert set(cloudwatch.METRIC_OPERATIONS) | set(cloudwatch.ALARM_OPERATIONS) <= cloudwatch_model.operations()
+
+
+def test_refresh_tool_checks_and_writes_the_cloudwatch_model(tmp_path):
+    source = tmp_path / "service-2.json"
+    doc = json.loads(json.dumps(cloudwatch_model.load()))
+    source.write_text(json.dumps(doc))
+    args = ["--service", "cloudwatch", "--from", str(source), "--version", cloudwatch_model.version()]
+    same = subprocess.run([sys.executable, str(TOOL), "--check", *args], capture_output=True, text=True)
+    assert same.returncode == 0, same.stdout + same.stderr
+    del doc["operations"]["ListMetrics"]
+    source.write_text(json.dumps(doc))
+    changed = subprocess.run([sys.executable, str(TOOL), "--check", *args], capture_output=True, text=True)
+    assert changed.returncode == 1 and "operation ListMetrics removed" in changed.stdout.splitlines()
+    written = subprocess.run([sys.executable, str(TOOL), *args, "--into", str(tmp_path / "out")], capture_output=True)
+    assert written.returncode == 0, written.stderr
+    assert json.loads(gzip.decompress((tmp_path / "out" / cloudwatch_model.MODEL_FILE).read_bytes())) == doc
 
 
 # -- the alarm operations' dispatch, with a stand-in for engine.alarms ---------------------------------
