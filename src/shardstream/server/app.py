@@ -29,7 +29,8 @@ made on first use, at most ``max_regions`` of them).
 ``GET /_shardstream/health`` answers a JSON status for container health
 checks and ``GET /_shardstream/metrics`` the metrics in Prometheus's text
 format (:mod:`shardstream.metrics.prometheus`); the ``/_shardstream/`` prefix
-is shardstream's own, and every other non-Kinesis request gets Kinesis's answers.
+is shardstream's own.  A POST in one of CloudWatch's protocols is answered
+by :mod:`.cloudwatch`; every other non-Kinesis request gets Kinesis's answers.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from ..durable import WouldBlock, nonblocking_puts
 from ..errors import InternalFailureException, KinesisError, ResourceInUseException
 from ..metrics.prometheus import exposition
 from ..storage.datadir import DataDirectoryLocked
-from . import actions, codec, eventstream, model, resources, shapes
+from . import actions, cloudwatch, codec, eventstream, model, resources, shapes
 from . import auth as _auth
 
 __all__ = [
@@ -558,6 +559,9 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
         return web.Response(status=413, headers=headers)
     if len(body) > max_body:
         return web.Response(status=413, headers=headers)
+    call = cloudwatch.recognise(request, body)
+    if call is not None:  # CloudWatch's metric and alarm operations, in their own protocols
+        return cloudwatch.answer(call, request, headers, request.app[_AUTH_KEY], request.app[_ENGINE_KEY].get)
 
     content_type = _content_type(request)
     target = request.headers.get("X-Amz-Target", "")
