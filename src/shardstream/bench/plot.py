@@ -1,0 +1,58 @@
+"""The ``--plot`` image of ``shardstream bench``: throughput over time and the latency distributions."""
+
+from __future__ import annotations
+
+__all__ = ["write_plot"]
+
+
+def write_plot(result: dict, latencies_us: dict[str, list[float]], path: str) -> None:
+    """Write a PNG: put/get records per second over time, and each read path's latency CDF.
+
+    Parameters
+    ----------
+    result : dict
+        A run's result.
+    latencies_us : dict of str to list of float
+        Each read path's latency samples, in microseconds.
+    path : str
+        The PNG file written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=90)
+    try:
+        timeline = np.array(result["throughput"]["timeline"], dtype=float).reshape(-1, 3)
+        if len(timeline) > 1:
+            dt = np.diff(timeline[:, 0])
+            dt[dt <= 0] = np.nan
+            t = timeline[1:, 0]
+            left.plot(t, np.diff(timeline[:, 1]) / dt, ".-", label="put")
+            if "get" in result["throughput"]:
+                left.plot(t, np.diff(timeline[:, 2]) / dt, ".-", label="get")
+            left.legend()
+        left.set_xlabel("seconds")
+        left.set_ylabel("records/s")
+        left.set_title("throughput")
+        left.grid(alpha=0.3)
+        labels = {"poll": "GetRecords loop", "subscribe": "SubscribeToShard"}
+        for name, values in latencies_us.items():
+            if values:
+                ordered = np.sort(np.asarray(values))
+                right.plot(ordered, np.arange(1, len(ordered) + 1) / len(ordered), label=labels.get(name, name))
+        right.set_xscale("log")
+        right.set_xlabel("put -> read latency (microseconds)")
+        right.set_ylabel("fraction of records")
+        right.set_title("latency CDF")
+        right.grid(alpha=0.3, which="both")
+        if latencies_us:
+            right.legend()
+        target = result["target"]
+        fig.suptitle(f"shardstream bench: {target['url']} ({target['kind']})")
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+    finally:
+        plt.close(fig)
