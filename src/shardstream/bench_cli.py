@@ -7,7 +7,7 @@ The run has two phases (:mod:`shardstream.bench`), each on a fresh stream:
    ``--batch`` while ``--consumers`` threads read every shard with
    GetRecords; records/s and MB/s for put and get.
 2. **latency**: ``--latency-samples`` records put one at a time, one every
-   ``--latency-interval`` ms, each stamped with its send time; a GetRecords
+   ``--latency-interval`` ms (1 embedded, 5 over HTTP), each stamped with its send time; a GetRecords
    loop over every shard and a SubscribeToShard subscriber per shard note
    when each arrives: p50/p99/p99.9/max of the put-to-read time per path.
 
@@ -98,9 +98,9 @@ def missing_extras(url: str, progress: bool, as_json: bool, plot: str | None) ->
 @click.option(
     "--latency-interval",
     type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="Milliseconds between latency records.",
+    default=None,
+    help="Milliseconds between latency records [default: 1 embedded, 5 through HTTP (a put_record round trip "
+    "takes milliseconds there: 1 would saturate the putter)].",
 )
 @click.option(
     "--poll-interval",
@@ -138,6 +138,8 @@ def bench(
         raise click.BadParameter(f"{plot!r}: the plot is a PNG file (name it *.png)", param_hint="--plot")
     from .bench.workload import Workload
 
+    if latency_interval is None:
+        latency_interval = 1.0 if url.split(":", 1)[0].lower() in ("memory", "file") else 5.0
     try:
         workload = Workload(
             records=records,

@@ -67,6 +67,7 @@ class LatencyPhase:
         -------
         dict
             ``samples``, ``interval_ms``, ``put_rate_per_s`` (achieved),
+            ``saturated`` (whether the putter fell below 90 % of the pace asked for),
             ``put_call_us`` (p50/p99 of the put_record calls), ``poll``
             (latency stats plus the reader's ``getrecords_per_s`` and
             ``poll_interval_ms``) and ``subscribe`` (latency stats).
@@ -101,10 +102,13 @@ class LatencyPhase:
             if reader.error is not None:
                 raise reader.error
         calls_us = calls_ns / 1e3
+        rate = w.latency_samples / max(put_s, 1e-9)
         result = {
             "samples": w.latency_samples,
             "interval_ms": w.latency_interval_s * 1e3,
-            "put_rate_per_s": w.latency_samples / max(put_s, 1e-9),
+            "put_rate_per_s": rate,
+            # the putter could not keep the pace: the samples were taken at its saturation rate
+            "saturated": w.latency_interval_s > 0 and rate < 0.9 / w.latency_interval_s,
             "put_call_us": {
                 "p50": float(np.percentile(calls_us, 50)),
                 "p99": float(np.percentile(calls_us, 99)),

@@ -57,6 +57,8 @@ def tables(result: dict) -> list:
             f"(achieved {lat['put_rate_per_s']:,.0f}/s; put_record p50 {lat['put_call_us']['p50']:,.0f} us); "
             f"the polling reader made {lat['poll']['getrecords_per_s']:,.0f} GetRecords calls/s"
         )
+        if lat["saturated"]:
+            caption += "; the putter could not keep that pace: raise --latency-interval"
         table = Table(title="put -> get latency (microseconds)", caption=caption)
         for column in ("reader", "samples", "lost", "p50", "p99", "p99.9", "max"):
             table.add_column(column, justify="right" if column != "reader" else "left", no_wrap=True)

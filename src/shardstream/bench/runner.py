@@ -43,6 +43,8 @@ def _environment() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        # other work on the machine shows in the numbers
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
