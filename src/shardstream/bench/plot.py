@@ -5,6 +5,11 @@ from __future__ import annotations
 __all__ = ["write_plot"]
 
 
+def _us(value: float) -> str:
+    """A latency in microseconds, readably: ``63 us``, ``2.6 ms``."""
+    return f"{value:.0f} us" if value < 1000 else f"{value / 1000:.1f} ms"
+
+
 def write_plot(result: dict, latencies_us: dict[str, list[float]], path: str) -> None:
     """Write a PNG: put/get records per second over time, and each read path's latency CDF.
 
@@ -39,19 +44,26 @@ def write_plot(result: dict, latencies_us: dict[str, list[float]], path: str) ->
         left.set_title("throughput")
         left.grid(alpha=0.3)
         labels = {"poll": "GetRecords loop", "subscribe": "SubscribeToShard"}
+        stats = result.get("latency") or {}
         for name, values in latencies_us.items():
             if values:
                 ordered = np.sort(np.asarray(values))
-                right.plot(ordered, np.arange(1, len(ordered) + 1) / len(ordered), label=labels.get(name, name))
+                label = labels.get(name, name)
+                if name in stats and stats[name]["p50_us"] is not None:
+                    label += f" (p50 {_us(stats[name]['p50_us'])}, p99 {_us(stats[name]['p99_us'])})"
+                right.plot(ordered, np.arange(1, len(ordered) + 1) / len(ordered), label=label)
         right.set_xscale("log")
         right.set_xlabel("put -> read latency (microseconds)")
         right.set_ylabel("fraction of records")
         right.set_title("latency CDF")
         right.grid(alpha=0.3, which="both")
         if latencies_us:
-            right.legend()
-        target = result["target"]
-        fig.suptitle(f"shardstream bench: {target['url']} ({target['kind']})")
+            right.legend(fontsize="small")
+        target, w = result["target"], result["workload"]
+        fig.suptitle(
+            f"shardstream bench: {target['url']} ({target['kind']}): {w['record_size']} B records, "
+            f"{w['shards']} shards, batches of {w['batch']}"
+        )
         fig.tight_layout()
         fig.savefig(path, format="png")
     finally:
