@@ -69,8 +69,8 @@ class LatencyPhase:
             ``samples``, ``interval_ms``, ``put_rate_per_s`` (achieved),
             ``saturated`` (whether the putter fell below 90 % of the pace asked for),
             ``put_call_us`` (p50/p99 of the put_record calls), ``poll``
-            (latency stats plus the reader's ``getrecords_per_s`` and
-            ``poll_interval_ms``) and ``subscribe`` (latency stats).
+            (latency stats plus the reader's ``getrecords_per_s``, ``throttled``
+            calls and ``poll_interval_ms``) and ``subscribe`` (latency stats).
 
         Raises
         ------
@@ -117,6 +117,7 @@ class LatencyPhase:
         for path in self.recorder.paths:
             result[path] = latency_stats(self.recorder.latencies_ns(path), w.latency_samples)
         result["poll"]["getrecords_per_s"] = poller.calls / max(poller.seconds, 1e-9)
+        result["poll"]["throttled"] = poller.throttled
         result["poll"]["poll_interval_ms"] = w.poll_interval_s * 1e3
         return result
 

@@ -6,7 +6,8 @@ returned, sets ``ready`` once it is reading, and ends on :meth:`stop`.
 
 * :class:`PollingReader`: one thread looping GetRecords over every shard,
   pausing ``poll_interval_s`` only after a round in which no shard had
-  anything new (0: never; it then only yields the GIL, with ``os.sched_yield``).
+  anything new (0: never; it then only yields the GIL, with ``os.sched_yield``),
+  and 50 ms after a throttled call (AWS allows 5 GetRecords a second per shard).
 * :class:`EmbeddedSubscriber`: one thread per shard iterating the embedded
   engine's :meth:`~shardstream.Engine.subscribe_to_shard` feed.
 * :class:`RemoteSubscriber`: one thread per shard reading botocore's
@@ -19,7 +20,12 @@ import os
 import threading
 import time
 
+from ..errors import ProvisionedThroughputExceededException
+
 __all__ = ["EmbeddedSubscriber", "PollingReader", "RemoteSubscriber"]
+
+#: Seconds the polling reader waits after a throttled GetRecords.
+_THROTTLED_PAUSE_S = 0.05
 
 
 class _Reader:
@@ -97,6 +103,7 @@ class PollingReader(_Reader):
         self._stream = stream
         self._poll_interval = poll_interval_s
         self.calls = 0
+        self.throttled = 0
         self.seconds = 0.0
 
     def _parts(self) -> int:
@@ -114,7 +121,12 @@ class PollingReader(_Reader):
         while not self._stop.is_set():
             empty = True
             for i, iterator in enumerate(iterators):
-                page = stream.get_records(iterator, 1000)
+                try:
+                    page = stream.get_records(iterator, 1000)
+                except ProvisionedThroughputExceededException:  # a real Kinesis: 5 GetRecords/s a shard
+                    self.throttled += 1
+                    time.sleep(_THROTTLED_PAUSE_S)
+                    continue
                 now = clock()
                 calls += 1
                 iterators[i] = page["NextShardIterator"]

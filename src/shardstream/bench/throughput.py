@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pyarrow.compute as pc
 
+from ..errors import ProvisionedThroughputExceededException
 from .workload import Payloads, Workload
 
 __all__ = ["Tally", "ThroughputPhase"]
@@ -99,6 +100,7 @@ class ThroughputPhase:
         self._errors: list[BaseException] = []
         self._put_call_s: list[list[float]] = []
         self._get_calls = 0
+        self._get_throttled = 0
         self._started = 0.0
         self._put_end = 0.0
         self._get_end = 0.0
@@ -139,11 +141,16 @@ class ThroughputPhase:
     def _consume(self, shard_ids: list[str], bar: int) -> None:
         stream = self._stream
         iterators = {s: stream.get_shard_iterator(s, "TRIM_HORIZON")["ShardIterator"] for s in shard_ids}
-        calls = 0
+        calls = throttled = 0
         while not self._stop.is_set():
             empty = True
             for shard_id, iterator in list(iterators.items()):
-                page = stream.get_record_batch(iterator, _PAGE, deaggregate=False)
+                try:
+                    page = stream.get_record_batch(iterator, _PAGE, deaggregate=False)
+                except ProvisionedThroughputExceededException:  # a real Kinesis: 5 calls/s a shard
+                    throttled += 1
+                    time.sleep(0.05)
+                    continue
                 calls += 1
                 iterators[shard_id] = page["NextShardIterator"]
                 batch = page["Records"]
@@ -158,6 +165,7 @@ class ThroughputPhase:
                 time.sleep(0.001)
         with self._claim_lock:
             self._get_calls += calls
+            self._get_throttled += throttled
 
     # -- the run ------------------------------------------------------------------------
 
@@ -235,6 +243,7 @@ class ThroughputPhase:
         if read:
             result["get"] = _rates(t.got_records, t.got_bytes, self._get_end - self._started)
             result["get"]["calls"] = self._get_calls
+            result["get"]["throttled"] = self._get_throttled
         return result
 
 
