@@ -142,3 +142,28 @@ def test_without_the_viz_extra():
     proc = without_viz("--records", "1000", "--plot", "x.png")
     assert proc.returncode == 1 and "pip install 'shardstream[viz]'" in proc.stderr, proc.stderr
     assert "rich" in proc.stderr and "matplotlib" in proc.stderr and not os.path.exists("x.png")
+
+
+def test_an_endpoint_without_subscribe_to_shard(monkeypatch):
+    # moto (the stand-in for AWS) has no SubscribeToShard: the polling reader is timed alone, the other says why
+    from moto_process import CREDENTIALS, MotoProcess
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with MotoProcess() as moto:
+        out = bench("--url", moto.url, "--records", "300", "--batch", "100", "--shards", "1", "--latency-samples", "10")
+        assert out.exit_code == 0, out.output
+        assert "(remote)" in out.stdout and "unavailable" in out.stdout and "SubscribeToShard:" in out.stdout
+
+        out = bench(
+            *["--url", moto.url, "--records", "300", "--batch", "100", "--shards", "1"],
+            "--latency-samples",
+            "10",
+            "--json",
+            "--no-progress",
+        )
+    result = json.loads(out.stdout)
+    assert result["target"]["kind"] == "remote" and result["throughput"]["get"]["records"] == 300
+    lat = result["latency"]
+    assert lat["poll"]["samples"] == 10 and 0 < lat["poll"]["p50_us"] <= lat["poll"]["max_us"]
+    assert lat["subscribe"]["samples"] == 0 and lat["subscribe"]["lost"] == 10 and lat["subscribe"]["error"]

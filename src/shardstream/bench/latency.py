@@ -55,6 +55,17 @@ class LatencyRecorder:
                 seen.setdefault(sample, now_ns - send_ns)
             self._changed.notify_all()
 
+    def drop(self, path: str) -> None:
+        """Stop measuring ``path`` (its reader could not start).
+
+        Parameters
+        ----------
+        path : str
+        """
+        with self._changed:
+            self._latency.pop(path, None)
+            self._changed.notify_all()
+
     def wait_for(self, samples: int, timeout: float) -> bool:
         """Wait until every path has ``samples`` samples, at most ``timeout`` seconds; whether they have.
 

@@ -66,6 +66,10 @@ def tables(result: dict) -> list:
         for path in ("poll", "subscribe"):
             if path in lat:
                 s = lat[path]
+                if "error" in s:
+                    table.add_row(labels[path], "-", "-", "unavailable", "", "", "")
+                    table.caption += f"; {labels[path]}: {s['error']}"
+                    continue
                 table.add_row(
                     labels[path],
                     _num(s["samples"]),
@@ -89,5 +93,7 @@ def print_tables(result: dict) -> None:
     from rich.console import Console
 
     console = Console()
+    if not console.is_terminal and console.width < 100:  # piped: rich's default of 80 columns cuts numbers
+        console = Console(width=100)
     for table in tables(result):
         console.print(table)
