@@ -35,6 +35,7 @@ def check_result(result: dict, records: int, samples: int, kind: str) -> None:
     assert lat["samples"] == samples and lat["put_rate_per_s"] > 0 and lat["poll"]["getrecords_per_s"] > 0
     assert lat["interval_ms"] == {"embedded": 1.0, "server": 5.0}[kind] and isinstance(lat["saturated"], bool)
     assert lat["put_rate_per_s"] <= 1e3 / lat["interval_ms"] * 1.05  # paced, not flat out
+    assert lat["readers"] == {"embedded": "in-process", "server": "child process"}[kind]
     for path in ("poll", "subscribe"):
         stats = lat[path]
         assert stats["samples"] == samples and stats["lost"] == 0, (path, stats)

@@ -1,7 +1,9 @@
 """The latency phase of ``shardstream bench``: records put one at a time at a moderate rate, timed to their readers.
 
 On a fresh stream, a :class:`~shardstream.bench.readers.PollingReader` and
-(unless turned off) a SubscribeToShard subscriber per shard start reading;
+(unless turned off) a SubscribeToShard subscriber per shard start reading
+(:class:`~shardstream.bench.reader_set.ReaderSet`; for an engine behind a URL
+in a process of their own, :class:`~shardstream.bench.reader_process.ReaderProcess`);
 once all are live, ``latency_samples`` stamped records are put with
 ``put_record``, one every ``latency_interval_s`` (not under saturation: the
 time measured is the engine's, not a queue's), and each record's put-to-read
@@ -14,21 +16,15 @@ import time
 
 import numpy as np
 
-from .latency import LatencyRecorder, latency_stats
-from .readers import EmbeddedSubscriber, PollingReader, RemoteSubscriber
+from .latency import latency_stats
+from .reader_process import ReaderProcess
+from .reader_set import READY_TIMEOUT_S, ReaderSet
 from .workload import Workload, stamp
 
 __all__ = ["LatencyPhase"]
 
-#: Seconds the readers get to start, and to deliver the last samples after the last put.
-_READY_TIMEOUT_S = 30.0
+#: Seconds the readers get to deliver the last samples after the last put.
 _DRAIN_TIMEOUT_S = 10.0
-
-
-def _first_line(error: BaseException) -> str:
-    """``error`` as one short line (an endpoint's HTML error page cut down)."""
-    text = f"{type(error).__name__}: {error}".strip().splitlines()[0]
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 class LatencyPhase:
@@ -49,22 +45,19 @@ class LatencyPhase:
         self._stream = stream
         self._workload = workload
         self._progress = progress
-        paths = ["poll", "subscribe"] if workload.subscribe else ["poll"]
-        self.recorder = LatencyRecorder(paths)
+        self._latencies_ns: dict[str, list[int]] = {}
 
-    def _subscriber(self, shard_ids: list[str]):
+    def _consumer(self) -> str:
+        """Register the benchmark's enhanced fan-out consumer and wait until it is ACTIVE; its ARN."""
         engine = self._target.engine
         stream_arn = self._stream.describe_summary()["StreamDescriptionSummary"]["StreamARN"]
-        consumer = engine.register_stream_consumer(stream_arn, "shardstream-bench")["Consumer"]
-        arn = consumer["ConsumerARN"]
-        deadline = time.monotonic() + _READY_TIMEOUT_S
+        arn = engine.register_stream_consumer(stream_arn, "shardstream-bench")["Consumer"]["ConsumerARN"]
+        deadline = time.monotonic() + READY_TIMEOUT_S
         while engine.describe_stream_consumer(consumer_arn=arn)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
             if time.monotonic() > deadline:
-                raise TimeoutError(f"consumer {arn} not ACTIVE after {_READY_TIMEOUT_S} s")
+                raise TimeoutError(f"consumer {arn} not ACTIVE after {READY_TIMEOUT_S} s")
             time.sleep(0.1)
-        if self._target.embedded:
-            return EmbeddedSubscriber(engine, arn, shard_ids, self.recorder)
-        return RemoteSubscriber(engine.client, arn, shard_ids, self.recorder)
+        return arn
 
     def run(self) -> dict:
         """Put the samples and time them; the phase's results.
@@ -74,9 +67,11 @@ class LatencyPhase:
         dict
             ``samples``, ``interval_ms``, ``put_rate_per_s`` (achieved),
             ``saturated`` (whether the putter fell below 90 % of the pace asked for),
-            ``put_call_us`` (p50/p99 of the put_record calls), ``poll``
-            (latency stats plus the reader's ``getrecords_per_s``, ``throttled``
-            calls and ``poll_interval_ms``) and ``subscribe`` (latency stats).
+            ``put_call_us`` (p50/p99 of the put_record calls), ``readers``
+            (``in-process`` or ``child process``), ``poll`` (latency stats plus
+            the reader's ``getrecords_per_s``, ``throttled`` calls and
+            ``poll_interval_ms``) and ``subscribe`` (latency stats; no samples
+            and an ``error`` when the endpoint refused SubscribeToShard).
 
         Raises
         ------
@@ -87,33 +82,19 @@ class LatencyPhase:
         """
         w = self._workload
         shard_ids = [s["ShardId"] for s in self._stream.list_shards()]
-        poller = PollingReader(self._stream, shard_ids, self.recorder, w.poll_interval_s)
-        readers = [poller]
-        if w.subscribe:
-            readers.append(self._subscriber(shard_ids))
-        for reader in readers:
-            reader.start()
-        unavailable = {}
+        consumer_arn = self._consumer() if w.subscribe else None
+        if self._target.embedded:
+            readers = ReaderSet(self._target.engine, self._stream, shard_ids, consumer_arn, w.poll_interval_s)
+        else:
+            readers = ReaderProcess(self._target.url, self._stream.name, shard_ids, consumer_arn, w.poll_interval_s)
+        readers.start()
         try:
-            for reader in list(readers):
-                if not reader.ready.wait(_READY_TIMEOUT_S):
-                    raise TimeoutError(f"a {type(reader).__name__} did not start within {_READY_TIMEOUT_S} s")
-                if reader.error is not None:
-                    if reader is poller:
-                        raise reader.error
-                    # an endpoint without SubscribeToShard (moto, ...): time the polling reader alone
-                    unavailable["subscribe"] = _first_line(reader.error)
-                    reader.stop()
-                    readers.remove(reader)
-                    self.recorder.drop("subscribe")
             put_s, calls_ns = self._put_samples()
-            self.recorder.wait_for(w.latency_samples, _DRAIN_TIMEOUT_S)
-        finally:
-            for reader in readers:
-                reader.stop()
-        for reader in readers:
-            if reader.error is not None:
-                raise reader.error
+        except BaseException:
+            readers.stop()
+            raise
+        outcome = readers.finish(w.latency_samples, _DRAIN_TIMEOUT_S)
+        self._latencies_ns = outcome.latencies_ns
         calls_us = calls_ns / 1e3
         rate = w.latency_samples / max(put_s, 1e-9)
         result = {
@@ -126,13 +107,14 @@ class LatencyPhase:
                 "p50": float(np.percentile(calls_us, 50)),
                 "p99": float(np.percentile(calls_us, 99)),
             },
+            "readers": "in-process" if self._target.embedded else "child process",
         }
-        for path in self.recorder.paths:
-            result[path] = latency_stats(self.recorder.latencies_ns(path), w.latency_samples)
-        for path, error in unavailable.items():
+        for path, values in outcome.latencies_ns.items():
+            result[path] = latency_stats(np.asarray(values, dtype=np.int64), w.latency_samples)
+        for path, error in outcome.unavailable.items():
             result[path] = {**latency_stats(np.zeros(0, np.int64), w.latency_samples), "error": error}
-        result["poll"]["getrecords_per_s"] = poller.calls / max(poller.seconds, 1e-9)
-        result["poll"]["throttled"] = poller.throttled
+        result["poll"]["getrecords_per_s"] = outcome.getrecords_per_s
+        result["poll"]["throttled"] = outcome.throttled
         result["poll"]["poll_interval_ms"] = w.poll_interval_s * 1e3
         return result
 
@@ -143,7 +125,7 @@ class LatencyPhase:
         -------
         dict of str to list of float
         """
-        return {path: (self.recorder.latencies_ns(path) / 1e3).tolist() for path in self.recorder.paths}
+        return {path: [ns / 1e3 for ns in values] for path, values in self._latencies_ns.items()}
 
     def _put_samples(self) -> tuple[float, np.ndarray]:
         """Put the stamped records at the workload's pace; (seconds taken, each put call's ns)."""

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 __all__ = ["ServeChild", "Target", "open_target"]
@@ -34,10 +35,11 @@ class ServeChild:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self._stderr = tempfile.TemporaryFile()  # not a pipe: nobody reads it while the run goes on
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "shardstream", "serve", "--port", str(self.port), "--log-level", "error"],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
@@ -52,7 +54,8 @@ class ServeChild:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode(errors="replace").strip()
+                self._stderr.seek(0)
+                err = self._stderr.read().decode(errors="replace").strip()
                 raise RuntimeError(f"shardstream serve exited ({self._proc.returncode}): {err[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
@@ -71,7 +74,7 @@ class ServeChild:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        self._proc.stderr.close()
+        self._stderr.close()
 
 
 class Target:
