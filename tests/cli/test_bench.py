@@ -51,13 +51,21 @@ def test_embedded_json():
     assert result["workload"]["shards"] == 2 and result["workload"]["batch"] == 250
 
 
-def test_against_a_serve_child_with_tables_progress_and_plot(tmp_path):
-    png = tmp_path / "bench.png"
-    out = bench(*SMALL, "--url", "serve", "--plot", str(png))
+def test_tables_and_progress_bars():
+    out = bench(*SMALL)
     assert out.exit_code == 0, out.output
-    for text in ("throughput: http://127.0.0.1:", "(server)", "put -> get latency", "GetRecords loop", "put ", "get "):
+    for text in ("throughput: memory:// (embedded)", "put -> get latency", "GetRecords loop", "SubscribeToShard"):
         assert text in out.stdout, out.stdout
-    assert "latency samples" in out.stderr and f"plot written to {png}" in out.stderr  # the progress bars
+    assert "latency: poll" in out.stderr and "latency: subscribe" in out.stderr  # the progress bars
+
+
+def test_against_a_serve_child_json_and_plot(tmp_path):
+    png = tmp_path / "bench.png"
+    args = [*SMALL, "--url", "serve", "--json", "--plot", str(png), "--producers", "2", "--consumers", "2"]
+    out = bench(*args)
+    assert out.exit_code == 0, out.output
+    check_result(json.loads(out.stdout), 3000, 60, "server")
+    assert "latency: subscribe" in out.stderr  # progress bars on stderr, JSON alone on stdout
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     import matplotlib.image
@@ -66,12 +74,6 @@ def test_against_a_serve_child_with_tables_progress_and_plot(tmp_path):
     height, width = image.shape[:2]
     assert width >= 800 and height >= 300
     assert image[..., :3].std() > 0.05  # curves and text, not a blank canvas
-
-
-def test_serve_json_counts_everything():
-    out = bench(*SMALL, "--url", "serve", "--json", "--no-progress", "--producers", "2", "--consumers", "2")
-    assert out.exit_code == 0, out.output
-    check_result(json.loads(out.stdout), 3000, 60, "server")
 
 
 def test_duration_mode_and_no_subscriber():

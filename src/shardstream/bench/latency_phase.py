@@ -1,13 +1,14 @@
 """The latency phase of ``shardstream bench``: records put one at a time at a moderate rate, timed to their readers.
 
-On a fresh stream, a :class:`~shardstream.bench.readers.PollingReader` and
-(unless turned off) a SubscribeToShard subscriber per shard start reading
-(:class:`~shardstream.bench.reader_set.ReaderSet`; for an engine behind a URL
-in a process of their own, :class:`~shardstream.bench.reader_process.ReaderProcess`);
-once all are live, ``latency_samples`` stamped records are put with
-``put_record``, one every ``latency_interval_s`` (not under saturation: the
-time measured is the engine's, not a queue's), and each record's put-to-read
-time is kept per path.
+One read path at a time (so that one reader does not slow the other down),
+first a :class:`~shardstream.bench.readers.PollingReader`, then (unless
+turned off) a SubscribeToShard subscriber per shard start reading the stream
+from LATEST (:class:`~shardstream.bench.reader_set.ReaderSet`; for an engine
+behind a URL in a process of their own,
+:class:`~shardstream.bench.reader_process.ReaderProcess`); once they are live,
+``latency_samples`` stamped records are put with ``put_record``, one every
+``latency_interval_s`` (not under saturation: the time measured is the
+engine's, not a queue's), and each record's put-to-read time is kept.
 """
 
 from __future__ import annotations
@@ -83,40 +84,51 @@ class LatencyPhase:
         w = self._workload
         shard_ids = [s["ShardId"] for s in self._stream.list_shards()]
         consumer_arn = self._consumer() if w.subscribe else None
-        if self._target.embedded:
-            readers = ReaderSet(self._target.engine, self._stream, shard_ids, consumer_arn, w.poll_interval_s)
-        else:
-            readers = ReaderProcess(self._target.url, self._stream.name, shard_ids, consumer_arn, w.poll_interval_s)
-        readers.start()
-        try:
-            put_s, calls_ns = self._put_samples()
-        except BaseException:
-            readers.stop()
-            raise
-        outcome = readers.finish(w.latency_samples, _DRAIN_TIMEOUT_S)
-        self._latencies_ns = outcome.latencies_ns
-        calls_us = calls_ns / 1e3
-        rate = w.latency_samples / max(put_s, 1e-9)
         result = {
             "samples": w.latency_samples,
             "interval_ms": w.latency_interval_s * 1e3,
-            "put_rate_per_s": rate,
-            # the putter could not keep the pace: the samples were taken at its saturation rate
-            "saturated": w.latency_interval_s > 0 and rate < 0.9 / w.latency_interval_s,
-            "put_call_us": {
-                "p50": float(np.percentile(calls_us, 50)),
-                "p99": float(np.percentile(calls_us, 99)),
-            },
             "readers": "in-process" if self._target.embedded else "child process",
         }
-        for path, values in outcome.latencies_ns.items():
-            result[path] = latency_stats(np.asarray(values, dtype=np.int64), w.latency_samples)
-        for path, error in outcome.unavailable.items():
-            result[path] = {**latency_stats(np.zeros(0, np.int64), w.latency_samples), "error": error}
-        result["poll"]["getrecords_per_s"] = outcome.getrecords_per_s
-        result["poll"]["throttled"] = outcome.throttled
-        result["poll"]["poll_interval_ms"] = w.poll_interval_s * 1e3
+        rates, calls = [], []
+        for path in ["poll", "subscribe"] if w.subscribe else ["poll"]:
+            outcome, put_s, calls_ns = self._round(path, shard_ids, consumer_arn)
+            if outcome.unavailable:
+                result[path] = {
+                    **latency_stats(np.zeros(0, np.int64), w.latency_samples),
+                    "error": outcome.unavailable[path],
+                }
+                continue
+            self._latencies_ns[path] = outcome.latencies_ns[path]
+            result[path] = latency_stats(np.asarray(outcome.latencies_ns[path], dtype=np.int64), w.latency_samples)
+            rates.append(w.latency_samples / max(put_s, 1e-9))
+            calls.append(calls_ns)
+            if path == "poll":
+                result[path]["getrecords_per_s"] = outcome.getrecords_per_s
+                result[path]["throttled"] = outcome.throttled
+                result[path]["poll_interval_ms"] = w.poll_interval_s * 1e3
+        calls_us = np.concatenate(calls) / 1e3
+        result["put_rate_per_s"] = min(rates)
+        # the putter could not keep the pace: the samples were taken at its saturation rate
+        result["saturated"] = w.latency_interval_s > 0 and min(rates) < 0.9 / w.latency_interval_s
+        result["put_call_us"] = {"p50": float(np.percentile(calls_us, 50)), "p99": float(np.percentile(calls_us, 99))}
         return result
+
+    def _round(self, path: str, shard_ids: list[str], consumer_arn: str | None):
+        """The samples put and read on one path: (ReadOutcome, seconds putting, each put call's ns)."""
+        w = self._workload
+        if self._target.embedded:
+            readers = ReaderSet(self._target.engine, self._stream, shard_ids, path, consumer_arn, w.poll_interval_s)
+        else:
+            readers = ReaderProcess(
+                self._target.url, self._stream.name, shard_ids, path, consumer_arn, w.poll_interval_s
+            )
+        readers.start()
+        try:
+            put_s, calls_ns = self._put_samples(path) if readers.available else (0.0, np.zeros(0, np.int64))
+        except BaseException:
+            readers.stop()
+            raise
+        return readers.finish(w.latency_samples, _DRAIN_TIMEOUT_S), put_s, calls_ns
 
     def latencies_us(self) -> dict[str, list[float]]:
         """Every sample's latency per path, in microseconds (for the plot).
@@ -127,10 +139,10 @@ class LatencyPhase:
         """
         return {path: [ns / 1e3 for ns in values] for path, values in self._latencies_ns.items()}
 
-    def _put_samples(self) -> tuple[float, np.ndarray]:
-        """Put the stamped records at the workload's pace; (seconds taken, each put call's ns)."""
+    def _put_samples(self, path: str) -> tuple[float, np.ndarray]:
+        """Put the stamped records at the workload's pace for ``path``'s readers; (seconds taken, each call's ns)."""
         w, stream, clock = self._workload, self._stream, time.perf_counter_ns
-        bar = self._progress.task("latency samples", w.latency_samples)
+        bar = self._progress.task(f"latency: {path}", w.latency_samples)
         calls = np.zeros(w.latency_samples, dtype=np.int64)
         interval_ns = int(w.latency_interval_s * 1e9)
         began = clock()

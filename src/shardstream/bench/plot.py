@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["write_plot"]
 
 
 def _us(value: float) -> str:
     """A latency in microseconds, readably: ``63 us``, ``2.6 ms``."""
     return f"{value:.0f} us" if value < 1000 else f"{value / 1000:.1f} ms"
+
+
+def _even(timeline, least_s: float = 0.025):
+    """``timeline`` without rows closer than ``least_s`` to the one before (a rate over 1 ms is noise).
+
+    The last row is kept, in place of the row before it when that one is too close.
+    """
+    if len(timeline) < 3:
+        return timeline
+    kept = [timeline[0]]
+    for row in timeline[1:-1]:
+        if row[0] - kept[-1][0] >= least_s:
+            kept.append(row)
+    if timeline[-1][0] - kept[-1][0] < least_s and len(kept) > 1:
+        kept.pop()
+    kept.append(timeline[-1])
+    return np.array(kept)
 
 
 def write_plot(result: dict, latencies_us: dict[str, list[float]], path: str) -> None:
@@ -26,16 +45,16 @@ def write_plot(result: dict, latencies_us: dict[str, list[float]], path: str) ->
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=90)
     try:
-        timeline = np.array(result["throughput"]["timeline"], dtype=float).reshape(-1, 3)
+        timeline = _even(np.array(result["throughput"]["timeline"], dtype=float).reshape(-1, 3))
         if len(timeline) > 1:
             dt = np.diff(timeline[:, 0])
             dt[dt <= 0] = np.nan
             t = timeline[1:, 0]
-            left.plot(t, np.diff(timeline[:, 1]) / dt, ".-", label="put")
+            putting = t <= result["throughput"]["put"]["seconds"] + 1e-6  # not the consumers' catching up
+            left.plot(t[putting], (np.diff(timeline[:, 1]) / dt)[putting], ".-", label="put")
             if "get" in result["throughput"]:
                 left.plot(t, np.diff(timeline[:, 2]) / dt, ".-", label="get")
             left.legend()

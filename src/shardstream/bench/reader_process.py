@@ -19,18 +19,18 @@ from .reader_set import READY_TIMEOUT_S, ReaderSet, ReadOutcome
 __all__ = ["ReaderProcess"]
 
 
-def _child(conn, url: str, stream_name: str, shard_ids, consumer_arn, poll_interval_s: float, connections: int):
+def _child(conn, url: str, stream_name: str, shard_ids, path: str, consumer_arn, poll_interval_s: float):
     """The reader process: connect, read, report (runs in the child)."""
     from ..client import connect
 
     try:
-        engine = connect(url, max_pool_connections=connections)
-        readers = ReaderSet(engine, engine.stream(stream_name), shard_ids, consumer_arn, poll_interval_s)
+        engine = connect(url, max_pool_connections=len(shard_ids) + 4)
+        readers = ReaderSet(engine, engine.stream(stream_name), shard_ids, path, consumer_arn, poll_interval_s)
         readers.start()
     except BaseException as exc:  # noqa: B036 - sent to the parent, which raises it
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", None))
+    conn.send(("ready", readers.available))
     try:
         samples, timeout = conn.recv()
     except EOFError:  # the parent gave up
@@ -54,15 +54,18 @@ class ReaderProcess:
         The endpoint (``http(s)://...``; ``aws://...``).
     stream_name : str
     shard_ids : list of str
+    path : {"poll", "subscribe"}
     consumer_arn : str or None
     poll_interval_s : float
     """
 
-    def __init__(self, url: str, stream_name: str, shard_ids, consumer_arn, poll_interval_s: float):
+    def __init__(self, url: str, stream_name: str, shard_ids, path: str, consumer_arn, poll_interval_s: float):
         context = multiprocessing.get_context("spawn")
         self._conn, child_conn = context.Pipe()
-        args = (child_conn, url, stream_name, list(shard_ids), consumer_arn, poll_interval_s, len(shard_ids) + 4)
+        args = (child_conn, url, stream_name, list(shard_ids), path, consumer_arn, poll_interval_s)
         self._proc = context.Process(target=_child, args=args, name="shardstream-bench-readers", daemon=True)
+        #: Whether the path is being read (set by :meth:`start`; False: the endpoint refused it).
+        self.available = False
 
     def _receive(self, timeout: float, expected: str):
         if not self._conn.poll(timeout):
@@ -83,7 +86,7 @@ class ReaderProcess:
         """
         self._proc.start()
         try:
-            self._receive(READY_TIMEOUT_S + 30, "ready")  # and the child's imports
+            self.available = self._receive(READY_TIMEOUT_S + 30, "ready")  # and the child's imports
         except BaseException:
             self.stop()
             raise

@@ -1,8 +1,8 @@
-"""The latency readers of one run, together: started, waited for, drained and stopped as one.
+"""The latency readers of one read path, together: started, waited for, drained and stopped as one.
 
-:class:`ReaderSet` owns a :class:`~shardstream.bench.latency.LatencyRecorder`,
-a :class:`~shardstream.bench.readers.PollingReader` and (with a consumer) a
-subscriber per shard; :meth:`ReaderSet.start` returns once they all read (a
+:class:`ReaderSet` owns a :class:`~shardstream.bench.latency.LatencyRecorder`
+and the readers of one path: a :class:`~shardstream.bench.readers.PollingReader`,
+or a subscriber per shard; :meth:`ReaderSet.start` returns once they read (a
 subscriber the endpoint refuses is dropped and the reason kept), and
 :meth:`ReaderSet.finish` waits for the samples, stops the readers and gives
 a :class:`ReadOutcome`.  It runs in the benchmark's process (embedded engines)
@@ -34,7 +34,7 @@ class ReadOutcome:
     getrecords_per_s : float
         The polling reader's GetRecords calls a second.
     throttled : int
-        Its throttled calls.
+        Its throttled calls (both 0 for the subscribers).
     unavailable : dict of str to str
         Paths that could not be read, and why.
     """
@@ -61,32 +61,43 @@ def first_line(error: BaseException) -> str:
 
 
 class ReaderSet:
-    """A polling reader and, given ``consumer_arn``, a subscriber per shard, timing the same stream.
+    """The readers of one read path on a stream: the polling reader, or a subscriber per shard.
 
     Parameters
     ----------
     engine : Engine or RemoteEngine
     stream : Stream or RemoteStream
     shard_ids : list of str
+    path : {"poll", "subscribe"}
+        A GetRecords loop, or SubscribeToShard.
     consumer_arn : str or None
-        An ACTIVE consumer to subscribe with (None: no subscriber).
+        An ACTIVE consumer to subscribe with (for ``subscribe``).
     poll_interval_s : float
         The polling reader's pause after an empty round.
     """
 
-    def __init__(self, engine, stream, shard_ids: list[str], consumer_arn: str | None, poll_interval_s: float):
-        self.recorder = LatencyRecorder(["poll", "subscribe"] if consumer_arn else ["poll"])
-        self._poller = PollingReader(stream, shard_ids, self.recorder, poll_interval_s)
-        self._readers = [self._poller]
-        if consumer_arn:
-            if isinstance(engine, Engine):
-                self._readers.append(EmbeddedSubscriber(engine, consumer_arn, shard_ids, self.recorder))
-            else:  # a RemoteEngine: botocore's event stream
-                self._readers.append(RemoteSubscriber(engine.client, consumer_arn, shard_ids, self.recorder))
+    def __init__(
+        self, engine, stream, shard_ids: list[str], path: str, consumer_arn: str | None, poll_interval_s: float
+    ):
+        self.path = path
+        self.recorder = LatencyRecorder([path])
+        self._poller = None
+        if path == "poll":
+            self._poller = PollingReader(stream, shard_ids, self.recorder, poll_interval_s)
+            self._readers = [self._poller]
+        elif isinstance(engine, Engine):
+            self._readers = [EmbeddedSubscriber(engine, consumer_arn, shard_ids, self.recorder)]
+        else:  # a RemoteEngine: botocore's event stream
+            self._readers = [RemoteSubscriber(engine.client, consumer_arn, shard_ids, self.recorder)]
         self._unavailable: dict[str, str] = {}
 
+    @property
+    def available(self) -> bool:
+        """Whether the path is being read (False: the endpoint refused it; see ``finish``'s ``unavailable``)."""
+        return not self._unavailable
+
     def start(self) -> None:
-        """Start every reader and return once each reads (a refused subscriber is dropped, its reason kept).
+        """Start the readers and return once they read (a refused subscriber is dropped, its reason kept).
 
         Raises
         ------
@@ -105,11 +116,11 @@ class ReaderSet:
                     continue
                 if reader is self._poller:
                     raise reader.error
-                # an endpoint without SubscribeToShard (moto, ...): time the polling reader alone
-                self._unavailable["subscribe"] = first_line(reader.error)
+                # an endpoint without SubscribeToShard (moto, ...): the polling reader is timed alone
+                self._unavailable[self.path] = first_line(reader.error)
                 reader.stop()
                 self._readers.remove(reader)
-                self.recorder.drop("subscribe")
+                self.recorder.drop(self.path)
         except BaseException:
             self.stop()
             raise
@@ -143,9 +154,10 @@ class ReaderSet:
         for reader in self._readers:
             if reader.error is not None:
                 raise reader.error
+        poller = self._poller
         return ReadOutcome(
             {path: self.recorder.latencies_ns(path).tolist() for path in self.recorder.paths},
-            self._poller.calls / max(self._poller.seconds, 1e-9),
-            self._poller.throttled,
+            poller.calls / max(poller.seconds, 1e-9) if poller else 0.0,
+            poller.throttled if poller else 0,
             dict(self._unavailable),
         )

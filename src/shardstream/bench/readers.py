@@ -87,7 +87,7 @@ class _Reader:
 
 
 class PollingReader(_Reader):
-    """A GetRecords loop over every shard of ``stream``, from TRIM_HORIZON.
+    """A GetRecords loop over every shard of ``stream``, from LATEST (records put once it is ready).
 
     Parameters
     ----------
@@ -115,7 +115,7 @@ class PollingReader(_Reader):
     def _poll(self) -> None:
         stream, recorder, clock = self._stream, self._recorder, time.perf_counter_ns
         pause = _pause(self._poll_interval)
-        iterators = [stream.get_shard_iterator(s, "TRIM_HORIZON")["ShardIterator"] for s in self._shard_ids]
+        iterators = [stream.get_shard_iterator(s, "LATEST")["ShardIterator"] for s in self._shard_ids]
         self._mark_ready()
         began, calls = time.perf_counter(), 0
         while not self._stop.is_set():
@@ -172,7 +172,7 @@ class EmbeddedSubscriber(_Reader):
 
     def _read(self, shard_id: str) -> None:
         # the engine's own defaults (its poll cadence included): the bench measures what it does
-        subscription = self._engine.subscribe_to_shard(self._consumer_arn, shard_id, {"Type": "TRIM_HORIZON"})
+        subscription = self._engine.subscribe_to_shard(self._consumer_arn, shard_id, {"Type": "LATEST"})
         with self._lock:
             self._subscriptions.append(subscription)
         if self._stop.is_set():
@@ -215,7 +215,7 @@ class RemoteSubscriber(_Reader):
 
     def _read(self, shard_id: str) -> None:
         answer = self._client.subscribe_to_shard(
-            ConsumerARN=self._consumer_arn, ShardId=shard_id, StartingPosition={"Type": "TRIM_HORIZON"}
+            ConsumerARN=self._consumer_arn, ShardId=shard_id, StartingPosition={"Type": "LATEST"}
         )
         events = answer["EventStream"]
         with self._lock:
