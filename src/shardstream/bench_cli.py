@@ -6,10 +6,14 @@ The run has two phases (:mod:`shardstream.bench`), each on a fresh stream:
    ``--duration`` seconds) of ``--record-size`` bytes in batches of
    ``--batch`` while ``--consumers`` threads read every shard with
    GetRecords; records/s and MB/s for put and get.
-2. **latency**: ``--latency-samples`` records put one at a time, one every
-   ``--latency-interval`` ms (1 embedded, 5 over HTTP), each stamped with its send time; a GetRecords
-   loop over every shard and a SubscribeToShard subscriber per shard note
-   when each arrives: p50/p99/p99.9/max of the put-to-read time per path.
+2. **latency**: for each read path in turn -- a GetRecords loop over every
+   shard (as tight as the API allows: ``--poll-interval``), then a
+   SubscribeToShard subscriber per shard (the engine's own cadence) --
+   ``--latency-samples`` records put one at a time, one every
+   ``--latency-interval`` ms (1 embedded, 5 over HTTP), each stamped with
+   ``time.perf_counter_ns()``; the reader notes when each arrives:
+   p50/p99/p99.9/max of the put-to-read time.  For an engine behind a URL
+   the readers run in a child process, so they do not share the putter's GIL.
 
 ``--url`` takes ``memory://`` (default), ``file:///dir``, ``http(s)://host:port``
 (a ``shardstream serve``, kinesalite, LocalStack), ``aws://region``, or
@@ -79,7 +83,13 @@ def missing_extras(url: str, progress: bool, as_json: bool, plot: str | None) ->
     help="memory://, file:///dir, http(s)://host:port, aws://region, or 'serve': a shardstream serve child "
     "on a free loopback port.",
 )
-@click.option("--records", type=click.IntRange(min=1), default=100_000, show_default=True, help="Records to put.")
+@click.option(
+    "--records",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Records to put in the throughput phase.",
+)
 @click.option(
     "--duration", type=click.FloatRange(min=0, min_open=True), default=None, help="Put for this many seconds instead."
 )
@@ -93,7 +103,7 @@ def missing_extras(url: str, progress: bool, as_json: bool, plot: str | None) ->
     type=click.IntRange(min=0),
     default=1000,
     show_default=True,
-    help="Records timed from put to read (0: no latency phase).",
+    help="Records timed from put to read, per read path (0: no latency phase).",
 )
 @click.option(
     "--latency-interval",
@@ -188,5 +198,5 @@ def _run(url: str, workload, progress: bool):
         with target, RichProgress() if progress else NoProgress() as bars:
             try:
                 return run_bench(target, workload, bars)
-            except TimeoutError as err:
+            except (TimeoutError, RuntimeError) as err:  # a reader that did not start or failed
                 raise click.ClickException(str(err)) from None
