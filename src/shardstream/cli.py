@@ -27,6 +27,7 @@ __all__ = ["COMMANDS", "main"]
 
 #: Lazily imported subcommands: name -> "module:attribute" (module relative to this package).
 COMMANDS: dict[str, str] = {
+    "bench": ".bench_cli:bench",
     "create": ".stream_cli:create",
     "delete": ".stream_cli:delete",
     "demo": ".demo:demo",
