@@ -101,7 +101,9 @@ class Catalog:
         self._streams: dict = {}
         self.metrics = MetricRegistry(clock_ms(clock))  # not self.now_ms: the sampler must not hold the catalog
         self.sampler = MetricSampler(self, self.metrics)
-        self.alarms = AlarmRegistry(self.metrics, clock_ms(clock), region=region, account_id=account_id)
+        self.alarms = AlarmRegistry(
+            self.metrics, clock_ms(clock), region=region, account_id=account_id, on_put=self.sampler.start
+        )
         self.sampler.after_each(self.alarms.evaluate)  # once a second, after the metrics' own look
         if hasattr(clock, "subscribe"):  # a clock that says when it moves (shardstream.clock.ManualClock)
             clock.subscribe(self.time_moved)

@@ -42,8 +42,10 @@ Examples
 >>> engine.alarms.describe_alarms()["MetricAlarms"][0]["StateValue"]
 'OK'
 >>> engine.metrics.record("IncomingRecords", {"StreamName": "s"}, 500, unit="Count")
->>> [change["NewStateValue"] for change in engine.alarms.evaluate()]
-['ALARM']
+>>> _ = engine.alarms.evaluate()  # as the engine does once a second
+>>> engine.alarms.describe_alarms(StateValue="ALARM")["MetricAlarms"][0]["AlarmName"]
+'busy'
+>>> engine.close()
 """
 
 from __future__ import annotations
@@ -127,6 +129,8 @@ class AlarmRegistry:
         The engine's clock (ms since the epoch).
     region, account_id : str
         Named in alarm ARNs and notifications.
+    on_put : callable, optional
+        Called after each ``put_metric_alarm`` (the engine starts its once-a-second evaluation).
 
     Attributes
     ----------
@@ -136,8 +140,9 @@ class AlarmRegistry:
         Runs the actions of state changes.
     """
 
-    def __init__(self, metrics, now_ms, *, region: str = "us-east-1", account_id: str = "000000000000"):
+    def __init__(self, metrics, now_ms, *, region: str = "us-east-1", account_id: str = "000000000000", on_put=None):
         self.metrics = metrics
+        self._on_put = on_put
         self.now_ms = now_ms
         self.region = region
         self.account_id = account_id
@@ -232,6 +237,8 @@ class AlarmRegistry:
                 now,
             )
         self._evaluate(alarm, now)
+        if self._on_put is not None:
+            self._on_put()
         return {}
 
     def delete_alarms(self, *, AlarmNames=None) -> dict:

@@ -11,8 +11,8 @@ dimension ``QueueName``): records in flight, dead letters.
 
 :meth:`MetricSampler.sample` is one look; after :meth:`MetricSampler.start`
 one daemon thread per process looks at every started sampler each second
-(engines start theirs with their first stream; tests on an injected clock
-call :meth:`~MetricSampler.sample` themselves).  After each look it calls
+(engines start theirs with their first stream or alarm; tests on an injected
+clock call :meth:`~MetricSampler.sample` themselves).  After each look it calls
 what :meth:`MetricSampler.after_each` was given (the engine's alarm
 evaluation).
 """
