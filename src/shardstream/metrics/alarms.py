@@ -511,7 +511,11 @@ class AlarmRegistry:
             alarms = list(self._alarms.values())
         changes = []
         for alarm in alarms:
-            change = self._evaluate(alarm, now)
+            try:
+                change = self._evaluate(alarm, now)
+            except Exception:  # one alarm's failure leaves the others evaluated
+                _log.exception("evaluating alarm %s failed", alarm.config.name)
+                continue
             if change is not None:
                 changes.append(change)
         return changes
