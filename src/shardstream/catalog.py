@@ -16,6 +16,7 @@ from . import validation as v
 from ._native import system_now_ms
 from .errors import InvalidArgumentException, LimitExceededException, ResourceNotFoundException
 from .iterators import IteratorCodec, PageTokenCodec
+from .metrics.alarms import AlarmRegistry
 from .metrics.registry import MetricRegistry, clock_ms
 from .metrics.sampler import MetricSampler
 from .queue_handles import HandleCodec
@@ -59,6 +60,12 @@ class Catalog:
     queues : object or None
         The engine's queue registry (anything with ``count(stream)``): queues
         count against a stream's consumer limit and keep it from being deleted.
+    metrics : MetricRegistry
+        The engine's metrics (:mod:`shardstream.metrics`).
+    sampler : MetricSampler
+        Samples the core's counters into ``metrics`` once a second, then evaluates ``alarms``.
+    alarms : AlarmRegistry
+        The engine's CloudWatch alarms on ``metrics``.
     commitment_status : callable
         The account's minimum throughput billing commitment status
         (``"ENABLED"``, ``"DISABLED"``, ...); warm throughput needs it.
@@ -94,6 +101,10 @@ class Catalog:
         self._streams: dict = {}
         self.metrics = MetricRegistry(clock_ms(clock))  # not self.now_ms: the sampler must not hold the catalog
         self.sampler = MetricSampler(self, self.metrics)
+        self.alarms = AlarmRegistry(
+            self.metrics, clock_ms(clock), region=region, account_id=account_id, on_put=self.sampler.start
+        )
+        self.sampler.after_each(self.alarms.evaluate)  # once a second, after the metrics' own look
         if hasattr(clock, "subscribe"):  # a clock that says when it moves (shardstream.clock.ManualClock)
             clock.subscribe(self.time_moved)
 

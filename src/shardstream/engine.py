@@ -176,6 +176,8 @@ class Engine:
         self.queues = QueueRegistry(self.catalog, self.data_dir)
         #: The metrics (:mod:`shardstream.metrics`): CloudWatch's operations, Arrow tables.
         self.metrics = self.catalog.metrics
+        #: CloudWatch's alarms on those metrics (:mod:`shardstream.metrics.alarms`), evaluated once a second.
+        self.alarms = self.catalog.alarms
         if self._data is not None:
             try:
                 self._restore_streams()

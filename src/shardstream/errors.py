@@ -20,11 +20,15 @@ from __future__ import annotations
 __all__ = [
     "ERRORS",
     "AccessDeniedException",
+    "AlarmNotFoundException",
     "DryRunOperationException",
     "ExpiredIteratorException",
     "ExpiredNextTokenException",
     "InternalFailureException",
     "InvalidArgumentException",
+    "InvalidFormatException",
+    "InvalidNextTokenException",
+    "InvalidParameterCombinationException",
     "InvalidParameterValueException",
     "KinesisError",
     "LimitExceededException",
@@ -180,6 +184,31 @@ class MissingRequiredParameterException(KinesisError, ValueError):
     """A CloudWatch request without a parameter it needs."""
 
     error_type = "MissingParameter"
+
+
+class InvalidParameterCombinationException(KinesisError, ValueError):
+    """A CloudWatch request with parameters that do not go together (or neither of two it needs one of)."""
+
+    error_type = "InvalidParameterCombination"
+
+
+class InvalidNextTokenException(KinesisError, ValueError):
+    """A CloudWatch request with a NextToken that no earlier answer gave."""
+
+    error_type = "InvalidNextToken"
+
+
+class InvalidFormatException(KinesisError, ValueError):
+    """A CloudWatch request with a malformed document (SetAlarmState's StateReasonData is not JSON)."""
+
+    error_type = "InvalidFormat"
+
+
+class AlarmNotFoundException(KinesisError, LookupError):
+    """CloudWatch's ``ResourceNotFound``: the named alarm does not exist (SetAlarmState, DeleteAlarms)."""
+
+    error_type = "ResourceNotFound"
+    http_status = 404
 
 
 class InternalFailureException(KinesisError):

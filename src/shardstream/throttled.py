@@ -8,6 +8,12 @@ and routing (so a plan never disagrees with the write it precedes), then the
 policy (:class:`~shardstream.throttle.StreamThrottle`) admits it or refuses
 it.  A request the stream itself would refuse goes straight to the real call,
 which raises the stream's own error.
+
+Each refusal is counted in the engine's metrics as Kinesis counts it, with
+the dimension ``StreamName``: ``WriteProvisionedThroughputExceeded`` (the
+records refused: 1 for a PutRecord, the throttled entries of a PutRecords,
+the whole of a ``put_batch``) and ``ReadProvisionedThroughputExceeded``
+(1 per GetRecords refused); dry runs count nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ import numpy as np
 import pyarrow as pa
 
 from .columns import as_key_array, as_payload_array
-from .errors import KinesisError
+from .errors import KinesisError, ProvisionedThroughputExceededException
 from .puts import keyless, parse_hash_keys, parse_put_records, record_sizes
 from .unpack import unpack_batch
 
 __all__ = ["THROTTLED_CALLS", "ThrottledCalls"]
+
+_WRITE_EXCEEDED = "WriteProvisionedThroughputExceeded"
+_READ_EXCEEDED = "ReadProvisionedThroughputExceeded"
+_THROTTLED = "ProvisionedThroughputExceededException"
 
 #: The data-plane calls a throttle policy is consulted on.
 THROTTLED_CALLS = ("put_record", "put_records", "put_batch", "get_shard_iterator", "get_records", "get_record_batch")
@@ -64,7 +74,12 @@ class ThrottledCalls:
         if sequence_number_for_ordering is not None:
             self.stream.check_ordering(sequence_number_for_ordering)  # an invalid one is IA, not a throttle
         shard_id, nbytes = plan
-        return self.policy.admit_record(shard_id, nbytes, functools.partial(real, *args), dry_run=dry_run)
+        try:
+            return self.policy.admit_record(shard_id, nbytes, functools.partial(real, *args), dry_run=dry_run)
+        except ProvisionedThroughputExceededException:
+            if not dry_run:
+                self._count(_WRITE_EXCEEDED, 1)
+            raise
 
     def put_records(self, records, *, dry_run=False):
         """:meth:`Stream.put_records` (``records``, ``dry_run``), each entry admitted by the policy first."""
@@ -74,7 +89,10 @@ class ThrottledCalls:
         plan = self._plan_entries(records)
         if plan is None:
             return real(records)
-        return self.policy.admit_entries(records, plan, real)
+        result = self.policy.admit_entries(records, plan, real)
+        if result["FailedRecordCount"]:
+            self._count(_WRITE_EXCEEDED, sum(1 for r in result["Records"] if r.get("ErrorCode") == _THROTTLED))
+        return result
 
     def put_batch(self, partition_keys, data, explicit_hash_keys=None, *, simd=True, dry_run=False):
         """:meth:`Stream.put_batch`, admitted by the policy first (all or nothing).
@@ -93,7 +111,12 @@ class ThrottledCalls:
         if usage is None:
             return real(keys, payloads, explicit_hash_keys, simd=simd, dry_run=dry_run)
         write = functools.partial(real, keys, payloads, explicit_hash_keys, simd=simd)
-        return self.policy.admit_batch(usage, write, dry_run=dry_run)
+        try:
+            return self.policy.admit_batch(usage, write, dry_run=dry_run)
+        except ProvisionedThroughputExceededException:
+            if not dry_run:
+                self._count(_WRITE_EXCEEDED, len(keys))
+            raise
 
     def get_shard_iterator(
         self, shard_id, shard_iterator_type, starting_sequence_number=None, timestamp=None, *, dry_run=False
@@ -119,7 +142,7 @@ class ThrottledCalls:
         index = self._iterator_shard(shard_iterator, limit)
         if index is None:
             return read()  # raises the stream's own error
-        return self.policy.admit_records_read(index, read, dry_run=dry_run)
+        return self._read_counted(self.policy.admit_records_read, index, read, dry_run)
 
     def get_record_batch(self, shard_iterator, limit=None, *, dry_run=False, deaggregate=True):
         """:meth:`Stream.get_record_batch`, admitted by the policy (which counts the records as stored).
@@ -133,8 +156,22 @@ class ThrottledCalls:
             self._real["get_record_batch"], shard_iterator, limit, dry_run=dry_run, deaggregate=False
         )
         index = self._iterator_shard(shard_iterator, limit)
-        result = read() if index is None else self.policy.admit_batch_read(index, read, dry_run=dry_run)
+        result = read() if index is None else self._read_counted(self.policy.admit_batch_read, index, read, dry_run)
         return {**result, "Records": unpack_batch(result["Records"])} if deaggregate else result
+
+    def _count(self, metric: str, refused: int) -> None:
+        """Count ``refused`` throttled records or calls in the engine's metrics (``metric``, per stream)."""
+        if refused:
+            self.stream.catalog.metrics.record(metric, {"StreamName": self.stream.name}, refused, unit="Count")
+
+    def _read_counted(self, admit, index: int, read, dry_run: bool) -> dict:
+        """``admit(index, read)``, a refusal counted in ``ReadProvisionedThroughputExceeded``."""
+        try:
+            return admit(index, read, dry_run=dry_run)
+        except ProvisionedThroughputExceededException:
+            if not dry_run:
+                self._count(_READ_EXCEEDED, 1)
+            raise
 
     def _iterator_shard(self, shard_iterator, limit) -> int | None:
         """The shard index a GetRecords call reads, or None if the stream would refuse the call."""

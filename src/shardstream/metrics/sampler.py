@@ -13,8 +13,10 @@ with percentiles; dimension ``StreamName``).
 
 :meth:`MetricSampler.sample` is one look; after :meth:`MetricSampler.start`
 one daemon thread per process looks at every started sampler each second
-(engines start theirs with their first stream; tests on an injected clock
-call :meth:`~MetricSampler.sample` themselves).
+(engines start theirs with their first stream or alarm; tests on an injected
+clock call :meth:`~MetricSampler.sample` themselves).  After each look it calls
+what :meth:`MetricSampler.after_each` was given (the engine's alarm
+evaluation).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class MetricSampler:
         self._lock = threading.Lock()  # one look at a time; guards _last
         self._last: dict[tuple, tuple[int, int]] = {}
         self._stop = threading.Event()
+        self._after: list = []  # called after each look (set up before the first)
 
     def watch(self, stream) -> None:
         """Take ``stream``'s counters as they are now: what it appends from here on is counted.
@@ -60,11 +63,26 @@ class MetricSampler:
             for shard, log in zip(stream.shards, stream.logs):
                 self._last[(stream.name, stream.incarnation, shard.index)] = (log.tail, log.appended_bytes)
 
+    def after_each(self, callback) -> None:
+        """Call ``callback()`` after each look (the engine's alarm evaluation), metrics on or off.
+
+        Parameters
+        ----------
+        callback : callable
+        """
+        self._after.append(callback)
+
     def sample(self) -> None:
         """One look: record what every live stream's shards appended since the last look, and queue states."""
         catalog = self._catalog()
-        if catalog is None or not self.metrics.enabled:
+        if catalog is None:
             return
+        if self.metrics.enabled:
+            self._look(catalog)
+        for callback in self._after:
+            callback()
+
+    def _look(self, catalog) -> None:
         record = self.metrics.record
         with self._lock:
             seen = set()
