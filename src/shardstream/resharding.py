@@ -343,6 +343,7 @@ class Resharding:
         self.stream.rebuild_routing()
         for parent in parents:
             self.stream.logs[parent.index].close()
+        self.stream.writes.notify()  # subscriptions waiting on a parent see it closed (ChildShards) now
 
     @saves_metadata
     def split_shard(self, shard_to_split, new_starting_hash_key) -> dict:

@@ -356,3 +356,26 @@ def test_one_notify_wakes_every_waiter_of_every_loop():
     asyncio.run(scenario())
     assert results == [True] * 5 and time.monotonic() - began < 2
     assert signal.waiting == 0
+
+
+def test_a_reshard_wakes_an_idle_subscription_with_its_child_shards():
+    engine = shardstream.Engine()
+    stream = engine.create_stream("s", 1)
+    subscription = idle_subscription(engine, stream)
+    out: dict = {}
+
+    def read():
+        for event in subscription:
+            if event.get("ChildShards"):
+                out["at"], out["children"] = time.monotonic(), event["ChildShards"]
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    until(lambda: stream.writes.waiting > 0)
+    began = time.monotonic()
+    stream.update_shard_count(2)
+    reader.join(BOUND_S * 4)
+    assert "at" in out and out["at"] - began < BOUND_S  # woken by the reshard, not by the 5 s poll
+    assert len(out["children"]) == 2
+    engine.close()

@@ -356,3 +356,16 @@ def test_a_durable_streams_flushes_are_sampled(tmp_path):
     )
     assert latency["SampleCount"] == flushes and latency["ExtendedStatistics"]["p99"] > 0
     engine.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.floats(0, 100)), max_size=60), st.integers(0, 40), st.integers(1, 45))
+def test_a_short_range_reads_the_same_as_the_whole_window(samples, start, length):
+    series = SecondSeries(window_s=30, histogram=True)
+    for second, value in samples:
+        series.add(T0 + second, value)
+    short = series.seconds(T0 + start, T0 + start + min(length, 7))  # under a quarter window: the slot path
+    full = series.seconds(T0 - 100, T0 + 100)  # the whole window
+    keep = (full["second"] >= T0 + start) & (full["second"] < T0 + start + min(length, 7))
+    for name in ("second", "sum", "count", "min", "max", "hist"):
+        assert np.array_equal(short[name], full[name][keep])

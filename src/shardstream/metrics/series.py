@@ -150,9 +150,26 @@ class SecondSeries:
             2-D array of bucket counts, for a series with histograms).
         """
         with self._lock:
-            sec = np.array(self._sec, np.int64)
-            keep = np.flatnonzero((sec >= start) & (sec < end))
-            keep = keep[np.argsort(sec[keep], kind="stable")]
+            w = self.window_s
+            if end - start < w // 4:  # a few seconds (an alarm's periods): look at their slots only
+                keep = [t % w for t in range(max(start, end - w), end) if self._sec[t % w] == t]
+                sec = None
+            else:
+                sec = np.array(self._sec, np.int64)
+                keep = np.flatnonzero((sec >= start) & (sec < end))
+                keep = keep[np.argsort(sec[keep], kind="stable")]
+            if sec is None:  # few rows: pick them one by one rather than copy every slot
+                out = {
+                    "second": np.array([self._sec[i] for i in keep], np.int64),
+                    "sum": np.array([self._sum[i] for i in keep], np.float64),
+                    "count": np.array([self._count[i] for i in keep], np.int64),
+                    "min": np.array([self._min[i] for i in keep], np.float64),
+                    "max": np.array([self._max[i] for i in keep], np.float64),
+                }
+                if self._hist is not None:
+                    rows = [self._hist.get(int(t), [0] * BUCKETS) for t in out["second"].tolist()]
+                    out["hist"] = np.array(rows, np.int64).reshape(len(rows), BUCKETS)
+                return out
             out = {
                 "second": sec[keep],
                 "sum": np.array(self._sum, np.float64)[keep],
