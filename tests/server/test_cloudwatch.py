@@ -299,6 +299,23 @@ def test_verified_signatures_guard_cloudwatch_too(data_paths):
     assert error["Error"]["Code"] == "InvalidSignatureException"
 
 
+def test_a_verified_key_may_read_metrics_and_a_restricted_one_may_not(data_paths):
+    """Signatures scoped to ``monitoring`` verify; a key limited to some Kinesis actions is denied CloudWatch."""
+    keys = {"x": {"secret": "y"}, "limited": {"secret": "y", "actions": ["GetRecords"]}}
+    with start_server(shardstream.Engine(), auth={"keys": keys}) as server:
+        assert "Metrics" in _client(server.url, data_paths["json"]).list_metrics()
+        limited = boto3.client(
+            "cloudwatch",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="limited",
+            aws_secret_access_key="y",
+        )
+        with pytest.raises(ClientError) as info:
+            limited.list_metrics()
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
 # -- the vendored model ------------------------------------------------------------------------------
 
 

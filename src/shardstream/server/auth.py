@@ -399,7 +399,9 @@ class Authenticator:
         return self.mode == "verify"
 
     # the pipeline's entry points
-    def authenticate(self, method: str, raw_path: str, headers: Mapping, body: bytes) -> Identity | None:
+    def authenticate(
+        self, method: str, raw_path: str, headers: Mapping, body: bytes, service: str = SERVICE
+    ) -> Identity | None:
         """Who signed one request: the signature, credential scope and clock checks.
 
         Needs nothing parsed from the body.
@@ -412,6 +414,8 @@ class Authenticator:
             A case-insensitive multi-mapping (aiohttp's ``CIMultiDictProxy``).
         body : bytes
             The raw body (hashed into the signature).
+        service : str
+            The service the credential must be scoped to (``kinesis``; ``monitoring`` for CloudWatch).
 
         Returns
         -------
@@ -429,7 +433,7 @@ class Authenticator:
         if self.mode == "presence":
             signed, _algorithm = self._presence(raw_path, headers)
             return Identity(signed.access_key)
-        return self._verify(method, raw_path, headers, body)
+        return self._verify(method, raw_path, headers, body, service)
 
     def authorize(self, identity: Identity | None, operation: str, target) -> None:
         """Whether ``identity`` may perform ``operation`` on ``target``; AccessDeniedException if not.
@@ -508,7 +512,7 @@ class Authenticator:
 
     # -- full verification (spec 12.2) --
 
-    def _verify(self, method, raw_path, headers, body) -> Identity:
+    def _verify(self, method, raw_path, headers, body, expected_service: str = SERVICE) -> Identity:
         signed, algorithm = self._presence(raw_path, headers)
         if algorithm != ALGORITHM:
             raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm}'.")
@@ -546,8 +550,8 @@ class Authenticator:
             raise InvalidSignatureException(
                 f"Credential should be scoped with a valid terminator: 'aws4_request', not '{term}'. "
             )
-        if service != SERVICE:
-            raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+        if service != expected_service:
+            raise InvalidSignatureException(f"Credential should be scoped to correct service: '{expected_service}'. ")
         if _REGION_RE.fullmatch(region) is None:  # any region: each has its own engine
             raise InvalidSignatureException(f"Credential should be scoped to a valid region, not '{region}'. ")
         if scope_date != signed.amz_date[:8]:

@@ -187,7 +187,9 @@ def answer(call: cloudwatch_protocols.Call, request, headers: dict, authenticato
     """
     request_id = headers.get("x-amzn-RequestId", "")
     try:
-        identity = authenticator.authenticate(request.method, request.raw_path, request.headers, call.body)
+        identity = authenticator.authenticate(
+            request.method, request.raw_path, request.headers, call.body, service="monitoring"
+        )
         if identity is not None and identity.restricted:  # key policies name Kinesis actions and streams only
             raise AccessDeniedException(
                 f"User: {identity.access_key} is not authorized to perform: cloudwatch:{call.operation}"
