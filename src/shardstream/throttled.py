@@ -91,7 +91,9 @@ class ThrottledCalls:
             return real(records)
         result = self.policy.admit_entries(records, plan, real)
         if result["FailedRecordCount"]:
-            self._count(_WRITE_EXCEEDED, sum(1 for r in result["Records"] if r.get("ErrorCode") == _THROTTLED))
+            refused = sum(1 for r in result["Records"] if r.get("ErrorCode") == _THROTTLED)
+            self._count(_WRITE_EXCEEDED, refused)
+            self.stream.meters.throttled_entries(self.stream.now_ms(), refused)  # never reached the stream's own call
         return result
 
     def put_batch(self, partition_keys, data, explicit_hash_keys=None, *, simd=True, dry_run=False):

@@ -369,3 +369,17 @@ def test_a_short_range_reads_the_same_as_the_whole_window(samples, start, length
     keep = (full["second"] >= T0 + start) & (full["second"] < T0 + start + min(length, 7))
     for name in ("second", "sum", "count", "min", "max", "hist"):
         assert np.array_equal(short[name], full[name][keep])
+
+
+def test_entries_refused_by_throughput_emulation_count_as_throttled_records(engine_on_clock):
+    clock, engine = engine_on_clock
+    stream = engine.create_stream("s", 1)
+    shardstream.throttle.install(stream, shardstream.throttle.ThroughputLimits(write_records_per_s=3))
+    answer = stream.put_records([{"Data": b"x", "PartitionKey": "p"}] * 5)
+    refused = answer["FailedRecordCount"]
+    assert refused == 2
+    dims = {"StreamName": "s"}
+    assert stats(engine.metrics, "PutRecords.TotalRecords", dims)[0]["Sum"] == 5
+    assert stats(engine.metrics, "PutRecords.SuccessfulRecords", dims)[0]["Sum"] == 3
+    assert stats(engine.metrics, "PutRecords.ThrottledRecords", dims)[0]["Sum"] == refused
+    assert stats(engine.metrics, "WriteProvisionedThroughputExceeded", dims)[0]["Sum"] == refused

@@ -90,6 +90,19 @@ class StreamMeters:
         record("PutRecords.FailedRecords", dims, failed - throttled, unit="Count")
         record("PutRecords.ThrottledRecords", dims, throttled, unit="Count")
 
+    def throttled_entries(self, now_ms: int, refused: int) -> None:
+        """PutRecords entries the throughput emulation refused before the stream saw them.
+
+        Parameters
+        ----------
+        now_ms : int
+        refused : int
+        """
+        if refused and self._metrics.enabled:
+            dims = {"StreamName": self._name}
+            self._metrics.record("PutRecords.TotalRecords", dims, refused, unit="Count")
+            self._metrics.record("PutRecords.ThrottledRecords", dims, refused, unit="Count")
+
     def put_record(self, now_ms: int, nbytes: int, started: float) -> None:
         """A successful PutRecord call of ``nbytes`` bytes.
 
