@@ -243,15 +243,15 @@ class Sender:
                 self._failed(unit, exc, retryable)
         else:
             self.stats.add(put_calls=1, put_bytes=put_bytes)
-            sent = users = 0
-            for unit, answer in zip(call, answers):
-                if isinstance(answer, BaseException):
-                    self._failed(unit, answer, is_retryable(answer))
-                else:
+            # counted before any future is settled: whoever sees a result also sees it counted
+            good = [not isinstance(answer, BaseException) for answer in answers]
+            users = sum(len(unit.members) for unit, ok in zip(call, good) if ok)
+            self.stats.add(kinesis_records_sent=sum(good), user_records_sent=users)
+            for unit, answer, ok in zip(call, answers, good):
+                if ok:
                     self._succeeded(unit, answer[0], answer[1])
-                    sent += 1
-                    users += len(unit.members)
-            self.stats.add(kinesis_records_sent=sent, user_records_sent=users)
+                else:
+                    self._failed(unit, answer, is_retryable(answer))
         if self._done:
             self.buffer.release(self._done)
             self._done = []
