@@ -22,15 +22,29 @@ import gzip
 import importlib.util
 import json
 import sys
+import types
 from pathlib import Path
 
 SERVER = Path(__file__).resolve().parent.parent / "src" / "shardstream" / "server"
 
 
+_PACKAGE = "_shardstream_server"
+
+
 def _load_module(filename: str):
-    """A module of the source tree's ``shardstream.server``, loaded on its own (no compiled core needed)."""
-    spec = importlib.util.spec_from_file_location(f"_shardstream_{filename[:-3]}", SERVER / filename)
+    """A module of the source tree's ``shardstream.server``, loaded on its own (no compiled core needed).
+
+    It is loaded inside a stand-in package whose path is the server folder, so its
+    relative imports of its siblings (``.vendored``) work without importing shardstream.
+    """
+    if _PACKAGE not in sys.modules:
+        package = types.ModuleType(_PACKAGE)
+        package.__path__ = [str(SERVER)]
+        sys.modules[_PACKAGE] = package
+    name = f"{_PACKAGE}.{filename[:-3]}"
+    spec = importlib.util.spec_from_file_location(name, SERVER / filename)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

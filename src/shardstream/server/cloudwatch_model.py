@@ -11,11 +11,9 @@ error codes do not depend on which botocore (if any) is installed.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 from functools import lru_cache
-from pathlib import Path
+
+from .vendored import VendoredModel
 
 __all__ = [
     "MODEL_FILE",
@@ -37,39 +35,21 @@ MODEL_FILE = "cloudwatch-2010-08-01.json.gz"
 SOURCE_FILE = "cloudwatch-2010-08-01.source.json"
 
 
-def _data_dir() -> Path:
-    return Path(__file__).resolve().parent / "data"
+_MODEL = VendoredModel(MODEL_FILE, SOURCE_FILE, endpoint_prefix="monitoring")
 
-
-@lru_cache(maxsize=1)
-def load() -> dict:
-    """The vendored CloudWatch model as a dict (``metadata``, ``operations``, ``shapes``).
-
-    Cached: treat the result as read-only.
-    """
-    with gzip.open(_data_dir() / MODEL_FILE, "rb") as f:
-        return json.loads(f.read())
-
-
-@lru_cache(maxsize=1)
-def source() -> dict:
-    """Where the vendored model came from: ``{"botocore": "1.44.18", "sha256": ..., "operations": 59}``."""
-    return json.loads((_data_dir() / SOURCE_FILE).read_text("utf-8"))
-
-
-def version() -> str:
-    """The botocore version the vendored CloudWatch model was taken from."""
-    return source()["botocore"]
+#: The vendored CloudWatch model as a dict (``metadata``, ``operations``, ``shapes``); cached, read-only.
+load = _MODEL.load
+#: Where the vendored model came from: ``{"botocore": "1.44.18", "sha256": ..., "operations": 59}``.
+source = _MODEL.source
+#: The botocore version the vendored CloudWatch model was taken from.
+version = _MODEL.version
+#: Every operation name of the vendored CloudWatch model.
+operations = _MODEL.operations
 
 
 def metadata() -> dict:
     """The model's ``metadata`` (``targetPrefix``, ``xmlNamespace``, ``protocols``, ``apiVersion``, ...)."""
     return load()["metadata"]
-
-
-def operations() -> frozenset[str]:
-    """Every operation name of the vendored CloudWatch model."""
-    return frozenset(load()["operations"])
 
 
 def shape(name: str) -> dict:
@@ -110,7 +90,7 @@ def error_shapes() -> dict[str, str]:
     return out
 
 
-def write(raw_json: bytes, botocore_version: str, directory: str | Path | None = None) -> None:
+def write(raw_json: bytes, botocore_version: str, directory=None) -> None:
     """Store ``raw_json`` (a CloudWatch service-2.json document) as the vendored model.
 
     Parameters
@@ -122,20 +102,6 @@ def write(raw_json: bytes, botocore_version: str, directory: str | Path | None =
     directory : str or Path, optional
         Where to write (default: the package's ``data`` directory).
     """
-    model = json.loads(raw_json)  # refuse anything that is not JSON before touching the files
-    if model.get("metadata", {}).get("endpointPrefix") != "monitoring":
-        raise ValueError("not a CloudWatch service model (metadata.endpointPrefix is not 'monitoring')")
-    target = Path(directory) if directory is not None else _data_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    # mtime=0 keeps the compressed file byte-identical for identical input
-    with open(target / MODEL_FILE, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-        f.write(raw_json)
-    info = {
-        "botocore": botocore_version,
-        "sha256": hashlib.sha256(raw_json).hexdigest(),
-        "operations": len(model.get("operations", {})),
-    }
-    (target / SOURCE_FILE).write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+    _MODEL.write(raw_json, botocore_version, directory)
     if directory is None:
-        for cached in (load, source, error_shapes):
-            cached.cache_clear()
+        error_shapes.cache_clear()

@@ -10,11 +10,7 @@ refreshes it from an installed botocore and prints what changed (:func:`diff`).
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
-from functools import lru_cache
-from pathlib import Path
+from .vendored import VendoredModel
 
 __all__ = ["MODEL_FILE", "SOURCE_FILE", "diff", "load", "operations", "source", "version", "write"]
 
@@ -22,63 +18,18 @@ MODEL_FILE = "kinesis-2013-12-02.json.gz"
 SOURCE_FILE = "kinesis-2013-12-02.source.json"
 
 
-def _data_dir() -> Path:
-    return Path(__file__).resolve().parent / "data"
+_MODEL = VendoredModel(MODEL_FILE, SOURCE_FILE)
 
-
-@lru_cache(maxsize=1)
-def load() -> dict:
-    """The vendored service model as a dict (``metadata``, ``operations``, ``shapes``).
-
-    Cached: treat the result as read-only.
-    """
-    with gzip.open(_data_dir() / MODEL_FILE, "rb") as f:
-        return json.loads(f.read())
-
-
-@lru_cache(maxsize=1)
-def source() -> dict:
-    """Where the vendored model came from: ``{"botocore": "1.44.18", "sha256": ..., "operations": 57}``."""
-    return json.loads((_data_dir() / SOURCE_FILE).read_text("utf-8"))
-
-
-def version() -> str:
-    """The botocore version the vendored model was taken from."""
-    return source()["botocore"]
-
-
-def operations() -> frozenset[str]:
-    """Every operation name of the vendored model."""
-    return frozenset(load()["operations"])
-
-
-def write(raw_json: bytes, botocore_version: str, directory: str | Path | None = None) -> None:
-    """Store ``raw_json`` (a service-2.json document) as the vendored model.
-
-    Parameters
-    ----------
-    raw_json : bytes
-        The uncompressed model, byte for byte as botocore ships it.
-    botocore_version : str
-        The botocore release it came from, recorded in the source file.
-    directory : str or Path, optional
-        Where to write (default: the package's ``data`` directory).
-    """
-    model = json.loads(raw_json)  # refuse anything that is not JSON before touching the files
-    target = Path(directory) if directory is not None else _data_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    # mtime=0 keeps the compressed file byte-identical for identical input
-    with open(target / MODEL_FILE, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-        f.write(raw_json)
-    info = {
-        "botocore": botocore_version,
-        "sha256": hashlib.sha256(raw_json).hexdigest(),
-        "operations": len(model.get("operations", {})),
-    }
-    (target / SOURCE_FILE).write_text(json.dumps(info, indent=2) + "\n", "utf-8")
-    if directory is None:
-        load.cache_clear()
-        source.cache_clear()
+#: The vendored service model as a dict (``metadata``, ``operations``, ``shapes``); cached, read-only.
+load = _MODEL.load
+#: Where the vendored model came from: ``{"botocore": "1.44.18", "sha256": ..., "operations": 57}``.
+source = _MODEL.source
+#: The botocore version the vendored model was taken from.
+version = _MODEL.version
+#: Every operation name of the vendored model.
+operations = _MODEL.operations
+#: Store a service-2.json document as the vendored model (see :meth:`.vendored.VendoredModel.write`).
+write = _MODEL.write
 
 
 def _strip_docs(node):
