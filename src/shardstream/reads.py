@@ -206,12 +206,13 @@ class StreamReads:
         resp["MillisBehindLatest"] = 0 if next_ts is None else max(0, now - next_ts)
         return resp
 
-    def _metered(self, now: int, batch, started: float, behind_ms: int) -> None:
-        """Record a GetRecords call in the stream's meters (``GetRecords.*``)."""
+    def _metered(self, now: int, batch, started: float, behind_ms: int, event: bool = False) -> None:
+        """Record a GetRecords call (a SubscribeToShard event's read, with ``event``) in the stream's meters."""
         meters = self.stream.meters
         if meters.enabled:
             n = 0 if batch is None else batch.num_rows
-            meters.get_records(now, n, value_bytes(batch.column(_DATA)) if n else 0, started, behind_ms)
+            nbytes = value_bytes(batch.column(_DATA)) if n else 0
+            meters.get_records(now, n, nbytes, started, behind_ms, event=event)
 
     def _child_shards(self, index: int) -> list[dict]:
         sid = f"shardId-{index:012d}"
@@ -231,7 +232,9 @@ class StreamReads:
                 )
         return children
 
-    def get_records(self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False) -> dict:
+    def get_records(
+        self, shard_iterator, limit=None, *, wire: bool = False, dry_run: bool = False, event: bool = False
+    ) -> dict:
         """Read records at a shard iterator, as boto3's GetRecords.
 
         Parameters
@@ -245,6 +248,9 @@ class StreamReads:
             Check the limit and the iterator (well formed, not expired, its
             stream and shard still there) and read nothing:
             DryRunOperationException if the call would succeed.
+        event : bool
+            The read serves a SubscribeToShard event: metered as
+            ``SubscribeToShardEvent.*``, not ``GetRecords.*``.
 
         Returns
         -------
@@ -269,7 +275,7 @@ class StreamReads:
         )
         records = format_records(batch, wire=wire)
         response = self._read_response(pos, now, len(records), nxt, tail, next_ts)
-        self._metered(now, batch, started, response["MillisBehindLatest"])
+        self._metered(now, batch, started, response["MillisBehindLatest"], event)
         return {"Records": records, **response}
 
     def get_record_batch(self, shard_iterator, limit=None, *, dry_run: bool = False, deaggregate: bool = True) -> dict:

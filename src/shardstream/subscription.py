@@ -150,12 +150,12 @@ class Subscription:
     def _read(self) -> dict:
         reads = self._stream.reads  # the stream's own reads: enhanced fan-out is not throttled
         try:
-            return reads.get_records(self._iterator, MAX_EVENT_RECORDS, wire=self._wire)
+            return reads.get_records(self._iterator, MAX_EVENT_RECORDS, wire=self._wire, event=True)
         except ExpiredIteratorException:  # only when the engine's clock jumps: start again where we were
             self._iterator = reads.get_shard_iterator(self.shard_id, "AFTER_SEQUENCE_NUMBER", self._continuation)[
                 "ShardIterator"
             ]
-            return reads.get_records(self._iterator, MAX_EVENT_RECORDS, wire=self._wire)
+            return reads.get_records(self._iterator, MAX_EVENT_RECORDS, wire=self._wire, event=True)
 
     def _event(self, records: list, millis_behind: int) -> dict:
         if self._stream.encrypted:

@@ -383,3 +383,18 @@ def test_entries_refused_by_throughput_emulation_count_as_throttled_records(engi
     assert stats(engine.metrics, "PutRecords.SuccessfulRecords", dims)[0]["Sum"] == 3
     assert stats(engine.metrics, "PutRecords.ThrottledRecords", dims)[0]["Sum"] == refused
     assert stats(engine.metrics, "WriteProvisionedThroughputExceeded", dims)[0]["Sum"] == refused
+
+
+def test_subscribe_to_shard_events_are_metered_apart_from_get_records(engine_on_clock):
+    clock, engine = engine_on_clock
+    stream = engine.create_stream("s", 1)
+    arn = engine.register_stream_consumer(stream.arn, "app")["Consumer"]["ConsumerARN"]
+    stream.put_batch(["a", "b", "c"], [b"1", b"22", b"333"])
+    with engine.subscribe_to_shard(arn, "shardId-000000000000", {"Type": "TRIM_HORIZON"}) as events:
+        first = next(iter(events))
+    assert len(first["Records"]) == 3
+    dims = {"StreamName": "s"}
+    assert stats(engine.metrics, "SubscribeToShardEvent.Records", dims)[0]["Sum"] == 3
+    assert stats(engine.metrics, "SubscribeToShardEvent.Bytes", dims)[0]["Sum"] == 6
+    assert stats(engine.metrics, "SubscribeToShardEvent.MillisBehindLatest", dims, statistics=("Maximum",))
+    assert stats(engine.metrics, "GetRecords.Records", dims) == []

@@ -2,7 +2,8 @@
 
 ``stream.meters`` is a :class:`StreamMeters`.  The paths that serve a Kinesis
 call record into it once per call (never per record): GetRecords (the reads
-part), PutRecords (the stream), PutRecord (the server; embedded
+part; SubscribeToShard events as ``SubscribeToShardEvent.*``), PutRecords
+(the stream), PutRecord (the server; embedded
 ``put_record`` is the native single-record path and is counted only in
 ``IncomingRecords``/``IncomingBytes``).
 """
@@ -31,6 +32,7 @@ class StreamMeters:
         self._get_records: CallMeter | None = None
         self._put_records: CallMeter | None = None
         self._put_record: CallMeter | None = None
+        self._events: CallMeter | None = None
 
     @property
     def enabled(self) -> bool:
@@ -38,19 +40,26 @@ class StreamMeters:
         return self._metrics.enabled
 
     def totals(self, operation: str) -> tuple[int, int, int]:
-        """``(calls, records, bytes)`` of ``operation`` (``GetRecords``, ``PutRecords``, ``PutRecord``) so far.
+        """``(calls, records, bytes)`` of ``operation`` so far (``GetRecords``, ``PutRecords``, ``PutRecord``,
+        ``SubscribeToShardEvent``).
 
         Parameters
         ----------
         operation : str
         """
-        meter = {"GetRecords": self._get_records, "PutRecords": self._put_records, "PutRecord": self._put_record}[
-            operation
-        ]
+        meters = {
+            "GetRecords": self._get_records,
+            "PutRecords": self._put_records,
+            "PutRecord": self._put_record,
+            "SubscribeToShardEvent": self._events,
+        }
+        meter = meters[operation]
         return (0, 0, 0) if meter is None else meter.totals()
 
-    def get_records(self, now_ms: int, records: int, nbytes: int, started: float, behind_ms: int) -> None:
-        """A GetRecords call that returned ``records`` records of ``nbytes`` bytes.
+    def get_records(
+        self, now_ms: int, records: int, nbytes: int, started: float, behind_ms: int, *, event: bool = False
+    ) -> None:
+        """A GetRecords call (or, with ``event``, a SubscribeToShard event) of ``records`` records.
 
         Parameters
         ----------
@@ -59,13 +68,23 @@ class StreamMeters:
         started : float
             ``time.perf_counter()`` when the call began.
         behind_ms : int
-            Its MillisBehindLatest (``GetRecords.IteratorAgeMilliseconds``).
+            Its MillisBehindLatest (``GetRecords.IteratorAgeMilliseconds``,
+            ``SubscribeToShardEvent.MillisBehindLatest``).
+        event : bool
+            Record under ``SubscribeToShardEvent.*`` (enhanced fan-out), not ``GetRecords.*``.
         """
         if not self._metrics.enabled:
             return
-        meter = self._get_records
-        if meter is None:
-            meter = self._get_records = CallMeter(self._metrics, "GetRecords", self._name, reads=True)
+        if event:
+            meter = self._events
+            if meter is None:
+                meter = self._events = CallMeter(
+                    self._metrics, "SubscribeToShardEvent", self._name, reads="MillisBehindLatest"
+                )
+        else:
+            meter = self._get_records
+            if meter is None:
+                meter = self._get_records = CallMeter(self._metrics, "GetRecords", self._name, reads=True)
         meter.record(now_ms, records, nbytes, (time.perf_counter() - started) * 1000, behind_ms)
 
     def put_records(self, now_ms: int, total: int, failed: int, throttled: int, nbytes: int, started: float):

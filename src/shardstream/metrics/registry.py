@@ -477,11 +477,12 @@ class CallMeter:
     operation : str
         ``GetRecords``, ``PutRecords``, ...
     stream_name : str
-    reads : bool
-        The operation reads (it has an iterator age).
+    reads : bool or str
+        The operation reads: it has an iterator age (``IteratorAgeMilliseconds``,
+        or the name given, such as ``MillisBehindLatest``).
     """
 
-    def __init__(self, metrics: MetricRegistry, operation: str, stream_name: str, reads: bool = False):
+    def __init__(self, metrics: MetricRegistry, operation: str, stream_name: str, reads: str | bool = False):
         dims = {"StreamName": stream_name}
         self.metrics = metrics
         self._series = [
@@ -490,7 +491,8 @@ class CallMeter:
             metrics.series(f"{operation}.Latency", dims, unit="Milliseconds", histogram=True),
         ]
         if reads:
-            self._series.append(metrics.series(f"{operation}.IteratorAgeMilliseconds", dims, unit="Milliseconds"))
+            age = reads if isinstance(reads, str) else "IteratorAgeMilliseconds"
+            self._series.append(metrics.series(f"{operation}.{age}", dims, unit="Milliseconds"))
         self._success = metrics.series(f"{operation}.Success", dims, unit="Count")
         self._lock = threading.Lock()
         self._second = -1
