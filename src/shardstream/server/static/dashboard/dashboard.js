@@ -52,21 +52,21 @@
   }
 
   // A line chart: lines = [{label, values, color}], values one per second (null = no point).
-  function chart(title, lines, fmt) {
-    var W = 600, H = 140, L = 46, R = 8, T = 8, B = 18;
-    var n = 0, top = 0;
+  function chart(title, lines, fmt, seconds) {
+    var W = 420, H = 150, L = 50, R = 6, T = 8, B = 18;
+    var n = seconds, top = 0;
     lines.forEach(function (l) {
-      n = Math.max(n, l.values.length);
       l.values.forEach(function (v) { if (v != null && v > top) top = v; });
     });
     top = niceMax(top);
+    var axis = function (v) { return v > 0 && v < 1 ? v.toFixed(1) : fmt(v); };
     var x = function (i) { return L + (n <= 1 ? 0 : (i * (W - L - R)) / (n - 1)); };
     var y = function (v) { return T + (H - T - B) * (1 - v / top); };
-    var svg = '<svg class="plot" viewBox="0 0 ' + W + " " + H + '" preserveAspectRatio="none" role="img" aria-label="' + esc(title) + '">';
+    var svg = '<svg class="plot" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(title) + '">';
     [0, 0.5, 1].forEach(function (f) {
       var yy = y(top * f).toFixed(1);
       svg += '<line class="grid" x1="' + L + '" x2="' + (W - R) + '" y1="' + yy + '" y2="' + yy + '"/>';
-      svg += '<text class="axis" x="' + (L - 5) + '" y="' + (+yy + 3) + '" text-anchor="end">' + esc(fmt(top * f)) + "</text>";
+      svg += '<text class="axis" x="' + (L - 5) + '" y="' + (+yy + 3) + '" text-anchor="end">' + esc(axis(top * f)) + "</text>";
     });
     svg += '<text class="axis" x="' + L + '" y="' + (H - 4) + '">-' + n + "s</text>";
     svg += '<text class="axis" x="' + (W - R) + '" y="' + (H - 4) + '" text-anchor="end">now</text>';
@@ -125,7 +125,7 @@
   }
 
   function streamCard(region, s) {
-    var se = s.series, t = s.totals;
+    var se = s.series, t = s.totals, n = region.seconds;
     var open = s.shards.filter(function (x) { return x.open; }).length;
     var groups = Object.keys(s.consumer_lag).sort();
     var lagNow = groups.reduce(function (a, g) { return a + (last(s.consumer_lag[g]) || 0); }, 0);
@@ -139,12 +139,12 @@
       tile("Throttles (" + region.seconds + " s)", count(t.read_throttles + t.write_throttles), "throttles_total", t.read_throttles + t.write_throttles) +
       tile("Consumer lag", groups.length ? count(lagNow) : "–", "consumer_lag", groups.length ? lagNow : null, groups.length ? "records" : "");
     var charts =
-      chart("Records / s", [{ label: "in", values: se.records_in }, { label: "out", values: se.records_out }], rate) +
-      chart("Bytes / s", [{ label: "in", values: se.bytes_in }, { label: "out", values: se.bytes_out }], bytes) +
-      chart("Iterator age (max)", [{ label: "age", values: se.iterator_age_ms, color: "var(--c4)" }], millis) +
+      chart("Records / s", [{ label: "in", values: se.records_in }, { label: "out", values: se.records_out }], rate, n) +
+      chart("Bytes / s", [{ label: "in", values: se.bytes_in }, { label: "out", values: se.bytes_out }], bytes, n) +
+      chart("Iterator age (max)", [{ label: "age", values: se.iterator_age_ms, color: "var(--c4)" }], millis, n) +
       chart("Throttled requests / s", [{ label: "write", values: se.write_throttles, color: "var(--c5)" },
-        { label: "read", values: se.read_throttles, color: "var(--c6)" }], rate) +
-      chart("Consumer lag (records)", groups.map(function (g) { return { label: g, values: s.consumer_lag[g] }; }), count);
+        { label: "read", values: se.read_throttles, color: "var(--c6)" }], rate, n) +
+      chart("Consumer lag (records)", groups.map(function (g) { return { label: g, values: s.consumer_lag[g] }; }), count, n);
     return '<div class="card-head"><h3>' + esc(s.name) + '</h3><span class="badge ' + esc(s.status) + '">' + esc(s.status) + "</span>" +
       '<span class="muted">' + open + " open shard" + (open === 1 ? "" : "s") + " &middot; " + s.shards.length + " in all</span></div>" +
       '<div class="stats">' + stats + "</div>" + '<div class="charts">' + charts + "</div>" + keyspace(s.shards) +
@@ -232,7 +232,7 @@
       return '<div class="card-head"><h3>' + esc(q.name) + "</h3></div>" + '<div class="stats">' +
         tile("In flight", count(q.in_flight), "in_flight", q.in_flight) + tile("Dead letters", count(q.dead_letters), "dead_letters", q.dead_letters) +
         '</div><div class="charts">' + chart("Queue depth", [{ label: "in flight", values: q.series.in_flight },
-          { label: "dead letters", values: q.series.dead_letters, color: "var(--c5)" }], count) + "</div>";
+          { label: "dead letters", values: q.series.dead_letters, color: "var(--c5)" }], count, region.seconds) + "</div>";
     }, function (q) { var el = div("card queue")(q); el.setAttribute("data-queue", q.name); return el; });
   }
 
