@@ -275,6 +275,10 @@ def test_the_dashboard_moves_with_a_producer_and_agrees_with_the_metrics_api(tmp
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1100})
+                requested, errors = [], []
+                page.on("request", lambda request: requested.append(request.url))
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
                 page.goto(server.url + "/_shardstream/dashboard")
                 total = '[data-stream="orders"] [data-metric="records_in_total"]'
                 page.wait_for_function(f"() => +document.querySelector('{total}')?.dataset.value > 0", timeout=15_000)
@@ -319,6 +323,10 @@ def test_the_dashboard_moves_with_a_producer_and_agrees_with_the_metrics_api(tmp
                 [alarm] = engine.alarms.describe_alarms(AlarmNames=["orders-incoming"])["MetricAlarms"]
                 assert alarm["StateValue"] == "ALARM"
                 assert page.get_attribute("#status", "data-state") == "live"
+                # everything the page loaded came from the server; no script error
+                assert requested and all(url.startswith(server.url + "/_shardstream/dashboard") for url in requested)
+                assert any(url.endswith("/dashboard.css") for url in requested)
+                assert not errors, errors
                 shot = tmp_path / "dashboard.png"
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 10_000
