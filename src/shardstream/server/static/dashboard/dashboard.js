@@ -27,11 +27,11 @@
     if (n == null) return "–";
     var units = ["B", "KB", "MB", "GB", "TB"], i = 0;
     while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-    return (i === 0 ? Math.round(n) : n.toFixed(1)) + " " + units[i];
+    return (i === 0 ? (n % 1 === 0 ? n : n.toFixed(1)) : n.toFixed(1)) + " " + units[i];
   }
   function millis(n) {
     if (n == null) return "–";
-    if (n < 1000) return Math.round(n) + " ms";
+    if (n < 1000) return (n % 1 === 0 || n >= 10 ? Math.round(n) : n.toFixed(1)) + " ms";
     if (n < 60000) return (n / 1000).toFixed(1) + " s";
     return (n / 60000).toFixed(1) + " min";
   }
@@ -59,7 +59,7 @@
       l.values.forEach(function (v) { if (v != null && v > top) top = v; });
     });
     top = niceMax(top);
-    var axis = function (v) { return v > 0 && v < 1 ? v.toFixed(1) : fmt(v); };
+    var axis = function (v) { return v > 0 && v < 1 && fmt === count ? v.toFixed(1) : fmt(v); };
     var x = function (i) { return L + (n <= 1 ? 0 : (i * (W - L - R)) / (n - 1)); };
     var y = function (v) { return T + (H - T - B) * (1 - v / top); };
     var svg = '<svg class="plot" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + esc(title) + '">';
