@@ -52,7 +52,7 @@ from ..durable import WouldBlock, nonblocking_puts
 from ..errors import InternalFailureException, KinesisError, ResourceInUseException
 from ..metrics.prometheus import exposition
 from ..storage.datadir import DataDirectoryLocked
-from . import actions, cloudwatch, codec, eventstream, model, resources, shapes
+from . import actions, cloudwatch, codec, dashboard, eventstream, model, resources, shapes
 from . import auth as _auth
 
 __all__ = [
@@ -384,6 +384,7 @@ def make_app(
     app.on_cleanup.append(regions_served.close)  # once no engine call runs any more
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_get(METRICS_PATH, _prometheus)
+    dashboard.install(app, _ENGINE_KEY)  # GET /_shardstream/dashboard, its data and its static files
     app.router.add_route("*", "/{tail:.*}", handle_request)
     eventstream.install(app)
     return app
