@@ -10,7 +10,7 @@ __all__ = ["ACCESS_LOG_FORMAT", "serve"]
 ACCESS_LOG_FORMAT = '%a %t "%r" %s %b %Tf "%{X-Amz-Target}i"'
 
 
-def _configure_logging(level: str, access_log: str | None):
+def _configure_logging(level: str, access_log: str | None, log_format: str = "text"):
     """Send shardstream's log to stderr at ``level``; the access logger (or None when off).
 
     Parameters
@@ -19,6 +19,8 @@ def _configure_logging(level: str, access_log: str | None):
         debug, info, warning or error.
     access_log : str or None
         None: no access log; ``"-"``: stderr; otherwise a file appended to.
+    log_format : {"text", "json"}
+        Plain lines, or one JSON object a line (:mod:`shardstream.server.logs`).
 
     Returns
     -------
@@ -27,7 +29,12 @@ def _configure_logging(level: str, access_log: str | None):
     import logging
     import sys
 
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format == "json":
+        from .server.logs import JsonFormatter
+
+        fmt = JsonFormatter()
+    else:
+        fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(fmt)
     root = logging.getLogger("shardstream")
@@ -48,6 +55,15 @@ def _configure_logging(level: str, access_log: str | None):
     logger.propagate = False
     logger.addHandler(target)
     return logger
+
+
+def _access_log_style(log_format: str) -> dict:
+    """``web.run_app``'s access-log arguments for ``log_format``."""
+    if log_format == "json":
+        from .server.logs import JsonAccessLogger
+
+        return {"access_log_class": JsonAccessLogger}
+    return {"access_log_format": ACCESS_LOG_FORMAT}
 
 
 @click.command()
@@ -130,6 +146,13 @@ def _configure_logging(level: str, access_log: str | None):
     help="Least severe log message written to stderr.",
 )
 @click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    help="Log lines as text, or as one JSON object each (the access log too).",
+)
+@click.option(
     "--access-log",
     default=None,
     is_flag=False,
@@ -153,6 +176,7 @@ def serve(
     tls_cert: str | None,
     tls_key: str | None,
     log_level: str,
+    log_format: str,
     access_log: str | None,
 ) -> None:
     """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an engine, in memory or on disk.
@@ -166,7 +190,7 @@ def serve(
     ``--auth FILE`` takes ``{"keys": {"AKID": {"secret": "...", "actions": [...] | "*",
     "streams": [...] | "*"}}, "clock_skew_s": 300}``.
     """
-    access_logger = _configure_logging(log_level, access_log)
+    access_logger = _configure_logging(log_level, access_log, log_format.lower())
     region_list = None
     if regions is not None:
         region_list = [r.strip() for r in regions.split(",") if r.strip()]
@@ -242,7 +266,7 @@ def serve(
         ssl_context=ssl_context,
         print=None if port != 0 else click.echo,
         access_log=access_logger,
-        access_log_format=ACCESS_LOG_FORMAT,
+        **_access_log_style(log_format.lower()),
     )
     engine.close()  # other regions' durable engines close at exit
     click.echo("shardstream server stopped.")

@@ -97,3 +97,19 @@ def test_region_flags(tmp_path):
         assert sorted(p.name for p in tmp_path.iterdir()) == ["eu-west-1", "us-east-1"]
         out, _ = server.interrupt()
         assert "(region us-east-1 and eu-west-1, eu-west-2, account" in out
+
+
+def test_json_logs_one_object_a_line():
+    with ServeProcess("--access-log", "--log-level", "info", "--log-format", "json") as server:
+        boto3_client(server.url()).list_streams()
+        get(server.url(), "/_shardstream/health")
+        _, err = server.interrupt()
+    assert server.proc.returncode == 0
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    access = [line for line in lines if "status" in line]
+    assert {(a["method"], a["path"], a["status"], a["target"]) for a in access} >= {
+        ("POST", "/", 200, "Kinesis_20131202.ListStreams"),
+        ("GET", "/_shardstream/health", 200, None),
+    }
+    assert all(a["seconds"] >= 0 and a["time"].endswith("+00:00") for a in access)
+    assert all(not line.strip() or line.startswith("{") for line in err.splitlines()), err  # nothing but JSON
