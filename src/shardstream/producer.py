@@ -16,6 +16,7 @@ map and the aggregation, the retry policy, the call target, the background loop 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import weakref
 from concurrent.futures import Future
@@ -25,7 +26,7 @@ from .producing.records import make_user_record
 from .producing.retry import RetryPolicy
 from .producing.sender import Sender
 from .producing.shardmap import ShardMap
-from .producing.stats import ProducerStats
+from .producing.stats import ProducerMetrics, ProducerStats
 from .producing.targets import target_for
 from .producing.units import UnitBuilder
 from .puts import MAX_PUT_RECORDS, PUT_RECORDS_BYTES
@@ -33,6 +34,21 @@ from .puts import MAX_PUT_RECORDS, PUT_RECORDS_BYTES
 __all__ = ["AsyncProducer", "BufferFullError", "Producer", "ProducerClosedError"]
 
 MIB = 1024 * 1024
+
+
+_producers = itertools.count(1)
+
+
+def _metrics_source(target, stats, buffer):
+    """Record a producer on an embedded stream in its engine's metrics; None for a remote stream."""
+    stream = getattr(target, "stream", None)
+    metrics = getattr(getattr(stream, "catalog", None), "metrics", None)
+    if metrics is None:
+        return None
+    queued = lambda: buffer.snapshot()["records_queued"]  # noqa: E731
+    source = ProducerMetrics(stats, queued, stream.name, f"producer-{next(_producers)}")
+    metrics.add_source(source)
+    return source
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> None:
@@ -156,6 +172,7 @@ class Producer:
             max_buffered_bytes, linger_ms / 1000.0, None if aggregate else max_batch_records, max_batch_bytes
         )
         self._stats = ProducerStats()
+        self._metrics = _metrics_source(self._target, self._stats, self._buffer)
         self._sender = Sender(
             self._buffer,
             builder,

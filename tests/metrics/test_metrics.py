@@ -398,3 +398,21 @@ def test_subscribe_to_shard_events_are_metered_apart_from_get_records(engine_on_
     assert stats(engine.metrics, "SubscribeToShardEvent.Bytes", dims)[0]["Sum"] == 6
     assert stats(engine.metrics, "SubscribeToShardEvent.MillisBehindLatest", dims, statistics=("Maximum",))
     assert stats(engine.metrics, "GetRecords.Records", dims) == []
+
+
+def test_a_producer_on_an_embedded_stream_records_its_counters(engine_on_clock):
+    from shardstream import Producer
+
+    clock, engine = engine_on_clock
+    stream = engine.create_stream("s", 2)
+    with Producer(stream, linger_ms=1) as producer:
+        futures = [producer.send(b"payload", f"k{i}") for i in range(50)]
+        for future in futures:
+            future.result(timeout=10)
+        engine.catalog.sampler.sample()
+    [source_dims] = [dict(d) for ns, name, d in engine.metrics.keys() if name == "ProducerUserRecordsSent"]
+    assert source_dims["StreamName"] == "s" and source_dims["Producer"].startswith("producer-")
+    sent = stats(engine.metrics, "ProducerUserRecordsSent", source_dims, namespace="shardstream")
+    assert sent[0]["Sum"] == 50
+    user_bytes = stats(engine.metrics, "ProducerUserBytes", source_dims, namespace="shardstream")
+    assert user_bytes[0]["Sum"] == sum(len(b"payload") + len(f"k{i}") for i in range(50))

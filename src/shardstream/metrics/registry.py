@@ -102,6 +102,7 @@ class MetricRegistry:
         self._series: dict[tuple, SecondSeries] = {}
         self._units: dict[tuple, str] = {}
         self._meters: weakref.WeakSet = weakref.WeakSet()
+        self._sources: weakref.WeakSet = weakref.WeakSet()
 
     def add_meter(self, meter) -> None:
         """Flush ``meter`` (a :class:`CallMeter`, held weakly) before every answer.
@@ -112,6 +113,25 @@ class MetricRegistry:
         """
         with self._lock:
             self._meters.add(meter)
+
+    def add_source(self, source) -> None:
+        """Have ``source.sample_metrics(self)`` called once a second by the sampler (held weakly).
+
+        Parameters
+        ----------
+        source : object
+            Anything with ``sample_metrics(metrics)`` (a producer's
+            :class:`~shardstream.producing.stats.ProducerMetrics`).
+        """
+        with self._lock:
+            self._sources.add(source)
+
+    def sample_sources(self) -> None:
+        """Call every source's ``sample_metrics`` (the sampler, once a second)."""
+        with self._lock:
+            sources = list(self._sources)
+        for source in sources:
+            source.sample_metrics(self)
 
     def flush_meters(self) -> None:
         """Hand every meter's pending second to its series."""

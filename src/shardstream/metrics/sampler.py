@@ -113,6 +113,7 @@ class MetricSampler:
             seen.update(("store", s.name, s.incarnation) for s in catalog.live())
             for key in set(self._last) - seen:  # deleted streams
                 del self._last[key]
+            self.metrics.sample_sources()
             queues = getattr(catalog, "queues", None)
             for queue in queues.all() if queues is not None else ():
                 in_flight, dead = queue.counts()
