@@ -538,8 +538,10 @@ class ConsumerRegistry:
             error = ResourceInUseException(
                 f"Another active subscription exists for consumer {consumer.arn} on shard {shard.shard_id}"
             )
+            dims = {"StreamName": stream.name, "ConsumerName": consumer.name}
             if old is not None and old.live:
                 if now - old.started_ms < RESUBSCRIBE_WINDOW_MS:
+                    self.catalog.metrics.record("SubscribeToShard.RateExceeded", dims, 1, unit="Count")
                     raise error
                 if not dry_run:  # a dry run leaves the old subscription running
                     old.terminate(error)
@@ -562,6 +564,7 @@ class ConsumerRegistry:
                 self._subscriptions[key] = subscription
         if subscription is None:
             raise DryRunOperationException()
+        self.catalog.metrics.record("SubscribeToShard.Success", dims, 1, unit="Count")
         return subscription
 
     def release(self, subscription: Subscription) -> None:

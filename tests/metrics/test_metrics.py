@@ -416,3 +416,18 @@ def test_a_producer_on_an_embedded_stream_records_its_counters(engine_on_clock):
     assert sent[0]["Sum"] == 50
     user_bytes = stats(engine.metrics, "ProducerUserBytes", source_dims, namespace="shardstream")
     assert user_bytes[0]["Sum"] == sum(len(b"payload") + len(f"k{i}") for i in range(50))
+
+
+def test_subscribe_to_shard_counts_successes_and_rate_exceeded(engine_on_clock):
+    from shardstream.errors import ResourceInUseException
+
+    clock, engine = engine_on_clock
+    stream = engine.create_stream("s", 1)
+    arn = engine.register_stream_consumer(stream.arn, "app")["Consumer"]["ConsumerARN"]
+    first = engine.subscribe_to_shard(arn, "shardId-000000000000", {"Type": "LATEST"})
+    with pytest.raises(ResourceInUseException):  # again within 5 s
+        engine.subscribe_to_shard(arn, "shardId-000000000000", {"Type": "LATEST"})
+    first.close()
+    dims = {"StreamName": "s", "ConsumerName": "app"}
+    assert stats(engine.metrics, "SubscribeToShard.Success", dims)[0]["Sum"] == 1
+    assert stats(engine.metrics, "SubscribeToShard.RateExceeded", dims)[0]["Sum"] == 1
