@@ -14,7 +14,8 @@ from libc.stdint cimport INT64_MIN, UINT64_MAX, int64_t, uint64_t
 
 from shardstream.includes.native cimport (
     ss_mutex_destroy, ss_mutex_init,
-    SS_SEQ_LEN, SS_SLOT_BYTES, ss_ring_count, ss_ring_drop, ss_ring_footprint, ss_ring_free, ss_ring_init,
+    SS_SEQ_LEN, SS_SLOT_BYTES, ss_ring_count, ss_ring_doff, ss_ring_drop, ss_ring_footprint, ss_ring_free,
+    ss_ring_init,
     ss_ring_lower_bound_ts, ss_ring_trim_expired, ss_ring_ts, ss_seq_cache_reset, ss_seq_format, ss_seq_seconds,
 )
 
@@ -237,6 +238,16 @@ cdef class ShardLog:
         self.acquire()
         try:
             return self.ring.head, self.ring.tail
+        finally:
+            self.release()
+
+    def bytes_between(self, uint64_t lo, uint64_t hi):
+        """Data bytes of the records ``[lo, hi)``, or -1 unless all of them are in the ring now."""
+        self.acquire()
+        try:
+            if self.ring.head <= lo <= hi <= self.ring.tail:
+                return ss_ring_doff(&self.ring, hi) - ss_ring_doff(&self.ring, lo)
+            return -1
         finally:
             self.release()
 

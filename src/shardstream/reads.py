@@ -206,12 +206,18 @@ class StreamReads:
         resp["MillisBehindLatest"] = 0 if next_ts is None else max(0, now - next_ts)
         return resp
 
-    def _metered(self, now: int, batch, started: float, behind_ms: int, event: bool = False) -> None:
-        """Record a GetRecords call (a SubscribeToShard event's read, with ``event``) in the stream's meters."""
+    def _metered(self, now: int, batch, index: int, nxt: int, started: float, behind_ms: int, event=False) -> None:
+        """Record a GetRecords call (a SubscribeToShard event's read, with ``event``) in the stream's meters.
+
+        A page is the records ``[nxt - n, nxt)`` of shard ``index``: their bytes come from the ring's
+        offsets in O(1); from the batch itself when they are no longer (or never were) in the ring.
+        """
         meters = self.stream.meters
         if meters.enabled:
             n = 0 if batch is None else batch.num_rows
-            nbytes = value_bytes(batch.column(_DATA)) if n else 0
+            nbytes = self.stream.logs[index].bytes_between(nxt - n, nxt) if n else 0
+            if nbytes < 0:
+                nbytes = value_bytes(batch.column(_DATA))
             meters.get_records(now, n, nbytes, started, behind_ms, event=event)
 
     def _child_shards(self, index: int) -> list[dict]:
@@ -275,7 +281,7 @@ class StreamReads:
         )
         records = format_records(batch, wire=wire)
         response = self._read_response(pos, now, len(records), nxt, tail, next_ts)
-        self._metered(now, batch, started, response["MillisBehindLatest"], event)
+        self._metered(now, batch, pos.shard_index, nxt, started, response["MillisBehindLatest"], event)
         return {"Records": records, **response}
 
     def get_record_batch(self, shard_iterator, limit=None, *, dry_run: bool = False, deaggregate: bool = True) -> dict:
@@ -309,7 +315,7 @@ class StreamReads:
         if batch is None:
             batch = EMPTY_BATCH
         response = self._read_response(pos, now, batch.num_rows, nxt, tail, next_ts)
-        self._metered(now, batch, started, response["MillisBehindLatest"])
+        self._metered(now, batch, pos.shard_index, nxt, started, response["MillisBehindLatest"])
         return {"Records": unpack_batch(batch) if deaggregate else batch, **response}
 
     def read_batch(
