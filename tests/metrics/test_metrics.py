@@ -431,3 +431,16 @@ def test_subscribe_to_shard_counts_successes_and_rate_exceeded(engine_on_clock):
     dims = {"StreamName": "s", "ConsumerName": "app"}
     assert stats(engine.metrics, "SubscribeToShard.Success", dims)[0]["Sum"] == 1
     assert stats(engine.metrics, "SubscribeToShard.RateExceeded", dims)[0]["Sum"] == 1
+
+
+def test_a_series_plots_with_matplotlib(filled):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    _, metrics = filled
+    ax = metrics.plot("IncomingRecords", {"StreamName": "s"}, statistic="maximum")
+    [line] = ax.get_lines()
+    assert list(line.get_ydata()) == [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]
+    assert "IncomingRecords" in ax.get_title()
+    with pytest.raises(KeyError):
+        metrics.plot("IncomingRecords", {"StreamName": "s"}, statistic="p99")  # no histogram for counts

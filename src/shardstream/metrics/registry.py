@@ -439,6 +439,39 @@ class MetricRegistry:
                 )
         return {"Metrics": out}
 
+    def plot(
+        self, name: str, dimensions=None, *, statistic: str = "sum", namespace: str = KINESIS, period: int = 1, ax=None
+    ):
+        """Draw one series with matplotlib (the ``viz`` extra) and pandas; returns the ``Axes``.
+
+        Parameters
+        ----------
+        name, dimensions, namespace, period
+            As for :meth:`table`.
+        statistic : str
+            The column of :meth:`table` to draw (``sum``, ``average``, ``maximum``, ``p99``, ...).
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (default: a new figure).
+
+        Raises
+        ------
+        ImportError
+            matplotlib or pandas is not installed (``pip install 'shardstream[viz,pandas]'``).
+        KeyError
+            ``statistic`` is not a column of the series' table.
+        """
+        try:
+            import matplotlib.pyplot as plt  # noqa: F401  (pandas draws with it)
+            import pandas  # noqa: F401
+        except ImportError as exc:
+            hint = "pip install 'shardstream[viz,pandas]'"
+            raise ImportError(f"plotting metrics needs matplotlib and pandas: {hint}") from exc
+        table = self.table(name, dimensions, namespace=namespace, period=period)
+        if statistic not in table.column_names:
+            raise KeyError(f"{statistic!r} is not a statistic of {name}: {', '.join(table.column_names[1:])}")
+        frame = table.to_pandas()
+        return frame.plot(x="timestamp", y=statistic, ax=ax, title=f"{name} ({statistic}, {period} s)", legend=False)
+
     def table(self, name: str, dimensions=None, *, namespace: str = KINESIS, period: int = 1, start=None, end=None):
         """One series per period as a ``pyarrow.Table`` (``.to_pandas().plot(x="timestamp")`` draws it).
 
