@@ -16,6 +16,7 @@ returned, sets ``ready`` once it is reading, and ends on :meth:`stop`.
 
 from __future__ import annotations
 
+import abc
 import os
 import threading
 import time
@@ -28,7 +29,7 @@ __all__ = ["EmbeddedSubscriber", "PollingReader", "RemoteSubscriber"]
 _THROTTLED_PAUSE_S = 0.05
 
 
-class _Reader:
+class _Reader(abc.ABC):
     """Threads that read until stopped; the first error any of them met."""
 
     def __init__(self, recorder, path: str, shard_ids: list[str]):
@@ -67,8 +68,9 @@ class _Reader:
             thread.start()
             self._threads.append(thread)
 
+    @abc.abstractmethod
     def _work(self) -> list[tuple]:
-        raise NotImplementedError
+        """``(target, *args)`` of each reading thread to start."""
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop reading and wait (at most ``timeout`` seconds per thread) for the threads to end.
@@ -82,7 +84,7 @@ class _Reader:
         for thread in self._threads:
             thread.join(timeout)
 
-    def _interrupt(self) -> None:
+    def _interrupt(self) -> None:  # noqa: B027 - a hook: most readers have nothing to wake
         """Wake threads blocked in a read (nothing by default)."""
 
 
