@@ -160,7 +160,7 @@ cdef class StreamCore:
     cdef readonly tuple open_logs        # ... and their logs, in hash-key order
     cdef readonly bint accepting       # writes allowed (False while CREATING and once deleted)
     cdef public bint watch_writes      # call _on_writes() now and then (on-demand scaling)
-    cdef public object write_signal    # None, or called after every write (readers waiting for records)
+    cdef public object write_signal    # None, or called after every write with its ShardLog (None: a batch)
     cdef public bint room_on_full      # a full ring is a status (RingFull) for the caller to make room, not an error
     cdef int write_countdown           # put_record calls until the next _on_writes()
     cdef readonly bint auto_distribution  # AUTO: deal records round-robin, ignoring keys
@@ -358,7 +358,7 @@ cdef class StreamCore:
                 result = PyDict_Copy(log.put_result)
                 PyDict_SetItem(result, "SequenceNumber", seq)
                 if self.write_signal is not None:
-                    self.write_signal()
+                    self.write_signal(log)
                 if self.watch_writes:
                     self.write_countdown -= 1
                     if self.write_countdown <= 0:
@@ -462,7 +462,7 @@ cdef class StreamCore:
             elif self._append_routed(routing, open_logs, &kv, &dv, &pos[0] if n else NULL,
                                      &ctr[0] if n else NULL, n, partial, &arr[0]):
                 if self.write_signal is not None:
-                    self.write_signal()
+                    self.write_signal(None)
                 if self.watch_writes:
                     self._on_writes()
                 return positions, counters, routing, open_logs, arrivals[:len(open_logs)]

@@ -27,7 +27,7 @@ class StreamCore:
     open_logs: tuple[ShardLog, ...]
     accepting: bool
     watch_writes: bool
-    write_signal: Callable[[], None] | None
+    write_signal: Callable[[ShardLog | None], None] | None
     room_on_full: bool
     auto_distribution: bool
     spread_next: int

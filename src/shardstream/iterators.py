@@ -54,6 +54,15 @@ def _java_date(ms: int) -> str:
     return t.strftime("%a %b %d %H:%M:%S UTC %Y")
 
 
+def _framing(stream_name: str) -> tuple[bytes, bytes]:
+    """What precedes and follows the fixed-size tail in a token of ``stream_name``: (head, zero padding)."""
+    name = stream_name.encode("utf-8")
+    head = _PREFIX + bytes([_VERSION, len(name)]) + name
+    unpadded = len(head) + _TAIL.size + _TAG_BYTES
+    size = max(_BASE_BYTES, _BASE_BYTES + -(-(unpadded - _BASE_BYTES) // _BLOCK_BYTES) * _BLOCK_BYTES)
+    return head, bytes(size - unpadded)
+
+
 class IteratorCodec:
     """Makes and checks shard iterators with one secret.
 
@@ -68,6 +77,7 @@ class IteratorCodec:
         # token -> what it names, for tokens verified lately: one request passes its token
         # through several layers (engine, throttle, stream), and it is decoded only once.
         self._verified: dict[str, IteratorPosition] = {}
+        self._framing: dict[str, tuple[bytes, bytes]] = {}  # stream name -> the bytes around its tail
 
     def encode(self, stream_name: str, incarnation: int, shard_index: int, position: int, issued_ms: int) -> str:
         """A signed token naming a read position.
@@ -88,12 +98,24 @@ class IteratorCodec:
         str
             Standard base64 text (see the module docstring for the layout).
         """
-        name = stream_name.encode("utf-8")
-        body = _PREFIX + bytes([_VERSION, len(name)]) + name + _TAIL.pack(incarnation, shard_index, position, issued_ms)
-        size = max(_BASE_BYTES, _BASE_BYTES + -(-(len(body) + _TAG_BYTES - _BASE_BYTES) // _BLOCK_BYTES) * _BLOCK_BYTES)
-        body += bytes(size - _TAG_BYTES - len(body))
-        tag = hmac.new(self._secret, body, hashlib.sha256).digest()[:_TAG_BYTES]
-        return base64.b64encode(body + tag).decode("ascii")
+        framing = self._framing.get(stream_name)
+        if framing is None:
+            if len(self._framing) >= _VERIFIED_TOKENS:
+                self._framing.clear()
+            framing = self._framing[stream_name] = _framing(stream_name)
+        head, padding = framing
+        body = head + _TAIL.pack(incarnation, shard_index, position, issued_ms) + padding
+        tag = hmac.digest(self._secret, body, "sha256")[:_TAG_BYTES]
+        token = base64.b64encode(body + tag).decode("ascii")
+        # A reader usually hands the token it was just given straight back: it then needs no check.
+        self._remember(token, IteratorPosition(stream_name, incarnation, shard_index, position, issued_ms))
+        return token
+
+    def _remember(self, token: str, pos: IteratorPosition) -> None:
+        verified = self._verified
+        if len(verified) >= _VERIFIED_TOKENS:
+            verified.clear()
+        verified[token] = pos
 
     def decode(self, token, now_ms: int) -> IteratorPosition:
         """Check a token's integrity and age.
@@ -148,10 +170,7 @@ class IteratorCodec:
             if pos is not None:
                 return pos
             pos = self._verify(token)
-            verified = self._verified
-            if len(verified) >= _VERIFIED_TOKENS:
-                verified.clear()
-            verified[token] = pos
+            self._remember(token, pos)
             return pos
         return self._verify(token)
 
@@ -169,7 +188,7 @@ class IteratorCodec:
         if len(raw) < start + 2 + _TAIL.size + _TAG_BYTES or raw[start] not in (_VERSION, _LEGACY_VERSION):
             raise InvalidArgumentException("Invalid ShardIterator.")
         body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
-        expected = hmac.new(self._secret, body, hashlib.sha256).digest()[:_TAG_BYTES]
+        expected = hmac.digest(self._secret, body, "sha256")[:_TAG_BYTES]
         name_len = body[start + 1]
         end = start + 2 + name_len + _TAIL.size
         if (

@@ -9,7 +9,8 @@ waits on its stream's write signal (``stream.writes``,
 :mod:`shardstream.write_signal`) -- a thread with ``wait``, a coroutine with
 ``wait_async`` -- so the next write wakes it at once.  It reads the
 signal's generation before it looks at the shard and waits on that
-generation, so a write between the look and the wait is not missed.  Its own
+generation, so a write between the look and the wait is not missed; only the
+writes to its own shard (and the signal's other causes) wake it.  Its own
 end (``close``, a take-over, its consumer deregistered, the engine closing)
 fires the same signal.  Under the ``sync`` durability policy a record is
 readable only once ``fsync``-ed, after its write fired the signal: a
@@ -246,25 +247,25 @@ class Subscription:
         return self
 
     def __next__(self) -> dict:
-        signal = self._stream.writes
+        signal, log = self._stream.writes, self._log
         with signal.watching():
             while True:
-                generation = signal.generation  # before the read: a write after it moves the generation
+                generation = signal.generation_of(log)  # before the read: a write after it moves the generation
                 event = self.poll()
                 if event is not None:
                     return event
                 self._wait_for_visibility()
-                signal.wait(generation, self._delay())
+                signal.wait(generation, self._delay(), log)
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> dict:
-        signal = self._stream.writes
+        signal, log = self._stream.writes, self._log
         waited = False
         with signal.watching():
             while True:
-                generation = signal.generation
+                generation = signal.generation_of(log)
                 try:
                     event = self.poll()
                 except StopIteration:
@@ -274,7 +275,7 @@ class Subscription:
                         await asyncio.sleep(0)  # let others run between back-to-back events
                     return event
                 self._wait_for_visibility()
-                await signal.wait_async(generation, self._delay())
+                await signal.wait_async(generation, self._delay(), log)
                 waited = True
 
     def __repr__(self) -> str:

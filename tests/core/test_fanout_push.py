@@ -379,3 +379,66 @@ def test_a_reshard_wakes_an_idle_subscription_with_its_child_shards():
     assert "at" in out and out["at"] - began < BOUND_S  # woken by the reshard, not by the 5 s poll
     assert len(out["children"]) == 2
     engine.close()
+
+
+# -- a reader of one shard wakes only for that shard ---------------------------------------------------
+
+
+def test_a_thread_waiting_on_one_shard_sleeps_through_writes_to_another(engine):
+    stream = engine.create_stream("s", 2)
+    signal = stream.writes
+    first, second = stream.shard_log(shard_id(0)), stream.shard_log(shard_id(1))
+    woken = []
+    with signal.watching():
+        generation = signal.generation_of(first)
+        waiter = threading.Thread(target=lambda: woken.append(signal.wait(generation, 5.0, first)))
+        waiter.start()
+        until(lambda: signal.waiting == 1)
+        stream.put_record(b"elsewhere", "k", explicit_hash_key=str(2**127))  # the second shard
+        assert signal.generation_of(second) == signal.generation_of(first) + 1
+        assert signal.generation_of(first) == generation
+        waiter.join(0.05)
+        assert waiter.is_alive() and signal.waiting == 1  # not woken
+        stream.put_record(b"here", "k", explicit_hash_key="0")
+        waiter.join(BOUND_S)
+    assert woken == [True] and signal.waiting == 0
+
+
+def test_a_batch_or_a_notify_naming_no_shard_wakes_every_shards_readers(engine):
+    stream = engine.create_stream("s", 2)
+    signal = stream.writes
+    logs = [stream.shard_log(shard_id(i)) for i in range(2)]
+    with signal.watching():
+        for wake in [lambda: stream.put_batch(["k"], [b"x"]), signal.notify]:
+            generations = [signal.generation_of(log) for log in logs]
+            woken = []
+            waiters = [
+                threading.Thread(target=lambda g=g, log=log: woken.append(signal.wait(g, 5.0, log)))
+                for g, log in zip(generations, logs)
+            ]
+            for waiter in waiters:
+                waiter.start()
+            until(lambda: signal.waiting == 2)
+            wake()
+            for waiter in waiters:
+                waiter.join(BOUND_S)
+            assert woken == [True, True] and signal.waiting == 0
+
+
+def test_a_coroutine_waiting_on_one_shard_sleeps_through_writes_to_another(engine):
+    stream = engine.create_stream("s", 2)
+    signal = stream.writes
+    first = stream.shard_log(shard_id(0))
+
+    async def scenario():
+        with signal.watching():
+            generation = signal.generation_of(first)
+            waiting = asyncio.ensure_future(signal.wait_async(generation, 5.0, first))
+            await until_async(lambda: signal.waiting == 1)
+            stream.put_record(b"elsewhere", "k", explicit_hash_key=str(2**127))
+            await asyncio.sleep(0.05)
+            assert not waiting.done() and signal.waiting == 1
+            stream.put_record(b"here", "k", explicit_hash_key="0")
+            return await asyncio.wait_for(waiting, BOUND_S)
+
+    assert asyncio.run(scenario()) is True and signal.waiting == 0

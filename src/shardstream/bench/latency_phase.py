@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from .floor import round_trip_ns, thread_wake_ns
 from .latency import latency_stats
 from .reader_process import ReaderProcess
 from .reader_set import READY_TIMEOUT_S, ReaderSet
@@ -106,12 +107,24 @@ class LatencyPhase:
                 result[path]["getrecords_per_s"] = outcome.getrecords_per_s
                 result[path]["throttled"] = outcome.throttled
                 result[path]["poll_interval_ms"] = w.poll_interval_s * 1e3
+        result["floor"] = self._floor()
         calls_us = np.concatenate(calls) / 1e3
         result["put_rate_per_s"] = min(rates)
         # the putter could not keep the pace: the samples were taken at its saturation rate
         result["saturated"] = w.latency_interval_s > 0 and min(rates) < 0.9 / w.latency_interval_s
         result["put_call_us"] = {"p50": float(np.percentile(calls_us, 50)), "p99": float(np.percentile(calls_us, 99))}
         return result
+
+    def _floor(self) -> dict | None:
+        """The hand-over every read path rests on, timed alone at the same pace (:mod:`.floor`); None if unknown."""
+        w = self._workload
+        if self._target.embedded:
+            what, ns = "thread wake-up", thread_wake_ns(w.latency_samples, w.latency_interval_s)
+        elif self._target.kind == "server":
+            what, ns = "HTTP round trip", round_trip_ns(self._target.url, w.latency_samples, w.latency_interval_s)
+        else:  # a foreign endpoint: no cheap request known to be free of its own work
+            return None
+        return {"what": what, **latency_stats(ns, w.latency_samples)}
 
     def _round(self, path: str, shard_ids: list[str], consumer_arn: str | None):
         """The samples put and read on one path: (ReadOutcome, seconds putting, each put call's ns)."""

@@ -6,8 +6,11 @@ returned, sets ``ready`` once it is reading, and ends on :meth:`stop`.
 
 * :class:`PollingReader`: one thread looping GetRecords over every shard,
   pausing ``poll_interval_s`` only after a round in which no shard had
-  anything new (0: never; it then only yields the GIL, with ``os.sched_yield``),
-  and 50 ms after a throttled call (AWS allows 5 GetRecords a second per shard).
+  anything new, and 50 ms after a throttled call (AWS allows 5 GetRecords a
+  second per shard).  With 0, an embedded stream's loop sleeps on the
+  stream's write signal (``stream.writes``: the next write wakes it), as an
+  embedded reader should rather than spin against the writer for the GIL; a
+  remote one only yields the GIL (``os.sched_yield``) between rounds.
 * :class:`EmbeddedSubscriber`: one thread per shard iterating the embedded
   engine's :meth:`~shardstream.Engine.subscribe_to_shard` feed.
 * :class:`RemoteSubscriber`: one thread per shard reading botocore's
@@ -27,6 +30,8 @@ __all__ = ["EmbeddedSubscriber", "PollingReader", "RemoteSubscriber"]
 
 #: Seconds the polling reader waits after a throttled GetRecords.
 _THROTTLED_PAUSE_S = 0.05
+#: Longest sleep of an embedded polling loop on its stream's write signal (a write ends it at once).
+_SIGNAL_WAIT_S = 0.1
 
 
 class _Reader(abc.ABC):
@@ -115,12 +120,27 @@ class PollingReader(_Reader):
         return [(self._poll,)]
 
     def _poll(self) -> None:
+        signal = getattr(self._stream, "writes", None)  # an embedded stream's write signal
+        if signal is None or self._poll_interval > 0:
+            pause = _pause(self._poll_interval)
+            self._loop(lambda: None, lambda _generation: pause())
+            return
+        with signal.watching():  # an empty round waits for the next write after the round began
+            self._loop(lambda: signal.generation, lambda generation: signal.wait(generation, _SIGNAL_WAIT_S))
+
+    def _interrupt(self) -> None:
+        signal = getattr(self._stream, "writes", None)
+        if signal is not None:
+            signal.notify()  # wake a loop asleep on the signal so that it sees the stop
+
+    def _loop(self, before_round, pause) -> None:
+        """Read every shard round after round; after a round with nothing new, ``pause(before_round())``."""
         stream, recorder, clock = self._stream, self._recorder, time.perf_counter_ns
-        pause = _pause(self._poll_interval)
         iterators = [stream.get_shard_iterator(s, "LATEST")["ShardIterator"] for s in self._shard_ids]
         self._mark_ready()
         began, calls = time.perf_counter(), 0
         while not self._stop.is_set():
+            mark = before_round()
             empty = True
             for i, iterator in enumerate(iterators):
                 try:
@@ -136,7 +156,7 @@ class PollingReader(_Reader):
                     empty = False
                     recorder.arrived("poll", [r["Data"] for r in page["Records"]], now)
             if empty:
-                pause()
+                pause(mark)
         self.calls, self.seconds = calls, time.perf_counter() - began
 
 

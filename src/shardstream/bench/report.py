@@ -11,6 +11,12 @@ def _num(value, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _ratio(value, floor) -> str:
+    if value is None or not floor:
+        return "-"
+    return f"{value / floor:,.1f}×"
+
+
 def tables(result: dict) -> list:
     """The throughput table and (with a latency phase) the latency table.
 
@@ -59,15 +65,20 @@ def tables(result: dict) -> list:
         )
         if lat["saturated"]:
             caption += "; the putter could not keep that pace: raise --latency-interval"
+        floor = lat.get("floor")
+        if floor and floor.get("p50_us"):
+            caption += (
+                f"; floor ({floor['what']}, same pace) p50 {floor['p50_us']:,.1f} us, p99 {floor['p99_us']:,.1f} us"
+            )
         table = Table(title="put -> get latency (microseconds)", caption=caption)
-        for column in ("reader", "samples", "lost", "p50", "p99", "p99.9", "max"):
+        for column in ("reader", "samples", "lost", "p50", "p99", "p99.9", "max", "p99 / floor"):
             table.add_column(column, justify="right" if column != "reader" else "left", no_wrap=True)
         labels = {"poll": "GetRecords loop", "subscribe": "SubscribeToShard"}
         for path in ("poll", "subscribe"):
             if path in lat:
                 s = lat[path]
                 if "error" in s:
-                    table.add_row(labels[path], "-", "-", "unavailable", "", "", "")
+                    table.add_row(labels[path], "-", "-", "unavailable", "", "", "", "")
                     table.caption += f"; {labels[path]}: {s['error']}"
                     continue
                 table.add_row(
@@ -78,7 +89,19 @@ def tables(result: dict) -> list:
                     _num(s["p99_us"], 1),
                     _num(s["p999_us"], 1),
                     _num(s["max_us"], 1),
+                    _ratio(s["p99_us"], floor["p99_us"] if floor else None),
                 )
+        if floor and floor.get("p50_us"):
+            table.add_row(
+                f"floor: {floor['what']}",
+                _num(floor["samples"]),
+                "",
+                _num(floor["p50_us"], 1),
+                _num(floor["p99_us"], 1),
+                _num(floor["p999_us"], 1),
+                _num(floor["max_us"], 1),
+                "1.0×",
+            )
         made.append(table)
     return made
 

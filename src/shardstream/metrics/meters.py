@@ -61,6 +61,8 @@ class StreamMeters:
     ) -> None:
         """A GetRecords call (or, with ``event``, a SubscribeToShard event) of ``records`` records.
 
+        The caller checks :attr:`enabled` first (it skips measuring the page when off).
+
         Parameters
         ----------
         now_ms : int
@@ -73,8 +75,6 @@ class StreamMeters:
         event : bool
             Record under ``SubscribeToShardEvent.*`` (enhanced fan-out), not ``GetRecords.*``.
         """
-        if not self._metrics.enabled:
-            return
         if event:
             meter = self._events
             if meter is None:

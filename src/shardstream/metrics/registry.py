@@ -549,16 +549,16 @@ class CallMeter:
         self._success = metrics.series(f"{operation}.Success", dims, unit="Count")
         self._lock = threading.Lock()
         self._second = -1
-        self._values: list[list] = [[] for _ in self._series]
+        self._calls: list[tuple] = []  # this second's calls: (records, bytes, latency, age)
         self._totals = [0, 0, 0]  # calls, records, bytes handed to the series so far
         metrics.add_meter(self)
 
     def totals(self) -> tuple[int, int, int]:
         """``(calls, records, bytes)`` since the meter was made: running totals (Prometheus counters)."""
         with self._lock:
-            pending = self._values
+            pending = self._calls
             calls, records, nbytes = self._totals
-            return calls + len(pending[0]), records + sum(pending[0]), nbytes + sum(pending[1])
+            return calls + len(pending), records + sum(c[0] for c in pending), nbytes + sum(c[1] for c in pending)
 
     def record(self, now_ms: int, records: int, nbytes: int, latency_ms: float, age_ms: int = 0) -> None:
         """One successful call that moved ``records`` records of ``nbytes`` bytes in ``latency_ms``.
@@ -577,24 +577,21 @@ class CallMeter:
             if second != self._second:
                 self._flush_locked()
                 self._second = second
-            values = self._values
-            values[0].append(records)
-            values[1].append(nbytes)
-            values[2].append(latency_ms)
-            if len(values) > 3:
-                values[3].append(age_ms)
+            self._calls.append((records, nbytes, latency_ms, age_ms))
 
     def _flush_locked(self) -> None:
-        values, second = self._values, self._second
-        if not values[0]:
+        calls, second = self._calls, self._second
+        if not calls:
             return
-        self._success.add(second, float(len(values[0])), len(values[0]), 1.0, 1.0)
-        self._totals[0] += len(values[0])
-        self._totals[1] += sum(values[0])
-        self._totals[2] += sum(values[1])
-        for series, column in zip(self._series, values):
+        self._calls = []
+        n = len(calls)
+        columns = list(zip(*calls))  # records, bytes, latency, age
+        self._success.add(second, float(n), n, 1.0, 1.0)
+        self._totals[0] += n
+        self._totals[1] += sum(columns[0])
+        self._totals[2] += sum(columns[1])
+        for series, column in zip(self._series, columns):  # (no age series for writes)
             series.add_values(second, column)
-        self._values = [[] for _ in self._series]
 
     def flush(self) -> None:
         """Hand the current second to the series now (the registry calls it before it answers)."""
