@@ -5,19 +5,17 @@ Made by :meth:`ConsumerRegistry.subscribe_to_shard
 :mod:`shardstream.fanout` for the rules it follows.
 
 Records are pushed, not polled for: a subscription with nothing to send
-waits on its stream's write signal (``stream.writes``,
-:mod:`shardstream.write_signal`) -- a thread with ``wait``, a coroutine with
-``wait_async`` -- so the next write wakes it at once.  It reads the
-signal's generation before it looks at the shard and waits on that
+waits for its shard's next write (:class:`~shardstream.shard_wait.ShardWait`
+on the stream's write signal, ``stream.writes``) -- a thread with ``wait``, a
+coroutine with ``wait_async`` -- so the next write wakes it at once.  It
+reads the signal's generation before it looks at the shard and waits on that
 generation, so a write between the look and the wait is not missed; only the
 writes to its own shard (and the signal's other causes) wake it.  Its own
 end (``close``, a take-over, its consumer deregistered, the engine closing)
 fires the same signal.  Under the ``sync`` durability policy a record is
-readable only once ``fsync``-ed, after its write fired the signal: a
-subscription that finds records appended but not yet readable asks the
-stream to call it back when they are durable (``commit_async``), and that
-callback fires the signal.  ``poll_interval_s`` remains the longest wait
-between two reads, a safety net for changes that fire nothing (a reshard
+readable only once ``fsync``-ed, after its write fired the signal:
+``ShardWait`` then has the stream fire it again once the record is durable.
+``poll_interval_s`` remains the longest wait between two reads, a safety net for changes that fire nothing (a reshard
 closing the shard; ``heartbeat_s`` and the lifetime bound the wait too).
 """
 
@@ -27,6 +25,7 @@ import asyncio
 import time
 
 from .errors import ExpiredIteratorException, KinesisError
+from .shard_wait import ShardWait
 
 __all__ = ["MAX_EVENT_RECORDS", "Subscription"]
 
@@ -98,8 +97,7 @@ class Subscription:
         self._more = True
         self._error: KinesisError | None = None
         self._done = False
-        self._log = stream.shard_log(shard.shard_id)  # to see records appended but not yet readable
-        self._publishing = False  # a commit_async callback is due (see _wait_for_visibility)
+        self._waits = ShardWait(stream, shard.shard_id)
 
     # -- state -----------------------------------------------------------------------
 
@@ -226,46 +224,28 @@ class Subscription:
         until_heartbeat = (self._last_event or now) + self._heartbeat - now
         return max(0.0, min(self._poll_interval, until_heartbeat, self._deadline - now))
 
-    def _wait_for_visibility(self) -> None:
-        """If the shard holds records not yet readable (``sync``: not yet ``fsync``-ed), fire the signal when they are.
-
-        Their write fired the signal before they could be read; the stream's
-        group commit calls back once they are durable (or discarded).
-        """
-        log = self._log
-        if self._publishing or log.tail <= log.visible_limit:
-            return
-        self._publishing = True
-        self._stream.commit_async(self._published)
-
-    def _published(self, _exc) -> None:
-        """The commit covering the unreadable records ended (any thread): read again."""
-        self._publishing = False
-        self._stream.writes.notify()
-
     def __iter__(self) -> Subscription:
         return self
 
     def __next__(self) -> dict:
-        signal, log = self._stream.writes, self._log
-        with signal.watching():
+        waits = self._waits
+        with waits.watching():
             while True:
-                generation = signal.generation_of(log)  # before the read: a write after it moves the generation
+                generation = waits.generation  # before the read: a write after it moves the generation
                 event = self.poll()
                 if event is not None:
                     return event
-                self._wait_for_visibility()
-                signal.wait(generation, self._delay(), log)
+                waits.wait(generation, self._delay())
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> dict:
-        signal, log = self._stream.writes, self._log
+        waits = self._waits
         waited = False
-        with signal.watching():
+        with waits.watching():
             while True:
-                generation = signal.generation_of(log)
+                generation = waits.generation
                 try:
                     event = self.poll()
                 except StopIteration:
@@ -274,8 +254,7 @@ class Subscription:
                     if not waited:
                         await asyncio.sleep(0)  # let others run between back-to-back events
                     return event
-                self._wait_for_visibility()
-                await signal.wait_async(generation, self._delay(), log)
+                await waits.wait_async(generation, self._delay())
                 waited = True
 
     def __repr__(self) -> str:

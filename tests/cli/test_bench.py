@@ -40,6 +40,14 @@ def check_result(result: dict, records: int, samples: int, kind: str) -> None:
         stats = lat[path]
         assert stats["samples"] == samples and stats["lost"] == 0, (path, stats)
         assert 0 < stats["p50_us"] <= stats["p99_us"] <= stats["p999_us"] <= stats["max_us"], (path, stats)
+        sent = stats.get("from_request_sent")
+        if kind == "embedded":
+            assert sent is None  # no request: nothing before the send to take off
+        else:  # timed from botocore's send: the same samples, each shorter by the client's work before it
+            assert sent["samples"] == samples and 0 < sent["p50_us"] < stats["p50_us"], (path, sent)
+    floor = lat["floor"]  # the bare hand-over, timed at the same pace in the same run
+    assert floor["what"] == {"embedded": "thread wake-up", "server": "HTTP round trip"}[kind]
+    assert floor["samples"] == samples and floor["lost"] == 0 and 0 < floor["p50_us"] <= floor["p99_us"]
 
 
 def test_embedded_json():

@@ -92,6 +92,20 @@ class LatencyRecorder:
             seen = self._latency[path]
             return np.array([seen[k] for k in sorted(seen)], dtype=np.int64)
 
+    def sample_ids(self, path: str) -> np.ndarray:
+        """The samples seen on ``path``, in the order of :meth:`latencies_ns`.
+
+        Parameters
+        ----------
+        path : str
+
+        Returns
+        -------
+        numpy.ndarray of int64
+        """
+        with self._lock:
+            return np.array(sorted(self._latency[path]), dtype=np.int64)
+
 
 def latency_stats(latencies_ns: np.ndarray, expected: int) -> dict:
     """Percentiles of one path's latencies, in microseconds.

@@ -92,7 +92,7 @@ class LatencyPhase:
         }
         rates, calls = [], []
         for path in ["poll", "subscribe"] if w.subscribe else ["poll"]:
-            outcome, put_s, calls_ns = self._round(path, shard_ids, consumer_arn)
+            outcome, put_s, calls_ns, presend_ns = self._round(path, shard_ids, consumer_arn)
             if outcome.unavailable:
                 result[path] = {
                     **latency_stats(np.zeros(0, np.int64), w.latency_samples),
@@ -100,7 +100,11 @@ class LatencyPhase:
                 }
                 continue
             self._latencies_ns[path] = outcome.latencies_ns[path]
-            result[path] = latency_stats(np.asarray(outcome.latencies_ns[path], dtype=np.int64), w.latency_samples)
+            latencies = np.asarray(outcome.latencies_ns[path], dtype=np.int64)
+            result[path] = latency_stats(latencies, w.latency_samples)
+            if presend_ns is not None:  # from the moment the request left the client
+                ids = np.asarray(outcome.sample_ids[path], dtype=np.int64)
+                result[path]["from_request_sent"] = latency_stats(latencies - presend_ns[ids], w.latency_samples)
             rates.append(w.latency_samples / max(put_s, 1e-9))
             calls.append(calls_ns)
             if path == "poll":
@@ -127,7 +131,7 @@ class LatencyPhase:
         return {"what": what, **latency_stats(ns, w.latency_samples)}
 
     def _round(self, path: str, shard_ids: list[str], consumer_arn: str | None):
-        """The samples put and read on one path: (ReadOutcome, seconds putting, each put call's ns)."""
+        """The samples put and read on one path: (ReadOutcome, seconds putting, each put call's ns, presend ns)."""
         w = self._workload
         if self._target.embedded:
             readers = ReaderSet(self._target.engine, self._stream, shard_ids, path, consumer_arn, w.poll_interval_s)
@@ -137,11 +141,14 @@ class LatencyPhase:
             )
         readers.start()
         try:
-            put_s, calls_ns = self._put_samples(path) if readers.available else (0.0, np.zeros(0, np.int64))
+            if readers.available:
+                put_s, calls_ns, presend_ns = self._put_samples(path)
+            else:
+                put_s, calls_ns, presend_ns = 0.0, np.zeros(0, np.int64), None
         except BaseException:
             readers.stop()
             raise
-        return readers.finish(w.latency_samples, _DRAIN_TIMEOUT_S), put_s, calls_ns
+        return readers.finish(w.latency_samples, _DRAIN_TIMEOUT_S), put_s, calls_ns, presend_ns
 
     def latencies_us(self) -> dict[str, list[float]]:
         """Every sample's latency per path, in microseconds (for the plot).
@@ -152,20 +159,39 @@ class LatencyPhase:
         """
         return {path: [ns / 1e3 for ns in values] for path, values in self._latencies_ns.items()}
 
-    def _put_samples(self, path: str) -> tuple[float, np.ndarray]:
-        """Put the stamped records at the workload's pace for ``path``'s readers; (seconds taken, each call's ns)."""
+    def _put_samples(self, path: str) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """Put the stamped records at the workload's pace for ``path``'s readers.
+
+        Returns (seconds taken, each call's ns, and for an engine behind a URL each call's ns from its
+        start until its request left the client: botocore's ``before-send`` event; else None).
+        """
         w, stream, clock = self._workload, self._stream, time.perf_counter_ns
         bar = self._progress.task(f"latency: {path}", w.latency_samples)
         calls = np.zeros(w.latency_samples, dtype=np.int64)
+        leaving = np.zeros(w.latency_samples, dtype=np.int64)
+        current = [0]
+
+        def request_leaves(**_kwargs) -> None:
+            leaving[current[0]] = clock()  # (a retry's send overwrites: the last one counts)
+
+        events = None if self._target.embedded else self._target.engine.client.meta.events
+        if events is not None:
+            events.register("before-send.kinesis.PutRecord", request_leaves)
         interval_ns = int(w.latency_interval_s * 1e9)
         began = clock()
-        for i in range(w.latency_samples):
-            due = began + i * interval_ns
-            wait = due - clock()
-            if wait > 0:
-                time.sleep(wait / 1e9)
-            sent = clock()
-            stream.put_record(stamp(i, sent, w.record_size), f"lat-{i}")
-            calls[i] = clock() - sent
-            self._progress.advance(bar)
-        return (clock() - began) / 1e9, calls
+        sent_at = np.zeros(w.latency_samples, dtype=np.int64)
+        try:
+            for i in range(w.latency_samples):
+                due = began + i * interval_ns
+                wait = due - clock()
+                if wait > 0:
+                    time.sleep(wait / 1e9)
+                current[0] = i
+                sent = sent_at[i] = clock()
+                stream.put_record(stamp(i, sent, w.record_size), f"lat-{i}")
+                calls[i] = clock() - sent
+                self._progress.advance(bar)
+        finally:
+            if events is not None:
+                events.unregister("before-send.kinesis.PutRecord", request_leaves)
+        return (clock() - began) / 1e9, calls, None if events is None else leaving - sent_at

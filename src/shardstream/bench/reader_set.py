@@ -37,12 +37,15 @@ class ReadOutcome:
         Its throttled calls (both 0 for the subscribers).
     unavailable : dict of str to str
         Paths that could not be read, and why.
+    sample_ids : dict of str to list of int
+        Which sample each of ``latencies_ns`` is.
     """
 
     latencies_ns: dict[str, list[int]]
     getrecords_per_s: float
     throttled: int
     unavailable: dict[str, str]
+    sample_ids: dict[str, list[int]]
 
 
 def first_line(error: BaseException) -> str:
@@ -160,4 +163,5 @@ class ReaderSet:
             poller.calls / max(poller.seconds, 1e-9) if poller else 0.0,
             poller.throttled if poller else 0,
             dict(self._unavailable),
+            {path: self.recorder.sample_ids(path).tolist() for path in self.recorder.paths},
         )

@@ -11,6 +11,24 @@ def _num(value, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _us(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _latency_cells(stats: dict, floor_p99) -> list[str]:
+    """samples, lost, p50, p99, p99.9 and p99 as a multiple of the floor's, as table cells."""
+    return [
+        _num(stats["samples"]),
+        _num(stats["lost"]),
+        _us(stats["p50_us"]),
+        _us(stats["p99_us"]),
+        _us(stats["p999_us"]),
+        _ratio(stats["p99_us"], floor_p99),
+    ]
+
+
 def _ratio(value, floor) -> str:
     if value is None or not floor:
         return "-"
@@ -71,37 +89,24 @@ def tables(result: dict) -> list:
                 f"; floor ({floor['what']}, same pace) p50 {floor['p50_us']:,.1f} us, p99 {floor['p99_us']:,.1f} us"
             )
         table = Table(title="put -> get latency (microseconds)", caption=caption)
-        for column in ("reader", "samples", "lost", "p50", "p99", "p99.9", "max", "p99 / floor"):
+        for column in ("reader", "samples", "lost", "p50", "p99", "p99.9", "p99/floor"):
             table.add_column(column, justify="right" if column != "reader" else "left", no_wrap=True)
         labels = {"poll": "GetRecords loop", "subscribe": "SubscribeToShard"}
+        floor_p99 = floor["p99_us"] if floor and floor.get("p50_us") else None
         for path in ("poll", "subscribe"):
-            if path in lat:
-                s = lat[path]
-                if "error" in s:
-                    table.add_row(labels[path], "-", "-", "unavailable", "", "", "", "")
-                    table.caption += f"; {labels[path]}: {s['error']}"
-                    continue
-                table.add_row(
-                    labels[path],
-                    _num(s["samples"]),
-                    _num(s["lost"]),
-                    _num(s["p50_us"], 1),
-                    _num(s["p99_us"], 1),
-                    _num(s["p999_us"], 1),
-                    _num(s["max_us"], 1),
-                    _ratio(s["p99_us"], floor["p99_us"] if floor else None),
-                )
-        if floor and floor.get("p50_us"):
-            table.add_row(
-                f"floor: {floor['what']}",
-                _num(floor["samples"]),
-                "",
-                _num(floor["p50_us"], 1),
-                _num(floor["p99_us"], 1),
-                _num(floor["p999_us"], 1),
-                _num(floor["max_us"], 1),
-                "1.0×",
-            )
+            if path not in lat:
+                continue
+            s = lat[path]
+            if "error" in s:
+                table.add_row(labels[path], "-", "-", "-", "-", "-", "-")
+                table.caption += f"; {labels[path]}: unavailable, {s['error']}"
+                continue
+            table.add_row(labels[path], *_latency_cells(s, floor_p99))
+            sent = s.get("from_request_sent")
+            if sent and sent.get("p50_us") is not None:
+                table.add_row("  timed from the send", *_latency_cells(sent, floor_p99))
+        if floor_p99:
+            table.add_row(f"floor: {floor['what']}", *_latency_cells(floor, floor_p99))
         made.append(table)
     return made
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import math
 import os
@@ -48,6 +49,8 @@ from collections.abc import Callable
 
 from ..errors import ExpiredIteratorException
 from ..sequence import parse_sequence_number
+from ..shard_wait import ShardWait
+from ..stream import Stream
 from ..unpack import unpack_batch, unpack_records
 from .batches import ConsumerBatch, QueueProcessor, ShardLag, last_position, record_lag
 from .delivery import CheckpointEvery, ShardDelivery, check_delivery
@@ -59,6 +62,8 @@ __all__ = ["INITIAL_POSITIONS", "CheckpointEvery", "Consumer", "ConsumerBatch", 
 
 INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 _log = logging.getLogger("shardstream.consumer")
+#: Longest an idle worker of an embedded stream sleeps on the write signal before it looks at a stop.
+_STOP_CHECK_S = 0.05
 
 
 class Consumer:
@@ -100,7 +105,10 @@ class Consumer:
         Lease duration: a lease whose counter has not changed for this long
         may be taken by another worker (KCL default 10 s).
     idle_ms : int
-        Pause after a read that returned nothing.
+        Pause after a read that returned nothing.  On an embedded stream the
+        shard's next write ends it at once (the worker sleeps on the stream's
+        write signal), so records reach ``process`` within microseconds;
+        through a RemoteEngine it is a plain pause.
     max_records : int
         Most records per read (and per ``process`` call).
     delivery : {"at_least_once", "at_most_once"}
@@ -593,7 +601,14 @@ class _ShardWorker:
         processor = self._make_processor()
         processor.initialize_at(self.shard_id, checkpoint, sub)
         iterator = self._iterator(checkpoint, sub)
+        waits = ShardWait(c.stream, self.shard_id) if isinstance(c.stream, Stream) else None
+        with waits.watching() if waits is not None else contextlib.nullcontext():
+            self._consume_from(iterator, checkpoint, sub, checkpointer, delivery, processor, waits)
+
+    def _consume_from(self, iterator, checkpoint, sub, checkpointer, delivery, processor, waits) -> None:
+        c = self.consumer
         while True:
+            generation = waits.generation if waits is not None else 0  # before the read (see ShardWait)
             if self.lost.is_set():
                 processor.lease_lost()
                 return
@@ -626,7 +641,18 @@ class _ShardWorker:
                 return
             iterator = response["NextShardIterator"]
             if not count:
-                self._stopping.wait(c.idle_ms / 1000)
+                self._idle(waits, generation, c.idle_ms / 1000)
+
+    def _idle(self, waits: ShardWait | None, generation: int, seconds: float) -> None:
+        """After an empty read: wait ``seconds``, or (embedded) until the shard's next write; a stop ends it."""
+        if waits is None:
+            self._stopping.wait(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while not (self._stopping.is_set() or self.lost.is_set()):
+            left = deadline - time.monotonic()
+            if left <= 0 or waits.wait(generation, min(left, _STOP_CHECK_S)):
+                return
 
     def _process(self, processor: RecordProcessor, records, checkpointer: Checkpointer, behind) -> bool:
         """Hand one batch to the processor; whether ``process`` returned."""
