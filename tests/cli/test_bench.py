@@ -45,6 +45,11 @@ def check_result(result: dict, records: int, samples: int, kind: str) -> None:
             assert sent is None  # no request: nothing before the send to take off
         else:  # timed from botocore's send: the same samples, each shorter by the client's work before it
             assert sent["samples"] == samples and 0 < sent["p50_us"] < stats["p50_us"], (path, sent)
+    if kind == "embedded":  # subscribers on the putter's own event loop
+        on_loop = lat["subscribe-asyncio"]
+        assert on_loop["samples"] == samples and on_loop["lost"] == 0 and 0 < on_loop["p50_us"] <= on_loop["p99_us"]
+    else:
+        assert "subscribe-asyncio" not in lat
     floor = lat["floor"]  # the bare hand-over, timed at the same pace in the same run
     assert floor["what"] == {"embedded": "thread wake-up", "server": "HTTP round trip"}[kind]
     assert floor["samples"] == samples and floor["lost"] == 0 and 0 < floor["p50_us"] <= floor["p99_us"]

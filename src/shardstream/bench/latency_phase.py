@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from .async_round import PATH as ASYNC_PATH
+from .async_round import AsyncRound
 from .floor import round_trip_ns, thread_wake_ns
 from .latency import latency_stats
 from .reader_process import ReaderProcess
@@ -111,6 +113,8 @@ class LatencyPhase:
                 result[path]["getrecords_per_s"] = outcome.getrecords_per_s
                 result[path]["throttled"] = outcome.throttled
                 result[path]["poll_interval_ms"] = w.poll_interval_s * 1e3
+        if w.subscribe and self._target.embedded:
+            result[ASYNC_PATH] = self._async_round(shard_ids, consumer_arn)
         result["floor"] = self._floor()
         calls_us = np.concatenate(calls) / 1e3
         result["put_rate_per_s"] = min(rates)
@@ -118,6 +122,17 @@ class LatencyPhase:
         result["saturated"] = w.latency_interval_s > 0 and min(rates) < 0.9 / w.latency_interval_s
         result["put_call_us"] = {"p50": float(np.percentile(calls_us, 50)), "p99": float(np.percentile(calls_us, 99))}
         return result
+
+    def _async_round(self, shard_ids: list[str], consumer_arn: str) -> dict:
+        """The embedded asyncio path (:mod:`.async_round`): putter and subscribers on one event loop; its stats."""
+        w = self._workload
+        bar = self._progress.task(f"latency: {ASYNC_PATH}", 1)
+        rounds = AsyncRound(self._target.engine, self._stream, shard_ids, consumer_arn, w)
+        rounds.run(_DRAIN_TIMEOUT_S)
+        self._progress.advance(bar)
+        latencies = rounds.recorder.latencies_ns(ASYNC_PATH)
+        self._latencies_ns[ASYNC_PATH] = latencies.tolist()
+        return latency_stats(latencies, w.latency_samples)
 
     def _floor(self) -> dict | None:
         """The hand-over every read path rests on, timed alone at the same pace (:mod:`.floor`); None if unknown."""

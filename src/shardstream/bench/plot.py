@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .async_round import PATH as ASYNC_PATH
+
 __all__ = ["write_plot"]
 
 
@@ -62,7 +64,7 @@ def write_plot(result: dict, latencies_us: dict[str, list[float]], path: str) ->
         left.set_ylabel("records/s")
         left.set_title("throughput")
         left.grid(alpha=0.3)
-        labels = {"poll": "GetRecords loop", "subscribe": "SubscribeToShard"}
+        labels = {"poll": "GetRecords loop", "subscribe": "SubscribeToShard", ASYNC_PATH: "SubscribeToShard, asyncio"}
         stats = result.get("latency") or {}
         for name, values in latencies_us.items():
             if values:

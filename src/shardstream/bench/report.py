@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .async_round import PATH as ASYNC_PATH
+
 __all__ = ["print_tables", "tables"]
 
 
@@ -91,9 +93,9 @@ def tables(result: dict) -> list:
         table = Table(title="put -> get latency (microseconds)", caption=caption)
         for column in ("reader", "samples", "lost", "p50", "p99", "p99.9", "p99/floor"):
             table.add_column(column, justify="right" if column != "reader" else "left", no_wrap=True)
-        labels = {"poll": "GetRecords loop", "subscribe": "SubscribeToShard"}
+        labels = {"poll": "GetRecords loop", "subscribe": "SubscribeToShard", ASYNC_PATH: "SubscribeToShard, asyncio"}
         floor_p99 = floor["p99_us"] if floor and floor.get("p50_us") else None
-        for path in ("poll", "subscribe"):
+        for path in ("poll", "subscribe", ASYNC_PATH):
             if path not in lat:
                 continue
             s = lat[path]
