@@ -123,7 +123,8 @@ def test_a_reshard_refreshes_the_shard_map():
 
 
 def test_ordered_aggregation_on_a_throttled_stream():
-    limits = ThroughputLimits(write_records_per_s=20, write_bytes_per_s=40_000)
+    # ~135 KB into 2 x 25 KB/s: throttled unless the sends took longer than ~1.7 s (they take ~0.2 s)
+    limits = ThroughputLimits(write_records_per_s=20, write_bytes_per_s=25_000)
     stream = shardstream.Engine().create_stream("tight", shard_count=2, throughput_limits=limits)
     sent: dict[str, list[bytes]] = {}
     options = {"max_retries": 10_000, "retry_deadline": None, "backoff_base": 0.005, "backoff_cap": 0.05}

@@ -94,5 +94,5 @@ class AsyncRound:
         await asyncio.sleep(0)
 
     async def _all_seen(self, samples: int) -> None:
-        while len(self.recorder.sample_ids(PATH)) < samples:
+        while len(self.recorder.samples(PATH)[0]) < samples:
             await asyncio.sleep(0.001)

@@ -77,8 +77,8 @@ class LatencyRecorder:
         with self._changed:
             return self._changed.wait_for(lambda: all(len(s) >= samples for s in self._latency.values()), timeout)
 
-    def latencies_ns(self, path: str) -> np.ndarray:
-        """The samples' latencies on ``path``, in nanoseconds (sample order).
+    def samples(self, path: str) -> tuple[np.ndarray, np.ndarray]:
+        """The samples seen on ``path``: their numbers and latencies in nanoseconds, in sample order.
 
         Parameters
         ----------
@@ -86,25 +86,12 @@ class LatencyRecorder:
 
         Returns
         -------
-        numpy.ndarray of int64
+        (numpy.ndarray, numpy.ndarray) of int64
         """
         with self._lock:
             seen = self._latency[path]
-            return np.array([seen[k] for k in sorted(seen)], dtype=np.int64)
-
-    def sample_ids(self, path: str) -> np.ndarray:
-        """The samples seen on ``path``, in the order of :meth:`latencies_ns`.
-
-        Parameters
-        ----------
-        path : str
-
-        Returns
-        -------
-        numpy.ndarray of int64
-        """
-        with self._lock:
-            return np.array(sorted(self._latency[path]), dtype=np.int64)
+            ids = sorted(seen)
+            return np.array(ids, dtype=np.int64), np.array([seen[k] for k in ids], dtype=np.int64)
 
 
 def latency_stats(latencies_ns: np.ndarray, expected: int) -> dict:

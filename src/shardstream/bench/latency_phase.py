@@ -130,7 +130,7 @@ class LatencyPhase:
         rounds = AsyncRound(self._target.engine, self._stream, shard_ids, consumer_arn, w)
         rounds.run(_DRAIN_TIMEOUT_S)
         self._progress.advance(bar)
-        latencies = rounds.recorder.latencies_ns(ASYNC_PATH)
+        _, latencies = rounds.recorder.samples(ASYNC_PATH)
         self._latencies_ns[ASYNC_PATH] = latencies.tolist()
         return latency_stats(latencies, w.latency_samples)
 

@@ -158,10 +158,11 @@ class ReaderSet:
             if reader.error is not None:
                 raise reader.error
         poller = self._poller
+        seen = {path: self.recorder.samples(path) for path in self.recorder.paths}
         return ReadOutcome(
-            {path: self.recorder.latencies_ns(path).tolist() for path in self.recorder.paths},
+            {path: latencies.tolist() for path, (_, latencies) in seen.items()},
             poller.calls / max(poller.seconds, 1e-9) if poller else 0.0,
             poller.throttled if poller else 0,
             dict(self._unavailable),
-            {path: self.recorder.sample_ids(path).tolist() for path in self.recorder.paths},
+            {path: ids.tolist() for path, (ids, _) in seen.items()},
         )
