@@ -20,6 +20,7 @@ import shardstream
 from shardstream.server.auth import AuthConfig
 from shardstream.testing import start_server
 
+from .test_authz_resources import post
 from .test_tls import cert_pair  # noqa: F401  (a fixture)
 
 ACCOUNT = "000000000000"
@@ -361,3 +362,32 @@ def test_allow_lists_still_work_beside_policies():
         admin.put_resource_policy(ResourceARN=stream_arn("a"), Policy=policy(statement("Deny", "*", "kinesis:Put*")))
         denied(limited.put_record, StreamName="a", Data=b"x", PartitionKey="k")
         assert admin.list_streams()["StreamNames"] == ["a", "b"]
+
+
+def test_a_receipt_handle_stays_with_its_queue():
+    keys = {"keys": {"ADMIN": {"secret": "x"}, "A": {"secret": "a", "streams": ["a"]}}}
+    with start_server(shardstream.Engine(), auth=keys) as srv:
+
+        def call(operation, params, akid="ADMIN", secret="x"):
+            return post(srv.url, operation, params, akid, secret)
+
+        queues = {}
+        for name in ("a", "b"):
+            on_demand = {"StreamMode": "ON_DEMAND"}
+            assert call("CreateStream", {"StreamName": name, "StreamModeDetails": on_demand})[0] == 200
+            config = [{"StreamARN": stream_arn(name), "StartingPosition": {"Type": "TRIM_HORIZON"}}]
+            status, body = call("CreateQueue", {"QueueName": f"q{name}", "StreamConfigurationList": config})
+            assert status == 200, body
+            queues[name] = body["QueueDescription"]["QueueARN"]
+        call("PutRecord", {"StreamName": "b", "Data": "Yg==", "PartitionKey": "k"})
+        status, body = call("ReceiveQueueRecords", {"QueueARN": queues["b"], "WaitTimeSeconds": 1})
+        entries = [{"ReceiptHandle": body["QueueRecords"][0]["ReceiptHandle"]}]
+        # the key limited to "a" cannot use b's handle on b's queue ...
+        status, body = call("AcknowledgeQueueRecords", {"QueueARN": queues["b"], "Entries": entries}, "A", "a")
+        assert (status, body["__type"]) == (400, "AccessDeniedException")
+        # ... and on a's queue the handle names nothing
+        status, body = call("AcknowledgeQueueRecords", {"QueueARN": queues["a"], "Entries": entries}, "A", "a")
+        assert status == 200 and body["Successful"] == [] and len(body["Failed"]) == 1
+        # the delivery is still b's to acknowledge
+        status, body = call("AcknowledgeQueueRecords", {"QueueARN": queues["b"], "Entries": entries})
+        assert status == 200 and len(body["Successful"]) == 1
