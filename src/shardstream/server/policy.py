@@ -115,18 +115,25 @@ class Request:
         (``{"aws:SourceIp": "127.0.0.1", "aws:SecureTransport": False}``).
     """
 
-    __slots__ = ("account", "action", "context", "principal", "resource")
+    __slots__ = ("_context", "_given", "account", "action", "principal", "resource")
 
     def __init__(self, principal: str, action: str, resource: str, context: Mapping | None = None):
         self.principal = principal
         self.action = action
         self.resource = resource
-        self.context = {str(k).lower(): _request_values(v) for k, v in (context or {}).items()}
+        self._given = context or {}
+        self._context: dict | None = None  # normalised when a condition first asks
         parts = principal.split(":", 5)
         self.account = parts[4] if len(parts) > 4 else ""
 
+    def values(self, key: str) -> tuple | None:
+        """The request's values of condition key ``key`` (lower-cased), as strings; None when absent."""
+        if self._context is None:
+            self._context = {str(k).lower(): _request_values(v) for k, v in self._given.items()}
+        return self._context.get(key)
+
     def __repr__(self) -> str:
-        return f"Request({self.principal!r}, {self.action!r}, {self.resource!r}, {self.context!r})"
+        return f"Request({self.principal!r}, {self.action!r}, {self.resource!r}, {self._given!r})"
 
 
 def _request_values(value) -> tuple:
@@ -247,7 +254,7 @@ class _Condition:
 
     def holds(self, request: Request) -> bool:
         """Whether the condition holds for ``request`` (IAM's rules for absent keys)."""
-        present = request.context.get(self.key)
+        present = request.values(self.key)
         if self.kind == "null":
             return (not present) == (self.values[0] == "true")
         if not present:  # absent (or no values)

@@ -249,9 +249,12 @@ def _named(engine, operation: str, params) -> Target:
 
 def _attached_policy(engine, target: Target) -> str | None:
     """The policy document stored on the consumer or stream ``target`` names, or None."""
+    if target.consumer_arn is None:
+        owner = engine.catalog.lookup(target.stream)  # by name, unchecked: a name no stream has finds none
+        return None if owner is None else owner.resource_policy
     try:
-        owner = engine.resource(target.consumer_arn) if target.consumer_arn else engine.stream(target.stream)
-    except KinesisError:  # no such resource (or not this engine's region and account): nothing attached
+        owner = engine.resource(target.consumer_arn)
+    except KinesisError:  # no such consumer (or not this engine's region and account): nothing attached
         return None
     return owner.resource_policy
 
