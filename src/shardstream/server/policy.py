@@ -368,7 +368,16 @@ class Statement:
     conditions: tuple = field(default=())
 
     def applies(self, request: Request) -> bool:
-        """Whether the statement covers ``request``'s action and resource and its conditions hold."""
+        """Whether the statement covers ``request``'s action and resource and its conditions hold.
+
+        Parameters
+        ----------
+        request : Request
+
+        Returns
+        -------
+        bool
+        """
         if (self.actions.match(request.action) is None) != self.not_action:
             return False
         if self.resources is not None and (self.resources.match(request.resource) is None) != self.not_resource:
@@ -376,7 +385,18 @@ class Statement:
         return all(c.holds(request) for c in self.conditions)
 
     def principal_match(self, request: Request) -> str | None:
-        """Whether the statement names the caller: ``"exact"``, ``"account"`` (its account only) or None."""
+        """Whether the statement names the caller.
+
+        Parameters
+        ----------
+        request : Request
+
+        Returns
+        -------
+        str or None
+            ``"exact"`` (the caller, or anyone), ``"account"`` (the caller's
+            account only: a delegation to its identity policies) or None.
+        """
         if self.principals is None:
             return None
         matched = self.principals.match(request)
