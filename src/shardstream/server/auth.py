@@ -256,13 +256,13 @@ class Identity:
     region : str or None
         The region of the credential scope (``verify`` mode), else None.
     policy : KeyPolicy or None
-        What the key may do (``verify`` mode); None: anything.
+        The key's entry in the key table (``verify`` mode: its principal and
+        identity policy); None: not verified, and allowed anything.
     """
 
     access_key: str
     region: str | None = None
     policy: KeyPolicy | None = None
-    principal: str | None = None
 
     @property
     def restricted(self) -> bool:
@@ -631,7 +631,7 @@ class Authenticator:
             ok = hmac.compare_digest(expected.encode("ascii"), signed.signature.lower().encode("utf-8")) or ok
         if not ok:
             raise InvalidSignatureException(_MISMATCH)
-        return Identity(akid, region, policy, policy.arn)
+        return Identity(akid, region, policy)
 
 
 def make_authenticator(auth, *, region: str, account_id: str) -> Authenticator:
