@@ -391,3 +391,16 @@ def test_a_receipt_handle_stays_with_its_queue():
         # the delivery is still b's to acknowledge
         status, body = call("AcknowledgeQueueRecords", {"QueueARN": queues["b"], "Entries": entries})
         assert status == 200 and len(body["Successful"]) == 1
+
+
+def test_serve_refuses_a_key_table_with_a_bad_policy(tmp_path):
+    from click.testing import CliRunner
+
+    from shardstream.serve import serve
+
+    bad = tmp_path / "keys.json"
+    entry = {"secret": "s", "policy": {"Statement": [{"Effect": "Permit", "Action": "kinesis:*", "Resource": "*"}]}}
+    bad.write_text(json.dumps({"keys": {"K": entry}}))
+    result = CliRunner().invoke(serve, ["--auth", str(bad), "--port", "0"])
+    assert result.exit_code != 0
+    assert 'auth config: key K: policy: Statement 1: Effect must be "Allow" or "Deny", not "Permit"' in result.output
