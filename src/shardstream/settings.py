@@ -12,10 +12,11 @@ from __future__ import annotations
 from . import validation as v
 from .delegate import saves_metadata
 from .errors import InvalidArgumentException, ResourceNotFoundException, SerializationException
+from .server.policy import PolicyError, parse_policy  # the standard library only: no server extra needed
 from .tags import TagSet, check_tag_keys, check_tags
 from .validation import check_retention
 
-__all__ = ["ENCRYPTION_TYPES", "METRICS_NAMES", "SHARD_LEVEL_METRICS", "StreamSettings"]
+__all__ = ["ENCRYPTION_TYPES", "METRICS_NAMES", "SHARD_LEVEL_METRICS", "StreamSettings", "check_policy_document"]
 
 ENCRYPTION_TYPES = ["NONE", "KMS"]
 #: The shard-level metrics of enhanced monitoring, in Kinesis's order (``ALL`` expands to these).
@@ -29,6 +30,26 @@ SHARD_LEVEL_METRICS = [
     "IteratorAgeMilliseconds",
 ]
 METRICS_NAMES = [*SHARD_LEVEL_METRICS, "ALL"]
+
+
+def check_policy_document(policy: str) -> None:
+    """Refuse a resource policy document IAM would refuse (:func:`shardstream.server.policy.parse_policy`).
+
+    Parameters
+    ----------
+    policy : str
+        The JSON text.
+
+    Raises
+    ------
+    InvalidArgumentException
+        ``Invalid resource policy document: <what is wrong>`` (not JSON, an
+        unknown Effect, an invalid principal, action, resource or condition, ...).
+    """
+    try:
+        parse_policy(policy, kind="resource")
+    except PolicyError as err:
+        raise InvalidArgumentException(f"Invalid resource policy document: {err}") from None
 
 
 class StreamSettings:
@@ -49,7 +70,8 @@ class StreamSettings:
     shard_level_metrics : list of str
         The enhanced-monitoring metrics turned on, in Kinesis's order.
     resource_policy : str or None
-        The attached policy document (stored, never enforced).
+        The attached policy document, stored verbatim once checked (enforced
+        by the server's ``--auth`` verify mode, :mod:`shardstream.server.auth`).
     """
 
     encryption_type: str
@@ -353,20 +375,26 @@ class StreamSettings:
         errs: list = []
         v.check_required(errs, "policy", policy)
         v.raise_if_any(errs)
+        check_policy_document(policy)
 
     @saves_metadata
     def put_resource_policy(self, policy) -> dict:
-        """Attach a resource policy (a JSON document, stored verbatim and never enforced).
+        """Attach a resource policy: a JSON document, checked, then stored verbatim.
 
         Parameters
         ----------
         policy : str
-            The policy document (required).
+            The policy document (required); :func:`check_policy_document` gives the checks.
 
         Returns
         -------
         dict
             ``{}`` as boto3.
+
+        Raises
+        ------
+        InvalidArgumentException
+            The document is not a valid policy (the policy in place, if any, stays).
         """
         self._check_policy(policy)
         with self.stream.catalog.lock:

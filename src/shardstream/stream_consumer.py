@@ -12,6 +12,7 @@ from . import validation as v
 from .errors import ResourceNotFoundException, SerializationException
 from .lifecycle import Lifecycle
 from .models import ms_to_datetime
+from .settings import check_policy_document
 from .tags import TagSet, check_tag_keys, check_tags
 
 __all__ = ["StreamConsumer"]
@@ -142,12 +143,13 @@ class StreamConsumer:
         return {}
 
     def put_resource_policy(self, policy) -> dict:
-        """Attach ``policy``, a resource policy (stored verbatim, never enforced); ``{}``."""
+        """Attach ``policy``, a resource policy (checked as a stream's, stored verbatim); ``{}``."""
         if policy is not None and not isinstance(policy, str):
             raise SerializationException(f"Policy must be a str, not {type(policy).__name__}")
         errs: list = []
         v.check_required(errs, "policy", policy)
         v.raise_if_any(errs)
+        check_policy_document(policy)
         with self._registry.lock:
             self.resource_policy = policy
             self._registry.save()

@@ -266,7 +266,9 @@ def test_verify_rejects_expired_and_future_dates(verify_server, monkeypatch):
 
 def test_verify_accepts_other_regions_and_rejects_malformed_ones(verify_server):
     # each region has its own engine: a signature scoped to eu-west-1 is valid there
-    assert client(verify_server.url, "AKIDADMIN", "admin-secret", region="eu-west-1").list_streams()["StreamNames"] == []
+    assert (
+        client(verify_server.url, "AKIDADMIN", "admin-secret", region="eu-west-1").list_streams()["StreamNames"] == []
+    )
     headers = signed(verify_server.url, "ListStreams", {}, "AKIDADMIN", "admin-secret", region="mars")
     status, body = raw(verify_server.url, "ListStreams", {}, headers)
     assert (status, body["__type"]) == (400, "InvalidSignatureException")
@@ -283,18 +285,23 @@ def test_verify_limits_actions_and_streams(verify_server):
         400,
         "AccessDeniedException",
         "User: arn:aws:iam::000000000000:user/AKIDWRITER is not authorized to perform: kinesis:PutRecord "
-        "on resource: arn:aws:kinesis:us-east-1:000000000000:stream/secret",
+        "on resource: arn:aws:kinesis:us-east-1:000000000000:stream/secret "
+        "because no identity-based policy allows the kinesis:PutRecord action",
     )
     arn = "arn:aws:kinesis:us-east-1:000000000000:stream/secret"
     with pytest.raises(ClientError) as exc:
         writer.describe_stream_summary(StreamARN=arn)
-    assert error_of(exc)[2].endswith(f"kinesis:DescribeStreamSummary on resource: {arn}")
+    assert error_of(exc)[2].endswith(
+        f"kinesis:DescribeStreamSummary on resource: {arn} "
+        "because no identity-based policy allows the kinesis:DescribeStreamSummary action"
+    )
     with pytest.raises(ClientError) as exc:
         writer.delete_stream(StreamName="allowed")
     assert error_of(exc)[1:] == (
         "AccessDeniedException",
         "User: arn:aws:iam::000000000000:user/AKIDWRITER is not authorized to perform: kinesis:DeleteStream "
-        "on resource: arn:aws:kinesis:us-east-1:000000000000:stream/allowed",
+        "on resource: arn:aws:kinesis:us-east-1:000000000000:stream/allowed "
+        "because no identity-based policy allows the kinesis:DeleteStream action",
     )
     assert "allowed" in verify_server.engine.list_streams()["StreamNames"]
 
@@ -365,7 +372,10 @@ def test_authenticator_unit_clock_skew():
         "verify", auth.AuthConfig.from_dict({"keys": {"K": {"secret": "s", "actions": []}}}), clock=lambda: t0
     )
     identity = limited.authenticate("POST", "/", headers, b"{}")
-    with pytest.raises(AccessDeniedException, match=r"on resource: arn:aws:kinesis:us-east-1:000000000000:\*$"):
+    with pytest.raises(
+        AccessDeniedException,
+        match=r"on resource: arn:aws:kinesis:us-east-1:000000000000:\* because no identity-based policy allows",
+    ):
         limited.authorize(identity, "ListStreams", resources.Target())
 
 

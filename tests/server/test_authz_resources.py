@@ -252,7 +252,9 @@ def test_key_limited_to_a_cannot_touch_b(world, operation):
             f"User: arn:aws:iam::{ACCOUNT}:user/AKIDA is not authorized to perform: kinesis:{operation} on resource: "
         )
         assert body["message"].startswith(prefix), body
-        resource = body["message"][len(prefix) :]
+        because = f" because no identity-based policy allows the kinesis:{operation} action"
+        assert body["message"].endswith(because), body
+        resource = body["message"][len(prefix) : -len(because)]
         named = params.get("ConsumerARN") or params.get("ResourceARN") or params.get("QueueARN")
         if operation == "CreateStream":
             assert resource == arn("C")
@@ -325,7 +327,10 @@ def test_undecodable_tokens_get_the_actions_errors(world):
 
 def test_resources_that_name_no_stream_are_denied_to_a_limited_key(world):
     # authorization fails closed: what names no stream the key may use is denied, whatever the action would say
-    denied = "User: arn:aws:iam::000000000000:user/AKIDA is not authorized to perform: kinesis:{} on resource: {}"
+    denied = (
+        "User: arn:aws:iam::000000000000:user/AKIDA is not authorized to perform: kinesis:{0} on resource: {1} "
+        "because no identity-based policy allows the kinesis:{0} action"
+    )
     anywhere = "arn:aws:kinesis:us-east-1:000000000000:*"
     cases = [
         ("GetRecords", {"ShardIterator": "AAAA" * 40}, anywhere),
@@ -409,5 +414,7 @@ def test_a_key_limited_to_a_cannot_make_a_queue_on_b(world):
         config = [{"StreamARN": target, "StartingPosition": {"Type": "TRIM_HORIZON"}}]
         status, body = post(world.url, "CreateQueue", {"QueueName": "evil", "StreamConfigurationList": config})
         assert (status, body.get("__type")) == (400, "AccessDeniedException"), body
-        assert body["message"].endswith(f"kinesis:CreateQueue on resource: {target}")
+        assert body["message"].endswith(
+            f"kinesis:CreateQueue on resource: {target} because no identity-based policy allows the kinesis:CreateQueue action"
+        )
     assert state_of_b(world) == before

@@ -610,9 +610,10 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
             identity = authenticator.authenticate(request.method, request.raw_path, request.headers, body)
         region = _auth.request_region(request.headers, request.query_string)
         engine = request.app[_ENGINE_KEY].get(region)
-        if identity is not None and identity.restricted:
+        if identity is not None and identity.verified:
             # step 9b, authorization: of the stream the action will act on, resolved once from the request
-            authenticator.authorize(identity, operation, resources.resolve(engine, operation, params))
+            context = _auth.RequestContext(request.remote, request.secure)
+            authenticator.authorize(identity, operation, resources.resolve(engine, operation, params), context)
     except KinesisError as err:
         return _kinesis_error(err, headers, cbor)
 

@@ -11,7 +11,10 @@ Three modes (spec 12.4, "[ours]"):
     Given a key table (:class:`AuthConfig`, usually loaded from the JSON file of
     ``shardstream serve --auth FILE``): the signature is recomputed and compared
     (canonical request -> string to sign -> HMAC chain, spec 12.2), the clock
-    skew is enforced, and each key may be limited to some actions and streams.
+    skew is enforced, and every request is authorized as IAM would: the key's
+    identity policy (an allow list of actions and streams, or a ``"policy"``
+    document) and the resource policy attached to the stream or consumer
+    (PutResourcePolicy), evaluated by :mod:`.policy`.
 ``off``
     No checks at all (moto-like).
 
@@ -26,8 +29,13 @@ The check is two steps (:class:`Authenticator`):
 :meth:`~Authenticator.authorize`
     needs the operation and the stream the request will act on, resolved once
     from the parsed request by :func:`.resources.resolve` (the member the
-    action reads, a shard iterator's or NextToken's stream); it runs only for
-    an authenticated key.
+    action reads, a shard iterator's or NextToken's stream, and the resource
+    policy attached to it), and the request's context (source address, TLS)
+    for conditions; it runs for every key authenticated in ``verify`` mode.
+    A denial is AccessDeniedException with AWS's text, e.g. ``User:
+    arn:aws:iam::123456789012:user/alice is not authorized to perform:
+    kinesis:PutRecord on resource: arn:aws:kinesis:...:stream/s because no
+    identity-based policy allows the kinesis:PutRecord action``.
 
 Presigned requests (``X-Amz-Expires``) must name 1 to 604800 seconds and are
 refused once that time has passed since their ``X-Amz-Date``.
@@ -42,15 +50,16 @@ import datetime as _dt
 import email.utils
 import hashlib
 import hmac
-import json
 import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from ..errors import AccessDeniedException, KinesisError
+from .policy import Policy, PolicyError, Request, denial_message, evaluate, parse_policy
+from .policy_keys import AuthConfig, KeyPolicy
 
 __all__ = [
     "AuthConfig",
@@ -61,6 +70,7 @@ __all__ = [
     "InvalidSignatureException",
     "KeyPolicy",
     "MissingAuthenticationTokenException",
+    "RequestContext",
     "UnrecognizedClientException",
     "make_authenticator",
 ]
@@ -70,6 +80,7 @@ SERVICE = "kinesis"
 _QUERY_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
 _AMZ_DATE_RE = re.compile(r"^\d{8}T\d{6}Z$")
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_PARSED_POLICIES = 256  # how many resource policy documents an Authenticator keeps parsed
 _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
     "Access Key and signing method. Consult the service documentation for details."
@@ -99,99 +110,7 @@ class ExpiredTokenException(KinesisError, PermissionError):
     """The session token has expired (never raised: shardstream has no session tokens)."""
 
 
-# -- configuration -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KeyPolicy:
-    """One access key: its secret and what it may do (``None`` means everything)."""
-
-    secret: str
-    actions: frozenset | None = None
-    streams: frozenset | None = None
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"KeyPolicy(secret=***, actions={self.actions!r}, streams={self.streams!r})"
-
-
-def _allow_list(value, what: str, akid: str) -> frozenset | None:
-    if value is None or value == "*":
-        return None
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f'auth config: key {akid}: {what} must be "*" or a list of strings')
-    items = frozenset(value)
-    return None if "*" in items else items
-
-
-@dataclass(frozen=True)
-class AuthConfig:
-    """The key table for ``verify`` mode.
-
-    JSON form: ``{"keys": {"AKID": {"secret": "...", "actions": [...] | "*",
-    "streams": [...] | "*"}}, "clock_skew_s": 300}``; ``actions`` and ``streams``
-    default to ``"*"``.
-    """
-
-    keys: Mapping[str, KeyPolicy] = field(default_factory=dict)
-    clock_skew_s: float = 300.0
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> AuthConfig:
-        """The config of the JSON form (see the class docstring).
-
-        Parameters
-        ----------
-        data : Mapping
-            ``{"keys": {...}, "clock_skew_s": ...}``.
-
-        Returns
-        -------
-        AuthConfig
-
-        Raises
-        ------
-        ValueError
-            No ``keys`` object, a key without a string ``secret``, ``actions`` or
-            ``streams`` neither ``"*"`` nor a list of strings, or a negative or
-            non-numeric ``clock_skew_s``.
-        """
-        if not isinstance(data, Mapping) or not isinstance(data.get("keys"), Mapping):
-            raise ValueError('auth config must be an object with a "keys" object')
-        keys = {}
-        for akid, entry in data["keys"].items():
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("secret"), str):
-                raise ValueError(f'auth config: key {akid} needs a string "secret"')
-            keys[str(akid)] = KeyPolicy(
-                secret=entry["secret"],
-                actions=_allow_list(entry.get("actions", "*"), "actions", akid),
-                streams=_allow_list(entry.get("streams", "*"), "streams", akid),
-            )
-        skew = data.get("clock_skew_s", 300)
-        if not isinstance(skew, (int, float)) or isinstance(skew, bool) or skew < 0:
-            raise ValueError("auth config: clock_skew_s must be a non-negative number")
-        return cls(keys=keys, clock_skew_s=float(skew))
-
-    @classmethod
-    def load(cls, path) -> AuthConfig:
-        """:meth:`from_dict` of the JSON file at ``path``.
-
-        Parameters
-        ----------
-        path : str or path-like
-
-        Returns
-        -------
-        AuthConfig
-
-        Raises
-        ------
-        OSError
-            The file cannot be read.
-        ValueError
-            Not JSON (``json.JSONDecodeError``), or as :meth:`from_dict`.
-        """
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(json.load(fh))
+_STREAM_NAME_RE = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -337,7 +256,8 @@ class Identity:
     region : str or None
         The region of the credential scope (``verify`` mode), else None.
     policy : KeyPolicy or None
-        What the key may do (``verify`` mode); None: anything.
+        The key's entry in the key table (``verify`` mode: its principal and
+        identity policy); None: not verified, and allowed anything.
     """
 
     access_key: str
@@ -346,8 +266,32 @@ class Identity:
 
     @property
     def restricted(self) -> bool:
-        """Whether the key is limited to some actions or streams (else :meth:`Authenticator.authorize` allows all)."""
-        return self.policy is not None and (self.policy.actions is not None or self.policy.streams is not None)
+        """Whether the key's own permissions are limited (allow lists or a policy document), not all of Kinesis."""
+        policy = self.policy
+        return policy is not None and (
+            policy.actions is not None or policy.streams is not None or policy.document is not None
+        )
+
+    @property
+    def verified(self) -> bool:
+        """Whether the key was verified against the key table (``verify`` mode): its requests are authorized."""
+        return self.policy is not None
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What a request's conditions may look at besides who signed it.
+
+    Attributes
+    ----------
+    source_ip : str or None
+        The peer's address (``aws:SourceIp``).
+    secure : bool or None
+        Whether the request came over TLS (``aws:SecureTransport``).
+    """
+
+    source_ip: str | None = None
+    secure: bool | None = None
 
 
 @dataclass
@@ -388,6 +332,7 @@ class Authenticator:
         self.region = region
         self.account_id = account_id
         self.clock = clock
+        self._policies: dict[str, Policy] = {}  # resource policy documents, parsed
 
     def __repr__(self) -> str:
         n = len(self.config.keys) if self.config else 0
@@ -435,34 +380,97 @@ class Authenticator:
             return Identity(signed.access_key)
         return self._verify(method, raw_path, headers, body, service)
 
-    def authorize(self, identity: Identity | None, operation: str, target) -> None:
+    def authorize(self, identity: Identity | None, operation: str, target, context: RequestContext | None = None):
         """Whether ``identity`` may perform ``operation`` on ``target``; AccessDeniedException if not.
+
+        IAM's evaluation (:func:`.policy.evaluate`) of the key's identity
+        policy and the resource policy in ``target``: an explicit Deny wins,
+        then an Allow from either, else an implicit deny.
 
         Parameters
         ----------
         identity : Identity or None
-            From :meth:`authenticate`; without a policy everything is allowed.
+            From :meth:`authenticate`; one not verified against the key table
+            (``presence`` mode) is allowed everything.
         operation : str
         target : resources.Target
             The stream the request acts on (:func:`.resources.resolve`).  A
-            request that names no stream is checked by action alone; one whose
-            resource member names no stream (``target.unresolved``) is denied to
-            a key limited to some streams.
+            request that names no stream is checked on resource ``*``; one
+            whose resource member names no stream (``target.unresolved``)
+            matches only a policy allowing every resource.
+        context : RequestContext, optional
+            The source address and transport, for ``aws:SourceIp`` and
+            ``aws:SecureTransport`` conditions (absent keys when not given).
+
+        Raises
+        ------
+        AccessDeniedException
+            With AWS's text: ``User: <principal> is not authorized to perform: kinesis:<Op> on resource:
+            <arn> because no identity-based policy allows the kinesis:<Op> action`` (or ``with an
+            explicit deny in a resource-based policy``, ...).
         """
-        if identity is None or not identity.restricted:
+        if identity is None or identity.policy is None:
             return
-        policy = identity.policy
-        denied = policy.actions is not None and operation not in policy.actions
-        if policy.streams is not None:
-            # a request naming no stream (ListStreams, ...) is checked by action only; one whose resource
-            # names no stream the key may use -- including one that names none at all -- is denied
-            denied = denied or target.unresolved or (target.stream is not None and target.stream not in policy.streams)
-        if denied:
-            user = f"arn:aws:iam::{self.account_id}:user/{identity.access_key}"
-            arn = target.resource_arn(identity.region or self.region, self.account_id)
-            raise AccessDeniedException(
-                f"User: {user} is not authorized to perform: kinesis:{operation} on resource: {arn}"
-            )
+        region = identity.region or self.region
+        principal = self.principal_of(identity)
+        action = f"kinesis:{operation}"
+        request = Request(principal, action, self._resource(target, region), self._context(principal, region, context))
+        decision = evaluate(request, (identity.policy.identity,), self._attached(target.policy), self.account_id)
+        if not decision.allowed:
+            arn = target.resource_arn(region, self.account_id)
+            raise AccessDeniedException(denial_message(decision.reason, principal, action, arn))
+
+    def principal_of(self, identity: Identity) -> str:
+        """The principal ARN ``identity`` acts as: its key's ``arn``, else ``arn:aws:iam::<account>:user/<key id>``.
+
+        Parameters
+        ----------
+        identity : Identity
+
+        Returns
+        -------
+        str
+        """
+        if identity.policy is not None and identity.policy.arn is not None:
+            return identity.policy.arn
+        return f"arn:aws:iam::{self.account_id}:user/{identity.access_key}"
+
+    def _resource(self, target, region: str) -> str:
+        """The ARN policies match for ``target``: ours (region, account) whatever the request wrote."""
+        if target.stream is None:
+            return "" if target.unresolved else "*"  # "": only a policy allowing every resource matches
+        consumer = target.consumer_arn
+        if consumer is not None:
+            return f"arn:aws:kinesis:{region}:{self.account_id}:{consumer[consumer.index(':stream/') + 1 :]}"
+        if not _STREAM_NAME_RE.fullmatch(target.stream):
+            return ""  # no stream has such a name: the action refuses it
+        return f"arn:aws:kinesis:{region}:{self.account_id}:stream/{target.stream}"
+
+    @staticmethod
+    def _context(principal: str, region: str, context: RequestContext | None) -> dict:
+        keys = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": principal.split(":")[4]}
+        keys["aws:RequestedRegion"] = region
+        if context is not None:
+            if context.source_ip is not None:
+                keys["aws:SourceIp"] = context.source_ip
+            if context.secure is not None:
+                keys["aws:SecureTransport"] = bool(context.secure)
+        return keys
+
+    def _attached(self, document: str | None) -> Policy | None:
+        """The parsed resource policy of a stored document (remembered); None for none or one that does not parse."""
+        if document is None:
+            return None
+        parsed = self._policies.get(document)
+        if parsed is None:
+            try:
+                parsed = parse_policy(document, kind="resource")
+            except PolicyError:  # stored before documents were checked: it grants and denies nothing
+                parsed = Policy()
+            if len(self._policies) >= _PARSED_POLICIES:
+                self._policies.clear()
+            self._policies[document] = parsed
+        return parsed
 
     # -- presence / format (kl's checks and texts, spec 12.3/12.4) --
 

@@ -43,12 +43,16 @@ Names are taken from ARNs by syntax alone, whatever their region and account
 (the engine refuses ARNs of other regions and accounts, and keys are limited
 by stream name), so a stream that does not exist is denied as one that does:
 a key learns nothing about streams it may not use.
+
+The :class:`Target` also carries the resource policy attached to what it
+names (the consumer's for a consumer ARN, else the stream's), as stored, for
+:mod:`.auth` to enforce; a resource that does not exist has none.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from ..errors import KinesisError
@@ -93,11 +97,23 @@ class Target:
     member : str or None
         The member the stream was read from (``"StreamARN"``, ...); set with
         ``stream`` None when that member names no stream the action could use.
+    policy : str or None
+        The resource policy document attached to the resource (the consumer
+        when :attr:`consumer_arn` is set, else the stream), as stored; None
+        when there is none or the resource does not exist.
     """
 
     stream: str | None = None
     arn: str | None = None
     member: str | None = None
+    policy: str | None = field(default=None, compare=False)
+
+    @property
+    def consumer_arn(self) -> str | None:
+        """The consumer ARN the request named its resource by (ConsumerARN, or a consumer's ResourceARN), or None."""
+        if self.stream is None or self.member not in ("ConsumerARN", "ResourceARN") or self.arn is None:
+            return None
+        return self.arn if _CONSUMER_ARN.fullmatch(self.arn) else None
 
     @property
     def unresolved(self) -> bool:
@@ -195,6 +211,15 @@ def resolve(engine, operation: str, params) -> Target:
     params : dict
         The parsed request, before validation.
     """
+    target = _named(engine, operation, params)
+    if target.stream is None:
+        return target
+    policy = _attached_policy(engine, target)
+    return target if policy is None else replace(target, policy=policy)
+
+
+def _named(engine, operation: str, params) -> Target:
+    """The :class:`Target` of ``resolve`` without its policy."""
     if not isinstance(params, dict):
         return _NOTHING
     for member in resource_members(operation):
@@ -220,6 +245,18 @@ def resolve(engine, operation: str, params) -> Target:
         name = stream_of_arn(value, member)
         return Target(name, value, member) if name is not None else _unresolved(value, member)
     return _NOTHING
+
+
+def _attached_policy(engine, target: Target) -> str | None:
+    """The policy document stored on the consumer or stream ``target`` names, or None."""
+    if target.consumer_arn is None:
+        owner = engine.catalog.lookup(target.stream)  # by name, unchecked: a name no stream has finds none
+        return None if owner is None else owner.resource_policy
+    try:
+        owner = engine.resource(target.consumer_arn)
+    except KinesisError:  # no such consumer (or not this engine's region and account): nothing attached
+        return None
+    return owner.resource_policy
 
 
 def _queue_stream(engine, queue_arn) -> str | None:
