@@ -6,7 +6,8 @@ owns the cache of segment indexes; the log owns the segment list and maps
 the files for it under its lock (:meth:`~.log.SegmentLog.map_segments`).
 Readers memory-map the segments, so they copy nothing until the caller
 touches the data, and keep working during later appends and retention
-deletes.
+deletes.  Encrypted batches are opened (decrypted) as they are read, by the
+log's cipher (:mod:`.crypto`), after their CRC-32 is checked.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ class SegmentReads:
         ------
         CorruptSegmentError
             While iterating, if a batch fails its CRC-32 check (with
-            ``verify_reads``).
+            ``verify_reads``) or, encrypted, its AES-GCM tag.
+        KMSError
+            While iterating, if an encrypted batch's key is missing, disabled or not the one it was sealed with.
         """
         end = LEGACY_END_COUNTER + 1 if end_counter is None else int(end_counter)
         start = int(start_counter)
@@ -109,7 +112,7 @@ class SegmentReads:
                 mm.close()
 
     def _iter_maps(self, maps, tail_limit, start: int, end: int) -> Iterator[pa.RecordBatch]:
-        verify = self.verify
+        verify, cipher = self.verify, self.log.cipher
         for path, mm in maps:
             reader = pa.ipc.open_stream(mm)
             limit = tail_limit[1] if tail_limit and tail_limit[0] == path else None
@@ -132,6 +135,7 @@ class SegmentReads:
                     expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
                     if expected != str(batch_crc32(batch)).encode():
                         raise CorruptSegmentError(path, offset, "CRC-32 mismatch")
+                batch = cipher.open(batch, metadata, path, offset)
                 lo = int(np.searchsorted(counters, start, "left"))
                 hi = int(np.searchsorted(counters, end, "left"))
                 if hi > lo:
@@ -242,7 +246,7 @@ class SegmentReads:
                     expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
                     if expected != str(batch_crc32(batch)).encode():
                         raise CorruptSegmentError(info.path, offset, "CRC-32 mismatch")
-                batches.append(batch)
+                batches.append(self.log.cipher.open(batch, metadata, info.path, offset))
         except BaseException:
             mm.close()
             raise
