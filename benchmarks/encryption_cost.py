@@ -64,8 +64,7 @@ def main() -> None:
             for enc in (True, False) if r % 2 else (False, True):
                 times[policy, enc].append(put_seconds(enc, policy, args.records, args.size, args.dir))
     print(
-        f"{args.rounds} rounds, medians; {args.records:,} records of {args.size} B, "
-        f"put_batch of {_BATCH:,}, 4 shards\n"
+        f"{args.rounds} rounds, medians; {args.records:,} records of {args.size} B, put_batch of {_BATCH:,}, 4 shards\n"
     )
     print("| durability | records/s encrypted | records/s plain | throughput encrypted / plain |")
     print("|---|---:|---:|---:|")

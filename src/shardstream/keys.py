@@ -249,19 +249,61 @@ class KeyStore:
             self._states[name] = state
 
     def disable(self, key_id: str) -> None:
-        """Disable a key: sealing and opening with it raise :class:`KMSDisabledException`."""
+        """Disable a key: sealing and opening with it raise :class:`KMSDisabledException`.
+
+        Parameters
+        ----------
+        key_id : str
+            A key id, alias or ARN.
+
+        Raises
+        ------
+        KMSNotFoundException
+            No such key.
+        """
         self._set_state(key_id, "Disabled")
 
     def enable(self, key_id: str) -> None:
-        """Enable a key again."""
+        """Enable a key again.
+
+        Parameters
+        ----------
+        key_id : str
+            A key id, alias or ARN.
+
+        Raises
+        ------
+        KMSNotFoundException
+            No such key.
+        """
         self._set_state(key_id, "Enabled")
 
     def schedule_deletion(self, key_id: str) -> None:
-        """Mark a key pending deletion: using it raises :class:`KMSInvalidStateException`."""
+        """Mark a key pending deletion: using it raises :class:`KMSInvalidStateException`.
+
+        Parameters
+        ----------
+        key_id : str
+            A key id, alias or ARN.
+
+        Raises
+        ------
+        KMSNotFoundException
+            No such key.
+        """
         self._set_state(key_id, "PendingDeletion")
 
     def state(self, key_id: str) -> str:
         """``"Enabled"``, ``"Disabled"`` or ``"PendingDeletion"``.
+
+        Parameters
+        ----------
+        key_id : str
+            A key id, alias or ARN.
+
+        Returns
+        -------
+        str
 
         Raises
         ------

@@ -482,3 +482,14 @@ def test_round_trip_of_arbitrary_batches(batches, encrypt):
         assert [v for b in paged for v in b.column("data").to_pylist()] == [v for _, v in expected]
         if any(encrypt[: len(batches)]):
             assert os.path.getsize(next(directory.iterdir())) > 0
+
+
+def test_without_cryptography_the_error_says_which_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers", None)  # as if not installed
+    with Engine(data_dir=tmp_path, keys=key_doc()) as engine:
+        stream = engine.create_stream("x", shard_count=1)
+        with pytest.raises(ImportError, match=r"shardstream\[encryption\]"):
+            stream.start_stream_encryption("KMS", "alias/orders")
+        assert stream.describe_summary()["StreamDescriptionSummary"]["EncryptionType"] == "NONE"
+        stream.put_record(b"no-crypto-plain", partition_key="p")
+    assert files_holding(tmp_path, b"no-crypto-plain")

@@ -122,6 +122,16 @@ class BatchCipher:
 
         The context is ``<stream dir name>/<shard dir name>``: the stream's
         name and incarnation and the shard, wherever the data directory lies.
+
+        Parameters
+        ----------
+        keys : KeyStore or None
+        directory : path-like
+            The shard's segment directory.
+
+        Returns
+        -------
+        BatchCipher
         """
         path = Path(directory)
         return cls(keys, f"{path.parent.parent.name}/{path.name}")
@@ -245,6 +255,17 @@ class BatchCipher:
 
         A batch whose key is unavailable (or without ``cryptography``) is not
         checked here: its CRC-32 still is, and reading it raises the KMS error.
+
+        Parameters
+        ----------
+        batch : pyarrow.RecordBatch
+            A stored batch as read.
+        metadata : mapping or None
+            Its custom metadata.
+
+        Returns
+        -------
+        str or None
         """
         if not is_sealed(metadata) or self.keys is None:
             return None

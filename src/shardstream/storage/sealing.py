@@ -1,8 +1,7 @@
 """Which key a durable stream's new batches are sealed with: :class:`StreamSealing`, a part of the store.
 
 The stream's settings (StartStreamEncryption / StopStreamEncryption) switch
-it through :meth:`StreamStore.set_encryption
-<shardstream.storage.store.StreamStore.set_encryption>`; every flush asks it
+it (``store.set_encryption``, published by the store); every flush asks it
 for the key to seal with (:mod:`.crypto` does the sealing).
 """
 
@@ -19,18 +18,26 @@ __all__ = ["StreamSealing"]
 class StreamSealing:
     """The key a durable stream seals new batches with (None: it does not encrypt).
 
-    Thread safety: one lock guards the key; the store calls :meth:`switch`
-    under its flush lock, so a flush seals all it writes with one setting.
+    Thread safety: its own lock guards the key; :meth:`set_encryption` runs
+    under the store's flush lock (handed over, reentrant), so a flush seals
+    all it writes with one setting and nothing is written between writing
+    out the rings and switching.
 
     Parameters
     ----------
     keys : KeyStore or None
         The key store (None: none is configured, so no key can be used).
+    flush_lock : threading.RLock
+        The store's flush lock.
+    flush : callable
+        The store's :meth:`~.store.StreamStore.flush`.
     """
 
-    def __init__(self, keys):
+    def __init__(self, keys, flush_lock, flush):
         #: The key store sealing and opening batches (None: none configured).
         self.keys = keys
+        self._flush_lock = flush_lock
+        self._flush = flush
         self._lock = threading.Lock()
         self._key_id: str | None = None
 
@@ -40,28 +47,37 @@ class StreamSealing:
         with self._lock:
             return self._key_id
 
-    def changes(self, key_id: str | None) -> bool:
-        """Whether switching to ``key_id`` ends sealing with the current key (its records must be written first)."""
-        with self._lock:
-            return self._key_id is not None and key_id != self._key_id
-
-    def switch(self, key_id: str | None) -> None:
+    def set_encryption(self, key_id: str | None, logs=None, now_ms: int = 0) -> None:
         """Seal what is written from now on with ``key_id`` (None: write plaintext from now on).
 
-        Batches already written are never rewritten: sealed ones stay
-        readable while their key is in the key store.  The store writes the
-        records its rings hold under the old setting before switching
-        (:meth:`StreamStore.set_encryption
-        <shardstream.storage.store.StreamStore.set_encryption>`), so no record
-        put while the stream encrypted reaches the disk in plaintext.
+        Records the rings still hold were put under the old setting: when
+        that setting sealed with a key (stopping, or changing keys), they are
+        written first, sealed with it, so no record put while the stream
+        encrypted reaches the disk in plaintext.  Batches already written are
+        never rewritten: sealed ones stay readable while their key is in the
+        key store.
 
         Parameters
         ----------
         key_id : str or None
             The key id, alias or ARN (resolved by the key store at each flush).
+        logs : list of ShardLog, optional
+            The stream's rings, to write out under the old setting (omitted
+            when restoring the setting at open: nothing is written then).
+        now_ms : int, optional
+            The engine's clock, for that flush.
+
+        Raises
+        ------
+        StorageError
+            Writing out the rings failed (a full disk, or the old key is no
+            longer usable); the setting is unchanged.
         """
-        with self._lock:
-            self._key_id = key_id
+        with self._flush_lock:
+            if logs is not None and self.key_id is not None and key_id != self.key_id:
+                self._flush(logs, now_ms, sync=False)
+            with self._lock:
+                self._key_id = key_id
 
     def sealing_key(self) -> str | None:
         """The canonical name of the key to seal with now, or None when not encrypting.

@@ -49,7 +49,8 @@ ever stored or read.  Counters are not reused.
 Encryption at rest
 ------------------
 While the stream encrypts, every batch a flush writes is sealed with the
-stream's key (:class:`~.sealing.StreamSealing`, the store's ``sealing``;
+stream's key (:class:`~.sealing.StreamSealing`, the store's ``sealing``, switched by
+:meth:`StreamStore.set_encryption`;
 :mod:`.crypto`); reads open sealed batches with the store's key store.  A key
 that cannot be used makes the flush fail (a
 :class:`~shardstream.errors.StorageError` naming the KMS error): records are
@@ -168,7 +169,8 @@ class StreamStore:
         keys=None,
     ):
         self.path = Path(path)
-        self.sealing = StreamSealing(keys)
+        self._flush_lock = threading.RLock()  # reentrant: set_encryption flushes under it
+        self.sealing = StreamSealing(keys, self._flush_lock, self.flush)
         self._io = io
         self._before_write = before_write
         #: The stream's ``stream.json`` (:class:`~.metadata.StreamMetadataFile`).
@@ -190,7 +192,6 @@ class StreamStore:
         self._segments: list[SegmentLog] = []
         self._persisted: list[int] = []
         self._synced: list[int] = []  # first counter per shard not yet known to be fsync-ed
-        self._flush_lock = threading.RLock()  # reentrant: set_encryption flushes under it
         #: Group commit of the stream's writers (:class:`~.commit.GroupCommit`): one flush covers many puts.
         self.committer = GroupCommit(self._flush_or_discard)
         self._closed = False
@@ -447,12 +448,7 @@ class StreamStore:
             self.flush_stats.flushed(written, sync and bool(touched), time.perf_counter() - started)
         return written
 
-    def set_encryption(self, key_id: str | None, logs=None, now_ms: int = 0) -> None:
-        """Seal new batches with ``key_id`` (None: stop); see :meth:`~.sealing.StreamSealing.switch`."""
-        with self._flush_lock:  # ``logs`` (the rings) are written under the old setting first
-            if logs is not None and self.sealing.changes(key_id):
-                self.flush(logs, now_ms, sync=False)
-            self.sealing.switch(key_id)
+    set_encryption = delegate("sealing", StreamSealing)
 
     commit = delegate("committer", GroupCommit)
     commit_async = delegate("committer", GroupCommit)
