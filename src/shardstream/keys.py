@@ -111,6 +111,7 @@ class KeyStore:
     def __init__(self, keys: Mapping):
         self._lock = threading.Lock()
         self._material: dict[str, bytes] = {}  # canonical name -> key
+        self._checks: dict[str, bytes] = {}  # canonical name -> check value
         self._states: dict[str, str] = {}
         self._names: dict[str, str] = {}  # every name (canonical or alias) -> canonical name
         for raw_name, value in keys.items():
@@ -127,6 +128,7 @@ class KeyStore:
                     raise ValueError(f"key name {alias!r} given twice")
                 self._names[alias] = name
             self._material[name] = _material(name, value)
+            self._checks[name] = hmac.new(self._material[name], b"shardstream key check", hashlib.sha256).digest()[:8]
             self._states[name] = state
 
     @classmethod
@@ -240,8 +242,13 @@ class KeyStore:
         -------
         bytes
             HMAC-SHA256 of a fixed label under the key, cut to 8 bytes.
+
+        Raises
+        ------
+        KMSNotFoundException, KMSDisabledException, KMSInvalidStateException
+            As :meth:`resolve`.
         """
-        return hmac.new(self.material(key_id), b"shardstream key check", hashlib.sha256).digest()[:8]
+        return self._checks[self.resolve(key_id)]
 
     def _set_state(self, key_id: str, state: str) -> None:
         name = self._canonical(key_id)
