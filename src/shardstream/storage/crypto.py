@@ -34,10 +34,18 @@ import pyarrow as pa
 from ..errors import KMSAccessDeniedException, KMSError, KMSNotFoundException
 from .format import CorruptSegmentError, batch_counters
 
-__all__ = ["KEY_METADATA_KEY", "SEALED_COLUMNS", "BatchCipher", "is_sealed", "require_cryptography"]
+__all__ = [
+    "KEY_METADATA_KEY",
+    "NONCE_METADATA_KEY",
+    "SEALED_COLUMNS",
+    "BatchCipher",
+    "is_sealed",
+    "require_cryptography",
+]
 
 KEY_METADATA_KEY = "shardstream.kms.key"
-_NONCE = b"shardstream.kms.nonce"
+NONCE_METADATA_KEY = "shardstream.kms.nonce"
+_NONCE = NONCE_METADATA_KEY.encode()
 _TAG = b"shardstream.kms.tag"
 _CHECK = b"shardstream.kms.check"
 _KEY = KEY_METADATA_KEY.encode()
