@@ -40,6 +40,7 @@ from .delegate import delegate
 from .durable import DurableStream, Maintenance, check_durability, counter_gap
 from .errors import InvalidArgumentException, ResourceInUseException, SerializationException, StorageError
 from .fanout import ConsumerRegistry
+from .keys import KeyStore
 from .listing import StreamListings
 from .models import ShardInfo
 from .modes import RECORD_DISTRIBUTIONS, STREAM_MODES, CapacityModes
@@ -63,6 +64,31 @@ DEFAULT_SHARD_LIMIT = 20_000
 # Durable engines still open, closed (flushed, synced, sealed) at interpreter exit.
 _open_engines: weakref.WeakSet = weakref.WeakSet()
 ON_DEMAND_SHARDS = 4
+
+
+def _restored_stream(catalog, doc: dict, store: StreamStore, unclean: bool) -> DurableStream:
+    """The durable stream ``doc`` (its ``stream.json``) describes, on ``store``."""
+    capacity = doc["shard_capacity_bytes"]
+    return DurableStream(
+        catalog,
+        doc["name"],
+        0,
+        store=store,
+        durability=doc["durability"],
+        counter_gap=counter_gap(capacity) if unclean else 0,
+        restored=doc,
+        retention_hours=doc["retention_hours"],
+        stream_mode=doc["stream_mode"],
+        max_record_size_kib=doc["max_record_size_kib"],
+        shard_capacity_bytes=capacity,
+        evict_oldest=doc["evict_oldest"],
+        tags=doc["tags"],
+        created_ms=doc["created_ms"],
+        incarnation=doc["incarnation"],
+        layout=[ShardInfo.from_doc(shard) for shard in doc["shards"]],
+        # streams written before sequence numbers took AWS's layout lack the key
+        sequence_layout=doc.get("sequence_layout", LEGACY_VERSION),
+    )
 
 
 class Engine:
@@ -110,6 +136,11 @@ class Engine:
     segment_io : shardstream.storage.SegmentIO, optional
         What writes, syncs and truncates segment files (default: the system
         calls); tests pass one that fails on demand (``ENOSPC``: a full disk).
+    keys : KeyStore, mapping, path-like or list of str, optional
+        The local key store standing in for KMS (:mod:`shardstream.keys`): a
+        mapping of key ids, aliases and ARNs to 32-byte keys, a JSON file of
+        one, or a command printing one.  Durable streams that encrypt
+        (StartStreamEncryption) need it; without it they refuse to.
 
     Examples
     --------
@@ -134,8 +165,11 @@ class Engine:
         flush_interval_ms: int = 200,
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         segment_io: SegmentIO = SYSTEM_IO,
+        keys=None,
     ):
         check_durability(durability)
+        #: The key store (:class:`~shardstream.keys.KeyStore`) or None; StartStreamEncryption resolves keys in it.
+        self.keys = None if keys is None else KeyStore.load(keys)
         if shard_limit is not None and (
             not isinstance(shard_limit, int) or isinstance(shard_limit, bool) or shard_limit < 0
         ):
@@ -166,6 +200,7 @@ class Engine:
             on_demand_scale_after_ms=on_demand_scale_after_ms,
             secret=secrets.token_bytes(32) if self._data is None else self._data.iterator_secret,
         )
+        self.catalog.keys = self.keys
         self.account = AccountSettings(self.catalog.now_ms, self.catalog.lock, self._data)
         self.catalog.commitment_status = self.account.commitment_status
         self.listings = StreamListings(self.catalog)
@@ -263,7 +298,9 @@ class Engine:
 
     def _store(self, path, **kwargs) -> StreamStore:
         io, before = self._segment_io, self._data.mark_in_use
-        return StreamStore(path, max_segment_bytes=self.max_segment_bytes, io=io, before_write=before, **kwargs)
+        return StreamStore(
+            path, max_segment_bytes=self.max_segment_bytes, io=io, before_write=before, keys=self.keys, **kwargs
+        )
 
     def _store_for(self, name: str, incarnation: int) -> StreamStore:
         return self._store(layout.streams_dir(self._data.path) / layout.stream_dir_name(name, incarnation))
@@ -271,30 +308,8 @@ class Engine:
     def _restore_streams(self) -> None:
         unclean = not self._data.was_clean
         for stored in layout.list_streams(self._data.path):
-            doc = stored.doc
-            store = self._store(stored.path, clean=not unclean, saved_doc=copy.deepcopy(doc))
-            capacity = doc["shard_capacity_bytes"]
-            stream = DurableStream(
-                self.catalog,
-                doc["name"],
-                0,
-                store=store,
-                durability=doc["durability"],
-                counter_gap=counter_gap(capacity) if unclean else 0,
-                restored=doc,
-                retention_hours=doc["retention_hours"],
-                stream_mode=doc["stream_mode"],
-                max_record_size_kib=doc["max_record_size_kib"],
-                shard_capacity_bytes=capacity,
-                evict_oldest=doc["evict_oldest"],
-                tags=doc["tags"],
-                created_ms=doc["created_ms"],
-                incarnation=doc["incarnation"],
-                layout=[ShardInfo.from_doc(shard) for shard in doc["shards"]],
-                # streams written before sequence numbers took AWS's layout lack the key
-                sequence_layout=doc.get("sequence_layout", LEGACY_VERSION),
-            )
-            self.catalog.add(stream)
+            store = self._store(stored.path, clean=not unclean, saved_doc=copy.deepcopy(stored.doc))
+            self.catalog.add(_restored_stream(self.catalog, stored.doc, store, unclean))
 
     def durable_streams(self) -> list[DurableStream]:
         """The engine's streams that keep their records in its data directory."""

@@ -30,6 +30,11 @@ __all__ = [
     "InvalidNextTokenException",
     "InvalidParameterCombinationException",
     "InvalidParameterValueException",
+    "KMSAccessDeniedException",
+    "KMSDisabledException",
+    "KMSError",
+    "KMSInvalidStateException",
+    "KMSNotFoundException",
     "KinesisError",
     "LimitExceededException",
     "MissingRequiredParameterException",
@@ -152,6 +157,30 @@ class ExpiredNextTokenException(KinesisError):
 
 class AccessDeniedException(KinesisError):
     """The caller may not perform this action."""
+
+
+class KMSError(KinesisError):
+    """Base class of the errors about a stream's KMS key (encryption at rest, :mod:`shardstream.keys`).
+
+    Kinesis answers these with HTTP 400, as every other client error; each
+    subclass carries its Kinesis name.
+    """
+
+
+class KMSNotFoundException(KMSError, LookupError):
+    """The KMS key (id, alias or ARN) is not in the key store, or there is no key store."""
+
+
+class KMSDisabledException(KMSError):
+    """The KMS key is disabled in the key store."""
+
+
+class KMSAccessDeniedException(KMSError):
+    """The KMS key cannot open what it is asked to: its material is not the one a batch was sealed with."""
+
+
+class KMSInvalidStateException(KMSError):
+    """The KMS key is in a state that forbids its use (pending deletion)."""
 
 
 class DryRunOperationException(KinesisError):

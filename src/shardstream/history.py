@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from .errors import InvalidArgumentException, ResourceNotFoundException
+from .keys import KeyStore
 from .models import ms_to_datetime, parse_shard_index, to_epoch_ms
 from .schema import RECORD_SCHEMA
 from .sequence import (
@@ -151,7 +152,7 @@ class ReplayPlan:
 
     Parameters
     ----------
-    data_dir, stream, shards, start, end
+    data_dir, stream, shards, start, end, keys
         As for :func:`replay`.
 
     Attributes
@@ -172,7 +173,8 @@ class ReplayPlan:
         the other bound or ``shards``.
     """
 
-    def __init__(self, data_dir: str | os.PathLike, stream: str, shards=None, start=None, end=None):
+    def __init__(self, data_dir: str | os.PathLike, stream: str, shards=None, start=None, end=None, *, keys=None):
+        self._keys = None if keys is None else KeyStore.load(keys)
         self.account_id = _account_id(data_dir)
         found = find_stream(data_dir, stream)
         if found is None:
@@ -264,7 +266,7 @@ class ReplayPlan:
         directory = self.stream.shard_dir(index)
         if not directory.is_dir():
             return _NOTHING
-        log = SegmentLog(directory, readonly=True)
+        log = SegmentLog(directory, readonly=True, keys=self._keys)
         start = self._counter(log, index, self._start, default=0)
         if start is None:  # nothing arrived at or after the start time
             return _NOTHING
@@ -382,6 +384,7 @@ def replay(
     end=None,
     *,
     columns: list[str] | None = None,
+    keys=None,
 ) -> pa.RecordBatchReader:
     """Read a stream's stored records from its data directory, lazily, as Arrow.
 
@@ -405,6 +408,8 @@ def replay(
         56-digit sequence number, which bounds the shard it encodes.
     columns : list of str, optional
         Return only these ``RECORD_SCHEMA`` columns, in this order.
+    keys : KeyStore, mapping, path-like or list of str, optional
+        The key store that opens batches stored encrypted (as ``Engine(keys=...)``).
 
     Returns
     -------
@@ -424,6 +429,8 @@ def replay(
         or if a column is unknown.
     shardstream.storage.format.CorruptSegmentError
         While reading, if a stored segment is damaged.
+    KMSNotFoundException, KMSDisabledException, KMSAccessDeniedException
+        While reading, if an encrypted batch's key is not in ``keys``, disabled, or another key.
 
     Examples
     --------
@@ -432,7 +439,7 @@ def replay(
         table = replay("data", "events", start=datetime(2024, 5, 1), end=datetime(2024, 5, 2)).read_all()
         polars.from_arrow(replay("data", "events", shards=["shardId-000000000003"]))
     """
-    return ReplayPlan(data_dir, stream, shards, start, end).reader(columns)
+    return ReplayPlan(data_dir, stream, shards, start, end, keys=keys).reader(columns)
 
 
 def replay_dataset(
@@ -441,6 +448,8 @@ def replay_dataset(
     shards: Iterable[str] | None = None,
     start=None,
     end=None,
+    *,
+    keys=None,
 ) -> ds.Dataset:
     """A stream's stored records as a ``pyarrow.dataset.Dataset``, for DuckDB and polars.
 
@@ -453,7 +462,7 @@ def replay_dataset(
 
     Parameters
     ----------
-    data_dir, stream, shards, start, end
+    data_dir, stream, shards, start, end, keys
         As for :func:`replay`; so are the order of the records and the errors raised.
 
     Returns
@@ -469,4 +478,4 @@ def replay_dataset(
         duckdb.sql("select shard_id, count(*) from events group by shard_id")
         polars.scan_pyarrow_dataset(events).filter(polars.col("partition_key") == "user-1").collect()
     """
-    return ReplayPlan(data_dir, stream, shards, start, end).dataset()
+    return ReplayPlan(data_dir, stream, shards, start, end, keys=keys).dataset()

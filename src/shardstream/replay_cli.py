@@ -184,7 +184,23 @@ def _export(plan: ReplayPlan, fmt: str, output: Path, progress: bool) -> int:
     "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The file to write."
 )
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
-def replay(data_dir: Path, stream: str, shards: tuple, start, end, fmt: str | None, output: Path, progress: bool):
+@click.option(
+    "--kms-keys",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A JSON file of keys by KMS key id, alias or ARN, to read records stored encrypted "
+    "(as shardstream serve --kms-keys).",
+)
+def replay(
+    data_dir: Path,
+    stream: str,
+    shards: tuple,
+    start,
+    end,
+    fmt: str | None,
+    output: Path,
+    progress: bool,
+    kms_keys: str | None,
+):
     """Export STREAM's records from the data directory DATA_DIR to a file.
 
     Reads the segment files read-only: no engine needs to run, and one may
@@ -203,7 +219,7 @@ def replay(data_dir: Path, stream: str, shards: tuple, start, end, fmt: str | No
     """
     fmt = fmt or _format_for(output)
     try:
-        plan = ReplayPlan(data_dir, stream, list(shards) or None, start, end)
+        plan = ReplayPlan(data_dir, stream, list(shards) or None, start, end, keys=kms_keys)
         records = _export(plan, fmt, output, progress)
     except (KinesisError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc

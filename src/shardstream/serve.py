@@ -160,6 +160,12 @@ def _access_log_style(log_format: str) -> dict:
     metavar="[FILE]",
     help="Log one line per request to FILE (appended), or to stderr when given without FILE or as '-'. Off by default.",
 )
+@click.option(
+    "--kms-keys",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A JSON file of 32-byte keys (base64 or hex) by KMS key id, alias or ARN: the local key store "
+    "StartStreamEncryption uses; with --data-dir, encrypted streams are stored encrypted (AES-256-GCM).",
+)
 def serve(
     host: str,
     port: int,
@@ -178,6 +184,7 @@ def serve(
     log_level: str,
     log_format: str,
     access_log: str | None,
+    kms_keys: str | None,
 ) -> None:
     """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an engine, in memory or on disk.
 
@@ -222,6 +229,14 @@ def serve(
     from .server.app import DEFAULT_MAX_REGIONS, make_app
     from .storage.datadir import DataDirectoryLocked
 
+    keys = None
+    if kms_keys is not None:
+        from .keys import KeyStore
+
+        try:
+            keys = KeyStore.load(kms_keys)
+        except (OSError, ValueError, TypeError) as exc:
+            raise click.ClickException(f"--kms-keys {kms_keys}: {exc}") from exc
     try:
         engine = Engine(
             region=region,
@@ -231,6 +246,7 @@ def serve(
             data_dir=None if data_dir is None else Path(data_dir) / region,
             durability=durability,
             flush_interval_ms=flush_interval_ms,
+            keys=keys,
         )
     except (DataDirectoryLocked, OSError, ValueError) as exc:
         raise click.ClickException(f"--data-dir {data_dir}: {exc}") from exc

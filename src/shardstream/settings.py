@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from . import validation as v
 from .delegate import saves_metadata
-from .errors import InvalidArgumentException, ResourceNotFoundException, SerializationException
+from .errors import InvalidArgumentException, KMSNotFoundException, ResourceNotFoundException, SerializationException
 from .server.policy import PolicyError, parse_policy  # the standard library only: no server extra needed
+from .storage.crypto import require_cryptography
 from .tags import TagSet, check_tag_keys, check_tags
 from .validation import check_retention
 
@@ -105,6 +106,9 @@ class StreamSettings:
         self.key_id = doc["key_id"]
         self.shard_level_metrics = list(doc["shard_level_metrics"])
         self.resource_policy = doc["resource_policy"]
+        store = self._store()
+        if store is not None and self.encryption_type == "KMS":
+            store.set_encryption(self.key_id)  # the key is resolved when records are written or read
 
     def description_fields(self) -> dict:
         """The EnhancedMonitoring / EncryptionType / KeyId members of the stream's descriptions."""
@@ -235,13 +239,36 @@ class StreamSettings:
         if encryption_type != "KMS":
             raise InvalidArgumentException("KMS is the only valid EncryptionType for this request")
 
+    def _store(self):
+        """The stream's files (a durable stream's ``StreamStore``), or None in memory."""
+        return getattr(self.stream, "store", None)
+
+    def _check_key(self, key_id: str) -> None:
+        """Raise the KMS error for a key that cannot encrypt this stream (see :meth:`start_stream_encryption`)."""
+        keys = getattr(self.stream.catalog, "keys", None)
+        if keys is not None:
+            keys.resolve(key_id)
+        elif self._store() is not None:
+            raise KMSNotFoundException(
+                f"Key '{key_id}' cannot be used: this engine has no key store, so records written to "
+                "disk could not be encrypted (Engine(keys=...), shardstream serve --kms-keys FILE)."
+            )
+        if self._store() is not None:
+            require_cryptography()
+
     @saves_metadata
     def start_stream_encryption(self, encryption_type, key_id) -> dict:
-        """Encrypt new records with a KMS key (Kinesis's StartStreamEncryption; no real KMS is involved).
+        """Encrypt new records with a KMS key from the engine's key store (Kinesis's StartStreamEncryption).
 
         The stream goes UPDATING; afterwards its descriptions show
         ``EncryptionType: "KMS"`` and the ``KeyId``, and PutRecord(s) and
         GetRecords over the server carry ``EncryptionType: "KMS"``.
+
+        A durable stream then stores what it writes from now on encrypted
+        with that key (AES-256-GCM, :mod:`shardstream.storage.crypto`); it
+        needs a key store (``Engine(keys=...)``) holding the key.  An
+        in-memory stream writes nothing to disk: with a key store the key is
+        checked, without one only the setting is kept.
 
         Parameters
         ----------
@@ -262,10 +289,22 @@ class StreamSettings:
             EncryptionType is not KMS.
         ResourceInUseException
             The stream is not ACTIVE.
+        KMSNotFoundException
+            The key is not in the key store, or a durable stream's engine has no key store.
+        KMSDisabledException, KMSInvalidStateException
+            The key is disabled or pending deletion.
+        ImportError
+            A durable stream, and ``cryptography`` is not installed (``pip install 'shardstream[encryption]'``).
+        StorageError
+            A durable stream changing keys could not write the records put under the old key.
         """
         self._check_encryption_args(encryption_type, key_id)
+        self._check_key(key_id)
         with self.stream.catalog.lock:
             self.stream.require_active()
+            store = self._store()
+            if store is not None:
+                store.set_encryption(key_id, self.stream.logs, self.stream.now_ms())
             self.encryption_type, self.key_id = "KMS", key_id
             self.stream.begin_update()
         return {}
@@ -275,6 +314,10 @@ class StreamSettings:
         """Stop encrypting new records (Kinesis's StopStreamEncryption).
 
         The stream goes UPDATING and then shows ``EncryptionType: "NONE"``.
+        A durable stream first writes the records it holds in memory,
+        encrypted; what it writes afterwards is stored in plaintext.  Records
+        already stored encrypted stay so, readable while their key is in the
+        key store.
 
         Parameters
         ----------
@@ -290,10 +333,15 @@ class StreamSettings:
         ------
         ValidationException, InvalidArgumentException, ResourceInUseException
             As :meth:`start_stream_encryption`.
+        StorageError
+            A durable stream could not write (encrypted) the records it held; encryption stays on.
         """
         self._check_encryption_args(encryption_type, key_id)
         with self.stream.catalog.lock:
             self.stream.require_active()
+            store = self._store()
+            if store is not None:
+                store.set_encryption(None, self.stream.logs, self.stream.now_ms())
             self.encryption_type, self.key_id = "NONE", None
             self.stream.begin_update()
         return {}

@@ -65,7 +65,8 @@ def page_all(stream, shard_id: str, iterator_type: str = "TRIM_HORIZON", **kw) -
 
 def test_reopen_restores_records_settings_and_lineage(tmp_path):
     clock = Clock()
-    with shardstream.Engine(data_dir=tmp_path, clock=clock) as engine:
+    keys = {"alias/aws/kinesis": "00" * 32}  # a durable stream encrypts only with a key from a key store
+    with shardstream.Engine(data_dir=tmp_path, clock=clock, keys=keys) as engine:
         s = engine.create_stream("orders", shard_count=2, tags={"team": "data"}, max_record_size_kib=2048)
         first = s.put_batch(*records(1000))
         s.split_shard("shardId-000000000000", str(2**126))
@@ -82,7 +83,7 @@ def test_reopen_restores_records_settings_and_lineage(tmp_path):
         iterator = s.get_shard_iterator("shardId-000000000002", "TRIM_HORIZON")["ShardIterator"]
     assert sum(len(v) for v in rows.values()) == 1500
 
-    with shardstream.Engine(data_dir=tmp_path, clock=clock) as engine:
+    with shardstream.Engine(data_dir=tmp_path, clock=clock, keys=keys) as engine:
         s = engine.stream("orders")
         assert isinstance(s, DurableStream)
         assert s.describe()["StreamDescription"] == before

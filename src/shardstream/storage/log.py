@@ -34,6 +34,7 @@ import pyarrow as pa
 from ..delegate import delegate
 from ..schema import RECORD_SCHEMA
 from ..sequence import sequence_counter
+from .crypto import BatchCipher
 from .fileio import SYSTEM_IO, SegmentIO
 from .format import (
     COUNTER_FIELD,
@@ -104,6 +105,10 @@ class SegmentLog:
     io : SegmentIO, optional
         What writes, syncs and truncates the segment files (default: the
         system calls; tests pass one that fails on demand).
+    keys : KeyStore, optional
+        The keys that seal batches appended with a ``key_id`` and open sealed
+        batches when they are read (:mod:`.crypto`); without it, reading a
+        sealed batch raises :class:`~shardstream.errors.KMSNotFoundException`.
 
     Notes
     -----
@@ -127,6 +132,7 @@ class SegmentLog:
         verify_sealed: bool = True,
         expect_sealed: bool = False,
         io: SegmentIO = SYSTEM_IO,
+        keys=None,
     ):
         if max_segment_bytes <= 0:
             raise ValueError("max_segment_bytes must be positive")
@@ -147,6 +153,8 @@ class SegmentLog:
         self.verify_sealed = verify_sealed
         self.expect_sealed = expect_sealed
         self._io = io
+        #: Seals and opens this log's encrypted batches (:class:`~.crypto.BatchCipher`).
+        self.cipher = BatchCipher.for_directory(keys, self.directory)
         self._lock = threading.RLock()
         self._writer: SegmentWriter | None = None
         self._closed = False
@@ -159,6 +167,7 @@ class SegmentLog:
             verify_sealed=verify_sealed,
             expect_sealed=expect_sealed,
             io=io,
+            cipher=self.cipher,
         )
         self._sealed: list[SegmentInfo] = recovered.segments
         self._last_counter: int | None = recovered.last_counter
@@ -227,7 +236,7 @@ class SegmentLog:
                 raise ValueError("counters and batch differ in length")
         return pa.RecordBatch.from_arrays([*batch.columns, counter_array], schema=self.schema)
 
-    def append(self, batch: pa.RecordBatch, counters=None) -> int | None:
+    def append(self, batch: pa.RecordBatch, counters=None, key_id: str | None = None) -> int | None:
         """Append a batch of one shard's records; durable after the next :meth:`sync`.
 
         Parameters
@@ -238,6 +247,8 @@ class SegmentLog:
         counters : array-like of int, optional
             Per-row counters for a record-schema batch.  By default they are
             parsed from ``sequence_number`` (either layout).
+        key_id : str, optional
+            Encrypt the batch with this key (its canonical name in ``keys``).
 
         Returns
         -------
@@ -249,6 +260,8 @@ class SegmentLog:
         ValueError
             If the schema does not match, or counters are null, not strictly
             increasing, or not above the log's last counter.
+        KMSError
+            The key cannot be used; nothing was written.
         """
         with self._lock:
             self._check_writable()
@@ -266,10 +279,10 @@ class SegmentLog:
                 raise ValueError("counters must be strictly increasing")
             if self._writer is None:
                 self._seal_unsealed()
-                self._writer = SegmentWriter(self.directory, int(values[0]), self._record_schema, self._io)
+                self._writer = SegmentWriter(self.directory, int(values[0]), self._record_schema, self._io, self.cipher)
             last = int(values[-1])
             try:
-                self._writer.append(batch, last)
+                self._writer.append(batch, last, key_id)
             except BaseException:
                 if self._writer.num_batches == 0:  # a segment with nothing in it: remove it again
                     writer, self._writer = self._writer, None

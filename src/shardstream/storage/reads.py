@@ -6,7 +6,8 @@ owns the cache of segment indexes; the log owns the segment list and maps
 the files for it under its lock (:meth:`~.log.SegmentLog.map_segments`).
 Readers memory-map the segments, so they copy nothing until the caller
 touches the data, and keep working during later appends and retention
-deletes.
+deletes.  Encrypted batches are opened (decrypted) as they are read, by the
+log's cipher (:mod:`.crypto`), after their CRC-32 is checked.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..sequence import LEGACY_END_COUNTER
+from .crypto import NONCE_METADATA_KEY, is_sealed
 from .format import (
     CRC_METADATA_KEY,
     CorruptSegmentError,
@@ -34,6 +36,9 @@ from .segment import SegmentInfo
 __all__ = ["SegmentReads"]
 
 _INDEX_CACHE_SEGMENTS = 16
+#: Most bytes of opened (decrypted) batches kept for paged reads: the index keeps sealed batches as
+#: stored (zero-copy), and a page opens only the batches it returns.
+_OPENED_CACHE_BYTES = 64 * 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -43,6 +48,7 @@ class _SegmentIndex:
     size: int
     batches: list
     first: np.ndarray  # first counter of each batch
+    sealed: dict  # batch number -> (custom metadata, byte offset) of each encrypted batch
 
 
 class SegmentReads:
@@ -61,16 +67,22 @@ class SegmentReads:
         self.verify = verify
         self._lock = threading.Lock()
         self._cache: collections.OrderedDict[Path, _SegmentIndex] = collections.OrderedDict()
+        self._opened: collections.OrderedDict[tuple, pa.RecordBatch] = collections.OrderedDict()
+        self._opened_bytes = 0
 
     def forget(self, path: Path) -> None:
         """Drop the cached index of the segment at ``path`` (it changed or was deleted)."""
         with self._lock:
             self._cache.pop(path, None)
+            for key in [key for key in self._opened if key[0] == path]:
+                self._opened_bytes -= self._opened.pop(key).nbytes
 
     def forget_all(self) -> None:
         """Drop every cached index (the log is closing)."""
         with self._lock:
             self._cache.clear()
+            self._opened.clear()
+            self._opened_bytes = 0
 
     def read(self, start_counter: int, end_counter: int | None = None) -> pa.RecordBatchReader:
         """The records with ``start_counter <= counter < end_counter``, in counter order.
@@ -94,7 +106,9 @@ class SegmentReads:
         ------
         CorruptSegmentError
             While iterating, if a batch fails its CRC-32 check (with
-            ``verify_reads``).
+            ``verify_reads``) or, encrypted, its AES-GCM tag.
+        KMSError
+            While iterating, if an encrypted batch's key is missing, disabled or not the one it was sealed with.
         """
         end = LEGACY_END_COUNTER + 1 if end_counter is None else int(end_counter)
         start = int(start_counter)
@@ -109,7 +123,7 @@ class SegmentReads:
                 mm.close()
 
     def _iter_maps(self, maps, tail_limit, start: int, end: int) -> Iterator[pa.RecordBatch]:
-        verify = self.verify
+        verify, cipher = self.verify, self.log.cipher
         for path, mm in maps:
             reader = pa.ipc.open_stream(mm)
             limit = tail_limit[1] if tail_limit and tail_limit[0] == path else None
@@ -132,6 +146,7 @@ class SegmentReads:
                     expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
                     if expected != str(batch_crc32(batch)).encode():
                         raise CorruptSegmentError(path, offset, "CRC-32 mismatch")
+                batch = cipher.open(batch, metadata, path, offset)
                 lo = int(np.searchsorted(counters, start, "left"))
                 hi = int(np.searchsorted(counters, end, "left"))
                 if hi > lo:
@@ -193,7 +208,7 @@ class SegmentReads:
         for info in self.log.segments_from(start):
             index = self._index(info)
             k = max(int(np.searchsorted(index.first, start, "right")) - 1, 0)
-            for batch in index.batches[k:]:
+            for j, batch in enumerate(index.batches[k:], k):
                 counters = batch_counters(batch)
                 lo = int(np.searchsorted(counters, start, "left"))
                 if min_arrival_ms is not None:
@@ -209,14 +224,36 @@ class SegmentReads:
                     if fit < hi - lo:
                         hi = lo + max(fit, 0 if out else 1)
                         if hi > lo:
-                            out.append(batch.slice(lo, hi - lo))
+                            out.append(self._open(info.path, index, j).slice(lo, hi - lo))
                         return out
                     data_bytes += int(sizes[hi] - sizes[lo])
+                batch = self._open(info.path, index, j)
                 out.append(batch if lo == 0 and hi == batch.num_rows else batch.slice(lo, hi - lo))
                 rows += hi - lo
                 if rows >= max_rows:
                     return out
         return out
+
+    def _open(self, path: Path, index: _SegmentIndex, j: int) -> pa.RecordBatch:
+        """Batch ``j`` of ``index`` in plaintext: opened (decrypted) once, then kept a while."""
+        header = index.sealed.get(j)
+        if header is None:
+            return index.batches[j]
+        metadata, offset = header
+        key = (path, offset, metadata.get(NONCE_METADATA_KEY.encode()))  # the nonce: a batch cut and rewritten differs
+        with self._lock:
+            opened = self._opened.get(key)
+            if opened is not None:
+                self._opened.move_to_end(key)
+                return opened
+        opened = self.log.cipher.open(index.batches[j], metadata, path, offset)
+        with self._lock:
+            if key not in self._opened:
+                self._opened[key] = opened
+                self._opened_bytes += opened.nbytes
+            while self._opened_bytes > _OPENED_CACHE_BYTES and len(self._opened) > 1:
+                self._opened_bytes -= self._opened.popitem(last=False)[1].nbytes
+        return opened
 
     def _index(self, info: SegmentInfo) -> _SegmentIndex:
         """The batches of one segment (cached while sealed)."""
@@ -226,7 +263,7 @@ class SegmentReads:
                 self._cache.move_to_end(info.path)
                 return cached
         mm = pa.memory_map(str(info.path))
-        batches = []
+        batches, sealed = [], {}
         try:
             reader = pa.ipc.open_stream(mm)
             limit = info.size_bytes
@@ -242,12 +279,14 @@ class SegmentReads:
                     expected = None if metadata is None else metadata.get(CRC_METADATA_KEY.encode())
                     if expected != str(batch_crc32(batch)).encode():
                         raise CorruptSegmentError(info.path, offset, "CRC-32 mismatch")
+                if is_sealed(metadata):
+                    sealed[len(batches)] = (metadata, offset)
                 batches.append(batch)
         except BaseException:
             mm.close()
             raise
         index = _SegmentIndex(
-            info.size_bytes, batches, np.array([int(batch_counters(b)[0]) for b in batches], dtype=np.uint64)
+            info.size_bytes, batches, np.array([int(batch_counters(b)[0]) for b in batches], dtype=np.uint64), sealed
         )
         if info.sealed:
             with self._lock:

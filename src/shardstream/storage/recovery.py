@@ -93,6 +93,7 @@ def recover_segments(
     verify_sealed: bool,
     expect_sealed: bool,
     io: SegmentIO,
+    cipher=None,
 ) -> RecoveredSegments:
     """Verify the segments in ``directory`` and repair a torn tail (see :meth:`SegmentLog.open`).
 
@@ -110,6 +111,10 @@ def recover_segments(
         The log was closed cleanly: damage in its newest segment is corruption.
     io : SegmentIO
         What truncates, writes and syncs the files.
+    cipher : BatchCipher, optional
+        Checks the AES-GCM tag of encrypted batches wherever CRC-32s are
+        checked (when their key is available); a tag that does not match is
+        treated as a CRC-32 mismatch.
 
     Returns
     -------
@@ -120,7 +125,7 @@ def recover_segments(
     CorruptSegmentError
         Damage recovery may not repair.
     """
-    recovery = _Recovery(Path(directory), schema, readonly, verify_sealed, expect_sealed, io)
+    recovery = _Recovery(Path(directory), schema, readonly, verify_sealed, expect_sealed, io, cipher)
     return recovery.run()
 
 
@@ -140,7 +145,14 @@ class _Recovery:
     """One recovery run over one directory (its state is returned as :class:`RecoveredSegments`)."""
 
     def __init__(
-        self, directory: Path, schema: pa.Schema, readonly: bool, verify_sealed: bool, expect_sealed: bool, io
+        self,
+        directory: Path,
+        schema: pa.Schema,
+        readonly: bool,
+        verify_sealed: bool,
+        expect_sealed: bool,
+        io,
+        cipher=None,
     ):
         self.directory = directory
         self.schema = schema
@@ -148,6 +160,7 @@ class _Recovery:
         self.verify_sealed = verify_sealed
         self.expect_sealed = expect_sealed
         self._io = io
+        self._cipher = cipher
         self._unsealed: Path | None = None
         self._sealed: list[SegmentInfo] = []
         self._last_counter: int | None = None
@@ -231,6 +244,10 @@ class _Recovery:
             actual = batch_crc32(batch)
             if expected != str(actual).encode():
                 return f"CRC-32 mismatch (stored {expected.decode(errors='replace')}, computed {actual})"
+            if self._cipher is not None:
+                problem = self._cipher.problem(batch, metadata)
+                if problem is not None:
+                    return problem
         counters = batch_counters(batch)
         if int(counters[0]) < min_counter:
             return f"counter {int(counters[0])} not above the previous one (expected >= {min_counter})"

@@ -117,9 +117,18 @@ class SegmentWriter:
         The record schema; the ``counter`` column is added if missing.
     io : SegmentIO, optional
         What performs the writes, syncs and truncations (default: the system calls).
+    cipher : BatchCipher, optional
+        What seals the batches appended with a ``key_id`` (:mod:`.crypto`).
     """
 
-    def __init__(self, directory, base_counter: int, schema: pa.Schema = RECORD_SCHEMA, io: SegmentIO = SYSTEM_IO):
+    def __init__(
+        self,
+        directory,
+        base_counter: int,
+        schema: pa.Schema = RECORD_SCHEMA,
+        io: SegmentIO = SYSTEM_IO,
+        cipher=None,
+    ):
         self.directory = Path(directory)
         self.base_counter = int(base_counter)
         self.schema = stored_schema(schema)
@@ -129,6 +138,7 @@ class SegmentWriter:
         self.last_arrival_ms: int | None = None
         self.num_batches = 0
         self._io = io
+        self._cipher = cipher
         header = self.schema.serialize()
         self._header_bytes = header.size
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
@@ -161,7 +171,7 @@ class SegmentWriter:
         """Bytes of complete messages written (plus the end-of-stream marker once sealed)."""
         return self._size
 
-    def append(self, batch: pa.RecordBatch, last_counter: int | None = None) -> None:
+    def append(self, batch: pa.RecordBatch, last_counter: int | None = None, key_id: str | None = None) -> None:
         """Append one batch (stored schema, counters already checked by the caller).
 
         Parameters
@@ -169,9 +179,13 @@ class SegmentWriter:
         batch : pyarrow.RecordBatch
         last_counter : int, optional
             The batch's last counter, if the caller already has it.
+        key_id : str, optional
+            Seal (encrypt) the batch with this key of the cipher's key store.
 
         Raises
         ------
+        KMSError
+            The key cannot be used (nothing was written).
         OSError
             The write failed (a full disk: ``errno.ENOSPC``); the file is as
             it was before the call.
@@ -179,9 +193,17 @@ class SegmentWriter:
         if self._closed:
             raise ValueError("segment writer is closed")
         self._check_usable()
+        header = None
+        if key_id is not None:
+            if self._cipher is None:
+                raise ValueError("this segment writer has no cipher to seal batches with")
+            batch, header = self._cipher.seal(batch, key_id)
         batch, crc = prepare_for_write(batch)
+        metadata = {CRC_METADATA_KEY: str(crc)}
+        if header is not None:
+            metadata.update(header)
         try:
-            self._writer.write_batch(batch, custom_metadata={CRC_METADATA_KEY: str(crc)})
+            self._writer.write_batch(batch, custom_metadata=metadata)
             written = self._io.write(self._fd, self._sink.take(), self._size)
         except BaseException:
             self._cut(self._size)

@@ -45,6 +45,16 @@ never showed it to readers: see ``ShardLog.visible_limit``), and its
 counters are remembered as lost, so every writer whose records they were
 learns that its put failed (:meth:`StreamStore.lost`) and no such record is
 ever stored or read.  Counters are not reused.
+
+Encryption at rest
+------------------
+While the stream encrypts, every batch a flush writes is sealed with the
+stream's key (:class:`~.sealing.StreamSealing`, the store's ``sealing``, switched by
+:meth:`StreamStore.set_encryption`;
+:mod:`.crypto`); reads open sealed batches with the store's key store.  A key
+that cannot be used makes the flush fail (a
+:class:`~shardstream.errors.StorageError` naming the KMS error): records are
+never written in plaintext instead.
 """
 
 from __future__ import annotations
@@ -69,6 +79,7 @@ from .jsonfile import fsync_directory
 from .layout import shard_dir, trash_dir
 from .log import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
 from .metadata import StreamMetadataFile
+from .sealing import StreamSealing
 
 __all__ = ["DEFAULT_MAX_SEGMENT_AGE_MS", "StreamStore"]
 
@@ -105,6 +116,19 @@ def _sync_all(logs: list[SegmentLog]) -> None:
         future.result()
 
 
+def _before(batches: list[pa.RecordBatch], counter: int) -> list[pa.RecordBatch]:
+    """The records of ``batches`` (stored schema, counter order) below ``counter``."""
+    out = []
+    for batch in batches:
+        counters = batch.column(batch.num_columns - 1).to_numpy()
+        keep = int(np.searchsorted(counters, counter, "left"))
+        if keep:
+            out.append(batch if keep == batch.num_rows else batch.slice(0, keep))
+        if keep < batch.num_rows:
+            break
+    return out
+
+
 class StreamStore:
     """The files of one durable stream.
 
@@ -128,6 +152,8 @@ class StreamStore:
     saved_doc : dict, optional
         The ``stream.json`` already on disk: :meth:`save` skips writing an
         identical document (reopening writes nothing).
+    keys : KeyStore, optional
+        The keys that seal and open encrypted batches (:mod:`shardstream.keys`).
     """
 
     def __init__(
@@ -140,8 +166,11 @@ class StreamStore:
         io: SegmentIO = SYSTEM_IO,
         before_write=None,
         saved_doc: dict | None = None,
+        keys=None,
     ):
         self.path = Path(path)
+        self._flush_lock = threading.RLock()  # reentrant: set_encryption flushes under it
+        self.sealing = StreamSealing(keys, self._flush_lock, self.flush)
         self._io = io
         self._before_write = before_write
         #: The stream's ``stream.json`` (:class:`~.metadata.StreamMetadataFile`).
@@ -163,7 +192,6 @@ class StreamStore:
         self._segments: list[SegmentLog] = []
         self._persisted: list[int] = []
         self._synced: list[int] = []  # first counter per shard not yet known to be fsync-ed
-        self._flush_lock = threading.Lock()
         #: Group commit of the stream's writers (:class:`~.commit.GroupCommit`): one flush covers many puts.
         self.committer = GroupCommit(self._flush_or_discard)
         self._closed = False
@@ -302,6 +330,7 @@ class StreamStore:
                 verify_sealed=False,
                 expect_sealed=self.clean,
                 io=self._io,
+                keys=self.sealing.keys,
             )
         except OSError as exc:
             raise storage_error(exc) from exc
@@ -390,7 +419,7 @@ class StreamStore:
                             break
                         first = nxt - batch.num_rows
                         try:
-                            segments.append(batch, np.arange(first, nxt, dtype=np.uint64))
+                            segments.append(batch, np.arange(first, nxt, dtype=np.uint64), self.sealing.sealing_key())
                         except OSError as exc:
                             # Records acknowledged before they are on disk (not sync): write
                             # as many as still fit, in smaller batches, before giving up.
@@ -418,6 +447,8 @@ class StreamStore:
             self._succeeded()
             self.flush_stats.flushed(written, sync and bool(touched), time.perf_counter() - started)
         return written
+
+    set_encryption = delegate("sealing", StreamSealing)
 
     commit = delegate("committer", GroupCommit)
     commit_async = delegate("committer", GroupCommit)
@@ -544,18 +575,7 @@ class StreamStore:
             rings leave them out.
         """
         batches = self._segments[index].read_range(start, limit, max_data_bytes, min_arrival_ms=min_arrival_ms)
-        if not self._hide_unsynced or not batches:
-            return batches
-        synced = self._synced[index]
-        out = []
-        for batch in batches:
-            counters = batch.column(batch.num_columns - 1).to_numpy()
-            keep = int(np.searchsorted(counters, synced, "left"))
-            if keep:
-                out.append(batch if keep == batch.num_rows else batch.slice(0, keep))
-            if keep < batch.num_rows:
-                break
-        return out
+        return _before(batches, self._synced[index]) if self._hide_unsynced and batches else batches
 
     # -- shutdown -----------------------------------------------------------------
 
