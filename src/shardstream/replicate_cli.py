@@ -10,7 +10,9 @@ where it stopped (also after SIGKILL).
 
 ``shardstream replicate --promote URL`` promotes the standby server at URL
 (``POST /_shardstream/promote``): it takes ordinary writes from then on and
-refuses the replicator's.
+refuses the replicator's.  With ``--leases PATH --group G --streams S
+--checkpoint FILE`` it first carries the group's checkpoints over to the
+standby's sequence numbers (:mod:`shardstream.replication.handover`).
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ def format_report(status: dict) -> str:
     metavar="URL",
     help="Promote the standby server at URL instead of replicating.",
 )
-def replicate(urls, streams, checkpoint, interval, as_json, once, promote_url) -> None:
+@click.option("--leases", default=None, help="With --promote: a consumer group's lease table to carry over first.")
+@click.option("--group", default=None, help="With --leases: the consumer group.")
+def replicate(urls, streams, checkpoint, interval, as_json, once, promote_url, leases, group) -> None:
     """Mirror streams from SOURCE_URL to TARGET_URL (memory://, file:///dir, http(s)://, aws://).
 
     Stream creation and settings, reshards and every record, in order per
@@ -74,6 +78,16 @@ def replicate(urls, streams, checkpoint, interval, as_json, once, promote_url) -
     if promote_url is not None:
         if urls:
             raise click.UsageError("--promote URL takes no SOURCE_URL/TARGET_URL")
+        if leases is not None:
+            from pathlib import Path
+
+            from .replication.handover import carry_checkpoints
+
+            if not (checkpoint and group and streams):
+                raise click.UsageError("--leases needs --checkpoint FILE, --group NAME and --streams STREAM")
+            map_path = Path(checkpoint).with_name(Path(checkpoint).name + ".map")
+            moved = carry_checkpoints(map_path, leases, group, streams)
+            click.echo(json.dumps({"carried": moved}) if as_json else f"{len(moved)} checkpoints carried over")
         answer = promote(promote_url)
         click.echo(json.dumps(answer) if as_json else f"{promote_url}: {answer['role']}")
         return

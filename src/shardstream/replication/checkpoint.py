@@ -10,6 +10,10 @@ the checkpoint's target position and counts the records it finds there;
 those are the next source records, already applied (see
 :mod:`shardstream.replication.copier`).  So the checkpoint may be written
 lazily (once a second) without ever causing a duplicate.
+
+Each save also appends the (source, target) sequence-number pairs that moved
+to ``<checkpoint>.map`` (JSON lines): the position map that carries consumer
+checkpoints over to the target at promotion (:mod:`.handover`).
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ class CheckpointFile:
         self.path = None if path is None else Path(path)
         self._lock = threading.Lock()
         self._shards: dict[str, ShardPosition] = {}
+        self._mapped: dict[str, tuple] = {}
         if self.path is not None and self.path.exists():
             doc = orjson.loads(self.path.read_bytes())
             self._shards = {k: ShardPosition.from_doc(v) for k, v in doc.get("shards", {}).items()}
@@ -94,11 +99,27 @@ class CheckpointFile:
         with self._lock:
             return {k: ShardPosition(**asdict(v)) for k, v in self._shards.items()}
 
+    @property
+    def map_path(self) -> Path | None:
+        """The position map's file (None without a checkpoint file)."""
+        return None if self.path is None else self.path.with_name(self.path.name + ".map")
+
     def save(self) -> None:
         """Write the document atomically and durably (nothing without a path)."""
         if self.path is None:
             return
         with self._lock:
+            moved = [
+                (k, p.source, p.target)
+                for k, p in self._shards.items()
+                if p.source is not None and p.target is not None and self._mapped.get(k) != (p.source, p.target)
+            ]
+            if moved:  # the map first: a pair in the checkpoint is always in the map too
+                with open(self.map_path, "ab") as f:
+                    f.write(b"".join(orjson.dumps({"k": k, "s": s, "t": t}) + b"\n" for k, s, t in moved))
+                    f.flush()
+                    os.fsync(f.fileno())
+                self._mapped.update({k: (s, t) for k, s, t in moved})
             body = orjson.dumps({"version": 1, "shards": {k: asdict(v) for k, v in self._shards.items()}})
             tmp = self.path.with_name(self.path.name + ".tmp")
             self.path.parent.mkdir(parents=True, exist_ok=True)

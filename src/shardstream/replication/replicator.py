@@ -143,12 +143,13 @@ class Replicator:
             if p.done and k.startswith(mirror.name + "/")
         }
         targets = None
-        for shard_id, shard in shards.items():
+        for shard_id in sorted(shards):  # in the source's order, so the target numbers its shards alike
+            shard = shards[shard_id]
             if (mirror.name, shard_id) in self._copiers:
                 continue
             parents = [p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p in shards]
             if any(p not in done for p in parents):
-                continue  # parents first: the target reshards only once their records are all there
+                break  # parents first: the target reshards only once their records are all there
             target_id = mapped.get(shard_id) or mirror.map_shard(shard, shards, mapped)
             mapped[shard_id] = target_id
             if targets is None or target_id not in targets:
@@ -264,8 +265,17 @@ class Replicator:
             self._thread.join()
         self.checkpoint.save()
 
-    def promote(self) -> dict:
-        """Stop replicating and make the target a primary (a standby server is promoted).
+    def promote(self, leases=None, group: str | None = None, stream: str | None = None) -> dict:
+        """Stop replicating, carry a consumer group's checkpoints over, and make the target a primary.
+
+        Parameters
+        ----------
+        leases : path-like, str or LeaseStore, optional
+            A consumer group's lease table whose checkpoints move to the
+            target's sequence numbers first (:mod:`.handover`; needs a
+            checkpoint file, whose position map it reads).
+        group, stream : str, optional
+            The group, and the stream it consumes (default: the only mirrored one).
 
         Returns
         -------
@@ -273,6 +283,14 @@ class Replicator:
             What was replicated (:meth:`replicated`) when replication stopped.
         """
         self.stop()
+        if leases is not None:
+            from .handover import carry_checkpoints
+
+            if self.checkpoint.map_path is None:
+                raise ValueError("carrying checkpoints over needs the replicator's checkpoint file")
+            if stream is None:
+                (stream,) = self._mirrors
+            carry_checkpoints(self.checkpoint.map_path, leases, group, stream)
         url = getattr(self.target, "url", None)
         if url and url.startswith("http"):
             from .standby import promote

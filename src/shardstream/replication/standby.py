@@ -1,7 +1,8 @@
 """A standby replica: a server that refuses ordinary writes until it is promoted.
 
 ``shardstream serve --standby`` answers every write (puts, stream creation
-and deletion, resharding, retention and tag changes) with
+and deletion, resharding, retention and tag changes) and every record read
+(GetShardIterator, GetRecords, SubscribeToShard) with
 :class:`StandbyReplicaException` unless the request carries the
 :data:`REPLICA_HEADER` a :class:`~shardstream.Replicator` adds to its own
 requests.  So the standby's shards hold exactly the source's records, in the
@@ -28,6 +29,7 @@ from ..errors import KinesisError
 
 __all__ = [
     "PROMOTE_PATH",
+    "READ_OPERATIONS",
     "REPLICA_HEADER",
     "WRITE_OPERATIONS",
     "PromotedException",
@@ -62,6 +64,9 @@ WRITE_OPERATIONS = frozenset(
         "DecreaseStreamRetentionPeriod",
     }
 )
+#: Reads a standby also refuses before promotion: a consumer waits for the promotion (and for its
+#: checkpoints to be carried over) instead of reading the replica with the old primary's positions.
+READ_OPERATIONS = frozenset({"GetShardIterator", "GetRecords", "SubscribeToShard"})
 
 
 class StandbyReplicaException(KinesisError):
@@ -120,10 +125,10 @@ class Standby:
         if self.promoted:
             if replica and operation in WRITE_OPERATIONS:
                 raise PromotedException("This standby was promoted: it takes no more replicated writes.")
-        elif operation in WRITE_OPERATIONS and not replica:
+        elif not replica and (operation in WRITE_OPERATIONS or operation in READ_OPERATIONS):
             raise StandbyReplicaException(
-                f"{operation} refused: this server is a standby replica and takes writes only from its "
-                "replicator until it is promoted (shardstream replicate --promote URL)."
+                f"{operation} refused: this server is a standby replica; until it is promoted "
+                "(shardstream replicate --promote URL) only its replicator writes and reads records."
             )
 
     def promote(self) -> bool:
