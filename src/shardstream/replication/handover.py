@@ -82,9 +82,16 @@ def carry_checkpoints(map_path, leases, group: str, stream: str) -> dict[str, tu
     Returns
     -------
     dict
-        ``{shard: (old checkpoint, new checkpoint)}`` of the leases moved.
+        ``{shard: (old checkpoint, new checkpoint)}`` of the leases moved; ``{}`` when the
+        group's checkpoints were carried over already (a marker file beside the map says so:
+        carrying twice would move positions that are already the target's).
     """
     from ..consumer.stores import open_lease_store
+
+    marker = Path(map_path).with_name(f"{Path(map_path).name}.carried-{group}")
+    if marker.exists():
+        log.warning("group %s: checkpoints were carried over already (%s)", group, marker)
+        return {}
 
     pairs = read_position_map(map_path)
     store = open_lease_store(leases, group)
@@ -103,5 +110,6 @@ def carry_checkpoints(map_path, leases, group: str, stream: str) -> dict[str, tu
     finally:
         if store is not leases:
             store.close()
+    marker.write_text(orjson.dumps(moved).decode())
     log.warning("group %s: %d checkpoints carried over to the target's sequence numbers", group, len(moved))
     return moved
