@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -43,10 +44,13 @@ class Child:
 
     def wait_for(self, predicate, timeout: float = 20.0) -> bool:
         """Wait until ``predicate(lines)`` holds (False on time-out or when the child ended without it)."""
+        deadline = time.monotonic() + timeout
         with self._changed:
-            return self._changed.wait_for(
-                lambda: predicate(self.lines) or self.proc.poll() is not None, timeout=timeout
-            ) and predicate(self.lines)
+            while not predicate(self.lines):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    return predicate(self.lines)
+                self._changed.wait(0.1)  # woken by each line; the timeout notices an exit without output
+            return True
 
     def wait(self, timeout: float = 30.0) -> int:
         """Wait for the process to end, read the rest of its output, close its pipes; the exit status."""
@@ -66,6 +70,11 @@ class Child:
         """SIGTERM; the exit status."""
         self.proc.terminate()
         return self.wait(timeout)
+
+
+def script(name: str) -> str:
+    """The path of a helper script beside this module."""
+    return str(HERE / name)
 
 
 def replicator(source: str, target: str, checkpoint, *extra: str) -> Child:
