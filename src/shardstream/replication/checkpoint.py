@@ -55,7 +55,13 @@ class ShardPosition:
 
     @classmethod
     def from_doc(cls, doc: dict) -> ShardPosition:
-        """A position from its saved form."""
+        """A position from its saved form.
+
+        Parameters
+        ----------
+        doc : dict
+            What :meth:`CheckpointFile.save` wrote for it.
+        """
         return cls(**{k: doc.get(k) for k in ("target_shard", "start", "source", "target")}, done=bool(doc.get("done")))
 
 

@@ -24,13 +24,23 @@ log = logging.getLogger("shardstream.replication")
 
 
 def hash_range(shard: dict) -> tuple[int, int]:
-    """``(start, end)`` hash keys of a boto3 ``Shard`` dict."""
+    """``(start, end)`` hash keys of a boto3 ``Shard`` dict.
+
+    Parameters
+    ----------
+    shard : dict
+    """
     r = shard["HashKeyRange"]
     return int(r["StartingHashKey"]), int(r["EndingHashKey"])
 
 
 def is_closed(shard: dict) -> bool:
-    """The shard takes no more records (its range has an ending sequence number)."""
+    """The shard takes no more records (its range has an ending sequence number).
+
+    Parameters
+    ----------
+    shard : dict
+    """
     return bool(shard["SequenceNumberRange"].get("EndingSequenceNumber"))
 
 

@@ -114,6 +114,13 @@ class Standby:
     def check(self, operation: str | None, headers) -> None:
         """Refuse ``operation`` if this standby may not take it from a request with ``headers``.
 
+        Parameters
+        ----------
+        operation : str or None
+            The Kinesis operation.
+        headers : Mapping
+            The request's headers (:data:`REPLICA_HEADER` marks a replicator's).
+
         Raises
         ------
         StandbyReplicaException
