@@ -105,17 +105,16 @@ def replicate(urls, streams, checkpoint, interval, as_json, once, promote_url, l
         click.echo(line)
         sys.stdout.flush()
 
-    if once:
-        replicator.sync()
+    try:
+        if once:
+            replicator.sync()
+        else:
+            signal.signal(signal.SIGTERM, lambda *_: replicator.stop_soon())
+            try:
+                replicator.run(report=report, report_interval=interval)
+            except KeyboardInterrupt:
+                pass
         replicator.lag()
         report(replicator.status())
-        return
-    signal.signal(signal.SIGTERM, lambda *_: replicator.stop_soon())
-    try:
-        replicator.run(report=report, report_interval=interval)
-    except KeyboardInterrupt:
-        pass
     finally:
-        replicator.checkpoint.save()
-    replicator.lag()
-    report(replicator.status())
+        replicator.close()

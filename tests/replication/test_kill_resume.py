@@ -33,7 +33,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         writer = threading.Thread(target=write)
         writer.start()
         try:
-            for _ in range(4):
+            for _ in range(3):
                 child = replicator(a.url, b.url, tmp_path / "ck.json")
                 # killed at a random moment once it has applied something (mid-batch, mid-checkpoint...)
                 assert child.wait_for(lambda lines: any(json.loads(x)["applied"] for x in lines), 20), child.stderr

@@ -84,6 +84,10 @@ class ShardCopier:
         """The source shard is closed and all of it is on the target."""
         return self.position.done
 
+    def invalidate(self) -> None:
+        """Forget the source iterator (a failed read, an expired iterator): the next step resyncs first."""
+        self._synced = False
+
     def _source_iterator(self) -> str:
         p = self.position
         if p.source is not None:
@@ -146,6 +150,8 @@ class ShardCopier:
             page = self._source.get_records(it, min(_SCAN_PAGE, n - len(got)))
             got += page["Records"]
             it = page.get("NextShardIterator")
+            if not page["Records"] and not page.get("MillisBehindLatest") and len(got) < n:
+                it = None  # at the source's tip: the target holds records the source does not
         return got[:n]
 
     def step(self) -> int:

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 
+from ..errors import KinesisError
 from ..metrics.registry import MetricRegistry
 from .checkpoint import CheckpointFile
 from .copier import ReplicationForkError, Retry, ShardCopier
@@ -93,6 +94,8 @@ class Replicator:
     ):
         self.source = _engine(source)
         self.target = _engine(target)
+        # engines made here from URLs are closed here (close()); the ones given are their owner's
+        self._owned = [e for given, e in ((source, self.source), (target, self.target)) if isinstance(given, str)]
         if hasattr(self.target, "client"):
             mark_replica_writes(self.target.client)
         self._names = None if streams is None else list(streams)
@@ -183,6 +186,11 @@ class Replicator:
                 except Retry as exc:
                     log.warning("%s/%s: %s; resyncing", copier.stream_name, copier.shard_id, exc)
                     time.sleep(0.1)
+                except PromotedException:
+                    raise
+                except (KinesisError, ConnectionError, OSError):
+                    copier.invalidate()  # e.g. an iterator that expired while the source was away
+                    raise
                 finished = finished or copier.done
             if finished:  # children may start now
                 self._look()
@@ -224,7 +232,7 @@ class Replicator:
                 log.warning("the target was promoted: replication stops")
                 self.promoted = True
                 break
-            except (ConnectionError, OSError) as exc:
+            except (ConnectionError, OSError, KinesisError) as exc:  # a source or target away, a stream gone
                 log.warning("replication paused: %s", exc)
                 applied = 0
                 self._stop.wait(0.5)
@@ -264,6 +272,12 @@ class Replicator:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         self.checkpoint.save()
+
+    def close(self) -> None:
+        """Stop, and close the engines this replicator made from URLs (not the ones it was given)."""
+        self.stop()
+        for engine in self._owned:
+            engine.close()
 
     def promote(self, leases=None, group: str | None = None, stream: str | None = None) -> dict:
         """Stop replicating, carry a consumer group's checkpoints over, and make the target a primary.
