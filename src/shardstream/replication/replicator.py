@@ -241,7 +241,7 @@ class Replicator:
                 self.checkpoint.save()
                 last_save = now
             if report is not None and now - last_report >= report_interval:
-                self.lag()
+                self.lag(cap=10_000)
                 report(self.status())
                 last_report = now
             if not applied:
@@ -319,8 +319,15 @@ class Replicator:
         """``{"stream/shard": last source sequence number applied}`` (None: nothing yet)."""
         return {k: p.source for k, p in self.checkpoint.positions().items()}
 
-    def lag(self) -> dict:
-        """Measure each shard's lag, record it as metrics; ``{stream: {shard: {"records", "ms"}}}``."""
+    def lag(self, cap: int = 100_000) -> dict:
+        """Measure each shard's lag, record it as metrics; ``{stream: {shard: {"records", "ms"}}}``.
+
+        Parameters
+        ----------
+        cap : int
+            Count at most this many records per shard (the backlog is read to count it;
+            :meth:`run`'s reports count up to 10,000).
+        """
         now = int(time.time() * 1000)
         out: dict = {}
         with self._lock:
@@ -328,7 +335,7 @@ class Replicator:
                 self._look()
             copiers = list(self._copiers.values())
         for c in copiers:
-            records, ms = c.lag(now)
+            records, ms = c.lag(now, cap)
             self._lag[(c.stream_name, c.shard_id)] = (records, ms)
             dims = {"StreamName": c.stream_name, "ShardId": c.shard_id}
             self.metrics.record(LAG_RECORDS_METRIC, dims, records, unit="Count", namespace=NAMESPACE)
