@@ -3,7 +3,8 @@
 ``shardstream replicate SOURCE_URL TARGET_URL`` runs a
 :class:`~shardstream.Replicator` until interrupted, printing every
 ``--interval`` seconds a line per shard (records applied, last source
-sequence number applied, lag in records and milliseconds), or with
+sequence number applied, lag in records (counted up to 10,000) and
+milliseconds), or with
 ``--json`` one JSON object per report: ``{"time": ..., "applied": n,
 "shards": {"stream/shard": {...}}}``.  ``--checkpoint FILE`` makes it resume
 where it stopped (also after SIGKILL).
