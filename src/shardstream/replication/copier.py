@@ -3,7 +3,8 @@
 The target shard is written only by the replicator (a standby refuses
 everyone else's writes: :mod:`shardstream.replication.standby`), in source
 order, so it holds a prefix of the source shard's records from the
-checkpoint's ``start``.  That makes the target itself the record of what was
+checkpoint's ``start`` (saved before the first write; the source's trim
+horizon when none was saved).  That makes the target itself the record of what was
 applied, atomically with the records:
 
 1. **resync** (on start, and after any write whose outcome is unknown: a
