@@ -30,6 +30,7 @@ from .errors import (
 from .history import replay, replay_dataset
 from .producer import AsyncProducer, BufferFullError, Producer, ProducerClosedError
 from .reader import RecordBatchStream, to_pandas
+from .replication import Replicator
 from .routing import hash_key, route_keys
 from .schema import RECORD_SCHEMA
 from .stream import Stream
@@ -56,6 +57,7 @@ __all__ = [
     "ProvisionedThroughputExceededException",
     "RecordBatchStream",
     "RecordProcessor",
+    "Replicator",
     "ResourceInUseException",
     "ResourceNotFoundException",
     "SerializationException",

@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "list": ".stream_cli:list_streams",
     "put": ".put_cli:put",
     "replay": ".replay_cli:replay",
+    "replicate": ".replicate_cli:replicate",
     "serve": ".serve:serve",
     "tail": ".tail_cli:tail",
     "top": ".top_cli:top",

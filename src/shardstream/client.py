@@ -8,6 +8,9 @@ URL                                     gives
                                         (``Engine(data_dir=...)``; ``file://rel/dir`` is relative)
 ``http(s)://host:port``                 a :class:`RemoteEngine` on a ``shardstream serve`` server or
                                         any Kinesis-compatible endpoint (kinesalite, LocalStack, moto)
+``http://a:4567,http://b:4567``         one :class:`RemoteEngine` over several endpoints: a call that
+                                        gets no answer (or a standby's refusal) moves on to the next
+                                        one (:mod:`shardstream.endpoints`)
 ``aws://eu-west-1``                     a :class:`RemoteEngine` on Amazon Kinesis in that region
 ``aws://``                              ... in the configured region (``AWS_DEFAULT_REGION``, profile),
                                         at the configured endpoint (``AWS_ENDPOINT_URL_KINESIS``)
@@ -46,8 +49,9 @@ def connect(url: str = "memory://", **kwargs):
     Parameters
     ----------
     url : str
-        ``memory://``, ``file:///path/to/dir``, ``http(s)://host:port``,
-        ``aws://<region>`` or ``aws://`` (see the module documentation).
+        ``memory://``, ``file:///path/to/dir``, ``http(s)://host:port`` (or
+        several, separated by commas), ``aws://<region>`` or ``aws://`` (see
+        the module documentation).
     **kwargs
         For an embedded engine, passed to :class:`Engine` (``retries`` and
         ``retry_mode`` are accepted and unused: nothing to retry in-process);

@@ -13,6 +13,7 @@ and a call that got no answer raises
 from __future__ import annotations
 
 from .aws import botocore_client
+from .endpoints import SWITCH_ERRORS, Endpoints, split_endpoints
 from .errors import RemoteConnectionError, ValidationException, error_from_response
 from .remote_stream import RemoteStream, dry_run_member
 
@@ -28,13 +29,21 @@ def _without_none(value):
     return value
 
 
+def _switch_error(exc: BaseException) -> bool:
+    """The call should move to another endpoint: no answer, or a standby's refusal."""
+    return isinstance(exc, RemoteConnectionError) or getattr(exc, "error_type", None) in SWITCH_ERRORS
+
+
 class RemoteEngine:
     """The :class:`Engine` API over the Kinesis API of a server, a Kinesis-compatible endpoint or AWS.
 
     Parameters
     ----------
     url : str, optional
-        ``http(s)://host:port`` of a server; None: botocore's endpoint
+        ``http(s)://host:port`` of a server, or several separated by commas
+        (``http://a:4567,http://b:4567``: a call that gets no answer, or a
+        standby's refusal, moves on to the next one: :mod:`shardstream.endpoints`);
+        None: botocore's endpoint
         resolution (``AWS_ENDPOINT_URL_KINESIS``, ``AWS_ENDPOINT_URL``, a
         profile's ``endpoint_url``, else AWS's endpoint for ``region``).
     region : str, optional
@@ -58,15 +67,20 @@ class RemoteEngine:
     retry_mode : {"standard", "adaptive", "legacy"}
     client : botocore.client.BaseClient, optional
         A ready ``kinesis`` client to use instead (the other settings are then ignored).
+    failover_timeout : float
+        With several endpoints: seconds a call keeps trying them after its first failure.
     **client_kwargs
         Passed to :func:`shardstream.aws.botocore_client` (``max_pool_connections``, ``config``, ``session``).
 
     Attributes
     ----------
     client : botocore.client.BaseClient
-        The low-level client: any Kinesis operation, e.g. ``engine.client.list_streams()``.
+        The low-level client of the current endpoint: any Kinesis operation, e.g.
+        ``engine.client.list_streams()``.
+    clients : list of botocore.client.BaseClient
+        One per endpoint.
     url : str
-        The endpoint requests go to.
+        The endpoint requests go to (the current one).
     region : str
 
     Examples
@@ -90,45 +104,101 @@ class RemoteEngine:
         retries: int | None = None,
         retry_mode: str = "standard",
         client=None,
+        failover_timeout: float = 30.0,
         **client_kwargs,
     ):
-        if client is None:
-            from botocore.config import Config
-
-            # Kinesis's own validation (and its messages) answer bad input, as the embedded engine's do
-            config = Config(parameter_validation=False)
-            if "config" in client_kwargs:
-                config = config.merge(client_kwargs.pop("config"))
-            client = botocore_client(
-                "kinesis",
-                url,
-                region,
-                retries=retries,
-                retry_mode=retry_mode,
-                profile=profile,
-                access_key_id=access_key_id,
-                secret_access_key=secret_access_key,
-                session_token=session_token,
-                verify=None if verify is True else verify,
-                timeout=timeout,
-                config=config,
-                **client_kwargs,
-            )
-        self.client = client
-        self.url = client.meta.endpoint_url
-        self.region = client.meta.region_name
+        if client is not None:
+            clients = [client]
+        else:
+            clients = [
+                self._make_client(
+                    u,
+                    region,
+                    timeout,
+                    retries,
+                    retry_mode,
+                    profile,
+                    access_key_id,
+                    secret_access_key,
+                    session_token,
+                    verify,
+                    dict(client_kwargs),
+                )
+                for u in split_endpoints(url)
+            ]
+        self._endpoints = Endpoints(clients, failover_timeout)
+        self.region = clients[0].meta.region_name
         self.timeout = timeout
         self._methods: dict = {}
 
-    def _method(self, operation: str):
-        """The client's bound method for ``operation`` (``"PutRecords"`` -> ``client.put_records``)."""
-        method = self._methods.get(operation)
+    @staticmethod
+    def _make_client(
+        url,
+        region,
+        timeout,
+        retries,
+        retry_mode,
+        profile,
+        access_key_id,
+        secret_access_key,
+        session_token,
+        verify,
+        client_kwargs,
+    ):
+        """One endpoint's botocore client."""
+        from botocore.config import Config
+
+        # Kinesis's own validation (and its messages) answer bad input, as the embedded engine's do
+        config = Config(parameter_validation=False)
+        if "config" in client_kwargs:
+            config = config.merge(client_kwargs.pop("config"))
+        client = botocore_client(
+            "kinesis",
+            url,
+            region,
+            retries=retries,
+            retry_mode=retry_mode,
+            profile=profile,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            session_token=session_token,
+            verify=None if verify is True else verify,
+            timeout=timeout,
+            config=config,
+            **client_kwargs,
+        )
+        return client
+
+    @property
+    def client(self):
+        """The current endpoint's botocore client."""
+        return self._endpoints.client
+
+    @property
+    def clients(self) -> list:
+        """Every endpoint's botocore client, in order of preference."""
+        return list(self._endpoints.clients)
+
+    @property
+    def url(self) -> str:
+        """The endpoint requests go to now."""
+        return self._endpoints.client.meta.endpoint_url
+
+    @property
+    def endpoint_switches(self) -> int:
+        """How many times calls moved to another endpoint."""
+        return self._endpoints.switches
+
+    def _method(self, operation: str, index: int = 0):
+        """Endpoint ``index``'s bound method for ``operation`` (``"PutRecords"`` -> ``client.put_records``)."""
+        method = self._methods.get((index, operation))
         if method is None:
             from botocore import xform_name
 
-            if operation not in self.client.meta.service_model.operation_names:
+            client = self._endpoints.clients[index]
+            if operation not in client.meta.service_model.operation_names:
                 raise ValueError(f"unknown Kinesis operation {operation!r}")
-            method = self._methods[operation] = getattr(self.client, xform_name(operation))
+            method = self._methods[(index, operation)] = getattr(client, xform_name(operation))
         return method
 
     def call(self, operation: str, params: dict, *, drop_none: bool = True) -> dict:
@@ -163,21 +233,27 @@ class RemoteEngine:
         from botocore.exceptions import ClientError, HTTPClientError, ParamValidationError
         from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-        method = self._method(operation)
-        try:
-            response = method(**(_without_none(params) if drop_none else params))
-        except ClientError as exc:
-            raise error_from_response(exc.response) from None
-        except (BotocoreConnectionError, HTTPClientError) as exc:
-            raise RemoteConnectionError(f"{operation}: {exc}", self.url) from exc
-        except ParamValidationError as exc:  # only with parameter_validation turned back on
-            raise ValidationException(str(exc)) from None
-        response.pop("ResponseMetadata", None)
-        return response
+        params = _without_none(params) if drop_none else params
+
+        def attempt(index: int) -> dict:
+            method = self._method(operation, index)
+            try:
+                response = method(**params)
+            except ClientError as exc:
+                raise error_from_response(exc.response) from None
+            except (BotocoreConnectionError, HTTPClientError) as exc:
+                raise RemoteConnectionError(f"{operation}: {exc}", method.__self__.meta.endpoint_url) from exc
+            except ParamValidationError as exc:  # only with parameter_validation turned back on
+                raise ValidationException(str(exc)) from None
+            response.pop("ResponseMetadata", None)
+            return response
+
+        return self._endpoints.call(attempt, _switch_error)
 
     def close(self) -> None:
-        """Close the client's pooled connections."""
-        self.client.close()
+        """Close the clients' pooled connections."""
+        for client in self._endpoints.clients:
+            client.close()
 
     def __enter__(self) -> RemoteEngine:
         return self

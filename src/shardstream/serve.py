@@ -166,6 +166,11 @@ def _access_log_style(log_format: str) -> dict:
     help="A JSON file of 32-byte keys (base64 or hex) by KMS key id, alias or ARN: the local key store "
     "StartStreamEncryption uses; with --data-dir, encrypted streams are stored encrypted (AES-256-GCM).",
 )
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="Serve as a standby replica: writes only from a replicator until promoted (POST /_shardstream/promote).",
+)
 def serve(
     host: str,
     port: int,
@@ -185,6 +190,7 @@ def serve(
     log_format: str,
     access_log: str | None,
     kms_keys: str | None,
+    standby: bool = False,
 ) -> None:
     """Serve a Kinesis-compatible API (JSON 1.1 and CBOR) over an engine, in memory or on disk.
 
@@ -258,11 +264,18 @@ def serve(
             auth = AuthConfig.load(auth_file)
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"--auth {auth_file}: {exc}") from exc
-    app = make_app(engine, auth=auth, regions=region_list, max_regions=max_regions)
+    fence = None
+    if standby:
+        from .replication.standby import Standby
+
+        fence = Standby(engine.data_dir)
+    app = make_app(engine, auth=auth, regions=region_list, max_regions=max_regions, standby=fence)
 
     async def announce(_app) -> None:
         mode = f"verifying signatures for {len(auth.keys)} key(s)" if auth is not None else "any signature accepted"
         storage = "in memory" if data_dir is None else f"data in {data_dir} ({durability})"
+        if fence is not None:
+            storage += f"; {fence.status()['role']}"
         if region_list is not None:
             others = f" and {', '.join(r for r in region_list if r != region)}" if set(region_list) - {region} else ""
         else:

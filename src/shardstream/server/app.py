@@ -78,6 +78,7 @@ _ENGINE_KEY = web.AppKey("engine", object)
 _MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
 _AUTH_KEY = web.AppKey("auth", object)
 _OFFLOAD_KEY = web.AppKey("offload", object)
+_STANDBY_KEY = web.AppKey("standby", object)
 HEALTH_PATH = "/_shardstream/health"
 METRICS_PATH = "/_shardstream/metrics"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -348,6 +349,7 @@ def make_app(
     engine_workers: int = 32,
     regions=None,
     max_regions: int | None = None,
+    standby=None,
 ) -> web.Application:
     """An aiohttp application serving the Kinesis API over ``engine``.
 
@@ -371,6 +373,9 @@ def make_app(
         (8) without ``regions``, all of them with it.  Requests signed for any
         other region get 400 InvalidSignatureException saying which regions are
         served (see :class:`_Regions`).
+    standby : shardstream.replication.standby.Standby, optional
+        Serve as a standby replica: ordinary writes refused until ``POST
+        /_shardstream/promote`` (:mod:`shardstream.replication.standby`).
     """
     # aiohttp refuses bodies over client_max_size itself; we check first and answer 413.
     app = web.Application(client_max_size=max_body_bytes + 1)
@@ -384,6 +389,8 @@ def make_app(
     app.on_cleanup.append(regions_served.close)  # once no engine call runs any more
     app.router.add_get(HEALTH_PATH, _health)
     app.router.add_get(METRICS_PATH, _prometheus)
+    app[_STANDBY_KEY] = standby
+    app.router.add_post("/_shardstream/promote", _promote)
     dashboard.install(app, _ENGINE_KEY)  # GET /_shardstream/dashboard, its data and its static files
     app.router.add_route("*", "/{tail:.*}", handle_request)
     eventstream.install(app)
@@ -412,6 +419,17 @@ async def _health(request: web.Request) -> web.Response:
         "streams": streams,
     }
     return web.Response(status=200, body=orjson.dumps(body), headers={"Content-Type": "application/json"})
+
+
+async def _promote(request: web.Request) -> web.Response:
+    """``POST /_shardstream/promote``: a standby becomes a primary (409 on a server that is no standby)."""
+    standby = request.app[_STANDBY_KEY]
+    if standby is None:
+        body, status = {"error": "this server is not a standby (shardstream serve --standby)"}, 409
+    else:
+        changed = await asyncio.get_running_loop().run_in_executor(None, standby.promote)
+        body, status = {**standby.status(), "changed": changed}, 200
+    return web.Response(status=status, body=orjson.dumps(body), headers={"Content-Type": "application/json"})
 
 
 async def _prometheus(request: web.Request) -> web.Response:
@@ -610,6 +628,8 @@ async def _pipeline(request: web.Request, headers: dict) -> web.StreamResponse:
             identity = authenticator.authenticate(request.method, request.raw_path, request.headers, body)
         region = _auth.request_region(request.headers, request.query_string)
         engine = request.app[_ENGINE_KEY].get(region)
+        if request.app[_STANDBY_KEY] is not None:  # a standby replica: writes from its replicator only
+            request.app[_STANDBY_KEY].check(operation, request.headers)
         if identity is not None and identity.verified:
             # step 9b, authorization: of the stream the action will act on, resolved once from the request
             context = _auth.RequestContext(request.remote, request.secure)
