@@ -66,6 +66,9 @@ class Catalog:
         Samples the core's counters into ``metrics`` once a second, then evaluates ``alarms``.
     alarms : AlarmRegistry
         The engine's CloudWatch alarms on ``metrics``.
+    keys : KeyStore or None
+        The engine's local key store (:mod:`shardstream.keys`): what
+        StartStreamEncryption checks key ids against and durable streams encrypt with.
     commitment_status : callable
         The account's minimum throughput billing commitment status
         (``"ENABLED"``, ``"DISABLED"``, ...); warm throughput needs it.
@@ -96,6 +99,7 @@ class Catalog:
         self.receipts = HandleCodec(secret)
         self.consumers = None
         self.queues = None
+        self.keys = None
         self.commitment_status = lambda: "DISABLED"
         self.closed = False
         self._streams: dict = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from . import validation as v
 from .delegate import saves_metadata
 from .errors import InvalidArgumentException, KMSNotFoundException, ResourceNotFoundException, SerializationException
-from .server.policy import PolicyError, parse_policy  # the standard library only: no server extra needed
+from .policy import PolicyError, parse_policy
 from .storage.crypto import require_cryptography
 from .tags import TagSet, check_tag_keys, check_tags
 from .validation import check_retention
@@ -34,7 +34,7 @@ METRICS_NAMES = [*SHARD_LEVEL_METRICS, "ALL"]
 
 
 def check_policy_document(policy: str) -> None:
-    """Refuse a resource policy document IAM would refuse (:func:`shardstream.server.policy.parse_policy`).
+    """Refuse a resource policy document IAM would refuse (:func:`shardstream.policy.parse_policy`).
 
     Parameters
     ----------
@@ -245,7 +245,7 @@ class StreamSettings:
 
     def _check_key(self, key_id: str) -> None:
         """Raise the KMS error for a key that cannot encrypt this stream (see :meth:`start_stream_encryption`)."""
-        keys = getattr(self.stream.catalog, "keys", None)
+        keys = self.stream.catalog.keys
         if keys is not None:
             keys.resolve(key_id)
         elif self._store() is not None:

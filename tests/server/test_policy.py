@@ -1,4 +1,4 @@
-"""The IAM policy evaluator (:mod:`shardstream.server.policy`): grammar, evaluation tables and properties."""
+"""The IAM policy evaluator (:mod:`shardstream.policy`): grammar, evaluation tables and properties."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shardstream.server.policy import (
+from shardstream.policy import (
     ALLOWED,
     EXPLICIT_DENY_IDENTITY,
     EXPLICIT_DENY_RESOURCE,

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from ..errors import AccessDeniedException, KinesisError
-from .policy import Policy, PolicyError, Request, denial_message, evaluate, parse_policy
+from ..policy import Policy, PolicyError, Request, denial_message, evaluate, parse_policy
 from .policy_keys import AuthConfig, KeyPolicy
 
 __all__ = [

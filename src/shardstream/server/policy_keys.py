@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from . import model as _service_model
 from . import resources as _resources
-from .policy import Policy, PolicyError, parse_policy
+from ..policy import Policy, PolicyError, parse_policy
 
 __all__ = ["AuthConfig", "KeyPolicy", "allow_list_policy"]
 
