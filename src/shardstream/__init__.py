@@ -32,6 +32,8 @@ from .producer import AsyncProducer, BufferFullError, Producer, ProducerClosedEr
 from .reader import RecordBatchStream, to_pandas
 from .routing import hash_key, route_keys
 from .schema import RECORD_SCHEMA
+from .storage.backup import backup
+from .storage.restore import restore
 from .stream import Stream
 from .throttle import ThroughputLimits
 from .unpack import USER_RECORD_SCHEMA, unpack_records
@@ -65,11 +67,13 @@ __all__ = [
     "Stream",
     "ThroughputLimits",
     "ValidationException",
+    "backup",
     "connect",
     "errors",
     "hash_key",
     "replay",
     "replay_dataset",
+    "restore",
     "route_keys",
     "simd_available",
     "to_pandas",
