@@ -13,17 +13,20 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
+from serve_process import ServeProcess
 
 import shardstream
 from shardstream.storage import CorruptBackupError, SegmentLog
 from shardstream.storage.backup_manifest import MANIFEST_FILE, load_manifest
 from shardstream.storage.format import SEGMENT_NAME_RE
+from shardstream.testing import boto3_client
 
 WRITER = Path(__file__).parents[1] / "durable" / "crash_writer.py"
 STREAM = "crash"  # the writer's stream
@@ -304,3 +307,93 @@ def test_cli_backup_and_restore(tmp_path):
     refused = run_cli("restore", tmp_path / "saved", tmp_path / "again")
     assert refused.returncode == 1 and "not a complete backup" in refused.stderr
     assert not (tmp_path / "again").exists()
+
+
+# -- a running server, with a queue -------------------------------------------------------------
+
+
+def test_backup_of_a_running_server_keeps_its_records_and_its_queue_state(tmp_path):
+    data_dir = tmp_path / "served"
+    lock = threading.Lock()
+    put_acked: list[bytes] = []  # records whose PutRecords answered success
+    queue_acked: list[bytes] = []  # records whose acknowledgement answered success
+    stop = threading.Event()
+    with ServeProcess("--data-dir", str(data_dir), "--durability", "sync") as server:
+        kinesis = boto3_client(server.url())
+        kinesis.create_stream(StreamName="jobs", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        stream_arn = kinesis.describe_stream_summary(StreamName="jobs")["StreamDescriptionSummary"]["StreamARN"]
+        config = [{"StreamARN": stream_arn, "StartingPosition": {"Type": "TRIM_HORIZON"}}]
+        queue_arn = kinesis.create_queue(QueueName="work", StreamConfigurationList=config)["QueueDescription"][
+            "QueueARN"
+        ]
+
+        def produce():
+            client, start = boto3_client(server.url()), 0
+            while not stop.is_set():
+                entries = [{"Data": b"r%06d" % i, "PartitionKey": f"k{i}"} for i in range(start, start + 50)]
+                assert client.put_records(StreamName="jobs", Records=entries)["FailedRecordCount"] == 0
+                with lock:
+                    put_acked.extend(e["Data"] for e in entries)
+                start += 50
+
+        def consume():
+            client = boto3_client(server.url())
+            while not stop.is_set():
+                got = client.receive_queue_records(QueueARN=queue_arn, Limit=10, WaitTimeSeconds=1)["QueueRecords"]
+                if got:
+                    handles = [{"ReceiptHandle": r["ReceiptHandle"]} for r in got]
+                    answer = client.acknowledge_queue_records(QueueARN=queue_arn, Entries=handles)
+                    ok = {e["ReceiptHandle"] for e in answer["Successful"]}
+                    with lock:
+                        queue_acked.extend(r["Data"] for r in got if r["ReceiptHandle"] in ok)
+
+        threads = [threading.Thread(target=produce), threading.Thread(target=consume)]
+        for t in threads:
+            t.start()
+        try:
+            while True:
+                with lock:
+                    if len(put_acked) >= 1000 and len(queue_acked) >= 100:
+                        puts_before, acks_before = list(put_acked), set(queue_acked)
+                        break
+                assert all(t.is_alive() for t in threads)
+                stop.wait(0.01)
+            shardstream.backup(data_dir, tmp_path / "saved")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+
+    shardstream.restore(tmp_path / "saved", tmp_path / "restored")
+    with shardstream.Engine(data_dir=tmp_path / "restored" / "us-east-1") as reopened:
+        jobs = reopened.stream("jobs")
+        stored = jobs.read_table().column("data").to_pylist()
+        assert set(puts_before) <= set(stored)
+        delivered = []
+        while got := reopened.receive_queue_records(queue_arn, limit=10, wait_time_seconds=1)["QueueRecords"]:
+            delivered.extend(r["Data"] for r in got)
+        assert delivered and not acks_before & set(delivered)  # nothing acknowledged before the backup comes back
+        assert set(stored) - set(queue_acked) <= set(delivered)  # nor is anything never acknowledged lost
+        jobs.put_record(b"after-restore", "k")
+        assert jobs.read_table().num_rows == len(stored) + 1
+
+
+def test_an_sqlite_lease_table_beside_the_streams_is_copied_consistently(tmp_path):
+    write_segments(tmp_path / "src", records=10)
+    live = sqlite3.connect(tmp_path / "src" / "leases.db")
+    try:
+        live.execute("pragma journal_mode=wal")
+        live.execute("create table leases (shard text, checkpoint text)")
+        with live:
+            live.executemany("insert into leases values (?, ?)", [(f"s{i}", str(i)) for i in range(100)])
+        assert (tmp_path / "src" / "leases.db-wal").stat().st_size > 0  # the rows are in the WAL only
+        manifest = shardstream.backup(tmp_path / "src", tmp_path / "saved")
+    finally:
+        live.close()
+    assert not [f for f in manifest.files if f.path.endswith("-wal")]
+    shardstream.restore(tmp_path / "saved", tmp_path / "restored")
+    copy = sqlite3.connect(tmp_path / "restored" / "leases.db")
+    try:
+        assert copy.execute("select count(*) from leases").fetchone()[0] == 100
+    finally:
+        copy.close()

@@ -178,13 +178,15 @@ class _BackupRun:
         self._directories: list[str] = []
         self._files: dict[str, bool] = {}  # relative path -> linked
         self._may_link = True
-        self._engines = 0
 
     def run(self) -> BackupManifest:
         """Copy everything, seal the tails, checksum, sync, write ``backup.json``."""
+        here = self.source / ENGINE_FILE
+        if not here.is_file() and not any((entry / ENGINE_FILE).is_file() for entry in self.source.iterdir()):
+            raise ValueError(
+                f"{self.source} is not a shardstream data directory (no {ENGINE_FILE} in it or in its subdirectories)"
+            )
         self._tree(self.source, PurePosixPath("."))
-        if not self._engines:
-            raise ValueError(f"{self.source} is not a shardstream data directory (no {ENGINE_FILE} in it)")
         files = [
             BackupFile(rel, (self.dest / rel).stat().st_size, file_sha256(self.dest / rel), linked)
             for rel, linked in sorted(self._files.items())
@@ -288,7 +290,6 @@ class _BackupRun:
 
     def _engine(self, src: Path, rel: PurePosixPath) -> None:
         """One engine's directory: ``engine.json`` (marked unclean), its queues, then its streams."""
-        self._engines += 1
         self._mkdir(rel)
         doc_path = src / ENGINE_FILE
         doc = check_format(json.loads(doc_path.read_bytes().decode("utf-8")), doc_path)
