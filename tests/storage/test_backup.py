@@ -1,9 +1,9 @@
 """Backups of live data directories (``shardstream.backup``/``restore``), with real files and real processes.
 
-The writer process is ``tests/durable/crash_writer.py`` (see its docstring): under
-``durability="sync"`` it prints ``A <writer> <n> <shard id> <sequence number>`` for a
-record only after the put that stored it returned, i.e. once it is written and
-``fsync``-ed; every such line read before the backup began names an acknowledged record.
+The writer process is ``backup_writer.py`` (see its docstring): under ``durability="sync"``
+it prints ``A <n> <shard id> <sequence number>`` for a record only after the put that
+stored it returned, i.e. once it is written and ``fsync``-ed; every such line read before
+the backup began names a durably acknowledged record.
 """
 
 from __future__ import annotations
@@ -23,26 +23,26 @@ import pytest
 from serve_process import ServeProcess
 
 import shardstream
-from shardstream.storage import CorruptBackupError, SegmentLog
+from shardstream.storage import CorruptBackupError, CorruptSegmentError, SegmentLog
 from shardstream.storage.backup_manifest import MANIFEST_FILE, load_manifest
 from shardstream.storage.format import SEGMENT_NAME_RE
 from shardstream.testing import boto3_client
 
-WRITER = Path(__file__).parents[1] / "durable" / "crash_writer.py"
-STREAM = "crash"  # the writer's stream
+WRITER = Path(__file__).with_name("backup_writer.py")
+STREAM = "live"  # the writer's stream
 
 
 class WriterProcess:
-    """``crash_writer.py`` running; its acknowledged records as read so far."""
+    """``backup_writer.py`` running; its acknowledged records as read so far."""
 
     def __init__(self, data_dir: Path, durability: str = "sync"):
         self.proc = subprocess.Popen(
-            [sys.executable, str(WRITER), str(data_dir), durability, "1", "--threads", "2"],
+            [sys.executable, str(WRITER), str(data_dir), durability],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         self._lock = threading.Lock()
-        self._acked: list[tuple[str, int, str, str]] = []
+        self._acked: list[tuple[int, str, str]] = []
         self._ready = threading.Event()
         self._grew = threading.Condition(self._lock)
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -57,7 +57,7 @@ class WriterProcess:
                 for line in lines:
                     kind, *fields = line.decode().split(" ")
                     if kind == "A":
-                        self._acked.append((fields[0], int(fields[1]), fields[2], fields[3]))
+                        self._acked.append((int(fields[0]), fields[1], fields[2]))
                     elif kind == "ready":
                         self._ready.set()
                 self._grew.notify_all()
@@ -79,8 +79,8 @@ class WriterProcess:
         self.proc.stderr.close()
 
 
-def stored_records(data_dir: Path) -> dict[str, list[tuple[str, int, str]]]:
-    """Per shard id, ``(writer, n, sequence number)`` of every record, in the shard's order."""
+def stored_records(data_dir: Path) -> dict[str, list[tuple[int, str]]]:
+    """Per shard id, ``(n, sequence number)`` of every record, in the shard's order."""
     by_shard = collections.defaultdict(list)
     with shardstream.Engine(data_dir=data_dir) as opened:
         table = opened.stream(STREAM).read_table()
@@ -89,8 +89,7 @@ def stored_records(data_dir: Path) -> dict[str, list[tuple[str, int, str]]]:
         table.column("sequence_number").to_pylist(),
         table.column("data").to_pylist(),
     ):
-        writer, n, _ = data.split(b":", 2)
-        by_shard[sid].append((writer.decode(), int(n), seq))
+        by_shard[sid].append((int(data.split(b":", 2)[1]), seq))
     return by_shard
 
 
@@ -121,38 +120,30 @@ def test_backup_of_a_live_writer_holds_every_acknowledged_record(tmp_path):
     finally:
         writer.stop()
     assert len(acked_during) > len(acked_before)
-    assert manifest.linked_files > 0  # segments rolled (64 KiB) and were shared, not copied
+    assert manifest.linked_files > 0  # segments rolled (128 KiB) and were shared, not copied
 
     shardstream.restore(tmp_path / "saved", tmp_path / "restored")
     stored = stored_records(tmp_path / "restored")
-    where = {(w, n): (sid, seq) for sid, rows in stored.items() for w, n, seq in rows}
-    missing = [a for a in acked_before if where.get((a[0], a[1])) != (a[2], a[3])]
+    where = {n: (sid, seq) for sid, rows in stored.items() for n, seq in rows}
+    missing = [a for a in acked_before if where.get(a[0]) != (a[1], a[2])]
     assert not missing, f"{len(missing)} acknowledged records are not in the backup, e.g. {missing[:3]}"
     for sid, rows in stored.items():
-        seqs = [int(seq) for _, _, seq in rows]
+        # The writer's one thread puts in order: a shard's records in sequence order have increasing n.
+        assert [n for n, _ in rows] == sorted(n for n, _ in rows), sid
+        seqs = [int(seq) for _, seq in rows]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), sid
-        per_writer = collections.defaultdict(list)
-        for w, n, _ in rows:
-            per_writer[w].append(n)
-        for w, ns in per_writer.items():
-            assert ns == sorted(ns), f"{w}'s records out of order in {sid}"
-    # Per shard, the backup is a prefix of what the writer acknowledged: nothing after a gap.
-    acked_seqs = collections.defaultdict(list)
-    for _, _, sid, seq in acked_during:
-        acked_seqs[sid].append(int(seq))
-    for sid, rows in stored.items():
-        kept = {int(seq) for _, _, seq in rows}
-        in_order = sorted(acked_seqs[sid])
-        first_missing = next((i for i, s in enumerate(in_order) if s not in kept), len(in_order))
-        assert all(s not in kept for s in in_order[first_missing:]), f"{sid} has a hole"
+        # Per shard, the backup is a prefix of what the writer stored: nothing after a gap.
+        acked_here = [n for n, s, _ in acked_during if s == sid]
+        kept = {n for n, _ in rows}
+        first_missing = next((i for i, n in enumerate(acked_here) if n not in kept), len(acked_here))
+        assert not kept & set(acked_here[first_missing:]), f"{sid} has a hole"
 
     with shardstream.Engine(data_dir=tmp_path / "restored") as reopened:
-        crash = reopened.stream(STREAM)
-        before = crash.read_table().num_rows
-        answer = crash.put_record(b"after-restore:0:", "pk")
-        newest = max(int(seq) for _, _, seq in stored[answer["ShardId"]])
-        assert int(answer["SequenceNumber"]) > newest
-        assert crash.read_table().num_rows == before + 1
+        again = reopened.stream(STREAM)
+        before = again.read_table().num_rows
+        answer = again.put_record(b"rec:-1:", "pk")
+        assert int(answer["SequenceNumber"]) > max(int(seq) for _, seq in stored[answer["ShardId"]])
+        assert again.read_table().num_rows == before + 1
 
 
 # -- what a backup is made of -------------------------------------------------------------
@@ -397,3 +388,21 @@ def test_an_sqlite_lease_table_beside_the_streams_is_copied_consistently(tmp_pat
         assert copy.execute("select count(*) from leases").fetchone()[0] == 100
     finally:
         copy.close()
+
+
+def test_a_damaged_sealed_segment_fails_the_backup_and_leaves_no_backup(tmp_path):
+    write_segments(tmp_path / "src", records=60)
+    sealed = segment_files(tmp_path / "src")[0]  # the oldest of a shard: sealed
+    size = sealed.stat().st_size
+    with open(sealed, "r+b") as f:  # one bit of a record's data: framing intact, CRC-32 wrong
+        f.seek(size - 40)
+        byte = f.read(1)
+        f.seek(size - 40)
+        f.write(bytes([byte[0] ^ 0x01]))
+    shardstream.backup(tmp_path / "src", tmp_path / "framing-only")  # by default only the framing is checked
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorruptSegmentError, match="CRC-32 mismatch"):
+        shardstream.backup(tmp_path / "src", tmp_path / "empty", verify=True)
+    with pytest.raises(CorruptSegmentError):
+        shardstream.backup(tmp_path / "src", tmp_path / "new", verify=True)
+    assert list((tmp_path / "empty").iterdir()) == [] and not (tmp_path / "new").exists()
