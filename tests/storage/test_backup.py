@@ -401,8 +401,9 @@ def test_a_damaged_sealed_segment_fails_the_backup_and_leaves_no_backup(tmp_path
         f.write(bytes([byte[0] ^ 0x01]))
     shardstream.backup(tmp_path / "src", tmp_path / "framing-only")  # by default only the framing is checked
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CorruptSegmentError, match="CRC-32 mismatch"):
+    with pytest.raises(CorruptSegmentError, match="CRC-32 mismatch") as raised:
         shardstream.backup(tmp_path / "src", tmp_path / "empty", verify=True)
+    assert raised.value.path == str(sealed)  # the data directory's file, not the removed backup's
     with pytest.raises(CorruptSegmentError):
         shardstream.backup(tmp_path / "src", tmp_path / "new", verify=True)
     assert list((tmp_path / "empty").iterdir()) == [] and not (tmp_path / "new").exists()

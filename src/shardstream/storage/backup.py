@@ -161,7 +161,10 @@ def backup(data_dir: str | os.PathLike, dest: str | os.PathLike, *, verify: bool
     except BaseException:
         if existed:
             for entry in target.iterdir():
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         else:
             shutil.rmtree(target, ignore_errors=True)
         raise
@@ -251,15 +254,18 @@ class _BackupRun:
 
     def _copy_sqlite(self, src: Path, rel: PurePosixPath) -> None:
         """A consistent copy of an SQLite database that may be in use (SQLite's online backup)."""
-        reader = sqlite3.connect(f"{src.as_uri()}?mode=ro", uri=True)
         try:
-            writer = sqlite3.connect(self.dest / rel)
+            reader = sqlite3.connect(f"{src.as_uri()}?mode=ro", uri=True)
             try:
-                reader.backup(writer)
+                writer = sqlite3.connect(self.dest / rel)
+                try:
+                    reader.backup(writer)
+                finally:
+                    writer.close()
             finally:
-                writer.close()
-        finally:
-            reader.close()
+                reader.close()
+        except sqlite3.Error as exc:
+            raise OSError(f"could not back up the SQLite database {src}: {exc}") from exc
         self._files[str(rel)] = False
 
     def _other_file(self, src: Path, rel: PurePosixPath) -> None:
@@ -371,15 +377,25 @@ class _BackupRun:
                 linked = []
                 continue
             linked.append(name)
-        self._copy(src / newest, rel / newest)
-        self._seal_tail(rel, newest)
+        try:
+            self._copy(src / newest, rel / newest)
+        except FileNotFoundError:
+            # Retention keeps a shard's newest segment: gone, it had expired after a roll, with all before it
+            # (or the stream was deleted, which the caller checks).
+            self._forget(rel)
+            self._mkdir(rel)
+            return
+        self._seal_tail(src, rel, newest)
 
-    def _seal_tail(self, rel: PurePosixPath, newest: str) -> None:
+    def _seal_tail(self, src: Path, rel: PurePosixPath, newest: str) -> None:
         """Cut the copied newest segment at its last complete batch (as recovery finds it) and seal it."""
         directory = self.dest / rel
-        recovered = recover_segments(
-            directory, STORED_SCHEMA, readonly=True, verify_sealed=self.verify, expect_sealed=False, io=SYSTEM_IO
-        )
+        try:
+            recovered = recover_segments(
+                directory, STORED_SCHEMA, readonly=True, verify_sealed=self.verify, expect_sealed=False, io=SYSTEM_IO
+            )
+        except CorruptSegmentError as exc:  # a sealed segment, shared or copied: name the data directory's file
+            raise CorruptSegmentError(src / Path(exc.path).name, exc.offset, exc.reason) from None
         tail = directory / newest
         if recovered.tail_limit is not None and recovered.tail_limit[0] == tail:
             end = recovered.tail_limit[1]
