@@ -13,7 +13,10 @@ After each put returns, one line per record it stored is written to stdout (flus
     A <n> <shard id> <sequence number>
 
 Under ``durability="sync"`` a put returns once its records are written and ``fsync``-ed,
-so a line names a durably acknowledged record.  Segments of 128 KiB fill over many puts,
+so a line names a durably acknowledged record.  Under ``"interval"`` and ``"none"`` a put
+returns before that; every tenth put the writer also calls ``engine.flush()`` (write and
+``fsync`` everything accepted so far) and then prints ``F``: the records of the ``A``
+lines before an ``F`` line are durable.  Segments of 128 KiB fill over many puts,
 so a backup meets newest segments that are growing.
 """
 
@@ -49,6 +52,9 @@ def main() -> None:
             t = live.put_batch(keys, data)
             acked = list(zip(ids, t.column("shard_id").to_pylist(), t.column("sequence_number").to_pylist()))
         out = "".join(f"A {i} {sid} {seq}\n" for i, sid, seq in acked).encode()
+        if durability != "sync" and call % 10 == 9:
+            engine.flush()
+            out += b"F\n"
         while out:
             out = out[os.write(1, out) :]
         n += count

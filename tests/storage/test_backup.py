@@ -43,6 +43,8 @@ class WriterProcess:
         )
         self._lock = threading.Lock()
         self._acked: list[tuple[int, str, str]] = []
+        self._durable = 0  # how many of them are known durable (all under "sync"; up to the last F line else)
+        self._sync = durability == "sync"
         self._ready = threading.Event()
         self._grew = threading.Condition(self._lock)
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -58,18 +60,22 @@ class WriterProcess:
                     kind, *fields = line.decode().split(" ")
                     if kind == "A":
                         self._acked.append((int(fields[0]), fields[1], fields[2]))
+                        if self._sync:
+                            self._durable = len(self._acked)
+                    elif kind == "F":
+                        self._durable = len(self._acked)
                     elif kind == "ready":
                         self._ready.set()
                 self._grew.notify_all()
         with self._lock:
             self._grew.notify_all()
 
-    def acked_once(self, count: int, timeout: float = 60) -> list:
-        """The acknowledged records read so far, once there are at least ``count``."""
+    def acked_once(self, count: int, timeout: float = 60) -> tuple[list, int]:
+        """The acknowledged records read so far, once at least ``count`` are durable, and how many are."""
         with self._lock:
-            ok = self._grew.wait_for(lambda: len(self._acked) >= count or self.proc.poll() is not None, timeout)
+            ok = self._grew.wait_for(lambda: self._durable >= count or self.proc.poll() is not None, timeout)
             assert ok and self.proc.poll() is None, f"the writer stopped: {self.proc.stderr.read().decode()}"
-            return list(self._acked)
+            return list(self._acked), self._durable
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -111,12 +117,14 @@ def segment_files(root: Path) -> list[Path]:
 # -- a live writer ----------------------------------------------------------------------
 
 
-def test_backup_of_a_live_writer_holds_every_acknowledged_record(tmp_path):
-    writer = WriterProcess(tmp_path / "live")
+@pytest.mark.parametrize("durability", ["sync", "interval"])
+def test_backup_of_a_live_writer_holds_every_acknowledged_record(tmp_path, durability):
+    writer = WriterProcess(tmp_path / "live", durability)
     try:
-        acked_before = writer.acked_once(3000)  # the backup begins after these were acknowledged
+        acked, durable = writer.acked_once(3000)
+        acked_before = acked[:durable]  # acknowledged durably before the backup began
         manifest = shardstream.backup(tmp_path / "live", tmp_path / "saved")
-        acked_during = writer.acked_once(len(acked_before) + 1)  # the writer went on meanwhile
+        acked_during, _ = writer.acked_once(durable + 1)  # the writer went on meanwhile
     finally:
         writer.stop()
     assert len(acked_during) > len(acked_before)

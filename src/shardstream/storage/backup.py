@@ -44,10 +44,10 @@ removes the difference).  Records written during the backup may or may not be
 in it; per shard the backup holds a prefix of the shard's records as they were
 at some moment during the backup (never a record without the ones before it).
 Streams and queues are copied one after another, so the backup is not one
-instant across shards: queues are copied before the streams, so a queue's
-delivery state never runs ahead of its stream's records (an acknowledgement
-made during the backup may be missing, and that record is then delivered
-again).  A stream deleted during the backup is left out, one created during
+instant across shards: queues are copied before the streams, so under ``"sync"`` a
+queue's delivery state never runs ahead of its stream's records (an
+acknowledgement made during the backup may be missing, and that record is
+then delivered again).  A stream deleted during the backup is left out, one created during
 it may be in or not; the backup holds only the shards its copied
 ``stream.json`` names.  Records that retention expires during the backup may
 be left out.
