@@ -3,8 +3,11 @@
 :func:`restore` reads the backup's manifest, refuses a target directory that
 is not empty, checks every file of the backup (size and SHA-256), then builds
 the data directory beside the target under a temporary name and renames it
-into place: the target appears whole or not at all.  A refused restore (an
-incomplete or damaged backup, a non-empty target) changes nothing.
+into place: the target appears whole or not at all.  An existing empty target
+(it may be a mount point, which a rename cannot replace) is built in a
+temporary directory inside it, whose entries are then renamed into it.  A
+refused restore (an incomplete or damaged backup, a non-empty target) changes
+nothing.
 """
 
 from __future__ import annotations
@@ -71,16 +74,26 @@ def restore(backup: str | os.PathLike, data_dir: str | os.PathLike, *, link: boo
     if target.exists() and not (target.is_dir() and not any(target.iterdir())):
         raise FileExistsError(f"restore target {target} is not an empty directory")
     manifest.verify(root)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.restore-{secrets.token_hex(4)}")
+    existed = target.is_dir()
+    if existed:  # perhaps a mount point, which no rename may replace: build inside it
+        staging = target / f".restore-{secrets.token_hex(4)}"
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.restore-{secrets.token_hex(4)}")
     staging.mkdir()
     try:
         _materialize(manifest, root, staging, link)
-        os.rename(staging, target)  # replaces an empty directory in one step
+        if existed:
+            for entry in sorted(staging.iterdir()):
+                os.rename(entry, target / entry.name)
+            staging.rmdir()
+            fsync_directory(target)
+        else:
+            os.rename(staging, target)  # the whole directory appears in one step
+            fsync_directory(target.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    fsync_directory(target.parent)
     return manifest
 
 
