@@ -20,8 +20,9 @@ The same tree as the data directory (one engine's, or ``shardstream serve
   copied as read once (they are replaced atomically, so a read sees a whole
   version); ``engine.json`` is marked not cleanly closed (``clean: false``),
   so that an engine opening the restored directory recovers as after a crash
-  and skips each shard's sequence numbers past any that the live engine may
-  have handed out after the backup's cut;
+  (each shard's numbering skips ahead, past numbers the live engine gave
+  records in its ring beyond the cut; numbers it hands out after the backup
+  are the source's own, and a restored copy may reuse them);
 * each queue's files (settings, snapshot, journals) are copied as listed;
   a journal that is not the newest is complete once a newer one exists (the
   queue switches journals under the lock its appends take), the newest is
