@@ -418,3 +418,28 @@ def test_a_damaged_sealed_segment_fails_the_backup_and_leaves_no_backup(tmp_path
     with pytest.raises(CorruptSegmentError):
         shardstream.backup(tmp_path / "src", tmp_path / "new", verify=True)
     assert list((tmp_path / "empty").iterdir()) == [] and not (tmp_path / "new").exists()
+
+
+def test_backups_while_streams_are_deleted_recreated_and_resharded(tmp_path):
+    churn = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("churn_writer.py")), str(tmp_path / "live")],
+        stdout=subprocess.PIPE,
+    )
+    restored_streams = 0
+    try:
+        assert churn.stdout.readline() == b"ready\n"
+        for k in range(6):
+            shardstream.backup(tmp_path / "live", tmp_path / f"saved{k}")
+            shardstream.restore(tmp_path / f"saved{k}", tmp_path / f"restored{k}")
+            with shardstream.Engine(data_dir=tmp_path / f"restored{k}") as reopened:
+                for name in reopened.list_streams()["StreamNames"]:
+                    restored_streams += 1
+                    restored_stream = reopened.stream(name)
+                    data = restored_stream.read_table().column("data").to_pylist()
+                    assert set(data) <= {b"x" * 300}
+                    restored_stream.put_record(b"y", "k")
+    finally:
+        churn.kill()
+        churn.wait(timeout=60)
+        churn.stdout.close()
+    assert restored_streams > 0
