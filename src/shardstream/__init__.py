@@ -33,6 +33,8 @@ from .reader import RecordBatchStream, to_pandas
 from .replication import Replicator
 from .routing import hash_key, route_keys
 from .schema import RECORD_SCHEMA
+from .storage.backup import backup
+from .storage.restore import restore
 from .stream import Stream
 from .throttle import ThroughputLimits
 from .unpack import USER_RECORD_SCHEMA, unpack_records
@@ -67,11 +69,13 @@ __all__ = [
     "Stream",
     "ThroughputLimits",
     "ValidationException",
+    "backup",
     "connect",
     "errors",
     "hash_key",
     "replay",
     "replay_dataset",
+    "restore",
     "route_keys",
     "simd_available",
     "to_pandas",

@@ -27,6 +27,7 @@ __all__ = ["COMMANDS", "main"]
 
 #: Lazily imported subcommands: name -> "module:attribute" (module relative to this package).
 COMMANDS: dict[str, str] = {
+    "backup": ".backup_cli:backup",
     "bench": ".bench_cli:bench",
     "create": ".stream_cli:create",
     "delete": ".stream_cli:delete",
@@ -38,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "put": ".put_cli:put",
     "replay": ".replay_cli:replay",
     "replicate": ".replicate_cli:replicate",
+    "restore": ".backup_cli:restore",
     "serve": ".serve:serve",
     "tail": ".tail_cli:tail",
     "top": ".top_cli:top",

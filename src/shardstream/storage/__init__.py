@@ -24,8 +24,13 @@
     seam tests use to make writes fail as on a full disk.
 :mod:`.jsonfile`
     Atomic (temp file, fsync, rename, fsync directory) JSON metadata documents.
+:mod:`.backup`, :mod:`.restore`, :mod:`.backup_manifest`
+    Backups of a live data directory (sealed segments hard-linked, tails cut
+    where recovery says), restoring them, and the manifest that checks them
+    (``shardstream.backup`` and ``shardstream.restore`` are the functions).
 """
 
+from .backup_manifest import BackupManifest, CorruptBackupError
 from .datadir import DataDirectory, DataDirectoryLocked
 from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .format import COUNTER_FIELD, STORED_SCHEMA, CorruptSegmentError, segment_file_name
@@ -36,6 +41,8 @@ from .segment import SegmentInfo, SegmentWriter
 from .store import StreamStore
 
 __all__ = [
+    "BackupManifest",
+    "CorruptBackupError",
     "COUNTER_FIELD",
     "STORED_SCHEMA",
     "SYSTEM_IO",
