@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ..policy import Policy, PolicyError, parse_policy
 from . import model as _service_model
 from . import resources as _resources
-from ..policy import Policy, PolicyError, parse_policy
 
 __all__ = ["AuthConfig", "KeyPolicy", "allow_list_policy"]
 
