@@ -5,12 +5,13 @@ AWS's, whose iterators begin ``00 00 00 00 00 00 00 01`` (``AAAAAAAAAAE...``)::
 
     00 00 00 00 00 00 00 01 | version (1) | name length (1) | stream name
     | incarnation (8) | shard index (4) | position counter (8) | issued at, ms (8)
-    | zero padding to the size | HMAC-SHA256 tag of all before it, first 16 bytes
+    | zero padding to the size | SipHash-2-4-128 tag of all before it (16 bytes)
 
-signed with a per-engine secret (persisted with a durable engine's data, so
+tagged with a key derived from a per-engine secret (persisted with a durable engine's data, so
 its tokens survive a restart).  It encodes a position, not a cursor: the same
 token read twice yields the same records.  Tokens live five minutes.  Tokens
-of the previous format (no prefix, version 1, no padding) are still read.
+of the previous formats (version 2: HMAC-SHA256 tags; version 1: no prefix,
+no padding, HMAC-SHA256) are still read.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import hmac
 import struct
 from typing import NamedTuple
 
+from ._native import siphash24
 from .errors import ExpiredIteratorException, InvalidArgumentException
 
 __all__ = ["ITERATOR_LIFETIME_MS", "IteratorCodec", "IteratorPosition", "PageTokenCodec"]
 
 ITERATOR_LIFETIME_MS = 300_000
-_VERSION = 2
+_VERSION = 3  # tagged with SipHash-2-4-128
+_HMAC_VERSION = 2  # tagged with HMAC-SHA256 (still read: tokens made before an upgrade)
 _LEGACY_VERSION = 1
 _PREFIX = bytes([0, 0, 0, 0, 0, 0, 0, 1])
 _BASE_BYTES = 152
@@ -74,6 +77,9 @@ class IteratorCodec:
 
     def __init__(self, secret: bytes):
         self._secret = bytes(secret)
+        # SipHash-2-4-128's key, derived from the secret: a tag costs ~0.1 us where HMAC-SHA256 costs ~1.5 us
+        # (~12 us on a cold cache, as between the records of a paced stream)
+        self._tag_key = hmac.digest(self._secret, b"shardstream shard iterators", "sha256")[:16]
         # token -> what it names, for tokens verified lately: one request passes its token
         # through several layers (engine, throttle, stream), and it is decoded only once.
         self._verified: dict[str, IteratorPosition] = {}
@@ -105,7 +111,7 @@ class IteratorCodec:
             framing = self._framing[stream_name] = _framing(stream_name)
         head, padding = framing
         body = head + _TAIL.pack(incarnation, shard_index, position, issued_ms) + padding
-        tag = hmac.digest(self._secret, body, "sha256")[:_TAG_BYTES]
+        tag = siphash24(self._tag_key, body)
         token = base64.b64encode(body + tag).decode("ascii")
         # A reader usually hands the token it was just given straight back: it then needs no check.
         self._remember(token, IteratorPosition(stream_name, incarnation, shard_index, position, issued_ms))
@@ -185,15 +191,19 @@ class IteratorCodec:
             start, padded = len(_PREFIX), True
         else:
             raise InvalidArgumentException("Invalid ShardIterator.")
-        if len(raw) < start + 2 + _TAIL.size + _TAG_BYTES or raw[start] not in (_VERSION, _LEGACY_VERSION):
+        version = raw[start] if len(raw) > start else -1
+        if len(raw) < start + 2 + _TAIL.size + _TAG_BYTES or version not in (_VERSION, _HMAC_VERSION, _LEGACY_VERSION):
             raise InvalidArgumentException("Invalid ShardIterator.")
         body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
-        expected = hmac.digest(self._secret, body, "sha256")[:_TAG_BYTES]
+        if version == _VERSION:
+            expected = siphash24(self._tag_key, body)
+        else:
+            expected = hmac.digest(self._secret, body, "sha256")[:_TAG_BYTES]
         name_len = body[start + 1]
         end = start + 2 + name_len + _TAIL.size
         if (
             not hmac.compare_digest(tag, expected)
-            or raw[start] != (_VERSION if padded else _LEGACY_VERSION)
+            or (version == _LEGACY_VERSION) == padded
             or len(body) < end
             or (not padded and len(body) != end)
             or any(body[end:])

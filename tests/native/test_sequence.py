@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hmac
+import struct
 
 import numpy as np
 import pytest
@@ -59,8 +61,12 @@ def test_format_parse_round_trip(created, index, counter, arrival):
         arrival,
     )
     assert str(parsed) == text
-    assert aws_decode(text) == {"shard_created_s": created, "shard_index": index, "counter": counter,
-                                "arrival_s": arrival}
+    assert aws_decode(text) == {
+        "shard_created_s": created,
+        "shard_index": index,
+        "counter": counter,
+        "arrival_s": arrival,
+    }
 
 
 @FAST
@@ -79,7 +85,8 @@ def test_core_formats_what_python_formats(created, index, first, n, arrivals_ms)
     arrivals = np.array([arrivals_ms[i * len(arrivals_ms) // n] for i in range(n)], dtype=np.int64)
     got = format_shard_sequence_numbers(created, index, counters, arrivals).to_pylist()
     want = [
-        format_sequence_number(created, index, int(c), min(int(a) // 1000, 2**36 - 1)) for c, a in zip(counters, arrivals)
+        format_sequence_number(created, index, int(c), min(int(a) // 1000, 2**36 - 1))
+        for c, a in zip(counters, arrivals)
     ]
     assert got == want
     # out of order and repeated counters too
@@ -111,9 +118,10 @@ def test_shardlog_numbers_and_put_results_decode_as_aws_does(stream):
     read = s.read_table()
     assert sorted(read.column("sequence_number").to_pylist()) == sorted(numbers)
     log = s.shard_log(shard_id(0))
-    assert log.sequence_number(0, s.shards[0].created_ms) == s.describe()["StreamDescription"]["Shards"][0][
-        "SequenceNumberRange"
-    ]["StartingSequenceNumber"]
+    assert (
+        log.sequence_number(0, s.shards[0].created_ms)
+        == s.describe()["StreamDescription"]["Shards"][0]["SequenceNumberRange"]["StartingSequenceNumber"]
+    )
 
 
 def test_shardlog_checks_its_fields():
@@ -155,14 +163,19 @@ def test_aws_older_layouts_parse():
     assert parse_sequence_number(str(2**124 + (1_600_000_000 << 88) + 0x1234)).shard_index == 0x1234
     v1 = parse_sequence_number(str((2 << 184) | (1_600_000_000 << 148) | (1_600_000_123 << 100) | (7 << 4) | 1))
     assert (v1.version, v1.shard_created_s, v1.arrival_s, v1.shard_index, v1.counter) == (
-        1, 1_600_000_000, 1_600_000_123, 7, None
+        1,
+        1_600_000_000,
+        1_600_000_123,
+        7,
+        None,
     )
     for bad in ("", "x", "9" * 56, "1" * 56, str(2**250)):
         assert parse_sequence_number(bad) is None
     good = format_sequence_number(1_700_000_000, 3, 9, 1_700_000_001)
-    assert parse_sequence_number(str(int(good) + (1 << 72))) is None or parse_sequence_number(
-        str(int(good) + (1 << 72))
-    ).version == LEGACY_VERSION  # the 00 byte must be 00
+    assert (
+        parse_sequence_number(str(int(good) + (1 << 72))) is None
+        or parse_sequence_number(str(int(good) + (1 << 72))).version == LEGACY_VERSION
+    )  # the 00 byte must be 00
     negative = parse_sequence_number(format_sequence_number(1, -(2**31), 0, 1))
     assert negative.shard_id == "shardId--02147483648"
 
@@ -171,7 +184,11 @@ def test_legacy_layout_parses():
     text = f"49{1_700_000_000:010d}{3:010d}{42:05d}{17:029d}"
     legacy = parse_legacy_sequence_number(text)
     assert (legacy.version, legacy.shard_created_s, legacy.shard_index, legacy.salt, legacy.counter) == (
-        LEGACY_VERSION, 1_700_000_000, 3, 42, 17
+        LEGACY_VERSION,
+        1_700_000_000,
+        3,
+        42,
+        17,
     )
     assert sequence_counter(text) == 17
     end = f"49{1_700_000_000:010d}{3:010d}{42:05d}{2**64 - 1:029d}"
@@ -214,7 +231,27 @@ def test_iterator_tokens_have_aws_size_and_prefix(name, position):
     assert token.startswith("AAAAAAAAAAE") and len(token) <= 512
     assert raw[:8] == bytes([0, 0, 0, 0, 0, 0, 0, 1])
     assert len(raw) >= 152 and (len(raw) - 152) % 16 == 0
-    assert codec.decode(token, 2_000) == (name, 7, 3, position, 1_000)
+    assert codec.decode(token, 2_000) == (name, 7, 3, position, 1_000)  # (remembered since it made it)
+    assert IteratorCodec(b"s" * 32).decode(token, 2_000) == (name, 7, 3, position, 1_000)  # checked afresh
+
+
+def _hmac_token(secret: bytes, name: str, position: int) -> str:
+    """A token as version 2 made it (HMAC-SHA256 tag), before the SipHash tags."""
+    body = bytes([0, 0, 0, 0, 0, 0, 0, 1, 2, len(name)]) + name.encode() + struct.pack(">QIQQ", 7, 3, position, 1_000)
+    body += bytes(152 - 16 - len(body))
+    return base64.b64encode(body + hmac.digest(secret, body, "sha256")[:16]).decode()
+
+
+def test_iterator_tokens_of_the_hmac_version_are_still_read():
+    secret = b"s" * 32
+    token = _hmac_token(secret, "orders", 42)
+    assert IteratorCodec(secret).decode(token, 2_000) == ("orders", 7, 3, 42, 1_000)
+    with pytest.raises(InvalidArgumentException, match="Invalid ShardIterator."):
+        IteratorCodec(b"t" * 32).decode(token, 2_000)  # another engine's secret
+    raw = bytearray(base64.b64decode(token))
+    raw[8] = 3  # claims the SipHash version with an HMAC tag
+    with pytest.raises(InvalidArgumentException, match="Invalid ShardIterator."):
+        IteratorCodec(secret).decode(base64.b64encode(bytes(raw)).decode(), 2_000)
 
 
 def test_iterator_tokens_are_tamper_evident(stream):
