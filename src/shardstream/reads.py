@@ -212,13 +212,13 @@ class StreamReads:
         A page is the records ``[nxt - n, nxt)`` of shard ``index``: their bytes come from the ring's
         offsets in O(1); from the batch itself when they are no longer (or never were) in the ring.
         """
-        meters = self.stream.meters
-        if meters.enabled:
+        meter = self.stream.meters.read_meter(event)
+        if meter is not None:
             n = 0 if batch is None else batch.num_rows
             nbytes = self.stream.logs[index].bytes_between(nxt - n, nxt) if n else 0
             if nbytes < 0:
                 nbytes = value_bytes(batch.column(_DATA))
-            meters.get_records(now, n, nbytes, started, behind_ms, event=event)
+            meter.record(now, n, nbytes, (time.perf_counter() - started) * 1000, behind_ms)
 
     def _child_shards(self, index: int) -> list[dict]:
         sid = f"shardId-{index:012d}"

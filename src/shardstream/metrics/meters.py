@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from .registry import CallMeter
+from .call_meter import CallMeter
 
 __all__ = ["StreamMeters"]
 
@@ -56,36 +56,36 @@ class StreamMeters:
         meter = meters[operation]
         return (0, 0, 0) if meter is None else meter.totals()
 
-    def get_records(
-        self, now_ms: int, records: int, nbytes: int, started: float, behind_ms: int, *, event: bool = False
-    ) -> None:
-        """A GetRecords call (or, with ``event``, a SubscribeToShard event) of ``records`` records.
+    def read_meter(self, event: bool = False) -> CallMeter | None:
+        """The meter of GetRecords calls (with ``event``, of SubscribeToShard events); None while metrics are off.
 
-        The caller checks :attr:`enabled` first (it skips measuring the page when off).
+        The read path calls the meter's :meth:`CallMeter.record` itself, once
+        per call, with the page's records and bytes, its latency and its
+        MillisBehindLatest (``GetRecords.IteratorAgeMilliseconds``,
+        ``SubscribeToShardEvent.MillisBehindLatest``).
 
         Parameters
         ----------
-        now_ms : int
-        records, nbytes : int
-        started : float
-            ``time.perf_counter()`` when the call began.
-        behind_ms : int
-            Its MillisBehindLatest (``GetRecords.IteratorAgeMilliseconds``,
-            ``SubscribeToShardEvent.MillisBehindLatest``).
         event : bool
-            Record under ``SubscribeToShardEvent.*`` (enhanced fan-out), not ``GetRecords.*``.
+            The meter of ``SubscribeToShardEvent.*`` (enhanced fan-out), not ``GetRecords.*``.
+
+        Returns
+        -------
+        CallMeter or None
         """
+        if not self._metrics.enabled:
+            return None
         if event:
             meter = self._events
             if meter is None:
                 meter = self._events = CallMeter(
                     self._metrics, "SubscribeToShardEvent", self._name, reads="MillisBehindLatest"
                 )
-        else:
-            meter = self._get_records
-            if meter is None:
-                meter = self._get_records = CallMeter(self._metrics, "GetRecords", self._name, reads=True)
-        meter.record(now_ms, records, nbytes, (time.perf_counter() - started) * 1000, behind_ms)
+            return meter
+        meter = self._get_records
+        if meter is None:
+            meter = self._get_records = CallMeter(self._metrics, "GetRecords", self._name, reads=True)
+        return meter
 
     def put_records(self, now_ms: int, total: int, failed: int, throttled: int, nbytes: int, started: float):
         """A PutRecords call of ``total`` entries, ``failed`` of them failed (``throttled`` by throughput).

@@ -46,7 +46,7 @@ from ..errors import InvalidParameterValueException, MissingRequiredParameterExc
 from ..models import ms_to_datetime, to_epoch_ms
 from .series import BUCKETS, SecondSeries, bucket_value
 
-__all__ = ["KINESIS", "OURS", "STATISTICS", "CallMeter", "MetricRegistry", "clock_ms"]
+__all__ = ["KINESIS", "OURS", "STATISTICS", "MetricRegistry", "clock_ms"]
 
 KINESIS = "AWS/Kinesis"
 OURS = "shardstream"
@@ -105,7 +105,7 @@ class MetricRegistry:
         self._sources: weakref.WeakSet = weakref.WeakSet()
 
     def add_meter(self, meter) -> None:
-        """Flush ``meter`` (a :class:`CallMeter`, held weakly) before every answer.
+        """Flush ``meter`` (a :class:`~.call_meter.CallMeter`, held weakly) each second and before every answer.
 
         Parameters
         ----------
@@ -511,89 +511,3 @@ class MetricRegistry:
             for p in ("p50", "p90", "p99", "p99.9"):
                 columns[p] = pa.array(self._statistic(periods, p), pa.float64())
         return pa.table(columns)
-
-
-class CallMeter:
-    """The series of one Kinesis operation on one stream, recorded into once per call.
-
-    ``<Operation>.Success`` (1 a call), ``.Records``, ``.Bytes`` (Count and
-    Bytes), ``.Latency`` (Milliseconds, with percentiles) and, for reads,
-    ``.IteratorAgeMilliseconds``, all with the dimension ``StreamName``.
-
-    A call appends its values to the current second's lists (well under a
-    microsecond); the second is handed to the series, as whole arrays, when
-    the next second begins or when the registry is asked (:meth:`flush`).
-
-    Parameters
-    ----------
-    metrics : MetricRegistry
-    operation : str
-        ``GetRecords``, ``PutRecords``, ...
-    stream_name : str
-    reads : bool or str
-        The operation reads: it has an iterator age (``IteratorAgeMilliseconds``,
-        or the name given, such as ``MillisBehindLatest``).
-    """
-
-    def __init__(self, metrics: MetricRegistry, operation: str, stream_name: str, reads: str | bool = False):
-        dims = {"StreamName": stream_name}
-        self.metrics = metrics
-        self._series = [
-            metrics.series(f"{operation}.Records", dims, unit="Count"),
-            metrics.series(f"{operation}.Bytes", dims, unit="Bytes"),
-            metrics.series(f"{operation}.Latency", dims, unit="Milliseconds", histogram=True),
-        ]
-        if reads:
-            age = reads if isinstance(reads, str) else "IteratorAgeMilliseconds"
-            self._series.append(metrics.series(f"{operation}.{age}", dims, unit="Milliseconds"))
-        self._success = metrics.series(f"{operation}.Success", dims, unit="Count")
-        self._lock = threading.Lock()
-        self._second = -1
-        self._calls: list[tuple] = []  # this second's calls: (records, bytes, latency, age)
-        self._totals = [0, 0, 0]  # calls, records, bytes handed to the series so far
-        metrics.add_meter(self)
-
-    def totals(self) -> tuple[int, int, int]:
-        """``(calls, records, bytes)`` since the meter was made: running totals (Prometheus counters)."""
-        with self._lock:
-            pending = self._calls
-            calls, records, nbytes = self._totals
-            return calls + len(pending), records + sum(c[0] for c in pending), nbytes + sum(c[1] for c in pending)
-
-    def record(self, now_ms: int, records: int, nbytes: int, latency_ms: float, age_ms: int = 0) -> None:
-        """One successful call that moved ``records`` records of ``nbytes`` bytes in ``latency_ms``.
-
-        Parameters
-        ----------
-        now_ms : int
-            The engine's time of the call.
-        records, nbytes : int
-        latency_ms : float
-        age_ms : int
-            How far behind the newest record the read was (reads only).
-        """
-        second = now_ms // 1000
-        with self._lock:
-            if second != self._second:
-                self._flush_locked()
-                self._second = second
-            self._calls.append((records, nbytes, latency_ms, age_ms))
-
-    def _flush_locked(self) -> None:
-        calls, second = self._calls, self._second
-        if not calls:
-            return
-        self._calls = []
-        n = len(calls)
-        columns = list(zip(*calls))  # records, bytes, latency, age
-        self._success.add(second, float(n), n, 1.0, 1.0)
-        self._totals[0] += n
-        self._totals[1] += sum(columns[0])
-        self._totals[2] += sum(columns[1])
-        for series, column in zip(self._series, columns):  # (no age series for writes)
-            series.add_values(second, column)
-
-    def flush(self) -> None:
-        """Hand the current second to the series now (the registry calls it before it answers)."""
-        with self._lock:
-            self._flush_locked()

@@ -114,6 +114,7 @@ class MetricSampler:
             for key in set(self._last) - seen:  # deleted streams
                 del self._last[key]
             self.metrics.sample_sources()
+            self.metrics.flush_meters()  # the past second's calls into their series, off the callers' path
             queues = getattr(catalog, "queues", None)
             for queue in queues.all() if queues is not None else ():
                 in_flight, dead = queue.counts()
