@@ -18,12 +18,11 @@ checkpoints over to the target at promotion (:mod:`.handover`).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import orjson
 
 __all__ = ["CheckpointFile", "ShardPosition"]
 
@@ -81,7 +80,7 @@ class CheckpointFile:
         self._shards: dict[str, ShardPosition] = {}
         self._mapped: dict[str, tuple] = {}
         if self.path is not None and self.path.exists():
-            doc = orjson.loads(self.path.read_bytes())
+            doc = json.loads(self.path.read_bytes())
             self._shards = {k: ShardPosition.from_doc(v) for k, v in doc.get("shards", {}).items()}
 
     @staticmethod
@@ -122,11 +121,11 @@ class CheckpointFile:
             ]
             if moved:  # the map first: a pair in the checkpoint is always in the map too
                 with open(self.map_path, "ab") as f:
-                    f.write(b"".join(orjson.dumps({"k": k, "s": s, "t": t}) + b"\n" for k, s, t in moved))
+                    f.write("".join(json.dumps({"k": k, "s": s, "t": t}) + "\n" for k, s, t in moved).encode())
                     f.flush()
                     os.fsync(f.fileno())
                 self._mapped.update({k: (s, t) for k, s, t in moved})
-            body = orjson.dumps({"version": 1, "shards": {k: asdict(v) for k, v in self._shards.items()}})
+            body = json.dumps({"version": 1, "shards": {k: asdict(v) for k, v in self._shards.items()}}).encode()
             tmp = self.path.with_name(self.path.name + ".tmp")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:

@@ -22,10 +22,9 @@ is when consumers can read it again): :meth:`Replicator.promote` and
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 from pathlib import Path
-
-import orjson
 
 __all__ = ["SHARD_END_SUB", "carry_checkpoints", "read_position_map"]
 
@@ -49,8 +48,8 @@ def read_position_map(path) -> dict[str, list[tuple[int, str]]]:
         return pairs
     for line in path.read_bytes().splitlines():
         try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
             continue
         pairs.setdefault(doc["k"], []).append((int(doc["s"]), doc["t"]))
     for found in pairs.values():
@@ -110,6 +109,6 @@ def carry_checkpoints(map_path, leases, group: str, stream: str) -> dict[str, tu
     finally:
         if store is not leases:
             store.close()
-    marker.write_text(orjson.dumps(moved).decode())
+    marker.write_text(json.dumps(moved))
     log.warning("group %s: %d checkpoints carried over to the target's sequence numbers", group, len(moved))
     return moved

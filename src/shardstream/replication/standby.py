@@ -18,12 +18,11 @@ old primary's records with new ones: acknowledged records cannot fork.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from pathlib import Path
-
-import orjson
 
 from ..errors import KinesisError
 
@@ -109,7 +108,7 @@ class Standby:
         self._path = None if data_dir is None else Path(data_dir) / "replica.json"
         self.promoted = False
         if self._path is not None and self._path.exists():
-            self.promoted = bool(orjson.loads(self._path.read_bytes()).get("promoted"))
+            self.promoted = bool(json.loads(self._path.read_bytes()).get("promoted"))
 
     def check(self, operation: str | None, headers) -> None:
         """Refuse ``operation`` if this standby may not take it from a request with ``headers``.
@@ -146,7 +145,7 @@ class Standby:
             if self._path is not None:
                 tmp = self._path.with_name("replica.json.tmp")
                 with open(tmp, "wb") as f:
-                    f.write(orjson.dumps({"promoted": True}))
+                    f.write(json.dumps({"promoted": True}).encode())
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, self._path)
@@ -191,4 +190,4 @@ def promote(url: str, timeout: float = 10.0) -> dict:
 
     request = urllib.request.Request(url.rstrip("/") + PROMOTE_PATH, data=b"{}", method="POST")
     with urllib.request.urlopen(request, timeout=timeout) as answer:
-        return orjson.loads(answer.read())
+        return json.loads(answer.read())
