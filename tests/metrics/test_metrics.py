@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 
 import numpy as np
@@ -444,3 +445,37 @@ def test_a_series_plots_with_matplotlib(filled):
     assert "IncomingRecords" in ax.get_title()
     with pytest.raises(KeyError):
         metrics.plot("IncomingRecords", {"StreamName": "s"}, statistic="p99")  # no histogram for counts
+
+
+def test_a_sampler_that_keeps_failing_is_reported_once_until_it_works_again(caplog):
+    from shardstream.metrics.sampler import _Ticker
+
+    class Flaky:
+        def __init__(self):
+            self.fail = True
+            self.looks = 0
+            self.worked = threading.Event()
+
+        def sample(self):
+            self.looks += 1
+            if self.fail:
+                raise RuntimeError("a broken clock")
+            self.worked.set()
+
+    ticker, flaky = _Ticker(interval_s=0.005), Flaky()
+    with caplog.at_level("ERROR", logger="shardstream.metrics.sampler"):
+        ticker.add(flaky)
+        deadline = time.monotonic() + 5
+        while flaky.looks < 20 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert flaky.looks >= 20
+        assert len([r for r in caplog.records if "sampling metrics failed" in r.message]) == 1
+        flaky.fail = False  # it works again: a later failure is news
+        assert flaky.worked.wait(5)
+        flaky.fail = True
+        while len(caplog.records) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        ticker.discard(flaky)
+    assert len([r for r in caplog.records if "sampling metrics failed" in r.message]) == 2
+    thread = ticker._thread
+    assert thread is None or thread.join(5) is None and not thread.is_alive()  # nothing left: the thread ends

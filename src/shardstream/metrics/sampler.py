@@ -153,7 +153,9 @@ class _Ticker:
     """One daemon thread per process that samples every started :class:`MetricSampler` each second.
 
     Samplers are held weakly: an engine dropped without being closed stops
-    being sampled once it is collected.
+    being sampled once it is collected.  The thread ends when no sampler is
+    left, and the next :meth:`add` starts one again.  A sampler whose look
+    raises is logged once, and again only after a look that worked.
     """
 
     _instance: _Ticker | None = None
@@ -162,6 +164,7 @@ class _Ticker:
     def __init__(self, interval_s: float = 1.0):
         self.interval_s = interval_s
         self._samplers: weakref.WeakSet = weakref.WeakSet()
+        self._failing: weakref.WeakSet = weakref.WeakSet()  # samplers whose last look raised (only this thread's)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -175,7 +178,7 @@ class _Ticker:
     def add(self, sampler: MetricSampler) -> None:
         with self._lock:
             self._samplers.add(sampler)
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="shardstream-metrics", daemon=True)
                 self._thread.start()
 
@@ -188,9 +191,16 @@ class _Ticker:
             time.sleep(self.interval_s)
             with self._lock:
                 samplers = list(self._samplers)
+                if not samplers:  # nobody to sample: end; the next add() starts a thread again
+                    self._thread = None
+                    return
             for sampler in samplers:
                 try:
                     sampler.sample()
-                except Exception:  # keep sampling; report
-                    _log.exception("sampling metrics failed")
+                except Exception:  # keep sampling; report once until it works again, not every second
+                    if sampler not in self._failing:
+                        self._failing.add(sampler)
+                        _log.exception("sampling metrics failed (reported once until sampling works again)")
+                else:
+                    self._failing.discard(sampler)
             del samplers
