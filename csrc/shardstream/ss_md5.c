@@ -618,9 +618,21 @@ SS_AVX2 static void ss_batch_avx2(const uint8_t *data, const void *offsets, int 
 /* a = b + rotl(a + (w + k) + f(b, c, d), s); w + k and a + (w + k) do not
  * depend on b, so only ternlog, add, rotate, add follow the newest value. */
 #define SS_ZSTEP(f, a, b, c, d, w, s, k)                                                      \
-    a = _mm512_add_epi32(b, _mm512_rol_epi32(                                                 \
-            _mm512_add_epi32(_mm512_add_epi32(a, _mm512_add_epi32(w, _mm512_set1_epi32((int)(k)))), \
-                             _mm512_ternarylogic_epi32(b, c, d, SS_ZTL_##f)), s))
+    do {                                                                                      \
+        __m512i t_ = _mm512_add_epi32(a, _mm512_add_epi32(w, _mm512_set1_epi32(*kp++)));      \
+        __asm__("" : "+v"(t_));                                                               \
+        a = _mm512_add_epi32(b, _mm512_rol_epi32(                                             \
+                _mm512_add_epi32(t_, _mm512_ternarylogic_epi32(b, c, d, SS_ZTL_##f)), s));    \
+    } while (0)
+
+/* The 64 step constants in step order, read through a pointer the compiler
+ * cannot see through, so each becomes a broadcast memory operand of vpaddd
+ * ({1to16}) instead of an immediate moved to a register and broadcast. */
+static const uint32_t ss_md5_k[64] = {
+#define X(f, a, b, c, d, g, s, k) k,
+    SS_MD5_STEPS(X)
+#undef X
+};
 
 /* The padded block of a key of len <= 55 bytes at p, as 16 words: the key's
  * bytes, 0x80 at byte len, zeros, the bit length in word 14. */
@@ -698,9 +710,15 @@ SS_AVX512 static void ss_md5_x32_avx512(const uint8_t *const *p, const uint32_t 
     __m512i a0 = _mm512_set1_epi32((int)SS_MD5_A0), b0 = _mm512_set1_epi32((int)SS_MD5_B0);
     __m512i c0 = _mm512_set1_epi32((int)SS_MD5_C0), d0 = _mm512_set1_epi32((int)SS_MD5_D0);
     __m512i a1 = a0, b1 = b0, c1 = c0, d1 = d0;
-#define X(f, a, b, c, d, g, s, k)                         \
-    SS_ZSTEP(f, a##0, b##0, c##0, d##0, w0[g], s, k);     \
-    SS_ZSTEP(f, a##1, b##1, c##1, d##1, w1[g], s, k);
+    const uint32_t *kp0 = ss_md5_k, *kp1 = ss_md5_k;
+    __asm__("" : "+r"(kp0), "+r"(kp1));
+#define X(f, a, b, c, d, g, s, k)                                    \
+    {                                                                \
+        const uint32_t *kp = kp0++;                                  \
+        SS_ZSTEP(f, a##0, b##0, c##0, d##0, w0[g], s, k);            \
+        kp = kp1++;                                                  \
+        SS_ZSTEP(f, a##1, b##1, c##1, d##1, w1[g], s, k);            \
+    }
     SS_MD5_STEPS(X)
 #undef X
     ss_zstore(a0, b0, c0, d0, hi, lo);
@@ -714,6 +732,8 @@ SS_AVX512 static void ss_md5_x16_avx512(const uint8_t *const *p, const uint32_t 
     ss_zload(p, len, w);
     __m512i a = _mm512_set1_epi32((int)SS_MD5_A0), b = _mm512_set1_epi32((int)SS_MD5_B0);
     __m512i c = _mm512_set1_epi32((int)SS_MD5_C0), d = _mm512_set1_epi32((int)SS_MD5_D0);
+    const uint32_t *kp = ss_md5_k;
+    __asm__("" : "+r"(kp));
 #define X(f, a, b, c, d, g, s, k) SS_ZSTEP(f, a, b, c, d, w[g], s, k);
     SS_MD5_STEPS(X)
 #undef X
