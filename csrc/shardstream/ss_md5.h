@@ -18,7 +18,7 @@ extern "C" {
 #define SS_MD5_SCALAR 0 /* portable C, two keys interleaved */
 #define SS_MD5_AUTO 1   /* the best kernel this CPU runs, capped by $SHARDSTREAM_MD5 */
 #define SS_MD5_AVX2 2   /* 24 keys at a time, 3 groups of 8 lanes */
-#define SS_MD5_AVX512 3 /* 32 keys at a time, 2 groups of 16 lanes (AVX-512F/BW/VL) */
+#define SS_MD5_AVX512 3 /* 48 keys at a time, 3 groups of 16 lanes (AVX-512F/BW/VL) */
 
 /* 1 if the AVX2 multi-lane kernel can run on this CPU, else 0. */
 int ss_md5_have_avx2(void);

@@ -54,16 +54,17 @@ def test_every_length_0_to_300_in_one_batch(kernel):
 @pytest.mark.parametrize("kernel", ALL)
 @pytest.mark.parametrize("length", [0, 1, 15, 16, 36, 54, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 300])
 def test_runs_of_one_length_around_block_boundaries(kernel, length):
-    # 70 keys of one length: two full 32-key passes (the contiguous fast path) and a tail of 6.
+    # 70 keys of one length: full passes (the contiguous fast path) and a partial one.
     rng = random.Random(length)
     keys = [random_key(rng, length) for _ in range(70)]
     assert digests(pa.array(keys, pa.binary()), kernel) == expected(keys)
 
 
 @pytest.mark.parametrize("kernel", ALL)
-def test_batches_of_every_size_0_to_40(kernel):
+def test_batches_of_every_size_0_to_100(kernel):
+    # Past one and two full passes (AVX2: 24 keys, AVX-512: 48) with every tail size.
     rng = random.Random(2)
-    for n in range(41):
+    for n in range(101):
         short = [random_key(rng, rng.randrange(0, 56)) for _ in range(n)]
         mixed = [random_key(rng, rng.choice([rng.randrange(0, 56), rng.randrange(56, 140)])) for _ in range(n)]
         for keys in (short, mixed):
