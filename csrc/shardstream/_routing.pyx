@@ -22,7 +22,6 @@ import numpy as np
 
 
 cdef extern from "ss_md5.h" nogil:
-    int ss_md5_have_avx512()
     int ss_md5_kernel(int simd)
 
 DEF BUCKET_BITS = 16
@@ -64,8 +63,9 @@ def md5_kernel(kernel=None):
     ----------
     kernel : {None, "scalar", "avx2", "avx512"}
         None: the kernel ``simd=True`` runs, the best this CPU has, capped by
-        the ``SHARDSTREAM_MD5`` environment variable (read at import).  A name:
-        that kernel if this CPU runs it, else the best one below it.
+        the ``SHARDSTREAM_MD5`` environment variable ("scalar", "avx2" or
+        "avx512"; read once, at import).  A name: that kernel if this CPU runs
+        it, else the best one below it.
 
     Returns
     -------
@@ -73,7 +73,6 @@ def md5_kernel(kernel=None):
         ``"avx512"``, ``"avx2"`` or ``"scalar"``.
     """
     return _KERNEL_NAMES[ss_md5_kernel(1 if kernel is None else _kernel_id(kernel))]
-
 
 
 cdef class RoutingTable:
