@@ -868,9 +868,17 @@ int ss_md5_have_avx512(void)
  * Racing first readers compute the same value. */
 static int ss_md5_env_cap = -1;
 
+#if defined(__GNUC__)
+#define SS_LOAD_RELAXED(p) __atomic_load_n(p, __ATOMIC_RELAXED)
+#define SS_STORE_RELAXED(p, v) __atomic_store_n(p, v, __ATOMIC_RELAXED)
+#else
+#define SS_LOAD_RELAXED(p) (*(volatile int *)(p))
+#define SS_STORE_RELAXED(p, v) (*(volatile int *)(p) = (v))
+#endif
+
 static int ss_md5_cap(void)
 {
-    int cap = __atomic_load_n(&ss_md5_env_cap, __ATOMIC_RELAXED);
+    int cap = SS_LOAD_RELAXED(&ss_md5_env_cap);
     if (cap < 0) {
         const char *v = getenv("SHARDSTREAM_MD5");
         cap = SS_MD5_AVX512;
@@ -878,7 +886,7 @@ static int ss_md5_cap(void)
             cap = SS_MD5_SCALAR;
         else if (v && strcmp(v, "avx2") == 0)
             cap = SS_MD5_AVX2;
-        __atomic_store_n(&ss_md5_env_cap, cap, __ATOMIC_RELAXED);
+        SS_STORE_RELAXED(&ss_md5_env_cap, cap);
     }
     return cap;
 }
