@@ -1,8 +1,9 @@
 """Stage 0, routing alone: partition key -> MD5 hash key (-> shard), keys/s.
 
-``hash_keys(keys, simd=True)`` (AVX2 multi-buffer MD5 where the CPU has it)
-against ``simd=False`` (the scalar C kernel) over the same 1M Arrow keys, and
-``route_keys`` (hash + shard lookup for a fresh 4-shard stream).
+``hash_keys(keys, simd=True)`` (the best multi-buffer MD5 the CPU has, see
+``md5_kernel()``), the AVX2 and AVX-512 kernels by name (skipped where the CPU
+lacks them), against ``simd=False`` (the scalar C kernel) over the same 1M Arrow
+keys, and ``route_keys`` (hash + shard lookup for a fresh 4-shard stream).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import data
 import pytest
 
-from shardstream.routing import hash_keys, route_keys
+from shardstream.routing import hash_keys, md5_kernel, route_keys
 
 pytestmark = pytest.mark.benchmark(group="routing")
 
@@ -18,6 +19,16 @@ pytestmark = pytest.mark.benchmark(group="routing")
 def test_routing_hash_keys_simd(benchmark, records):
     benchmark.extra_info.update(records=len(records), unit="keys")
     hi, _ = benchmark.pedantic(hash_keys, args=(records.keys,), kwargs={"simd": True}, rounds=20, iterations=1,
+                               warmup_rounds=1)
+    assert len(hi) == len(records)
+
+
+@pytest.mark.parametrize("kernel", ["avx2", "avx512"])
+def test_routing_hash_keys_kernel(benchmark, records, kernel):
+    if md5_kernel(kernel) != kernel:
+        pytest.skip(f"this CPU has no {kernel}")
+    benchmark.extra_info.update(records=len(records), unit="keys", kernel=kernel)
+    hi, _ = benchmark.pedantic(hash_keys, args=(records.keys,), kwargs={"kernel": kernel}, rounds=20, iterations=1,
                                warmup_rounds=1)
     assert len(hi) == len(records)
 

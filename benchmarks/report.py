@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 import shardstream  # noqa: E402
-from shardstream.routing import hash_keys, route_keys  # noqa: E402
+from shardstream.routing import hash_keys, md5_kernel, route_keys  # noqa: E402
 
 
 @dataclass
@@ -200,6 +200,8 @@ def main(argv=None) -> int:
         Workload("hashlib_loop", lambda _: naive.hashlib_loop(py.keys)),
         Workload("hash_keys_simd", lambda _: hash_keys(rec.keys, simd=True)),
         Workload("hash_keys_scalar", lambda _: hash_keys(rec.keys, simd=False)),
+        Workload("hash_keys_avx2", lambda _: hash_keys(rec.keys, kernel=md5_kernel("avx2"))),
+        Workload("hash_keys_avx512", lambda _: hash_keys(rec.keys, kernel=md5_kernel("avx512"))),
         Workload("route_keys", lambda _: route_keys(rec.keys, data.SHARD_COUNT)),
         Workload("put_record", lambda _: put_each(record_stream.put_record, pr.keys, pr.data)),
         Workload("naive_put", lambda s: put_each(s.put, pr.keys, pr.data), fresh_naive),
@@ -237,8 +239,10 @@ def main(argv=None) -> int:
          "put_batch, Arrow arrays", "put_batch_arrow", None),
         ("put_batch, Python lists", "put_batch_pylists", n, "rec",
          "naive pure-Python put_batch", "naive_put_batch", None),
-        (f"hash_keys simd=True ({'AVX2' if shardstream.simd_available() else 'no AVX2'})", "hash_keys_simd",
+        (f"hash_keys, AVX2 MD5 (ran: {md5_kernel('avx2')})", "hash_keys_avx2",
          n, "keys", "hash_keys simd=False (scalar C)", "hash_keys_scalar", 5),
+        (f"hash_keys, AVX-512 MD5 (ran: {md5_kernel('avx512')})", "hash_keys_avx512",
+         n, "keys", "hash_keys simd=False (scalar C)", "hash_keys_scalar", 8),
         ("hash_keys simd=True", "hash_keys_simd", n, "keys",
          "`hashlib.md5` loop", "hashlib_loop", None),
         ("route_keys (hash + 4-shard lookup)", "route_keys", n, "keys",
@@ -269,7 +273,7 @@ def main(argv=None) -> int:
     print("# shardstream benchmark report\n")
     print(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs; "
           f"avx2={'avx2' in flags}, avx512f={'avx512f' in flags}, sha_ni={'sha_ni' in flags})")
-    print(f"- AVX2 MD5 kernel active: {shardstream.simd_available()}")
+    print(f"- AVX2 MD5 kernel active: {shardstream.simd_available()}; simd=True runs: {md5_kernel()}")
     print(f"- Versions: {versions()}")
     print(f"- Load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"- Records: {n:,} (keys {data.KEY_MIN_CHARS}-{data.KEY_MAX_CHARS} chars, {data.PAYLOAD_BYTES}-byte "

@@ -15,7 +15,14 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from shardstream._columns cimport BinaryView, binary_view, bv_offset
 from shardstream.includes.native cimport ss_md5_batch, ss_md5_have_avx2, ss_md5_one, ss_parse_u128
 
+import os
+import warnings
+
 import numpy as np
+
+
+cdef extern from "ss_md5.h" nogil:
+    int ss_md5_kernel(int simd)
 
 DEF BUCKET_BITS = 16
 DEF BUCKETS = 65536
@@ -23,9 +30,49 @@ DEF BUCKETS = 65536
 HASH_KEY_MAX = (1 << 128) - 1
 
 
+# Kernel ids of ss_md5.h (SS_MD5_SCALAR, SS_MD5_AUTO, SS_MD5_AVX2, SS_MD5_AVX512).
+MD5_KERNELS = ("scalar", "avx2", "avx512")
+cdef dict _KERNEL_IDS = {"scalar": 0, "avx2": 2, "avx512": 3}
+cdef tuple _KERNEL_NAMES = ("scalar", "avx2", "avx2", "avx512")
+
+_env_kernel = os.environ.get("SHARDSTREAM_MD5", "")
+if _env_kernel not in ("", "auto", *MD5_KERNELS):
+    warnings.warn(f"SHARDSTREAM_MD5={_env_kernel!r} is not one of auto, {', '.join(MD5_KERNELS)}: ignored",
+                  RuntimeWarning, stacklevel=2)
+ss_md5_kernel(1)  # read SHARDSTREAM_MD5 now, at import
+
+
+cdef int _kernel_id(kernel) except -1:
+    if kernel not in _KERNEL_IDS:
+        raise ValueError(f"unknown MD5 kernel {kernel!r}; expected one of {', '.join(MD5_KERNELS)}")
+    cdef int k = _KERNEL_IDS[kernel]
+    if ss_md5_kernel(k) != k:
+        raise ValueError(f"this CPU cannot run the {kernel} MD5 kernel")
+    return k
+
+
 def simd_available():
-    """True when this CPU runs the 8-lane AVX2 MD5 kernel."""
+    """True when this CPU runs a SIMD MD5 kernel (8-lane AVX2, or 16-lane AVX-512)."""
     return bool(ss_md5_have_avx2())
+
+
+def md5_kernel(kernel=None):
+    """Name of the MD5 kernel that batch hashing runs.
+
+    Parameters
+    ----------
+    kernel : {None, "scalar", "avx2", "avx512"}
+        None: the kernel ``simd=True`` runs, the best this CPU has, capped by
+        the ``SHARDSTREAM_MD5`` environment variable ("scalar", "avx2" or
+        "avx512"; read once, at import).  A name: that kernel if this CPU runs
+        it, else the best one below it.
+
+    Returns
+    -------
+    str
+        ``"avx512"``, ``"avx2"`` or ``"scalar"``.
+    """
+    return _KERNEL_NAMES[ss_md5_kernel(1 if kernel is None else _kernel_id(kernel))]
 
 
 cdef class RoutingTable:
@@ -116,7 +163,7 @@ cdef class RoutingTable:
         return RoutingTable, (starts, self.shard_indexes)
 
 
-def md5_hash_keys(keys, *, bint simd=True):
+def md5_hash_keys(keys, *, bint simd=True, kernel=None):
     """MD5 hash keys of partition keys, as Kinesis computes them.
 
     Parameters
@@ -125,14 +172,18 @@ def md5_hash_keys(keys, *, bint simd=True):
         A string or binary array (32- or 64-bit offsets) without nulls; string
         keys are hashed as their UTF-8 bytes.
     simd : bool
-        Use the AVX2 multi-lane kernel where the CPU has it (the results are
-        identical either way).
+        Use the best SIMD kernel the CPU has (``md5_kernel()``: AVX-512 or
+        AVX2); False forces the scalar kernel.  The results are identical.
+    kernel : {None, "scalar", "avx2", "avx512"}
+        Run this kernel instead (overrides ``simd``); ValueError if this CPU
+        cannot run it.  For tests and benchmarks.
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
         High and low 64-bit halves of each 128-bit big-endian digest.
     """
+    cdef int which = (1 if simd else 0) if kernel is None else _kernel_id(kernel)
     cdef BinaryView v
     binary_view(keys, &v)
     cdef int64_t n = v.length
@@ -142,7 +193,7 @@ def md5_hash_keys(keys, *, bint simd=True):
     cdef uint64_t[::1] l = lo
     if n:
         with nogil:
-            ss_md5_batch(v.data, v.offsets, v.wide, n, &h[0], &l[0], simd)
+            ss_md5_batch(v.data, v.offsets, v.wide, n, &h[0], &l[0], which)
     return hi, lo
 
 

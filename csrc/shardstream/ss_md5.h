@@ -14,8 +14,28 @@
 extern "C" {
 #endif
 
+/* Kernel ids: values of ss_md5_batch's `simd` argument and of ss_md5_kernel(). */
+#define SS_MD5_SCALAR 0 /* portable C, two keys interleaved */
+#define SS_MD5_AUTO 1   /* the best kernel this CPU runs, capped by $SHARDSTREAM_MD5 */
+#define SS_MD5_AVX2 2   /* 24 keys at a time, 3 groups of 8 lanes */
+#define SS_MD5_AVX512 3 /* 48 keys at a time, 3 groups of 16 lanes (AVX-512F/BW/VL) */
+
 /* 1 if the AVX2 multi-lane kernel can run on this CPU, else 0. */
 int ss_md5_have_avx2(void);
+
+/* 1 if the AVX-512 16-lane kernel can run on this CPU (AVX-512F, BW and VL,
+ * with the OS saving ZMM state), else 0. */
+int ss_md5_have_avx512(void);
+
+/* The kernel (SS_MD5_SCALAR, SS_MD5_AVX2 or SS_MD5_AVX512) that ss_md5_batch
+ * runs for a given `simd` argument:
+ *   SS_MD5_SCALAR -> scalar;
+ *   SS_MD5_AUTO   -> the best the CPU runs, but no better than the environment
+ *                    variable SHARDSTREAM_MD5 ("scalar", "avx2" or "avx512"; any
+ *                    other value or unset: no cap), read once on first use;
+ *   SS_MD5_AVX2 / SS_MD5_AVX512 -> that kernel, or the best below it that the
+ *                    CPU runs (the environment variable is not consulted). */
+int ss_md5_kernel(int simd);
 
 /* MD5 of one message of any length; out receives the 16-byte digest
  * (same bytes as hashlib.md5(...).digest()). */
@@ -32,8 +52,8 @@ void ss_md5_one(const uint8_t *msg, size_t len, uint8_t out[16]);
  *   hi[i] = digest bytes 0..7 read big-endian, lo[i] = digest bytes 8..15 read big-endian,
  * so (hi << 64) | lo == int.from_bytes(hashlib.md5(key).digest(), "big").
  *
- * simd: 1 = use the AVX2 kernel when the CPU supports it (scalar otherwise),
- *       0 = force the scalar path.  Both paths give bit-identical results. */
+ * simd: a kernel id, see ss_md5_kernel(): 1 (SS_MD5_AUTO) = the best SIMD kernel,
+ *       0 = force the scalar path.  All kernels give bit-identical results. */
 void ss_md5_batch(const uint8_t *data, const void *offsets, int offsets_are_64, int64_t n,
                   uint64_t *hi, uint64_t *lo, int simd);
 

@@ -4,7 +4,7 @@ from ._arrow_encode import read_batch as read_arrow_batch
 from ._arrow_encode import records_dicts
 from ._kpl import packed_rows, parse_aggregated_record
 from ._receipts import decode_handles, encode_handles, siphash24
-from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, parse_hash_keys, simd_available
+from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, md5_kernel, parse_hash_keys, simd_available
 from ._shardlog import SLOT_BYTES, ShardLog
 from ._stream_core import (
     RecordRejected,
@@ -30,6 +30,7 @@ __all__ = [
     "format_shard_sequence_numbers",
     "md5_hash_key",
     "md5_hash_keys",
+    "md5_kernel",
     "packed_rows",
     "parse_aggregated_record",
     "parse_explicit_hash_key",
