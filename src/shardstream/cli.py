@@ -117,18 +117,18 @@ def info_lines() -> list[tuple[str, str]]:
     Returns
     -------
     list of tuple of (str, str)
-        shardstream's version and location, whether the AVX2 MD5 kernel is
-        active, and the versions of Python, NumPy, PyArrow, click and pandas.
+        shardstream's version and location, the MD5 kernel routing uses
+        (``avx512``, ``avx2`` or ``scalar``), and the versions of Python, NumPy, PyArrow, click and pandas.
     """
     import numpy
     import pyarrow
 
-    from . import simd_available
+    from .routing import md5_kernel
 
     return [
         ("shardstream", __version__),
         ("location", os.path.dirname(os.path.abspath(__file__))),
-        ("avx2 md5", "active" if simd_available() else "not available (portable MD5)"),
+        ("md5 kernel", md5_kernel()),
         ("python", f"{platform.python_version()} ({platform.python_implementation()}, {sys.platform})"),
         ("numpy", numpy.__version__),
         ("pyarrow", pyarrow.__version__),

@@ -47,8 +47,9 @@ def test_info():
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert re.search(rf"^shardstream\s+{re.escape(shardstream.__version__)}$", out, re.M), out
-    simd = "active" if shardstream.simd_available() else "not available"
-    assert re.search(rf"^avx2 md5\s+{simd}", out, re.M), out
+    from shardstream.routing import md5_kernel
+
+    assert re.search(rf"^md5 kernel\s+{md5_kernel()}$", out, re.M), out
     assert re.search(rf"^numpy\s+{re.escape(numpy.__version__)}$", out, re.M), out
     assert re.search(rf"^pyarrow\s+{re.escape(pyarrow.__version__)}$", out, re.M), out
     assert re.search(r"^python\s+3\.\d+", out, re.M), out
