@@ -475,8 +475,14 @@ class Stream(StreamCore):
         DryRunOperationException
             ``dry_run`` and the batch would have been written.
         """
-        keys = None if partition_keys is None else as_key_array(partition_keys)
-        payloads = as_payload_array(data)
+        # Lists of str keys and str/bytes payloads are gathered natively (no per-item pyarrow conversion);
+        # anything else, errors included, goes through the general conversion.
+        keys = None if partition_keys is None else self._text_column(partition_keys, True)
+        if keys is None and partition_keys is not None:
+            keys = as_key_array(partition_keys)
+        payloads = self._text_column(data)
+        if payloads is None:
+            payloads = as_payload_array(data)
         if keys is None:
             keys = keyless(len(payloads), self.auto_distribution)
         return self._put(keys, payloads, explicit_hash_keys, simd=simd, dry_run=dry_run)
