@@ -34,11 +34,11 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_DecodeASCII
-from libc.stdint cimport INT32_MAX, INT64_MAX, UINT64_MAX, int8_t, int32_t, int64_t, uint8_t, uint64_t, uintptr_t
+from libc.stdint cimport INT32_MAX, INT64_MAX, UINT64_MAX, int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from shardstream._buffers import default_pool
+from shardstream._buffers import default_pool, gather_pool
 from shardstream._columns cimport BinaryView, binary_view, bv_offset
 from shardstream._routing cimport RoutingTable
 from shardstream._shardlog cimport ShardLog
@@ -93,9 +93,9 @@ cdef object _gather_text(object values, bint keys):
 
     One pass over the items with the GIL held and no pyarrow conversion:
     each item's UTF-8 (cached by Python: free for ASCII) or bytes go into one
-    Arrow buffer, sized from the first items and grown if they were not
-    typical, and its end into the offsets; the array wraps both without a
-    copy.  Anything else -- an empty sequence, an item of another type (None,
+    buffer of ``gather_pool`` (reused: no page faults), sized from the first
+    items and grown if they were not typical, and its end into the offsets;
+    the array wraps both without a copy.  Anything else -- an empty sequence, an item of another type (None,
     bytearray, a subclass), mixed str and bytes payloads, a str that is not
     valid UTF-8 (lone surrogates), more than 2 GiB -- returns None, and the
     caller converts the values as before, with the errors it raises.
@@ -109,6 +109,8 @@ cdef object _gather_text(object values, bint keys):
     cdef bint text
     cdef int32_t *off
     cdef uint8_t *dst
+    cdef uint8_t[::1] b
+    cdef int32_t[::1] o
     if type(values) is not list and type(values) is not tuple:
         return None
     n = PySequence_Fast_GET_SIZE(values)
@@ -131,15 +133,16 @@ cdef object _gather_text(object values, bint keys):
             size = PyBytes_GET_SIZE_raw(items[i])
         sample += size
     cap = min((sample * n // min(n, 64)) * 9 // 8 + 2 * n + 64, INT32_MAX)
-    # Arrow's allocator (mimalloc) keeps freed memory mapped: a reused buffer pays no page faults.
-    offsets = pa.allocate_buffer((n + 1) * sizeof(int32_t))
-    buf = pa.allocate_buffer(cap, resizable=True)
-    off = <int32_t *><uintptr_t>offsets.address
-    dst = <uint8_t *><uintptr_t>buf.address
+    offsets = gather_pool.take((n + 1) * sizeof(int32_t), np.int32)
+    buf = gather_pool.take(cap)
+    o = offsets
+    b = buf
+    off = &o[0]
+    dst = &b[0]
     off[0] = 0
     i = 0
     while i < n:
-        if PySequence_Fast_GET_SIZE(values) != n:     # changed by code an allocation ran
+        if PySequence_Fast_GET_SIZE(values) != n:     # changed by code the pool ran
             return None
         items = PySequence_Fast_ITEMS(values)
         while i < n:
@@ -164,11 +167,14 @@ cdef object _gather_text(object values, bint keys):
             break
         if total + size > INT32_MAX:
             return None
-        cap = max(min(cap + cap // 2, INT32_MAX), total + size)      # grow; then take the items again
-        buf.resize(cap)
-        dst = <uint8_t *><uintptr_t>buf.address
+        cap = max(min(cap + cap // 2, INT32_MAX), total + size)      # grow; the pool may run code: take the items again
+        grown = gather_pool.take(cap)
+        b = grown
+        memcpy(&b[0], dst, total)
+        dst = &b[0]
+        buf = grown
     return pa.Array.from_buffers(pa.string() if text else pa.binary(), n,
-                                 [None, offsets, buf.slice(0, total)])
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(buf[:total])])
 
 
 class RecordRejected(Exception):
