@@ -123,3 +123,8 @@ cdef class BufferPool:
 #: It only keeps memory the process has already used; ``default_pool.clear()``
 #: lets it go.
 default_pool = BufferPool()
+
+#: The buffers put_batch gathers Python lists into (at most 384 MiB in 16 blocks), apart from
+#: ``default_pool`` so that other batch results never evict them: a 100 MB block faulted in
+#: afresh costs more than the gather itself.  ``gather_pool.clear()`` lets them go.
+gather_pool = BufferPool(384 << 20, 16)

@@ -34,11 +34,11 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_DecodeASCII
-from libc.stdint cimport INT64_MAX, UINT64_MAX, int8_t, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport INT32_MAX, INT64_MAX, UINT64_MAX, int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
-from shardstream._buffers import default_pool
+from shardstream._buffers import default_pool, gather_pool
 from shardstream._columns cimport BinaryView, binary_view, bv_offset
 from shardstream._routing cimport RoutingTable
 from shardstream._shardlog cimport ShardLog
@@ -57,10 +57,18 @@ from shardstream import validation as _validation
 from cpython.dict cimport PyDict_Copy, PyDict_SetItem
 
 cdef extern from "Python.h":
+    ctypedef struct PyObject
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     void *PyUnicode_DATA(object)
     const char *PyUnicode_AsUTF8AndSize(object, Py_ssize_t *) except NULL
+    const char *PyUnicode_AsUTF8AndSize_raw "PyUnicode_AsUTF8AndSize" (PyObject *, Py_ssize_t *)
+    PyObject **PySequence_Fast_ITEMS(object)
+    Py_ssize_t PySequence_Fast_GET_SIZE(object)
+    void *Py_TYPE_raw "(void *)Py_TYPE" (PyObject *)
+    char *PyBytes_AS_STRING_raw "PyBytes_AS_STRING" (PyObject *)
+    Py_ssize_t PyBytes_GET_SIZE_raw "PyBytes_GET_SIZE" (PyObject *)
+    void PyErr_Clear()
 
 DEF MAX_KEY_CHARS = 256
 DEF MAX_KEY_BYTES = 1024        # 256 characters of at most 4 UTF-8 bytes
@@ -78,6 +86,95 @@ cdef object _pool_array(int64_t n, object dtype):
     """An uninitialised numpy array from the shared BufferPool (no fresh page faults when reused)."""
     dtype = np.dtype(dtype)
     return default_pool.take(n * dtype.itemsize, dtype)
+
+
+cdef object _gather_text(object values, bint keys):
+    """A list or tuple of str (or, unless ``keys``, of bytes) as an Arrow string (binary) array; None otherwise.
+
+    One pass over the items with the GIL held and no pyarrow conversion:
+    each item's UTF-8 (cached by Python: free for ASCII) or bytes go into one
+    buffer of ``gather_pool`` (reused: no page faults), sized from the first
+    items and grown if they were not typical, and its end into the offsets;
+    the array wraps both without a copy.  Anything else -- an empty sequence, an item of another type (None,
+    bytearray, a subclass), mixed str and bytes payloads, a str that is not
+    valid UTF-8 (lone surrogates), more than 2 GiB -- returns None, and the
+    caller converts the values as before, with the errors it raises.
+    """
+    cdef Py_ssize_t n, i, size
+    cdef PyObject **items
+    cdef PyObject *item
+    cdef void *kind
+    cdef const char *p
+    cdef int64_t total = 0, cap, sample = 0
+    cdef bint text
+    cdef int32_t *off
+    cdef uint8_t *dst
+    cdef uint8_t[::1] b
+    cdef int32_t[::1] o
+    if type(values) is not list and type(values) is not tuple:
+        return None
+    n = PySequence_Fast_GET_SIZE(values)
+    if n == 0:
+        return None
+    items = PySequence_Fast_ITEMS(values)
+    kind = Py_TYPE_raw(items[0])
+    text = kind == <void *>str
+    if not text and (keys or kind != <void *>bytes):
+        return None
+    # Size the buffer from the first items (+1/8 and 2 bytes a row of slack).
+    for i in range(min(n, 64)):
+        if Py_TYPE_raw(items[i]) != kind:
+            return None
+        if text:
+            if PyUnicode_AsUTF8AndSize_raw(items[i], &size) == NULL:
+                PyErr_Clear()
+                return None
+        else:
+            size = PyBytes_GET_SIZE_raw(items[i])
+        sample += size
+    cap = min((sample * n // min(n, 64)) * 9 // 8 + 2 * n + 64, INT32_MAX)
+    offsets = gather_pool.take((n + 1) * sizeof(int32_t), np.int32)
+    buf = gather_pool.take(cap)
+    o = offsets
+    b = buf
+    off = &o[0]
+    dst = &b[0]
+    off[0] = 0
+    i = 0
+    while i < n:
+        if PySequence_Fast_GET_SIZE(values) != n:     # changed by code the pool ran
+            return None
+        items = PySequence_Fast_ITEMS(values)
+        while i < n:
+            item = items[i]
+            if Py_TYPE_raw(item) != kind:
+                return None
+            if text:
+                p = PyUnicode_AsUTF8AndSize_raw(item, &size)
+                if p == NULL:
+                    PyErr_Clear()
+                    return None
+            else:
+                p = PyBytes_AS_STRING_raw(item)
+                size = PyBytes_GET_SIZE_raw(item)
+            if total + size > cap:
+                break
+            memcpy(dst + total, p, size)
+            total += size
+            off[i + 1] = <int32_t>total
+            i += 1
+        else:
+            break
+        if total + size > INT32_MAX:
+            return None
+        cap = max(min(cap + cap // 2, INT32_MAX), total + size)      # grow; the pool may run code: take the items again
+        grown = gather_pool.take(cap)
+        b = grown
+        memcpy(&b[0], dst, total)
+        dst = &b[0]
+        buf = grown
+    return pa.Array.from_buffers(pa.string() if text else pa.binary(), n,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(buf[:total])])
 
 
 class RecordRejected(Exception):
@@ -175,6 +272,26 @@ cdef class StreamCore:
         self.account_id = account_id
         self.max_record_bytes = max_record_bytes
         self.clock = clock
+
+    @staticmethod
+    def _text_column(values, bint keys=False):
+        """A list or tuple of str (or, unless ``keys``, of bytes) as an Arrow array, gathered natively.
+
+        Parameters
+        ----------
+        values : object
+            Partition keys (``keys``) or payloads as the user passed them.
+        keys : bool
+            Only str items qualify (partition keys).
+
+        Returns
+        -------
+        pyarrow.Array or None
+            ``string`` (str items) or ``binary`` (bytes items), equal to
+            ``pa.array(values)``; None when ``values`` is not such a sequence
+            (the caller converts it as before).
+        """
+        return _gather_text(values, keys)
 
     def _set_accepting(self, bint accepting):
         """Open or shut the write paths; while shut, writers call ``_refresh_accepting``."""

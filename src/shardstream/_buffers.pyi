@@ -11,3 +11,4 @@ class BufferPool:
     def clear(self) -> None: ...
 
 default_pool: BufferPool
+gather_pool: BufferPool

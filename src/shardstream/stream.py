@@ -69,6 +69,25 @@ from .write_signal import WriteSignal
 __all__ = ["Stream"]
 
 
+def batch_columns(partition_keys, data) -> tuple[pa.Array | None, pa.Array]:
+    """``put_batch``'s keys (None stays None) and payloads as Arrow arrays.
+
+    Lists and tuples of str keys and of str or bytes payloads are gathered natively (no per-item
+    pyarrow conversion); anything else, errors included, goes through the general conversion
+    (:func:`~shardstream.columns.as_key_array`, :func:`~shardstream.columns.as_payload_array`).
+
+    Parameters
+    ----------
+    partition_keys, data
+        As passed to :meth:`Stream.put_batch`.
+    """
+    keys = None if partition_keys is None else StreamCore._text_column(partition_keys, True)
+    if keys is None and partition_keys is not None:
+        keys = as_key_array(partition_keys)
+    payloads = StreamCore._text_column(data)
+    return keys, as_payload_array(data) if payloads is None else payloads
+
+
 class Stream(StreamCore):
     """One stream: its shards, their logs, and the Kinesis data plane.
 
@@ -475,8 +494,7 @@ class Stream(StreamCore):
         DryRunOperationException
             ``dry_run`` and the batch would have been written.
         """
-        keys = None if partition_keys is None else as_key_array(partition_keys)
-        payloads = as_payload_array(data)
+        keys, payloads = batch_columns(partition_keys, data)
         if keys is None:
             keys = keyless(len(payloads), self.auto_distribution)
         return self._put(keys, payloads, explicit_hash_keys, simd=simd, dry_run=dry_run)
