@@ -29,7 +29,10 @@
  * largest size each of its five arrays can reach under `capacity`: one
  * mmap(MAP_NORESERVE) holding data, keys, doff, koff and ts, each a power of
  * two, 2 MiB-aligned, asking for transparent huge pages beyond each array's
- * first 2 MiB (a small shard keeps 4 KiB pages).  Pages commit on first touch.
+ * first 2 MiB (a small shard keeps 4 KiB pages; SHARDSTREAM_RING_HUGEPAGES=0
+ * in the environment keeps 4 KiB pages throughout: on VMs that hand freed
+ * memory back to the host, a fresh huge page can cost several times what 4 KiB
+ * pages do).  Pages commit on first touch.
  * Masks stay those of the current (power-of-two) size, so RAM stays near the
  * live bytes as before.  Growing from cap to ncap moves pages, not bytes: a
  * live byte at logical p moves from p & (cap-1) to p & (ncap-1), so each of
@@ -208,6 +211,9 @@ static inline uint64_t ss_next_pow2(uint64_t v, uint64_t floor)
 
 #define SS_VM_PAGE 4096u
 #define SS_VM_HUGE (2u << 20)
+#ifndef SS_VM_HUGEPAGES_DEFAULT
+#define SS_VM_HUGEPAGES_DEFAULT 1
+#endif
 #define SS_VM_REMAP_MIN (256u << 10) /* shorter runs are copied: remapping splits the mapping */
 #define SS_VM_MAX_ARRAY (1ull << 38) /* no reservation for a capacity above 256 GiB */
 #define SS_VM_BUDGET (1ull << 45)    /* address space all rings of a process may reserve: 32 TiB */
@@ -238,6 +244,13 @@ static inline void ss_vm_release(ss_ring *r)
     __atomic_fetch_sub(&ss_vm_reserved, r->vm_len, __ATOMIC_RELAXED);
     r->vm_base = NULL;
     r->vm_len = 0;
+}
+
+/* Whether rings ask for huge pages: SHARDSTREAM_RING_HUGEPAGES=1 / 0 (read at each reservation). */
+static inline int ss_vm_want_huge(void)
+{
+    const char *v = getenv("SHARDSTREAM_RING_HUGEPAGES");
+    return v ? v[0] == '1' : SS_VM_HUGEPAGES_DEFAULT;
 }
 
 /* Ask for huge pages on [at + 2 MiB, at + len): a ring that stays under 2 MiB keeps 4 KiB pages. */
@@ -282,11 +295,13 @@ static inline void ss_vm_reserve(ss_ring *r)
     r->doff = (uint64_t *)s;
     r->koff = (uint64_t *)(s + slots * 8);
     r->ts = (int64_t *)(s + 2 * slots * 8);
-    ss_vm_advise(r->data, nbytes);
-    ss_vm_advise(r->keys, nbytes);
-    ss_vm_advise(s, slots * 8);
-    ss_vm_advise(s + slots * 8, slots * 8);
-    ss_vm_advise(s + 2 * slots * 8, slots * 8);
+    if (ss_vm_want_huge()) {
+        ss_vm_advise(r->data, nbytes);
+        ss_vm_advise(r->keys, nbytes);
+        ss_vm_advise(s, slots * 8);
+        ss_vm_advise(s + slots * 8, slots * 8);
+        ss_vm_advise(s + 2 * slots * 8, slots * 8);
+    }
 }
 
 /* Move bytes [at, at + len) of a reserved array up by `delta` (a multiple of 4096, the destination
