@@ -29,7 +29,8 @@
  * largest size each of its five arrays can reach under `capacity`: one
  * mmap(MAP_NORESERVE) holding data, keys, doff, koff and ts, each a power of
  * two, 2 MiB-aligned, asking for transparent huge pages beyond each array's
- * first 2 MiB (a small shard keeps 4 KiB pages; SHARDSTREAM_RING_HUGEPAGES=0
+ * first 2 MiB once it grows past that (a small shard keeps 4 KiB pages and one
+ * mapping; SHARDSTREAM_RING_HUGEPAGES=0
  * in the environment keeps 4 KiB pages throughout: on VMs that hand freed
  * memory back to the host, a fresh huge page can cost several times what 4 KiB
  * pages do).  Pages commit on first touch.
@@ -99,6 +100,7 @@ typedef struct {
     uint64_t vm_len;
     uint64_t vm_bytes, vm_slots; /* reserved size of the data and key rings (bytes), of each slot array */
     int vm_tried;       /* the reservation was attempted (it is made once, on the first grow) */
+    int vm_huge;        /* ask for huge pages past each array's first 2 MiB */
 } ss_ring;
 
 static inline uint64_t ss_ring_count(const ss_ring *r) { return r->tail - r->head; }
@@ -265,6 +267,14 @@ static inline void ss_vm_advise(uint8_t *at, uint64_t len)
 #endif
 }
 
+/* An array of `reserved` bytes grew from cap to ncap bytes: the first time it passes 2 MiB, ask for
+ * huge pages beyond that (not before: each madvise splits the mapping, and a small ring keeps one). */
+static inline void ss_vm_grown(int huge, uint8_t *base, uint64_t reserved, uint64_t cap, uint64_t ncap)
+{
+    if (huge && cap <= SS_VM_HUGE && ncap > SS_VM_HUGE)
+        ss_vm_advise(base, reserved);
+}
+
 /* Reserve the five arrays of an empty ring (no storage yet); on failure leave it to malloc. */
 static inline void ss_vm_reserve(ss_ring *r)
 {
@@ -295,13 +305,7 @@ static inline void ss_vm_reserve(ss_ring *r)
     r->doff = (uint64_t *)s;
     r->koff = (uint64_t *)(s + slots * 8);
     r->ts = (int64_t *)(s + 2 * slots * 8);
-    if (ss_vm_want_huge()) {
-        ss_vm_advise(r->data, nbytes);
-        ss_vm_advise(r->keys, nbytes);
-        ss_vm_advise(s, slots * 8);
-        ss_vm_advise(s + slots * 8, slots * 8);
-        ss_vm_advise(s + 2 * slots * 8, slots * 8);
-    }
+    r->vm_huge = ss_vm_want_huge(); /* advised when an array first grows past 2 MiB (see ss_vm_grown) */
 }
 
 /* Move bytes [at, at + len) of a reserved array up by `delta` (a multiple of 4096, the destination
@@ -344,7 +348,7 @@ static inline void ss_vm_regrow(uint8_t *base, uint64_t cap, uint64_t ncap, uint
 /* Grow a byte ring so that it can hold `need` live bytes: in place within a reservation of
  * `reserved` bytes, else (reserved == 0) by malloc and copy. */
 static inline int ss_ring_grow_bytes(uint8_t **ring, uint64_t *cap, uint64_t head, uint64_t tail, uint64_t need,
-                                     uint64_t reserved)
+                                     uint64_t reserved, int huge)
 {
     if (need <= *cap)
         return SS_OK;
@@ -352,6 +356,7 @@ static inline int ss_ring_grow_bytes(uint8_t **ring, uint64_t *cap, uint64_t hea
     if (reserved) {
         if (ncap > reserved)
             return SS_NOMEM; /* cannot happen: footprint <= capacity bounds every array */
+        ss_vm_grown(huge, *ring, reserved, *cap, ncap);
         if (*cap && tail > head)
             ss_vm_regrow(*ring, *cap, ncap, head, tail);
         *cap = ncap;
@@ -376,6 +381,9 @@ static inline int ss_ring_grow_slots(ss_ring *r, uint64_t need)
     if (r->vm_base) {
         if (ncap > r->vm_slots)
             return SS_NOMEM; /* cannot happen: footprint <= capacity bounds every array */
+        ss_vm_grown(r->vm_huge, (uint8_t *)r->doff, r->vm_slots * 8, r->slot_cap * 8, ncap * 8);
+        ss_vm_grown(r->vm_huge, (uint8_t *)r->koff, r->vm_slots * 8, r->slot_cap * 8, ncap * 8);
+        ss_vm_grown(r->vm_huge, (uint8_t *)r->ts, r->vm_slots * 8, r->slot_cap * 8, ncap * 8);
         if (r->slot_cap && r->tail > r->head) {
             ss_vm_regrow((uint8_t *)r->doff, r->slot_cap * 8, ncap * 8, r->head * 8, r->tail * 8);
             ss_vm_regrow((uint8_t *)r->koff, r->slot_cap * 8, ncap * 8, r->head * 8, r->tail * 8);
@@ -461,10 +469,10 @@ static int ss_ring_reserve_slow(ss_ring *r, uint64_t nrec, uint64_t key_bytes, u
         ss_vm_reserve(r);
     uint64_t reserved = r->vm_base ? r->vm_bytes : 0;
     int rc = ss_ring_grow_bytes(&r->data, &r->data_cap, r->data_head, r->data_tail,
-                                r->data_tail - r->data_head + data_bytes, reserved);
+                                r->data_tail - r->data_head + data_bytes, reserved, r->vm_huge);
     if (rc == SS_OK)
         rc = ss_ring_grow_bytes(&r->keys, &r->key_cap, r->key_head, r->key_tail, r->key_tail - r->key_head + key_bytes,
-                                reserved);
+                                reserved, r->vm_huge);
     if (rc == SS_OK)
         rc = ss_ring_grow_slots(r, r->tail - r->head + nrec);
     return rc;
