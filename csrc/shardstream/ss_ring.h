@@ -28,12 +28,13 @@
  * On the first append a ring reserves address space (never RAM) for the
  * largest size each of its five arrays can reach under `capacity`: one
  * mmap(MAP_NORESERVE) holding data, keys, doff, koff and ts, each a power of
- * two, 2 MiB-aligned, asking for transparent huge pages beyond each array's
- * first 2 MiB once it grows past that (a small shard keeps 4 KiB pages and one
- * mapping; SHARDSTREAM_RING_HUGEPAGES=0
- * in the environment keeps 4 KiB pages throughout: on VMs that hand freed
- * memory back to the host, a fresh huge page can cost several times what 4 KiB
- * pages do).  Pages commit on first touch.
+ * two, 2 MiB-aligned.  With SHARDSTREAM_RING_HUGEPAGES=1 in the environment
+ * an array that grows past 2 MiB asks for transparent huge pages beyond that
+ * (a small ring keeps 4 KiB pages and one mapping).  Off by default: on our
+ * VMs, which hand freed memory back to the host, a huge page the host must
+ * back again costs several times what 4 KiB pages do, and ingest into a new
+ * stream swung between 0.85x and 0.16x of the pre-grown rate with it.
+ * Pages commit on first touch.
  * Masks stay those of the current (power-of-two) size, so RAM stays near the
  * live bytes as before.  Growing from cap to ncap moves pages, not bytes: a
  * live byte at logical p moves from p & (cap-1) to p & (ncap-1), so each of
@@ -214,7 +215,7 @@ static inline uint64_t ss_next_pow2(uint64_t v, uint64_t floor)
 #define SS_VM_PAGE 4096u
 #define SS_VM_HUGE (2u << 20)
 #ifndef SS_VM_HUGEPAGES_DEFAULT
-#define SS_VM_HUGEPAGES_DEFAULT 1
+#define SS_VM_HUGEPAGES_DEFAULT 0 /* 4 KiB pages unless SHARDSTREAM_RING_HUGEPAGES=1 (see "Memory") */
 #endif
 #define SS_VM_REMAP_MIN (256u << 10) /* shorter runs are copied: remapping splits the mapping */
 #define SS_VM_MAX_ARRAY (1ull << 38) /* no reservation for a capacity above 256 GiB */

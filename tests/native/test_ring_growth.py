@@ -29,9 +29,12 @@ def put(s, model, rng, nbytes, now):
     model.extend((k, d, now) for k, d in pairs)
 
 
-@pytest.mark.parametrize("capacity", [64 * MIB, 2**40], ids=["reserved", "malloc"])
+@pytest.mark.parametrize(
+    ("capacity", "huge"), [(64 * MIB, "0"), (64 * MIB, "1"), (2**40, "0")], ids=["reserved", "reserved-huge", "malloc"]
+)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_growth_while_wrapped_keeps_records(capacity, seed):
+def test_growth_while_wrapped_keeps_records(capacity, huge, seed, monkeypatch):
+    monkeypatch.setenv("SHARDSTREAM_RING_HUGEPAGES", huge)  # read by the ring when it reserves
     rng = random.Random(seed)
     clock = FakeClock()
     s = shardstream.Engine(clock=clock).create_stream("g", 1, shard_capacity_bytes=capacity)
