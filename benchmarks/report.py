@@ -318,6 +318,15 @@ def main(argv=None) -> int:
     print("|---|---|---:|")
     for w in W.values():
         print(f"| {w.name} | {', '.join(f'{t:.4f}' for t in w.times)} | {spread(w)} |")
+    # Continuous ingest (issue 17): its own interleaving, new stream vs pre-grown, per round.
+    import continuous_ingest
+
+    ci = continuous_ingest.measure(300_000, 6, args.rounds)
+    print(f"\nContinuous ingest (6 × put_batch of 300,000 records into a NEW 4-shard stream vs a pre-grown one, "
+          f"{args.rounds} rounds): new {ci['median_new'] * 1e3:.1f} ms/batch, pre-grown "
+          f"{ci['median_grown'] * 1e3:.1f} ms/batch, ratio {ci['median_ratio']:.2f}× (target ≥ 0.8×), slowest/median "
+          f"batch {ci['median_spike']:.2f}× (target ≤ 1.5×), {ci['median_overhead']:.1f} B of RAM per record beyond "
+          f"key + payload (target ≤ 24)")
     return 0
 
 

@@ -23,6 +23,32 @@
  * may never exceed `capacity`.  Rings and slot arrays start empty and grow
  * geometrically (powers of two) on demand, so an idle shard costs nothing.
  *
+ * Memory
+ * ------
+ * On the first append a ring reserves address space (never RAM) for the
+ * largest size each of its five arrays can reach under `capacity`: one
+ * mmap(MAP_NORESERVE) holding data, keys, doff, koff and ts, each a power of
+ * two, 2 MiB-aligned.  With SHARDSTREAM_RING_HUGEPAGES=1 in the environment
+ * an array that grows past 2 MiB asks for transparent huge pages beyond that
+ * (a small ring keeps 4 KiB pages and one mapping).  Off by default: on our
+ * VMs, which hand freed memory back to the host, a huge page the host must
+ * back again costs several times what 4 KiB pages do, and ingest into a new
+ * stream swung between 0.85x and 0.16x of the pre-grown rate with it.
+ * Pages commit on first touch.
+ * Masks stay those of the current (power-of-two) size, so RAM stays near the
+ * live bytes as before.  Growing from cap to ncap moves pages, not bytes: a
+ * live byte at logical p moves from p & (cap-1) to p & (ncap-1), so each of
+ * the (at most two) cap-aligned pieces of the live range shifts up by a
+ * multiple of cap, and mremap(MREMAP_DONTUNMAP) moves its whole pages by their
+ * page-table entries (the vacated range stays reserved, its pages freed).
+ * Copied instead: runs under 256 KiB, and a piece's partial ends, under 2 MiB
+ * each (the run is cut at 2 MiB boundaries so that huge pages move whole).
+ * No reservation (the ring then uses malloc and copies to grow, as it always
+ * did) under strict overcommit (vm.overcommit_memory = 2, where MAP_NORESERVE
+ * would still charge the commit limit), if mmap fails (RLIMIT_AS), above
+ * SS_VM_MAX_ARRAY of capacity or past the process-wide SS_VM_BUDGET; a failed
+ * mremap copies that piece.
+ *
  * Threading
  * ---------
  * Nothing here locks.  The owner (ShardLog) serialises every call with its
@@ -32,8 +58,11 @@
 #define SS_RING_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/mman.h>
 
 #include "ss_util.h"
 
@@ -68,6 +97,11 @@ typedef struct {
                                publishes a record once it is fsync-ed); UINT64_MAX: all of them */
     uint64_t evicted;   /* records dropped by eviction (never silently: counted) */
     uint64_t trimmed;   /* records dropped because they aged past retention */
+    uint8_t *vm_base;   /* the address-space reservation holding all five arrays (NULL: malloc) */
+    uint64_t vm_len;
+    uint64_t vm_bytes, vm_slots; /* reserved size of the data and key rings (bytes), of each slot array */
+    int vm_tried;       /* the reservation was attempted (it is made once, on the first grow) */
+    int vm_huge;        /* ask for huge pages past each array's first 2 MiB */
 } ss_ring;
 
 static inline uint64_t ss_ring_count(const ss_ring *r) { return r->tail - r->head; }
@@ -103,13 +137,19 @@ static inline void ss_ring_init(ss_ring *r, uint64_t first_counter, uint64_t cap
     r->head_ts = INT64_MAX;
 }
 
+static inline void ss_vm_release(ss_ring *r);
+
 static inline void ss_ring_free(ss_ring *r)
 {
-    free(r->data);
-    free(r->keys);
-    free(r->doff);
-    free(r->koff);
-    free(r->ts);
+    if (r->vm_base) {
+        ss_vm_release(r);
+    } else {
+        free(r->data);
+        free(r->keys);
+        free(r->doff);
+        free(r->koff);
+        free(r->ts);
+    }
     r->data = r->keys = NULL;
     r->doff = r->koff = NULL;
     r->ts = NULL;
@@ -169,12 +209,160 @@ static inline uint64_t ss_next_pow2(uint64_t v, uint64_t floor)
     return p;
 }
 
-/* Grow a byte ring so that it can hold `need` live bytes. */
-static inline int ss_ring_grow_bytes(uint8_t **ring, uint64_t *cap, uint64_t head, uint64_t tail, uint64_t need)
+
+/* -- address-space reservation (see "Memory" above) ------------------------------------ */
+
+#define SS_VM_PAGE 4096u
+#define SS_VM_HUGE (2u << 20)
+#ifndef SS_VM_HUGEPAGES_DEFAULT
+#define SS_VM_HUGEPAGES_DEFAULT 0 /* 4 KiB pages unless SHARDSTREAM_RING_HUGEPAGES=1 (see "Memory") */
+#endif
+#define SS_VM_REMAP_MIN (256u << 10) /* shorter runs are copied: remapping splits the mapping */
+#define SS_VM_MAX_ARRAY (1ull << 38) /* no reservation for a capacity above 256 GiB */
+#define SS_VM_BUDGET (1ull << 45)    /* address space all rings of a process may reserve: 32 TiB */
+
+static uint64_t ss_vm_reserved; /* process-wide total, updated atomically */
+static int ss_vm_strict = -1;   /* vm.overcommit_memory == 2 (read once; -1: not yet) */
+
+static inline int ss_vm_overcommit_strict(void)
+{
+    int v = __atomic_load_n(&ss_vm_strict, __ATOMIC_RELAXED);
+    if (v < 0) {
+        char c = '0';
+        FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+        if (f) {
+            if (fread(&c, 1, 1, f) != 1)
+                c = '0';
+            fclose(f);
+        }
+        v = c == '2';
+        __atomic_store_n(&ss_vm_strict, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+static inline void ss_vm_release(ss_ring *r)
+{
+    munmap(r->vm_base, r->vm_len);
+    __atomic_fetch_sub(&ss_vm_reserved, r->vm_len, __ATOMIC_RELAXED);
+    r->vm_base = NULL;
+    r->vm_len = 0;
+}
+
+/* Whether rings ask for huge pages: SHARDSTREAM_RING_HUGEPAGES=1 / 0 (read at each reservation). */
+static inline int ss_vm_want_huge(void)
+{
+    const char *v = getenv("SHARDSTREAM_RING_HUGEPAGES");
+    return v ? v[0] == '1' : SS_VM_HUGEPAGES_DEFAULT;
+}
+
+/* Ask for huge pages on [at + 2 MiB, at + len): a ring that stays under 2 MiB keeps 4 KiB pages. */
+static inline void ss_vm_advise(uint8_t *at, uint64_t len)
+{
+#ifdef MADV_HUGEPAGE
+    if (len > SS_VM_HUGE)
+        madvise(at + SS_VM_HUGE, len - SS_VM_HUGE, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#else
+    (void)at;
+    (void)len;
+#endif
+}
+
+/* An array of `reserved` bytes grew from cap to ncap bytes: the first time it passes 2 MiB, ask for
+ * huge pages beyond that (not before: each madvise splits the mapping, and a small ring keeps one). */
+static inline void ss_vm_grown(int huge, uint8_t *base, uint64_t reserved, uint64_t cap, uint64_t ncap)
+{
+    if (huge && cap <= SS_VM_HUGE && ncap > SS_VM_HUGE)
+        ss_vm_advise(base, reserved);
+}
+
+/* Reserve the five arrays of an empty ring (no storage yet); on failure leave it to malloc. */
+static inline void ss_vm_reserve(ss_ring *r)
+{
+    r->vm_tried = 1;
+    if (r->capacity > SS_VM_MAX_ARRAY || sizeof(void *) < 8 || ss_vm_overcommit_strict())
+        return;
+    uint64_t nbytes = ss_next_pow2(r->capacity, SS_MIN_RING);
+    uint64_t slots = ss_next_pow2(r->capacity / SS_SLOT_BYTES, SS_MIN_SLOTS);
+    uint64_t len = 2 * nbytes + 3 * slots * 8 + SS_VM_HUGE; /* + slack to align the base to 2 MiB */
+    if (__atomic_add_fetch(&ss_vm_reserved, len, __ATOMIC_RELAXED) > SS_VM_BUDGET) {
+        __atomic_fetch_sub(&ss_vm_reserved, len, __ATOMIC_RELAXED);
+        return;
+    }
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+        __atomic_fetch_sub(&ss_vm_reserved, len, __ATOMIC_RELAXED);
+        return;
+    }
+    r->vm_base = (uint8_t *)m;
+    r->vm_len = len;
+    r->vm_bytes = nbytes;
+    r->vm_slots = slots;
+    uint8_t *at = (uint8_t *)(((uintptr_t)m + SS_VM_HUGE - 1) & ~(uintptr_t)(SS_VM_HUGE - 1));
+    /* Largest arrays first: each stays aligned to min(its size, 2 MiB). */
+    r->data = at;
+    r->keys = at + nbytes;
+    uint8_t *s = at + 2 * nbytes;
+    r->doff = (uint64_t *)s;
+    r->koff = (uint64_t *)(s + slots * 8);
+    r->ts = (int64_t *)(s + 2 * slots * 8);
+    r->vm_huge = ss_vm_want_huge(); /* advised when an array first grows past 2 MiB (see ss_vm_grown) */
+}
+
+/* Move bytes [at, at + len) of a reserved array up by `delta` (a multiple of 4096, the destination
+ * unused): whole pages by remapping them, the partial pages at the ends by copying.  When delta is a
+ * multiple of 2 MiB the remapped run is cut at 2 MiB boundaries, so that huge pages move whole
+ * (a run cut inside one would split it): then the ends copied are under 2 MiB each. */
+static inline void ss_vm_shift(uint8_t *base, uint64_t at, uint64_t len, uint64_t delta)
+{
+    uint64_t unit = delta % SS_VM_HUGE == 0 ? SS_VM_HUGE : SS_VM_PAGE;
+    uint64_t lo = (at + unit - 1) & ~(unit - 1), hi = (at + len) & ~(unit - 1);
+#if defined(MREMAP_MAYMOVE) && defined(MREMAP_FIXED) && defined(MREMAP_DONTUNMAP)
+    if (hi >= lo + SS_VM_REMAP_MIN && delta % SS_VM_PAGE == 0 &&
+        mremap(base + lo, hi - lo, hi - lo, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, base + lo + delta) !=
+            MAP_FAILED) {
+        if (lo > at)
+            memcpy(base + at + delta, base + at, lo - at);
+        if (at + len > hi)
+            memcpy(base + hi + delta, base + hi, at + len - hi);
+        return;
+    }
+#endif
+    memcpy(base + at + delta, base + at, len);
+}
+
+/* Grow a reserved byte array from cap to ncap (powers of two, ncap > cap) holding the logical
+ * range [head, tail) (tail - head <= cap): p moves from p & (cap-1) to p & (ncap-1). */
+static inline void ss_vm_regrow(uint8_t *base, uint64_t cap, uint64_t ncap, uint64_t head, uint64_t tail)
+{
+    while (head < tail) {
+        uint64_t end = (head | (cap - 1)) + 1; /* the next multiple of cap */
+        if (end > tail)
+            end = tail;
+        uint64_t from = head & (cap - 1), to = head & (ncap - 1);
+        if (to != from)
+            ss_vm_shift(base, from, end - head, to - from);
+        head = end;
+    }
+}
+
+/* Grow a byte ring so that it can hold `need` live bytes: in place within a reservation of
+ * `reserved` bytes, else (reserved == 0) by malloc and copy. */
+static inline int ss_ring_grow_bytes(uint8_t **ring, uint64_t *cap, uint64_t head, uint64_t tail, uint64_t need,
+                                     uint64_t reserved, int huge)
 {
     if (need <= *cap)
         return SS_OK;
     uint64_t ncap = ss_next_pow2(need, *cap ? *cap * 2 : SS_MIN_RING);
+    if (reserved) {
+        if (ncap > reserved)
+            return SS_NOMEM; /* cannot happen: footprint <= capacity bounds every array */
+        ss_vm_grown(huge, *ring, reserved, *cap, ncap);
+        if (*cap && tail > head)
+            ss_vm_regrow(*ring, *cap, ncap, head, tail);
+        *cap = ncap;
+        return SS_OK;
+    }
     uint8_t *n = (uint8_t *)malloc(ncap);
     if (!n)
         return SS_NOMEM;
@@ -191,6 +379,20 @@ static inline int ss_ring_grow_slots(ss_ring *r, uint64_t need)
     if (need <= r->slot_cap)
         return SS_OK;
     uint64_t ncap = ss_next_pow2(need, r->slot_cap ? r->slot_cap * 2 : SS_MIN_SLOTS);
+    if (r->vm_base) {
+        if (ncap > r->vm_slots)
+            return SS_NOMEM; /* cannot happen: footprint <= capacity bounds every array */
+        ss_vm_grown(r->vm_huge, (uint8_t *)r->doff, r->vm_slots * 8, r->slot_cap * 8, ncap * 8);
+        ss_vm_grown(r->vm_huge, (uint8_t *)r->koff, r->vm_slots * 8, r->slot_cap * 8, ncap * 8);
+        ss_vm_grown(r->vm_huge, (uint8_t *)r->ts, r->vm_slots * 8, r->slot_cap * 8, ncap * 8);
+        if (r->slot_cap && r->tail > r->head) {
+            ss_vm_regrow((uint8_t *)r->doff, r->slot_cap * 8, ncap * 8, r->head * 8, r->tail * 8);
+            ss_vm_regrow((uint8_t *)r->koff, r->slot_cap * 8, ncap * 8, r->head * 8, r->tail * 8);
+            ss_vm_regrow((uint8_t *)r->ts, r->slot_cap * 8, ncap * 8, r->head * 8, r->tail * 8);
+        }
+        r->slot_cap = ncap;
+        return SS_OK;
+    }
     uint64_t *nd = (uint64_t *)malloc(ncap * sizeof(uint64_t));
     uint64_t *nk = (uint64_t *)malloc(ncap * sizeof(uint64_t));
     int64_t *nt = (int64_t *)malloc(ncap * sizeof(int64_t));
@@ -264,10 +466,14 @@ static int ss_ring_reserve_slow(ss_ring *r, uint64_t nrec, uint64_t key_bytes, u
         if (freed < must)
             return SS_FULL; /* the rest is not yet persisted: the owner must flush first */
     }
+    if (!r->vm_tried && !r->data && !r->keys && !r->slot_cap)
+        ss_vm_reserve(r);
+    uint64_t reserved = r->vm_base ? r->vm_bytes : 0;
     int rc = ss_ring_grow_bytes(&r->data, &r->data_cap, r->data_head, r->data_tail,
-                                r->data_tail - r->data_head + data_bytes);
+                                r->data_tail - r->data_head + data_bytes, reserved, r->vm_huge);
     if (rc == SS_OK)
-        rc = ss_ring_grow_bytes(&r->keys, &r->key_cap, r->key_head, r->key_tail, r->key_tail - r->key_head + key_bytes);
+        rc = ss_ring_grow_bytes(&r->keys, &r->key_cap, r->key_head, r->key_tail, r->key_tail - r->key_head + key_bytes,
+                                reserved, r->vm_huge);
     if (rc == SS_OK)
         rc = ss_ring_grow_slots(r, r->tail - r->head + nrec);
     return rc;
