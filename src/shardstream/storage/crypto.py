@@ -108,6 +108,16 @@ def _rebuilt(arr: pa.Array, offsets: np.ndarray, first: int, values: bytes) -> p
     return pa.Array.from_buffers(arr.type, len(arr), [None, offset_buffer, pa.py_buffer(values)], null_count=0)
 
 
+def _transformed(batch: pa.RecordBatch, context) -> list:
+    """``batch``'s columns, the sealed ones' values passed through ``context.update`` (an AES-GCM en- or decryptor)."""
+    columns = list(batch.columns)
+    for name in SEALED_COLUMNS:
+        i = batch.schema.get_field_index(name)
+        offsets, first, values = _values(columns[i])
+        columns[i] = _rebuilt(columns[i], offsets, first, context.update(values))
+    return columns
+
+
 class BatchCipher:
     """Seals and opens the batches of one shard's segment log.
 
@@ -185,11 +195,7 @@ class BatchCipher:
         nonce = os.urandom(12)
         encryptor = Cipher(algorithms.AES(material), modes.GCM(nonce)).encryptor()
         encryptor.authenticate_additional_data(self._aad(batch, key_id))
-        columns = list(batch.columns)
-        for name in SEALED_COLUMNS:
-            i = batch.schema.get_field_index(name)
-            offsets, first, values = _values(columns[i])
-            columns[i] = _rebuilt(columns[i], offsets, first, encryptor.update(values))
+        columns = _transformed(batch, encryptor)
         encryptor.finalize()
         header = {
             KEY_METADATA_KEY: key_id,
@@ -245,11 +251,7 @@ class BatchCipher:
             )
         decryptor = Cipher(algorithms.AES(material), modes.GCM(nonce, tag)).decryptor()
         decryptor.authenticate_additional_data(self._aad(batch, key_id))
-        columns = list(batch.columns)
-        for name in SEALED_COLUMNS:
-            i = batch.schema.get_field_index(name)
-            offsets, first, values = _values(columns[i])
-            columns[i] = _rebuilt(columns[i], offsets, first, decryptor.update(values))
+        columns = _transformed(batch, decryptor)
         try:
             decryptor.finalize()
         except InvalidTag:
