@@ -110,64 +110,29 @@ class RemoteEngine:
         if client is not None:
             clients = [client]
         else:
-            clients = [
-                self._make_client(
-                    u,
-                    region,
-                    timeout,
-                    retries,
-                    retry_mode,
-                    profile,
-                    access_key_id,
-                    secret_access_key,
-                    session_token,
-                    verify,
-                    dict(client_kwargs),
-                )
-                for u in split_endpoints(url)
-            ]
+            from botocore.config import Config
+
+            # Kinesis's own validation (and its messages) answer bad input, as the embedded engine's do
+            config = Config(parameter_validation=False)
+            if "config" in client_kwargs:
+                config = config.merge(client_kwargs.pop("config"))
+            settings = dict(
+                retries=retries,
+                retry_mode=retry_mode,
+                profile=profile,
+                access_key_id=access_key_id,
+                secret_access_key=secret_access_key,
+                session_token=session_token,
+                verify=None if verify is True else verify,
+                timeout=timeout,
+                config=config,
+                **client_kwargs,
+            )
+            clients = [botocore_client("kinesis", u, region, **settings) for u in split_endpoints(url)]
         self._endpoints = Endpoints(clients, failover_timeout)
         self.region = clients[0].meta.region_name
         self.timeout = timeout
         self._methods: dict = {}
-
-    @staticmethod
-    def _make_client(
-        url,
-        region,
-        timeout,
-        retries,
-        retry_mode,
-        profile,
-        access_key_id,
-        secret_access_key,
-        session_token,
-        verify,
-        client_kwargs,
-    ):
-        """One endpoint's botocore client."""
-        from botocore.config import Config
-
-        # Kinesis's own validation (and its messages) answer bad input, as the embedded engine's do
-        config = Config(parameter_validation=False)
-        if "config" in client_kwargs:
-            config = config.merge(client_kwargs.pop("config"))
-        client = botocore_client(
-            "kinesis",
-            url,
-            region,
-            retries=retries,
-            retry_mode=retry_mode,
-            profile=profile,
-            access_key_id=access_key_id,
-            secret_access_key=secret_access_key,
-            session_token=session_token,
-            verify=None if verify is True else verify,
-            timeout=timeout,
-            config=config,
-            **client_kwargs,
-        )
-        return client
 
     @property
     def client(self):
