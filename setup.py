@@ -50,6 +50,7 @@ extensions = [
     extension("_shardlog"),
     extension("_arrow_encode"),
     extension("_stream_core", "ss_md5.c"),
+    extension("_seqnums"),
     extension("_wire_json"),
     extension("_wire_cbor"),
     extension("_kpl"),

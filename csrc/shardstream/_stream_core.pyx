@@ -45,7 +45,7 @@ from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
     SS_FULL, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, ss_md5_batch, ss_md5_one, ss_now_ms, ss_parse_u128, ss_ring,
     ss_ring_append, ss_ring_can_fit, ss_ring_doff, ss_ring_footprint, ss_ring_koff, ss_ring_reserve,
-    ss_ring_trim_expired, ss_seq_cache, ss_seq_cache_reset, ss_seq_format_cached, ss_seq_seconds, ss_utf8_length,
+    ss_ring_trim_expired, ss_seq_cache, ss_seq_format_cached, ss_seq_seconds, ss_utf8_length,
 )
 
 import numpy as np
@@ -913,132 +913,6 @@ def parse_explicit_hash_key(value):
     """
     hi, lo = _parse_explicit_hash_key(value)
     return (hi << 64) | lo
-
-
-def format_sequence_numbers(positions, counters, tuple open_logs not None, arrivals):
-    """Sequence numbers of appended rows as an Arrow string array.
-
-    Rows of one shard carry consecutive counters in input order and share an
-    arrival second, so each number is usually the shard's previous one plus
-    2**80 (a carry through a few decimal limbs, no division), copied into the
-    output.
-
-    Parameters
-    ----------
-    positions : numpy.ndarray of int32
-        Each row's position in ``open_logs``.
-    counters : numpy.ndarray of uint64
-        Each row's counter in that shard; UINT64_MAX marks a failed row (null).
-    open_logs : tuple of ShardLog
-    arrivals : numpy.ndarray of int64
-        Per position in ``open_logs``, the arrival time (ms) of its rows.
-    """
-    cdef const int32_t[::1] pos = positions
-    cdef const uint64_t[::1] ctr = counters
-    cdef const int64_t[::1] arr = arrivals
-    cdef Py_ssize_t m = len(open_logs), s
-    cdef int64_t n = pos.shape[0], i, failed = 0
-    if arr.shape[0] < m:
-        raise ValueError("need an arrival time per open shard")
-    cdef ss_seq_cache *caches = <ss_seq_cache *>PyMem_Malloc(m * sizeof(ss_seq_cache) + 1)
-    cdef uint64_t *created = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t) + 1)
-    cdef int64_t *index = <int64_t *>PyMem_Malloc(m * sizeof(int64_t) + 1)
-    cdef uint64_t *seconds = <uint64_t *>PyMem_Malloc(m * sizeof(uint64_t) + 1)
-    if caches == NULL or created == NULL or index == NULL or seconds == NULL:
-        PyMem_Free(caches); PyMem_Free(created); PyMem_Free(index); PyMem_Free(seconds)
-        raise MemoryError()
-    for s in range(m):
-        created[s] = (<ShardLog>open_logs[s]).created_s
-        index[s] = (<ShardLog>open_logs[s]).shard_index
-        seconds[s] = ss_seq_seconds(arr[s])
-        ss_seq_cache_reset(&caches[s])
-    out = _pool_array(n * SS_SEQ_LEN, np.uint8)
-    offsets = _pool_array(n + 1, np.int64 if n * SS_SEQ_LEN > 2**31 - 1 else np.int32)
-    cdef uint8_t[::1] o = out
-    cdef char *dst = <char *>&o[0] if n else NULL
-    validity = None
-    try:
-        with nogil:
-            for i in range(n):
-                if ctr[i] == UINT64_MAX:
-                    failed += 1
-                    continue
-                s = pos[i]
-                ss_seq_format_cached(dst, &caches[s], created[s], index[s], ctr[i], seconds[s])
-                dst += SS_SEQ_LEN
-    finally:
-        PyMem_Free(caches)
-        PyMem_Free(created)
-        PyMem_Free(index)
-        PyMem_Free(seconds)
-    if failed:
-        ok = counters != UINT64_MAX
-        offsets[0] = 0
-        np.cumsum(ok.astype(offsets.dtype) * SS_SEQ_LEN, out=offsets[1:])
-        validity = pa.py_buffer(np.packbits(ok, bitorder="little"))
-    else:
-        _fill_offsets(offsets, n + 1)
-    kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
-    return pa.Array.from_buffers(kind, n, [validity, pa.py_buffer(offsets), pa.py_buffer(out)],
-                                 null_count=failed)
-
-
-def format_shard_sequence_numbers(uint64_t created_s, int64_t shard_index, counters, arrivals_ms):
-    """Sequence numbers of one shard's records as an Arrow string array.
-
-    Parameters
-    ----------
-    created_s : int
-        The shard's creation time, epoch seconds.
-    shard_index : int
-    counters : numpy.ndarray of uint64
-        The records' counters.
-    arrivals_ms : numpy.ndarray of int64
-        Their arrival times, ms since the epoch (same length).
-    """
-    cdef const uint64_t[::1] ctr = np.ascontiguousarray(counters, dtype=np.uint64)
-    cdef const int64_t[::1] arr = np.ascontiguousarray(arrivals_ms, dtype=np.int64)
-    cdef int64_t n = ctr.shape[0], i
-    cdef ss_seq_cache cache
-    if arr.shape[0] != n:
-        raise ValueError("counters and arrival times differ in length")
-    out = _pool_array(n * SS_SEQ_LEN, np.uint8)
-    offsets = _pool_array(n + 1, np.int64 if n * SS_SEQ_LEN > 2**31 - 1 else np.int32)
-    cdef uint8_t[::1] o = out
-    cdef char *dst = <char *>&o[0] if n else NULL
-    ss_seq_cache_reset(&cache)
-    with nogil:
-        for i in range(n):
-            ss_seq_format_cached(dst + i * SS_SEQ_LEN, &cache, created_s, shard_index, ctr[i], ss_seq_seconds(arr[i]))
-    _fill_offsets(offsets, n + 1)
-    kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
-    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(out)])
-
-
-cdef _fill_offsets(object offsets, int64_t n):
-    """offsets[i] = 56 * i: the offsets of n - 1 fixed-width sequence numbers."""
-    cdef int32_t[::1] o32
-    cdef int64_t[::1] o64
-    if offsets.dtype == np.int32:
-        o32 = offsets
-        with nogil:
-            _fill_stride_i32(&o32[0], n)
-    else:
-        o64 = offsets
-        with nogil:
-            _fill_stride_i64(&o64[0], n)
-
-
-cdef void _fill_stride_i32(int32_t *o, int64_t n) noexcept nogil:
-    cdef int64_t i
-    for i in range(n):
-        o[i] = <int32_t>(i * SS_SEQ_LEN)
-
-
-cdef void _fill_stride_i64(int64_t *o, int64_t n) noexcept nogil:
-    cdef int64_t i
-    for i in range(n):
-        o[i] = i * SS_SEQ_LEN
 
 
 def system_now_ms():

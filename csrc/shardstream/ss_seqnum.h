@@ -108,16 +108,21 @@ static inline uint64_t ss_seq_seconds(int64_t ms)
     return s > SS_SEQ_MAX_SECONDS ? SS_SEQ_MAX_SECONDS : s;
 }
 
-/* Full conversion of the fields into c (limbs and text). */
-static inline void ss_seq_convert(ss_seq_cache *c, uint64_t created_s, int64_t shard_index, uint64_t counter,
-                                  uint64_t arrival_s)
+/* The 188-bit value of the fields as three 64-bit words, most significant first. */
+static inline void ss_seq_pack(uint64_t w[3], uint64_t created_s, int64_t shard_index, uint64_t counter,
+                               uint64_t arrival_s)
 {
     uint32_t index = (uint32_t)shard_index;
-    uint32_t w[6];  /* 192 bits, w[0] most significant */
-    uint64_t hi = ((uint64_t)2 << 56) | ((created_s & SS_SEQ_MAX_SECONDS) << 20) | ((uint64_t)(index & 0xF) << 16)
-                  | (counter >> 48);
-    uint64_t mid = (counter << 16) | ((arrival_s & SS_SEQ_MAX_SECONDS) >> 28);
-    uint64_t lo = ((arrival_s & 0xFFFFFFFull) << 36) | ((uint64_t)index << 4) | 2u;
+    w[0] = ((uint64_t)2 << 56) | ((created_s & SS_SEQ_MAX_SECONDS) << 20) | ((uint64_t)(index & 0xF) << 16)
+           | (counter >> 48);
+    w[1] = (counter << 16) | ((arrival_s & SS_SEQ_MAX_SECONDS) >> 28);
+    w[2] = ((arrival_s & 0xFFFFFFFull) << 36) | ((uint64_t)index << 4) | 2u;
+}
+
+/* Full conversion of the value hi:mid:lo (below 10**56) into c's limbs and text. */
+static inline void ss_seq_convert_words(ss_seq_cache *c, uint64_t hi, uint64_t mid, uint64_t lo)
+{
+    uint32_t w[6]; /* 192 bits, w[0] most significant */
     w[0] = (uint32_t)(hi >> 32); w[1] = (uint32_t)hi;
     w[2] = (uint32_t)(mid >> 32); w[3] = (uint32_t)mid;
     w[4] = (uint32_t)(lo >> 32); w[5] = (uint32_t)lo;
@@ -131,6 +136,15 @@ static inline void ss_seq_convert(ss_seq_cache *c, uint64_t created_s, int64_t s
         c->limb[k] = (uint32_t)rem;
         ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, (uint32_t)rem);
     }
+}
+
+/* Full conversion of the fields into c (limbs and text). */
+static inline void ss_seq_convert(ss_seq_cache *c, uint64_t created_s, int64_t shard_index, uint64_t counter,
+                                  uint64_t arrival_s)
+{
+    uint64_t w[3];
+    ss_seq_pack(w, created_s, shard_index, counter, arrival_s);
+    ss_seq_convert_words(c, w[0], w[1], w[2]);
     c->counter = counter;
     c->arrival_s = arrival_s;
 }

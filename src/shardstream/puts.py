@@ -12,10 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import validation as v
-from ._native import format_sequence_numbers
 from ._native import parse_hash_keys as _parse_hash_key_column
+from ._native import sequence_number_values
 from .columns import as_hash_key_array
 from .errors import InvalidArgumentException, KinesisError, SerializationException, StorageError, ValidationException
+from .sequence_type import SEQUENCE_NUMBER_TYPE
 
 __all__ = [
     "MAX_PUT_RECORDS",
@@ -324,6 +325,8 @@ def record_sizes(keys: pa.Array, payloads: pa.Array) -> np.ndarray:
 def put_result_table(positions, counters, routing, open_logs, arrivals) -> pa.Table:
     """The ``shard_id``/``sequence_number`` table of a put, from the native ``_put_arrays``'s result.
 
+    ``sequence_number`` holds values formatted on demand (:mod:`shardstream.sequence_type`).
+
     Parameters
     ----------
     positions : numpy.ndarray of int32
@@ -338,7 +341,8 @@ def put_result_table(positions, counters, routing, open_logs, arrivals) -> pa.Ta
         Per position, the arrival time (ms) of its rows.
     """
     shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
-    seqs = format_sequence_numbers(positions, counters, open_logs, arrivals)
+    values = sequence_number_values(positions, counters, open_logs, arrivals)
+    seqs = pa.ExtensionArray.from_storage(SEQUENCE_NUMBER_TYPE, values)
     return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])
 
 

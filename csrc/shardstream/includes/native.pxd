@@ -25,6 +25,20 @@ cdef extern from "ss_seqnum.h" nogil:
                            const int64_t *ts, int64_t n)
 
 
+cdef extern from "ss_seqnum.h" nogil:
+    void ss_seq_pack(uint64_t *w, uint64_t created_s, int64_t shard_index, uint64_t counter, uint64_t arrival_s)
+
+
+cdef extern from "ss_seqwords.h" nogil:
+    ctypedef struct ss_seqw_cache:
+        int valid
+    enum:
+        SS_SEQW_SLOTS
+    void ss_seqw_store(uint64_t *slot, uint64_t hi, uint64_t mid, uint64_t lo)
+    int ss_seqw_in_range(const uint64_t *slot)
+    void ss_seqw_format(char *out, ss_seqw_cache *caches, const uint64_t *slot)
+
+
 cdef extern from "ss_md5.h" nogil:
     int ss_md5_have_avx2()
     void ss_md5_one(const uint8_t *msg, size_t length, uint8_t *out)
