@@ -16,7 +16,9 @@
  * it runs at the pre-grown rate until it outgrows them.  No remapping, no
  * syscall at all on the way in or out (beyond trimming what exceeds the budget).
  *
- * A parked reservation keeps its first `resident` bytes of each array
+ * When the pool is full, the oldest parked reservations are unmapped to make room for the
+ * newest (the likeliest to be wanted again).  A parked reservation keeps its first `resident`
+ * bytes of each array
  * (estimated from the ring's caps and logical tails: an over-estimate where
  * DONTUNMAP left holes); what exceeds the budget is given back with
  * MADV_DONTNEED before the reservation is parked.  Rings that asked for huge
@@ -38,11 +40,12 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sys/mman.h>
 
 #ifndef SS_VM_POOL_DEFAULT_MB
-#define SS_VM_POOL_DEFAULT_MB 256 /* resident bytes freed rings may keep for new ones */
+#define SS_VM_POOL_DEFAULT_MB 512 /* resident bytes freed rings may keep for new ones */
 #endif
 #define SS_VM_POOL_SLOTS 32         /* parked reservations at most */
 #define SS_VM_POOL_MIN (256u << 10) /* a ring that touched less is not worth a slot */
@@ -89,19 +92,39 @@ static inline uint64_t ss_vm_pool_trim(uint8_t *array, uint64_t touched, uint64_
     return keep;
 }
 
+/* Remove parked[i] from the pool, keeping the rest oldest first (under the lock). */
+static inline ss_vm_parked ss_vm_pool_remove(ss_vm_shared *sh, int i)
+{
+    ss_vm_parked p = sh->parked[i];
+    memmove(&sh->parked[i], &sh->parked[i + 1], (size_t)(sh->n - i - 1) * sizeof(ss_vm_parked));
+    sh->n--;
+    sh->pooled -= p.resident;
+    return p;
+}
+
 /* Park a freed reservation whose arrays have touched the first data/keys/slots bytes given
  * (the slot arrays each `slot_touched`), laid out at `at` as ss_vm_reserve lays them out.
- * Returns 1 if parked (the pool owns it now), 0 if the caller must unmap it. */
+ * The newest is the likeliest to be wanted again (the same workload makes the same rings), so
+ * when less than half of what it touched fits in the budget, the oldest parked reservations are
+ * unmapped to make room; what still does not fit is trimmed.  Returns 1 if parked (the pool owns
+ * it now), 0 if the caller must unmap it. */
 static inline int ss_vm_pool_park(ss_vm_shared *sh, uint8_t *base, uint64_t len, uint8_t *at, uint64_t bytes,
                                   uint64_t slots, uint64_t data_touched, uint64_t key_touched, uint64_t slot_touched)
 {
-    if (data_touched + key_touched + 3 * slot_touched < SS_VM_POOL_MIN)
+    uint64_t touched = data_touched + key_touched + 3 * slot_touched;
+    if (touched < SS_VM_POOL_MIN)
         return 0;
     pthread_mutex_lock(&sh->lock);
     uint64_t budget = ss_vm_pool_budget(sh);
-    if (sh->n == SS_VM_POOL_SLOTS || sh->pooled + SS_VM_POOL_MIN > budget) {
+    if (budget < SS_VM_POOL_MIN) {
         pthread_mutex_unlock(&sh->lock);
         return 0;
+    }
+    uint64_t want = (touched < budget ? touched : budget) / 2; /* room wanted: at least half of it */
+    while (sh->n > 0 && (sh->n == SS_VM_POOL_SLOTS || budget - sh->pooled < want)) {
+        ss_vm_parked old = ss_vm_pool_remove(sh, 0);
+        munmap(old.base, old.len);
+        __atomic_fetch_sub(&sh->reserved, old.len, __ATOMIC_RELAXED);
     }
     /* Under the lock: nothing else can see the reservation until it is parked. */
     uint64_t left = budget - sh->pooled, kept = 0;
@@ -122,7 +145,8 @@ static inline int ss_vm_pool_park(ss_vm_shared *sh, uint8_t *base, uint64_t len,
 }
 
 /* Take a parked reservation with room for `bytes` and `slots`, at most 4 times either (a small ring
- * does not take a large one's pages): the smallest such; 0 if none. */
+ * does not take a large one's pages): the smallest such, the one keeping most pages among equals;
+ * 0 if none. */
 static inline int ss_vm_pool_take(ss_vm_shared *sh, uint64_t bytes, uint64_t slots, ss_vm_parked *out)
 {
     if (!__atomic_load_n(&sh->n, __ATOMIC_RELAXED))
@@ -131,13 +155,12 @@ static inline int ss_vm_pool_take(ss_vm_shared *sh, uint64_t bytes, uint64_t slo
     int best = -1;
     for (int i = 0; i < sh->n; i++)
         if (sh->parked[i].bytes >= bytes && sh->parked[i].slots >= slots && sh->parked[i].bytes <= 4 * bytes &&
-            sh->parked[i].slots <= 4 * slots && (best < 0 || sh->parked[i].len < sh->parked[best].len))
+            sh->parked[i].slots <= 4 * slots &&
+            (best < 0 || sh->parked[i].len < sh->parked[best].len ||
+             (sh->parked[i].len == sh->parked[best].len && sh->parked[i].resident > sh->parked[best].resident)))
             best = i;
-    if (best >= 0) {
-        *out = sh->parked[best];
-        sh->parked[best] = sh->parked[--sh->n];
-        sh->pooled -= out->resident;
-    }
+    if (best >= 0)
+        *out = ss_vm_pool_remove(sh, best);
     pthread_mutex_unlock(&sh->lock);
     return best >= 0;
 }
