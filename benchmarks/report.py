@@ -260,7 +260,7 @@ def main(argv=None) -> int:
         ("route_keys (hash + 4-shard lookup)", "route_keys", n, "keys",
          "hash_keys simd=True", "hash_keys_simd", None),
         (f"put_record ({npr:,} calls)", "put_record", npr, "calls",
-         "naive pure-Python put", "naive_put", 5),
+         "naive pure-Python put", "naive_put", 4),
         (f"read_table, 65,536-row batches ({nbytes / 1e6:.0f} MB)", "read_table_64k", nbytes, "GB",
          "np.copy of table.nbytes (fresh dst)", "memcpy_np_copy", 0.5),
         ("read_table, 10,000-row batches", "read_table_10k", nbytes, "GB",

@@ -56,6 +56,9 @@ from shardstream import validation as _validation
 
 from cpython.dict cimport PyDict_Copy, PyDict_SetItem
 
+cdef extern from "ss_md5_key.h" nogil:
+    void ss_md5_key(const uint8_t *key, size_t length, uint64_t *hi, uint64_t *lo)
+
 cdef extern from "Python.h":
     ctypedef struct PyObject
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -388,10 +391,9 @@ cdef class StreamCore:
         cdef Py_buffer view
         cdef bint have_view = False
         cdef uint64_t hi, lo, counter
-        cdef uint8_t digest[16]
         cdef int rc
         cdef ShardLog log
-        cdef str seq = PyUnicode_New(SS_SEQ_LEN, 127)   # ASCII, filled in place below
+        cdef str seq
         cdef int64_t now
         cdef bint auto = self.auto_distribution
         cdef uint64_t spread = 0
@@ -407,6 +409,15 @@ cdef class StreamCore:
             if PyUnicode_GET_LENGTH(partition_key) < 1 or PyUnicode_GET_LENGTH(partition_key) > MAX_KEY_CHARS:
                 _raise_key_length("partitionKey", partition_key)
         key = PyUnicode_AsUTF8AndSize(partition_key, &klen_bytes)
+        # The order below is for speed only.  The clock is read before the MD5: reading it fences
+        # the pipeline (lfence before rdtsc), which after the hash would wait for all of its serial
+        # ~200-cycle chain.  The hash (inline) comes next, and the work that does not need it
+        # follows -- checking the data, allocating the sequence number's text -- so that the CPU
+        # runs that alongside the chain rather than after it.
+        now = self._now()
+        if explicit_hash_key is None and not auto:
+            ss_md5_key(<const uint8_t *>key, klen_bytes, &hi, &lo)
+        seq = PyUnicode_New(SS_SEQ_LEN, 127)   # ASCII, filled in place below
         if type(data) is str:
             data = (<str>data).encode("utf-8")
         if type(data) is bytes:
@@ -429,17 +440,12 @@ cdef class StreamCore:
                 self._raise_record_size(dlen, klen_bytes)
             if explicit_hash_key is not None:
                 hi, lo = _parse_explicit_hash_key(explicit_hash_key)    # validated even when ignored
-            elif not auto:
-                ss_md5_one(<const uint8_t *>key, klen_bytes, digest)
-                hi = _load_be64(digest)
-                lo = _load_be64(digest + 8)
             if sequence_number_for_ordering is not None:
                 self._check_ordering(sequence_number_for_ordering)
             if auto:
                 spread = self.spread_next
                 if not dry_run:
                     self.spread_next = spread + 1
-            now = self._now()
             while True:
                 if auto:
                     log = <ShardLog>self.open_logs[spread % <uint64_t>self.routing.size]

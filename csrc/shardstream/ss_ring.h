@@ -34,7 +34,9 @@
  * VMs, which hand freed memory back to the host, a huge page the host must
  * back again costs several times what 4 KiB pages do, and ingest into a new
  * stream swung between 0.85x and 0.16x of the pre-grown rate with it.
- * Pages commit on first touch.
+ * Pages commit on first touch.  A freed ring's reservation, touched pages and all, is parked
+ * for the next ring to reserve (up to a budget of resident bytes; see ss_vmpool.h), since a
+ * page the process already touched costs nothing to write again and a fresh one ~2 us.
  * Masks stay those of the current (power-of-two) size, so RAM stays near the
  * live bytes as before.  Growing from cap to ncap moves pages, not bytes: a
  * live byte at logical p moves from p & (cap-1) to p & (ncap-1), so each of
@@ -102,6 +104,7 @@ typedef struct {
     uint64_t vm_bytes, vm_slots; /* reserved size of the data and key rings (bytes), of each slot array */
     int vm_tried;       /* the reservation was attempted (it is made once, on the first grow) */
     int vm_huge;        /* ask for huge pages past each array's first 2 MiB */
+    struct ss_vm_shared *vm_shared; /* budget and pool of the module that reserved (ss_vmpool.h) */
 } ss_ring;
 
 static inline uint64_t ss_ring_count(const ss_ring *r) { return r->tail - r->head; }
@@ -221,8 +224,9 @@ static inline uint64_t ss_next_pow2(uint64_t v, uint64_t floor)
 #define SS_VM_MAX_ARRAY (1ull << 38) /* no reservation for a capacity above 256 GiB */
 #define SS_VM_BUDGET (1ull << 45)    /* address space all rings of a process may reserve: 32 TiB */
 
-static uint64_t ss_vm_reserved; /* process-wide total, updated atomically */
-static int ss_vm_strict = -1;   /* vm.overcommit_memory == 2 (read once; -1: not yet) */
+#include "ss_vmpool.h" /* the budget's counter and the pool of freed reservations */
+
+static int ss_vm_strict = -1; /* vm.overcommit_memory == 2 (read once; -1: not yet) */
 
 static inline int ss_vm_overcommit_strict(void)
 {
@@ -241,10 +245,25 @@ static inline int ss_vm_overcommit_strict(void)
     return v;
 }
 
+/* Where ss_vm_reserve put the arrays in a reservation at `base`: its first 2 MiB boundary. */
+static inline uint8_t *ss_vm_arrays(uint8_t *base)
+{
+    return (uint8_t *)(((uintptr_t)base + SS_VM_HUGE - 1) & ~(uintptr_t)(SS_VM_HUGE - 1));
+}
+
+/* Give the reservation back: parked in the pool with its touched pages (for the next ring to
+ * reserve, see ss_vmpool.h) or unmapped.  Each array touched [0, min(cap, logical tail)) at most. */
 static inline void ss_vm_release(ss_ring *r)
 {
-    munmap(r->vm_base, r->vm_len);
-    __atomic_fetch_sub(&ss_vm_reserved, r->vm_len, __ATOMIC_RELAXED);
+    ss_vm_shared *sh = r->vm_shared;
+    uint64_t data = r->data_tail < r->data_cap ? r->data_tail : r->data_cap;
+    uint64_t keys = r->key_tail < r->key_cap ? r->key_tail : r->key_cap;
+    uint64_t slots = (r->tail < r->slot_cap ? r->tail : r->slot_cap) * 8;
+    if (r->vm_huge || !ss_vm_pool_park(sh, r->vm_base, r->vm_len, r->data, r->vm_bytes, r->vm_slots, data, keys,
+                                       slots)) {
+        munmap(r->vm_base, r->vm_len);
+        __atomic_fetch_sub(&sh->reserved, r->vm_len, __ATOMIC_RELAXED);
+    }
     r->vm_base = NULL;
     r->vm_len = 0;
 }
@@ -276,29 +295,39 @@ static inline void ss_vm_grown(int huge, uint8_t *base, uint64_t reserved, uint6
         ss_vm_advise(base, reserved);
 }
 
-/* Reserve the five arrays of an empty ring (no storage yet); on failure leave it to malloc. */
+/* Reserve the five arrays of an empty ring (no storage yet): a parked reservation if the pool
+ * has one that fits, else a new mapping; on failure leave it to malloc. */
 static inline void ss_vm_reserve(ss_ring *r)
 {
     r->vm_tried = 1;
     if (r->capacity > SS_VM_MAX_ARRAY || sizeof(void *) < 8 || ss_vm_overcommit_strict())
         return;
+    ss_vm_shared *sh = &ss_vm_here;
     uint64_t nbytes = ss_next_pow2(r->capacity, SS_MIN_RING);
     uint64_t slots = ss_next_pow2(r->capacity / SS_SLOT_BYTES, SS_MIN_SLOTS);
-    uint64_t len = 2 * nbytes + 3 * slots * 8 + SS_VM_HUGE; /* + slack to align the base to 2 MiB */
-    if (__atomic_add_fetch(&ss_vm_reserved, len, __ATOMIC_RELAXED) > SS_VM_BUDGET) {
-        __atomic_fetch_sub(&ss_vm_reserved, len, __ATOMIC_RELAXED);
-        return;
+    ss_vm_parked p;
+    if (ss_vm_pool_take(sh, nbytes, slots, &p)) {
+        nbytes = p.bytes;
+        slots = p.slots;
+    } else {
+        p.len = 2 * nbytes + 3 * slots * 8 + SS_VM_HUGE; /* + slack to align the arrays to 2 MiB */
+        if (__atomic_add_fetch(&sh->reserved, p.len, __ATOMIC_RELAXED) > SS_VM_BUDGET) {
+            __atomic_fetch_sub(&sh->reserved, p.len, __ATOMIC_RELAXED);
+            return;
+        }
+        void *m = mmap(NULL, p.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) {
+            __atomic_fetch_sub(&sh->reserved, p.len, __ATOMIC_RELAXED);
+            return;
+        }
+        p.base = (uint8_t *)m;
     }
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) {
-        __atomic_fetch_sub(&ss_vm_reserved, len, __ATOMIC_RELAXED);
-        return;
-    }
-    r->vm_base = (uint8_t *)m;
-    r->vm_len = len;
+    r->vm_shared = sh;
+    r->vm_base = p.base;
+    r->vm_len = p.len;
     r->vm_bytes = nbytes;
     r->vm_slots = slots;
-    uint8_t *at = (uint8_t *)(((uintptr_t)m + SS_VM_HUGE - 1) & ~(uintptr_t)(SS_VM_HUGE - 1));
+    uint8_t *at = ss_vm_arrays(p.base);
     /* Largest arrays first: each stays aligned to min(its size, 2 MiB). */
     r->data = at;
     r->keys = at + nbytes;

@@ -19,10 +19,8 @@
  * the 188-bit number by 10**8 seven times (32-bit divisor, so the compiler
  * turns each step into multiplications); the next counter of the same shard
  * and arrival second is the previous value plus 2**80 = 1 20892581 96146291
- * 74706176: three limb additions, each limb rendered with a few
- * multiplications in one 64-bit word (SWAR), and a decimal increment of the
- * text for the top "1" (and the carry), which ripples into higher digits as
- * far as needed.
+ * 74706176: four limb additions (with carries), each changed limb rendered
+ * with a few multiplications in one 64-bit word (SWAR) and stored whole.
  */
 #ifndef SS_SEQNUM_H
 #define SS_SEQNUM_H
@@ -45,7 +43,7 @@ static const uint32_t ss_seq_step[4] = {74706176u, 96146291u, 20892581u, 1u};
 
 /* The formatting state of one shard: the last number formatted. */
 typedef struct {
-    uint32_t limb[SS_SEQ_LIMBS];  /* limb[0] is the least significant; only limb[0..2] stay current */
+    uint32_t limb[SS_SEQ_LIMBS];  /* limb[0] is the least significant */
     uint64_t counter;             /* UINT64_MAX: empty */
     uint64_t arrival_s;
     char text[SS_SEQ_LEN];
@@ -73,11 +71,10 @@ static inline void ss_format_padded(char *out, int width, uint64_t value)
     }
 }
 
-/* Eight digits of v < 10**8 at out[0:8]: the four radix-100 and then the
- * eight radix-10 digits are split in parallel lanes of one 64-bit word
- * (multiplying by 10486 / 2**20 divides a lane below 10**4 by 100, by
- * 103 / 2**10 a lane below 100 by 10). */
-static inline void ss_render8(char *out, uint32_t v)
+/* Eight digits of v < 10**8 as the 8 bytes of a word (in memory order): the four radix-100 and
+ * then the eight radix-10 digits are split in parallel lanes of one 64-bit word (multiplying by
+ * 10486 / 2**20 divides a lane below 10**4 by 100, by 103 / 2**10 a lane below 100 by 10). */
+static inline uint64_t ss_render8_word(uint32_t v)
 {
     uint64_t merged = (uint64_t)(v / 10000u) | ((uint64_t)(v % 10000u) << 32);
     uint64_t top = ((merged * 10486u) >> 20) & ((0x7Full << 32) | 0x7Full);
@@ -87,17 +84,14 @@ static inline void ss_render8(char *out, uint32_t v)
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     tens = __builtin_bswap64(tens);
 #endif
-    tens += 0x3030303030303030ull;
-    memcpy(out, &tens, 8);
+    return tens + 0x3030303030303030ull;
 }
 
-/* Add one to the decimal text at out[pos] (carrying into the digits before it). */
-static inline void ss_text_increment(char *out, int pos)
+/* Eight digits of v < 10**8 at out[0:8]. */
+static inline void ss_render8(char *out, uint32_t v)
 {
-    char *p = out + pos;
-    while (*p == '9')
-        *p-- = '0';
-    *p += 1;
+    uint64_t w = ss_render8_word(v);
+    memcpy(out, &w, 8);
 }
 
 static inline uint64_t ss_seq_seconds(int64_t ms)
@@ -149,33 +143,52 @@ static inline void ss_seq_convert(ss_seq_cache *c, uint64_t created_s, int64_t s
     c->arrival_s = arrival_s;
 }
 
-/* Add 2**80 (counter + 1) to the value in c: limbs 0..2 numerically, the
- * rest as text (the top limb of 2**80 is 1, plus any carry). */
-static inline void ss_seq_step_counter(ss_seq_cache *c)
+/* Add 2**80 (counter + 1) to the value in c, limb by limb (the top limb of 2**80 is 1), and
+ * render the limbs that change: limbs 0..3 always, into c->text and (unless NULL) `out`, each
+ * as one 8-byte store; a carry out of limb 3 (once in 10**8 steps) re-renders the limbs above it
+ * in c->text only.  Whole-word stores matter: the text is copied out right after, and a load
+ * that spans a narrower, still-pending store (a digit incremented in place) cannot be forwarded
+ * from the store buffer and stalls until the store retires (~10% of a put_record once). */
+static inline void ss_seq_step_to(ss_seq_cache *c, char *out)
 {
     uint32_t carry = 0;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         uint32_t v = c->limb[k] + ss_seq_step[k] + carry;
+        carry = v >= SS_SEQ_LIMB_BASE;
+        if (carry)
+            v -= SS_SEQ_LIMB_BASE;
+        c->limb[k] = v;
+        uint64_t w = ss_render8_word(v);
+        memcpy(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, &w, 8);
+        if (out)
+            memcpy(out + (SS_SEQ_LIMBS - 1 - k) * 8, &w, 8);
+    }
+    for (int k = 4; carry && k < SS_SEQ_LIMBS; k++) {
+        uint32_t v = c->limb[k] + 1;
         carry = v >= SS_SEQ_LIMB_BASE;
         if (carry)
             v -= SS_SEQ_LIMB_BASE;
         c->limb[k] = v;
         ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, v);
     }
-    /* the last digit of limb 3 */
-    ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
-    if (carry)
-        ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
     c->counter += 1;
 }
 
-/* out[0:56] = the number of (counter, arrival) in a shard, using and updating c. */
+/* Add 2**80 (counter + 1) to the value in c (limbs and text). */
+static inline void ss_seq_step_counter(ss_seq_cache *c) { ss_seq_step_to(c, NULL); }
+
+/* out[0:56] = the number of (counter, arrival) in a shard, using and updating c.  The next counter
+ * of the cached arrival second is a step: limbs 0..3 are rendered straight into out, limbs 4..6
+ * (unchanged, their text stored long before) copied from the cache. */
 static inline void ss_seq_format_cached(char *out, ss_seq_cache *c, uint64_t created_s, int64_t shard_index,
                                         uint64_t counter, uint64_t arrival_s)
 {
-    if (c->counter != UINT64_MAX && arrival_s == c->arrival_s && counter == c->counter + 1)
-        ss_seq_step_counter(c);
-    else if (counter != c->counter || arrival_s != c->arrival_s)
+    if (c->counter != UINT64_MAX && arrival_s == c->arrival_s && counter == c->counter + 1) {
+        ss_seq_step_to(c, out);
+        memcpy(out, c->text, (SS_SEQ_LIMBS - 4) * 8);
+        return;
+    }
+    if (counter != c->counter || arrival_s != c->arrival_s)
         ss_seq_convert(c, created_s, shard_index, counter, arrival_s);
     memcpy(out, c->text, SS_SEQ_LEN);
 }
