@@ -356,7 +356,7 @@ class StreamStore:
 
     # -- flushing -----------------------------------------------------------------
 
-    def flush(self, logs, now_ms: int, *, sync: bool, only: int | None = None) -> int:
+    def flush(self, logs, now_ms: int, *, sync: bool, only: int | None = None, release=True, limit=0) -> int:
         """Write every ring's unwritten records to its segments.
 
         Parameters
@@ -371,6 +371,10 @@ class StreamStore:
             a power loss).
         only : int, optional
             Flush only this shard.
+        release : bool
+            Once synced, drop what the rings still hold from the page cache (no second copy).
+        limit : int
+            Write at most this many records per shard (0: all), letting others at the lock between passes.
 
         Returns
         -------
@@ -405,9 +409,8 @@ class StreamStore:
                     if start >= log.tail:
                         continue
                     segments = self._segments[i]
-                    # Up to the tail as of now: a pass never chases writers that keep
-                    # appending (that would postpone its fsync indefinitely).
-                    stop = log.tail
+                    # Up to the tail as of now: never chase appending writers (that would postpone the fsync)
+                    stop = log.tail if not limit else min(log.tail, start + limit)
                     if not touched or touched[-1] is not segments:
                         touched.append(segments)
                     rows = FLUSH_BATCH_ROWS
@@ -442,6 +445,9 @@ class StreamStore:
                         if self._hide_unsynced:  # only now may readers see them and the ring drop them
                             logs[i].visible_limit = self._synced[i]
                             logs[i].evict_limit = self._synced[i]
+                    for i in indexes if release else ():
+                        if self._segments[i] in touched:
+                            self._segments[i].release_synced(logs[i].head)
             except OSError as exc:
                 raise self._failed(exc) from exc
             self._succeeded()
@@ -600,7 +606,7 @@ class StreamStore:
         error = None
         if flush and logs is not None:
             try:
-                self.flush(logs, now_ms, sync=True)
+                self.flush(logs, now_ms, sync=True, release=False)
             except StorageError as exc:
                 error = exc
                 self.closed_cleanly = False
