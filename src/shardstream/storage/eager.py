@@ -48,6 +48,8 @@ class EagerWriter:
         self._name = name
         self._kicked = threading.Event()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._busy = False
         self._thread: threading.Thread | None = None
         self._closed = False
         #: Writes run so far (read by tests and benchmarks).
@@ -83,7 +85,13 @@ class EagerWriter:
                         self._thread = None
                         return
                 continue
-            self._kicked.clear()
+            with self._lock:
+                if self._closed:
+                    self._thread = None
+                    self._idle.notify_all()
+                    return
+                self._busy = True
+                self._kicked.clear()
             try:
                 more = self._write()
             except StorageError:
@@ -91,11 +99,26 @@ class EagerWriter:
             except Exception:  # keep the stream serving; the interval flush still runs
                 _log.exception("eager write failed")
                 more = True
-            self.writes += 1
-            if more is False or self._closed:
-                with self._lock:
+            with self._lock:
+                self.writes += 1
+                self._busy = False
+                self._idle.notify_all()
+                if more is False or self._closed:
                     self._thread = None
-                return
+                    return
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no write is asked for or running; False if ``timeout`` (seconds) passed first.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Most seconds to wait (None: no limit).
+        """
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: not self._busy and (self._thread is None or not self._kicked.is_set()), timeout
+            )
 
     def close(self) -> None:
         """Stop the thread (after its current write) and start none again."""
