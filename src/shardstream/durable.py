@@ -20,6 +20,13 @@ Durability policies (per stream; the engine's is the default):
     they survive the process being killed once written (the OS holds them),
     not a power failure.  Closing the engine writes and syncs everything.
 
+Under ``interval`` and ``none`` a put that leaves a shard with
+:data:`EAGER_WRITE_BYTES` not yet written also wakes the stream's
+:class:`~shardstream.storage.eager.EagerWriter`, which writes the rings
+ahead of the interval (under ``interval`` syncing as it goes) while the
+putters carry on (:meth:`DurableStream.write_ahead`): under steady load the
+disk then keeps up instead of receiving a whole interval in one burst.
+
 A full disk (or any failed write; see :mod:`shardstream.storage.store`):
 
 ``"sync"``

@@ -12,7 +12,13 @@ written to its segment log.  :meth:`StreamStore.flush` copies each ring's
 records ``[persisted[i], tail)`` into the log (one IPC batch per shard per
 flush, so concurrent small puts coalesce) and then raises the ring's
 ``evict_limit`` to the new ``persisted[i]``: the ring may evict a record only
-once a copy is on disk.  One lock serialises flushes.
+once a copy is on disk.  One lock serialises flushes.  Once a flush has
+synced, the bytes whose records the rings still hold are dropped from the
+page cache (``posix_fadvise(DONTNEED)``, :meth:`SegmentLog.release_synced`):
+the rings are the cache of recent records, so the page cache holds only
+what they evicted, and writing reuses recently freed memory instead of
+growing the cache by everything written (on VMs that hand free memory back
+to the host, fresh pages cost several times more to write into).
 
 :meth:`StreamStore.commit` is the ``sync`` policy's *group commit*: a writer
 whose records are in the ring calls it and returns once a flush that started
