@@ -20,6 +20,13 @@ Durability policies (per stream; the engine's is the default):
     they survive the process being killed once written (the OS holds them),
     not a power failure.  Closing the engine writes and syncs everything.
 
+Under ``interval`` and ``none`` a put that leaves a shard with
+:data:`EAGER_WRITE_BYTES` not yet written also wakes the stream's
+:class:`~shardstream.storage.eager.EagerWriter`, which writes the rings
+ahead of the interval (under ``interval`` syncing as it goes) while the
+putters carry on (:meth:`DurableStream.write_ahead`): under steady load the
+disk then keeps up instead of receiving a whole interval in one burst.
+
 A full disk (or any failed write; see :mod:`shardstream.storage.store`):
 
 ``"sync"``
@@ -63,6 +70,7 @@ from .errors import InvalidArgumentException, StorageError
 from .puts import parse_hash_keys, put_result_lists, put_result_table, record_rejection
 from .schema import RECORD_SCHEMA
 from .sequence import LEGACY_VERSION, sequence_counter, sequence_number_column
+from .storage.eager import EagerWriter
 from .storage.store import StreamStore
 from .stream import Stream
 
@@ -79,6 +87,11 @@ __all__ = [
 _log = logging.getLogger("shardstream.durable")
 
 DURABILITY_POLICIES = ("sync", "interval", "none")
+#: Under ``interval`` and ``none``, a shard holding this many data bytes not yet written (or an
+#: eighth of its ring, if less) has the stream's rings written ahead of the interval (:mod:`.storage.eager`).
+EAGER_WRITE_BYTES = 4 << 20
+#: Most records per shard one pass of :meth:`DurableStream.write_ahead` writes.
+EAGER_PASS_RECORDS = 1 << 16
 _ARRIVAL = RECORD_SCHEMA.get_field_index("approximate_arrival_timestamp")
 _SEQUENCE = RECORD_SCHEMA.get_field_index("sequence_number")
 
@@ -220,6 +233,9 @@ class DurableStream(Stream):
         self._counter_gap = counter_gap
         self._ready = False
         super().__init__(catalog, name, shard_count, **kw)
+        #: Writes the rings ahead of the flush interval once enough piled up (None under ``sync``).
+        self.eager_writer = None if self._sync else EagerWriter(_eager_write(weakref.ref(self)))
+        self._eager_bytes = min(EAGER_WRITE_BYTES, self.shard_capacity_bytes // 8)
         if restored is not None:
             self.restore_settings(restored)
         self._counter_gap = 0  # shards created from now on start at 1
@@ -345,8 +361,47 @@ class DurableStream(Stream):
             store.commit(self.logs, self.now_ms)
             if store.rollbacks != rollbacks:
                 self._check_stored(results)
+        elif self._write_ahead_due():
+            self.eager_writer.kick()
         tables = [put_result_table(*result) for result in results]
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+    def write_ahead(self) -> int:
+        """Write (under ``interval`` also sync) the rings' backlog now, in passes, while it is large.
+
+        Run by the stream's :class:`~shardstream.storage.eager.EagerWriter`
+        when puts leave a shard with :data:`EAGER_WRITE_BYTES` not yet written.
+        Each pass writes up to :data:`EAGER_PASS_RECORDS` records of every
+        shard and lets go of the store's lock, so the interval flush and
+        putters in need of room get their turn.  Under ``interval`` each pass
+        also syncs what it wrote (sooner than the interval requires), which lets
+        the page cache drop what the rings still hold, so writing reuses the
+        same memory instead of growing the cache with everything written.
+
+        Returns
+        -------
+        int
+            Records written.
+        """
+        sync = self.durability == "interval"
+        total = 0
+        while True:
+            written = self.store.flush(self.logs, self.now_ms(), sync=sync, limit=EAGER_PASS_RECORDS)
+            total += written
+            if not written or not self._write_ahead_due():
+                return total
+
+    def _write_ahead_due(self) -> bool:
+        """Whether some shard holds enough records not yet written to start an eager write."""
+        store, threshold = self.store, self._eager_bytes
+        for log in self.logs:
+            tail = log.tail
+            if tail - store.persisted(log.shard_index) < 64:
+                continue
+            start = max(store.persisted(log.shard_index), log.head)
+            if log.bytes_between(start, tail) >= threshold:
+                return True
+        return False
 
     def _count_lost(self, results) -> int:
         """How many records of this put (its pieces' ``_put_arrays`` results) a failed commit discarded."""
@@ -545,6 +600,19 @@ def _binary_bytes(array: pa.Array) -> np.ndarray:
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64 if wide else np.int32)
     offsets = offsets[array.offset : array.offset + len(array) + 1].astype(np.int64)
     return offsets - offsets[0]
+
+
+def _eager_write(ref):
+    """The write an :class:`EagerWriter` runs for the stream ``ref`` (a weak reference) refers to."""
+
+    def write() -> bool:
+        stream = ref()
+        if stream is None or stream.catalog.closed:
+            return False
+        stream.write_ahead()
+        return True
+
+    return write
 
 
 def check_durability(value) -> str:

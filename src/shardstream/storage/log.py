@@ -45,7 +45,7 @@ from .format import (
 from .jsonfile import fsync_directory
 from .reads import SegmentReads
 from .recovery import recover_segments
-from .segment import SegmentInfo, SegmentWriter
+from .segment import SegmentInfo, SegmentWriter, release_cache
 
 __all__ = ["DEFAULT_MAX_SEGMENT_BYTES", "SegmentLog"]
 
@@ -170,6 +170,7 @@ class SegmentLog:
             cipher=self.cipher,
         )
         self._sealed: list[SegmentInfo] = recovered.segments
+        self._unreleased: list[tuple] = []  # sealed since the last release_synced (SegmentWriter.unreleased)
         self._last_counter: int | None = recovered.last_counter
         # read-only: (newest path, end of its last good batch)
         self._tail_limit: tuple[Path, int] | None = recovered.tail_limit
@@ -301,6 +302,7 @@ class SegmentLog:
         self._writer.close()  # raises (and the writer stays open) if the marker cannot be written
         writer, self._writer = self._writer, None
         self._sealed.append(writer.info())
+        self._unreleased.append(writer.unreleased)
 
     def discard_unsynced(self) -> int | None:
         """Cut off every record appended since the last successful :meth:`sync`; returns :meth:`last_counter`.
@@ -353,6 +355,18 @@ class SegmentLog:
         with self._lock:
             if self._writer is not None:
                 self._writer.sync()
+
+    def release_synced(self, held_from: int) -> int:
+        """Drop synced bytes whose records the shard's ring still holds from the page cache; bytes dropped.
+
+        Parameters
+        ----------
+        held_from : int
+            The oldest counter the ring holds (see :func:`~.segment.release_cache`).
+        """
+        with self._lock:
+            pending, self._unreleased = self._unreleased, []
+            return release_cache(pending, self._writer, held_from)
 
     def close(self) -> None:
         """Seal the active segment and close the log.  Idempotent.

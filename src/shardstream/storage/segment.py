@@ -25,7 +25,51 @@ from .format import (
 )
 from .jsonfile import fsync_directory
 
-__all__ = ["SegmentInfo", "SegmentWriter"]
+__all__ = ["SegmentInfo", "SegmentWriter", "drop_cached", "release_cache"]
+
+
+def drop_cached(fd: int, offset: int, length: int) -> bool:
+    """Advise the kernel to drop ``length`` clean bytes of ``fd`` from ``offset`` from the page cache."""
+    try:
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+    except (OSError, AttributeError):  # advice only (AttributeError: no posix_fadvise here)
+        return False
+    return True
+
+
+def release_cache(sealed: list, writer: SegmentWriter | None, held_from: int) -> int:
+    """Drop from the page cache the synced bytes whose records a ring still holds (from ``held_from``).
+
+    Parameters
+    ----------
+    sealed : list of tuple
+        :attr:`SegmentWriter.unreleased` of segments sealed (so synced) since the last call.
+    writer : SegmentWriter or None
+        The active segment (:meth:`SegmentWriter.release_synced`).
+    held_from : int
+        The oldest counter the ring holds: bytes of older records stay cached (no other copy).
+
+    Returns
+    -------
+    int
+        Bytes dropped.
+    """
+    dropped = 0
+    for path, offset, counter, size in sealed:
+        if held_from > counter or size <= offset:
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            continue
+        try:
+            if drop_cached(fd, offset, size - offset):
+                dropped += size - offset
+        finally:
+            os.close(fd)
+    if writer is not None:
+        dropped += writer.release_synced(held_from)
+    return dropped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +199,7 @@ class SegmentWriter:
         self._closed = False
         self._broken = False
         self._synced = self._mark()
+        self._released = (self._size, self.base_counter)  # (offset, counter) up to which the cache was dropped
 
     def _new_ipc_writer(self) -> None:
         self._sink = _Messages(self._header_bytes)
@@ -242,6 +287,41 @@ class SegmentWriter:
         mark = self._mark()
         self._io.fsync(self._fd)
         self._synced = mark
+
+    def release_synced(self, held_from: int, min_bytes: int = 1 << 20) -> int:
+        """Drop synced bytes from the page cache when the caller's ring still holds their records.
+
+        Clean pages of records that are also in memory (the shard's ring, from
+        counter ``held_from`` on) are a second copy: dropping them keeps the
+        page cache from growing with everything ever written, so writes reuse
+        recently freed memory.  Nothing is dropped while less than
+        ``min_bytes`` accumulated, nor if the ring no longer holds all of it.
+
+        Parameters
+        ----------
+        held_from : int
+            The oldest counter the ring holds.
+        min_bytes : int
+            Skip smaller ranges (one call per that many bytes at most).
+
+        Returns
+        -------
+        int
+            Bytes dropped.
+        """
+        offset, counter = self._released
+        size, last = self._synced[0], self._synced[1]
+        if self._closed or last is None or size - offset < min_bytes or held_from > counter:
+            return 0
+        if not drop_cached(self._fd, offset, size - offset):
+            return 0
+        self._released = (size, last + 1)
+        return size - offset
+
+    @property
+    def unreleased(self) -> tuple[Path, int, int, int]:
+        """(path, offset, counter, size): where the bytes :meth:`release_synced` has not dropped begin."""
+        return (self.path, *self._released, self.size)
 
     @property
     def synced_batches(self) -> int:

@@ -12,7 +12,13 @@ written to its segment log.  :meth:`StreamStore.flush` copies each ring's
 records ``[persisted[i], tail)`` into the log (one IPC batch per shard per
 flush, so concurrent small puts coalesce) and then raises the ring's
 ``evict_limit`` to the new ``persisted[i]``: the ring may evict a record only
-once a copy is on disk.  One lock serialises flushes.
+once a copy is on disk.  One lock serialises flushes.  Once a flush has
+synced, the bytes whose records the rings still hold are dropped from the
+page cache (``posix_fadvise(DONTNEED)``, :meth:`SegmentLog.release_synced`):
+the rings are the cache of recent records, so the page cache holds only
+what they evicted, and writing reuses recently freed memory instead of
+growing the cache by everything written (on VMs that hand free memory back
+to the host, fresh pages cost several times more to write into).
 
 :meth:`StreamStore.commit` is the ``sync`` policy's *group commit*: a writer
 whose records are in the ring calls it and returns once a flush that started
@@ -356,7 +362,7 @@ class StreamStore:
 
     # -- flushing -----------------------------------------------------------------
 
-    def flush(self, logs, now_ms: int, *, sync: bool, only: int | None = None) -> int:
+    def flush(self, logs, now_ms: int, *, sync: bool, only: int | None = None, release=True, limit=0) -> int:
         """Write every ring's unwritten records to its segments.
 
         Parameters
@@ -371,6 +377,10 @@ class StreamStore:
             a power loss).
         only : int, optional
             Flush only this shard.
+        release : bool
+            Once synced, drop what the rings still hold from the page cache (no second copy).
+        limit : int
+            Write at most this many records per shard (0: all), letting others at the lock between passes.
 
         Returns
         -------
@@ -405,9 +415,8 @@ class StreamStore:
                     if start >= log.tail:
                         continue
                     segments = self._segments[i]
-                    # Up to the tail as of now: a pass never chases writers that keep
-                    # appending (that would postpone its fsync indefinitely).
-                    stop = log.tail
+                    # Up to the tail as of now: never chase appending writers (that would postpone the fsync)
+                    stop = log.tail if not limit else min(log.tail, start + limit)
                     if not touched or touched[-1] is not segments:
                         touched.append(segments)
                     rows = FLUSH_BATCH_ROWS
@@ -442,6 +451,9 @@ class StreamStore:
                         if self._hide_unsynced:  # only now may readers see them and the ring drop them
                             logs[i].visible_limit = self._synced[i]
                             logs[i].evict_limit = self._synced[i]
+                    for i in indexes if release else ():
+                        if self._segments[i] in touched:
+                            self._segments[i].release_synced(logs[i].head)
             except OSError as exc:
                 raise self._failed(exc) from exc
             self._succeeded()
@@ -600,7 +612,7 @@ class StreamStore:
         error = None
         if flush and logs is not None:
             try:
-                self.flush(logs, now_ms, sync=True)
+                self.flush(logs, now_ms, sync=True, release=False)
             except StorageError as exc:
                 error = exc
                 self.closed_cleanly = False
