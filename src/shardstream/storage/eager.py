@@ -7,9 +7,9 @@ records in the rings, written in one burst while the putters wait for room:
 the writer, not the disk, limits ingest.  An :class:`EagerWriter` lets a
 stream hand records to the OS as soon as enough of them piled up: the
 putting thread only sets an event (:meth:`EagerWriter.kick`); a thread of the
-writer's own writes the rings (without ``fsync``: the interval still decides
-when records are synced, so what a crash can lose does not change) while the
-putters carry on.  The thread starts on the first kick and ends after
+writer's own writes the rings (what it writes is the stream's business: a
+durable stream syncs each pass under ``interval``, sooner than the interval
+requires, and never under ``none``) while the putters carry on.  The thread starts on the first kick and ends after
 :data:`LINGER_S` without one, so an idle stream costs no thread.
 """
 
