@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import data
 import naive
+import numpy as np
+import pyarrow as pa
 import pytest
+
+import shardstream
+from shardstream.routing import hash_keys
+from shardstream.sequence_type import sequence_strings
 
 pytestmark = pytest.mark.benchmark(group="put_batch")
 
@@ -55,3 +61,45 @@ def test_put_batch_naive(benchmark, py_records):
 def test_put_batch_hashlib_loop(benchmark, py_records):
     benchmark.extra_info.update(records=len(py_records), unit="keys")
     benchmark.pedantic(naive.hashlib_loop, args=(py_records.keys,), rounds=3, iterations=1)
+
+
+def test_put_batch_floor(benchmark, records):
+    """The floor row of report.py: hash_keys plus a memcpy of the keys and payloads into reused memory."""
+    src = [np.frombuffer(a.buffers()[2], dtype=np.uint8) for a in (records.keys, records.data)]
+    dst = [np.empty_like(a) for a in src]
+
+    def floor():
+        hash_keys(records.keys)
+        for s, d in zip(src, dst):
+            np.copyto(d, s)
+
+    benchmark.extra_info.update(records=len(records), unit="records")
+    benchmark.pedantic(floor, rounds=10, iterations=1, warmup_rounds=1)
+
+
+def test_put_batch_into_new_stream(benchmark, records):
+    """Continuous ingest: one put_batch into a stream created just before (its rings grow as it goes)."""
+    engine = shardstream.Engine(shard_limit=None)
+    names = iter(range(1_000_000))
+
+    def setup():
+        stream = engine.create_stream(f"bench-new-{next(names)}", data.SHARD_COUNT,
+                                      shard_capacity_bytes=256 << 20)
+        return (stream,), {}
+
+    def put(stream):
+        table = stream.put_batch(records.keys, records.data)
+        engine.delete_stream(stream.name)
+        return table
+
+    benchmark.extra_info.update(records=len(records), unit="records")
+    table = benchmark.pedantic(put, setup=setup, rounds=5, iterations=1, warmup_rounds=1)
+    assert table.num_rows == len(records)
+
+
+def test_put_result_sequence_strings(benchmark, stream, records):
+    """Formatting a put result's sequence numbers as the Kinesis strings (done on demand, not by the put)."""
+    result = stream.put_batch(records.keys, records.data)
+    benchmark.extra_info.update(records=len(records), unit="records")
+    plain = benchmark.pedantic(sequence_strings, args=(result,), rounds=10, iterations=1, warmup_rounds=1)
+    assert plain.column("sequence_number").type == pa.string()
