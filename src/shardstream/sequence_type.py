@@ -9,7 +9,7 @@ The column's type is :class:`SequenceNumberType` (an Arrow extension type,
 ``shardstream.sequence_number``, registered with pyarrow when shardstream is
 imported, so it also survives IPC files and Flight).  In Python it reads as the
 strings: ``to_pylist()``, ``scalar.as_py()``, ``table.to_pylist()`` and
-``table.to_pandas()`` give the 56-digit text (formatted natively, ~10 ns a row).
+``table.to_pandas()`` give the 56-digit text (formatted natively, ~30 ns a row).
 Tools that read Arrow memory directly and do not know the type (polars, DuckDB)
 take :func:`sequence_strings` of the table: the same table with the column as
 plain ``string``.  Sorting or comparing the values (``array.storage``) orders
