@@ -12,7 +12,7 @@ from libc.stdint cimport UINT64_MAX, int32_t, int64_t, uint8_t, uint64_t
 
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
-    SS_SEQ_LEN, SS_SEQW_SLOTS, ss_seq_cache, ss_seq_cache_reset, ss_seq_format_cached, ss_seq_pack,
+    SS_SEQ_LEN, SS_SEQW_SLOTS, ss_seq_cache, ss_seq_cache_reset, ss_seq_format_next, ss_seq_pack,
     ss_seq_seconds, ss_seqw_cache, ss_seqw_format, ss_seqw_in_range, ss_seqw_store,
 )
 
@@ -182,7 +182,7 @@ def format_shard_sequence_numbers(uint64_t created_s, int64_t shard_index, count
     ss_seq_cache_reset(&cache)
     with nogil:
         for i in range(n):
-            ss_seq_format_cached(dst + i * SS_SEQ_LEN, &cache, created_s, shard_index, ctr[i], ss_seq_seconds(arr[i]))
+            ss_seq_format_next(dst + i * SS_SEQ_LEN, &cache, created_s, shard_index, ctr[i], ss_seq_seconds(arr[i]))
     _fill_offsets(offsets, n + 1)
     kind = pa.large_string() if offsets.dtype == np.int64 else pa.string()
     return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(out)])

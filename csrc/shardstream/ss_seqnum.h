@@ -47,12 +47,14 @@ typedef struct {
     uint64_t counter;             /* UINT64_MAX: empty */
     uint64_t arrival_s;
     char text[SS_SEQ_LEN];
+    int low_stale;                /* text of limbs 0..3 is out of date: the last step wrote it to `out` only */
 } ss_seq_cache;
 
 static inline void ss_seq_cache_reset(ss_seq_cache *c)
 {
     c->counter = UINT64_MAX;
     c->arrival_s = UINT64_MAX;
+    c->low_stale = 0;
 }
 
 /* Write `value` as exactly `width` zero-padded decimal digits ending at out+width. */
@@ -94,6 +96,15 @@ static inline void ss_render8(char *out, uint32_t v)
     memcpy(out, &w, 8);
 }
 
+/* Add one to the decimal text at out[pos] (carrying into the digits before it). */
+static inline void ss_text_increment(char *out, int pos)
+{
+    char *p = out + pos;
+    while (*p == '9')
+        *p-- = '0';
+    *p += 1;
+}
+
 static inline uint64_t ss_seq_seconds(int64_t ms)
 {
     if (ms < 0)
@@ -130,6 +141,7 @@ static inline void ss_seq_convert_words(ss_seq_cache *c, uint64_t hi, uint64_t m
         c->limb[k] = (uint32_t)rem;
         ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, (uint32_t)rem);
     }
+    c->low_stale = 0;
 }
 
 /* Full conversion of the fields into c (limbs and text). */
@@ -144,9 +156,9 @@ static inline void ss_seq_convert(ss_seq_cache *c, uint64_t created_s, int64_t s
 }
 
 /* Add 2**80 (counter + 1) to the value in c, limb by limb (the top limb of 2**80 is 1), and
- * render the limbs that change: limbs 0..3 always, into c->text and (unless NULL) `out`, each
- * as one 8-byte store; a carry out of limb 3 (once in 10**8 steps) re-renders the limbs above it
- * in c->text only.  Whole-word stores matter: the text is copied out right after, and a load
+ * render the limbs that change: limbs 0..3 always, into `out` (then c->text keeps stale digits
+ * there until ss_seq_refresh_low) or, when NULL, into c->text, each as one 8-byte store; a carry
+ * out of limb 3 (once in 10**8 steps) re-renders the limbs above it in c->text.  Whole-word stores matter: the text is copied out right after, and a load
  * that spans a narrower, still-pending store (a digit incremented in place) cannot be forwarded
  * from the store buffer and stalls until the store retires (~10% of a put_record once). */
 static inline void ss_seq_step_to(ss_seq_cache *c, char *out)
@@ -159,10 +171,9 @@ static inline void ss_seq_step_to(ss_seq_cache *c, char *out)
             v -= SS_SEQ_LIMB_BASE;
         c->limb[k] = v;
         uint64_t w = ss_render8_word(v);
-        memcpy(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, &w, 8);
-        if (out)
-            memcpy(out + (SS_SEQ_LIMBS - 1 - k) * 8, &w, 8);
+        memcpy((out ? out : c->text) + (SS_SEQ_LIMBS - 1 - k) * 8, &w, 8);
     }
+    c->low_stale = out != NULL;
     for (int k = 4; carry && k < SS_SEQ_LIMBS; k++) {
         uint32_t v = c->limb[k] + 1;
         carry = v >= SS_SEQ_LIMB_BASE;
@@ -175,7 +186,55 @@ static inline void ss_seq_step_to(ss_seq_cache *c, char *out)
 }
 
 /* Add 2**80 (counter + 1) to the value in c (limbs and text). */
-static inline void ss_seq_step_counter(ss_seq_cache *c) { ss_seq_step_to(c, NULL); }
+
+/* Bring the text of limbs 0..3 up to date after steps that wrote them elsewhere. */
+static inline void ss_seq_refresh_low(ss_seq_cache *c)
+{
+    if (!c->low_stale)
+        return;
+    for (int k = 0; k < 4; k++)
+        ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, c->limb[k]);
+    c->low_stale = 0;
+}
+
+/* Add 2**80 to the value in c, in c->text: limbs 0..2 rendered, limb 3 (the top limb of 2**80
+ * is 1, plus the carry) incremented as text; a limb 3 about to carry takes ss_seq_step_to.
+ * Cheaper than ss_seq_step_to when the whole text is copied out after (batch formatting). */
+static inline void ss_seq_step_counter(ss_seq_cache *c)
+{
+    if (c->limb[3] >= SS_SEQ_LIMB_BASE - 2) {
+        ss_seq_step_to(c, NULL);
+        return;
+    }
+    ss_seq_refresh_low(c);
+    uint32_t carry = 0;
+    for (int k = 0; k < 3; k++) {
+        uint32_t v = c->limb[k] + ss_seq_step[k] + carry;
+        carry = v >= SS_SEQ_LIMB_BASE;
+        if (carry)
+            v -= SS_SEQ_LIMB_BASE;
+        c->limb[k] = v;
+        ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, v);
+    }
+    c->limb[3] += 1 + carry;
+    ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
+    if (carry)
+        ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
+    c->counter += 1;
+}
+
+/* ss_seq_format_cached for rows formatted one after another into a column: the same numbers. */
+static inline void ss_seq_format_next(char *out, ss_seq_cache *c, uint64_t created_s, int64_t shard_index,
+                                      uint64_t counter, uint64_t arrival_s)
+{
+    if (c->counter != UINT64_MAX && arrival_s == c->arrival_s && counter == c->counter + 1)
+        ss_seq_step_counter(c);
+    else if (counter != c->counter || arrival_s != c->arrival_s)
+        ss_seq_convert(c, created_s, shard_index, counter, arrival_s);
+    else
+        ss_seq_refresh_low(c);
+    memcpy(out, c->text, SS_SEQ_LEN);
+}
 
 /* out[0:56] = the number of (counter, arrival) in a shard, using and updating c.  The next counter
  * of the cached arrival second is a step: limbs 0..3 are rendered straight into out, limbs 4..6
@@ -190,6 +249,8 @@ static inline void ss_seq_format_cached(char *out, ss_seq_cache *c, uint64_t cre
     }
     if (counter != c->counter || arrival_s != c->arrival_s)
         ss_seq_convert(c, created_s, shard_index, counter, arrival_s);
+    else
+        ss_seq_refresh_low(c);
     memcpy(out, c->text, SS_SEQ_LEN);
 }
 
@@ -210,7 +271,7 @@ static inline void ss_seq_format_run(char *out, uint64_t created_s, int64_t shar
     ss_seq_cache c;
     ss_seq_cache_reset(&c);
     for (int64_t i = 0; i < n; i++)
-        ss_seq_format_cached(out + i * SS_SEQ_LEN, &c, created_s, shard_index, counter + (uint64_t)i,
+        ss_seq_format_next(out + i * SS_SEQ_LEN, &c, created_s, shard_index, counter + (uint64_t)i,
                              ss_seq_seconds(ts[i]));
 }
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import base64
+import decimal
 import hmac
 import struct
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from conftest import ACCOUNT, shard_id
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shardstream import InvalidArgumentException
-from shardstream._native import ShardLog, format_shard_sequence_numbers
+from shardstream._native import ShardLog, format_sequence_values, format_shard_sequence_numbers
 from shardstream.iterators import IteratorCodec
 from shardstream.sequence import (
     END_COUNTER,
@@ -266,3 +268,22 @@ def test_iterator_tokens_are_tamper_evident(stream):
             s.get_records(base64.b64encode(bytes(bad)).decode())
     with pytest.raises(InvalidArgumentException, match="Invalid ShardIterator."):
         s.get_records(base64.b64encode(bytes(raw) + bytes(16)).decode())
+
+
+@pytest.mark.parametrize("arrival", [0, 1_765_000_000, 2**36 - 1])
+def test_batch_formatting_across_a_carry_out_of_the_low_limbs(arrival):
+    # find a counter where the value's digits above the lowest 32 change (a carry out of limb 3)
+    def above(c):
+        return int(format_sequence_number(7, 3, c, arrival)) // 10**32
+
+    lo, hi = 1, 10**9  # 10**9 steps of 2**80 span > 10**32: some carry lies in between
+    assert above(hi) > above(lo)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if above(mid) == above(lo) else (lo, mid)
+    counters = np.arange(hi - 6, hi + 6, dtype=np.uint64)
+    want = [format_sequence_number(7, 3, int(c), arrival) for c in counters]
+    arrivals = np.full(len(counters), arrival * 1000, dtype=np.int64)
+    assert format_shard_sequence_numbers(7, 3, counters, arrivals).to_pylist() == want
+    values = pa.array([decimal.Decimal(w) for w in want], pa.decimal256(56, 0))
+    assert format_sequence_values(values).to_pylist() == want

@@ -21,6 +21,8 @@ cdef extern from "ss_seqnum.h" nogil:
     void ss_seq_format(char *out, uint64_t created_s, int64_t shard_index, uint64_t counter, uint64_t arrival_s)
     void ss_seq_format_cached(char *out, ss_seq_cache *c, uint64_t created_s, int64_t shard_index,
                               uint64_t counter, uint64_t arrival_s)
+    void ss_seq_format_next(char *out, ss_seq_cache *c, uint64_t created_s, int64_t shard_index,
+                            uint64_t counter, uint64_t arrival_s)
     void ss_seq_format_run(char *out, uint64_t created_s, int64_t shard_index, uint64_t counter,
                            const int64_t *ts, int64_t n)
 
