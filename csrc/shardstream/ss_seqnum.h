@@ -155,37 +155,35 @@ static inline void ss_seq_convert(ss_seq_cache *c, uint64_t created_s, int64_t s
     c->arrival_s = arrival_s;
 }
 
+/* limb += add + *carry, in base 10**8; *carry becomes the carry out.  Returns the new limb. */
+static inline uint32_t ss_seq_add_limb(uint32_t *limb, uint32_t add, uint32_t *carry)
+{
+    uint32_t v = *limb + add + *carry;
+    *carry = v >= SS_SEQ_LIMB_BASE;
+    if (*carry)
+        v -= SS_SEQ_LIMB_BASE;
+    *limb = v;
+    return v;
+}
+
 /* Add 2**80 (counter + 1) to the value in c, limb by limb (the top limb of 2**80 is 1), and
  * render the limbs that change: limbs 0..3 always, into `out` (then c->text keeps stale digits
  * there until ss_seq_refresh_low) or, when NULL, into c->text, each as one 8-byte store; a carry
- * out of limb 3 (once in 10**8 steps) re-renders the limbs above it in c->text.  Whole-word stores matter: the text is copied out right after, and a load
- * that spans a narrower, still-pending store (a digit incremented in place) cannot be forwarded
+ * out of limb 3 (once in 10**8 steps) re-renders the limbs above it in c->text.  Whole-word
+ * stores matter: the text is copied out right after, and a load that spans a narrower, still-pending store (a digit incremented in place) cannot be forwarded
  * from the store buffer and stalls until the store retires (~10% of a put_record once). */
 static inline void ss_seq_step_to(ss_seq_cache *c, char *out)
 {
     uint32_t carry = 0;
     for (int k = 0; k < 4; k++) {
-        uint32_t v = c->limb[k] + ss_seq_step[k] + carry;
-        carry = v >= SS_SEQ_LIMB_BASE;
-        if (carry)
-            v -= SS_SEQ_LIMB_BASE;
-        c->limb[k] = v;
-        uint64_t w = ss_render8_word(v);
+        uint64_t w = ss_render8_word(ss_seq_add_limb(&c->limb[k], ss_seq_step[k], &carry));
         memcpy((out ? out : c->text) + (SS_SEQ_LIMBS - 1 - k) * 8, &w, 8);
     }
     c->low_stale = out != NULL;
-    for (int k = 4; carry && k < SS_SEQ_LIMBS; k++) {
-        uint32_t v = c->limb[k] + 1;
-        carry = v >= SS_SEQ_LIMB_BASE;
-        if (carry)
-            v -= SS_SEQ_LIMB_BASE;
-        c->limb[k] = v;
-        ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, v);
-    }
+    for (int k = 4; carry && k < SS_SEQ_LIMBS; k++)
+        ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, ss_seq_add_limb(&c->limb[k], 0, &carry));
     c->counter += 1;
 }
-
-/* Add 2**80 (counter + 1) to the value in c (limbs and text). */
 
 /* Bring the text of limbs 0..3 up to date after steps that wrote them elsewhere. */
 static inline void ss_seq_refresh_low(ss_seq_cache *c)
@@ -208,14 +206,8 @@ static inline void ss_seq_step_counter(ss_seq_cache *c)
     }
     ss_seq_refresh_low(c);
     uint32_t carry = 0;
-    for (int k = 0; k < 3; k++) {
-        uint32_t v = c->limb[k] + ss_seq_step[k] + carry;
-        carry = v >= SS_SEQ_LIMB_BASE;
-        if (carry)
-            v -= SS_SEQ_LIMB_BASE;
-        c->limb[k] = v;
-        ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, v);
-    }
+    for (int k = 0; k < 3; k++)
+        ss_render8(c->text + (SS_SEQ_LIMBS - 1 - k) * 8, ss_seq_add_limb(&c->limb[k], ss_seq_step[k], &carry));
     c->limb[3] += 1 + carry;
     ss_text_increment(c->text, (SS_SEQ_LIMBS - 3) * 8 - 1);
     if (carry)
