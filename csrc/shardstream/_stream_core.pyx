@@ -43,7 +43,7 @@ from shardstream._columns cimport BinaryView, binary_view, bv_offset
 from shardstream._routing cimport RoutingTable
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
-    SS_FULL, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, ss_md5_batch, ss_md5_one, ss_now_ms, ss_parse_u128, ss_ring,
+    SS_FULL, SS_OK, SS_SEQ_LEN, SS_SLOT_BYTES, ss_md5_batch, ss_md5_key, ss_now_ms, ss_parse_u128, ss_ring,
     ss_ring_append, ss_ring_can_fit, ss_ring_doff, ss_ring_footprint, ss_ring_koff, ss_ring_reserve,
     ss_ring_trim_expired, ss_seq_cache, ss_seq_format_cached, ss_seq_seconds, ss_utf8_length,
 )
@@ -56,8 +56,6 @@ from shardstream import validation as _validation
 
 from cpython.dict cimport PyDict_Copy, PyDict_SetItem
 
-cdef extern from "ss_md5_key.h" nogil:
-    void ss_md5_key(const uint8_t *key, size_t length, uint64_t *hi, uint64_t *lo)
 
 cdef extern from "Python.h":
     ctypedef struct PyObject
@@ -865,14 +863,6 @@ cdef inline void _fill_spread(int32_t *pos, int64_t n, uint64_t start, uint64_t 
         p += 1
         if p == m:
             p = 0
-
-
-cdef inline uint64_t _load_be64(const uint8_t *p) noexcept nogil:
-    cdef uint64_t v = 0
-    cdef int i
-    for i in range(8):
-        v = (v << 8) | p[i]
-    return v
 
 
 cdef tuple _parse_explicit_hash_key(object value):

@@ -18,6 +18,8 @@ them as the strings would.
 
 from __future__ import annotations
 
+import functools
+
 import pyarrow as pa
 
 from ._native import SEQUENCE_VALUE_TYPE, format_sequence_values
@@ -131,33 +133,24 @@ def sequence_strings(data):
     if isinstance(data, pa.ChunkedArray):
         if data.type != SEQUENCE_NUMBER_TYPE:
             return data
-        return (
-            pa.chunked_array([chunk.to_strings() for chunk in data.chunks], pa.string())
-            if data.num_chunks
-            else (pa.chunked_array([], pa.string()))
-        )
+        return pa.chunked_array([chunk.to_strings() for chunk in data.chunks], pa.string())
     if isinstance(data, SequenceNumberArray):
         return data.to_strings()
     return data
 
 
-_PANDAS_DTYPE = None
-
-
+@functools.cache
 def _pandas_dtype():
     """A ``pd.StringDtype`` whose conversion from Arrow formats the values natively (made once, lazily)."""
-    global _PANDAS_DTYPE
-    if _PANDAS_DTYPE is None:
-        import pandas as pd
+    import pandas as pd
 
-        class _SequenceStrings(pd.StringDtype):
-            """pandas' string dtype, converting sequence-number values through :func:`sequence_strings`."""
+    class _SequenceStrings(pd.StringDtype):
+        """pandas' string dtype, converting sequence-number values through :func:`sequence_strings`."""
 
-            def __from_arrow__(self, array):
-                return pd.StringDtype().__from_arrow__(sequence_strings(array))
+        def __from_arrow__(self, array):
+            return pd.StringDtype().__from_arrow__(sequence_strings(array))
 
-        _PANDAS_DTYPE = _SequenceStrings()
-    return _PANDAS_DTYPE
+    return _SequenceStrings()
 
 
 SEQUENCE_NUMBER_TYPE = SequenceNumberType()

@@ -41,6 +41,10 @@ cdef extern from "ss_seqwords.h" nogil:
     void ss_seqw_format(char *out, ss_seqw_cache *caches, const uint64_t *slot)
 
 
+cdef extern from "ss_md5_key.h" nogil:
+    void ss_md5_key(const uint8_t *key, size_t length, uint64_t *hi, uint64_t *lo)
+
+
 cdef extern from "ss_md5.h" nogil:
     int ss_md5_have_avx2()
     void ss_md5_one(const uint8_t *msg, size_t length, uint8_t *out)
