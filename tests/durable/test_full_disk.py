@@ -28,6 +28,7 @@ from shardstream._native import read_arrow_batch
 from shardstream.errors import StorageError, StorageFullError
 from shardstream.records import format_records
 from shardstream.storage import SegmentIO
+from shardstream.storage.segment import RESERVE_BYTES
 
 from .full_disk_writer import identity, payload
 
@@ -597,9 +598,10 @@ def test_server_on_a_full_tmpfs_answers_503_then_keeps_every_acknowledged_record
         for i in range(20):
             kinesis.put_record(StreamName="s", Data=b"before-%d" % i, PartitionKey=f"k{i}")
             acked[f"before-{i}"] = b""
-        ballast = fill(small_disk)  # (a small record might still fit in a segment's last page: a big one)
+        # (a small record might still fit in a segment's last page or its zero reserve: a big one)
+        ballast = fill(small_disk)
         with pytest.raises(ClientError) as info:
-            kinesis.put_record(StreamName="s", Data=b"refused-0" + b"x" * 200_000, PartitionKey="k")
+            kinesis.put_record(StreamName="s", Data=b"refused-0" + b"x" * (RESERVE_BYTES + 100_000), PartitionKey="k")
         error = info.value.response
         assert error["ResponseMetadata"]["HTTPStatusCode"] == 503
         assert error["Error"]["Code"] == "ServiceUnavailable"

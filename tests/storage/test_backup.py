@@ -26,7 +26,9 @@ from serve_process import ServeProcess
 import shardstream
 from shardstream.storage import CorruptBackupError, CorruptSegmentError, SegmentLog
 from shardstream.storage.backup_manifest import MANIFEST_FILE, load_manifest
-from shardstream.storage.format import SEGMENT_NAME_RE
+from shardstream.storage.fileio import SYSTEM_IO
+from shardstream.storage.format import EOS_MARKER, SEGMENT_NAME_RE, STORED_SCHEMA
+from shardstream.storage.recovery import recover_segments
 from shardstream.testing import boto3_client
 
 WRITER = Path(__file__).with_name("backup_writer.py")
@@ -188,13 +190,19 @@ def test_backup_of_an_open_engine_cuts_its_tails_at_the_last_complete_batch(tmp_
     opened = write_segments(tmp_path / "src", close=False)
     try:
         tail = max(p for p in segment_files(tmp_path / "src") if p.parent.name.endswith("0"))
-        with open(tail, "ab") as f:  # a batch being written: half a message
+        recovered = recover_segments(
+            tail.parent, STORED_SCHEMA, readonly=True, verify_sealed=True, expect_sealed=False, io=SYSTEM_IO
+        )
+        end = recovered.tail_limit[1]
+        with open(tail, "r+b") as f:  # a batch being written where the writer writes: half a message
+            f.seek(end)
             f.write(b"\xff\xff\xff\xff\x40\x00\x00\x00" + b"\x01" * 20)
         shardstream.backup(tmp_path / "src", tmp_path / "saved")
     finally:
         opened.close()
     copy = tmp_path / "saved" / tail.relative_to(tmp_path / "src")
-    assert copy.stat().st_size < tail.stat().st_size
+    assert copy.stat().st_size == end + len(EOS_MARKER)
+    assert copy.read_bytes()[-len(EOS_MARKER) :] == EOS_MARKER
     shardstream.restore(tmp_path / "saved", tmp_path / "restored")
     with shardstream.Engine(data_dir=tmp_path / "restored") as reopened:
         data = reopened.stream("s").read_table().column("data").to_pylist()

@@ -24,6 +24,7 @@ from shardstream.storage import (
     SegmentWriter,
     segment_file_name,
 )
+from shardstream.storage.format import EOS_MARKER
 
 
 def seq(counter: int) -> str:
@@ -266,13 +267,15 @@ def test_torn_tail_with_garbage_bytes(tmp_path):
     log = SegmentLog(tmp_path)
     fill(log, [4, 4])
     log.sync()
-    path = log.segments()[-1].path
+    path, end = log.segments()[-1].path, log.segments()[-1].size_bytes
     log.abandon()
-    with open(path, "ab") as f:
+    with open(path, "r+b") as f:  # where the next append would have gone (the zero reserve begins there)
+        f.seek(end)
         f.write(b"\xff\xff\xff\xff\x10\x00\x00\x00partial")
     log = SegmentLog.open(tmp_path)
     assert log.recovery.truncated_path == path
-    assert log.recovery.truncated_bytes == 15
+    assert log.recovery.truncated_bytes == 15  # the torn message; not the zeros after it
+    assert path.stat().st_size == end + len(EOS_MARKER)
     assert read_counters(log) == list(range(1, 9))
 
 

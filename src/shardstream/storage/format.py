@@ -28,7 +28,10 @@ Each segment contains, in order:
   (:func:`zlib.crc32`'s CRC-32, decimal) of all the batch's buffers, dictionary
   buffers included, in column order;
 * for a *sealed* segment, the 8-byte end-of-stream marker
-  ``ff ff ff ff 00 00 00 00``.
+  ``ff ff ff ff 00 00 00 00``;
+* for the *unsealed* (newest) segment, possibly zeros: the writer's reserve
+  (:class:`~.segment.SegmentWriter`), which IPC readers take for the end of
+  the stream.
 
 Invariants: counters strictly increase within a batch, across batches and
 across segments; a segment's first counter equals the number in its name;

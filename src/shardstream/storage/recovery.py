@@ -137,8 +137,25 @@ class _Scan:
     last_arrival_ms: int | None = None
     good_end: int = 0  # byte offset just past the last good batch
     eos: bool = False  # ends with a well-placed end-of-stream marker
+    zero_tail: bool = False  # followed by nothing but zeros (an unsealed segment's reserve)
+    data_end: int = 0  # offset past the last non-zero byte (zeros after it are a reserve)
     problem: str | None = None
     bad_offset: int = 0
+
+
+def _data_end(mm, start: int, end: int, chunk: int = 1 << 20) -> int:
+    """Offset just past the last non-zero byte of ``start:end`` in the memory-mapped ``mm`` (``start`` if none).
+
+    What follows it is zeros: an unsealed segment's reserve (:class:`~.segment.SegmentWriter`), not damage.
+    """
+    while end > start:
+        offset = max(start, end - chunk)
+        mm.seek(offset)
+        nonzero = np.flatnonzero(np.frombuffer(mm.read_buffer(end - offset), dtype=np.uint8))
+        if nonzero.size:
+            return offset + int(nonzero[-1]) + 1
+        end = offset
+    return start
 
 
 class _Recovery:
@@ -215,16 +232,26 @@ class _Recovery:
             try:
                 batch, metadata = reader.read_next_batch_with_custom_metadata()
             except StopIteration:
-                out.eos = mm.tell() == size and size - out.good_end == len(EOS_MARKER)
-                if mm.tell() != size or size - out.good_end not in (0, len(EOS_MARKER)):
+                stopped = mm.tell()
+                out.data_end = _data_end(mm, out.good_end, size)
+                if size > out.good_end == out.data_end:
+                    out.zero_tail = True
+                    return
+                out.eos = stopped == size and size - out.good_end == len(EOS_MARKER)
+                if stopped != size or size - out.good_end not in (0, len(EOS_MARKER)):
                     out.problem, out.bad_offset = "unexpected bytes after end of stream", out.good_end
                 return
             except (pa.ArrowException, OSError, ValueError) as e:
+                out.data_end = _data_end(mm, start, size)
+                if out.data_end == start:
+                    out.zero_tail = True
+                    return
                 out.problem, out.bad_offset = f"unreadable message: {e}", start
                 return
             out.problem = self._check_batch(batch, metadata, base if out.last is None else out.last + 1, check_crc)
             if out.problem is not None:
                 out.bad_offset = start
+                out.data_end = _data_end(mm, start, size)
                 return
             out.last = int(batch_counters(batch)[-1])
             out.last_arrival_ms = int(batch_arrivals(batch)[-1])
@@ -278,8 +305,10 @@ class _Recovery:
                 elif tail_scan.problem is not None or not tail_scan.eos:
                     # Cut the torn tail and seal the segment with an end-of-stream marker.
                     self._cut_tail(path, tail_scan.good_end)
-                    if size != tail_scan.good_end:
-                        truncated_path, truncated_bytes = path, size - tail_scan.good_end
+                    if size != tail_scan.good_end and not tail_scan.zero_tail:
+                        # the torn bytes, not the zeros of a reserve after them
+                        torn_end = max(tail_scan.data_end, tail_scan.good_end + 1)
+                        truncated_path, truncated_bytes = path, torn_end - tail_scan.good_end
                         reason = tail_scan.problem
                     fsync_directory(self.directory)
                 break

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..schema import RECORD_SCHEMA
-from .fileio import SYSTEM_IO, SegmentIO
+from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .format import (
     CRC_METADATA_KEY,
     EOS_MARKER,
@@ -25,7 +25,22 @@ from .format import (
 )
 from .jsonfile import fsync_directory
 
-__all__ = ["SegmentInfo", "SegmentWriter", "drop_cached", "release_cache"]
+__all__ = ["RESERVE_BYTES", "SMALL_APPEND_BYTES", "SegmentInfo", "SegmentWriter", "drop_cached", "release_cache"]
+
+#: Zero bytes a small append writes past its end: later small appends overwrite them in place.
+RESERVE_BYTES = 256 * 1024
+#: Appends up to this size extend the reserve (larger ones pay for the file's growth anyway).
+SMALL_APPEND_BYTES = 16 * 1024
+_PAGE = 4096
+_zeros: memoryview | None = None
+
+
+def _zero_bytes(n: int) -> memoryview:
+    """``n`` zero bytes (a view of one shared, read-only buffer)."""
+    global _zeros
+    if _zeros is None:
+        _zeros = memoryview(bytes(RESERVE_BYTES + _PAGE))
+    return _zeros[:n]
 
 
 def drop_cached(fd: int, offset: int, length: int) -> bool:
@@ -147,6 +162,15 @@ class SegmentWriter:
     complete batch and the writer carries on from there, so a failed append
     leaves no trace and the next one may simply try again.
 
+    *Zero reserve.*  A small append (up to :data:`SMALL_APPEND_BYTES`) that
+    reaches past the file's end also writes :data:`RESERVE_BYTES` of zeros
+    after itself, and the small appends that follow overwrite them in place.
+    An ``fsync`` after an overwrite need not commit a new file size to the
+    journal: on ext4 that makes a one-record ``sync`` put's ``fsync`` about a
+    third cheaper.  Zeros read as the end of an IPC stream, so readers stop
+    there; recovery treats an all-zero tail as the clean end of an unsealed
+    segment, and sealing cuts the reserve off before the end-of-stream marker.
+
     Thread safety: none; the owning :class:`SegmentLog` serialises calls.
     Batches must already be in the stored schema with increasing counters; the
     writer does not check (the log does).
@@ -195,6 +219,7 @@ class SegmentWriter:
             raise
         self._fd = fd
         self._size = header.size  # end of the last complete message
+        self._zeroed = header.size  # end of the file: zeros from _size up to here (the reserve)
         self._new_ipc_writer()
         self._closed = False
         self._broken = False
@@ -249,7 +274,7 @@ class SegmentWriter:
             metadata.update(header)
         try:
             self._writer.write_batch(batch, custom_metadata=metadata)
-            written = self._io.write(self._fd, self._sink.take(), self._size)
+            written = self._write(self._sink.take())
         except BaseException:
             self._cut(self._size)
             raise
@@ -260,6 +285,26 @@ class SegmentWriter:
         self.last_counter = int(batch_counters(batch)[-1]) if last_counter is None else last_counter
         self.last_arrival_ms = int(arrivals[-1])
         self.num_batches += 1
+
+    def _write(self, chunks: list) -> int:
+        """Write one batch's messages at the end of what was appended; the bytes written (without zeros)."""
+        n = sum(memoryview(c).nbytes for c in chunks)
+        end = self._size + n
+        if end <= self._zeroed or n > SMALL_APPEND_BYTES:
+            self._io.write(self._fd, chunks, self._size)
+            self._zeroed = max(self._zeroed, end)
+            return n
+        reserve_end = (end + RESERVE_BYTES + _PAGE - 1) // _PAGE * _PAGE
+        try:
+            self._io.write(self._fd, [*chunks, _zero_bytes(reserve_end - end)], self._size)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            self._cut(self._size)  # no room for the reserve: the batch alone may still fit
+            self._io.write(self._fd, chunks, self._size)
+            reserve_end = end
+        self._zeroed = reserve_end
+        return n
 
     def _cut(self, size: int) -> None:
         """Truncate the file to ``size`` (a batch boundary) and start a fresh IPC writer there.
@@ -273,6 +318,7 @@ class SegmentWriter:
         except BaseException:
             self._broken = True
             raise
+        self._zeroed = size
         self._new_ipc_writer()
 
     def _check_usable(self) -> None:
@@ -351,6 +397,9 @@ class SegmentWriter:
             self.abandon()
             self._check_usable()
         try:
+            if self._zeroed > self._size:  # the reserve goes first: a sealed segment ends with the marker
+                self._io.truncate(self._fd, self._size)
+                self._zeroed = self._size
             self._io.write(self._fd, [EOS_MARKER], self._size)
             self._io.fsync(self._fd)
         except BaseException:
