@@ -49,6 +49,7 @@ extensions = [
     extension("_routing", "ss_md5.c"),
     extension("_shardlog"),
     extension("_arrow_encode"),
+    extension("_ipc_encode"),
     extension("_stream_core", "ss_md5.c"),
     extension("_seqnums"),
     extension("_wire_json"),

@@ -2,6 +2,8 @@
 
 from ._arrow_encode import read_batch as read_arrow_batch
 from ._arrow_encode import records_dicts
+from ._ipc_encode import crc32 as native_crc32
+from ._ipc_encode import encode_run as encode_ipc_run
 from ._kpl import packed_rows, parse_aggregated_record
 from ._receipts import decode_handles, encode_handles, siphash24
 from ._routing import RoutingTable, md5_hash_key, md5_hash_keys, md5_kernel, parse_hash_keys, simd_available
@@ -30,12 +32,14 @@ __all__ = [
     "ShardLog",
     "StreamCore",
     "decode_handles",
+    "encode_ipc_run",
     "encode_handles",
     "format_sequence_values",
     "format_shard_sequence_numbers",
     "md5_hash_key",
     "md5_hash_keys",
     "md5_kernel",
+    "native_crc32",
     "packed_rows",
     "parse_aggregated_record",
     "parse_explicit_hash_key",

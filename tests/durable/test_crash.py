@@ -435,17 +435,23 @@ class _SyncTracker:
 
     def __init__(self, monkeypatch, log):
         self.dirty = False
-        append, sync = log.append, log.sync
+        append, append_message, sync = log.append, log.append_message, log.sync
 
         def tracked_append(*args, **kw):
             self.dirty = True
             return append(*args, **kw)
+
+        def tracked_append_message(*args, **kw):
+            appended = append_message(*args, **kw)
+            self.dirty = self.dirty or appended
+            return appended
 
         def tracked_sync():
             sync()
             self.dirty = False
 
         monkeypatch.setattr(log, "append", tracked_append)
+        monkeypatch.setattr(log, "append_message", tracked_append_message)
         monkeypatch.setattr(log, "sync", tracked_sync)
 
 

@@ -298,6 +298,51 @@ class SegmentLog:
                     _log.warning("could not seal segment %s: %s", self._writer.path, exc)
             return self._last_counter
 
+    def append_message(self, parts: list, first: int, last: int, first_arrival_ms: int, last_arrival_ms: int) -> bool:
+        """Append one encoded record-batch message (records ``first`` to ``last``) if the active segment takes it.
+
+        The fast path of a flush (``_native.encode_ipc_run`` writes the
+        message straight from a ring); :meth:`append` is the general one.
+
+        Parameters
+        ----------
+        parts : list of bytes-like
+            The message (see :meth:`SegmentWriter.append_message`).
+        first, last : int
+            Its first and last records' counters (consecutive).
+        first_arrival_ms, last_arrival_ms : int
+            Its first and last records' arrival times.
+
+        Returns
+        -------
+        bool
+            False, and nothing written, when there is no active segment that
+            has its dictionary written yet (the caller appends a batch instead).
+
+        Raises
+        ------
+        ValueError
+            ``first`` is not above the log's last counter.
+        OSError
+            The write failed; nothing of it stays.
+        """
+        with self._lock:
+            self._check_writable()
+            writer = self._writer
+            if writer is None or not writer.takes_messages:
+                return False
+            minimum = self.first_counter if self._last_counter is None else self._last_counter + 1
+            if first < minimum or last < first:
+                raise ValueError(f"counter {first} is below the next allowed counter {minimum}")
+            writer.append_message(parts, last, first_arrival_ms, last_arrival_ms)
+            self._last_counter = last
+            if writer.size >= self.max_segment_bytes:
+                try:
+                    self._roll()
+                except OSError as exc:  # the append itself succeeded; rolling is retried by the next one
+                    _log.warning("could not seal segment %s: %s", writer.path, exc)
+            return True
+
     def _roll(self) -> None:
         self._writer.close()  # raises (and the writer stays open) if the marker cannot be written
         writer, self._writer = self._writer, None

@@ -229,6 +229,12 @@ class SegmentWriter:
     def _new_ipc_writer(self) -> None:
         self._sink = _Messages(self._header_bytes)
         self._writer = pa.ipc.new_stream(self._sink, self.schema)
+        self._dictionary_written = False  # the first batch from this writer carries the shard_id dictionary
+
+    @property
+    def takes_messages(self) -> bool:
+        """Whether :meth:`append_message` may be used: the stream's dictionary is written and the file usable."""
+        return self._dictionary_written and not self._closed and not self._broken
 
     def _mark(self) -> tuple:
         return (self._size, self.last_counter, self.first_arrival_ms, self.last_arrival_ms, self.num_batches)
@@ -279,11 +285,47 @@ class SegmentWriter:
             self._cut(self._size)
             raise
         self._size += written
+        self._dictionary_written = True
         arrivals = batch_arrivals(batch)
         if self.first_arrival_ms is None:
             self.first_arrival_ms = int(arrivals[0])
         self.last_counter = int(batch_counters(batch)[-1]) if last_counter is None else last_counter
         self.last_arrival_ms = int(arrivals[-1])
+        self.num_batches += 1
+
+    def append_message(self, parts: list, last_counter: int, first_arrival_ms: int, last_arrival_ms: int) -> None:
+        """Append one record-batch message already encoded (``_native.encode_ipc_run``), unsealed.
+
+        The message must be in the stored schema with its CRC-32 in its custom
+        metadata, as :meth:`append` writes one; only when :attr:`takes_messages`
+        (the dictionary it refers to is in the file).
+
+        Parameters
+        ----------
+        parts : list of bytes-like
+            The message's bytes, in order (each part a multiple of 8 bytes long).
+        last_counter : int
+            Its last record's counter.
+        first_arrival_ms, last_arrival_ms : int
+            Its first and last records' arrival times.
+
+        Raises
+        ------
+        OSError
+            The write failed; the file is as it was before the call.
+        """
+        if not self.takes_messages:
+            raise ValueError("segment writer cannot take encoded messages now")
+        try:
+            written = self._write(parts)
+        except BaseException:
+            self._cut(self._size)
+            raise
+        self._size += written
+        if self.first_arrival_ms is None:
+            self.first_arrival_ms = first_arrival_ms
+        self.last_counter = last_counter
+        self.last_arrival_ms = last_arrival_ms
         self.num_batches += 1
 
     def _write(self, chunks: list) -> int:

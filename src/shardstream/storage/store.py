@@ -96,6 +96,10 @@ _log = logging.getLogger("shardstream.storage")
 DEFAULT_MAX_SEGMENT_AGE_MS = 3_600_000
 #: Most records copied out of a ring into one segment batch.
 FLUSH_BATCH_ROWS = 1 << 16
+#: A flush of at most this many records of a shard encodes its messages natively (``encode_ipc_run``).
+MESSAGE_MAX_ROWS = 4096
+#: Most data bytes in one natively encoded message.
+MESSAGE_MAX_DATA_BYTES = 1 << 20
 
 
 _fsync_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -420,7 +424,21 @@ class StreamStore:
                     if not touched or touched[-1] is not segments:
                         touched.append(segments)
                     rows = FLUSH_BATCH_ROWS
+                    encode = stop - start <= MESSAGE_MAX_ROWS and self.sealing.sealing_key() is None
                     while start < stop:
+                        if encode:
+                            # A small run: its message straight from the ring, no pyarrow batch in between.
+                            done = self._append_message(log, segments, start, stop, now_ms)
+                            if done is None:
+                                encode = False  # not now (a new segment, or a full disk): the general path
+                                continue
+                            if done == start:
+                                break
+                            written += done - start
+                            start = self._persisted[i] = done
+                            if not self._hide_unsynced:
+                                log.evict_limit = start
+                            continue
                         batch, nxt, _, _ = read_arrow_batch(
                             log, start, min(rows, stop - start), 2**31 - 1, now_ms, True
                         )
@@ -459,6 +477,29 @@ class StreamStore:
             self._succeeded()
             self.flush_stats.flushed(written, sync and bool(touched), time.perf_counter() - started)
         return written
+
+    def _append_message(self, log, segments: SegmentLog, start: int, stop: int, now_ms: int) -> int | None:
+        """Append ``log``'s records from ``start`` (up to ``stop``) as one encoded message; the next counter.
+
+        Returns None, having written nothing, when the segment does not take
+        messages now or the disk is full (the caller's general path then
+        writes smaller batches while they fit); ``start`` itself when the
+        ring no longer holds those records.
+        """
+        from .._native import encode_ipc_run
+
+        encoded = encode_ipc_run(log, start, stop - start, MESSAGE_MAX_DATA_BYTES, now_ms)
+        if encoded is None:
+            return start
+        metadata, body, rows, first, first_ms, last_ms, _ = encoded
+        try:
+            if not segments.append_message([metadata, body], first, first + rows - 1, first_ms, last_ms):
+                return None
+        except OSError as exc:
+            if self._hide_unsynced or not is_disk_full(exc):
+                raise
+            return None
+        return first + rows
 
     set_encryption = delegate("sealing", StreamSealing)
 
