@@ -81,6 +81,7 @@ from ..errors import StorageError, storage_error
 from .commit import GroupCommit
 from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .flushstats import FlushStats
+from .format import crc32
 from .jsonfile import fsync_directory
 from .layout import shard_dir, trash_dir
 from .log import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
@@ -488,7 +489,7 @@ class StreamStore:
         """
         from .._native import encode_ipc_run
 
-        encoded = encode_ipc_run(log, start, stop - start, MESSAGE_MAX_DATA_BYTES, now_ms)
+        encoded = encode_ipc_run(log, start, stop - start, MESSAGE_MAX_DATA_BYTES, now_ms, crc32)
         if encoded is None:
             return start
         metadata, body, rows, first, first_ms, last_ms, _ = encoded
