@@ -263,6 +263,20 @@ def test_torn_tail_is_truncated_to_complete_batches(tmp_path_factory, data):
         assert read_counters(log) == list(range(1, expected_last + 4))
 
 
+def test_a_reader_ends_where_the_segment_ended_when_it_began(tmp_path):
+    # Small appends overwrite the zeros reserved after the last one, inside what a reader has mapped:
+    # the reader must still stop where the segment ended when it began.
+    log = SegmentLog(tmp_path)
+    fill(log, [4, 4])
+    reader = log.read(1)
+    size = os.path.getsize(log.segments()[-1].path)
+    fill(log, [4, 4], first=9)
+    assert os.path.getsize(log.segments()[-1].path) == size  # written into the reserve, in place
+    assert reader.read_all().column("counter").to_pylist() == list(range(1, 9))
+    assert log.read(1).read_all().column("counter").to_pylist() == list(range(1, 17))
+    log.close()
+
+
 def test_torn_tail_with_garbage_bytes(tmp_path):
     log = SegmentLog(tmp_path)
     fill(log, [4, 4])

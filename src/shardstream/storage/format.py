@@ -64,7 +64,7 @@ except ImportError:  # pragma: no cover - exercised where isal is not installed
     from zlib import crc32
 
 from ..schema import RECORD_SCHEMA
-from ..sequence import LEGACY_END_COUNTER
+from ..sequence import LEGACY_END_COUNTER, sequence_counter
 
 __all__ = [
     "COUNTER_FIELD",
@@ -80,6 +80,7 @@ __all__ = [
     "batch_data_offsets",
     "prepare_for_write",
     "segment_file_name",
+    "stored_batch",
     "stored_schema",
 ]
 
@@ -151,6 +152,43 @@ def stored_schema(schema: pa.Schema = RECORD_SCHEMA) -> pa.Schema:
     if schema.get_field_index(COUNTER_FIELD.name) >= 0:
         return schema
     return schema.append(COUNTER_FIELD)
+
+
+def stored_batch(batch: pa.RecordBatch, counters, record_schema: pa.Schema, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` in the stored ``schema``: as it is, or a ``record_schema`` batch with its counter column added.
+
+    Parameters
+    ----------
+    batch : pyarrow.RecordBatch
+        In ``schema`` (then ``counters`` must be None) or in ``record_schema``.
+    counters : array-like of int or None
+        Per-row counters of a record-schema batch; by default parsed from its ``sequence_number`` column.
+    record_schema, schema : pyarrow.Schema
+        The record schema and the stored one (:func:`stored_schema` of it).
+
+    Raises
+    ------
+    TypeError
+        A table rather than a batch.
+    ValueError
+        Another schema, counters given twice or of another length.
+    """
+    if isinstance(batch, pa.Table):
+        raise TypeError("append a pyarrow.RecordBatch, not a Table (use Table.to_batches())")
+    if batch.schema.equals(schema):
+        if counters is not None:
+            raise ValueError("batch already has a counter column")
+        return batch
+    if not batch.schema.equals(record_schema):
+        raise ValueError(f"batch schema does not match the record schema:\n{batch.schema}")
+    if counters is None:
+        numbers = batch.column("sequence_number").to_pylist()
+        counter_array = pa.array([sequence_counter(text) for text in numbers], type=pa.uint64())
+    else:
+        counter_array = pa.array(counters, type=pa.uint64())
+        if len(counter_array) != batch.num_rows:
+            raise ValueError("counters and batch differ in length")
+    return pa.RecordBatch.from_arrays([*batch.columns, counter_array], schema=schema)
 
 
 def _array_crc(arr: pa.Array, crc: int) -> int:

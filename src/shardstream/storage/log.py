@@ -33,13 +33,13 @@ import pyarrow as pa
 
 from ..delegate import delegate
 from ..schema import RECORD_SCHEMA
-from ..sequence import sequence_counter
 from .crypto import BatchCipher
 from .fileio import SYSTEM_IO, SegmentIO
 from .format import (
     COUNTER_FIELD,
     EOS_MARKER,
     batch_counters,
+    stored_batch,
     stored_schema,
 )
 from .jsonfile import fsync_directory
@@ -173,7 +173,6 @@ class SegmentLog:
         self._unreleased: list[tuple] = []  # sealed since the last release_synced (SegmentWriter.unreleased)
         self._last_counter: int | None = recovered.last_counter
         # read-only: (newest path, end of its last good batch)
-        self._tail_limit: tuple[Path, int] | None = recovered.tail_limit
         # newest segment recovered without room for its end marker
         self._unsealed: Path | None = recovered.unsealed
         self.recovery = recovered.report
@@ -219,24 +218,6 @@ class SegmentLog:
 
     # -- writing ------------------------------------------------------------
 
-    def _prepare(self, batch: pa.RecordBatch, counters) -> pa.RecordBatch:
-        if isinstance(batch, pa.Table):
-            raise TypeError("append a pyarrow.RecordBatch, not a Table (use Table.to_batches())")
-        if batch.schema.equals(self.schema):
-            if counters is not None:
-                raise ValueError("batch already has a counter column")
-            return batch
-        if not batch.schema.equals(self._record_schema):
-            raise ValueError(f"batch schema does not match the record schema:\n{batch.schema}")
-        if counters is None:
-            numbers = batch.column("sequence_number").to_pylist()
-            counter_array = pa.array([sequence_counter(text) for text in numbers], type=pa.uint64())
-        else:
-            counter_array = pa.array(counters, type=pa.uint64())
-            if len(counter_array) != batch.num_rows:
-                raise ValueError("counters and batch differ in length")
-        return pa.RecordBatch.from_arrays([*batch.columns, counter_array], schema=self.schema)
-
     def append(self, batch: pa.RecordBatch, counters=None, key_id: str | None = None) -> int | None:
         """Append a batch of one shard's records; durable after the next :meth:`sync`.
 
@@ -266,7 +247,7 @@ class SegmentLog:
         """
         with self._lock:
             self._check_writable()
-            batch = self._prepare(batch, counters)
+            batch = stored_batch(batch, counters, self._record_schema, self.schema)
             if batch.num_rows == 0:
                 return self._last_counter
             column = batch.column(batch.num_columns - 1)
@@ -290,41 +271,23 @@ class SegmentLog:
                     with contextlib.suppress(OSError):
                         writer.discard()
                 raise
-            self._last_counter = last
-            if self._writer.size >= self.max_segment_bytes:
-                try:
-                    self._roll()
-                except OSError as exc:  # the append itself succeeded; rolling is retried by the next one
-                    _log.warning("could not seal segment %s: %s", self._writer.path, exc)
+            self._appended(last)
             return self._last_counter
 
     def append_message(self, parts: list, first: int, last: int, first_arrival_ms: int, last_arrival_ms: int) -> bool:
-        """Append one encoded record-batch message (records ``first`` to ``last``) if the active segment takes it.
-
-        The fast path of a flush (``_native.encode_ipc_run`` writes the
-        message straight from a ring); :meth:`append` is the general one.
+        """Append a message ``_native.encode_ipc_run`` encoded; ValueError for ``first`` not above the last counter.
 
         Parameters
         ----------
         parts : list of bytes-like
-            The message (see :meth:`SegmentWriter.append_message`).
-        first, last : int
-            Its first and last records' counters (consecutive).
-        first_arrival_ms, last_arrival_ms : int
-            Its first and last records' arrival times.
+            The message, as :meth:`SegmentWriter.append_message` takes it.
+        first, last, first_arrival_ms, last_arrival_ms : int
+            Its first and last records' counters and arrival times.
 
         Returns
         -------
         bool
-            False, and nothing written, when there is no active segment that
-            has its dictionary written yet (the caller appends a batch instead).
-
-        Raises
-        ------
-        ValueError
-            ``first`` is not above the log's last counter.
-        OSError
-            The write failed; nothing of it stays.
+            False, nothing written, when no active segment has its dictionary written (append a batch then).
         """
         with self._lock:
             self._check_writable()
@@ -335,13 +298,17 @@ class SegmentLog:
             if first < minimum or last < first:
                 raise ValueError(f"counter {first} is below the next allowed counter {minimum}")
             writer.append_message(parts, last, first_arrival_ms, last_arrival_ms)
-            self._last_counter = last
-            if writer.size >= self.max_segment_bytes:
-                try:
-                    self._roll()
-                except OSError as exc:  # the append itself succeeded; rolling is retried by the next one
-                    _log.warning("could not seal segment %s: %s", writer.path, exc)
+            self._appended(last)
             return True
+
+    def _appended(self, last: int) -> None:
+        """After an append that ended with counter ``last``: roll the segment once it is big enough."""
+        self._last_counter = last
+        if self._writer.size >= self.max_segment_bytes:
+            try:
+                self._roll()
+            except OSError as exc:  # the append itself succeeded; rolling is retried by the next one
+                _log.warning("could not seal segment %s: %s", self._writer.path, exc)
 
     def _roll(self) -> None:
         self._writer.close()  # raises (and the writer stays open) if the marker cannot be written
@@ -485,27 +452,18 @@ class SegmentLog:
             return out
 
     def segments_from(self, start: int) -> list[SegmentInfo]:
-        """The segments holding records at or after counter ``start`` (ValueError once closed).
-
-        The active segment's appends are flushed first, so its snapshot's
-        size covers every record appended before the call.
-
-        Parameters
-        ----------
-        start : int
-            The first counter wanted.
-        """
+        """The segments holding records at or after counter ``start`` (ValueError once closed)."""
         with self._lock:
             self._check_open()
-            if self._writer is not None:
-                self._writer.flush()
             return [i for i in self.segments() if i.last_counter is not None and i.last_counter >= start]
 
-    def map_segments(self, start: int, end: int) -> tuple[list, tuple[Path, int] | None]:
+    def map_segments(self, start: int, end: int) -> list[tuple[Path, pa.MemoryMappedFile, int]]:
         """Memory maps of the segments holding counters ``[start, end)``, made under the log's lock.
 
-        Later retention may unlink the files and later appends only add bytes
-        beyond the mapped length, so the maps stay valid.
+        Each comes with the length of its complete messages at the time: read
+        no further (what follows may be an append in progress, or zeros).
+        Later retention may unlink the files and later appends change only
+        bytes beyond that length, so the maps stay valid.
 
         Parameters
         ----------
@@ -514,16 +472,12 @@ class SegmentLog:
 
         Returns
         -------
-        tuple
-            ``[(path, pyarrow.MemoryMappedFile), ...]`` oldest first, and for a
-            read-only log the ``(path, end of its last good batch)`` of a torn
-            newest segment (None otherwise).
+        list of tuple
+            ``(path, pyarrow.MemoryMappedFile, length)``, oldest first.
         """
         with self._lock:
             self._check_open()
             infos = self.segments()
-            if self._writer is not None:
-                self._writer.flush()
             bases = [info.base_counter for info in infos]
             first = max(bisect_right(bases, start) - 1, 0)
             chosen = [
@@ -531,7 +485,7 @@ class SegmentLog:
                 for info in infos[first:]
                 if info.last_counter is not None and info.last_counter >= start and info.base_counter < end
             ]
-            return [(info.path, pa.memory_map(str(info.path))) for info in chosen], self._tail_limit
+            return [(info.path, pa.memory_map(str(info.path)), info.size_bytes) for info in chosen]
 
     read = delegate("reads", SegmentReads)
     read_range = delegate("reads", SegmentReads)

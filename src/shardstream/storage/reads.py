@@ -112,24 +112,23 @@ class SegmentReads:
         """
         end = LEGACY_END_COUNTER + 1 if end_counter is None else int(end_counter)
         start = int(start_counter)
-        maps, tail_limit = self.log.map_segments(start, end)
-        return pa.RecordBatchReader.from_batches(self.log.schema, self._iter_batches(maps, tail_limit, start, end))
+        maps = self.log.map_segments(start, end)
+        return pa.RecordBatchReader.from_batches(self.log.schema, self._iter_batches(maps, start, end))
 
-    def _iter_batches(self, maps, tail_limit, start: int, end: int) -> Iterator[pa.RecordBatch]:
+    def _iter_batches(self, maps, start: int, end: int) -> Iterator[pa.RecordBatch]:
         try:
-            yield from self._iter_maps(maps, tail_limit, start, end)
+            yield from self._iter_maps(maps, start, end)
         finally:
-            for _, mm in maps:
+            for _, mm, _ in maps:
                 mm.close()
 
-    def _iter_maps(self, maps, tail_limit, start: int, end: int) -> Iterator[pa.RecordBatch]:
+    def _iter_maps(self, maps, start: int, end: int) -> Iterator[pa.RecordBatch]:
         verify, cipher = self.verify, self.log.cipher
-        for path, mm in maps:
+        for path, mm, limit in maps:
             reader = pa.ipc.open_stream(mm)
-            limit = tail_limit[1] if tail_limit and tail_limit[0] == path else None
             while True:
                 offset = mm.tell()
-                if limit is not None and offset >= limit:
+                if offset >= limit:
                     break
                 try:
                     batch, metadata = reader.read_next_batch_with_custom_metadata()

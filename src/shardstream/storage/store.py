@@ -79,6 +79,7 @@ import pyarrow as pa
 from ..delegate import delegate
 from ..errors import StorageError, storage_error
 from .commit import GroupCommit
+from .discards import Discards
 from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .flushstats import FlushStats
 from .format import crc32
@@ -125,6 +126,30 @@ def _sync_all(logs: list[SegmentLog]) -> None:
         return
     for future in futures:
         future.result()
+
+
+def _append_message(log, segments: SegmentLog, start: int, stop: int, now_ms: int, *, retry_full: bool) -> int | None:
+    """Append ``log``'s records from ``start`` (up to ``stop``) as one encoded message; the next counter.
+
+    Returns None, having written nothing, when the segment does not take
+    messages now, or the disk is full and ``retry_full`` (the caller's general
+    path then writes smaller batches while they fit); ``start`` itself when
+    the ring no longer holds those records.
+    """
+    from .._native import encode_ipc_run
+
+    encoded = encode_ipc_run(log, start, stop - start, MESSAGE_MAX_DATA_BYTES, now_ms, crc32)
+    if encoded is None:
+        return start
+    metadata, body, rows, first, first_ms, last_ms, _ = encoded
+    try:
+        if not segments.append_message([metadata, body], first, first + rows - 1, first_ms, last_ms):
+            return None
+    except OSError as exc:
+        if not retry_full or not is_disk_full(exc):
+            raise
+        return None
+    return first + rows
 
 
 def _before(batches: list[pa.RecordBatch], counter: int) -> list[pa.RecordBatch]:
@@ -189,8 +214,8 @@ class StreamStore:
         self._hide_unsynced = False  # sync policy: rings show records only once fsync-ed
         self.failure: StorageError | None = None  # the last flush's error, until one succeeds
         self.last_error: StorageError | None = None  # the newest write error (kept)
-        self._lost: list[list[tuple[int, int]]] = []  # per shard: [lo, hi) counters discarded by rollbacks
-        self._rollbacks = 0
+        #: What failed ``sync`` commits discarded (:class:`~.discards.Discards`).
+        self.discards = Discards(self._flush_lock)
         self.flush_stats = FlushStats()  # read by the metrics sampler
         self._broken: StorageError | None = None  # records could not be cut back: refuse every write
         #: False once :meth:`close` could not write or seal everything (the directory is then not clean).
@@ -259,27 +284,9 @@ class StreamStore:
     @property
     def rollbacks(self) -> int:
         """How many failed ``sync`` commits have discarded records (see :meth:`lost`)."""
-        return self._rollbacks
+        return self.discards.count
 
-    def lost(self, index: int, counters) -> np.ndarray:
-        """Which of shard ``index``'s ``counters`` a failed commit discarded (their put failed).
-
-        Parameters
-        ----------
-        index : int
-        counters : array-like of int
-
-        Returns
-        -------
-        numpy.ndarray of bool
-        """
-        values = np.asarray(counters, dtype=np.uint64)
-        out = np.zeros(values.shape, dtype=bool)
-        with self._flush_lock:
-            ranges = list(self._lost[index]) if index < len(self._lost) else []
-        for lo, hi in ranges:
-            out |= (values >= lo) & (values < hi)
-        return out
+    lost = delegate("discards", Discards)
 
     def durable(self, index: int, counter: int) -> bool:
         """Whether shard ``index``'s record ``counter`` is known to be ``fsync``-ed (and was not discarded)."""
@@ -347,7 +354,7 @@ class StreamStore:
             raise storage_error(exc) from exc
         last = log.last_counter()
         self._segments.append(log)
-        self._lost.append([])
+        self.discards.add_shard()
         self._persisted.append(1 if last is None else last + 1)
         self._synced.append(self._persisted[-1])
         return self._persisted[-1]
@@ -429,7 +436,9 @@ class StreamStore:
                     while start < stop:
                         if encode:
                             # A small run: its message straight from the ring, no pyarrow batch in between.
-                            done = self._append_message(log, segments, start, stop, now_ms)
+                            done = _append_message(
+                                log, segments, start, stop, now_ms, retry_full=not self._hide_unsynced
+                            )
                             if done is None:
                                 encode = False  # not now (a new segment, or a full disk): the general path
                                 continue
@@ -479,29 +488,6 @@ class StreamStore:
             self.flush_stats.flushed(written, sync and bool(touched), time.perf_counter() - started)
         return written
 
-    def _append_message(self, log, segments: SegmentLog, start: int, stop: int, now_ms: int) -> int | None:
-        """Append ``log``'s records from ``start`` (up to ``stop``) as one encoded message; the next counter.
-
-        Returns None, having written nothing, when the segment does not take
-        messages now or the disk is full (the caller's general path then
-        writes smaller batches while they fit); ``start`` itself when the
-        ring no longer holds those records.
-        """
-        from .._native import encode_ipc_run
-
-        encoded = encode_ipc_run(log, start, stop - start, MESSAGE_MAX_DATA_BYTES, now_ms, crc32)
-        if encoded is None:
-            return start
-        metadata, body, rows, first, first_ms, last_ms, _ = encoded
-        try:
-            if not segments.append_message([metadata, body], first, first + rows - 1, first_ms, last_ms):
-                return None
-        except OSError as exc:
-            if self._hide_unsynced or not is_disk_full(exc):
-                raise
-            return None
-        return first + rows
-
     set_encryption = delegate("sealing", StreamSealing)
 
     commit = delegate("committer", GroupCommit)
@@ -539,7 +525,7 @@ class StreamStore:
                 # counted once the records are gone, never before: a put that read the count before
                 # appending checks whether it lost its records (see DurableStream.put_record); one
                 # that reads the new count appended after the discard, so nothing of it was dropped
-                self._rollbacks += 1
+                self.discards.counted()
 
     def _discard_unsynced(self, logs) -> None:
         """:meth:`discard_unsynced`'s work, under the flush lock."""
@@ -557,11 +543,7 @@ class StreamStore:
                     durable = last + 1  # its fsync did succeed after all
             tail = log.discard_all()
             if tail > durable:
-                ranges = self._lost[i]
-                if ranges and ranges[-1][1] == durable:
-                    ranges[-1] = (ranges[-1][0], tail)
-                else:
-                    ranges.append((durable, tail))
+                self.discards.record(i, durable, tail)
             durable = max(durable, tail)
             self._persisted[i] = self._synced[i] = durable
             log.evict_limit = durable
