@@ -120,6 +120,17 @@ cdef class ShardLog:
         return self.ring.trimmed
 
     @property
+    def packed_end(self):
+        """Records from this counter on are plain: none can be a KPL aggregate or a compression envelope.
+
+        Their data does not start with the byte either begins with, so
+        readers may skip looking for them; records below it may be either
+        (including every record appended before this ring existed, such as
+        a durable stream's records from an earlier run).  It only grows.
+        """
+        return self.ring.packed_end
+
+    @property
     def evict_limit(self):
         """Eviction may drop only records with counters below this (default: no bound).
 

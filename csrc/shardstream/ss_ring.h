@@ -97,6 +97,9 @@ typedef struct {
                              persisted elsewhere); UINT64_MAX when nothing else holds them */
     uint64_t visible_limit; /* readers see only records below this counter (a durable `sync` stream
                                publishes a record once it is fsync-ed); UINT64_MAX: all of them */
+    uint64_t packed_end; /* records from this counter on are plain: none of them starts with a byte that
+                            could open a KPL aggregate (F3) or a compression envelope (F5); those below
+                            may (records appended before this ring existed are not known) */
     uint64_t evicted;   /* records dropped by eviction (never silently: counted) */
     uint64_t trimmed;   /* records dropped because they aged past retention */
     uint8_t *vm_base;   /* the address-space reservation holding all five arrays (NULL: malloc) */
@@ -131,6 +134,7 @@ static inline void ss_ring_init(ss_ring *r, uint64_t first_counter, uint64_t cap
 {
     memset(r, 0, sizeof(*r));
     r->head = r->tail = first_counter;
+    r->packed_end = first_counter;
     r->capacity = capacity;
     r->retention_ms = retention_ms;
     r->evict_oldest = evict_oldest;
@@ -508,6 +512,16 @@ static int ss_ring_reserve_slow(ss_ring *r, uint64_t nrec, uint64_t key_bytes, u
     return rc;
 }
 
+/* What readers look for to take records apart (shardstream.unpack): a KPL aggregate begins
+ * with F3 89 9A C2, a compression envelope with F5 "SSC", and neither is shorter than 6 bytes. */
+#define SS_PACKED_MIN_BYTES 6
+static inline int ss_packed_magic(const uint8_t *data)
+{
+    if (data[0] == 0xF3)
+        return data[1] == 0x89 && data[2] == 0x9A && data[3] == 0xC2;
+    return data[0] == 0xF5 && data[1] == 'S' && data[2] == 'S' && data[3] == 'C';
+}
+
 /* Append one record into space made by ss_ring_reserve; returns its counter. */
 static inline uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t klen, const uint8_t *data, uint64_t dlen,
                                       int64_t ts)
@@ -521,8 +535,11 @@ static inline uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t k
     r->doff[slot] = r->data_tail;
     r->koff[slot] = r->key_tail;
     r->ts[slot] = ts;
-    if (dlen)
+    if (dlen) {
+        if (dlen >= SS_PACKED_MIN_BYTES && ss_packed_magic(data))
+            r->packed_end = c + 1;
         ss_ring_write(r->data, r->data_cap, r->data_tail, data, dlen);
+    }
     ss_ring_write(r->keys, r->key_cap, r->key_tail, key, klen);
     r->data_tail += dlen;
     r->key_tail += klen;

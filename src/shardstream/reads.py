@@ -316,7 +316,7 @@ class StreamReads:
             batch = EMPTY_BATCH
         response = self._read_response(pos, now, batch.num_rows, nxt, tail, next_ts)
         self._metered(now, batch, pos.shard_index, nxt, started, response["MillisBehindLatest"])
-        return {"Records": unpack_batch(batch) if deaggregate else batch, **response}
+        return {"Records": self._user_batch(batch, pos.shard_index, pos.position) if deaggregate else batch, **response}
 
     def read_batch(
         self,
@@ -350,7 +350,11 @@ class StreamReads:
         shard, position = self.start_position(shard_id, iterator_type, starting_sequence_number, timestamp)
         batch, *_ = self.stream.read_page(shard.index, position, int(limit), 2**31 - 1, self.stream.now_ms())
         batch = batch if batch is not None else EMPTY_BATCH
-        return unpack_batch(batch) if deaggregate else batch
+        return self._user_batch(batch, shard.index, position) if deaggregate else batch
+
+    def _user_batch(self, batch: pa.RecordBatch, index: int, first: int) -> pa.RecordBatch:
+        """``batch``, records of shard ``index`` from counter ``first`` on, as user records (read it first)."""
+        return unpack_batch(batch, plain=first >= self.stream.logs[index].packed_end)
 
     def iter_batches(
         self,
@@ -403,13 +407,14 @@ class StreamReads:
         def batches():
             for index, start, stop in plan:
                 while start < stop:
+                    first = start
                     pieces, start = self.stream.read_pieces(
                         index, start, min(batch_size, stop - start), self.stream.now_ms()
                     )
                     if not pieces:
                         break
                     if deaggregate:
-                        yield from (unpack_batch(piece) for piece in pieces)
+                        yield from (self._user_batch(piece, index, first) for piece in pieces)
                     else:
                         yield from pieces
 

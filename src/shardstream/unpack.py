@@ -162,7 +162,7 @@ def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def unpack_batch(
-    batch: pa.RecordBatch, *, deaggregate: bool = True, decompress: bool = True, hash_range=None
+    batch: pa.RecordBatch, *, deaggregate: bool = True, decompress: bool = True, hash_range=None, plain: bool = False
 ) -> pa.RecordBatch:
     """A RECORD_SCHEMA batch as user records: envelopes decompressed, KPL aggregates taken apart.
 
@@ -178,6 +178,10 @@ def unpack_batch(
         ``(starting, ending)`` hash key, inclusive: user records taken out of
         an aggregate whose effective hash key falls outside are dropped (the
         KCL's rule after a reshard).  Plain records are always kept.
+    plain : bool
+        The caller knows that no row is an aggregate or an envelope (a shard
+        log's :attr:`~shardstream._native.ShardLog.packed_end` says so): the
+        rows are not looked at.
 
     Returns
     -------
@@ -202,7 +206,7 @@ def unpack_batch(
     ([b'1', b'2', b'plain'], [0, 1, 0])
     """
     data = batch.column(_DATA)
-    rows = _candidates(data, deaggregate, decompress) if (deaggregate or decompress) else ()
+    rows = _candidates(data, deaggregate, decompress) if (deaggregate or decompress) and not plain else ()
     if not len(rows):
         return _plain(batch)
     n = batch.num_rows

@@ -71,6 +71,7 @@ cdef extern from "ss_ring.h" nogil:
         uint64_t head, tail
         int64_t last_ts
         int64_t head_ts
+        uint64_t packed_end
         uint64_t capacity
         int64_t retention_ms
         int evict_oldest
