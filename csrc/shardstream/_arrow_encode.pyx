@@ -29,7 +29,7 @@ from cpython.datetime cimport import_datetime, timedelta_new
 from shardstream._buffers import default_pool
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
-    SS_SEQ_LEN, ss_b64_encode, ss_ring_doff, ss_ring_koff, ss_ring_read, ss_ring_span, ss_ring_trim_expired, ss_ring_ts,
+    SS_SEQ_LEN, ss_b64_encode, ss_ring_copy_run, ss_ring_doff, ss_ring_koff, ss_ring_span, ss_ring_trim_expired, ss_ring_ts,
     ss_ring_visible_end,
     ss_seq_format_run,
 )
@@ -194,7 +194,7 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         the read (the next counter with ``unpublished``), and ``next_arrival_ms`` the arrival time of the first record not
         returned (None when the read reached the tail).
     """
-    cdef uint64_t n, end, d0, k0, dbytes, kbytes, slot_mask, a, first, stop
+    cdef uint64_t n, end, dbytes, kbytes, stop
     cdef uint64_t o_doff, o_key, o_koff, o_seq, o_ts, o_end
     cdef ss_small_batch *small = NULL
     cdef uint8_t *base
@@ -278,25 +278,7 @@ def read_batch(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         if more:
             next_ms = ss_ring_ts(&log.ring, end)
         with nogil:
-            d0 = ss_ring_doff(&log.ring, start)
-            k0 = ss_ring_koff(&log.ring, start)
-            if dbytes:
-                ss_ring_read(data_out, log.ring.data, log.ring.data_cap, d0, dbytes)
-            ss_ring_read(key_out, log.ring.keys, log.ring.key_cap, k0, kbytes)
-            # The slot arrays are rings too: walk them in at most two straight runs.
-            slot_mask = log.ring.slot_cap - 1
-            a = start & slot_mask
-            first = log.ring.slot_cap - a
-            if first > n:
-                first = n
-            _rebase(doffs, log.ring.doff + a, first, d0)
-            _rebase(doffs + first, log.ring.doff, n - first, d0)
-            _rebase(koffs, log.ring.koff + a, first, k0)
-            _rebase(koffs + first, log.ring.koff, n - first, k0)
-            doffs[n] = <int32_t>dbytes
-            koffs[n] = <int32_t>kbytes
-            memcpy(ts_out, log.ring.ts + a, first * 8)
-            memcpy(ts_out + first, log.ring.ts, (n - first) * 8)
+            ss_ring_copy_run(&log.ring, start, n, data_out, doffs, key_out, koffs, ts_out)
             ss_seq_format_run(seq_out, log.created_s, log.shard_index, start, ts_out, n)
         log.release()
         break
@@ -364,12 +346,6 @@ cdef object _import_small(ss_small_batch *b, uint64_t n, str shard_id, uint64_t 
     ss_small_init(&b.cols[4], n, 2, b.bufs[4], b, 0)
     # On success Arrow owns the block (ss_small_release frees it); on failure it releases it too.
     return pa.RecordBatch._import_from_c(<uintptr_t>&b.parent, RECORD_SCHEMA)
-
-
-cdef inline void _rebase(int32_t *out, const uint64_t *offsets, uint64_t n, uint64_t base) noexcept nogil:
-    cdef uint64_t j
-    for j in range(n):
-        out[j] = <int32_t>(offsets[j] - base)
 
 
 # -- GetRecords entries from a batch (shardstream.records) -----------------------------------------

@@ -21,7 +21,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
 from shardstream._shardlog cimport ShardLog
 from shardstream.includes.native cimport (
-    SS_SEQ_LEN, ss_ring_doff, ss_ring_koff, ss_ring_read, ss_ring_span, ss_ring_trim_expired,
+    SS_SEQ_LEN, ss_ring_copy_run, ss_ring_doff, ss_ring_koff, ss_ring_span, ss_ring_trim_expired,
     ss_seq_format_run,
 )
 
@@ -69,12 +69,6 @@ cdef inline uint64_t _align8(uint64_t n) noexcept nogil:
     return (n + 7) & ~(<uint64_t>7)
 
 
-cdef inline void _rebase(int32_t *out, const uint64_t *offsets, uint64_t n, uint64_t base) noexcept nogil:
-    cdef uint64_t j
-    for j in range(n):
-        out[j] = <int32_t>(offsets[j] - base)
-
-
 cdef uint32_t _crc(uint8_t **p, const uint64_t *sizes, const uint8_t *sid_p, size_t sid_len,
                    const int32_t *dict_offsets) noexcept nogil:
     cdef int i
@@ -119,15 +113,9 @@ def encode_run(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
 
     Parameters
     ----------
-    log : ShardLog
-    start : int
-        Counter of the first record wanted.
-    limit : int
-        Most records (capped at 16,777,216).
-    max_data_bytes : int
-        Stop before the data column would exceed this many bytes (one record at least).
-    now_ms : int
-        Current time, for retention.
+    log, start, limit, max_data_bytes, now_ms
+        As for ``read_arrow_batch``: the shard, the first counter, most
+        records, most data bytes (one record at least), the current time.
     crc32_function : callable, optional
         ``zlib.crc32``'s signature: takes the CRC of a body of 32 KiB or more
         (a faster one than this module's, such as ISA-L's, pays off there).
@@ -141,7 +129,7 @@ def encode_run(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
         records have counters ``first`` to ``first + rows - 1``, and ``crc``
         is the CRC-32 its custom metadata holds.
     """
-    cdef uint64_t n, end, d0, k0, dbytes, kbytes, slot_mask, a, first_run, j
+    cdef uint64_t n, end, dbytes, kbytes, j
     cdef uint64_t sizes[BUFFERS]
     cdef int64_t spans[2 * BUFFERS]
     cdef uint64_t body_len, off
@@ -196,27 +184,8 @@ def encode_run(ShardLog log not None, uint64_t start, uint64_t limit, uint64_t m
             log.release()  # some of the run is gone: size it again
             continue
         with nogil:
-            d0 = ss_ring_doff(&log.ring, start)
-            k0 = ss_ring_koff(&log.ring, start)
-            if dbytes:
-                ss_ring_read(p[10], log.ring.data, log.ring.data_cap, d0, dbytes)
-            ss_ring_read(p[7], log.ring.keys, log.ring.key_cap, k0, kbytes)
-            slot_mask = log.ring.slot_cap - 1
-            a = start & slot_mask
-            first_run = log.ring.slot_cap - a
-            if first_run > n:
-                first_run = n
-            offs = <int32_t *>p[9]
-            _rebase(offs, log.ring.doff + a, first_run, d0)
-            _rebase(offs + first_run, log.ring.doff, n - first_run, d0)
-            offs[n] = <int32_t>dbytes
-            offs = <int32_t *>p[6]
-            _rebase(offs, log.ring.koff + a, first_run, k0)
-            _rebase(offs + first_run, log.ring.koff, n - first_run, k0)
-            offs[n] = <int32_t>kbytes
             ts = <int64_t *>p[12]
-            memcpy(ts, log.ring.ts + a, first_run * 8)
-            memcpy(ts + first_run, log.ring.ts, (n - first_run) * 8)
+            ss_ring_copy_run(&log.ring, start, n, p[10], <int32_t *>p[9], p[7], <int32_t *>p[6], ts)
         log.release()
         break
     with nogil:

@@ -547,6 +547,35 @@ static inline uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t k
     return c;
 }
 
+/* Copy records [start, start+n) out of the ring (all present): their data and keys, their
+ * offsets rebased to 0 (n + 1 each, the last the total), their arrival times.  What both
+ * readers of a run do, the Arrow batch (_arrow_encode) and the segment message (_ipc_encode). */
+static inline void ss_ring_copy_run(const ss_ring *r, uint64_t start, uint64_t n, uint8_t *data_out,
+                                    int32_t *data_offsets, uint8_t *key_out, int32_t *key_offsets, int64_t *ts_out)
+{
+    uint64_t d0 = ss_ring_doff(r, start), k0 = ss_ring_koff(r, start);
+    uint64_t dbytes = ss_ring_doff(r, start + n) - d0, kbytes = ss_ring_koff(r, start + n) - k0;
+    if (dbytes)
+        ss_ring_read(data_out, r->data, r->data_cap, d0, dbytes);
+    ss_ring_read(key_out, r->keys, r->key_cap, k0, kbytes);
+    /* The slot arrays are rings too: walk them in at most two straight runs. */
+    uint64_t a = start & (r->slot_cap - 1), first = r->slot_cap - a;
+    if (first > n)
+        first = n;
+    for (uint64_t j = 0; j < first; j++) {
+        data_offsets[j] = (int32_t)(r->doff[a + j] - d0);
+        key_offsets[j] = (int32_t)(r->koff[a + j] - k0);
+    }
+    for (uint64_t j = first; j < n; j++) {
+        data_offsets[j] = (int32_t)(r->doff[j - first] - d0);
+        key_offsets[j] = (int32_t)(r->koff[j - first] - k0);
+    }
+    data_offsets[n] = (int32_t)dbytes;
+    key_offsets[n] = (int32_t)kbytes;
+    memcpy(ts_out, r->ts + a, first * 8);
+    memcpy(ts_out + first, r->ts, (n - first) * 8);
+}
+
 /* The largest n <= limit such that records [start, start+n), all below `stop` (at most
  * tail), hold at most max_data_bytes of data (at least one record is always allowed). */
 static inline uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes,

@@ -1,5 +1,5 @@
 # extern declarations of the project's C headers; nothing else lives here.
-from libc.stdint cimport uint8_t, uint64_t, int64_t
+from libc.stdint cimport int32_t, uint8_t, uint64_t, int64_t
 
 
 cdef extern from "ss_util.h" nogil:
@@ -95,6 +95,8 @@ cdef extern from "ss_ring.h" nogil:
     uint64_t ss_ring_append(ss_ring *r, const uint8_t *key, uint64_t klen, const uint8_t *data, uint64_t dlen,
                             int64_t ts)
     uint64_t ss_ring_span(const ss_ring *r, uint64_t start, uint64_t limit, uint64_t max_data_bytes, uint64_t stop)
+    void ss_ring_copy_run(const ss_ring *r, uint64_t start, uint64_t n, uint8_t *data_out, int32_t *data_offsets,
+                          uint8_t *key_out, int32_t *key_offsets, int64_t *ts_out)
     uint64_t ss_ring_visible_end(const ss_ring *r)
 
 
