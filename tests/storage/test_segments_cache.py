@@ -31,6 +31,12 @@ def resident_pages(path) -> int:
         return sum(v & 1 for v in vec)
 
 
+@pytest.fixture(autouse=True)
+def _through_the_page_cache(monkeypatch):
+    """These batches are large enough to go around the page cache (O_DIRECT): here they must not."""
+    monkeypatch.setenv("SHARDSTREAM_DIRECT_IO", "0")
+
+
 def big_log(tmp_path, **kw) -> SegmentLog:
     return SegmentLog(tmp_path / "shard", **kw)
 

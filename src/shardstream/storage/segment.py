@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..schema import RECORD_SCHEMA
+from .direct import DIRECT_MIN_BYTES, DirectWriter
 from .fileio import SYSTEM_IO, SegmentIO, is_disk_full
 from .format import (
     CRC_METADATA_KEY,
@@ -220,6 +221,7 @@ class SegmentWriter:
         self._fd = fd
         self._size = header.size  # end of the last complete message
         self._zeroed = header.size  # end of the file: zeros from _size up to here (the reserve)
+        self._direct: DirectWriter | None | bool = None  # large appends' writer (False: none here)
         self._new_ipc_writer()
         self._closed = False
         self._broken = False
@@ -332,6 +334,12 @@ class SegmentWriter:
         """Write one batch's messages at the end of what was appended; the bytes written (without zeros)."""
         n = sum(memoryview(c).nbytes for c in chunks)
         end = self._size + n
+        if n >= DIRECT_MIN_BYTES and self._direct is not False:
+            if self._direct is None:
+                self._direct = DirectWriter.open(self.path, self._io) or False
+            if self._direct:  # around the page cache (see .direct)
+                self._zeroed = max(self._zeroed, self._direct.write(chunks, self._size))
+                return n
         if end <= self._zeroed or n > SMALL_APPEND_BYTES:
             self._io.write(self._fd, chunks, self._size)
             self._zeroed = max(self._zeroed, end)
@@ -449,6 +457,12 @@ class SegmentWriter:
             raise
         self._size += len(EOS_MARKER)
         self._closed = True
+        self._close_files()
+
+    def _close_files(self) -> None:
+        if self._direct:
+            self._direct.close()
+        self._direct = False
         os.close(self._fd)
 
     def discard(self) -> None:
@@ -461,7 +475,7 @@ class SegmentWriter:
         """Close the file descriptor without the end-of-stream marker (a simulated crash)."""
         if not self._closed:
             self._closed = True
-            os.close(self._fd)
+            self._close_files()
 
     def info(self) -> SegmentInfo:
         """A :class:`SegmentInfo` snapshot of this segment."""
