@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -123,15 +124,15 @@ def test_a_reshard_refreshes_the_shard_map():
 
 
 def test_ordered_aggregation_on_a_throttled_stream():
-    # ~135 KB into 2 x 25 KB/s: throttled unless the sends took longer than ~1.7 s (they take ~0.2 s)
+    # ~135 KB into 2 x 25 KB/s in 600 sends: throttled unless they took longer than ~1.7 s (they take ~0.05 s)
     limits = ThroughputLimits(write_records_per_s=20, write_bytes_per_s=25_000)
     stream = shardstream.Engine().create_stream("tight", shard_count=2, throughput_limits=limits)
     sent: dict[str, list[bytes]] = {}
     options = {"max_retries": 10_000, "retry_deadline": None, "backoff_base": 0.005, "backoff_cap": 0.05}
     with Producer(stream, linger_ms=5, aggregate=True, ordered=True, **options) as producer:
-        for i in range(3000):
+        for i in range(600):
             key = f"key-{i % 20}"
-            data = b"%s:%06d" % (key.encode(), i) + b"-" * 20
+            data = b"%s:%06d" % (key.encode(), i) + random.Random(i).randbytes(210)  # not compressible
             sent.setdefault(key, []).append(data)
             producer.send(data, key)
     assert producer.stats()["kinesis_records_retried"] > 0
