@@ -127,6 +127,29 @@ def test_durable_put_batch(benchmark, records, fresh, ref64, durability):
     benchmark.pedantic(run, setup=setup, teardown=teardown, rounds=ROUNDS, warmup_rounds=1)
 
 
+@pytest.mark.parametrize("direct_io", ["1", "0"])
+def test_durable_put_batch_sustained(benchmark, records, fresh, ref64, direct_io, monkeypatch):
+    """The records 4x back to back under ``interval``, large appends around the page cache (O_DIRECT) or not."""
+    monkeypatch.setenv("SHARDSTREAM_DIRECT_IO", direct_io)
+    _info(benchmark, 4 * len(records))
+
+    def setup():
+        path = fresh(f"sustained-{direct_io}")
+        engine, stream = dr.open_durable(path, "interval")
+        return (path, engine, stream), {}
+
+    def run(path, engine, stream):
+        dr.durable_put(engine, stream, records, dr.BATCH, passes=4)
+
+    def teardown(path, engine, stream):
+        engine.close()
+        dr.check("records on disk", sum(stream.store.segment_log(i).last_counter() or 0
+                                        for i in range(data.SHARD_COUNT)), 4 * len(records))
+        _rm(path)
+
+    benchmark.pedantic(run, setup=setup, teardown=teardown, rounds=ROUNDS, warmup_rounds=1)
+
+
 def test_memory_put_batch(benchmark, records):
     _info(benchmark, len(records))
     import shardstream
