@@ -171,6 +171,9 @@ class SegmentWriter:
     third cheaper.  Zeros read as the end of an IPC stream, so readers stop
     there; recovery treats an all-zero tail as the clean end of an unsealed
     segment, and sealing cuts the reserve off before the end-of-stream marker.
+    Appends of :data:`~.direct.DIRECT_MIN_BYTES` or more go around the page
+    cache (:class:`~.direct.DirectWriter`: whole blocks, the last one padded
+    with zeros in the same way).
 
     Thread safety: none; the owning :class:`SegmentLog` serialises calls.
     Batches must already be in the stored schema with increasing counters; the
