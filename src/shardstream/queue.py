@@ -28,6 +28,7 @@ from .errors import InvalidArgumentException, ResourceNotFoundException
 from .lifecycle import Lifecycle
 from .models import ms_to_datetime
 from .queue_state import ShardDelivery, pack_state
+from .schema import empty_batch
 from .sequence import sequence_counter
 from .tags import TagSet, check_tag_keys, check_tags
 
@@ -582,5 +583,5 @@ _SCHEMA = pa.schema(
         ("receive_count", pa.int32()),
     ]
 )
-_EMPTY = _SCHEMA.empty_table()
+_EMPTY = pa.Table.from_batches([empty_batch(_SCHEMA)])
 _STORED = ["sequence_number", "partition_key", "data", "approximate_arrival_timestamp"]

@@ -24,7 +24,7 @@ from .models import ShardInfo, to_epoch_ms
 from .puts import value_bytes
 from .reader import RecordBatchStream, to_pandas
 from .records import format_records
-from .schema import RECORD_SCHEMA
+from .schema import RECORD_SCHEMA, empty_batch
 from .sequence import END_COUNTER
 from .unpack import USER_RECORD_SCHEMA, unpack_batch
 
@@ -34,7 +34,7 @@ ITERATOR_TYPES = ["AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENC
 MAX_GET_RECORDS = 10_000
 MAX_GET_RECORDS_BYTES = 10 * 1024 * 1024
 DEFAULT_BATCH_ROWS = 65_536
-EMPTY_BATCH = pa.RecordBatch.from_pylist([], schema=RECORD_SCHEMA)
+EMPTY_BATCH = empty_batch()
 
 
 _DATA = RECORD_SCHEMA.get_field_index("data")  # a page's data column (pages are RECORD_SCHEMA)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["RECORD_SCHEMA", "SCHEMA_VERSION", "SHARD_ID_TYPE", "empty_table"]
+__all__ = ["RECORD_SCHEMA", "SCHEMA_VERSION", "SHARD_ID_TYPE", "empty_batch", "empty_table"]
 
 SCHEMA_VERSION = 1
 SHARD_ID_TYPE = pa.dictionary(pa.int32(), pa.string())
@@ -32,6 +32,16 @@ RECORD_SCHEMA = pa.schema(
     ],
     metadata={"shardstream.schema_version": str(SCHEMA_VERSION)},
 )
+
+
+def empty_batch(schema: pa.Schema = RECORD_SCHEMA) -> pa.RecordBatch:
+    """A batch of ``schema`` with no rows, made without importing pandas (``pa.array`` and ``empty_table`` do).
+
+    Parameters
+    ----------
+    schema : pyarrow.Schema
+    """
+    return pa.RecordBatch.from_arrays([pa.nulls(0, field.type) for field in schema], schema=schema)
 
 
 def empty_table() -> pa.Table:
