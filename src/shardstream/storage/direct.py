@@ -4,8 +4,8 @@ A background flush writes megabytes at a time.  Through the page cache, each
 write first needs that much free memory, and on virtual machines whose host
 reclaims the guest's free pages, memory not used lately faults back in at
 0.1–0.3 GB/s: the same 214 MB took 40 ms in one run and 1.6 s in the next.
-:class:`DirectWriter` copies an append into an aligned staging buffer and
-writes it with ``O_DIRECT`` at the device's pace, whole 4 KiB blocks at a
+:class:`DirectWriter` copies an append into an aligned staging buffer (one
+per writing thread, 4 MiB) and writes it with ``O_DIRECT`` at the device's pace, whole 4 KiB blocks at a
 time: the block the file's end falls in is read back first and rewritten
 with the new bytes after the old, and the last block is padded with zeros (a
 segment's zero reserve, which readers take for the end of the stream).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 
 from .fileio import SegmentIO
 
@@ -32,13 +33,24 @@ DIRECT_MIN_BYTES = 1 << 20
 STAGE_BYTES = 4 << 20
 
 
+_staging = threading.local()
+
+
+def _stage() -> memoryview:
+    """This thread's staging buffer (page-aligned, :data:`STAGE_BYTES`): one per writing thread, not per file."""
+    stage = getattr(_staging, "view", None)
+    if stage is None:
+        stage = _staging.view = memoryview(mmap.mmap(-1, STAGE_BYTES))  # anonymous maps are page-aligned
+    return stage
+
+
 def direct_io_enabled() -> bool:
     """Whether large appends may use ``O_DIRECT`` (the environment's ``SHARDSTREAM_DIRECT_IO``, on unless "0")."""
     return hasattr(os, "O_DIRECT") and os.environ.get("SHARDSTREAM_DIRECT_IO", "1") != "0"
 
 
 class DirectWriter:
-    """Writes byte runs into one file with ``O_DIRECT``, block-aligned, from a staging buffer of its own.
+    """Writes byte runs into one file with ``O_DIRECT``, block-aligned, through the writing thread's staging buffer.
 
     Parameters
     ----------
@@ -51,8 +63,6 @@ class DirectWriter:
     def __init__(self, fd: int, io: SegmentIO):
         self._fd = fd
         self._io = io
-        self._buffer = mmap.mmap(-1, STAGE_BYTES)  # anonymous maps are page-aligned
-        self._stage = memoryview(self._buffer)
 
     @classmethod
     def open(cls, path, io: SegmentIO) -> DirectWriter | None:
@@ -96,7 +106,7 @@ class DirectWriter:
             A read or write failed; what was written before the failure may
             be in the file (the caller cuts it back).
         """
-        stage = self._stage
+        stage = _stage()
         start = offset - offset % BLOCK
         pos = offset - start
         if pos:  # the file's last, partial block: its bytes go first
@@ -122,12 +132,7 @@ class DirectWriter:
         return at
 
     def close(self) -> None:
-        """Close the file descriptor and free the staging buffer."""
+        """Close the file descriptor."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-            self._stage.release()
-            try:
-                self._buffer.close()
-            except BufferError:  # a view of it still lives (a failed write's traceback): it goes with that
-                pass
