@@ -17,6 +17,7 @@ the file system refuses ``O_DIRECT`` (tmpfs) or ``SHARDSTREAM_DIRECT_IO=0``,
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import threading
@@ -111,7 +112,7 @@ class DirectWriter:
         pos = offset - start
         if pos:  # the file's last, partial block: its bytes go first
             if os.preadv(self._fd, [stage[:BLOCK]], start) < pos:
-                raise OSError(f"short read of the block at {start}")
+                raise OSError(errno.EIO, f"short read of the block at {start}")
         at = start
         for chunk in chunks:
             view = memoryview(chunk).cast("B")
