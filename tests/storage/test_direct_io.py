@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from shardstream.storage import SegmentLog
 from shardstream.storage.direct import BLOCK, STAGE_BYTES, DirectWriter
-from shardstream.storage.fileio import SYSTEM_IO
+from shardstream.storage.fileio import SYSTEM_IO, SegmentIO
 
 from .test_segments import make_batch, read_counters
 from .test_segments_cache import resident_pages
@@ -93,3 +94,39 @@ def test_where_o_direct_is_refused_appends_go_through_the_cache(tmp_path, monkey
     monkeypatch.setenv("SHARDSTREAM_DIRECT_IO", "0")
     (tmp_path / "f").write_bytes(b"")
     assert DirectWriter.open(tmp_path / "f", SYSTEM_IO) is None
+
+
+class FailingBigWrites(SegmentIO):
+    """Writes of a MiB or more fail with ENOSPC after their first half went to the file (``failing`` set)."""
+
+    failing = False
+
+    def write(self, fd, buffers, offset):
+        views = [memoryview(b).cast("B") for b in buffers]
+        total = sum(v.nbytes for v in views)
+        if self.failing and total >= 1 << 20:
+            half = views[0][: (views[0].nbytes // 2) // BLOCK * BLOCK]
+            super().write(fd, [half], offset)  # what a disk that filled mid-write leaves behind
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(fd, buffers, offset)
+
+
+def test_a_failed_direct_write_is_cut_back_and_the_next_one_lands(tmp_path):
+    io = FailingBigWrites()
+    log = SegmentLog(tmp_path / "shard", io=io)
+    log.append(make_batch(1, 10))
+    log.append(make_batch(11, 30_000, payload=40))  # direct
+    size = log.segments()[-1].size_bytes
+    io.failing = True
+    with pytest.raises(OSError) as failed:
+        log.append(make_batch(30_011, 30_000, payload=40))
+    assert failed.value.errno == errno.ENOSPC
+    assert log.last_counter() == 30_010 and log.segments()[-1].size_bytes == size
+    assert os.path.getsize(log.segments()[-1].path) == size  # the half-written blocks are gone
+    io.failing = False
+    log.append(make_batch(30_011, 30_000, payload=40))
+    log.append(make_batch(60_011, 3))
+    log.sync()
+    assert read_counters(log) == list(range(1, 60_014))
+    log.abandon()
+    assert read_counters(SegmentLog.open(tmp_path / "shard")) == list(range(1, 60_014))
