@@ -289,14 +289,10 @@ class SegmentWriter:
         except BaseException:
             self._cut(self._size)
             raise
-        self._size += written
         self._dictionary_written = True
         arrivals = batch_arrivals(batch)
-        if self.first_arrival_ms is None:
-            self.first_arrival_ms = int(arrivals[0])
-        self.last_counter = int(batch_counters(batch)[-1]) if last_counter is None else last_counter
-        self.last_arrival_ms = int(arrivals[-1])
-        self.num_batches += 1
+        last = int(batch_counters(batch)[-1]) if last_counter is None else last_counter
+        self._appended(written, last, int(arrivals[0]), int(arrivals[-1]))
 
     def append_message(self, parts: list, last_counter: int, first_arrival_ms: int, last_arrival_ms: int) -> None:
         """Append one record-batch message already encoded (``_native.encode_ipc_run``), unsealed.
@@ -326,6 +322,10 @@ class SegmentWriter:
         except BaseException:
             self._cut(self._size)
             raise
+        self._appended(written, last_counter, first_arrival_ms, last_arrival_ms)
+
+    def _appended(self, written: int, last_counter: int, first_arrival_ms: int, last_arrival_ms: int) -> None:
+        """Account for a batch of ``written`` bytes now in the file."""
         self._size += written
         if self.first_arrival_ms is None:
             self.first_arrival_ms = first_arrival_ms
