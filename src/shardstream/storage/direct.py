@@ -22,6 +22,8 @@ import mmap
 import os
 import threading
 
+import numpy as np
+
 from .fileio import SegmentIO
 
 __all__ = ["BLOCK", "DIRECT_MIN_BYTES", "STAGE_BYTES", "DirectWriter", "direct_io_enabled"]
@@ -37,11 +39,16 @@ STAGE_BYTES = 4 << 20
 _staging = threading.local()
 
 
-def _stage() -> memoryview:
-    """This thread's staging buffer (page-aligned, :data:`STAGE_BYTES`): one per writing thread, not per file."""
-    stage = getattr(_staging, "view", None)
-    if stage is None:
-        stage = _staging.view = memoryview(mmap.mmap(-1, STAGE_BYTES))  # anonymous maps are page-aligned
+def _stage() -> np.ndarray:
+    """This thread's staging buffer (page-aligned, :data:`STAGE_BYTES`): one per writing thread, not per file.
+
+    A numpy array, because numpy copies into it without holding the GIL
+    (a memoryview's slice assignment holds it), so a flush of another shard
+    runs meanwhile.
+    """
+    stage = getattr(_staging, "array", None)
+    if stage is None:  # anonymous maps are page-aligned
+        stage = _staging.array = np.frombuffer(mmap.mmap(-1, STAGE_BYTES), dtype=np.uint8)
     return stage
 
 
@@ -115,19 +122,19 @@ class DirectWriter:
                 raise OSError(errno.EIO, f"short read of the block at {start}")
         at = start
         for chunk in chunks:
-            view = memoryview(chunk).cast("B")
-            while view.nbytes:
-                take = min(view.nbytes, STAGE_BYTES - pos)
-                stage[pos : pos + take] = view[:take]
+            src = np.frombuffer(chunk, dtype=np.uint8)
+            while src.size:
+                take = min(src.size, STAGE_BYTES - pos)
+                np.copyto(stage[pos : pos + take], src[:take])
                 pos += take
-                view = view[take:]
+                src = src[take:]
                 if pos == STAGE_BYTES:
                     self._io.write(self._fd, [stage], at)
                     at += STAGE_BYTES
                     pos = 0
         if pos:
             end = -(-pos // BLOCK) * BLOCK
-            stage[pos:end] = bytes(end - pos)
+            stage[pos:end] = 0
             self._io.write(self._fd, [stage[:end]], at)
             at += end
         return at
