@@ -65,10 +65,8 @@ never written in plaintext instead.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -87,6 +85,7 @@ from .jsonfile import fsync_directory
 from .layout import shard_dir, trash_dir
 from .log import DEFAULT_MAX_SEGMENT_BYTES, SegmentLog
 from .metadata import StreamMetadataFile
+from .parallel import run_each
 from .sealing import StreamSealing
 
 __all__ = ["DEFAULT_MAX_SEGMENT_AGE_MS", "StreamStore"]
@@ -104,28 +103,9 @@ MESSAGE_MAX_ROWS = 4096
 MESSAGE_MAX_DATA_BYTES = 1 << 20
 
 
-_fsync_pool: concurrent.futures.ThreadPoolExecutor | None = None
-_fsync_pool_lock = threading.Lock()
-
-
 def _sync_all(logs: list[SegmentLog]) -> None:
-    """``fsync`` several segment logs at once: concurrent syncs share journal commits (~25 % faster for 4)."""
-    global _fsync_pool
-    if len(logs) <= 1:
-        for log in logs:
-            log.sync()
-        return
-    with _fsync_pool_lock:
-        if _fsync_pool is None and not sys.is_finalizing():
-            _fsync_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="shardstream-fsync")
-    try:
-        futures = [_fsync_pool.submit(log.sync) for log in logs]
-    except (AttributeError, RuntimeError):  # no pool, or interpreter shutdown (atexit closes engines)
-        for log in logs:
-            log.sync()
-        return
-    for future in futures:
-        future.result()
+    """``fsync`` several segment logs at once (concurrent syncs share journal commits)."""
+    run_each(lambda log: log.sync(), logs)
 
 
 def _append_message(log, segments: SegmentLog, start: int, stop: int, now_ms: int, *, retry_full: bool) -> int | None:
@@ -150,6 +130,16 @@ def _append_message(log, segments: SegmentLog, start: int, stop: int, now_ms: in
             raise
         return None
     return first + rows
+
+
+def _move_to_trash(path: Path, data_dir: Path) -> None:
+    """Delete the directory ``path``: one atomic rename into ``data_dir``'s ``trash/``, then removal."""
+    trash = trash_dir(data_dir)
+    trash.mkdir(exist_ok=True)
+    target = trash / path.name
+    path.rename(target)
+    fsync_directory(path.parent)
+    shutil.rmtree(target, ignore_errors=True)
 
 
 def _before(batches: list[pa.RecordBatch], counter: int) -> list[pa.RecordBatch]:
@@ -307,12 +297,7 @@ class StreamStore:
             The data directory whose ``trash/`` receives the stream's directory.
         """
         self.close(flush=None)
-        trash = trash_dir(data_dir)
-        trash.mkdir(exist_ok=True)
-        target = trash / self.path.name
-        self.path.rename(target)
-        fsync_directory(self.path.parent)
-        shutil.rmtree(target, ignore_errors=True)
+        _move_to_trash(self.path, data_dir)
 
     # -- shards -----------------------------------------------------------------
 
@@ -407,8 +392,6 @@ class StreamStore:
             written; the failed batch left no trace; the rest is still in the
             rings and the next flush tries again.
         """
-        from .._native import read_arrow_batch
-
         written, started = 0, time.perf_counter()
         touched: list[SegmentLog] = []
         with self._flush_lock:
@@ -418,6 +401,7 @@ class StreamStore:
                 raise self._broken
             indexes = range(len(logs)) if only is None else (only,)
             try:
+                runs = []  # (shard, first counter, end) of every ring with records to write
                 for i in indexes:
                     log = logs[i]
                     if sync and self._synced[i] < self._persisted[i]:
@@ -426,52 +410,15 @@ class StreamStore:
                     start = max(self._persisted[i], log.head)
                     if start >= log.tail:
                         continue
-                    segments = self._segments[i]
                     # Up to the tail as of now: never chase appending writers (that would postpone the fsync)
-                    stop = log.tail if not limit else min(log.tail, start + limit)
-                    if not touched or touched[-1] is not segments:
-                        touched.append(segments)
-                    rows = FLUSH_BATCH_ROWS
-                    encode = stop - start <= MESSAGE_MAX_ROWS and self.sealing.sealing_key() is None
-                    while start < stop:
-                        if encode:
-                            # A small run: its message straight from the ring, no pyarrow batch in between.
-                            done = _append_message(
-                                log, segments, start, stop, now_ms, retry_full=not self._hide_unsynced
-                            )
-                            if done is None:
-                                encode = False  # not now (a new segment, or a full disk): the general path
-                                continue
-                            if done == start:
-                                break
-                            written += done - start
-                            start = self._persisted[i] = done
-                            if not self._hide_unsynced:
-                                log.evict_limit = start
-                            continue
-                        batch, nxt, _, _ = read_arrow_batch(
-                            log, start, min(rows, stop - start), 2**31 - 1, now_ms, True
-                        )
-                        if batch is None:
-                            break
-                        first = nxt - batch.num_rows
-                        try:
-                            segments.append(batch, np.arange(first, nxt, dtype=np.uint64), self.sealing.sealing_key())
-                        except OSError as exc:
-                            # Records acknowledged before they are on disk (not sync): write
-                            # as many as still fit, in smaller batches, before giving up.
-                            if self._hide_unsynced or batch.num_rows == 1 or not is_disk_full(exc):
-                                raise
-                            self._failed(exc)  # refuse puts from now on, not once this pass ends
-                            rows = batch.num_rows // 2
-                            continue
-                        written += batch.num_rows
-                        start = self._persisted[i] = nxt
-                        if not self._hide_unsynced:
-                            log.evict_limit = start
-                    self._persisted[i] = start  # past records retention trimmed meanwhile, too
-                    if not self._hide_unsynced:
-                        log.evict_limit = start
+                    runs.append((i, start, log.tail if not limit else min(log.tail, start + limit)))
+                    if not touched or touched[-1] is not self._segments[i]:
+                        touched.append(self._segments[i])
+                # Large runs of several shards are written at once, small ones here (see .parallel).
+                large = [run for run in runs if run[2] - run[1] > MESSAGE_MAX_ROWS]
+                large = large if len(large) > 1 else []
+                written += sum(run_each(lambda run: self._write_run(logs, run, now_ms), large))
+                written += sum(self._write_run(logs, run, now_ms) for run in runs if run not in large)
                 if sync:
                     _sync_all(touched)
                     for i in indexes:
@@ -492,6 +439,55 @@ class StreamStore:
 
     commit = delegate("committer", GroupCommit)
     commit_async = delegate("committer", GroupCommit)
+
+    def _write_run(self, logs, run: tuple, now_ms: int) -> int:
+        """Write a ``run`` of records, ``(shard, start, stop)``, from the shard's ring; the records written.
+
+        Advances the shard's persisted counter (and the ring's eviction
+        limit) batch by batch, so that what was written before a failure
+        counts as written.
+        """
+        from .._native import read_arrow_batch
+
+        (i, start, stop), written, rows = run, 0, FLUSH_BATCH_ROWS
+        log, segments = logs[i], self._segments[i]
+        encode = stop - start <= MESSAGE_MAX_ROWS and self.sealing.sealing_key() is None
+        while start < stop:
+            if encode:  # a small run: its message straight from the ring, no pyarrow batch in between
+                done = _append_message(log, segments, start, stop, now_ms, retry_full=not self._hide_unsynced)
+                if done is None:
+                    encode = False  # not now (a new segment, or a full disk): the general path
+                    continue
+                if done == start:
+                    break
+                written += done - start
+                start = self._advance(log, i, done)
+                continue
+            batch, nxt, _, _ = read_arrow_batch(log, start, min(rows, stop - start), 2**31 - 1, now_ms, True)
+            if batch is None:
+                break
+            first = nxt - batch.num_rows
+            try:
+                segments.append(batch, np.arange(first, nxt, dtype=np.uint64), self.sealing.sealing_key())
+            except OSError as exc:
+                # Records acknowledged before they are on disk (not sync): write
+                # as many as still fit, in smaller batches, before giving up.
+                if self._hide_unsynced or batch.num_rows == 1 or not is_disk_full(exc):
+                    raise
+                self._failed(exc)  # refuse puts from now on, not once this pass ends
+                rows = batch.num_rows // 2
+                continue
+            written += batch.num_rows
+            start = self._advance(log, i, nxt)
+        self._advance(log, i, start)  # past records retention trimmed meanwhile, too
+        return written
+
+    def _advance(self, log, i: int, counter: int) -> int:
+        """Shard ``i``'s records before ``counter`` are written: the ring may evict them (unless sync)."""
+        self._persisted[i] = counter
+        if not self._hide_unsynced:
+            log.evict_limit = counter
+        return counter
 
     def _flush_or_discard(self, logs, now_ms: int) -> StorageError | None:
         """One group commit's work: flush and sync, or on failure discard what was not synced."""
