@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import random
+import threading
 
 import pandas as pd
 import pyarrow as pa
@@ -271,6 +272,42 @@ def test_iter_batches_is_reiterable_and_snapshotted(stream):
     second = stream_obj.read_all()
     assert first.num_rows == 10 and second.num_rows == 10
     assert first.column("data").to_pylist() == [b"x"] * 10
+
+
+@pytest.mark.parametrize("deaggregate", [True, False])
+def test_read_table_on_threads_is_the_same_table(engine, stream, deaggregate):
+    s = stream(4)
+    s.put_batch([f"k{i}" for i in range(5000)], [b"%d" % i for i in range(5000)])
+    engine.update_shard_count(s.name, 2, "UNIFORM_SCALING")  # parents, then their children, in index order
+    s.put_batch([f"k{i}" for i in range(5000, 6000)], [b"%d" % i for i in range(5000, 6000)])
+    for kwargs in ({}, {"shard_ids": [shard_id(3), shard_id(1)]}, {"iterator_type": "LATEST"}):
+        threaded = s.read_table(batch_size=700, deaggregate=deaggregate, **kwargs)
+        serial = s.read_table(batch_size=700, deaggregate=deaggregate, use_threads=False, **kwargs)
+        assert threaded.equals(serial)
+        assert threaded.equals(s.iter_batches(batch_size=700, deaggregate=deaggregate, **kwargs).read_all())
+    assert s.read_table().num_rows == 6000
+
+
+def test_read_table_reads_the_shards_at_once(tmp_path):
+    with shardstream.Engine(data_dir=tmp_path, durability="interval") as engine:
+        s = engine.create_stream("s", 3)
+        s.put_batch([f"k{i}" for i in range(3000)], [b"%d" % i for i in range(3000)])
+        s.flush()
+        s.put_batch([f"k{i}" for i in range(3000, 3600)], [b"%d" % i for i in range(3000, 3600)])
+        expected = s.read_table(use_threads=False)
+        meet = threading.Barrier(3, timeout=10)  # passes only while all three shards are being read
+        met = set()
+        read_pieces = s.read_pieces
+
+        def meeting_read_pieces(index, *args):
+            if index not in met:
+                met.add(index)
+                meet.wait()
+            return read_pieces(index, *args)
+
+        s.read_pieces = meeting_read_pieces
+        assert s.read_table().equals(expected)
+        assert met == {0, 1, 2} and expected.num_rows == 3600
 
 
 def test_empty_reads(stream):

@@ -167,6 +167,7 @@ class Pair:
     def read_table(self) -> None:
         """The whole stream, shard by shard in index order."""
         table = self.stream.read_table(batch_size=7)
+        assert self.stream.read_table(batch_size=7, use_threads=False).equals(table)  # shard by shard, one thread
         want = []
         for shard in self.readable():
             records, _ = self.model.rings[shard.index].read(0, 2**62, 2**62, self.clock.now)
