@@ -1,6 +1,7 @@
 """Stage 2, reads: the 1M records of a 4-shard stream into Arrow and pandas.
 
-* ``read_table()`` with the default 65,536-row batches and with 10,000-row batches;
+* ``read_table()`` with the default 65,536-row batches and with 10,000-row batches,
+  and with ``use_threads=False`` (shard by shard on one thread);
 * ``shardstream.to_pandas(table)`` (Arrow-backed dtypes) vs ``table.to_pandas()``
   (default dtypes: ``bytes`` objects for ``data``);
 * baselines: ``np.copy`` of a buffer of ``table.nbytes`` bytes (a memcpy into
@@ -50,6 +51,13 @@ def test_read_table(benchmark, stream, records):
 def test_read_table_batch_10k(benchmark, stream, records):
     benchmark.extra_info.update(records=len(records), unit="records")
     t = benchmark.pedantic(stream.read_table, kwargs={"batch_size": 10_000}, rounds=10, iterations=1,
+                           warmup_rounds=1)
+    assert t.num_rows == len(records)
+
+
+def test_read_table_one_thread(benchmark, stream, records):
+    benchmark.extra_info.update(records=len(records), unit="records")
+    t = benchmark.pedantic(stream.read_table, kwargs={"use_threads": False}, rounds=10, iterations=1,
                            warmup_rounds=1)
     assert t.num_rows == len(records)
 
