@@ -66,6 +66,8 @@ cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize_raw "PyUnicode_AsUTF8AndSize" (PyObject *, Py_ssize_t *)
     PyObject **PySequence_Fast_ITEMS(object)
     Py_ssize_t PySequence_Fast_GET_SIZE(object)
+    Py_ssize_t PyDict_GET_SIZE(object)
+    Py_ssize_t _refcount "Py_REFCNT" (PyObject *)
     void *Py_TYPE_raw "(void *)Py_TYPE" (PyObject *)
     char *PyBytes_AS_STRING_raw "PyBytes_AS_STRING" (PyObject *)
     Py_ssize_t PyBytes_GET_SIZE_raw "PyBytes_GET_SIZE" (PyObject *)
@@ -263,6 +265,7 @@ cdef class StreamCore:
     cdef int write_countdown           # put_record calls until the next _on_writes()
     cdef readonly bint auto_distribution  # AUTO: deal records round-robin, ignoring keys
     cdef readonly uint64_t spread_next    # AUTO: the round-robin position of the next record
+    cdef dict last_result                 # put_record's previous result, reused once its caller let go of it
 
     def __cinit__(self, *args, **kwargs):
         self.logs = []
@@ -474,10 +477,7 @@ cdef class StreamCore:
                 ss_seq_format_cached(<char *>PyUnicode_DATA(seq), &log.seq_cache, log.created_s, log.shard_index,
                                      counter, ss_seq_seconds(log.ring.last_ts))
                 log.release()
-                # Copying a two-entry template and replacing one value costs
-                # about a third of building the dict key by key.
-                result = PyDict_Copy(log.put_result)
-                PyDict_SetItem(result, "SequenceNumber", seq)
+                result = self._put_result(log, seq)
                 if self.write_signal is not None:
                     self.write_signal(log)
                 if self.watch_writes:
@@ -489,6 +489,28 @@ cdef class StreamCore:
         finally:
             if have_view:
                 PyBuffer_Release(&view)
+
+    cdef inline dict _put_result(self, ShardLog log, str seq):
+        """put_record's ``{"ShardId", "SequenceNumber"}``.
+
+        The previous call's dict again when nothing but this core refers to
+        it any more (the caller dropped it, as a put loop does), with both
+        values set anew: the way ``zip`` reuses its result tuple.  Otherwise
+        a copy of the shard's two-entry template (about a third of building
+        the dict key by key), which is kept for the next call.
+        """
+        cdef dict result = self.last_result
+        if result is not None and _refcount(<PyObject *>result) == 2 and PyDict_GET_SIZE(result) == 2:
+            # (2: the attribute and `result`.)  A caller may have changed the dict before dropping
+            # it: both values are set, and a dict that no longer holds exactly the two keys is not reused.
+            PyDict_SetItem(result, "ShardId", log.shard_id)
+            PyDict_SetItem(result, "SequenceNumber", seq)
+            if PyDict_GET_SIZE(result) == 2:
+                return result
+        result = PyDict_Copy(log.put_result)
+        PyDict_SetItem(result, "SequenceNumber", seq)
+        self.last_result = result
+        return result
 
     # -- put_batch core ------------------------------------------------------
 

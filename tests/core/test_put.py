@@ -63,6 +63,41 @@ def test_put_record_numbers_are_unique_across_shards(stream):
 # -- PutRecords ----------------------------------------------------------------------
 
 
+def test_put_record_results_a_caller_keeps_never_change(stream):
+    s = stream(4)
+    kept = [s.put_record(b"%d" % i, f"k{i}") for i in range(200)]
+    assert len({id(r) for r in kept}) == 200
+    got = s.read_table(deaggregate=False)
+    stored = dict(
+        zip(
+            got.column("data").to_pylist(),
+            zip(got.column("shard_id").to_pylist(), got.column("sequence_number").to_pylist()),
+        )
+    )
+    assert [(r["ShardId"], r["SequenceNumber"]) for r in kept] == [stored[b"%d" % i] for i in range(200)]
+    kept_number = s.put_record(b"x", "k")["SequenceNumber"]  # the dict dropped, its value kept
+    assert s.put_record(b"y", "k")["SequenceNumber"] > kept_number
+
+
+def test_put_record_results_a_caller_changed_and_dropped_do_not_leak(stream):
+    # put_record reuses the previous call's dict once its caller let go of it (as zip reuses its tuple)
+    s = stream(2)
+    shard_k1 = s.put_record(b"a", "k1")["ShardId"]
+    second = s.put_record(b"b", "k2")
+    second["extra"] = 1
+    del second["ShardId"]
+    del second
+    third = s.put_record(b"c", "k1")
+    assert sorted(third) == ["SequenceNumber", "ShardId"] and third["ShardId"] == shard_k1
+    third["ShardId"] = "changed"
+    third["SequenceNumber"] = None
+    del third
+    fourth = s.put_record(b"d", "k1")
+    assert fourth["ShardId"] == shard_k1 and fourth["SequenceNumber"].isdigit()
+    got = s.read_table(deaggregate=False)
+    assert fourth["SequenceNumber"] in got.column("sequence_number").to_pylist()
+
+
 def test_put_records_boto3_shape(stream):
     s = stream(3)
     entries = [{"Data": f"d{i}".encode(), "PartitionKey": f"pk{i}"} for i in range(20)]
@@ -99,8 +134,12 @@ def test_put_records_entry_counts(stream):
     with pytest.raises(ValidationException) as ei:
         s.put_records([{"Data": b"x", "PartitionKey": "k"}] * 501)
     msg = str(ei.value)
-    assert msg.startswith("1 validation error detected: Value '[com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@")
-    assert msg.endswith("]' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500")
+    assert msg.startswith(
+        "1 validation error detected: Value '[com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@"
+    )
+    assert msg.endswith(
+        "]' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"
+    )
     assert snapshot(s) == before
     assert s.put_records([{"Data": b"x", "PartitionKey": "k"}] * 500)["FailedRecordCount"] == 0
 
@@ -171,8 +210,9 @@ def _check_batch_result(s, table, keys, data, shard_count, ehk=None):
         assert nums == sorted(nums) and len(set(nums)) == len(nums)
 
 
-@pytest.mark.parametrize("kind", ["list", "pyarrow", "large", "chunked", "numpy_object", "pandas", "str_data",
-                                  "sliced"])
+@pytest.mark.parametrize(
+    "kind", ["list", "pyarrow", "large", "chunked", "numpy_object", "pandas", "str_data", "sliced"]
+)
 def test_put_batch_input_kinds(stream, kind):
     rng = random.Random(kind)
     keys, data = _rows(300, rng)
@@ -251,13 +291,17 @@ def test_put_batch_empty(stream):
 
 # -- bad input: exact errors, nothing changes ---------------------------------------------
 
-KEY_SHORT = ("1 validation error detected: Value '' at 'partitionKey' failed to satisfy constraint: "
-             "Member must have length greater than or equal to 1")
+KEY_SHORT = (
+    "1 validation error detected: Value '' at 'partitionKey' failed to satisfy constraint: "
+    "Member must have length greater than or equal to 1"
+)
 
 
 def _long_key_msg(key, path="partitionKey"):
-    return (f"1 validation error detected: Value '{key}' at '{path}' failed to satisfy constraint: "
-            "Member must have length less than or equal to 256")
+    return (
+        f"1 validation error detected: Value '{key}' at '{path}' failed to satisfy constraint: "
+        "Member must have length less than or equal to 256"
+    )
 
 
 def test_put_record_partition_key_length(stream):
@@ -319,8 +363,7 @@ def test_put_record_explicit_hash_key_range(stream, value):
         with pytest.raises(InvalidArgumentException) as ei:
             s.put_record(b"x", "k", explicit_hash_key=v)
         assert str(ei.value) == (
-            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
-            f"Specified value was {value}"
+            f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {value}"
         )
     assert snapshot(s) == before
 
@@ -363,18 +406,22 @@ def test_put_batch_one_bad_entry_rejects_all(stream, bad, where):
     assert type(ei.value) is exc
     path = f"records.{where + 1}.member"
     if bad == "empty_key":
-        assert str(ei.value) == (f"1 validation error detected: Value '' at '{path}.partitionKey' failed to satisfy "
-                                 "constraint: Member must have length greater than or equal to 1")
+        assert str(ei.value) == (
+            f"1 validation error detected: Value '' at '{path}.partitionKey' failed to satisfy "
+            "constraint: Member must have length greater than or equal to 1"
+        )
     elif bad == "long_key":
         assert str(ei.value) == _long_key_msg(keys[where], f"{path}.partitionKey")
     elif bad == "big_data":
         assert str(ei.value) == (
             "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at "
-            f"'{path}.data' failed to satisfy constraint: Member must have length less than or equal to 1048576")
+            f"'{path}.data' failed to satisfy constraint: Member must have length less than or equal to 1048576"
+        )
     elif bad == "ehk_pattern":
         assert str(ei.value) == (
             f"1 validation error detected: Value '007' at '{path}.explicitHashKey' failed to satisfy constraint: "
-            f"Member must satisfy regular expression pattern: {HASH_KEY_RE}")
+            f"Member must satisfy regular expression pattern: {HASH_KEY_RE}"
+        )
     elif bad == "ehk_range":
         assert str(ei.value).endswith("Specified value was 340282366920938463463374607431768211456")
     assert snapshot(s) == before
@@ -444,8 +491,9 @@ def test_sequence_number_for_ordering_orders_puts_within_a_shard(stream):
 
 
 def _ordering_msg(value, name):
-    return (f"ExclusiveMinimumSequenceNumber {value} used in PutRecord on stream {name} "
-            f"under account {ACCOUNT} is invalid.")
+    return (
+        f"ExclusiveMinimumSequenceNumber {value} used in PutRecord on stream {name} under account {ACCOUNT} is invalid."
+    )
 
 
 def test_sequence_number_for_ordering_invalid(stream):
