@@ -27,10 +27,9 @@ def put_each(put, keys, payloads):
 
 
 @pytest.fixture(scope="module")
-def stream(pr_records):
-    s = data.new_stream("bench-put-record")
-    for _ in range(2):  # warm up: rings written, allocator warm
-        put_each(s.put_record, pr_records.keys, pr_records.data)
+def stream(records, pr_records):
+    s = data.steady_stream("bench-put-record", records)  # rings full and wrapping: no fresh pages to fault in
+    put_each(s.put_record, pr_records.keys, pr_records.data)  # warm up the allocator
     return s
 
 
