@@ -340,7 +340,8 @@ def put_result_table(positions, counters, routing, open_logs, arrivals) -> pa.Ta
     arrivals : numpy.ndarray of int64
         Per position, the arrival time (ms) of its rows.
     """
-    shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids))
+    # positions index routing.shard_ids by construction: no bounds check (~0.6 ms for 1M rows)
+    shard_ids = pa.DictionaryArray.from_arrays(pa.array(positions, pa.int32()), pa.array(routing.shard_ids), safe=False)
     values = sequence_number_values(positions, counters, open_logs, arrivals)
     seqs = pa.ExtensionArray.from_storage(SEQUENCE_NUMBER_TYPE, values)
     return pa.table([shard_ids, seqs], names=["shard_id", "sequence_number"])
