@@ -270,7 +270,7 @@ def main(argv=None) -> int:
         ("read_table, 65,536-row batches", "read_table_64k", nbytes, "GB",
          "np.copyto into a reused buffer", "memcpy_reused_dst", 0.75),
         ("read_table, 10,000-row batches", "read_table_10k", nbytes, "GB",
-         "np.copyto into a reused buffer", "memcpy_reused_dst", 0.75),
+         "np.copyto into a reused buffer", "memcpy_reused_dst", 0.5),
         ("read_table(use_threads=False): shard by shard, one thread", "read_table_64k_1t", nbytes, "GB",
          "np.copyto into a reused buffer", "memcpy_reused_dst", None),
         ("read_table(deaggregate=False): records as stored", "read_table_stored", nbytes, "GB",
