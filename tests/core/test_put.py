@@ -281,6 +281,25 @@ def test_put_batch_matches_reads_order(stream):
         assert [(k, d) for k, d, _ in rows] == expected
 
 
+@pytest.mark.parametrize("shards", [1, 5, 64, 130])
+def test_put_batch_lands_every_record_in_its_shard_in_order(stream, shards):
+    s = stream(shards)
+    rng = random.Random(shards)
+    keys = [f"key-{rng.randrange(10**9)}" for _ in range(3000)]
+    data = [rng.randbytes(rng.choice([0, 1, 5, 6, 40, 300])) for _ in keys]
+    data[7] = b"\xf3\x89\x9a\xc2" + data[7]  # one record that could open a KPL aggregate
+    table = s.put_batch(keys, data)
+    assert table.column("shard_id").to_pylist() == [shard_id(ref_shard_for_key(k, shards)) for k in keys]
+    stored = table_by_shard(s.read_table(deaggregate=False))
+    assert sum(len(rows) for rows in stored.values()) == len(keys)
+    seqs = table.column("sequence_number").to_pylist()
+    for sid, rows in stored.items():
+        want = [(k, d, q) for k, d, q, i in zip(keys, data, seqs, table.column("shard_id").to_pylist()) if i == sid]
+        assert rows == want
+    s.put_record(b"after", keys[0])  # the rings take single records after a batch
+    assert s.read_table(deaggregate=False).num_rows == len(keys) + 1
+
+
 def test_put_batch_empty(stream):
     s = stream(2)
     table = s.put_batch(pa.array([], pa.string()), pa.array([], pa.binary()))
