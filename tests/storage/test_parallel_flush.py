@@ -51,6 +51,23 @@ def test_run_each_finishes_every_call_before_raising_the_first_error():
     assert sorted(finished) == [1, 2]
 
 
+def test_run_each_runs_what_a_busy_pool_has_not_started_on_the_caller():
+    from shardstream.storage import parallel
+
+    release = threading.Event()
+    blockers = [parallel._shared_pool().submit(release.wait, 30) for _ in range(parallel.WORKERS)]
+    try:
+        done = []
+        caller = threading.Thread(target=lambda: done.append(run_each(lambda n: (n, threading.get_ident()), [1, 2])))
+        caller.start()
+        caller.join(10)  # with every pool thread taken, the second call runs on the caller too
+        assert done and [n for n, _ in done[0]] == [1, 2] and {t for _, t in done[0]} == {caller.ident}
+    finally:
+        release.set()
+        for blocker in blockers:
+            blocker.result()
+
+
 def test_run_each_with_one_item_runs_it_here():
     assert run_each(lambda _: threading.current_thread(), ["x"]) == [threading.current_thread()]
     assert run_each(lambda x: x, []) == []

@@ -8,9 +8,12 @@ shard per thread the disk writes one shard while the CPU prepares another.
 Measured on a 2-vCPU VM writing 214 MB of four shards to ext4 on virtio: the
 disk was busy 60 % of a serial flush.
 
-One process-wide pool serves every store.  A call runs its first job on the
-calling thread and the others on the pool; jobs never wait for the pool
-themselves, so a busy pool only queues them.
+One process-wide pool serves every store (and ``read_table``).  A call runs
+its first job on the calling thread and hands the others to the pool; a job
+no thread of the pool has started by the time the caller wants its result
+the caller runs itself.  So a busy pool only delays a call, and never keeps
+it waiting on a job queued behind others (which may wait for a lock the
+caller holds, such as a store's flush lock).
 """
 
 from __future__ import annotations
@@ -42,12 +45,13 @@ def run_each(fn, items) -> list:
     Every call runs to its end before this returns, whatever the others did;
     then the first exception (in the items' order) is raised.  With one item,
     or once the interpreter is shutting down (engines closed at exit), the
-    calls run one after another on this thread.
+    calls run one after another on this thread; so does every call that no
+    thread of the pool had started when its turn came.
 
     Parameters
     ----------
     fn : callable
-        Takes one item; must not itself wait for this pool.
+        Takes one item.
     items : iterable
 
     Returns
@@ -66,7 +70,8 @@ def run_each(fn, items) -> list:
     results, errors = [], []
     for item, future in zip(items, futures):
         try:
-            results.append(fn(item) if future is None else future.result())
+            # not started yet (the pool is busy): run it here rather than wait for a thread
+            results.append(fn(item) if future is None or future.cancel() else future.result())
         except BaseException as exc:  # noqa: BLE001 - re-raised below, once every call ended
             results.append(None)
             errors.append(exc)
