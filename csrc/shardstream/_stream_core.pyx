@@ -499,10 +499,12 @@ cdef class StreamCore:
         a copy of the shard's two-entry template (about a third of building
         the dict key by key), which is kept for the next call.
         """
-        cdef dict result = self.last_result
-        if result is not None and _refcount(<PyObject *>result) == 2 and PyDict_GET_SIZE(result) == 2:
-            # (2: the attribute and `result`.)  A caller may have changed the dict before dropping
-            # it: both values are set, and a dict that no longer holds exactly the two keys is not reused.
+        cdef PyObject *last = <PyObject *>self.last_result  # borrowed: counts only the attribute's reference
+        cdef dict result
+        if self.last_result is not None and _refcount(last) == 1 and PyDict_GET_SIZE(self.last_result) == 2:
+            # A caller may have changed the dict before dropping it: both values are set, and a
+            # dict that no longer holds exactly the two keys is not reused.
+            result = self.last_result
             PyDict_SetItem(result, "ShardId", log.shard_id)
             PyDict_SetItem(result, "SequenceNumber", seq)
             if PyDict_GET_SIZE(result) == 2:
