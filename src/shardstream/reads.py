@@ -453,11 +453,11 @@ class StreamReads:
         """
         schema = USER_RECORD_SCHEMA if deaggregate else RECORD_SCHEMA
         plan = self._plan(shard_ids, iterator_type, timestamp, batch_size)
-        if not use_threads or len(plan) < 2:
-            return pa.Table.from_batches(
-                [b for run in plan for b in self._shard_batches(run, batch_size, deaggregate)], schema=schema
-            )
-        parts = run_each(lambda run: list(self._shard_batches(run, batch_size, deaggregate)), plan)
+
+        def shard(run):
+            return list(self._shard_batches(run, batch_size, deaggregate))
+
+        parts = run_each(shard, plan) if use_threads else [shard(run) for run in plan]
         return pa.Table.from_batches([b for part in parts for b in part], schema=schema)
 
     def read_pandas(self, shard_ids=None, iterator_type="TRIM_HORIZON", timestamp=None, *, deaggregate: bool = True):
